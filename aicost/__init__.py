@@ -71,4 +71,16 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # pragma: no cover
-    from . import bench, calibrate, catalog, model, network, plan, report, storage, store, viz, widgets
+    from . import (
+        bench,
+        calibrate,
+        catalog,
+        model,
+        network,
+        plan,
+        report,
+        storage,
+        store,
+        viz,
+        widgets,
+    )

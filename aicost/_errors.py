@@ -126,7 +126,7 @@ def did_you_mean(name: str, choices: Iterable[str], n: int = 3, cutoff: float = 
     hits = difflib.get_close_matches(key, list(lowered), n=n, cutoff=cutoff)
     # substring matches help for short names such as "h100" -> "H100-SXM"
     if len(hits) < n:
-        for low, orig in lowered.items():
+        for low in lowered:
             if key and (key in low or low in key) and low not in hits:
                 hits.append(low)
             if len(hits) >= n:

@@ -60,7 +60,10 @@ def normalize_dtype(dtype: object) -> str:
     ValueError
         For an unknown dtype, listing the known ones.
     """
-    key = str(getattr(dtype, "name", dtype)).strip().lower()
+    if isinstance(dtype, type):  # numpy scalar types such as np.float32, ml_dtypes.bfloat16
+        key = dtype.__name__.lower()
+    else:
+        key = str(getattr(dtype, "name", dtype)).strip().lower()
     try:
         return _DTYPE_LOOKUP[key]
     except KeyError:

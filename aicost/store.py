@@ -1,0 +1,513 @@
+"""The results store: one DuckDB file holding every measured run.
+
+Default location: ``$AICOST_HOME/results.duckdb`` (``~/.aicost/results.duckdb``).
+
+Tables
+------
+``meta``
+    ``key, value``; holds ``schema_version``.
+``runs``
+    One row per run: ``run_id, created_at (UTC), kind, host, device, backend, suite, partial,
+    n_results, aicost_version, versions (JSON), context (JSON), note``.
+``results``
+    One row per measurement: ``run_id, seq`` and the result columns in :data:`RESULT_COLUMNS`
+    (statistics in seconds, ``value`` in ``unit``, ``params`` as JSON, every raw sample in
+    ``samples_s``).
+
+Guarantees
+----------
+- Saving a run is one transaction: a failure leaves no trace of the run.
+- Each operation opens the file, does its work and closes it, so several processes can use the
+  same file; DuckDB allows one writer process at a time, and a process that finds the file locked
+  retries until ``lock_timeout_s``.
+- A file with a newer or unknown schema, or a file that is not a DuckDB database, raises
+  :class:`aicost.StoreError` and is never modified.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import math
+import os
+import platform
+import random
+import socket
+import time
+import uuid
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from ._errors import StoreError
+from ._paths import aicost_home
+from ._version import __version__
+
+__all__ = [
+    "RESULT_COLUMNS",
+    "SCHEMA_VERSION",
+    "Store",
+    "current_context",
+    "default_path",
+]
+
+#: version of the table layout written by this aicost; bump with a migration
+SCHEMA_VERSION = 1
+
+#: result columns and their DuckDB types (``params`` and ``samples_s`` are converted)
+RESULT_COLUMNS: dict[str, str] = {
+    "kind": "VARCHAR",
+    "name": "VARCHAR",
+    "backend": "VARCHAR",
+    "device": "VARCHAR",
+    "dtype": "VARCHAR",
+    "shape": "VARCHAR",
+    "size_bytes": "DOUBLE",
+    "flops": "DOUBLE",
+    "bytes_moved": "DOUBLE",
+    "median_s": "DOUBLE",
+    "min_s": "DOUBLE",
+    "mean_s": "DOUBLE",
+    "stdev_s": "DOUBLE",
+    "iqr_s": "DOUBLE",
+    "n_samples": "BIGINT",
+    "value": "DOUBLE",
+    "unit": "VARCHAR",
+    "peak": "DOUBLE",
+    "pct_of_peak": "DOUBLE",
+    "params": "VARCHAR",
+    "samples_s": "DOUBLE[]",
+    "flags": "VARCHAR",
+}
+_NUMERIC = {k for k, v in RESULT_COLUMNS.items() if v in ("DOUBLE", "BIGINT")}
+_TEXT = {k for k, v in RESULT_COLUMNS.items() if v == "VARCHAR"} - {"params"}
+
+_DDL = [
+    "CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL)",
+    """CREATE TABLE IF NOT EXISTS runs (
+        run_id VARCHAR PRIMARY KEY,
+        created_at TIMESTAMP NOT NULL,
+        kind VARCHAR NOT NULL,
+        host VARCHAR,
+        device VARCHAR,
+        backend VARCHAR,
+        suite VARCHAR,
+        partial BOOLEAN NOT NULL,
+        n_results BIGINT NOT NULL,
+        aicost_version VARCHAR,
+        versions VARCHAR,
+        context VARCHAR,
+        note VARCHAR
+    )""",
+    "CREATE TABLE IF NOT EXISTS results (run_id VARCHAR NOT NULL, seq BIGINT NOT NULL, "
+    + ", ".join(f"{k} {v}" for k, v in RESULT_COLUMNS.items())
+    + ", PRIMARY KEY (run_id, seq))",
+]
+_OUR_TABLES = {"meta", "runs", "results"}
+
+
+def default_path() -> Path:
+    """Return the default database path, ``$AICOST_HOME/results.duckdb`` [path]."""
+    return aicost_home() / "results.duckdb"
+
+
+def _json_default(obj: Any) -> Any:
+    if hasattr(obj, "item"):  # numpy scalar
+        return obj.item()
+    if hasattr(obj, "tolist"):
+        return obj.tolist()
+    if isinstance(obj, (datetime, Path)):
+        return str(obj)
+    return repr(obj)
+
+
+def _dumps(obj: Any) -> str:
+    return json.dumps(obj, default=_json_default, sort_keys=True)
+
+
+def _is_lock_error(exc: BaseException) -> bool:
+    text = str(exc).lower()
+    return "lock" in text and ("could not set" in text or "conflicting" in text)
+
+
+def _new_run_id(now: datetime) -> str:
+    return now.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
+
+
+class Store:
+    """A DuckDB results database.
+
+    Parameters
+    ----------
+    path : str or Path, optional
+        Database file; default :func:`default_path`. ``":memory:"`` keeps a private
+        in-memory database (tests, throw-away sessions).
+    lock_timeout_s : float
+        How long to keep retrying while another process holds the file [s].
+
+    Examples
+    --------
+    >>> store = Store()                                   # doctest: +SKIP
+    >>> run_id = store.save_run(df, context={"device": "cpu"})  # doctest: +SKIP
+    >>> store.results(run_id=run_id)                      # doctest: +SKIP
+    """
+
+    def __init__(self, path: str | os.PathLike | None = None, *, lock_timeout_s: float = 60.0):
+        if lock_timeout_s <= 0:
+            raise ValueError(f"lock_timeout_s must be positive, got {lock_timeout_s!r}")
+        self._memory = str(path) == ":memory:"
+        self.path = Path(":memory:") if self._memory else Path(path or default_path()).expanduser()
+        self.lock_timeout_s = float(lock_timeout_s)
+        self._mem_con = None
+
+    def __repr__(self) -> str:
+        return f"Store({str(self.path)!r})"
+
+    # ------------------------------------------------------------------ connections
+    def _connect(self, read_only: bool):
+        import duckdb
+
+        if self._memory:
+            if self._mem_con is None:
+                self._mem_con = duckdb.connect(":memory:")
+            return self._mem_con
+        if not read_only:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        deadline = time.monotonic() + self.lock_timeout_s
+        delay = 0.01
+        while True:
+            try:
+                return duckdb.connect(str(self.path), read_only=read_only)
+            except duckdb.Error as exc:
+                if _is_lock_error(exc) and time.monotonic() < deadline:
+                    time.sleep(delay * (0.5 + random.random()))
+                    delay = min(delay * 2, 0.5)
+                    continue
+                if _is_lock_error(exc):
+                    raise StoreError(
+                        f"results store {self.path} is locked by another process and stayed "
+                        f"locked for {self.lock_timeout_s:.0f} s; wait for it to finish or pass "
+                        "a longer lock_timeout_s"
+                    ) from exc
+                raise StoreError(
+                    f"cannot open results store {self.path}: {exc}. It is not a DuckDB database "
+                    "written by this DuckDB version, or it is damaged; aicost will not modify it. "
+                    "Move it aside (or set AICOST_HOME to another directory) to start a new store."
+                ) from exc
+
+    @contextmanager
+    def _connection(self, *, write: bool) -> Iterator[Any]:
+        """Open the database, check its schema, yield a connection, close it."""
+        if not write and not self._memory and not self.path.exists():
+            yield None
+            return
+        con = self._connect(read_only=not write)
+        try:
+            self._check_schema(con, create=write)
+            yield con
+        finally:
+            if not self._memory:
+                con.close()
+
+    def _check_schema(self, con, *, create: bool) -> None:
+        tables = {r[0] for r in con.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'"
+        ).fetchall()}
+        if not tables:
+            if create:
+                con.execute("BEGIN TRANSACTION")
+                try:
+                    for ddl in _DDL:
+                        con.execute(ddl)
+                    con.execute("INSERT INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
+                    con.execute("INSERT INTO meta VALUES ('created_by', ?)", [f"aicost {__version__}"])
+                    con.execute("COMMIT")
+                except BaseException:
+                    con.execute("ROLLBACK")
+                    raise
+            return
+        if "meta" not in tables:
+            raise StoreError(
+                f"{self.path} is a DuckDB database but not an aicost results store (tables: "
+                f"{', '.join(sorted(tables))}); aicost will not modify it. Pass another path or "
+                "set AICOST_HOME."
+            )
+        row = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        try:
+            version = int(row[0]) if row else None
+        except ValueError:
+            version = None
+        if version is None:
+            raise StoreError(f"{self.path} has no readable schema_version; aicost will not modify it")
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.path} uses results-store schema {version}, newer than this aicost "
+                f"({__version__}) understands ({SCHEMA_VERSION}); upgrade aicost to read it. "
+                "The file was not modified."
+            )
+        if version < SCHEMA_VERSION or not _OUR_TABLES <= tables:
+            raise StoreError(
+                f"{self.path} uses results-store schema {version} with tables "
+                f"{sorted(tables)}, which this aicost cannot read (expects schema "
+                f"{SCHEMA_VERSION}); the file was not modified."
+            )
+
+    # ------------------------------------------------------------------ writing
+    def save_run(
+        self,
+        results,
+        context: Mapping[str, Any] | None = None,
+        *,
+        kind: str = "compute",
+        partial: bool = False,
+        note: str | None = None,
+    ) -> str:
+        """Save one run and its results in a single transaction; return the run id.
+
+        Parameters
+        ----------
+        results : pandas.DataFrame or list of dict
+            One row per measurement. Known columns are :data:`RESULT_COLUMNS`; other columns
+            are folded into ``params``. ``kind`` defaults to the run's kind.
+        context : mapping, optional
+            Where and how it was measured (``host``, ``device``, ``backend``, ``suite``,
+            clocks, library ``versions``, ...). Stored as JSON; ``host`` defaults to this host.
+        kind : str
+            ``compute``, ``storage``, ``network``, ``collective`` or your own.
+        partial : bool
+            True when the run was interrupted before it finished.
+        note : str, optional
+            Free text.
+
+        Returns
+        -------
+        str
+            The new run id (``YYYYmmddTHHMMSS-xxxxxxxx``).
+        """
+        frame = self._normalize_results(results, kind)
+        ctx = dict(context or {})
+        now = datetime.now(timezone.utc).replace(tzinfo=None)
+        run_id = _new_run_id(now)
+        host = str(ctx.get("host") or socket.gethostname())
+        versions = ctx.get("versions") or {}
+        first = frame.iloc[0] if len(frame) else {}
+        device = ctx.get("device") or (first.get("device") if len(frame) else None)
+        backend = ctx.get("backend") or (first.get("backend") if len(frame) else None)
+        frame.insert(0, "seq", range(len(frame)))
+        frame.insert(0, "run_id", run_id)
+        with self._connection(write=True) as con:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                con.execute(
+                    "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [run_id, now, kind, host, _opt_str(device), _opt_str(backend),
+                     _opt_str(ctx.get("suite")), bool(partial), len(frame), __version__,
+                     _dumps(versions), _dumps(ctx), note],
+                )
+                if len(frame):
+                    con.register("_aicost_new_results", frame)
+                    cols = ", ".join(["run_id", "seq", *RESULT_COLUMNS])
+                    casts = ", ".join(
+                        ["run_id", "seq"]
+                        + [f"CAST({c} AS {t}) AS {c}" for c, t in RESULT_COLUMNS.items()]
+                    )
+                    con.execute(f"INSERT INTO results ({cols}) SELECT {casts} FROM _aicost_new_results")
+                    con.unregister("_aicost_new_results")
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+        return run_id
+
+    @staticmethod
+    def _normalize_results(results, kind: str):
+        import numpy as np
+        import pandas as pd
+
+        if isinstance(results, pd.DataFrame):
+            df = results.copy()
+        else:
+            df = pd.DataFrame(list(results))
+        extra = [c for c in df.columns if c not in RESULT_COLUMNS]
+        out = pd.DataFrame(index=range(len(df)))
+        rows = df.reset_index(drop=True)
+        for col in RESULT_COLUMNS:
+            if col == "params":
+                params = []
+                for i in range(len(rows)):
+                    p = rows.at[i, "params"] if "params" in rows.columns else None
+                    p = dict(p) if isinstance(p, Mapping) else ({} if _missing(p) else {"params": p})
+                    for c in extra:
+                        v = rows.at[i, c]
+                        if not _missing(v):
+                            p[c] = v
+                    params.append(_dumps(p))
+                out["params"] = pd.Series(params, dtype=object)
+            elif col == "samples_s":
+                vals = rows["samples_s"] if "samples_s" in rows.columns else [None] * len(rows)
+                out["samples_s"] = pd.Series(
+                    [None if _missing(v) else [float(x) for x in np.asarray(v, dtype=float).ravel()]
+                     for v in vals], dtype=object)
+            elif col in _NUMERIC:
+                if col in rows.columns:
+                    try:
+                        num = pd.to_numeric(rows[col], errors="raise").astype(float)
+                    except (TypeError, ValueError) as exc:
+                        raise ValueError(
+                            f"result column {col!r} must be numeric: {exc}"
+                        ) from None
+                    out[col] = num.to_numpy()
+                else:
+                    out[col] = np.nan
+            else:
+                if col in rows.columns:
+                    out[col] = pd.Series(
+                        [None if _missing(v) else str(v) for v in rows[col]], dtype=object)
+                else:
+                    out[col] = pd.Series([None] * len(rows), dtype=object)
+        if len(out):
+            out["kind"] = out["kind"].where(out["kind"].notna(), kind)
+        for col in ("name",):
+            if len(out) and out[col].isna().any():
+                bad = int(out[col].isna().to_numpy().nonzero()[0][0])
+                raise ValueError(f"result row {bad} has no {col!r}: every result needs a name")
+        return out
+
+    # ------------------------------------------------------------------ reading
+    def runs(self, kind: str | None = None):
+        """Return the saved runs, newest first, as a DataFrame.
+
+        Parameters
+        ----------
+        kind : str, optional
+            Only runs of this kind.
+        """
+        import pandas as pd
+
+        cols = ["run_id", "created_at", "kind", "host", "device", "backend", "suite", "partial",
+                "n_results", "aicost_version"]
+        with self._connection(write=False) as con:
+            if con is None:
+                return pd.DataFrame(columns=cols)
+            sql = f"SELECT {', '.join(cols)} FROM runs"
+            args: list[Any] = []
+            if kind:
+                sql += " WHERE kind = ?"
+                args.append(kind)
+            return con.execute(sql + " ORDER BY created_at DESC, run_id DESC", args).df()
+
+    def run(self, run_id: str) -> dict[str, Any]:
+        """Return one run's row with its context decoded (``context``, ``versions`` as dicts)."""
+        with self._connection(write=False) as con:
+            row = None if con is None else con.execute(
+                "SELECT * FROM runs WHERE run_id = ?", [run_id]).fetchone()
+            if row is None:
+                self._unknown_run(con, run_id)
+            names = [d[0] for d in con.description]
+        rec = dict(zip(names, row))
+        for key in ("context", "versions"):
+            rec[key] = json.loads(rec[key]) if rec.get(key) else {}
+        return rec
+
+    def _unknown_run(self, con, run_id: str):
+        from ._errors import UnknownNameError
+
+        ids = [] if con is None else [r[0] for r in con.execute("SELECT run_id FROM runs").fetchall()]
+        raise UnknownNameError("run", run_id, ids, hint="(`aicost store list` shows the runs)")
+
+    def results(
+        self,
+        run_id: str | None = None,
+        *,
+        kind: str | None = None,
+        name: str | None = None,
+        device: str | None = None,
+        backend: str | None = None,
+        dtype: str | None = None,
+        include_partial: bool = True,
+    ):
+        """Return results as a DataFrame (newest run first), filtered by the given fields.
+
+        ``params`` comes back as a dict and ``samples_s`` as a list of floats; ``created_at``,
+        ``host`` and ``partial`` come from the run.
+        """
+        import pandas as pd
+
+        cols = ["run_id", "seq", *RESULT_COLUMNS, "created_at", "host", "partial"]
+        with self._connection(write=False) as con:
+            if con is None:
+                if run_id is not None:
+                    self._unknown_run(None, run_id)
+                return pd.DataFrame(columns=cols)
+            where, args = [], []
+            for col, val in (("run_id", run_id), ("kind", kind), ("name", name),
+                             ("device", device), ("backend", backend), ("dtype", dtype)):
+                if val is not None:
+                    where.append(f"r.{col} = ?")
+                    args.append(val)
+            if not include_partial:
+                where.append("NOT u.partial")
+            sql = ("SELECT r.*, u.created_at, u.host, u.partial FROM results r "
+                   "JOIN runs u USING (run_id)")
+            if where:
+                sql += " WHERE " + " AND ".join(where)
+            df = con.execute(sql + " ORDER BY u.created_at DESC, r.run_id, r.seq", args).df()
+            if run_id is not None and df.empty:
+                if con.execute("SELECT 1 FROM runs WHERE run_id = ?", [run_id]).fetchone() is None:
+                    self._unknown_run(con, run_id)
+        df["params"] = [json.loads(p) if isinstance(p, str) and p else {} for p in df["params"]]
+        df["samples_s"] = [list(s) if s is not None and not _missing(s) else [] for s in df["samples_s"]]
+        return df
+
+    def compare(self, run_a: str, run_b: str):
+        """Set two runs' results side by side, matched on kind, name, backend, dtype and shape.
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``value_a``, ``value_b``, ``ratio`` (b / a) and ``unit`` per matched measurement;
+            measurements found in one run only have NaN on the other side.
+        """
+        a = self.results(run_id=run_a)
+        b = self.results(run_id=run_b)
+        keys = ["kind", "name", "backend", "dtype", "shape", "size_bytes"]
+        for df in (a, b):
+            for k in keys:
+                df[k] = df[k].astype(object).where(df[k].notna(), "")
+        merged = a[[*keys, "value", "unit"]].merge(
+            b[[*keys, "value", "unit"]], on=keys, how="outer", suffixes=("_a", "_b"))
+        merged["unit"] = merged["unit_a"].where(merged["unit_a"].notna(), merged["unit_b"])
+        merged["ratio"] = merged["value_b"] / merged["value_a"]
+        return merged[[*keys, "value_a", "value_b", "ratio", "unit"]]
+
+
+def _opt_str(v: Any) -> str | None:
+    return None if _missing(v) else str(v)
+
+
+def _missing(v: Any) -> bool:
+    if v is None:
+        return True
+    if isinstance(v, float) and math.isnan(v):
+        return True
+    try:
+        import pandas as pd
+
+        res = pd.isna(v)
+        return bool(res) if isinstance(res, bool) or getattr(res, "ndim", 1) == 0 else False
+    except (TypeError, ValueError):
+        return False
+
+
+def current_context() -> dict[str, Any]:
+    """Return the host-side context every run records: host, user, OS, Python, time [UTC]."""
+    return {
+        "host": socket.gethostname(),
+        "user": getpass.getuser() if hasattr(os, "getuid") else None,
+        "os": platform.platform(),
+        "python": platform.python_version(),
+        "aicost_version": __version__,
+        "time_utc": datetime.now(timezone.utc).isoformat(),
+    }
