@@ -189,8 +189,84 @@ def _add_plan(sub) -> None:
 
 
 # ----------------------------------------------------------------------------- report
+#: named `aicost report` flags -> (report parameter, help); -p key=value reaches any parameter
+_REPORT_FLAGS = {
+    "model": ("model", "model preset, e.g. llama-3.1-70b"),
+    "tokens": ("tokens", "training tokens, e.g. 2e12"),
+    "deadline": ("deadline", "training deadline, e.g. 30d"),
+    "budget": ("budget_usd", "budget [USD], e.g. 2e6"),
+    "qps": ("qps", "requests per second to serve"),
+    "prompt_tokens": ("prompt_tokens", "input tokens per request"),
+    "output_tokens": ("output_tokens", "output tokens per request"),
+    "ttft": ("ttft", "time-to-first-token target, e.g. 1s"),
+    "tpot": ("tpot", "time-per-output-token target, e.g. 50ms"),
+    "providers": ("providers", "comma-separated providers, e.g. aws,gcp"),
+    "pricing": ("pricing", "comma-separated pricing models: on_demand,spot,reserved"),
+    "efficiency": ("efficiency", "compute efficiency factor override (0-1)"),
+    "suite": ("suite", "benchmark suite: quick or full"),
+    "backend": ("backend", "benchmark backend"),
+    "run_id": ("run_id", "show this stored benchmark run instead of measuring"),
+    "title": ("title", "report title"),
+    "note": ("note", "free text under the title"),
+}
+
+
 def _add_report(sub) -> None:
-    """`aicost report KIND` (issue: reports and dashboards)."""
+    """`aicost report KIND [--param value ...] [-p key=value ...] -o report.html`."""
+    p = sub.add_parser(
+        "report", help="write an HTML report (offline) from a parameterized notebook",
+        description="Run a report template with parameters and export it to one offline HTML "
+                    "file. `aicost report --list` shows the kinds and what each expects.",
+        epilog="example: aicost report training_plan --model llama-3.1-70b --tokens 2e12 "
+               "--deadline 30d -o plan.html",
+    )
+    p.add_argument("kind", nargs="?", help="report kind: benchmark, catalog, demo, serving_plan, "
+                                           "training_plan")
+    p.add_argument("-o", "--output", default=None, help="HTML file to write (default: KIND.html)")
+    p.add_argument("-p", "--param", action="append", default=[], metavar="KEY=VALUE",
+                   help="any report parameter (repeatable), e.g. -p tokens=2e12")
+    for flag, (_, help_) in _REPORT_FLAGS.items():
+        p.add_argument("--" + flag.replace("_", "-"), dest=f"rp_{flag}", default=None, help=help_)
+    p.add_argument("--extra", action="append", default=[], metavar="CSV",
+                   help="user catalog CSV adding or overriding rows (repeatable)")
+    p.add_argument("--show-code", action="store_true", help="show the code cells in the report")
+    p.add_argument("--keep-notebook", action="store_true",
+                   help="also write the executed notebook next to the HTML")
+    p.add_argument("--list", action="store_true", help="list the report kinds and their parameters")
+    p.add_argument("--describe", action="store_true", help="describe KIND's parameters and exit")
+    p.set_defaults(func=_cmd_report)
+
+
+def _cmd_report(args) -> int:
+    from . import report
+
+    if args.list or not args.kind:
+        if not args.list:
+            print("aicost: error: name a report kind (aicost report KIND); the kinds are:\n",
+                  file=sys.stderr)
+        print(report.describe(), file=sys.stdout if args.list else sys.stderr)
+        return 0 if args.list else 2
+    if args.describe:
+        print(report.describe(args.kind))
+        return 0
+    kind = report.get_kind(args.kind)
+    params: dict = {}
+    for item in args.param:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"-p expects KEY=VALUE, got {item!r}")
+        params[key.strip().replace("-", "_")] = value
+    for flag, (name, _) in _REPORT_FLAGS.items():
+        value = getattr(args, f"rp_{flag}")
+        if value is not None:
+            params[name] = value
+    if args.extra:
+        params["extra"] = args.extra
+    output = args.output or f"{kind.name}.html"
+    path = report.build(kind.name, output, show_code=args.show_code, keep_notebook=args.keep_notebook,
+                        **params)
+    print(f"wrote {path}")
+    return 0
 
 
 # ----------------------------------------------------------------------------- demo

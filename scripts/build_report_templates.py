@@ -1,0 +1,533 @@
+"""Write the report template notebooks (aicost/report/templates/*.ipynb) from the cells below.
+
+Run it after editing a template here: ``.venv/bin/python scripts/build_report_templates.py``.
+Each template has one cell tagged ``parameters`` (papermill injects the user's values after it);
+code cells start with a comment naming their section (a failing cell is reported by it); the
+code is hidden in the exported report, markdown cells show as prose.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import nbformat
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+OUT = Path(__file__).resolve().parent.parent / "aicost" / "report" / "templates"
+
+SETUP = """\
+# setup
+import aicost
+from aicost._units import format_duration
+from aicost.report import blocks as R
+"""
+SETUP_MIN = """\
+# setup
+import aicost
+from aicost.report import blocks as R
+"""
+SETUP_PD = """\
+# setup
+import pandas as pd
+
+import aicost
+from aicost._paths import aicost_home
+from aicost._units import format_duration
+from aicost.report import blocks as R
+"""
+
+
+def md(text: str):
+    return new_markdown_cell(text.strip())
+
+
+def code(src: str, tags: tuple[str, ...] = ()):
+    cell = new_code_cell(src.strip("\n"))
+    if tags:
+        cell.metadata["tags"] = list(tags)
+    return cell
+
+
+def params(src: str):
+    return code("# parameters\n" + src.strip("\n"), tags=("parameters",))
+
+
+# ----------------------------------------------------------------------------- shared cells
+CATALOG_LOAD = """\
+# catalog: load
+cat = R.attempt("Catalog", lambda: aicost.catalog.load(extra=extra or None))
+"""
+
+PLAN_CATALOG_ROWS = """\
+# catalog rows used
+if plan.ok and cat.ok and plan.value.best is not None:
+    R.catalog_rows_used(cat.value, [plan.value.best.row])
+elif not cat.ok:
+    R.unavailable(cat)
+"""
+
+
+def plan_figure_fn() -> str:
+    return "getattr(getattr(aicost, 'viz', None), 'pareto', None)"
+
+
+# ----------------------------------------------------------------------------- training_plan
+TRAINING = [
+    params("""\
+model = "llama-3.1-8b"      # model preset (aicost.model)
+tokens = 1e12               # training tokens
+deadline = None             # [s]; None: no deadline
+budget_usd = None           # [USD]; None: no budget
+providers = None            # e.g. ["aws", "gcp"]; None: all
+pricing = ["on_demand", "spot"]
+efficiency = None           # override the compute efficiency factor (0-1)
+extra = None                # user catalog CSVs
+title = None
+note = ""
+"""),
+    code(SETUP),
+    code(CATALOG_LOAD),
+    code("""\
+# training plan: compute
+def _plan():
+    kw = dict(deadline=deadline, budget_usd=budget_usd, providers=providers, pricing=pricing)
+    if efficiency is not None:
+        kw["efficiency"] = efficiency
+    if cat.ok:
+        kw["catalog"] = cat.value
+    return aicost.plan.plan_training(model, tokens, **kw)
+
+plan = R.attempt("Training plan", _plan)
+question = f"train {model} on {tokens:.3g} tokens"
+if deadline:
+    question += f" within {format_duration(deadline)}"
+if budget_usd:
+    question += f" for at most ${budget_usd:,.0f}"
+"""),
+    code("""\
+# header and recommendation
+R.header(title or f"Training plan: {model}", note=note, params={
+    "model": model, "tokens": f"{tokens:.3g}", "deadline": format_duration(deadline) if deadline else None,
+    "budget": f"${budget_usd:,.0f}" if budget_usd else None, "providers": providers,
+    "pricing": pricing, "efficiency override": efficiency, "extra catalogs": extra})
+if plan.ok:
+    R.callout(R.recommendation_html(plan.value, question), kind="recommendation", title="In short")
+else:
+    R.unavailable(plan)
+"""),
+    md("""\
+## The plan
+
+The planner evaluated every offer in the catalog, node counts, pricing models and parallel layouts.
+The table lists the best feasible plans; the Pareto frontier lists the plans no other plan beats on
+both time and cost; the last table says why the other candidates were dropped."""),
+    code(f"""\
+# training plan: details
+if plan.ok:
+    R.show_plan(plan.value, figure_fn={plan_figure_fn()})
+"""),
+    md("""\
+## Catalog rows behind the recommendation
+
+Every number comes from a catalog row; each row names its source and the date it was checked."""),
+    code(PLAN_CATALOG_ROWS),
+    md("## How this report was made"),
+    code("""\
+# appendix
+R.timings_table()
+"""),
+]
+
+# ----------------------------------------------------------------------------- serving_plan
+SERVING = [
+    params("""\
+model = "llama-3.1-8b"      # model preset (aicost.model)
+qps = 20.0                  # requests per second
+prompt_tokens = 512         # input tokens per request
+output_tokens = 256         # output tokens per request
+ttft = 1.0                  # time-to-first-token target [s]
+tpot = 0.05                 # time-per-output-token target [s]
+providers = None
+pricing = ["on_demand", "spot"]
+efficiency = None
+extra = None
+title = None
+note = ""
+"""),
+    code(SETUP),
+    code(CATALOG_LOAD),
+    code("""\
+# serving plan: compute
+def _plan():
+    kw = dict(prompt_tokens=prompt_tokens, output_tokens=output_tokens, ttft_s=ttft, tpot_s=tpot,
+              providers=providers, pricing=pricing)
+    if efficiency is not None:
+        kw["efficiency"] = efficiency
+    if cat.ok:
+        kw["catalog"] = cat.value
+    return aicost.plan.plan_inference(model, qps, **kw)
+
+plan = R.attempt("Serving plan", _plan)
+question = (f"serve {model} at {qps:g} requests/s ({prompt_tokens} in, {output_tokens} out) with "
+            f"TTFT <= {format_duration(ttft)} and TPOT <= {format_duration(tpot)}")
+"""),
+    code("""\
+# header and recommendation
+R.header(title or f"Serving plan: {model}", note=note, params={
+    "model": model, "requests/s": qps, "prompt tokens": prompt_tokens, "output tokens": output_tokens,
+    "TTFT target": format_duration(ttft), "TPOT target": format_duration(tpot),
+    "providers": providers, "pricing": pricing, "efficiency override": efficiency,
+    "extra catalogs": extra})
+if plan.ok:
+    R.callout(R.recommendation_html(plan.value, question), kind="recommendation", title="In short")
+else:
+    R.unavailable(plan)
+"""),
+    md("""\
+## The plan
+
+Prefill is compute-bound and decode is memory-bandwidth-bound; the planner sizes the batch that fits
+the KV cache, the replicas that meet the latency targets at this request rate, and prices them."""),
+    code(f"""\
+# serving plan: details
+if plan.ok:
+    R.show_plan(plan.value, figure_fn={plan_figure_fn()})
+"""),
+    md("## Catalog rows behind the recommendation"),
+    code(PLAN_CATALOG_ROWS),
+    md("## How this report was made"),
+    code("""\
+# appendix
+R.timings_table()
+"""),
+]
+
+# ----------------------------------------------------------------------------- benchmark
+BENCHMARK = [
+    params("""\
+suite = "quick"             # quick or full
+backend = "auto"            # auto, numpy, numba, cupy, numba-cuda
+run_id = None               # show a stored run instead of measuring
+store = True                # save the measurement in the results store
+title = None
+note = ""
+"""),
+    code(SETUP_MIN),
+    code("""\
+# benchmark: measure or load
+def _bench():
+    if run_id:
+        st = aicost.store.Store()
+        return st.results(run_id=run_id), {"run_id": run_id}
+    run = aicost.bench.run(suite=suite, backend=backend, store=store or None, progress=False)
+    return run.df, dict(run.context)
+
+bench = R.attempt("Compute benchmark", _bench)
+"""),
+    code("""\
+# header
+machine = R.header(title or "Compute benchmark", note=note,
+                   params={"suite": suite, "backend": backend, "stored run": run_id})
+if not bench.ok:
+    R.unavailable(bench)
+"""),
+    md("""\
+## What was measured
+
+Each kernel ran with warm-up calls first and adaptive stopping on noise; the table gives the median
+time, the achieved rate and the percent of the catalog's peak for this device."""),
+    code("""\
+# benchmark: results
+if bench.ok:
+    df, context = bench.value
+    R.facts({k: v for k, v in context.items() if isinstance(v, (str, int, float))},
+            title="Context of the measurement")
+    cols = [c for c in ("kind", "name", "backend", "device", "dtype", "shape", "size_bytes", "median_s",
+                        "value", "unit", "peak", "pct_of_peak", "n_samples") if c in df.columns]
+    R.table(df[cols] if cols else df, caption="Results", max_rows=60)
+"""),
+    md("## Roofline"),
+    code("""\
+# benchmark: roofline
+if bench.ok:
+    fig = R.attempt("Roofline chart", lambda: aicost.viz.roofline(bench.value[0]))
+    if fig.ok:
+        R.figure(fig.value)
+    else:
+        R.unavailable(fig)
+"""),
+    md("## How this report was made"),
+    code("""\
+# appendix
+R.timings_table()
+"""),
+]
+
+# ----------------------------------------------------------------------------- catalog
+CATALOG = [
+    params("""\
+providers = None            # e.g. ["aws", "lambda"]; None: all
+accelerators = None         # e.g. ["h100", "h200"]; None: all
+extra = None                # user catalog CSVs adding or overriding rows
+title = None
+note = ""
+"""),
+    code(SETUP_MIN),
+    code(CATALOG_LOAD),
+    code("""\
+# header
+R.header(title or "What accelerators cost", note=note,
+         params={"providers": providers, "accelerators": accelerators, "extra catalogs": extra})
+if not cat.ok:
+    R.unavailable(cat)
+"""),
+    md("""\
+## Price per GPU-hour and per unit of work
+
+On-demand and spot prices per GPU-hour across providers, and what a bf16 PFLOP-hour at peak costs on
+each offer. Every row carries its source and the date it was checked."""),
+    code("""\
+# catalog: charts and tables
+if cat.ok:
+    charts = R.attempt("Catalog charts", lambda: aicost.report.blocks.catalog_figures(
+        cat.value, providers=providers, accelerators=accelerators))
+    if charts.ok:
+        for fig in charts.value:
+            R.figure(fig)
+    else:
+        R.unavailable(charts)
+"""),
+    code("""\
+# catalog: tables
+if cat.ok:
+    inst = cat.value.instances
+    if providers:
+        inst = inst[inst["provider"].str.lower().isin([p.lower() for p in providers])]
+    R.table(inst, caption="Instances", max_rows=200)
+    R.table(cat.value.accelerators, caption="Accelerators", max_rows=100)
+"""),
+    md("## How this report was made"),
+    code("""\
+# appendix
+R.timings_table()
+"""),
+]
+
+# ----------------------------------------------------------------------------- demo
+DEMO = [
+    params("""\
+title = None
+note = ""
+train_model = "llama-3.1-8b"
+train_tokens = 1e12
+train_deadline = 30 * 86400.0     # [s]
+serve_model = "llama-3.1-8b"
+serve_qps = 20.0
+prompt_tokens = 512
+output_tokens = 256
+ttft = 1.0                        # [s]
+tpot = 0.05                       # [s]
+providers = None
+pricing = ["on_demand", "spot"]
+bench_suite = "quick"
+backend = "auto"
+measure_storage = True
+measure_network = True
+storage_bytes = 64 * 2**20        # [B]
+network_seconds = 1.0             # [s]
+store = True
+"""),
+    code(SETUP_PD),
+    code("""\
+# demo: catalog
+cat = R.attempt("Catalog", lambda: aicost.catalog.load(), degrade="all")
+charts = R.attempt("Catalog charts", lambda: R.catalog_figures(cat.value, providers=providers),
+                   degrade="all") if cat.ok else cat
+"""),
+    code("""\
+# demo: compute benchmark
+bench = R.attempt("Compute benchmark", lambda: aicost.bench.run(
+    suite=bench_suite, backend=backend, store=store or None, progress=False), degrade="all")
+"""),
+    code("""\
+# demo: storage and network
+def _storage():
+    if not measure_storage:
+        raise RuntimeError("skipped (measure_storage=False)")
+    where = aicost_home()
+    where.mkdir(parents=True, exist_ok=True)
+    return aicost.storage.quick_measure(str(where), file_size=storage_bytes)
+
+def _network():
+    if not measure_network:
+        raise RuntimeError("skipped (measure_network=False)")
+    return aicost.network.quick_measure(duration_s=network_seconds)
+
+disk = R.attempt("Storage measurement", _storage, degrade="all")
+net = R.attempt("Network measurement", _network, degrade="all")
+"""),
+    code("""\
+# demo: plans
+def _train():
+    kw = {"catalog": cat.value} if cat.ok else {}
+    return aicost.plan.plan_training(train_model, train_tokens, deadline=train_deadline,
+                                     providers=providers, pricing=pricing, **kw)
+
+def _serve():
+    kw = {"catalog": cat.value} if cat.ok else {}
+    return aicost.plan.plan_inference(serve_model, serve_qps, prompt_tokens=prompt_tokens,
+                                      output_tokens=output_tokens, ttft_s=ttft, tpot_s=tpot,
+                                      providers=providers, pricing=pricing, **kw)
+
+train = R.attempt("Training plan", _train, degrade="all")
+serve = R.attempt("Serving plan", _serve, degrade="all")
+train_q = f"train {train_model} on {train_tokens:.3g} tokens within {format_duration(train_deadline)}"
+serve_q = (f"serve {serve_model} at {serve_qps:g} requests/s with TTFT <= {format_duration(ttft)} "
+           f"and TPOT <= {format_duration(tpot)}")
+"""),
+    code("""\
+# demo: header and recommendation
+machine = R.header(title or "aicost demo: what to provision, and what it will cost", note=note,
+                   subtitle="What aicost knows, what this machine delivers, and what to rent.")
+answers = []
+for out, q in ((train, train_q), (serve, serve_q)):
+    answers.append(R.recommendation_html(out.value, q) if out.ok else
+                   R.text("<b>{q}</b>: not available ({e})", q=q[:1].upper() + q[1:], e=out.error))
+R.callout("<br><br>".join(answers), kind="recommendation", title="Recommendation")
+ran = [o.title for o in R.outcomes() if o.ok]
+missing = [f"{o.title} ({o.error})" for o in R.outcomes() if not o.ok]
+R.paragraph("Sections that ran: {r}.", r=", ".join(ran) or "none")
+if missing:
+    R.paragraph("Not available here: {m}.", m="; ".join(missing))
+"""),
+    md("""\
+## 1. What aicost knows: the catalog
+
+Accelerators, cloud instances, storage tiers and network fabrics, each row with its source and the
+date it was checked. The charts compare what a GPU-hour costs across providers and what a unit of
+work (a bf16 PFLOP-hour at peak) costs."""),
+    code("""\
+# demo: catalog section
+if charts.ok:
+    for fig in charts.value:
+        R.figure(fig)
+else:
+    R.unavailable(charts)
+"""),
+    md("""\
+## 2. This machine: a quick compute benchmark
+
+GEMM per dtype, memory bandwidth (STREAM triad) and more, timed with warm-up and adaptive stopping.
+On a machine without a GPU this measures the CPU (NumPy/Numba)."""),
+    code("""\
+# demo: benchmark section
+if bench.ok:
+    run = bench.value
+    R.facts({k: v for k, v in dict(getattr(run, "context", {})).items()
+             if isinstance(v, (str, int, float))}, title="Machine measured")
+    df = run.df
+    cols = [c for c in ("name", "backend", "device", "dtype", "shape", "median_s", "value", "unit",
+                        "pct_of_peak") if c in df.columns]
+    R.table(df[cols] if cols else df, caption="Quick suite results", max_rows=40)
+    roof = R.attempt("Roofline chart", lambda: aicost.viz.roofline(df), degrade="all")
+    if roof.ok:
+        R.figure(roof.value)
+    else:
+        R.unavailable(roof)
+else:
+    R.facts(machine, title="Machine")
+    R.unavailable(bench)
+"""),
+    md("""\
+## 3. Storage and network of this machine
+
+A short sequential write/read of a file on the disk holding aicost's home directory (direct I/O where
+the file system allows it) and a TCP stream over loopback. Longer runs: `aicost bench storage` and
+`aicost bench network`."""),
+    code("""\
+# demo: storage and network section
+for out in (disk, net):
+    if out.ok:
+        value = out.value
+        df = value if isinstance(value, pd.DataFrame) else getattr(value, "df", None)
+        if df is None:
+            df = pd.DataFrame([value.to_dict() if hasattr(value, "to_dict") else dict(value)])
+        R.table(df, caption=out.title, max_rows=20)
+    else:
+        R.unavailable(out)
+"""),
+    md("""\
+## 4. Training plan
+
+The planner searches every offer, node count, pricing model and parallel layout for the plans that
+meet the deadline, then recommends the cheapest and explains it."""),
+    code(f"""\
+# demo: training plan section
+if train.ok:
+    R.show_plan(train.value, max_rows=8, figure_fn={plan_figure_fn()})
+else:
+    R.unavailable(train)
+"""),
+    md("""\
+## 5. Serving plan
+
+Replicas and GPUs to serve the request rate within the latency targets, and the price per million
+tokens."""),
+    code(f"""\
+# demo: serving plan section
+if serve.ok:
+    R.show_plan(serve.value, max_rows=8, figure_fn={plan_figure_fn()})
+else:
+    R.unavailable(serve)
+"""),
+    md("""\
+## 6. Catalog rows behind the recommendations
+
+Each number above rests on these rows; each names its source and the date it was checked."""),
+    code("""\
+# demo: catalog rows used
+used = [o.value.best.row for o in (train, serve) if o.ok and o.value.best is not None]
+if cat.ok and used:
+    R.catalog_rows_used(cat.value, used)
+elif not cat.ok:
+    R.unavailable(cat)
+else:
+    R.paragraph("No plan was made, so no catalog rows were used.")
+"""),
+    md("## How this report was made"),
+    code("""\
+# appendix
+R.facts(machine, title="Machine this report ran on")
+R.timings_table()
+"""),
+]
+
+TEMPLATES = {
+    "training_plan": (TRAINING, "aicost training plan"),
+    "serving_plan": (SERVING, "aicost serving plan"),
+    "benchmark": (BENCHMARK, "aicost compute benchmark"),
+    "catalog": (CATALOG, "aicost catalog"),
+    "demo": (DEMO, "aicost demo"),
+}
+
+
+def build_all(out: Path = OUT) -> list[Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, (cells, title) in TEMPLATES.items():
+        nb = new_notebook(cells=cells)
+        nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                     "language": "python"}
+        nb.metadata["language_info"] = {"name": "python"}
+        nb.metadata["title"] = title
+        path = out / f"{name}.ipynb"
+        nbformat.validate(nb)
+        nbformat.write(nb, path)
+        written.append(path)
+    return written
+
+
+if __name__ == "__main__":
+    for p in build_all(Path(sys.argv[1]) if len(sys.argv) > 1 else OUT):
+        print(p)
