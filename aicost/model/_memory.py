@@ -1,0 +1,314 @@
+"""Memory per GPU: model states (ZeRO), activations (Korthikanti et al. 2022), KV cache.
+
+Model states (Rajbhandari et al. 2020, "ZeRO: Memory Optimizations Toward Training Trillion
+Parameter Models", Sec. 3.1 and 5): mixed-precision Adam keeps ``2Ψ`` bytes of bf16/fp16
+weights, ``2Ψ`` of gradients and ``KΨ = 12Ψ`` of optimizer state (fp32 master weights, first
+and second moments). ZeRO stage 1 shards the optimizer state over the ``dp`` data-parallel
+ranks, stage 2 also the gradients, stage 3 also the weights (FSDP full sharding).
+
+Activations (Korthikanti et al. 2022, "Reducing Activation Recomputation in Large Transformer
+Models", Table 2), bytes per transformer layer for ``s`` tokens, micro-batch ``b``, hidden
+``h``, ``a`` heads, tensor parallelism ``t`` (2-byte activations):
+
+=================================  ==========================
+no parallelism                     ``sbh(34 + 5as/h)``
+tensor parallel                    ``sbh(10 + 24/t + 5as/(ht))``
+tensor + sequence parallel         ``sbh/t (34 + 5as/h)``
+tensor parallel + selective        ``sbh(10 + 24/t)``
+tensor + sequence + selective      ``sbh/t * 34``
+full recompute                     ``2sbh`` (the layer input)
+=================================  ==========================
+
+The 24 that tensor parallelism shards is 2 (Q) + 2 (K) + 2 (V) + 2 (attention output) + 16 (the
+two ``4h``-wide GELU tensors). aicost writes these terms from the architecture, so the table
+is reproduced exactly for a GPT-style model (multi-head, GELU, ``d_ff = 4h``) and generalises to
+grouped-query attention (K and V are ``2*kv_heads*head_dim/h`` each), gated FFNs (three
+``d_ff``-wide tensors: ``6 d_ff/h``) and mixture-of-experts (``experts_per_token`` expert MLPs
+per token). The ``5as/h`` term (softmax output, dropout mask and output) is what selective
+recompute (or FlashAttention) removes. With a 1F1B pipeline schedule the first stage holds the
+activations of ``min(pp, n_micro_batches)`` micro-batches of its ``L/pp`` layers (Korthikanti
+Sec. 4.2.3); the output layer adds ``4sbh/t (1 + v/h)`` (logits in fp32) on the last stage and
+the embedding dropout ``sbh*p/t`` on the first (Sec. 4.3).
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from .._units import DTYPE_BYTES, GIB, format_bytes, normalize_dtype
+from ._spec import FFN_TYPES, ModelSpec, _spec_check
+
+__all__ = [
+    "OPTIMIZER_STATE_BYTES",
+    "RECOMPUTE_CODES",
+    "RUNTIME_RESERVE_BYTES",
+    "MemoryBreakdown",
+    "_activation_bytes_per_layer",
+    "_model_state_bytes",
+    "_stage_params",
+    "_training_memory_arrays",
+    "kv_cache_bytes",
+    "training_memory",
+]
+
+#: optimizer state bytes per parameter kept besides the training-dtype weights and gradients,
+#: for mixed precision (fp32 master copy + states; Rajbhandari et al. 2020: K = 12 for Adam)
+OPTIMIZER_STATE_BYTES = {"adamw": 12, "adam": 12, "sgd": 8, "lion": 8, "adafactor": 4}
+#: the same in pure fp32 training (no separate master copy)
+_OPTIMIZER_STATE_BYTES_FP32 = {"adamw": 8, "adam": 8, "sgd": 4, "lion": 4, "adafactor": 0}
+#: recompute modes and their codes in the array functions
+RECOMPUTE_CODES = {"none": 0, "selective": 1, "full": 2}
+#: memory a GPU loses to the CUDA context, NCCL buffers and allocator fragmentation, kept free
+#: by ``MemoryBreakdown.fits`` (an assumption: the CUDA context alone takes ~0.5 GiB on
+#: Hopper, NCCL and the PyTorch caching allocator's fragmentation take the rest)
+RUNTIME_RESERVE_BYTES = 2 * GIB
+
+
+def _recompute_code(recompute) -> np.ndarray:
+    if isinstance(recompute, str) or (isinstance(recompute, np.ndarray) and recompute.dtype.kind in "UO"):
+        arr = np.asarray(recompute)
+        out = np.empty(arr.shape, dtype=np.int64)
+        for idx, val in np.ndenumerate(arr):
+            key = str(val).lower()
+            if key not in RECOMPUTE_CODES:
+                raise ValueError(f"recompute must be one of {', '.join(RECOMPUTE_CODES)}, got {val!r}")
+            out[idx] = RECOMPUTE_CODES[key]
+        return out if out.shape else out.reshape(())
+    arr = np.asarray(recompute, dtype=np.int64)
+    if np.any((arr < 0) | (arr > 2)):
+        raise ValueError("recompute codes must be 0 (none), 1 (selective) or 2 (full)")
+    return arr
+
+
+def _stage_params(spec: ModelSpec, tp, pp):
+    """Parameters held by one GPU of the largest pipeline stage before ZeRO sharding.
+
+    Layers split ``ceil(L/pp)`` per stage; the vocabulary-parallel embedding (and the untied
+    output projection) are sharded over ``tp``. With ``pp > 1`` the first stage holds the input
+    embedding and the last the output projection (a copy when tied, as Megatron-LM does).
+    """
+    tp = np.asarray(tp, dtype=float)
+    pp = np.asarray(pp, dtype=float)
+    layers = np.ceil(spec.n_layers / pp)
+    vd = float(spec.vocab_size * spec.d_model)
+    emb_only = float(spec.embedding_params)
+    single = emb_only + spec.head_params
+    multi = max(emb_only, vd)
+    embed = np.where(pp <= 1, single, multi)
+    return (layers * spec.layer_params + embed) / tp + spec.final_norm_params
+
+
+def _model_state_bytes(params, dp, zero_stage, weight_bytes=2.0, grad_bytes=2.0, optim_bytes=12.0):
+    """Weights, gradients and optimizer bytes per GPU under ZeRO stage 0-3 (arrays broadcast).
+
+    ``params`` is the parameter count one GPU would hold without ZeRO (after tensor and
+    pipeline sharding). Returns ``(weights, gradients, optimizer)`` [B].
+    """
+    params = np.asarray(params, dtype=float)
+    dp = np.asarray(dp, dtype=float)
+    z = np.asarray(zero_stage)
+    w = params * weight_bytes / np.where(z >= 3, dp, 1.0)
+    g = params * grad_bytes / np.where(z >= 2, dp, 1.0)
+    o = params * optim_bytes / np.where(z >= 1, dp, 1.0)
+    return w, g, o
+
+
+def _activation_bytes_per_layer(spec: ModelSpec, micro_batch, seq_len, tp, sequence_parallel,
+                                recompute_code, act_bytes=2.0):
+    """Activation bytes of one transformer layer on one GPU (Korthikanti et al. 2022, Table 2)."""
+    s = np.asarray(seq_len, dtype=float)
+    b = np.asarray(micro_batch, dtype=float)
+    t = np.asarray(tp, dtype=float)
+    sp = np.asarray(sequence_parallel, dtype=bool)
+    rc = np.asarray(recompute_code)
+    h = float(spec.d_model)
+    a = float(spec.n_heads)
+    ffn_mult = 6.0 if FFN_TYPES[spec.ffn] == 3 else 4.0
+    sharded = (4.0 * spec.d_attn + 4.0 * spec.d_kv) / h + ffn_mult * spec.d_ff * spec.experts_per_token / h
+    unsharded = 10.0
+    score = 5.0 * a * s / h
+    score = np.where(rc >= 1, 0.0, score)
+    sbh = s * b * h
+    plain = sbh * (unsharded + sharded / t + score / t)
+    seqpar = sbh / t * (unsharded + sharded + score)
+    per_layer = np.where(sp, seqpar, plain)
+    full = np.where(sp, 2.0 * sbh / t, 2.0 * sbh)
+    per_layer = np.where(rc == 2, full, per_layer)
+    return per_layer * (act_bytes / 2.0)
+
+
+def _training_memory_arrays(spec: ModelSpec, micro_batch, seq_len, tp, pp, dp, zero_stage,
+                            recompute_code, sequence_parallel, n_micro_batches=None,
+                            weight_bytes=2.0, grad_bytes=2.0, optim_bytes=12.0, act_bytes=2.0):
+    """Per-GPU training memory of the most loaded GPU, vectorized over layouts.
+
+    Every argument but ``spec`` may be a numpy array; they broadcast together.
+    ``n_micro_batches`` (per data-parallel replica per step) limits the micro-batches in
+    flight on the first pipeline stage; ``None`` assumes at least ``pp``.
+
+    Returns
+    -------
+    dict of arrays [B]
+        ``weights, gradients, optimizer, activations, total``.
+    """
+    tp_a = np.asarray(tp, dtype=float)
+    pp_a = np.asarray(pp, dtype=float)
+    params = _stage_params(spec, tp_a, pp_a)
+    w, g, o = _model_state_bytes(params, dp, zero_stage, weight_bytes, grad_bytes, optim_bytes)
+    per_layer = _activation_bytes_per_layer(spec, micro_batch, seq_len, tp_a, sequence_parallel,
+                                            recompute_code, act_bytes)
+    in_flight = pp_a if n_micro_batches is None else np.minimum(pp_a, np.asarray(n_micro_batches, float))
+    layers = np.ceil(spec.n_layers / pp_a)
+    sbh = np.asarray(seq_len, float) * np.asarray(micro_batch, float) * spec.d_model
+    extra = sbh * in_flight / tp_a  # embedding dropout on the first stage (Korthikanti Sec. 4.3)
+    extra = extra + np.where(pp_a <= 1, 4.0 * sbh / tp_a * (1.0 + spec.vocab_size / spec.d_model), 0.0)
+    act = (layers * in_flight * per_layer + extra * (act_bytes / 2.0))
+    total = w + g + o + act
+    return {"weights": w, "gradients": g, "optimizer": o, "activations": act, "total": total}
+
+
+@dataclass(frozen=True)
+class MemoryBreakdown:
+    """Training memory of the most loaded GPU [bytes].
+
+    Attributes
+    ----------
+    weights, gradients, optimizer, activations : float
+        Bytes per GPU.
+    total : float
+        Their sum [B].
+    params_per_gpu : float
+        Parameters one GPU holds before ZeRO sharding (after tensor/pipeline sharding).
+    """
+
+    weights: float
+    gradients: float
+    optimizer: float
+    activations: float
+    total: float
+    params_per_gpu: float
+    config: tuple = ()
+
+    @property
+    def model_states(self) -> float:
+        """Weights + gradients + optimizer [B]."""
+        return self.weights + self.gradients + self.optimizer
+
+    def fits(self, memory_bytes: float, reserve_bytes: float = RUNTIME_RESERVE_BYTES) -> bool:
+        """Whether ``total`` fits in ``memory_bytes`` [B] keeping ``reserve_bytes`` free."""
+        return self.total + reserve_bytes <= memory_bytes
+
+    def as_dict(self) -> dict[str, float]:
+        return {k: getattr(self, k) for k in ("weights", "gradients", "optimizer", "activations", "total")}
+
+    def __str__(self) -> str:
+        parts = ", ".join(f"{k} {format_bytes(v)}" for k, v in self.as_dict().items())
+        return f"training memory per GPU: {parts}"
+
+    def _repr_html_(self) -> str:
+        rows = "".join(f"<tr><th style='text-align:left'>{k}</th><td>{html.escape(format_bytes(v))}</td>"
+                       f"<td>{v / 1e9:.2f} GB</td></tr>" for k, v in self.as_dict().items())
+        return f"<table><caption>Training memory per GPU</caption>{rows}</table>"
+
+
+def _positive_int(name: str, value, allow_zero: bool = False) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer, float)) or (
+            isinstance(value, float) and not value.is_integer()):
+        raise ValueError(f"{name} must be an integer, got {value!r}")
+    v = int(value)
+    if v < 0 or (v == 0 and not allow_zero):
+        raise ValueError(f"{name} must be {'>= 0' if allow_zero else 'positive'}, got {value!r}")
+    return v
+
+
+def _optimizer_bytes(optimizer: str, dtype: str) -> float:
+    key = str(optimizer).lower()
+    table = _OPTIMIZER_STATE_BYTES_FP32 if dtype == "fp32" else OPTIMIZER_STATE_BYTES
+    if key not in table:
+        raise ValueError(f"optimizer must be one of {', '.join(table)}, got {optimizer!r}")
+    return float(table[key])
+
+
+def training_memory(spec: ModelSpec | str, micro_batch: int = 1, seq_len: int | None = None,
+                    dtype: str = "bf16", optimizer: str = "adamw", zero_stage: int = 0,
+                    dp: int = 1, tp: int = 1, pp: int = 1, sequence_parallel: bool = False,
+                    recompute: str = "none", n_micro_batches: int | None = None) -> MemoryBreakdown:
+    """Training memory of the most loaded GPU [bytes].
+
+    Parameters
+    ----------
+    spec : ModelSpec or str
+        The model (a preset name works).
+    micro_batch : int
+        Sequences per micro-batch per GPU.
+    seq_len : int, optional
+        Tokens per sequence [tokens]; defaults to the model's pre-training length.
+    dtype : str
+        Training (weights/gradients/activations) dtype; ``bf16`` and ``fp16`` use mixed
+        precision with an fp32 master copy.
+    optimizer : {"adamw", "adam", "sgd", "lion", "adafactor"}
+        Optimizer state bytes per parameter (``OPTIMIZER_STATE_BYTES``).
+    zero_stage : {0, 1, 2, 3}
+        ZeRO / FSDP sharding over ``dp`` ranks.
+    dp, tp, pp : int
+        Data, tensor and pipeline parallel degrees.
+    sequence_parallel : bool
+        Megatron sequence parallelism (shards the non-tensor-parallel activations by ``tp``).
+    recompute : {"none", "selective", "full"}
+        Activation recomputation.
+    n_micro_batches : int, optional
+        Micro-batches per replica per step (limits those in flight on a pipeline); default
+        assumes at least ``pp``.
+
+    Returns
+    -------
+    MemoryBreakdown
+    """
+    spec = _spec_check(spec)
+    dtype = normalize_dtype(dtype)
+    micro_batch = _positive_int("micro_batch", micro_batch)
+    seq_len = _positive_int("seq_len", seq_len if seq_len is not None else spec.pretrain_seq_len)
+    dp, tp, pp = (_positive_int(n, v) for n, v in (("dp", dp), ("tp", tp), ("pp", pp)))
+    zero_stage = _positive_int("zero_stage", zero_stage, allow_zero=True)
+    if zero_stage > 3:
+        raise ValueError(f"zero_stage must be 0, 1, 2 or 3, got {zero_stage}")
+    if pp > spec.n_layers:
+        raise ValueError(f"pp ({pp}) exceeds the model's {spec.n_layers} layers")
+    if n_micro_batches is not None:
+        n_micro_batches = _positive_int("n_micro_batches", n_micro_batches)
+    rc = _recompute_code(recompute)
+    nbytes = float(DTYPE_BYTES[dtype])
+    if dtype in ("fp8", "int8"):
+        nbytes = 2.0  # fp8 training keeps bf16 master weights/gradients (Transformer Engine)
+    out = _training_memory_arrays(spec, micro_batch, seq_len, tp, pp, dp, zero_stage, rc,
+                                  bool(sequence_parallel), n_micro_batches, nbytes, nbytes,
+                                  _optimizer_bytes(optimizer, dtype), nbytes)
+    params = float(_stage_params(spec, tp, pp))
+    return MemoryBreakdown(**{k: float(v) for k, v in out.items()}, params_per_gpu=params,
+                           config=(("micro_batch", micro_batch), ("seq_len", seq_len), ("dtype", dtype),
+                                   ("optimizer", optimizer), ("zero_stage", zero_stage), ("dp", dp),
+                                   ("tp", tp), ("pp", pp), ("sequence_parallel", bool(sequence_parallel)),
+                                   ("recompute", recompute)))
+
+
+def kv_cache_bytes(spec: ModelSpec | str, batch, seq_len, dtype: str = "bf16"):
+    """KV-cache bytes for ``batch`` sequences of ``seq_len`` tokens [B].
+
+    ``2 * n_layers * n_kv_heads * head_dim * bytes(dtype) * batch * seq_len`` (K and V per
+    layer; grouped-query attention stores only the ``n_kv_heads`` heads). Arrays broadcast.
+    """
+    spec = _spec_check(spec)
+    dtype = normalize_dtype(dtype)
+    b = np.asarray(batch)
+    s = np.asarray(seq_len)
+    if np.any(b < 0) or np.any(s < 0):
+        raise ValueError("batch and seq_len must be >= 0")
+    out = spec.kv_bytes_per_token(dtype) * b * s
+    if np.ndim(out) == 0:
+        val = float(out)
+        return int(val) if val.is_integer() and math.isfinite(val) else val
+    return out

@@ -1,0 +1,866 @@
+"""Training: FLOPs, step time, MFU, wall time, GPU-hours, cost, and their reliability.
+
+FLOPs (forward + backward, per token) follow Narayanan et al. 2021 ("Efficient Large-Scale
+Language Model Training on GPU Clusters Using Megatron-LM", eq. 3) and the PaLM paper
+(Chowdhery et al. 2022, appendix B): ``6N + 12 L d_attn s``, where ``N`` counts the
+parameters that take part in matrix multiplies for one token (``ModelSpec.n_matmul_params``:
+active parameters for mixture-of-experts, the output projection, no embedding lookup), ``L``
+layers, ``d_attn = n_heads*head_dim`` and ``s`` the sequence length (the attention scores
+``QK^T`` and their product with ``V``, 2 x 2 s d_attn FLOPs per layer forward, x3 with the
+backward pass). Over ``D`` tokens this is Kaplan/Chinchilla's ``C = 6ND`` plus the attention
+term. Recomputation executes more: ``selective`` re-runs the attention core
+(``+4 L d_attn s``), ``full`` the whole forward of every layer (``8N`` instead of ``6N`` for the
+layers, Narayanan et al. eq. 3). MFU counts the model FLOPs (no recomputation), HFU the
+executed ones.
+
+Step time (per optimizer step, slowest pipeline stage, 1F1B schedule with ``m`` micro-batches
+per data-parallel replica)::
+
+    slot    = t_compute(micro) + t_tp(micro) + t_pp(micro)
+    step    = m * slot + (pp - 1) * slot                        # bubble: (pp-1)/m of the work
+              + max(0, t_dp - t_backward(last micro))         # DP all-reduce overlapped with bwd
+              + t_optimizer
+
+* ``t_compute = FLOPs / (peak(dtype) * efficiency)`` with ``efficiency = gemm_efficiency x
+  TRAINING_KERNEL_FACTOR`` unless ``Cluster.efficiency`` sets it;
+* ``t_tp``: Megatron's 4 all-reduces per layer per micro-batch (2 forward, 2 backward; 6 with
+  full recomputation) of ``b*s*h`` activations among ``tp`` GPUs over the scale-up fabric, not
+  overlapped (sequence parallelism replaces each by a reduce-scatter + all-gather: same bytes);
+* ``t_pp``: a forward and a backward send of ``b*s*h/tp`` bytes between stages (scatter-gather),
+  over the scale-up fabric when a stage fits in a node, else the scale-out one;
+* ``t_dp``: a hierarchical all-reduce of the stage's gradients (reduce-scatter inside the node,
+  all-reduce across nodes on each GPU's NIC share, all-gather inside the node); ZeRO-3 moves
+  1.5x those bytes (Rajbhandari et al. 2020 Sec. 7.2.2); only the part longer than the last
+  micro-batch's backward pass is exposed;
+* ``t_optimizer``: the AdamW update is memory-bound: ``OPTIMIZER_BYTES_PER_PARAM`` bytes per
+  parameter of the local optimizer shard at the GPU's memory bandwidth.
+
+The array functions (``_training_flops_arrays``, ``_training_step_arrays``,
+``_training_eval_arrays``) broadcast over numpy arrays; ``estimate_training`` calls
+``_training_eval_arrays`` with scalars, so the planner's vectorized evaluation and this scalar
+one agree by construction.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .._units import DTYPE_BYTES, GIB, HOUR_S, format_bytes, format_duration, normalize_dtype
+from . import _hw
+from ._memory import (
+    RECOMPUTE_CODES,
+    RUNTIME_RESERVE_BYTES,
+    MemoryBreakdown,
+    _optimizer_bytes,
+    _positive_int,
+    _recompute_code,
+    _stage_params,
+    _training_memory_arrays,
+)
+from ._reliability import (
+    DEFAULT_FAILURES_PER_GPU_HOUR,
+    DEFAULT_RESTART_S,
+    DEFAULT_SPOT_PREEMPTIONS_PER_NODE_HOUR,
+    DEFAULT_SPOT_RESTART_S,
+    _reliability_arrays,
+)
+from ._spec import ModelSpec, _spec_check
+
+__all__ = [
+    "CHECKPOINT_BYTES_PER_PARAM",
+    "DEFAULT_CHECKPOINT_WRITE_BYTES_PER_S_PER_NODE",
+    "DEFAULT_SCALE_OUT_LATENCY_S",
+    "DEFAULT_SCALE_UP_LATENCY_S",
+    "OPTIMIZER_BYTES_PER_PARAM",
+    "TRAINING_KERNEL_FACTOR",
+    "Cluster",
+    "Hardware",
+    "TrainingEstimate",
+    "TrainingJob",
+    "_flops_per_token",
+    "_training_eval_arrays",
+    "_training_feasibility",
+    "_training_flops_arrays",
+    "_training_step_arrays",
+    "estimate_training",
+    "resolve_hardware",
+    "training_flops",
+]
+
+#: Fraction of the GEMM rate a whole training step keeps: layer norms, softmax, rotary and
+#: other elementwise kernels, launches and the data loader run below the matmul rate. Megatron-LM
+#: reaches 52-56% MFU on A100 at scale (Narayanan et al. 2021, Table 1; Korthikanti et al.
+#: 2022, Table 5) with GEMMs near 75%; 0.8 x ~0.72 leaves ~0.58 before communication and bubble.
+TRAINING_KERNEL_FACTOR = 0.80
+#: AdamW update traffic per parameter of the local optimizer shard: read bf16 grad (2), read and
+#: write fp32 master, m and v (24), write the bf16 weight (2) [B/param]
+OPTIMIZER_BYTES_PER_PARAM = 28.0
+#: A checkpoint holds the bf16 weights (2) and the fp32 master copy and Adam moments (12) [B/param]
+CHECKPOINT_BYTES_PER_PARAM = 14.0
+#: Used when no storage tier is given: each node writes its shard to shared storage at 2 GB/s
+#: (an assumption, roughly one 25 GB/s NIC at 10% for checkpoint traffic; give a storage tier
+#: or TrainingJob.checkpoint_s for a real number)
+DEFAULT_CHECKPOINT_WRITE_BYTES_PER_S_PER_NODE = 2e9
+#: small-message latency when a fabric row gives none [s]: NVLink/NVSwitch hop (~3 us, NVIDIA
+#: NCCL tests report 5-10 us per small all-reduce step) and InfiniBand/RoCE (~5 us + software)
+DEFAULT_SCALE_UP_LATENCY_S = 5e-6
+DEFAULT_SCALE_OUT_LATENCY_S = 10e-6
+
+
+# ---- FLOPs ------------------------------------------------------------------------------
+def _flops_per_token(spec: ModelSpec, seq_len, recompute_code):
+    """FLOPs per token of one layer and of the output layer, model and executed.
+
+    Returns ``(layer_model, layer_hw, head)`` [FLOP/token]; arrays broadcast.
+    """
+    s = np.asarray(seq_len, dtype=float)
+    rc = np.asarray(recompute_code)
+    mm = float(spec.active_layer_params - spec.norm_params_per_layer)  # matmul weights per layer
+    attn_fwd = 4.0 * spec.d_attn * s  # QK^T and (softmax)V, 2 FLOPs per MAC
+    layer_model = 6.0 * mm + 3.0 * attn_fwd
+    extra = np.where(rc == 2, 2.0 * mm + attn_fwd, np.where(rc == 1, attn_fwd, 0.0))
+    head = 6.0 * spec.vocab_size * spec.d_model
+    return layer_model, layer_model + extra, head
+
+
+def _training_flops_arrays(spec: ModelSpec, tokens, seq_len, recompute_code):
+    """Model and executed training FLOPs for ``tokens`` tokens (arrays broadcast).
+
+    Returns ``(model_flops, hardware_flops)`` [FLOP].
+    """
+    lm, lh, head = _flops_per_token(spec, seq_len, recompute_code)
+    t = np.asarray(tokens, dtype=float)
+    return t * (spec.n_layers * lm + head), t * (spec.n_layers * lh + head)
+
+
+def training_flops(spec: ModelSpec | str, tokens: float, recompute: str = "none",
+                   seq_len: int | None = None) -> float:
+    """Training FLOPs executed for ``tokens`` tokens [FLOP].
+
+    ``tokens * (6N + 12 L d_attn s)`` with ``recompute="none"`` (the model FLOPs used for MFU;
+    ``N = spec.n_matmul_params``); ``"selective"`` adds the attention core's forward
+    (``4 L d_attn s``), ``"full"`` a whole forward (``2N + 4 L d_attn s``, i.e. 8N instead of 6N).
+
+    Parameters
+    ----------
+    spec : ModelSpec or str
+    tokens : float
+        Training tokens [tokens].
+    recompute : {"none", "selective", "full"}
+    seq_len : int, optional
+        Sequence length [tokens]; defaults to the model's pre-training length.
+    """
+    spec = _spec_check(spec)
+    _check_positive("tokens", tokens)
+    s = spec.pretrain_seq_len if seq_len is None else _positive_int("seq_len", seq_len)
+    _, hw = _training_flops_arrays(spec, float(tokens), s, _recompute_code(recompute))
+    return float(hw)
+
+
+def _check_positive(name, value, allow_zero=False):
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number, got {value!r}") from None
+    if not math.isfinite(v) or v < 0 or (v == 0 and not allow_zero):
+        raise ValueError(f"{name} must be {'>= 0' if allow_zero else 'positive'}, got {value!r}")
+    return v
+
+
+# ---- array cores ------------------------------------------------------------------------
+def _training_step_arrays(*, flops_micro, peak_flops_per_s, efficiency, pp, n_micro,
+                          t_tp_micro=0.0, t_pp_micro=0.0, t_dp=0.0, backward_share=2.0 / 3.0,
+                          t_optimizer=0.0):
+    """Step time and its parts [s] for the slowest pipeline stage (arrays broadcast).
+
+    Parameters
+    ----------
+    flops_micro : array [FLOP]
+        Executed FLOPs of one micro-batch on one GPU of the slowest stage.
+    peak_flops_per_s, efficiency : array [FLOP/s], [-]
+    pp, n_micro : array
+        Pipeline stages; micro-batches per data-parallel replica per step.
+    t_tp_micro, t_pp_micro : array [s]
+        Tensor-parallel collectives and pipeline sends of one micro-batch (exposed).
+    t_dp : array [s]
+        Gradient all-reduce (or ZeRO reduce-scatter/all-gather) per step.
+    backward_share : array
+        Share of a micro-batch's compute that is backward (overlap window for ``t_dp``).
+    t_optimizer : array [s]
+
+    Returns
+    -------
+    dict of arrays [s]
+        ``compute, tp_comm, pp_comm, bubble, dp_exposed, optimizer, step``.
+    """
+    t_c = np.asarray(flops_micro, float) / (np.asarray(peak_flops_per_s, float) * efficiency)
+    m = np.asarray(n_micro, float)
+    slot = t_c + t_tp_micro + t_pp_micro
+    compute = m * t_c
+    tp_comm = m * np.asarray(t_tp_micro, float)
+    pp_comm = m * np.asarray(t_pp_micro, float)
+    bubble = (np.asarray(pp, float) - 1.0) * slot
+    dp_exposed = np.maximum(np.asarray(t_dp, float) - backward_share * t_c, 0.0)
+    opt = np.asarray(t_optimizer, float) + 0.0 * t_c
+    step = compute + tp_comm + pp_comm + bubble + dp_exposed + opt
+    return {"compute": compute, "tp_comm": tp_comm, "pp_comm": pp_comm, "bubble": bubble,
+            "dp_exposed": dp_exposed, "optimizer": opt, "step": step}
+
+
+def _training_feasibility(spec: ModelSpec, *, tp, pp, dp, global_batch, micro_batch, gpus_per_node,
+                          memory_total, gpu_memory_bytes, reserve_bytes=RUNTIME_RESERVE_BYTES):
+    """Boolean masks of what makes a layout infeasible (True = violated); arrays broadcast.
+
+    Keys: ``tp_exceeds_node`` (tensor parallelism must stay inside a node),
+    ``tp_splits_heads`` (``n_heads % tp``), ``pp_exceeds_layers``, ``batch_not_divisible``
+    (``global_batch % (micro_batch*dp)``), ``out_of_memory`` (total + reserve > memory).
+    """
+    tp = np.asarray(tp)
+    gb = np.asarray(global_batch)
+    mbdp = np.asarray(micro_batch) * np.asarray(dp)
+    return {
+        "tp_exceeds_node": tp > np.asarray(gpus_per_node),
+        "tp_splits_heads": (spec.n_heads % tp) != 0,
+        "pp_exceeds_layers": np.asarray(pp) > spec.n_layers,
+        "batch_not_divisible": (gb % mbdp) != 0,
+        "out_of_memory": np.asarray(memory_total) + reserve_bytes > np.asarray(gpu_memory_bytes),
+    }
+
+
+def _training_eval_arrays(spec: ModelSpec, *, tokens, global_batch, micro_batch, seq_len, tp, pp, dp,
+                          zero_stage=0, recompute_code=0, sequence_parallel=False,
+                          peak_flops_per_s, efficiency, gpus_per_node=8,
+                          scale_up_bw_bytes_per_s, scale_up_latency_s=DEFAULT_SCALE_UP_LATENCY_S,
+                          scale_out_bw_bytes_per_s, scale_out_latency_s=DEFAULT_SCALE_OUT_LATENCY_S,
+                          mem_bw_bytes_per_s=np.inf, gpu_memory_bytes=np.inf,
+                          price_usd_per_gpu_hour=np.nan, dtype_bytes=2.0, optim_bytes=12.0,
+                          checkpoint_s=0.0, restart_s=DEFAULT_RESTART_S,
+                          failures_per_gpu_hour=DEFAULT_FAILURES_PER_GPU_HOUR,
+                          preemptions_per_node_hour=0.0):
+    """Evaluate training layouts vectorized: every keyword may be a numpy array (broadcast).
+
+    Layout: ``tp`` x ``pp`` x ``dp`` GPUs, ranks ordered tensor, data, pipeline (Megatron-LM),
+    ``global_batch`` sequences per step of ``seq_len`` tokens in micro-batches of
+    ``micro_batch``. ``scale_out_bw_bytes_per_s`` is per GPU (a per-node NIC divided by
+    ``gpus_per_node``). ``checkpoint_s`` is the time one checkpoint blocks training.
+
+    Returns
+    -------
+    dict of arrays
+        Step parts (``compute_s, tp_comm_s, pp_comm_s, bubble_s, dp_exposed_s, optimizer_s,
+        step_s``), ``n_gpus, n_nodes, n_micro, steps, model_flops, hardware_flops,
+        tflops_per_gpu`` (model FLOP/s per GPU / 1e12), ``mfu, hfu, work_s`` (failure-free
+        wall), ``gpu_hours, cost_usd``, memory (``mem_weights ... mem_total``), reliability
+        (``mtbf_s, checkpoint_interval_s, expected_wall_s, goodput, expected_interruptions,
+        expected_gpu_hours, expected_cost_usd``) and the feasibility masks of
+        ``_training_feasibility`` plus ``feasible``.
+    """
+    f = lambda x: np.asarray(x, dtype=float)  # noqa: E731
+    tp_, pp_, dp_ = f(tp), f(pp), f(dp)
+    gb, mb, s = f(global_batch), f(micro_batch), f(seq_len)
+    gpn = f(gpus_per_node)
+    rc = np.asarray(recompute_code)
+    n_gpus = tp_ * pp_ * dp_
+    n_nodes = np.ceil(n_gpus / gpn)
+    n_micro = gb / (mb * dp_)
+    tokens_step = gb * s
+    steps = np.ceil(f(tokens) / tokens_step)
+
+    layer_model, layer_hw, head = _flops_per_token(spec, s, rc)
+    layers_stage = np.ceil(spec.n_layers / pp_)
+    flops_micro = mb * s * (layers_stage * layer_hw + head) / tp_
+    model_flops_step = tokens_step * (spec.n_layers * layer_model + head)
+    hw_flops_step = tokens_step * (spec.n_layers * layer_hw + head)
+
+    # tensor parallel: 4 (6 with full recompute) all-reduces of b*s*h activations per layer
+    act_bytes_micro = mb * s * spec.d_model * dtype_bytes
+    n_ar = layers_stage * np.where(rc == 2, 6.0, 4.0)
+    t_tp = n_ar * _hw.allreduce_time(act_bytes_micro, tp_, scale_up_bw_bytes_per_s, scale_up_latency_s)
+    # pipeline: one send forward and one backward per micro-batch, b*s*h/tp bytes each
+    stage_in_node = tp_ * dp_ < gpn
+    p2p_bw = np.where(stage_in_node, scale_up_bw_bytes_per_s, scale_out_bw_bytes_per_s)
+    p2p_lat = np.where(stage_in_node, scale_up_latency_s, scale_out_latency_s)
+    t_pp = np.where(pp_ > 1, 2.0 * _hw.p2p_time(act_bytes_micro / tp_, p2p_bw, p2p_lat), 0.0)
+    # data parallel: hierarchical all-reduce of the stage's gradients
+    params_stage = _stage_params(spec, tp_, pp_)
+    z = np.asarray(zero_stage)
+    grad_bytes = params_stage * dtype_bytes * np.where(z >= 3, 1.5, 1.0)
+    n_local = np.minimum(dp_, np.maximum(1.0, np.floor(gpn / tp_)))
+    n_dp_nodes = np.ceil(dp_ / n_local)
+    t_dp = _hw.hierarchical_allreduce_time(grad_bytes, n_local, n_dp_nodes, scale_up_bw_bytes_per_s,
+                                           scale_up_latency_s, scale_out_bw_bytes_per_s,
+                                           scale_out_latency_s)
+    backward_share = np.where(rc == 2, 0.75, 2.0 / 3.0)
+    opt_params = params_stage / np.where(z >= 1, dp_, 1.0)
+    t_opt = opt_params * OPTIMIZER_BYTES_PER_PARAM / f(mem_bw_bytes_per_s)
+    parts = _training_step_arrays(flops_micro=flops_micro, peak_flops_per_s=peak_flops_per_s,
+                                  efficiency=efficiency, pp=pp_, n_micro=n_micro, t_tp_micro=t_tp,
+                                  t_pp_micro=t_pp, t_dp=t_dp, backward_share=backward_share,
+                                  t_optimizer=t_opt)
+    step = parts["step"]
+    peak = f(peak_flops_per_s)
+    mfu = model_flops_step / (step * n_gpus * peak)
+    hfu = hw_flops_step / (step * n_gpus * peak)
+    work = steps * step
+    gpu_hours = work * n_gpus / HOUR_S
+    price = f(price_usd_per_gpu_hour)
+    mem = _training_memory_arrays(spec, mb, s, tp_, pp_, dp_, z, rc, sequence_parallel, n_micro,
+                                  dtype_bytes, dtype_bytes, optim_bytes, dtype_bytes)
+    rel = _reliability_arrays(work, n_gpus, n_nodes, checkpoint_s, restart_s, failures_per_gpu_hour,
+                              preemptions_per_node_hour)
+    feas = _training_feasibility(spec, tp=tp, pp=pp, dp=dp, global_batch=global_batch,
+                                 micro_batch=micro_batch, gpus_per_node=gpus_per_node,
+                                 memory_total=mem["total"], gpu_memory_bytes=gpu_memory_bytes)
+    feasible = ~np.logical_or.reduce(list(np.broadcast_arrays(*feas.values())))
+    out = {f"{k}_s": v for k, v in parts.items()}
+    out.update(
+        n_gpus=n_gpus, n_nodes=n_nodes, n_micro=n_micro, steps=steps,
+        model_flops=steps * model_flops_step, hardware_flops=steps * hw_flops_step,
+        tflops_per_gpu=model_flops_step / step / n_gpus / 1e12,
+        hw_tflops_per_gpu=hw_flops_step / step / n_gpus / 1e12,
+        mfu=mfu, hfu=hfu, work_s=work, gpu_hours=gpu_hours, cost_usd=gpu_hours * price,
+        t_dp_s=t_dp, tokens_per_s=tokens_step / step,
+        mtbf_s=rel["mtbf_s"], checkpoint_interval_s=rel["interval_s"],
+        expected_wall_s=rel["expected_wall_s"], goodput=rel["goodput"],
+        expected_interruptions=rel["expected_interruptions"],
+        lost_work_s=rel["lost_work_s"], checkpoint_overhead_s=rel["checkpoint_overhead_s"],
+        expected_gpu_hours=rel["expected_wall_s"] * n_gpus / HOUR_S,
+        expected_cost_usd=rel["expected_wall_s"] * n_gpus / HOUR_S * price,
+        feasible=feasible,
+    )
+    out.update({f"mem_{k}": v for k, v in mem.items()})
+    out.update(feas)
+    return out
+
+
+# ---- records ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class TrainingJob:
+    """What to train.
+
+    Parameters
+    ----------
+    model : ModelSpec or str
+    tokens : float
+        Training tokens [tokens].
+    global_batch : int
+        Sequences per optimizer step (e.g. 1024 sequences of 4096 tokens = 4M tokens).
+    micro_batch : int
+        Sequences per micro-batch per GPU.
+    tp, pp : int
+        Tensor and pipeline parallel degrees.
+    dp : int, optional
+        Data-parallel degree; defaults to ``Cluster.gpus / (tp*pp)``.
+    recompute : {"none", "selective", "full"}
+    zero_stage : {0, 1, 2, 3}
+    sequence_parallel : bool, optional
+        Defaults to ``tp > 1`` (Megatron-LM's recommendation).
+    seq_len : int, optional
+        Tokens per sequence; defaults to the model's pre-training length.
+    dtype : str
+        Training dtype (peak FLOP/s and bytes per value).
+    optimizer : str
+    checkpoint_s : float, optional
+        Time one checkpoint blocks training [s]; default from the storage tier.
+    restart_s : float, optional
+        Time from an interruption to training again [s]; default ``DEFAULT_RESTART_S``
+        (``DEFAULT_SPOT_RESTART_S`` on spot capacity).
+    failures_per_gpu_hour : float
+        Hardware/software interruption rate (default: Llama 3 report).
+    """
+
+    model: ModelSpec | str
+    tokens: float
+    global_batch: int = 1024
+    micro_batch: int = 1
+    tp: int = 1
+    pp: int = 1
+    dp: int | None = None
+    recompute: str = "none"
+    zero_stage: int = 1
+    sequence_parallel: bool | None = None
+    seq_len: int | None = None
+    dtype: str = "bf16"
+    optimizer: str = "adamw"
+    checkpoint_s: float | None = None
+    restart_s: float | None = None
+    failures_per_gpu_hour: float = DEFAULT_FAILURES_PER_GPU_HOUR
+
+
+@dataclass(frozen=True)
+class Cluster:
+    """Where to train: an accelerator type, a GPU count, the fabrics and the price.
+
+    Names are looked up in the catalog (``aicost.catalog.load()``); the explicit SI fields
+    override catalog values (and let the model run without a catalog).
+
+    Parameters
+    ----------
+    accelerator : str
+        Catalog accelerator name (aliases work).
+    gpus, gpus_per_node : int
+    scale_up, scale_out : str, optional
+        Catalog fabric names (inside a node / between nodes). Defaults: the accelerator's
+        scale-up bandwidth; the instance's scale-out fabric or network when ``instance`` is set.
+    pricing : {"on_demand", "spot", "reserved_1y"}
+    price_usd_per_gpu_hour : float, optional
+        Overrides the catalog price [USD per GPU-hour].
+    instance : str, optional
+        Catalog instance type to price from (default: the cheapest instance with this
+        accelerator at ``pricing``).
+    storage_tier : str, optional
+        Catalog storage tier the checkpoints are written to.
+    efficiency : float, optional
+        End-to-end compute efficiency (fraction of peak while computing); overrides
+        ``gemm_efficiency x TRAINING_KERNEL_FACTOR``.
+    preemptions_per_node_hour : float, optional
+        Spot preemption rate [1/(node h)]; default ``DEFAULT_SPOT_PREEMPTIONS_PER_NODE_HOUR``
+        on spot, 0 otherwise.
+    peak_flops_per_s, memory_bytes, mem_bw_bytes_per_s, scale_up_bw_bytes_per_s,
+    scale_up_latency_s, scale_out_bw_bytes_per_s, scale_out_latency_s,
+    checkpoint_write_bytes_per_s : float, optional
+        Explicit hardware numbers (SI; scale-out bandwidth per GPU; checkpoint write rate of
+        the whole job).
+    """
+
+    accelerator: str = "H100-SXM"
+    gpus: int = 8
+    gpus_per_node: int = 8
+    scale_up: str | None = None
+    scale_out: str | None = None
+    pricing: str = "on_demand"
+    price_usd_per_gpu_hour: float | None = None
+    instance: str | None = None
+    storage_tier: str | None = None
+    efficiency: float | None = None
+    preemptions_per_node_hour: float | None = None
+    peak_flops_per_s: float | None = None
+    memory_bytes: float | None = None
+    mem_bw_bytes_per_s: float | None = None
+    scale_up_bw_bytes_per_s: float | None = None
+    scale_up_latency_s: float | None = None
+    scale_out_bw_bytes_per_s: float | None = None
+    scale_out_latency_s: float | None = None
+    checkpoint_write_bytes_per_s: float | None = None
+
+    def __post_init__(self) -> None:
+        _positive_int("Cluster.gpus", self.gpus)
+        _positive_int("Cluster.gpus_per_node", self.gpus_per_node)
+        for name in ("price_usd_per_gpu_hour", "preemptions_per_node_hour"):
+            v = getattr(self, name)
+            if v is not None:
+                _check_positive(f"Cluster.{name}", v, allow_zero=True)
+        if self.efficiency is not None and not 0 < self.efficiency <= 1:
+            raise ValueError(f"Cluster.efficiency must be in (0, 1], got {self.efficiency!r}")
+        for name in ("peak_flops_per_s", "memory_bytes", "mem_bw_bytes_per_s", "scale_up_bw_bytes_per_s",
+                     "scale_out_bw_bytes_per_s", "checkpoint_write_bytes_per_s"):
+            v = getattr(self, name)
+            if v is not None:
+                _check_positive(f"Cluster.{name}", v)
+
+    @property
+    def nodes(self) -> int:
+        return math.ceil(self.gpus / self.gpus_per_node)
+
+
+@dataclass(frozen=True)
+class Hardware:
+    """Resolved numbers for a :class:`Cluster` (SI) and where each came from."""
+
+    accelerator: str
+    dtype: str
+    peak_flops_per_s: float
+    memory_bytes: float
+    mem_bw_bytes_per_s: float
+    scale_up_bw_bytes_per_s: float
+    scale_up_latency_s: float
+    scale_out_bw_bytes_per_s: float
+    scale_out_latency_s: float
+    price_usd_per_gpu_hour: float
+    gemm_efficiency: float
+    compute_efficiency: float
+    storage_tier: object = None
+    sources: dict = field(default_factory=dict, compare=False)
+
+
+def _load_catalog(catalog):
+    if catalog is not None:
+        return catalog
+    from .. import catalog as _cat
+
+    return _cat.load()
+
+
+def resolve_hardware(cluster: Cluster, dtype: str = "bf16", catalog=None, store=None, shape=None,
+                     kernel_factor: float = TRAINING_KERNEL_FACTOR) -> Hardware:
+    """Look up a :class:`Cluster`'s numbers in the catalog and the efficiency in the store.
+
+    Explicit ``Cluster`` fields win over the catalog. ``sources`` names the origin of each.
+    """
+    dtype = normalize_dtype(dtype)
+    src: dict[str, str] = {}
+    need_cat = (cluster.peak_flops_per_s is None or cluster.memory_bytes is None
+                or cluster.mem_bw_bytes_per_s is None or cluster.scale_up_bw_bytes_per_s is None
+                or cluster.scale_out_bw_bytes_per_s is None or cluster.price_usd_per_gpu_hour is None
+                or cluster.scale_up is not None or cluster.scale_out is not None
+                or cluster.storage_tier is not None)
+    cat = _load_catalog(catalog) if need_cat else None
+    acc = cat.accelerator(cluster.accelerator) if cat is not None else None
+    name = acc.name if acc is not None else cluster.accelerator
+
+    def pick(field_name, explicit, fallback, what):
+        if explicit is not None:
+            src[field_name] = "Cluster (explicit)"
+            return float(explicit)
+        src[field_name] = what
+        return float(fallback())
+
+    peak = pick("peak_flops_per_s", cluster.peak_flops_per_s, lambda: acc.peak_flops_per_s(dtype),
+                f"catalog accelerator {name} ({dtype} dense peak)")
+    memory = pick("memory_bytes", cluster.memory_bytes, lambda: acc.memory_gib * GIB,
+                  f"catalog accelerator {name} (memory_gib)")
+    mem_bw = pick("mem_bw_bytes_per_s", cluster.mem_bw_bytes_per_s, lambda: acc.mem_bw_bytes_per_s,
+                  f"catalog accelerator {name} (mem_bw)")
+    # scale-up fabric
+    su_lat = cluster.scale_up_latency_s
+    if cluster.scale_up_bw_bytes_per_s is not None:
+        su_bw = float(cluster.scale_up_bw_bytes_per_s)
+        src["scale_up"] = "Cluster (explicit)"
+    elif cluster.scale_up is not None:
+        fab = cat.fabric(cluster.scale_up)
+        su_bw = fab.bandwidth_per_gpu_bytes_per_s(cluster.gpus_per_node)
+        su_lat = fab.latency_s if su_lat is None else su_lat
+        src["scale_up"] = f"catalog fabric {fab.name}"
+    elif acc is not None and acc.scale_up_bw_bytes_per_s:
+        su_bw = float(acc.scale_up_bw_bytes_per_s)
+        src["scale_up"] = f"catalog accelerator {name} (scale_up bandwidth)"
+    else:
+        raise ValueError(f"no scale-up bandwidth for {name}: set Cluster.scale_up to a catalog fabric "
+                         "or Cluster.scale_up_bw_bytes_per_s")
+    su_lat = DEFAULT_SCALE_UP_LATENCY_S if su_lat is None else float(su_lat)
+    # instance (price, default scale-out)
+    inst = None
+    if cat is not None and (cluster.instance is not None or cluster.price_usd_per_gpu_hour is None
+                            or (cluster.scale_out is None and cluster.scale_out_bw_bytes_per_s is None)):
+        inst = _pick_instance(cat, cluster, name)
+    so_lat = cluster.scale_out_latency_s
+    if cluster.scale_out_bw_bytes_per_s is not None:
+        so_bw = float(cluster.scale_out_bw_bytes_per_s)
+        src["scale_out"] = "Cluster (explicit)"
+    else:
+        fab_name = cluster.scale_out or (inst.scale_out_fabric if inst is not None else None)
+        if fab_name:
+            fab = cat.fabric(fab_name)
+            so_bw = fab.bandwidth_per_gpu_bytes_per_s(cluster.gpus_per_node)
+            so_lat = fab.latency_s if so_lat is None else so_lat
+            src["scale_out"] = f"catalog fabric {fab.name}"
+        elif inst is not None and inst.network_bytes_per_s:
+            so_bw = inst.network_bytes_per_s / inst.accelerator_count
+            src["scale_out"] = f"catalog instance {inst.instance_type} (network_gbps / GPUs)"
+        elif cluster.gpus <= cluster.gpus_per_node:
+            so_bw = su_bw
+            src["scale_out"] = "single node (no scale-out traffic)"
+        else:
+            raise ValueError("no scale-out bandwidth: set Cluster.scale_out to a catalog fabric "
+                             "(e.g. 'ib-ndr') or Cluster.scale_out_bw_bytes_per_s")
+    so_lat = DEFAULT_SCALE_OUT_LATENCY_S if so_lat is None else float(so_lat)
+    if cluster.price_usd_per_gpu_hour is not None:
+        price = float(cluster.price_usd_per_gpu_hour)
+        src["price"] = "Cluster (explicit)"
+    else:
+        p = inst.price_usd_per_gpu_hour(cluster.pricing) if inst is not None else None
+        if p is None:
+            price = math.nan
+            src["price"] = f"no {cluster.pricing} price for {name} in the catalog (cost unknown)"
+        else:
+            price = float(p)
+            src["price"] = f"catalog instance {inst.provider} {inst.instance_type} ({cluster.pricing})"
+    gemm, gsrc = _hw.gemm_efficiency(name, dtype, store=store, shape=shape)
+    if cluster.efficiency is not None:
+        eff = float(cluster.efficiency)
+        src["efficiency"] = "Cluster.efficiency (explicit)"
+    else:
+        eff = gemm * kernel_factor
+        src["efficiency"] = f"GEMM efficiency {gemm:.3f} ({gsrc}) x kernel factor {kernel_factor}"
+    src["gemm_efficiency"] = gsrc
+    tier = cat.storage_tier(cluster.storage_tier) if cluster.storage_tier is not None else None
+    return Hardware(accelerator=name, dtype=dtype, peak_flops_per_s=peak, memory_bytes=memory,
+                    mem_bw_bytes_per_s=mem_bw, scale_up_bw_bytes_per_s=su_bw, scale_up_latency_s=su_lat,
+                    scale_out_bw_bytes_per_s=so_bw, scale_out_latency_s=so_lat,
+                    price_usd_per_gpu_hour=price, gemm_efficiency=gemm, compute_efficiency=eff,
+                    storage_tier=tier, sources=src)
+
+
+def _pick_instance(cat, cluster: Cluster, acc_name: str):
+    if cluster.instance is not None:
+        return cat.instance(cluster.instance)
+    df = cat.instances
+    try:
+        rows = df[df["accelerator"].astype(str).str.lower() == acc_name.lower()]
+    except KeyError:
+        return None
+    best, best_price = None, math.inf
+    for rec in rows.itertuples(index=False):
+        try:
+            inst = cat.instance(rec.instance_type, provider=rec.provider, region=rec.region)
+        except Exception:  # noqa: BLE001 - a row the lookup cannot resolve is skipped
+            continue
+        p = inst.price_usd_per_gpu_hour(cluster.pricing)
+        if p is not None and p < best_price:
+            best, best_price = inst, p
+    return best
+
+
+def _checkpoint_seconds(job: TrainingJob, cluster: Cluster, hw: Hardware, spec: ModelSpec):
+    """Seconds one checkpoint blocks training, and the source of that number."""
+    if job.checkpoint_s is not None:
+        return _check_positive("checkpoint_s", job.checkpoint_s, allow_zero=True), "TrainingJob.checkpoint_s"
+    nbytes = spec.n_params * CHECKPOINT_BYTES_PER_PARAM
+    nodes = cluster.nodes
+    if cluster.checkpoint_write_bytes_per_s is not None:
+        return nbytes / cluster.checkpoint_write_bytes_per_s, "Cluster.checkpoint_write_bytes_per_s"
+    tier = hw.storage_tier
+    if tier is not None:
+        try:
+            from .. import storage as _storage
+
+            fn = getattr(_storage, "checkpoint_time", None)
+        except ImportError:
+            fn = None
+        if fn is not None:
+            try:
+                t = fn(nbytes, tier, nodes=nodes)
+                t = float(getattr(t, "write_s", t))
+                return t, f"aicost.storage.checkpoint_time ({tier.name}, {nodes} nodes)"
+            except TypeError:
+                pass
+        # capacity for per-TiB tiers: three checkpoints kept (an assumption), at least the tier minimum
+        cap = max(nbytes * 3, (getattr(tier, "min_capacity_gib", None) or 0) * GIB)
+        rate = tier.throughput_for(cap, nodes=nodes)
+        return nbytes / rate, f"{format_bytes(nbytes)} / {tier.name} throughput ({rate / 1e9:.1f} GB/s)"
+    rate = DEFAULT_CHECKPOINT_WRITE_BYTES_PER_S_PER_NODE * nodes
+    return nbytes / rate, (f"{format_bytes(nbytes)} at an assumed {DEFAULT_CHECKPOINT_WRITE_BYTES_PER_S_PER_NODE / 1e9:g}"
+                           " GB/s per node (no storage tier given)")
+
+
+@dataclass(frozen=True)
+class TrainingEstimate:
+    """The estimate of one training job on one cluster. Times in seconds, costs in USD.
+
+    ``step`` is the failure-free step time; its parts are ``compute_s``, ``tp_comm_s``,
+    ``pp_comm_s``, ``bubble_s``, ``dp_exposed_s`` and ``optimizer_s``. ``expected_*`` fields
+    include interruptions, checkpoints and restarts.
+    """
+
+    model: str
+    accelerator: str
+    n_gpus: int
+    tp: int
+    pp: int
+    dp: int
+    micro_batch: int
+    global_batch: int
+    n_micro_batches: float
+    seq_len: int
+    recompute: str
+    zero_stage: int
+    tokens: float
+    steps: float
+    step_s: float
+    compute_s: float
+    tp_comm_s: float
+    pp_comm_s: float
+    bubble_s: float
+    dp_exposed_s: float
+    optimizer_s: float
+    model_flops: float
+    hardware_flops: float
+    tflops_per_gpu: float
+    hw_tflops_per_gpu: float
+    mfu: float
+    hfu: float
+    tokens_per_s: float
+    wall_s: float
+    gpu_hours: float
+    price_usd_per_gpu_hour: float
+    cost_usd: float
+    memory: MemoryBreakdown
+    memory_capacity_bytes: float
+    fits: bool
+    checkpoint_s: float
+    checkpoint_interval_s: float
+    restart_s: float
+    mtbf_s: float
+    expected_interruptions: float
+    goodput: float
+    expected_wall_s: float
+    expected_gpu_hours: float
+    expected_cost_usd: float
+    gemm_efficiency: float
+    compute_efficiency: float
+    sources: dict = field(default_factory=dict, compare=False)
+
+    @property
+    def breakdown(self) -> dict[str, float]:
+        """Step-time parts [s]."""
+        return {k: getattr(self, f"{k}_s") for k in
+                ("compute", "tp_comm", "pp_comm", "bubble", "dp_exposed", "optimizer")}
+
+    @property
+    def bottleneck(self) -> str:
+        """The largest non-compute part of a step, or ``compute``."""
+        parts = self.breakdown
+        other = {k: v for k, v in parts.items() if k != "compute"}
+        worst = max(other, key=other.get)
+        return worst if other[worst] > 0.25 * parts["compute"] else "compute"
+
+    def to_dict(self) -> dict:
+        d = {k: getattr(self, k) for k in self.__dataclass_fields__ if k not in ("memory", "sources")}
+        d.update({f"mem_{k}": v for k, v in self.memory.as_dict().items()})
+        return d
+
+    def _rows(self):
+        m = self.memory
+        return [
+            ("layout", f"{self.n_gpus} x {self.accelerator}: tp {self.tp} x pp {self.pp} x dp {self.dp}, "
+                       f"micro-batch {self.micro_batch}, global batch {self.global_batch} x {self.seq_len} tokens, "
+                       f"recompute {self.recompute}, ZeRO {self.zero_stage}"),
+            ("step time", f"{format_duration(self.step_s)} = compute {format_duration(self.compute_s)} + TP "
+                          f"{format_duration(self.tp_comm_s)} + PP {format_duration(self.pp_comm_s)} + bubble "
+                          f"{format_duration(self.bubble_s)} + DP exposed {format_duration(self.dp_exposed_s)} + "
+                          f"optimizer {format_duration(self.optimizer_s)}"),
+            ("throughput", f"{self.tflops_per_gpu:.0f} TFLOP/s per GPU (model), MFU {self.mfu:.1%}, "
+                           f"HFU {self.hfu:.1%}, {self.tokens_per_s:,.0f} tokens/s"),
+            ("memory per GPU", f"{m.total / 1e9:.1f} GB of {self.memory_capacity_bytes / 1e9:.1f} GB "
+                               f"({'fits' if self.fits else 'DOES NOT FIT'}): weights {m.weights / 1e9:.1f}, "
+                               f"grads {m.gradients / 1e9:.1f}, optimizer {m.optimizer / 1e9:.1f}, "
+                               f"activations {m.activations / 1e9:.1f} GB"),
+            ("failure-free", f"{format_duration(self.wall_s)}, {self.gpu_hours:,.0f} GPU-hours, "
+                             f"${self.cost_usd:,.0f} at ${self.price_usd_per_gpu_hour:.2f}/GPU-h"),
+            ("reliability", f"MTBF {format_duration(self.mtbf_s)}, checkpoint {format_duration(self.checkpoint_s)} "
+                            f"every {format_duration(self.checkpoint_interval_s)}, restart "
+                            f"{format_duration(self.restart_s)}, ~{self.expected_interruptions:.0f} "
+                            f"interruptions, goodput {self.goodput:.1%}"),
+            ("expected", f"{format_duration(self.expected_wall_s)}, {self.expected_gpu_hours:,.0f} GPU-hours, "
+                         f"${self.expected_cost_usd:,.0f}"),
+            ("efficiency", f"compute {self.compute_efficiency:.3f} of peak "
+                           f"({self.sources.get('efficiency', '')})"),
+            ("bottleneck", self.bottleneck),
+        ]
+
+    def __str__(self) -> str:
+        w = max(len(k) for k, _ in self._rows())
+        return f"Training {self.model} on {self.tokens:.3g} tokens\n" + "\n".join(
+            f"  {k:<{w}}  {v}" for k, v in self._rows())
+
+    def _repr_html_(self) -> str:
+        rows = "".join(f"<tr><th style='text-align:left;vertical-align:top'>{html.escape(k)}</th>"
+                       f"<td style='text-align:left'>{html.escape(v)}</td></tr>" for k, v in self._rows())
+        srcs = "".join(f"<li>{html.escape(k)}: {html.escape(str(v))}</li>" for k, v in self.sources.items())
+        return (f"<div><b>Training {html.escape(self.model)} on {self.tokens:.3g} tokens</b>"
+                f"<table>{rows}</table><details><summary>sources</summary><ul>{srcs}</ul></details></div>")
+
+
+def estimate_training(job: TrainingJob, cluster: Cluster, catalog=None, store=None) -> TrainingEstimate:
+    """Estimate step time, MFU, wall time, GPU-hours, cost and reliability of a training job.
+
+    Parameters
+    ----------
+    job : TrainingJob
+    cluster : Cluster
+    catalog : aicost.catalog.Catalog, optional
+        Defaults to ``aicost.catalog.load()`` (only loaded when the cluster needs it).
+    store : aicost.store.Store, optional
+        Results store for measured GEMM efficiencies.
+
+    Raises
+    ------
+    ValueError
+        For impossible jobs (zero tokens, a layout that does not match the GPU count, ``tp``
+        larger than a node, a batch that does not split into micro-batches, ...).
+    """
+    spec = _spec_check(job.model)
+    tokens = _check_positive("tokens", job.tokens)
+    dtype = normalize_dtype(job.dtype)
+    gb = _positive_int("global_batch", job.global_batch)
+    mb = _positive_int("micro_batch", job.micro_batch)
+    tp = _positive_int("tp", job.tp)
+    pp = _positive_int("pp", job.pp)
+    zero = _positive_int("zero_stage", job.zero_stage, allow_zero=True)
+    if zero > 3:
+        raise ValueError(f"zero_stage must be 0-3, got {zero}")
+    rc = int(_recompute_code(job.recompute))
+    recompute = {v: k for k, v in RECOMPUTE_CODES.items()}[rc]
+    seq = spec.pretrain_seq_len if job.seq_len is None else _positive_int("seq_len", job.seq_len)
+    if tp > cluster.gpus_per_node:
+        raise ValueError(f"tp={tp} is larger than the {cluster.gpus_per_node} GPUs in a node: tensor "
+                         "parallelism needs the scale-up fabric; lower tp and raise pp or dp")
+    if cluster.gpus % (tp * pp):
+        raise ValueError(f"{cluster.gpus} GPUs do not split into tp={tp} x pp={pp} groups; "
+                         f"use a GPU count that is a multiple of {tp * pp}")
+    dp = cluster.gpus // (tp * pp) if job.dp is None else _positive_int("dp", job.dp)
+    if tp * pp * dp != cluster.gpus:
+        raise ValueError(f"tp*pp*dp = {tp}*{pp}*{dp} = {tp * pp * dp} does not match the cluster's "
+                         f"{cluster.gpus} GPUs; leave dp=None to derive it")
+    if spec.n_heads % tp:
+        raise ValueError(f"tp={tp} does not divide {spec.name}'s {spec.n_heads} attention heads")
+    if pp > spec.n_layers:
+        raise ValueError(f"pp={pp} exceeds {spec.name}'s {spec.n_layers} layers")
+    if gb % (mb * dp):
+        raise ValueError(f"global_batch {gb} does not split into micro-batches of {mb} over dp={dp} "
+                         f"replicas; use a multiple of {mb * dp}")
+    sp = (tp > 1) if job.sequence_parallel is None else bool(job.sequence_parallel)
+    pricing_spot = str(cluster.pricing).lower() == "spot"
+    hw = resolve_hardware(cluster, dtype, catalog=catalog, store=store,
+                          shape=(mb * seq, spec.d_model, spec.d_ff // tp))
+    ck_s, ck_src = _checkpoint_seconds(job, cluster, hw, spec)
+    restart = job.restart_s if job.restart_s is not None else (
+        DEFAULT_SPOT_RESTART_S if pricing_spot else DEFAULT_RESTART_S)
+    restart = _check_positive("restart_s", restart, allow_zero=True)
+    preempt = cluster.preemptions_per_node_hour
+    if preempt is None:
+        preempt = DEFAULT_SPOT_PREEMPTIONS_PER_NODE_HOUR if pricing_spot else 0.0
+    fail = _check_positive("failures_per_gpu_hour", job.failures_per_gpu_hour, allow_zero=True)
+    nbytes = float(DTYPE_BYTES[dtype]) if dtype not in ("fp8", "int8") else 2.0
+    r = _training_eval_arrays(
+        spec, tokens=tokens, global_batch=gb, micro_batch=mb, seq_len=seq, tp=tp, pp=pp, dp=dp,
+        zero_stage=zero, recompute_code=rc, sequence_parallel=sp,
+        peak_flops_per_s=hw.peak_flops_per_s, efficiency=hw.compute_efficiency,
+        gpus_per_node=cluster.gpus_per_node, scale_up_bw_bytes_per_s=hw.scale_up_bw_bytes_per_s,
+        scale_up_latency_s=hw.scale_up_latency_s, scale_out_bw_bytes_per_s=hw.scale_out_bw_bytes_per_s,
+        scale_out_latency_s=hw.scale_out_latency_s, mem_bw_bytes_per_s=hw.mem_bw_bytes_per_s,
+        gpu_memory_bytes=hw.memory_bytes, price_usd_per_gpu_hour=hw.price_usd_per_gpu_hour,
+        dtype_bytes=nbytes, optim_bytes=_optimizer_bytes(job.optimizer, dtype), checkpoint_s=ck_s,
+        restart_s=restart, failures_per_gpu_hour=fail, preemptions_per_node_hour=preempt)
+    g = {k: (float(v) if np.ndim(v) == 0 else v) for k, v in r.items()}
+    mem = MemoryBreakdown(weights=g["mem_weights"], gradients=g["mem_gradients"],
+                          optimizer=g["mem_optimizer"], activations=g["mem_activations"],
+                          total=g["mem_total"], params_per_gpu=float(_stage_params(spec, tp, pp)))
+    sources = dict(hw.sources)
+    sources.update(checkpoint=ck_src,
+                   restart=("TrainingJob.restart_s" if job.restart_s is not None else
+                            "assumption DEFAULT_SPOT_RESTART_S" if pricing_spot else "assumption DEFAULT_RESTART_S"),
+                   failures=("Llama 3 report: 419 interruptions / 54 d on 16,384 H100 (Sec. 3.3.4)"
+                             if fail == DEFAULT_FAILURES_PER_GPU_HOUR else "TrainingJob.failures_per_gpu_hour"),
+                   preemptions=f"{preempt:g} per node-hour" + (" (spot default)" if pricing_spot and
+                                                               cluster.preemptions_per_node_hour is None else ""))
+    return TrainingEstimate(
+        model=spec.name, accelerator=hw.accelerator, n_gpus=cluster.gpus, tp=tp, pp=pp, dp=dp,
+        micro_batch=mb, global_batch=gb, n_micro_batches=g["n_micro"], seq_len=seq, recompute=recompute,
+        zero_stage=zero, tokens=tokens, steps=g["steps"], step_s=g["step_s"], compute_s=g["compute_s"],
+        tp_comm_s=g["tp_comm_s"], pp_comm_s=g["pp_comm_s"], bubble_s=g["bubble_s"],
+        dp_exposed_s=g["dp_exposed_s"], optimizer_s=g["optimizer_s"], model_flops=g["model_flops"],
+        hardware_flops=g["hardware_flops"], tflops_per_gpu=g["tflops_per_gpu"],
+        hw_tflops_per_gpu=g["hw_tflops_per_gpu"], mfu=g["mfu"], hfu=g["hfu"],
+        tokens_per_s=g["tokens_per_s"], wall_s=g["work_s"], gpu_hours=g["gpu_hours"],
+        price_usd_per_gpu_hour=hw.price_usd_per_gpu_hour, cost_usd=g["cost_usd"], memory=mem,
+        memory_capacity_bytes=hw.memory_bytes, fits=not bool(r["out_of_memory"]), checkpoint_s=ck_s,
+        checkpoint_interval_s=g["checkpoint_interval_s"], restart_s=restart, mtbf_s=g["mtbf_s"],
+        expected_interruptions=g["expected_interruptions"], goodput=g["goodput"],
+        expected_wall_s=g["expected_wall_s"], expected_gpu_hours=g["expected_gpu_hours"],
+        expected_cost_usd=g["expected_cost_usd"], gemm_efficiency=hw.gemm_efficiency,
+        compute_efficiency=hw.compute_efficiency, sources=sources)
