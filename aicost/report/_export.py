@@ -19,8 +19,8 @@ __all__ = [
 PLOTLY_MIMETYPE = "application/vnd.plotly.v1+json"
 _TEMPLATE_DIR = Path(__file__).resolve().parent / "nbconvert"
 _TEMPLATE_NAME = "aicost_offline"
-#: chart options: no plotly logo, no "edit in Chart Studio" link (both point off the machine)
-_PLOTLY_CONFIG = {"displaylogo": False, "responsive": True, "showLink": False}
+#: chart options: no plotly logo (a link off the machine)
+_PLOTLY_CONFIG = {"displaylogo": False, "responsive": True}
 #: what an output of plotly's "notebook" renderer (or a user's include_plotlyjs=True) holds
 _BUNDLE_MARK = re.compile(r"plotly\.js v\d|window\.PlotlyConfig\s*=")
 
