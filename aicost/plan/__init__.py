@@ -1,0 +1,30 @@
+"""The provisioning planner: search the catalog for what to rent, and explain the answer.
+
+``plan_training(model, tokens, deadline=..., budget_usd=...)`` and
+``plan_inference(model, requests_per_s=..., prompt_tokens=..., output_tokens=..., ttft_s=...,
+tpot_s=...)`` enumerate offers x node counts x pricing x parallel layouts (x storage tiers for
+training), evaluate every candidate vectorized with ``aicost.model``'s array cores, drop the
+infeasible ones with the reason, and return a `Plan`: ``.candidates`` (DataFrame), ``.pareto``
+(time against cost), ``.best`` (a `Recommendation` that names the bottleneck, the assumptions,
+the efficiency source and how the answer moves if efficiency is 20% lower) and ``.infeasible``.
+When nothing is feasible they raise ``aicost.InfeasibleError`` saying which constraint removed
+the candidates and what to relax.
+"""
+
+from __future__ import annotations
+
+from ._demo import demo_plans
+from ._inference import plan_inference
+from ._pareto import pareto_mask
+from ._result import Plan, Recommendation, Sensitivity
+from ._training import plan_training
+
+__all__ = [
+    "Plan",
+    "Recommendation",
+    "Sensitivity",
+    "demo_plans",
+    "pareto_mask",
+    "plan_inference",
+    "plan_training",
+]

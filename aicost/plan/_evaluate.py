@@ -1,0 +1,577 @@
+"""The vectorized evaluation behind `plan_training`: configurations, the kernel, the reduction,
+and the words that explain the result.
+
+The kernel (`training_kernel`) takes config arrays and layout arrays that broadcast against each
+other (``(n_configs, 1)`` against ``(1, n_layouts)`` in the search, equal 1-D arrays when it
+re-evaluates chosen candidates) and returns every quantity as arrays of the broadcast shape. The
+model math is ``aicost.model``'s array-level cores (memory, step time, reliability); this module
+only arranges the arrays and applies the constraints.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .._errors import UnknownNameError
+from .._units import GIB, HOUR_S, format_bytes, format_duration
+from ._result import Recommendation, Sensitivity, _fmt_usd
+
+__all__ = [
+    "CHECKPOINT_KEEP",
+    "DEFAULT_CHECKPOINT_BW_BYTES_PER_S",
+    "OK",
+    "REASONS",
+    "TrainingContext",
+    "checkpoint_tiers",
+    "efficiencies",
+    "evaluate_one",
+    "reliability_defaults",
+    "search_training",
+    "training_assumptions",
+    "training_configs",
+    "training_frame",
+    "training_headline",
+    "training_infeasible_message",
+    "training_kernel",
+    "training_recommendation",
+]
+
+#: checkpoints kept on the storage tier at any time (the latest and the one before, so a
+#: failure while writing never loses both); billed for the run's duration
+CHECKPOINT_KEEP = 2
+#: checkpoint write rate used when the catalog has no shared storage tier for a provider [B/s]
+#: (an assumption: 10 GB/s, a modest parallel file system)
+DEFAULT_CHECKPOINT_BW_BYTES_PER_S = 10e9
+#: a month for per-GB-month storage prices (30 days, as cloud bills count) [s]
+_MONTH_S = 30 * 86400.0
+#: per-chunk candidate budget of the search: bounds the temporary arrays (~60 of this size)
+_CHUNK_CANDIDATES = 1 << 17
+
+#: why a candidate was dropped; the codes are the order of the checks (a higher code got further)
+REASONS = {
+    1: "not offered at this pricing",
+    2: "tp > GPUs per node",
+    3: "tp does not divide the attention heads",
+    4: "pp > layers",
+    5: "GPUs not divisible by tp x pp",
+    6: "global batch too small for dp x micro-batch",
+    7: "memory does not fit",
+    8: "interrupted too often to finish",
+    9: "deadline missed",
+    10: "over budget",
+}
+#: the stage a feasible candidate reaches
+OK = 11
+
+
+# --------------------------------------------------------------------------- inputs
+@dataclass(frozen=True)
+class TrainingContext:
+    """The scalar side of a training search: the model, the job and the constraints."""
+
+    spec: object
+    tokens: float
+    seq_len: int
+    batch_seqs: int
+    deadline_s: float | None
+    budget_usd: float | None
+    rel: dict
+
+
+def efficiencies(accelerators: Sequence[str], dtype: str, store, efficiency) -> dict[str, tuple[float, str]]:
+    """Compute efficiency (fraction of peak while computing) and its source per accelerator.
+
+    ``efficiency`` may be a number (every accelerator), a dict by name (the others fall back to
+    calibration) or None: the GEMM efficiency from ``aicost.calibrate`` (measured when the store
+    has results for that device and dtype, a documented default otherwise) times
+    ``aicost.model.TRAINING_KERNEL_FACTOR``, exactly as ``aicost.model.resolve_hardware`` does.
+    """
+    from ..model import TRAINING_KERNEL_FACTOR
+    from ..model._hw import gemm_efficiency
+
+    per: dict = {}
+    if isinstance(efficiency, dict):
+        per = {str(k).lower(): v for k, v in efficiency.items()}
+    elif efficiency is not None:
+        per = {a.lower(): efficiency for a in accelerators}
+    out: dict[str, tuple[float, str]] = {}
+    for a in accelerators:
+        if a.lower() in per:
+            v = float(per[a.lower()])
+            if not 0 < v <= 1:
+                raise ValueError(f"efficiency for {a} must be in (0, 1] (fraction of peak), got {v!r}")
+            out[a] = (v, "given by the caller")
+            continue
+        g, src = gemm_efficiency(a, dtype, store=store)
+        out[a] = (g * TRAINING_KERNEL_FACTOR,
+                  f"GEMM efficiency {g:.2f} ({src}) x kernel factor {TRAINING_KERNEL_FACTOR}")
+    return out
+
+
+def reliability_defaults(failure_rate, preemption_rate, restart_s) -> dict:
+    """The reliability assumptions, with ``aicost.model``'s defaults for those not given."""
+    from ..model import _reliability as r
+
+    def _nonneg(name, v, default):
+        if v is None:
+            return float(default)
+        v = float(v)
+        if not math.isfinite(v) or v < 0:
+            raise ValueError(f"{name} must be >= 0, got {v!r}")
+        return v
+
+    return {
+        "failures_per_gpu_hour": _nonneg("failure_rate_per_gpu_hour", failure_rate,
+                                         r.DEFAULT_FAILURES_PER_GPU_HOUR),
+        "preemptions_per_node_hour": _nonneg("spot_preemption_rate_per_hour", preemption_rate,
+                                             r.DEFAULT_SPOT_PREEMPTIONS_PER_NODE_HOUR),
+        "restart_s": _nonneg("restart_s", restart_s, r.DEFAULT_RESTART_S),
+        "spot_restart_s": max(_nonneg("restart_s", restart_s, r.DEFAULT_RESTART_S),
+                              r.DEFAULT_SPOT_RESTART_S),
+    }
+
+
+def checkpoint_tiers(cat, providers: Sequence[str], storage_tier) -> pd.DataFrame:
+    """The storage tiers checkpoints may go to: ``(provider, tier)`` rows with the record.
+
+    With ``storage_tier`` only that tier (for every provider: the user knows where it is
+    reachable). Otherwise every shared (file, object, block) tier of each provider, or the
+    provider-neutral ones (provider ``any``), or an assumed default when the catalog has none.
+    """
+    rows = []
+    if storage_tier is not None:
+        rec = cat.storage_tier(storage_tier)
+        for p in providers:
+            rows.append({"provider": p, "storage_tier": rec.name, "record": rec})
+        return pd.DataFrame(rows)
+    tiers = getattr(cat, "storage_tiers", None)
+    for p in providers:
+        recs = []
+        if tiers is not None and len(tiers):
+            prov = tiers["provider"].astype(str).str.lower()
+            kind = tiers["kind"].astype(str).str.lower()
+            shared = kind.isin(["file", "object", "block"]).to_numpy()
+            mine = tiers[(prov == p.lower()).to_numpy() & shared]
+            if mine.empty:
+                mine = tiers[(prov == "any").to_numpy() & shared]
+            recs = [cat.storage_tier(n) for n in mine["name"]]
+        if not recs:
+            rows.append({"provider": p, "storage_tier": "default (assumed 10 GB/s)", "record": None})
+        rows += [{"provider": p, "storage_tier": r.name, "record": r} for r in recs]
+    return pd.DataFrame(rows)
+
+
+def _checkpoint_bytes(spec) -> float:
+    """Bytes of one full training checkpoint: bf16 weights + fp32 master weights and Adam moments
+    (2 + 12 bytes per parameter, Rajbhandari et al. 2020)."""
+    return float(spec.n_params) * 14.0
+
+
+def training_configs(offers: pd.DataFrame, tiers: pd.DataFrame, spec, *, min_gpus: int, max_gpus: int,
+                     node_counts) -> pd.DataFrame:
+    """Configurations: offers x node counts x checkpoint tiers, with the per-config numbers."""
+    ckpt = _checkpoint_bytes(spec)
+    parts = []
+    for gpn in sorted(set(offers["gpus_per_node"])):
+        counts = node_counts(int(gpn), min_gpus, max_gpus)
+        if not counts:
+            continue
+        sub = offers[offers["gpus_per_node"] == gpn]
+        rep = sub.loc[sub.index.repeat(len(counts))].copy()
+        rep["nodes"] = np.tile(np.array(counts, dtype=np.int64), len(sub))
+        parts.append(rep)
+    if not parts:
+        return pd.DataFrame()
+    cfg = pd.concat(parts, ignore_index=True)
+    cfg = cfg.merge(tiers, on="provider", how="left", sort=False)
+    cfg["gpus"] = cfg["nodes"] * cfg["gpus_per_node"]
+
+    # checkpoint write and read rates per (tier, nodes): a small loop over distinct pairs
+    write = np.empty(len(cfg))
+    usd_gb_month = np.zeros(len(cfg))
+    keys = list(zip(cfg["storage_tier"], cfg["nodes"]))
+    cache: dict = {}
+    for i, ((name, nodes), rec) in enumerate(zip(keys, cfg["record"])):
+        k = (name, int(nodes))
+        if k not in cache:
+            if rec is None:
+                cache[k] = (DEFAULT_CHECKPOINT_BW_BYTES_PER_S, 0.0)
+            else:
+                cap = max(CHECKPOINT_KEEP * ckpt, (rec.min_capacity_gib or 0) * GIB)
+                cache[k] = (rec.throughput_for(cap, nodes=int(nodes)), float(rec.price_usd_per_gb_month))
+        write[i], usd_gb_month[i] = cache[k]
+    # every node writes its shard over its own network link, so the nodes' links cap the rate
+    node_cap = cfg["nodes"].to_numpy() * cfg["scale_out_bw_bytes_per_s"].to_numpy()
+    cfg["ckpt_bw_bytes_per_s"] = np.minimum(write, node_cap)
+    cfg["storage_usd_per_gb_month"] = usd_gb_month
+    cfg = cfg.drop(columns=["record"])
+    cfg["config_id"] = np.arange(len(cfg), dtype=np.int64)
+    return cfg
+
+
+# --------------------------------------------------------------------------- the kernel
+def _cfg_arrays(cfg: pd.DataFrame, shape_col: bool) -> dict[str, np.ndarray]:
+    cols = ["gpus_per_node", "nodes", "gpus", "peak_flops_per_s", "efficiency", "memory_bytes",
+            "mem_bw_bytes_per_s",
+            "scale_up_bw_bytes_per_s", "scale_out_bw_bytes_per_s", "scale_up_latency_s",
+            "scale_out_latency_s", "price_usd_per_hour", "ckpt_bw_bytes_per_s",
+            "storage_usd_per_gb_month"]
+    out = {c: cfg[c].to_numpy(dtype=float) for c in cols}
+    out["spot"] = (cfg["pricing"].to_numpy() == "spot").astype(float)
+    if shape_col:
+        out = {k: v[:, None] for k, v in out.items()}
+    return out
+
+
+def training_kernel(c: dict, lay: dict, ctx: TrainingContext) -> dict[str, np.ndarray]:
+    """Evaluate candidates: config arrays ``c`` broadcast against layout arrays ``lay``.
+
+    The model math is ``aicost.model._training_eval_arrays`` (the same core
+    ``aicost.model.estimate_training`` calls); this adds the planner's side: the global batch
+    rounded to whole micro-batches per replica, checkpoint and restart times from the storage
+    tier, spot preemptions, storage cost, and the reason code of every candidate.
+
+    Returns a dict of arrays: ``code`` (0 feasible, else a key of REASONS), ``time_s``
+    (expected wall time), ``cost_usd`` (expected, storage included), ``memory_bytes`` (per GPU)
+    and everything ``_training_eval_arrays`` returns.
+    """
+    from ..model import _training_eval_arrays
+
+    spec = ctx.spec
+    tp, pp, mb, zero, rc = lay["tp"], lay["pp"], lay["mb"], lay["zero"], lay["rc"]
+    gpn, gpus = c["gpus_per_node"], c["gpus"]
+    mp = tp * pp
+    dp = np.floor_divide(gpus, mp)
+    dp1 = np.maximum(dp, 1.0)
+    m = np.floor_divide(ctx.batch_seqs, dp1 * mb)  # micro-batches per replica per step
+    global_batch = np.maximum(m, 1.0) * dp1 * mb  # the target batch rounded down to whole micro-batches
+
+    ckpt_bytes = _checkpoint_bytes(spec)
+    ckpt_s = ckpt_bytes / c["ckpt_bw_bytes_per_s"]
+    restart = np.where(c["spot"] > 0, ctx.rel["spot_restart_s"], ctx.rel["restart_s"]) + ckpt_s
+    price_gpu = c["price_usd_per_hour"] / gpn
+    r = _training_eval_arrays(
+        spec, tokens=ctx.tokens, global_batch=global_batch, micro_batch=mb, seq_len=ctx.seq_len,
+        tp=tp, pp=pp, dp=dp1, zero_stage=zero, recompute_code=rc, sequence_parallel=tp > 1,
+        peak_flops_per_s=c["peak_flops_per_s"], efficiency=c["efficiency"], gpus_per_node=gpn,
+        scale_up_bw_bytes_per_s=c["scale_up_bw_bytes_per_s"], scale_up_latency_s=c["scale_up_latency_s"],
+        scale_out_bw_bytes_per_s=c["scale_out_bw_bytes_per_s"] / gpn,
+        scale_out_latency_s=c["scale_out_latency_s"], mem_bw_bytes_per_s=c["mem_bw_bytes_per_s"],
+        gpu_memory_bytes=c["memory_bytes"], price_usd_per_gpu_hour=price_gpu, checkpoint_s=ckpt_s,
+        restart_s=restart, failures_per_gpu_hour=ctx.rel["failures_per_gpu_hour"],
+        preemptions_per_node_hour=c["spot"] * ctx.rel["preemptions_per_node_hour"])
+    wall = r["expected_wall_s"]
+    storage_usd = CHECKPOINT_KEEP * ckpt_bytes / 1e9 * c["storage_usd_per_gb_month"] * (wall / _MONTH_S)
+    cost = r["expected_cost_usd"] + storage_usd
+
+    # the checks, last first so the earliest failing check wins
+    shape = np.broadcast_shapes(np.shape(wall), np.shape(tp), np.shape(gpus))
+    code = np.zeros(shape, dtype=np.int8)
+
+    def mark(mask, value):
+        code[np.broadcast_to(mask, shape)] = value
+
+    if ctx.budget_usd is not None:
+        mark(cost > ctx.budget_usd, 10)
+    if ctx.deadline_s is not None:
+        mark(wall > ctx.deadline_s, 9)
+    mark(~np.isfinite(wall), 8)
+    mark(r["out_of_memory"], 7)
+    mark(m < 1, 6)
+    mark((gpus % mp) != 0, 5)
+    mark(r["pp_exceeds_layers"], 4)
+    mark(r["tp_splits_heads"], 3)
+    mark(r["tp_exceeds_node"], 2)
+    price = c["price_usd_per_hour"]
+    mark(~np.isfinite(price) | ~(price > 0), 1)
+    r.update(code=code, time_s=wall, cost_usd=cost, memory_bytes=r["mem_total"], dp=dp,
+             n_micro_batches=m, global_batch=global_batch, checkpoint_s=ckpt_s + 0.0 * wall,
+             restart_s=restart + 0.0 * wall, storage_usd=storage_usd,
+             tokens_per_step=global_batch * ctx.seq_len + 0.0 * wall,
+             comm_exposed_s=r["tp_comm_s"] + r["pp_comm_s"] + r["dp_exposed_s"])
+    return r
+
+
+# --------------------------------------------------------------------------- the search
+def _lay_arrays(lay, idx=None, row: bool = True) -> dict[str, np.ndarray]:
+    names = {"tp": lay.tp, "pp": lay.pp, "mb": lay.mb, "zero": lay.zero, "rc": lay.rc}
+    out = {}
+    for k, v in names.items():
+        a = v.astype(float) if idx is None else v[idx].astype(float)
+        out[k] = a[None, :] if row else a
+    out["rc"] = out["rc"].astype(np.int64)
+    out["zero"] = out["zero"].astype(np.int64)
+    return out
+
+
+def search_training(cfg: pd.DataFrame, lay, ctx: TrainingContext, detail: bool = False):
+    """Evaluate every configuration against every layout, in chunks of configurations.
+
+    Returns
+    -------
+    reduced : dict of arrays (one entry per configuration)
+        ``layout`` (index of the chosen layout: the fastest feasible one, else the one that got
+        furthest), ``stage``, ``fastest_fit_s`` (fastest layout that fits in memory, ignoring the
+        deadline and budget), ``cheapest_in_deadline_usd``, ``min_memory_bytes`` (smallest memory
+        per GPU of a structurally valid layout) and ``fastest_any_memory_s`` (fastest ignoring memory).
+    reason_counts : pandas.Series
+        Dropped candidates per reason, layouts included.
+    n_evaluated : int
+    details : pandas.DataFrame or None
+        With ``detail=True``, one row per evaluated candidate (config_id, layout, code, time, cost).
+    """
+    n_cfg, n_lay = len(cfg), lay.n
+    carr = _cfg_arrays(cfg, shape_col=True)
+    larr = _lay_arrays(lay)
+    rows = max(1, _CHUNK_CANDIDATES // max(n_lay, 1))
+    red = {k: np.empty(n_cfg) for k in ("fastest_fit_s", "cheapest_in_deadline_usd",
+                                         "min_memory_bytes", "fastest_any_memory_s")}
+    red["layout"] = np.empty(n_cfg, dtype=np.int64)
+    red["stage"] = np.empty(n_cfg, dtype=np.int64)
+    counts = np.zeros(OK + 1, dtype=np.int64)
+    det = []
+    for lo in range(0, n_cfg, rows):
+        hi = min(n_cfg, lo + rows)
+        c = {k: v[lo:hi] for k, v in carr.items()}
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            out = training_kernel(c, larr, ctx)
+        code = out["code"]
+        counts += np.bincount(code.ravel(), minlength=OK + 1)[: OK + 1]
+        stage = np.where(code == 0, OK, code).astype(np.int64)
+        best_stage = stage.max(axis=1)
+        at_best = stage == best_stage[:, None]
+        t = out["time_s"]
+        mem = out["memory_bytes"]
+        key = np.where(best_stage[:, None] == 7, mem, t)
+        key = np.where(at_best, np.nan_to_num(key, nan=np.inf), np.inf)
+        pick = np.argmin(key, axis=1)
+        red["layout"][lo:hi] = pick
+        red["stage"][lo:hi] = best_stage
+        inf = np.inf
+        red["fastest_fit_s"][lo:hi] = np.where(stage >= 9, t, inf).min(axis=1)
+        red["cheapest_in_deadline_usd"][lo:hi] = np.where(stage >= 10, out["cost_usd"], inf).min(axis=1)
+        red["min_memory_bytes"][lo:hi] = np.where(stage >= 7, mem, inf).min(axis=1)
+        red["fastest_any_memory_s"][lo:hi] = np.where(stage >= 7, t, inf).min(axis=1)
+        if detail:
+            k = hi - lo
+            det.append(pd.DataFrame({
+                "config_id": np.repeat(np.arange(lo, hi), n_lay), "layout": np.tile(np.arange(n_lay), k),
+                "code": code.ravel(), "time_s": t.ravel(), "cost_usd": out["cost_usd"].ravel(),
+                "memory_bytes": mem.ravel()}))
+    reason_counts = pd.Series({REASONS[i]: int(counts[i]) for i in sorted(REASONS) if counts[i] > 0},
+                              dtype=np.int64)
+    details = pd.concat(det, ignore_index=True) if detail and det else None
+    return red, reason_counts, n_cfg * n_lay, details
+
+
+_RECOMPUTE_NAMES = ("none", "selective", "full")
+
+
+def training_frame(cfg: pd.DataFrame, red: dict, lay, ctx: TrainingContext, details=None) -> pd.DataFrame:
+    """One row per configuration with its chosen layout fully evaluated (1-D kernel call)."""
+    idx = red["layout"]
+    carr = _cfg_arrays(cfg, shape_col=False)
+    larr = _lay_arrays(lay, idx, row=False)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        out = training_kernel(carr, larr, ctx)
+    df = cfg.drop(columns=["efficiency_source"]).copy()
+    df["efficiency_source"] = cfg["efficiency_source"].to_numpy()
+    df["tp"] = lay.tp[idx]
+    df["pp"] = lay.pp[idx]
+    df["dp"] = out["dp"].astype(np.int64)
+    df["micro_batch"] = lay.mb[idx]
+    df["zero_stage"] = lay.zero[idx]
+    df["recompute"] = np.array(_RECOMPUTE_NAMES, dtype=object)[lay.rc[idx]]
+    df["n_micro_batches"] = out["n_micro_batches"].astype(np.int64)
+    df["memory_per_gpu_gib"] = out["memory_bytes"] / GIB
+    for k in ("weights", "gradients", "optimizer", "activations"):
+        df[f"memory_{k}_gib"] = out[f"mem_{k}"] / GIB
+    for k, v in out.items():
+        if k in ("code", "memory_bytes", "dp", "n_micro_batches", "feasible") or k.startswith("mem_") \
+                or np.asarray(v).dtype == bool:
+            continue
+        df[k] = np.broadcast_to(v, (len(df),)).astype(float)
+    code = out["code"].astype(np.int64)
+    # a configuration whose chosen layout is feasible must be; keep the reduction's stage
+    df["feasible"] = code == 0
+    df["reason"] = [REASONS.get(int(x), "") for x in code]
+    df["stage"] = red["stage"]
+    for k in ("fastest_fit_s", "cheapest_in_deadline_usd", "min_memory_bytes", "fastest_any_memory_s"):
+        df[k] = red[k]
+    df["work_gpu_hours"] = df["gpu_hours"]
+    df["gpu_hours"] = df["time_s"] * df["gpus"] / HOUR_S
+    df["bottleneck"] = _bottleneck(df)
+    df["memory_bound"] = df["fastest_any_memory_s"] < 0.95 * df["fastest_fit_s"]
+    df.loc[df["memory_bound"] & df["feasible"], "bottleneck"] = "memory"
+    if details is not None:
+        df.attrs["layouts"] = details
+    return df
+
+
+def _bottleneck(df: pd.DataFrame) -> np.ndarray:
+    """The largest share of the expected wall time: compute, communication, bubble, storage
+    (checkpoint writes) or reliability (lost work and restarts)."""
+    steps = df["steps"].to_numpy()
+    parts = np.stack([
+        df["compute_s"].to_numpy() * steps,
+        df["comm_exposed_s"].to_numpy() * steps,
+        df["bubble_s"].to_numpy() * steps,
+        df["checkpoint_overhead_s"].to_numpy(),
+        df["lost_work_s"].to_numpy(),
+    ])
+    names = np.array(["compute", "communication", "bubble", "storage", "reliability"], dtype=object)
+    parts = np.nan_to_num(parts, nan=-1.0, posinf=-1.0)
+    return names[np.argmax(parts, axis=0)]
+
+
+def evaluate_one(cfg_row: pd.Series, row: pd.Series, ctx: TrainingContext) -> dict:
+    """Re-evaluate one configuration with one layout (scalar path through the same kernel)."""
+    carr = _cfg_arrays(cfg_row.to_frame().T.infer_objects(), shape_col=False)
+    larr = {"tp": np.array([float(row["tp"])]), "pp": np.array([float(row["pp"])]),
+            "mb": np.array([float(row["micro_batch"])]), "zero": np.array([int(row["zero_stage"])]),
+            "rc": np.array([_RECOMPUTE_NAMES.index(row["recompute"])])}
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        out = training_kernel(carr, larr, ctx)
+    code = int(out["code"][0])
+    return {"time_s": float(out["time_s"][0]), "cost_usd": float(out["cost_usd"][0]),
+            "feasible": code == 0, "reason": REASONS.get(code, "")}
+
+
+# --------------------------------------------------------------------------- words
+def training_headline(row) -> str:
+    """The configuration in words."""
+    where = f"{row['provider']} {row['instance_type']}"
+    region = row.get("region", "")
+    if region:
+        where += f", {region}"
+    return (f"{int(row['gpus'])} x {row['accelerator']} ({int(row['nodes'])} x {where}, "
+            f"{str(row['pricing']).replace('_', '-')}), tp={int(row['tp'])} pp={int(row['pp'])} "
+            f"dp={int(row['dp'])}, micro-batch {int(row['micro_batch'])}, ZeRO-{int(row['zero_stage'])}, "
+            f"recompute {row['recompute']}")
+
+
+def training_assumptions(ctx: TrainingContext, batch_seqs: int) -> tuple[str, ...]:
+    from ..model import _memory
+
+    rel = ctx.rel
+    return (
+        f"global batch {batch_seqs} sequences of {ctx.seq_len} tokens; bf16 mixed precision with "
+        "AdamW (2 + 2 + 12 bytes per parameter, sharded by the ZeRO stage)",
+        "activations after Korthikanti et al. 2022 with sequence parallelism whenever tp > 1; "
+        "1F1B pipeline schedule, bubble (pp-1)/m",
+        f"{format_bytes(_memory.RUNTIME_RESERVE_BYTES)} per GPU kept free for the CUDA context, "
+        "NCCL and fragmentation",
+        "tensor parallelism inside a node; data-parallel gradient reduction overlapped with the "
+        "backward pass of the last micro-batch; alpha-beta ring collectives",
+        f"failures {rel['failures_per_gpu_hour']:.3g} per GPU-hour (Llama 3 405B report); spot "
+        f"preemptions {rel['preemptions_per_node_hour']:.3g} per node-hour; restart "
+        f"{format_duration(rel['restart_s'])} ({format_duration(rel['spot_restart_s'])} after a "
+        "preemption) plus reading the checkpoint",
+        f"checkpoints of 14 bytes per parameter at the Daly-optimal interval, {CHECKPOINT_KEEP} kept "
+        "on the storage tier and billed for the run",
+        "prices are the catalog's list prices; spot capacity is assumed available at the spot price",
+    )
+
+
+def training_recommendation(row: pd.Series, ctx: TrainingContext, objective: str,
+                            sens: Sensitivity | None, assumptions) -> Recommendation:
+    steps = float(row["steps"])
+    total = float(row["time_s"])
+    comp = float(row["compute_s"]) * steps
+    comm = float(row["comm_exposed_s"]) * steps
+    bub = float(row["bubble_s"]) * steps
+    ck = float(row["checkpoint_overhead_s"])
+    lost = float(row["lost_work_s"])
+
+    def pct(x):
+        return f"{100 * x / total:.0f}%" if total > 0 else "-"
+
+    details = [
+        f"Expected wall time {format_duration(total)} ({row['gpu_hours']:,.0f} GPU-hours), of which "
+        f"compute {pct(comp)}, exposed communication {pct(comm)}, pipeline bubble {pct(bub)}, "
+        f"checkpoint writes {pct(ck)}, failures and restarts {pct(lost)}.",
+        f"MFU {100 * float(row['mfu']):.1f}% (model FLOPs / peak over the failure-free run); "
+        f"step {format_duration(float(row['step_s']))}, {steps:,.0f} steps of "
+        f"{float(row['tokens_per_step']):,.0f} tokens.",
+        f"Memory per GPU {row['memory_per_gpu_gib']:.1f} GiB of {row['memory_gib']:.0f} GiB "
+        f"(weights {row['memory_weights_gib']:.1f}, gradients {row['memory_gradients_gib']:.1f}, "
+        f"optimizer {row['memory_optimizer_gib']:.1f}, activations {row['memory_activations_gib']:.1f}).",
+        f"Reliability: job MTBF {format_duration(float(row['mtbf_s']))}, checkpoint "
+        f"{format_duration(float(row['checkpoint_s']))} to {row['storage_tier']} every "
+        f"{format_duration(float(row['checkpoint_interval_s']))}, goodput {100 * float(row['goodput']):.1f}%, "
+        f"{float(row['expected_interruptions']):.1f} interruptions expected.",
+        f"Cost {_fmt_usd(float(row['cost_usd']))}: {int(row['nodes'])} nodes at "
+        f"{_fmt_usd(float(row['price_usd_per_hour']))}/h ({str(row['pricing']).replace('_', '-')}) plus "
+        f"{_fmt_usd(float(row['storage_usd']))} of checkpoint storage.",
+    ]
+    if bool(row.get("memory_bound", False)):
+        details.append(
+            f"Memory shapes this plan: ignoring memory, the fastest layout on this hardware would take "
+            f"{format_duration(float(row['fastest_any_memory_s']))} instead of "
+            f"{format_duration(float(row['fastest_fit_s']))}; more memory per GPU would pay.")
+    bottleneck = str(row["bottleneck"])
+    return Recommendation(
+        kind="training", row=row.to_dict(), headline=training_headline(row), objective=objective,
+        bottleneck=bottleneck, details=tuple(details), assumptions=tuple(assumptions),
+        efficiency=float(row["efficiency"]), efficiency_source=str(row["efficiency_source"]),
+        sensitivity=sens, time_col="time_s", cost_col="cost_usd")
+
+
+def training_infeasible_message(cands: pd.DataFrame, ctx: TrainingContext, offers: pd.DataFrame,
+                                max_gpus: int) -> str:
+    """Say which constraint removed the candidates and what to relax (SkyPilot style)."""
+    spec = ctx.spec
+    counts = cands["reason"].value_counts()
+    summary = "; ".join(f"{r}: {n}" for r, n in counts.items())
+    stage = cands["stage"].to_numpy()
+    fit = cands[np.isfinite(cands["fastest_fit_s"].to_numpy())]
+    if (stage <= 7).all():
+        need = float(np.nanmin(cands["min_memory_bytes"].to_numpy()))
+        largest = float(offers["memory_bytes"].max())
+        if (stage == 7).any() and math.isfinite(need):
+            i = int(np.nanargmin(cands["min_memory_bytes"].to_numpy()))
+            r = cands.iloc[i]
+            return (f"{spec.name} fits on no offer searched: the leanest layout (on "
+                    f"{int(r['gpus'])} x {r['accelerator']}) still needs {format_bytes(need)} per GPU, "
+                    f"against {format_bytes(largest)} on the largest accelerator available (minus "
+                    f"{format_bytes(2 * GIB)} reserve). Allow more GPUs (max_gpus={max_gpus}) so "
+                    f"ZeRO-3 and pipeline parallelism can shard further, add offers with more memory, or "
+                    f"shorten seq_len. Dropped: {summary}")
+        return (f"no layout of {spec.name} is valid on the offers searched ({summary}); check tp/pp "
+                "against the GPUs per node and the model's heads and layers, or raise max_gpus")
+    parts = []
+    if ctx.deadline_s is not None and not (stage >= 10).any() and not fit.empty:
+        i = int(np.argmin(fit["fastest_fit_s"].to_numpy()))
+        r = fit.iloc[i]
+        need = float(r["fastest_fit_s"])
+        days = math.ceil(need / 86400.0 * 1.0001)
+        parts.append(
+            f"no plan meets the {format_duration(ctx.deadline_s)} deadline: the fastest candidate that "
+            f"fits in memory ({int(r['gpus'])} x {r['accelerator']} on {r['provider']} "
+            f"{r['instance_type']}, {str(r['pricing']).replace('_', '-')}) needs "
+            f"{format_duration(need)}; relax the deadline to >= {days} days or allow more GPUs "
+            f"(max_gpus={max_gpus})")
+    elif ctx.budget_usd is not None:
+        c = cands["cheapest_in_deadline_usd"].to_numpy()
+        if np.isfinite(c).any():
+            i = int(np.nanargmin(np.where(np.isfinite(c), c, np.nan)))
+            r = cands.iloc[i]
+            what = "meets the deadline" if ctx.deadline_s is not None else "fits in memory"
+            parts.append(
+                f"no plan fits the {_fmt_usd(ctx.budget_usd)} budget: the cheapest candidate that "
+                f"{what} ({int(r['gpus'])} x {r['accelerator']} on {r['provider']} "
+                f"{r['instance_type']}, {str(r['pricing']).replace('_', '-')}) costs "
+                f"{_fmt_usd(float(c[i]))}; raise the budget to >= {_fmt_usd(float(c[i]) * 1.001)}"
+                + (" or relax the deadline" if ctx.deadline_s is not None else "")
+                + (" or allow spot pricing" if "spot" not in set(cands["pricing"]) else ""))
+    if not parts:
+        parts.append("no candidate is feasible; relax the deadline or the budget, or allow more GPUs")
+    return parts[0] + f". Dropped configurations by reason: {summary}"
+
+
+_ = (UnknownNameError,)

@@ -1,0 +1,231 @@
+"""Turn the catalog into the planner's offer table: one row per (instance offer, pricing).
+
+Every number the planner needs per offer sits in one flat DataFrame with SI units, so the
+search can broadcast it against node counts and parallel layouts without touching the catalog
+again. Offers that differ only by region (same provider, instance, accelerator, prices) collapse
+into one row that lists its regions.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from .._errors import UnknownNameError
+from .._units import GIB
+
+__all__ = [
+    "DEFAULT_SCALE_OUT_LATENCY_S",
+    "DEFAULT_SCALE_UP_LATENCY_S",
+    "PRICINGS",
+    "load_catalog",
+    "normalize_pricing",
+    "offers_table",
+    "price_column",
+]
+
+#: pricing models the planner knows
+PRICINGS = ("on_demand", "spot", "reserved_1y")
+_PRICING_ALIASES = {
+    "on_demand": "on_demand", "ondemand": "on_demand", "on-demand": "on_demand", "od": "on_demand",
+    "spot": "spot", "preemptible": "spot", "interruptible": "spot",
+    "reserved": "reserved_1y", "committed": "reserved_1y", "1y": "reserved_1y",
+    "reserved_1y": "reserved_1y", "reserved-1y": "reserved_1y",
+}
+
+#: inter-node (scale-out) latency per message when the catalog has none [s]: ~5 us is typical of
+#: InfiniBand NDR and AWS EFA small-message latency (NVIDIA ConnectX-7 and AWS EFA docs, 2024)
+DEFAULT_SCALE_OUT_LATENCY_S = 5e-6
+#: intra-node (NVLink/PCIe) latency per message when the catalog has none [s] (NCCL tests, ~2 us)
+DEFAULT_SCALE_UP_LATENCY_S = 2e-6
+#: scale-out bandwidth per node when the catalog row has no network figure [B/s]: 100 Gbps Ethernet
+DEFAULT_SCALE_OUT_BW_BYTES_PER_S = 100e9 / 8
+
+
+def load_catalog(catalog=None):
+    """Return ``catalog`` or the shipped one (``aicost.catalog.load()``)."""
+    if catalog is not None:
+        return catalog
+    from .. import catalog as _catalog
+
+    return _catalog.load()
+
+
+def normalize_pricing(pricing: str | Iterable[str]) -> tuple[str, ...]:
+    """Canonical pricing names (``on_demand``, ``spot``, ``reserved``) from user spellings."""
+    if isinstance(pricing, str):
+        pricing = [p for p in pricing.replace(",", " ").split() if p]
+    out = []
+    for p in pricing:
+        key = str(p).strip().lower().replace(" ", "_")
+        if key not in _PRICING_ALIASES:
+            raise UnknownNameError("pricing", str(p), PRICINGS)
+        canon = _PRICING_ALIASES[key]
+        if canon not in out:
+            out.append(canon)
+    if not out:
+        raise ValueError(f"pricing must name at least one of {', '.join(PRICINGS)}")
+    return tuple(out)
+
+
+def price_column(instances: pd.DataFrame, pricing: str) -> str:
+    """The column of the instance table holding the per-instance $/h of ``pricing``."""
+    candidates = [
+        f"{pricing}_usd_per_hour", f"price_{pricing}_usd_per_hour", f"{pricing}_price_usd_per_hour",
+        f"price_usd_per_hour_{pricing}", f"{pricing}_usd_per_h",
+    ]
+    for c in candidates:
+        if c in instances.columns:
+            return c
+    hits = [c for c in instances.columns
+            if pricing in c and "usd" in c and "hour" in c and "gpu" not in c]
+    if hits:
+        return sorted(hits, key=len)[0]
+    raise KeyError(f"the instance table has no {pricing} price column (columns: {list(instances.columns)})")
+
+
+def _column(df: pd.DataFrame, *names: str, default=None):
+    for n in names:
+        if n in df.columns:
+            return df[n]
+    if default is None:
+        raise KeyError(f"the instance table has none of the columns {names}")
+    return pd.Series(default, index=df.index)
+
+
+def _accelerator_specs(cat, names: Sequence[str], dtype: str) -> pd.DataFrame:
+    """One row per accelerator name: peak [FLOP/s] at ``dtype``, memory, bandwidths."""
+    rows = []
+    for name in names:
+        acc = cat.accelerator(name)
+        try:
+            peak = float(acc.peak_flops_per_s(dtype))
+        except (ValueError, KeyError, LookupError):
+            peak = float("nan")
+        su = getattr(acc, "scale_up_bw_bytes_per_s", None)
+        rows.append({
+            "accelerator": name,
+            "accelerator_name": getattr(acc, "name", name),
+            "peak_flops_per_s": peak,
+            "memory_bytes": float(acc.memory_gib) * GIB,
+            "memory_gib": float(acc.memory_gib),
+            "mem_bw_bytes_per_s": float(acc.mem_bw_bytes_per_s),
+            "scale_up_bw_bytes_per_s": float(su) if su is not None and math.isfinite(float(su)) and su > 0
+            else float("nan"),
+        })
+    return pd.DataFrame(rows)
+
+
+def offers_table(
+    catalog,
+    *,
+    pricing: Sequence[str],
+    providers: Iterable[str] | None = None,
+    accelerators: Iterable[str] | None = None,
+    dtype: str = "bf16",
+    min_gpus_per_node: int = 1,
+) -> pd.DataFrame:
+    """The offers the planner searches: one row per (instance offer, pricing) with a price.
+
+    Parameters
+    ----------
+    catalog : aicost.catalog.Catalog
+        The catalog (its ``instances`` table and ``accelerator()`` lookup).
+    pricing : sequence of str
+        Canonical pricing names.
+    providers : iterable of str, optional
+        Keep only these providers (case-insensitive); unknown ones raise with suggestions.
+    accelerators : iterable of str, optional
+        Keep only these accelerators (any alias the catalog accepts).
+    dtype : str
+        The training/inference dtype whose peak is looked up.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``provider, instance_type, region, regions, accelerator, gpus_per_node, pricing,
+        price_usd_per_hour`` (per instance), ``peak_flops_per_s, memory_bytes, memory_gib,
+        mem_bw_bytes_per_s, scale_up_bw_bytes_per_s`` (per accelerator),
+        ``scale_out_bw_bytes_per_s`` (per instance), latencies. Rows without a usable price for a
+        pricing model are kept with NaN prices (the planner reports them as not offered).
+    """
+    inst = catalog.instances
+    df = pd.DataFrame({
+        "provider": _column(inst, "provider").astype(str).to_numpy(),
+        "instance_type": _column(inst, "instance_type", "instance").astype(str).to_numpy(),
+        "region": _column(inst, "region", default="").astype(str).to_numpy(),
+        "accelerator": _column(inst, "accelerator", "accelerator_name").to_numpy(dtype=object),
+        "gpus_per_node": pd.to_numeric(_column(inst, "accelerator_count", "gpus"),
+                                       errors="coerce").to_numpy(dtype=float),
+        "network_gbps": pd.to_numeric(_column(inst, "network_gbps", default=np.nan),
+                                      errors="coerce").to_numpy(dtype=float),
+    })
+    for p in pricing:
+        try:
+            col = price_column(inst, p)
+            prices = pd.to_numeric(inst[col], errors="coerce").to_numpy(dtype=float)
+        except KeyError:
+            prices = np.full(len(inst), np.nan)
+        df[f"price_{p}"] = np.where(prices > 0, prices, np.nan)
+    acc_ok = df["accelerator"].map(lambda a: isinstance(a, str) and a.strip() != "" and a != "nan")
+    df = df[acc_ok.to_numpy() & (df["gpus_per_node"].to_numpy() >= min_gpus_per_node)]
+
+    if providers is not None:
+        if isinstance(providers, str):
+            providers = [p for p in providers.replace(",", " ").split() if p]
+        known = sorted(set(df["provider"].str.lower()))
+        wanted = []
+        for p in providers:
+            if p.lower() not in known:
+                raise UnknownNameError("provider", p, known)
+            wanted.append(p.lower())
+        df = df[df["provider"].str.lower().isin(wanted).to_numpy()]
+
+    # resolve accelerator names once (aliases -> the catalog's canonical name)
+    if accelerators is not None:
+        if isinstance(accelerators, str):
+            accelerators = [a for a in accelerators.replace(",", " ").split() if a]
+        wanted_acc = {catalog.accelerator(a).name for a in accelerators}
+    else:
+        wanted_acc = None
+    canon = {a: catalog.accelerator(a).name for a in sorted(set(df["accelerator"]))}
+    df = df.assign(accelerator=df["accelerator"].map(canon))
+    if wanted_acc is not None:
+        df = df[df["accelerator"].isin(sorted(wanted_acc)).to_numpy()]
+
+    # collapse offers identical but for the region
+    key = ["provider", "instance_type", "accelerator", "gpus_per_node", "network_gbps",
+           *[f"price_{p}" for p in pricing]]
+    df = df.sort_values(["provider", "instance_type", "region"], kind="stable")
+    grouped = df.groupby(key, dropna=False, sort=False)
+    first = grouped.first().reset_index()
+    regions = grouped["region"].agg(lambda r: ",".join(dict.fromkeys(r))).reset_index(drop=True)
+    first["regions"] = regions.to_numpy()
+    first["region"] = [r.split(",")[0] for r in first["regions"]]
+
+    specs = _accelerator_specs(catalog, sorted(set(first["accelerator"])), dtype)
+    first = first.merge(specs, on="accelerator", how="left")
+    net = first["network_gbps"].to_numpy(dtype=float) * 1e9 / 8
+    first["scale_out_bw_bytes_per_s"] = np.where(np.isfinite(net) & (net > 0), net,
+                                                 DEFAULT_SCALE_OUT_BW_BYTES_PER_S)
+    # without a scale-up fabric the GPUs of a node talk over PCIe 4 x16 (~25 GB/s usable)
+    first["scale_up_bw_bytes_per_s"] = first["scale_up_bw_bytes_per_s"].fillna(25e9)
+    first["scale_out_latency_s"] = DEFAULT_SCALE_OUT_LATENCY_S
+    first["scale_up_latency_s"] = DEFAULT_SCALE_UP_LATENCY_S
+
+    long = []
+    for p in pricing:
+        part = first.drop(columns=[f"price_{q}" for q in pricing]).copy()
+        part["pricing"] = p
+        part["price_usd_per_hour"] = first[f"price_{p}"].to_numpy()
+        long.append(part)
+    out = pd.concat(long, ignore_index=True)
+    out["gpus_per_node"] = out["gpus_per_node"].astype(np.int64)
+    cols = ["provider", "instance_type", "region", "regions", "accelerator", "gpus_per_node",
+            "pricing", "price_usd_per_hour", "peak_flops_per_s", "memory_bytes", "memory_gib",
+            "mem_bw_bytes_per_s", "scale_up_bw_bytes_per_s", "scale_out_bw_bytes_per_s",
+            "scale_up_latency_s", "scale_out_latency_s", "network_gbps"]
+    return out[cols].reset_index(drop=True)

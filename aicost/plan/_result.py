@@ -1,0 +1,404 @@
+"""The planner's answer: the `Plan` (every candidate, the Pareto frontier, the infeasible summary)
+and the `Recommendation` (the plan to pick, and why).
+
+Both show themselves in Jupyter (``_repr_html_``) and in a terminal (``str``).
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .._units import format_duration
+from ._pareto import pareto_mask
+
+__all__ = ["Plan", "Recommendation", "Sensitivity"]
+
+#: how many rows the text and HTML views show
+_SHOW_ROWS = 8
+
+
+def _fmt_usd(x: float) -> str:
+    if x is None or not math.isfinite(float(x)):
+        return "n/a"
+    x = float(x)
+    if abs(x) >= 1e6:
+        return f"${x / 1e6:,.2f}M"
+    if abs(x) >= 1e4:
+        return f"${x / 1e3:,.1f}k"
+    if abs(x) >= 10:
+        return f"${x:,.0f}"
+    return f"${x:,.3f}"
+
+
+def _fmt_value(col: str, x: Any) -> str:
+    """Format one cell of a plan table for people, by the unit its column name carries."""
+    if isinstance(x, (bool, np.bool_)):
+        return "yes" if x else "no"
+    if isinstance(x, (int, np.integer)):
+        return f"{int(x):,}"
+    if isinstance(x, (float, np.floating)):
+        if not math.isfinite(float(x)):
+            return "-" if math.isnan(float(x)) else "inf"
+        if col.endswith("_s"):
+            return format_duration(x)
+        if "usd" in col:
+            return _fmt_usd(x)
+        if col in ("mfu", "goodput") or col.endswith("_frac") or col.endswith("_util"):
+            return f"{100 * float(x):.1f}%"
+        if abs(x) >= 100:
+            return f"{x:,.0f}"
+        return f"{x:.3g}"
+    return "" if x is None else str(x)
+
+
+def _format_table(df: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
+    cols = [c for c in columns if c in df.columns]
+    out = pd.DataFrame({c: [_fmt_value(c, v) for v in df[c].tolist()] for c in cols})
+    return out
+
+
+@dataclass(frozen=True)
+class Sensitivity:
+    """How the answer moves when the efficiency factor is lower than assumed.
+
+    Attributes
+    ----------
+    efficiency_scale : float
+        The factor applied to every efficiency (0.8: 20% lower).
+    same_time_s, same_cost : float
+        The recommended configuration re-evaluated at the lower efficiency [s] and [USD or USD/h].
+    same_feasible : bool
+        Whether that configuration still meets every constraint.
+    same_reason : str
+        Why not, when it does not.
+    new_best : str or None
+        The recommendation at the lower efficiency, in words (None when nothing is feasible).
+    new_best_time_s, new_best_cost : float
+        Its time and cost (NaN when nothing is feasible).
+    """
+
+    efficiency_scale: float
+    same_time_s: float
+    same_cost: float
+    same_feasible: bool
+    same_reason: str
+    new_best: str | None
+    new_best_time_s: float
+    new_best_cost: float
+
+    def describe(self, base_time_s: float, base_cost: float, cost_unit: str = "") -> str:
+        """One paragraph: what changes if efficiency is ``1 - efficiency_scale`` lower."""
+        pct = round(100 * (1 - self.efficiency_scale))
+        dt = (self.same_time_s / base_time_s - 1) * 100 if base_time_s else float("nan")
+        dc = (self.same_cost / base_cost - 1) * 100 if base_cost else float("nan")
+        s = (f"If efficiency is {pct}% lower, the same configuration takes "
+             f"{format_duration(self.same_time_s)} ({dt:+.0f}%) and costs "
+             f"{_fmt_usd(self.same_cost)}{cost_unit} ({dc:+.0f}%)")
+        if self.same_feasible:
+            s += " and still meets every constraint."
+        else:
+            s += f", which breaks a constraint ({self.same_reason})."
+        if self.new_best is None:
+            s += " Nothing in the search would then be feasible."
+        elif not self.same_feasible or self.new_best_cost < self.same_cost * 0.999:
+            s += (f" The recommendation would become {self.new_best}: "
+                  f"{format_duration(self.new_best_time_s)}, {_fmt_usd(self.new_best_cost)}{cost_unit}.")
+        else:
+            s += " The recommendation would not change."
+        return s
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    """The plan to pick, and why.
+
+    Attributes
+    ----------
+    kind : str
+        ``"training"`` or ``"inference"``.
+    row : dict
+        The candidate's full row (every column of `Plan.candidates`).
+    headline : str
+        The configuration in words ("64 x H100 (8 x aws p5.48xlarge, us-east-1, spot), tp=8 pp=1 dp=8").
+    objective : str
+        What it minimizes, in words.
+    bottleneck : str
+        ``compute``, ``communication``, ``bubble``, ``memory``, ``storage``, ``reliability`` (training);
+        ``memory bandwidth``, ``compute``, ``memory capacity``, ``latency target`` (inference).
+    details : tuple of str
+        The explanation, one sentence each (breakdown, memory, reliability, ...).
+    assumptions : tuple of str
+        Every assumption the numbers rest on.
+    efficiency : float
+        The efficiency factor used for the recommended accelerator (achieved / peak).
+    efficiency_source : str
+        ``measured ...`` (from the results store) or ``documented default ...``.
+    sensitivity : Sensitivity or None
+        The same question re-evaluated with every efficiency 20% lower.
+    time_col, cost_col : str
+        The row's time [s] and cost column names.
+    """
+
+    kind: str
+    row: dict
+    headline: str
+    objective: str
+    bottleneck: str
+    details: tuple[str, ...]
+    assumptions: tuple[str, ...]
+    efficiency: float
+    efficiency_source: str
+    sensitivity: Sensitivity | None
+    time_col: str
+    cost_col: str
+
+    @property
+    def time_s(self) -> float:
+        """The recommended plan's time [s] (expected wall time, or request latency for serving)."""
+        return float(self.row[self.time_col])
+
+    @property
+    def cost(self) -> float:
+        """The recommended plan's cost [USD] (training) or [USD/h] (serving)."""
+        return float(self.row[self.cost_col])
+
+    @property
+    def _cost_unit(self) -> str:
+        return "/h" if self.cost_col.endswith("per_hour") else ""
+
+    def lines(self) -> list[str]:
+        """The recommendation as lines of text."""
+        out = [f"Recommended ({self.objective}): {self.headline}",
+               f"  {self.time_col.replace('_s', '').replace('_', ' ')}: {format_duration(self.time_s)}"
+               f"   cost: {_fmt_usd(self.cost)}{self._cost_unit}",
+               f"  Bottleneck: {self.bottleneck}"]
+        out += [f"  {d}" for d in self.details]
+        out.append(f"  Efficiency: {self.efficiency:.2f} of peak ({self.efficiency_source})")
+        if self.sensitivity is not None:
+            out.append("  " + self.sensitivity.describe(self.time_s, self.cost, self._cost_unit))
+        if self.assumptions:
+            out.append("  Assumptions:")
+            out += [f"    - {a}" for a in self.assumptions]
+        return out
+
+    def __str__(self) -> str:
+        return "\n".join(self.lines())
+
+    def _repr_html_(self) -> str:
+        e = html.escape
+        parts = [f"<div class='aicost-rec'><b>Recommended</b> ({e(self.objective)}): {e(self.headline)}<br>",
+                 f"{e(self.time_col.replace('_s', '').replace('_', ' '))}: "
+                 f"<b>{e(format_duration(self.time_s))}</b>, cost: "
+                 f"<b>{e(_fmt_usd(self.cost))}{e(self._cost_unit)}</b>, bottleneck: "
+                 f"<b>{e(self.bottleneck)}</b><ul>"]
+        parts += [f"<li>{e(d)}</li>" for d in self.details]
+        parts.append(f"<li>Efficiency {self.efficiency:.2f} of peak ({e(self.efficiency_source)})</li>")
+        if self.sensitivity is not None:
+            parts.append(f"<li>{e(self.sensitivity.describe(self.time_s, self.cost, self._cost_unit))}</li>")
+        parts.append("</ul>")
+        if self.assumptions:
+            parts.append("<details><summary>Assumptions</summary><ul>")
+            parts += [f"<li>{e(a)}</li>" for a in self.assumptions]
+            parts.append("</ul></details>")
+        parts.append("</div>")
+        return "".join(parts)
+
+    def to_dict(self) -> dict:
+        """A JSON-friendly dict of the recommendation."""
+        d = {
+            "kind": self.kind, "headline": self.headline, "objective": self.objective,
+            "bottleneck": self.bottleneck, "details": list(self.details),
+            "assumptions": list(self.assumptions), "efficiency": self.efficiency,
+            "efficiency_source": self.efficiency_source,
+            "row": {k: (v.item() if hasattr(v, "item") else v) for k, v in self.row.items()},
+        }
+        if self.sensitivity is not None:
+            d["sensitivity"] = {k: getattr(self.sensitivity, k)
+                                for k in self.sensitivity.__dataclass_fields__}
+            d["sensitivity"]["text"] = self.sensitivity.describe(
+                self.time_s, self.cost, self._cost_unit)
+        return d
+
+
+@dataclass(eq=False)
+class Plan:
+    """The planner's answer to one question.
+
+    Attributes
+    ----------
+    kind : str
+        ``"training"`` or ``"inference"``.
+    candidates : pandas.DataFrame
+        One row per candidate configuration (feasible and infeasible), with the ``feasible`` flag
+        and the ``reason`` it was dropped ("" when feasible). For training, each row is an offer x
+        node count x pricing x storage tier with its best parallel layout (every layout was
+        evaluated; ``detail=True`` keeps them all).
+    request : dict
+        The question: model, tokens or traffic, constraints.
+    n_evaluated : int
+        How many candidates (layouts included) were evaluated.
+    reason_counts : pandas.Series
+        Evaluated candidates dropped per reason (layouts included).
+    elapsed_s : float
+        Wall time of the search [s].
+    time_col, cost_col : str
+        The objective columns of `candidates` ([s], and [USD] or [USD/h]).
+    sort_col : str
+        The column `best` minimizes.
+    objective : str
+        What `best` minimizes, in words.
+    assumptions : tuple of str
+        The assumptions behind every number.
+    """
+
+    kind: str
+    candidates: pd.DataFrame
+    request: dict
+    n_evaluated: int
+    reason_counts: pd.Series
+    elapsed_s: float
+    time_col: str
+    cost_col: str
+    sort_col: str
+    objective: str
+    assumptions: tuple[str, ...] = ()
+    table_columns: tuple[str, ...] = ()
+    _recommend: Callable[[Plan], Recommendation | None] | None = field(default=None, repr=False)
+    _best_cache: list = field(default_factory=list, repr=False)
+
+    # ------------------------------------------------------------------ views
+    @property
+    def feasible(self) -> pd.DataFrame:
+        """Feasible candidates, best first (by `sort_col`, then time)."""
+        df = self.candidates[self.candidates["feasible"]]
+        return df.sort_values([self.sort_col, self.time_col, self.cost_col], kind="stable")
+
+    @property
+    def pareto(self) -> pd.DataFrame:
+        """The feasible candidates no other feasible candidate beats on both time and cost.
+
+        Sorted by time, fastest first. Ties (the same time and cost, e.g. the same offer in two
+        regions) keep the first row only.
+        """
+        df = self.candidates[self.candidates["feasible"]]
+        if df.empty:
+            return df
+        mask = pareto_mask(df[self.time_col].to_numpy(), df[self.cost_col].to_numpy())
+        front = df[mask].sort_values([self.time_col, self.cost_col], kind="stable")
+        return front.drop_duplicates(subset=[self.time_col, self.cost_col], keep="first")
+
+    @property
+    def infeasible(self) -> pd.DataFrame:
+        """Why candidates were dropped: one row per reason with the number of configurations
+        (``candidates``) and of evaluated candidates, layouts included (``evaluated``)."""
+        bad = self.candidates[~self.candidates["feasible"]]
+        per_cfg = bad["reason"].value_counts()
+        out = pd.DataFrame({"reason": list(self.reason_counts.index),
+                            "evaluated": self.reason_counts.to_numpy(dtype=np.int64)})
+        out["candidates"] = [int(per_cfg.get(r, 0)) for r in out["reason"]]
+        for r, n in per_cfg.items():
+            if r not in set(out["reason"]):
+                out.loc[len(out)] = [r, 0, int(n)]
+        out = out[["reason", "candidates", "evaluated"]]
+        return out.sort_values(["candidates", "evaluated"], ascending=False, kind="stable").reset_index(
+            drop=True)
+
+    @property
+    def best(self) -> Recommendation | None:
+        """The recommendation (None when no candidate is feasible)."""
+        if not self._best_cache:
+            self._best_cache.append(self._recommend(self) if self._recommend is not None else None)
+        return self._best_cache[0]
+
+    def top(self, n: int = 10) -> pd.DataFrame:
+        """The ``n`` best feasible candidates with the columns people read first."""
+        cols = [c for c in self.table_columns if c in self.candidates.columns]
+        return self.feasible.head(n)[cols].reset_index(drop=True)
+
+    # ------------------------------------------------------------------ text
+    def summary(self) -> str:
+        """One line: how many candidates, how many feasible, how long the search took."""
+        n_cfg = len(self.candidates)
+        n_ok = int(self.candidates["feasible"].sum())
+        return (f"{self.kind} plan for {self.request.get('model', '?')}: {self.n_evaluated:,} candidates "
+                f"evaluated ({n_cfg:,} configurations, {n_ok:,} feasible) in {self.elapsed_s:.2f} s")
+
+    def explain(self) -> str:
+        """Why candidates were dropped, as text."""
+        inf = self.infeasible
+        if inf.empty:
+            return "Every candidate is feasible."
+        lines = ["Dropped candidates, by reason (configurations / evaluated incl. layouts):"]
+        lines += [f"  {r.reason}: {r.candidates:,} / {r.evaluated:,}" for r in inf.itertuples()]
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        lines = [self.summary(), ""]
+        best = self.best
+        if best is not None:
+            lines += best.lines() + [""]
+        cols = list(self.table_columns)
+        if not self.feasible.empty:
+            lines.append(f"Best {min(_SHOW_ROWS, len(self.feasible))} plans:")
+            lines.append(_format_table(self.feasible.head(_SHOW_ROWS), cols).to_string(index=False))
+            lines.append("")
+            front = self.pareto
+            lines.append(f"Pareto frontier (time against cost, {len(front)} points):")
+            lines.append(_format_table(front.head(2 * _SHOW_ROWS), cols).to_string(index=False))
+            lines.append("")
+        lines.append(self.explain())
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return f"<Plan {self.summary()}>"
+
+    def _repr_html_(self) -> str:
+        e = html.escape
+        cols = list(self.table_columns)
+        parts = [f"<div class='aicost-plan'><p><b>{e(self.summary())}</b></p>"]
+        best = self.best
+        if best is not None:
+            parts.append(best._repr_html_())
+        else:
+            parts.append("<p><b>No feasible plan.</b></p>")
+        if not self.feasible.empty:
+            parts.append(f"<p><b>Best {min(_SHOW_ROWS, len(self.feasible))} plans</b></p>")
+            parts.append(_format_table(self.feasible.head(_SHOW_ROWS), cols).to_html(index=False))
+            front = self.pareto
+            parts.append(f"<p><b>Pareto frontier</b> (time against cost, {len(front)} points)</p>")
+            parts.append(_format_table(front.head(2 * _SHOW_ROWS), cols).to_html(index=False))
+        inf = self.infeasible
+        if not inf.empty:
+            parts.append("<details><summary>Dropped candidates by reason</summary>")
+            parts.append(inf.to_html(index=False))
+            parts.append("</details>")
+        parts.append("</div>")
+        return "".join(parts)
+
+    def to_dict(self, top: int = 10) -> dict:
+        """A JSON-friendly summary: request, best, top plans, Pareto frontier, infeasible counts."""
+        def records(df: pd.DataFrame) -> list[dict]:
+            return [{k: (v.item() if hasattr(v, "item") else v) for k, v in r.items()}
+                    for r in df.to_dict(orient="records")]
+
+        best = self.best
+        return {
+            "kind": self.kind,
+            "request": {k: (v if isinstance(v, (int, float, str, bool, type(None), list)) else str(v))
+                        for k, v in self.request.items()},
+            "summary": self.summary(),
+            "n_evaluated": self.n_evaluated,
+            "elapsed_s": self.elapsed_s,
+            "best": best.to_dict() if best is not None else None,
+            "top": records(self.feasible.head(top)),
+            "pareto": records(self.pareto),
+            "infeasible": records(self.infeasible),
+            "assumptions": list(self.assumptions),
+        }

@@ -1,0 +1,389 @@
+"""`plan_training`: search offers x node counts x pricing x storage tiers x parallel layouts.
+
+How the search is organised
+---------------------------
+A *configuration* is one offer (provider, instance type, pricing) at one node count with one
+checkpoint storage tier; a *layout* is one (tp, pp, micro-batch, ZeRO stage, recompute). Every
+configuration is evaluated against every layout as a 2-D numpy broadcast (configurations down,
+layouts across) -- no Python loop per candidate. Within a configuration the price per hour is
+fixed, so the fastest feasible layout is also the cheapest: each configuration keeps that layout
+(``detail=True`` keeps them all), and the Pareto frontier and the recommendation are computed
+over configurations.
+
+Each candidate is checked in stages, and a dropped candidate keeps the first stage it failed
+(``REASONS``): the structure of the layout, then memory, then the deadline, then the budget. A
+configuration none of whose layouts is feasible reports the reason of the layout that got
+furthest, so "deadline missed" means some layout fit in memory but none was fast enough.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import math
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .._errors import InfeasibleError
+from .._units import parse_duration
+from . import _evaluate as ev
+from ._offers import load_catalog, normalize_pricing, offers_table
+from ._result import Plan, Recommendation, Sensitivity
+
+__all__ = [
+    "DEFAULT_GLOBAL_BATCH_TOKENS",
+    "DEFAULT_MAX_GPUS",
+    "TRAINING_COLUMNS",
+    "plan_training",
+]
+
+#: Llama 2 (Touvron et al. 2023, sec. 2.2) trains every size with a global batch of 4M tokens
+DEFAULT_GLOBAL_BATCH_TOKENS = 4 * 2**20
+#: the largest cluster searched by default (Llama 3 405B trained on 16,384 H100s, Meta 2024)
+DEFAULT_MAX_GPUS = 16384
+#: months per second, for storage billed per GB-month (30-day month, as cloud bills count)
+_MONTH_S = 30 * 86400.0
+
+_RECOMPUTE = ("none", "selective", "full")
+
+#: columns of Plan.candidates people read first (the CLI and the text view show these)
+TRAINING_COLUMNS = (
+    "provider", "instance_type", "accelerator", "gpus", "nodes", "pricing", "tp", "pp", "dp",
+    "micro_batch", "zero_stage", "recompute", "memory_per_gpu_gib", "mfu", "time_s", "cost_usd",
+    "storage_tier", "bottleneck", "reason",
+)
+
+
+@dataclass(frozen=True)
+class _Layouts:
+    tp: np.ndarray
+    pp: np.ndarray
+    mb: np.ndarray
+    zero: np.ndarray
+    rc: np.ndarray  # index into _RECOMPUTE
+
+    @property
+    def n(self) -> int:
+        return self.tp.size
+
+
+def _powers_of_two(limit: int) -> list[int]:
+    out, v = [], 1
+    while v <= limit:
+        out.append(v)
+        v *= 2
+    return out
+
+
+def _node_counts(gpus_per_node: int, min_gpus: int, max_gpus: int) -> list[int]:
+    """Node counts on a 1-1.5-2 geometric grid (1, 2, 3, 4, 6, 8, 12, ...) within the GPU limits."""
+    out = []
+    v = 1
+    while v * gpus_per_node <= max_gpus:
+        if v * gpus_per_node >= min_gpus:
+            out.append(v)
+        if v >= 2 and (v * 3 // 2) * gpus_per_node <= max_gpus and v * 3 // 2 * gpus_per_node >= min_gpus \
+                and (v & (v - 1)) == 0:
+            out.append(v * 3 // 2)
+        v *= 2
+    return sorted(set(out))
+
+
+def _as_tuple(value, default: Sequence) -> tuple:
+    if value is None:
+        return tuple(default)
+    if isinstance(value, (int, np.integer, str)):
+        return (value,)
+    return tuple(value)
+
+
+def _deadline_s(deadline, now: _dt.datetime | None) -> float | None:
+    """Seconds until ``deadline`` (a duration, seconds, timedelta or datetime)."""
+    if deadline is None:
+        return None
+    if isinstance(deadline, _dt.timedelta):
+        seconds = deadline.total_seconds()
+    elif isinstance(deadline, (_dt.datetime, _dt.date)):
+        if not isinstance(deadline, _dt.datetime):
+            deadline = _dt.datetime.combine(deadline, _dt.time(0, 0), tzinfo=_dt.timezone.utc)
+        if deadline.tzinfo is None:
+            deadline = deadline.replace(tzinfo=_dt.timezone.utc)
+        now = now or _dt.datetime.now(_dt.timezone.utc)
+        if now.tzinfo is None:
+            now = now.replace(tzinfo=_dt.timezone.utc)
+        seconds = (deadline - now).total_seconds()
+        if seconds <= 0:
+            raise ValueError(f"the deadline {deadline.isoformat()} has already passed "
+                             f"(now is {now.isoformat(timespec='seconds')}); give a future date or a "
+                             "duration such as '30d'")
+    else:
+        if isinstance(deadline, (int, float)) and deadline < 0:
+            raise ValueError(f"deadline must be a positive duration, got {deadline!r}")
+        seconds = parse_duration(deadline)
+    if not seconds > 0:
+        raise ValueError(f"deadline must be a positive duration (e.g. '30d'), got {deadline!r}")
+    return float(seconds)
+
+
+def _check_positive(name: str, value, unit: str = "") -> float:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number{unit}, got {value!r}") from None
+    if not math.isfinite(v) or v <= 0:
+        raise ValueError(f"{name} must be a positive number{unit}, got {value!r}")
+    return v
+
+
+def _resolve_model(model):
+    from ..model import get_model
+
+    if isinstance(model, str):
+        return get_model(model)
+    if not hasattr(model, "n_layers"):
+        raise TypeError(f"model must be a model name or an aicost.model.ModelSpec, got {type(model).__name__}")
+    return model
+
+
+def _layouts(spec, max_gpn: int, tp, pp, micro_batch, zero_stage, recompute) -> _Layouts:
+    tps = _as_tuple(tp, _powers_of_two(max_gpn))
+    pps = _as_tuple(pp, [p for p in _powers_of_two(64) if p <= spec.n_layers])
+    mbs = _as_tuple(micro_batch, (1, 2, 4))
+    zs = _as_tuple(zero_stage, (1, 3))
+    rcs = _as_tuple(recompute, _RECOMPUTE)
+    for name, vals in (("tp", tps), ("pp", pps), ("micro_batch", mbs)):
+        for v in vals:
+            if int(v) != v or v < 1:
+                raise ValueError(f"{name} must be positive integers, got {v!r}")
+    for z in zs:
+        if z not in (0, 1, 2, 3):
+            raise ValueError(f"zero_stage must be 0, 1, 2 or 3, got {z!r}")
+    for r in rcs:
+        if r not in _RECOMPUTE:
+            raise ValueError(f"recompute must be one of {', '.join(_RECOMPUTE)}, got {r!r}")
+    if min(tps) > max_gpn:
+        raise ValueError(
+            f"tp={min(tps)} is larger than the GPUs in any node searched (at most {max_gpn} per node): "
+            "tensor parallelism runs inside a node; use tp <= GPUs per node")
+    grids = np.meshgrid(np.array(tps, dtype=np.int64), np.array(pps, dtype=np.int64),
+                        np.array(mbs, dtype=np.int64), np.array(zs, dtype=np.int64),
+                        np.array([_RECOMPUTE.index(r) for r in rcs], dtype=np.int64), indexing="ij")
+    flat = [g.ravel() for g in grids]
+    return _Layouts(*flat)
+
+
+def _checkpoint_tiers(cat, providers: Sequence[str], storage_tier) -> pd.DataFrame:
+    """Storage tiers a checkpoint may go to, per provider: shared (file/object/block) tiers of the
+    provider itself, else provider-neutral ones."""
+    return ev.checkpoint_tiers(cat, providers, storage_tier)
+
+
+def plan_training(
+    model,
+    tokens,
+    deadline=None,
+    budget_usd=None,
+    *,
+    providers: Iterable[str] | None = None,
+    pricing: Iterable[str] | str = ("on_demand", "spot"),
+    catalog=None,
+    store=None,
+    accelerators: Iterable[str] | None = None,
+    max_gpus: int = DEFAULT_MAX_GPUS,
+    min_gpus: int = 1,
+    storage_tier: str | None = None,
+    efficiency=None,
+    dtype: str = "bf16",
+    seq_len: int | None = None,
+    global_batch_tokens: float = DEFAULT_GLOBAL_BATCH_TOKENS,
+    tp=None,
+    pp=None,
+    micro_batch=None,
+    zero_stage=None,
+    recompute=None,
+    failure_rate_per_gpu_hour: float | None = None,
+    spot_preemption_rate_per_hour: float | None = None,
+    restart_s: float | None = None,
+    objective: str = "auto",
+    detail: bool = False,
+    now: _dt.datetime | None = None,
+) -> Plan:
+    """Find what to rent to train ``model`` on ``tokens`` tokens, by a deadline and/or a budget.
+
+    Parameters
+    ----------
+    model : str or aicost.model.ModelSpec
+        A preset name (``"llama-3.1-70b"``) or your own architecture.
+    tokens : float
+        Training tokens [tokens].
+    deadline : str, float, datetime.timedelta or datetime.datetime, optional
+        Longest acceptable expected wall time: a duration (``"30d"``, seconds) or a date.
+    budget_usd : float, optional
+        Largest acceptable expected cost [USD].
+    providers : iterable of str, optional
+        Only these providers (``["aws", "gcp"]``).
+    pricing : iterable of str
+        Pricing models to consider: ``on_demand``, ``spot``, ``reserved_1y``.
+    catalog : aicost.catalog.Catalog, optional
+        Defaults to the shipped catalog.
+    store : aicost.store.Store, optional
+        Results store whose GEMM measurements set the efficiency (default: the user's store).
+    accelerators : iterable of str, optional
+        Only these accelerators (any alias).
+    max_gpus, min_gpus : int
+        Cluster sizes searched [GPUs].
+    storage_tier : str, optional
+        Checkpoint to this tier only (default: every shared tier of the offer's provider).
+    efficiency : float or dict, optional
+        GEMM efficiency (achieved / peak) for every accelerator, or per accelerator name; default
+        from ``aicost.calibrate`` (measured when the store has results, documented otherwise).
+    dtype : str
+        Training compute dtype (``bf16``).
+    seq_len : int, optional
+        Training sequence length [tokens] (default: the model's pre-training length).
+    global_batch_tokens : float
+        Tokens per optimizer step [tokens].
+    tp, pp, micro_batch, zero_stage, recompute : int, str or sequence, optional
+        Pin or restrict the layout search (default: tp 1..GPUs per node, pp 1..64, micro-batch
+        1/2/4, ZeRO 1 and 3, recompute none/selective/full).
+    failure_rate_per_gpu_hour, spot_preemption_rate_per_hour, restart_s : float, optional
+        Reliability assumptions (defaults: ``aicost.model`` reliability constants).
+    objective : {"auto", "cost", "time", "balanced"}
+        What `Plan.best` minimizes; ``auto`` is cost under a deadline, time under a budget alone,
+        and the knee of the frontier (``balanced``: the smallest time x cost) without either.
+    detail : bool
+        Keep every evaluated layout in `Plan.candidates` (large), not only each configuration's best.
+    now : datetime.datetime, optional
+        The current time, for a deadline given as a date (tests).
+
+    Returns
+    -------
+    Plan
+
+    Raises
+    ------
+    InfeasibleError
+        When no candidate meets the constraints; the message says which constraint removed them
+        and what to relax.
+    UnknownNameError
+        For an unknown model, accelerator, provider or storage tier (closest names suggested).
+    ValueError
+        For impossible numbers (zero tokens, negative budget, past deadline, tp > GPUs per node).
+    """
+    t0 = time.perf_counter()
+    spec = _resolve_model(model)
+    tokens = _check_positive("tokens", tokens, " of tokens")
+    if budget_usd is not None:
+        budget_usd = _check_positive("budget_usd", budget_usd, " [USD]")
+    deadline_s = _deadline_s(deadline, now)
+    if int(max_gpus) < 1 or int(min_gpus) < 1 or min_gpus > max_gpus:
+        raise ValueError(f"need 1 <= min_gpus <= max_gpus, got min_gpus={min_gpus}, max_gpus={max_gpus}")
+    if objective not in ("auto", "cost", "time", "balanced"):
+        raise ValueError(f"objective must be auto, cost, time or balanced, got {objective!r}")
+    pricing = normalize_pricing(pricing)
+    seq = int(seq_len or spec.pretrain_seq_len)
+    if seq < 1:
+        raise ValueError(f"seq_len must be a positive number of tokens, got {seq_len!r}")
+    gb_tokens = _check_positive("global_batch_tokens", global_batch_tokens, " of tokens")
+    batch_seqs = max(1, int(round(gb_tokens / seq)))
+
+    cat = load_catalog(catalog)
+    offers = offers_table(cat, pricing=pricing, providers=providers, accelerators=accelerators,
+                          dtype=dtype)
+    offers = offers[np.isfinite(offers["peak_flops_per_s"].to_numpy())].reset_index(drop=True)
+    if offers.empty:
+        raise InfeasibleError(
+            f"no offer in the catalog matches: providers={providers}, accelerators={accelerators}, "
+            f"dtype={dtype}; widen the filters")
+    max_gpn = int(offers["gpus_per_node"].max())
+    lay = _layouts(spec, max_gpn, tp, pp, micro_batch, zero_stage, recompute)
+
+    eff = ev.efficiencies(sorted(set(offers["accelerator"])), dtype, store, efficiency)
+    offers["efficiency"] = offers["accelerator"].map(lambda a: eff[a][0]).astype(float)
+    offers["efficiency_source"] = offers["accelerator"].map(lambda a: eff[a][1])
+    rel = ev.reliability_defaults(failure_rate_per_gpu_hour, spot_preemption_rate_per_hour, restart_s)
+
+    tiers = _checkpoint_tiers(cat, sorted(set(offers["provider"])), storage_tier)
+    cfg = ev.training_configs(offers, tiers, spec, min_gpus=int(min_gpus), max_gpus=int(max_gpus),
+                              node_counts=_node_counts)
+    if cfg.empty:
+        raise InfeasibleError(
+            f"no node count of any offer fits between min_gpus={min_gpus} and max_gpus={max_gpus}; "
+            "raise max_gpus")
+
+    ctx = ev.TrainingContext(spec=spec, tokens=tokens, seq_len=seq, batch_seqs=batch_seqs,
+                             deadline_s=deadline_s, budget_usd=budget_usd, rel=rel)
+    reduced, reason_counts, n_eval, details = ev.search_training(cfg, lay, ctx, detail=detail)
+
+    cands = ev.training_frame(cfg, reduced, lay, ctx, details)
+    sort_col, objective_text = _objective(objective, deadline_s, budget_usd)
+    if sort_col == "balanced_score":
+        ok = cands["feasible"].to_numpy()
+        t = cands["time_s"].to_numpy()
+        c = cands["cost_usd"].to_numpy()
+        tmin = np.nanmin(np.where(ok, t, np.nan)) if ok.any() else 1.0
+        cmin = np.nanmin(np.where(ok, c, np.nan)) if ok.any() else 1.0
+        cands["balanced_score"] = (t / tmin) * (c / cmin)
+    elapsed = time.perf_counter() - t0
+
+    request = {
+        "model": spec.name, "tokens": tokens, "deadline_s": deadline_s, "budget_usd": budget_usd,
+        "providers": None if providers is None else list(providers) if not isinstance(providers, str)
+        else providers, "pricing": list(pricing), "max_gpus": int(max_gpus), "dtype": dtype,
+        "seq_len": seq, "global_batch_tokens": gb_tokens, "storage_tier": storage_tier,
+    }
+    assumptions = ev.training_assumptions(ctx, batch_seqs)
+
+    def recommend(plan: Plan) -> Recommendation | None:
+        if not plan.candidates["feasible"].any():
+            return None
+        row = plan.feasible.iloc[0]
+        sens = _training_sensitivity(row, cfg, lay, ctx, plan.sort_col)
+        return ev.training_recommendation(row, ctx, plan.objective, sens, assumptions)
+
+    plan = Plan(kind="training", candidates=cands, request=request, n_evaluated=n_eval,
+                reason_counts=reason_counts, elapsed_s=elapsed, time_col="time_s",
+                cost_col="cost_usd", sort_col=sort_col, objective=objective_text,
+                assumptions=assumptions, table_columns=TRAINING_COLUMNS, _recommend=recommend)
+    if not cands["feasible"].any():
+        raise InfeasibleError(ev.training_infeasible_message(cands, ctx, offers, max_gpus))
+    return plan
+
+
+def _objective(objective: str, deadline_s, budget_usd) -> tuple[str, str]:
+    if objective == "auto":
+        if deadline_s is not None:
+            objective = "cost"
+        elif budget_usd is not None:
+            objective = "time"
+        else:
+            objective = "balanced"
+    return {
+        "cost": ("cost_usd", "cheapest plan that meets the constraints"),
+        "time": ("time_s", "fastest plan that meets the constraints"),
+        "balanced": ("balanced_score", "knee of the time-cost frontier (smallest time x cost)"),
+    }[objective]
+
+
+def _training_sensitivity(row, cfg, lay, ctx, sort_col, scale: float = 0.8) -> Sensitivity:
+    """Re-run the whole search with every efficiency multiplied by ``scale``."""
+    cfg2 = cfg.assign(efficiency=cfg["efficiency"].to_numpy() * scale)
+    reduced, _, _, details = ev.search_training(cfg2, lay, ctx, detail=False)
+    cands = ev.training_frame(cfg2, reduced, lay, ctx, details)
+    # the same configuration and layout, re-evaluated
+    same = ev.evaluate_one(cfg2.iloc[int(row["config_id"])], row, ctx)
+    ok = cands[cands["feasible"]]
+    if sort_col == "balanced_score" and not ok.empty:
+        t, c = ok["time_s"].to_numpy(), ok["cost_usd"].to_numpy()
+        ok = ok.assign(balanced_score=(t / t.min()) * (c / c.min()))
+    ok = ok.sort_values([sort_col, "time_s", "cost_usd"], kind="stable") if not ok.empty else ok
+    if ok.empty:
+        return Sensitivity(scale, same["time_s"], same["cost_usd"], same["feasible"], same["reason"],
+                           None, float("nan"), float("nan"))
+    nb = ok.iloc[0]
+    return Sensitivity(scale, same["time_s"], same["cost_usd"], same["feasible"], same["reason"],
+                       ev.training_headline(nb), float(nb["time_s"]), float(nb["cost_usd"]))
+
