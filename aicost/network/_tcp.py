@@ -1,0 +1,366 @@
+"""iperf3-like TCP stream throughput between a server process and a client.
+
+The server runs in its own process (``multiprocessing``, spawn), accepts ``streams``
+connections and drains each with ``recv_into`` into a preallocated buffer in its own thread;
+a sampler records the bytes received so far every few milliseconds against the system-wide
+monotonic clock. The client sends from a large ``memoryview`` with ``socket.sendall`` in one
+thread per stream (both calls release the GIL). The first ``omit_s`` seconds are run but not
+counted (iperf3 ``-O``); the result is the bytes the *receiver* got in the window, in bits per
+second summed over streams, as iperf3's ``sum_received``. Everything is bounded in time: the
+server and the client sockets time out, and the server process is killed if it outlives
+its deadline.
+"""
+
+from __future__ import annotations
+
+import errno
+import multiprocessing
+import socket
+import threading
+import time
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from .._errors import AicostError
+
+__all__ = [
+    "DEFAULT_BUFFER_BYTES",
+    "NetworkResult",
+    "PortInUseError",
+    "measure_tcp",
+    "quick_check",
+    "results_frame",
+    "save_results",
+]
+
+#: bytes per send/recv call; iperf3 uses 128 KiB for TCP, larger calls cost fewer syscalls
+DEFAULT_BUFFER_BYTES = 1 << 20
+#: how often the server samples its byte counters [s]
+_SAMPLE_PERIOD_S = 0.005
+#: seconds to wait for the server to start and for connections to be accepted
+_SETUP_TIMEOUT_S = 30.0
+#: socket timeout while streaming [s]
+_IO_TIMEOUT_S = 10.0
+
+
+class PortInUseError(AicostError, OSError):
+    """The TCP port asked for is already taken."""
+
+
+@dataclass(frozen=True)
+class NetworkResult:
+    """One TCP throughput measurement.
+
+    Attributes
+    ----------
+    host : str
+        Address the client connected to.
+    port : int
+    streams : int
+        Parallel TCP connections.
+    duration_s : float
+        Measured window, warm-up omitted [s].
+    omit_s : float
+        Warm-up not counted [s].
+    bits_per_s : float
+        Received throughput summed over streams [bit/s] (iperf3 ``sum_received``).
+    bytes_per_s : float
+        The same in bytes [B/s].
+    sender_bits_per_s : float
+        What the client handed to the kernel in the window [bit/s] (iperf3 ``sum_sent``).
+    bytes_received : int
+        Bytes received in the window [B].
+    per_stream_bits_per_s : tuple of float
+        Received throughput of each stream over its whole run [bit/s].
+    buffer_bytes : int
+        Bytes per send/recv call.
+    bind_all : bool
+        True when the server listened on all interfaces.
+    """
+
+    host: str
+    port: int
+    streams: int
+    duration_s: float
+    omit_s: float
+    bits_per_s: float
+    bytes_per_s: float
+    sender_bits_per_s: float
+    bytes_received: int
+    per_stream_bits_per_s: tuple[float, ...]
+    buffer_bytes: int
+    bind_all: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def to_frame(self):
+        """Return one result row in the store's columns (``kind="network"``, value in bit/s)."""
+        return results_frame([self])
+
+    def __str__(self) -> str:
+        return (f"TCP {self.host}:{self.port}, {self.streams} streams: "
+                f"{self.bits_per_s / 1e9:,.2f} Gbit/s received "
+                f"({self.sender_bits_per_s / 1e9:,.2f} sent) over {self.duration_s:.2f} s "
+                f"after {self.omit_s:g} s warm-up")
+
+    def _repr_html_(self) -> str:
+        return f"<p><b>aicost network</b>: {self}</p>"
+
+
+def results_frame(results):
+    """Return network results as a DataFrame in the store's result columns."""
+    import pandas as pd
+
+    rows = []
+    for r in results:
+        rows.append({
+            "kind": "network", "name": "tcp", "backend": "aicost-tcp",
+            "device": "loopback" if r.host in ("127.0.0.1", "::1", "localhost") else r.host,
+            "size_bytes": float(r.buffer_bytes), "bytes_moved": float(r.bytes_received),
+            "value": r.bits_per_s, "unit": "bit/s",
+            "params": {"host": r.host, "port": r.port, "streams": r.streams,
+                       "duration_s": r.duration_s, "omit_s": r.omit_s,
+                       "sender_bits_per_s": r.sender_bits_per_s,
+                       "per_stream_bits_per_s": list(r.per_stream_bits_per_s),
+                       "bind_all": r.bind_all},
+        })
+    return pd.DataFrame(rows)
+
+
+def save_results(results, *, store=None, context: dict | None = None) -> str:
+    """Save network results to the results store as one run of kind ``network``; return its id."""
+    from ..store import Store, current_context
+
+    if isinstance(results, NetworkResult):
+        results = [results]
+    ctx = {**current_context(), "backend": "aicost-tcp", **(context or {})}
+    return (store or Store()).save_run(results_frame(list(results)), context=ctx, kind="network")
+
+
+# ----------------------------------------------------------------------------- server process
+def _server_main(conn, bind_host: str, port: int, streams: int, deadline_s: float,
+                 buffer_bytes: int) -> None:
+    """Child process: accept ``streams`` connections, drain them, report byte samples."""
+    family = socket.AF_INET6 if ":" in bind_host else socket.AF_INET
+    try:
+        ls = socket.socket(family, socket.SOCK_STREAM)
+        ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # TIME_WAIT only, not LISTEN
+        ls.bind((bind_host, port))
+        ls.listen(max(streams, 8))
+    except OSError as exc:
+        conn.send(("error", exc.errno, str(exc)))
+        return
+    deadline = time.monotonic() + deadline_s
+    conn.send(("ready", ls.getsockname()[1]))
+    counts = [0] * streams
+    first = [0.0] * streams
+    last = [0.0] * streams
+    errors: list[str] = []
+    socks = []
+    try:
+        ls.settimeout(_SETUP_TIMEOUT_S)
+        for _ in range(streams):
+            s, _addr = ls.accept()
+            s.settimeout(_IO_TIMEOUT_S)
+            socks.append(s)
+    except OSError as exc:
+        conn.send(("error", getattr(exc, "errno", None), f"accepting connections: {exc}"))
+        for s in socks:
+            s.close()
+        ls.close()
+        return
+    ls.close()
+
+    def drain(i: int, s: socket.socket) -> None:
+        buf = bytearray(buffer_bytes)
+        view = memoryview(buf)
+        try:
+            while time.monotonic() < deadline:
+                n = s.recv_into(view)
+                if n == 0:
+                    break
+                if not first[i]:
+                    first[i] = time.monotonic()
+                counts[i] += n
+                last[i] = time.monotonic()
+        except OSError as exc:
+            errors.append(f"stream {i}: {exc}")
+        finally:
+            s.close()
+
+    threads = [threading.Thread(target=drain, args=(i, s), daemon=True) for i, s in enumerate(socks)]
+    for t in threads:
+        t.start()
+    samples: list[tuple[float, int]] = []
+    while any(t.is_alive() for t in threads):
+        samples.append((time.monotonic(), sum(counts)))
+        time.sleep(_SAMPLE_PERIOD_S)
+    samples.append((time.monotonic(), sum(counts)))
+    per_stream = [c * 8 / (b - a) if b > a else 0.0 for c, a, b in zip(counts, first, last)]
+    conn.send(("done", samples, per_stream, errors))
+
+
+def _bytes_at(samples, t: float) -> float:
+    """Linear interpolation of the cumulative byte count at time ``t``."""
+    import numpy as np
+
+    ts = np.array([s[0] for s in samples])
+    bs = np.array([s[1] for s in samples], dtype=float)
+    return float(np.interp(t, ts, bs))
+
+
+# ----------------------------------------------------------------------------- client
+def measure_tcp(
+    host: str = "127.0.0.1",
+    port: int = 0,
+    streams: int = 4,
+    duration_s: float = 5.0,
+    omit_s: float = 1.0,
+    bind_all: bool = False,
+    buffer_bytes: int = DEFAULT_BUFFER_BYTES,
+) -> NetworkResult:
+    """Measure TCP stream throughput between a server process and this process, like iperf3.
+
+    Parameters
+    ----------
+    host : str
+        Address the server listens on and the client connects to (default loopback). Use
+        an address of this host's network interface to measure its TCP stack there.
+    port : int
+        TCP port; 0 picks a free one.
+    streams : int
+        Parallel connections (iperf3 ``-P``).
+    duration_s : float [s]
+        Measured time after the warm-up (iperf3 ``-t``).
+    omit_s : float [s]
+        Warm-up run but not counted (iperf3 ``-O``).
+    bind_all : bool
+        Listen on all interfaces (``0.0.0.0``) instead of ``host`` only. Off by default: the
+        server is then reachable from this host only when ``host`` is loopback.
+    buffer_bytes : int [B]
+        Bytes per send/recv call.
+
+    Returns
+    -------
+    NetworkResult
+
+    Raises
+    ------
+    ValueError
+        Bad parameters.
+    PortInUseError
+        ``port`` is taken.
+    TimeoutError
+        The server did not start or the run did not finish in time.
+    """
+    if isinstance(streams, bool) or not isinstance(streams, int) or streams < 1:
+        raise ValueError(f"streams must be a whole number >= 1, got {streams!r}")
+    if not 0 < duration_s <= 3600:
+        raise ValueError(f"duration_s must be in (0, 3600] seconds, got {duration_s!r}")
+    if not 0 <= omit_s <= 600:
+        raise ValueError(f"omit_s must be in [0, 600] seconds, got {omit_s!r}")
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+        raise ValueError(f"port must be 0..65535 (0: any free port), got {port!r}")
+    if buffer_bytes < 1024:
+        raise ValueError(f"buffer_bytes must be >= 1024, got {buffer_bytes!r}")
+    bind_host = ("::" if ":" in host else "0.0.0.0") if bind_all else host
+    total_s = omit_s + duration_s
+    server_deadline_s = total_s + _SETUP_TIMEOUT_S + 2 * _IO_TIMEOUT_S
+
+    ctx = multiprocessing.get_context("spawn")
+    parent_conn, child_conn = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=_server_main, name="aicost-tcp-server", daemon=True,
+                       args=(child_conn, bind_host, port, streams, server_deadline_s, buffer_bytes))
+    proc.start()
+    child_conn.close()
+    socks: list[socket.socket] = []
+    try:
+        if not parent_conn.poll(_SETUP_TIMEOUT_S):
+            raise TimeoutError(f"the TCP server did not start within {_SETUP_TIMEOUT_S:g} s")
+        msg = parent_conn.recv()
+        if msg[0] == "error":
+            _, err, text = msg
+            if err == errno.EADDRINUSE:
+                raise PortInUseError(
+                    errno.EADDRINUSE,
+                    f"port {port} on {bind_host} is already in use (another iperf3 or aicost "
+                    "server?); pick another port, or port 0 for any free one")
+            raise OSError(err, f"the TCP server could not listen on {bind_host}:{port}: {text}")
+        actual_port = int(msg[1])
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        for _ in range(streams):
+            s = socket.socket(family, socket.SOCK_STREAM)
+            s.settimeout(_IO_TIMEOUT_S)
+            s.connect((host, actual_port))
+            socks.append(s)
+        payload = memoryview(bytearray(__import__("os").urandom(buffer_bytes)))
+        sent = [0] * streams
+        sent_in_window = [0] * streams
+        errors: list[BaseException] = []
+        stop = threading.Event()
+        start = time.monotonic()
+        window_start = start + omit_s
+        window_end = window_start + duration_s
+
+        def pump(i: int, s: socket.socket) -> None:
+            try:
+                while not stop.is_set():
+                    s.sendall(payload)
+                    now = time.monotonic()
+                    sent[i] += buffer_bytes
+                    if now >= window_start:
+                        sent_in_window[i] += buffer_bytes
+                    if now >= window_end:
+                        break
+            except BaseException as exc:
+                errors.append(exc)
+                stop.set()
+            finally:
+                try:
+                    s.shutdown(socket.SHUT_WR)
+                except OSError:
+                    pass
+
+        threads = [threading.Thread(target=pump, args=(i, s), daemon=True)
+                   for i, s in enumerate(socks)]
+        for t in threads:
+            t.start()
+        try:
+            for t in threads:
+                while t.is_alive():
+                    t.join(0.05)
+        except BaseException:
+            stop.set()
+            raise
+        if errors:
+            raise OSError(f"sending failed: {errors[0]}") from errors[0]
+        if not parent_conn.poll(_IO_TIMEOUT_S + 5):
+            raise TimeoutError("the TCP server did not report back in time")
+        msg = parent_conn.recv()
+        if msg[0] == "error":
+            raise OSError(msg[1], f"the TCP server failed: {msg[2]}")
+        _, samples, per_stream, server_errors = msg
+        if server_errors:
+            raise OSError(f"the TCP server failed: {server_errors[0]}")
+        got = _bytes_at(samples, window_end) - _bytes_at(samples, window_start)
+        bps = got * 8 / duration_s
+        return NetworkResult(
+            host=host, port=actual_port, streams=streams, duration_s=float(duration_s),
+            omit_s=float(omit_s), bits_per_s=bps, bytes_per_s=bps / 8,
+            sender_bits_per_s=sum(sent_in_window) * 8 / duration_s, bytes_received=int(got),
+            per_stream_bits_per_s=tuple(float(x) for x in per_stream),
+            buffer_bytes=int(buffer_bytes), bind_all=bool(bind_all))
+    finally:
+        for s in socks:
+            s.close()
+        parent_conn.close()
+        proc.join(5)
+        if proc.is_alive():
+            proc.kill()
+            proc.join(5)
+
+
+def quick_check(*, duration_s: float = 1.5, streams: int = 4) -> NetworkResult:
+    """Run a short (~2-3 s) loopback TCP measurement for ``aicost demo``."""
+    return measure_tcp("127.0.0.1", 0, streams=streams, duration_s=duration_s, omit_s=0.5)
