@@ -1,0 +1,35 @@
+"""The hardware and price catalog: accelerators, cloud instances, storage tiers, fabrics.
+
+>>> import aicost
+>>> cat = aicost.catalog.load()
+>>> cat.accelerator("NVIDIA H100 80GB HBM3").bf16_tflops
+989.4
+
+The shipped CSVs live in ``data/catalog/``; every row has a ``source`` and an ``as_of``
+date. ``load(extra=...)`` adds or overrides rows from user CSVs (negotiated prices) or a
+SkyPilot ``vms.csv``; see :func:`load` and docs/architecture.md for the rules.
+"""
+
+from __future__ import annotations
+
+from ._load import Catalog, load, read_table
+from ._records import PRICINGS, Accelerator, Fabric, Instance, StorageTier, normalize_pricing
+from ._schema import TABLES, normalize_name
+from ._skypilot import PLAUSIBLE_USD_PER_GPU_HOUR, SKYPILOT_ACCELERATOR_NAMES, from_skypilot
+
+__all__ = [
+    "PLAUSIBLE_USD_PER_GPU_HOUR",
+    "PRICINGS",
+    "SKYPILOT_ACCELERATOR_NAMES",
+    "TABLES",
+    "Accelerator",
+    "Catalog",
+    "Fabric",
+    "Instance",
+    "StorageTier",
+    "from_skypilot",
+    "load",
+    "normalize_name",
+    "normalize_pricing",
+    "read_table",
+]

@@ -1,0 +1,851 @@
+"""Read, validate, merge and index the catalog CSVs; the :class:`Catalog` object.
+
+Override rules (``load(extra=...)``)
+------------------------------------
+A user file adds rows or overrides shipped rows, matched by key:
+
+- accelerators, storage tiers, fabrics: ``name`` (any alias, case-insensitive, spaces,
+  dashes and underscores ignored);
+- instances: ``(provider, instance_type, region)``, case-insensitive; an EMPTY region
+  overrides that instance type in every region of the provider.
+
+An override row changes only the cells it fills; empty cells keep the shipped value (so
+``provider,instance_type,region,price_on_demand_usd_per_hour`` is a complete negotiated-price
+file). A row whose key matches nothing is a new row and must fill every required column. An
+override without ``source`` gets ``"user override (FILE line N); was: <old source>"``.
+Files are applied in order; a later file overrides an earlier one.
+
+The kind of a user file is found from, in order: a ``table`` column (accelerators,
+instances, storage, fabrics; rows may mix), SkyPilot ``vms.csv`` columns (imported with
+:func:`aicost.catalog.from_skypilot`), the file name (``instances*.csv``, ...), its columns.
+``extra`` may also hold DataFrames (e.g. the result of ``from_skypilot``), checked as if
+written to CSV (header = line 1).
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import io
+import math
+import os
+from collections.abc import Iterable
+from pathlib import Path
+
+import pandas as pd
+
+from .._errors import CatalogError, UnknownNameError, did_you_mean
+from .._paths import data_dir
+from ._records import PRICINGS, Accelerator, Fabric, Instance, StorageTier, normalize_pricing
+from ._schema import TABLE_ALIASES, TABLES, TableSpec, convert_cell, normalize_name
+
+__all__ = ["Catalog", "load", "read_table"]
+
+#: columns a user file may carry that the loader ignores
+_IGNORED_COLUMNS = ("table", "notes", "comment")
+
+_ORIGIN = "_origin"  # (path, line) of the cells' row, kept out of the DataFrames
+
+
+# ============================================================================ reading
+def _read_rows(path, text: str | None = None) -> tuple[list[str], list[tuple[int, list[str]]]]:
+    """Return the header and ``(line, fields)`` of each non-blank record of a CSV file."""
+    name = str(path)
+    if text is None:
+        try:
+            raw = Path(path).read_bytes()
+        except FileNotFoundError:
+            raise CatalogError("file not found", path=name) from None
+        except OSError as exc:
+            raise CatalogError(f"cannot read the file: {exc.strerror or exc}", path=name) from None
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            line = raw[: exc.start].count(b"\n") + 1
+            raise CatalogError(f"not UTF-8 text (byte {exc.start})", path=name, row=line) from None
+    if "\x00" in text:
+        line = text[: text.index("\x00")].count("\n") + 1
+        raise CatalogError("the file holds a NUL byte; is it a CSV text file?", path=name, row=line)
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    header: list[str] | None = None
+    rows: list[tuple[int, list[str]]] = []
+    start = 1
+    try:
+        for fields in reader:
+            line = start
+            start = reader.line_num + 1
+            if not fields or all(not f.strip() for f in fields):
+                continue
+            if header is None:
+                header = [f.strip() for f in fields]
+                continue
+            rows.append((line, fields))
+    except csv.Error as exc:
+        raise CatalogError(f"malformed CSV: {exc}", path=name, row=start) from None
+    if header is None:
+        raise CatalogError("the file is empty; expected a header line", path=name, row=1)
+    return header, rows
+
+
+def _check_header(spec: TableSpec | None, header: list[str], path: str, *, full: bool,
+                  allowed: set[str] | None = None) -> None:
+    seen: set[str] = set()
+    for col in header:
+        if col == "":
+            raise CatalogError("empty column name in the header", path=path, row=1)
+        if col in seen:
+            raise CatalogError("duplicate column in the header", path=path, row=1, column=col)
+        seen.add(col)
+    known = allowed if allowed is not None else set(spec.column_names)
+    for col in header:
+        if col not in known and col not in _IGNORED_COLUMNS:
+            hint = did_you_mean(col, sorted(known))
+            extra = f"; did you mean {' or '.join(repr(h) for h in hint)}?" if hint else ""
+            raise CatalogError(f"unknown column{extra}", path=path, row=1, column=col)
+    if full:
+        for col in spec.column_names:
+            if col not in seen:
+                raise CatalogError(
+                    f"missing column; the header must name: {', '.join(spec.column_names)}",
+                    path=path, row=1, column=col)
+    else:
+        for col in spec.key:
+            if col == "region" and spec.name == "instances":
+                continue
+            if col not in seen:
+                raise CatalogError(f"missing column {col!r}, which identifies the {spec.name} row",
+                                   path=path, row=1, column=col)
+
+
+def _convert_row(spec: TableSpec, header: list[str], fields: list[str], path: str, line: int,
+                 *, need_required: bool) -> dict:
+    if len(fields) != len(header):
+        raise CatalogError(f"expected {len(header)} fields as in the header, got {len(fields)}",
+                           path=path, row=line)
+    row: dict = {}
+    for col_name, text in zip(header, fields):
+        if col_name in _IGNORED_COLUMNS or col_name not in spec.column_names:
+            continue
+        col = spec.column(col_name)
+        row[col_name] = convert_cell(col, text, path=path, line=line)
+    if need_required:
+        for col in spec.columns:
+            if col.required and row.get(col.name) is None:
+                raise CatalogError("expected a value: this column is required", path=path,
+                                   row=line, column=col.name)
+    row[_ORIGIN] = (path, line)
+    return row
+
+
+def _fold(value) -> str:
+    return normalize_name(value) if value is not None else ""
+
+
+def _row_key(spec: TableSpec, row: dict) -> tuple:
+    if spec.name == "instances":
+        return tuple(str(row.get(k) or "").strip().lower() for k in spec.key)
+    return (_fold(row.get("name")),)
+
+
+def _parse_full(spec: TableSpec, path: str, header, rows) -> list[dict]:
+    """Validate a complete table (the shipped file, or ``read_table``)."""
+    _check_header(spec, header, path, full=True)
+    out: list[dict] = []
+    seen: dict[tuple, int] = {}
+    for line, fields in rows:
+        row = _convert_row(spec, header, fields, path, line, need_required=True)
+        key = _row_key(spec, row)
+        if key in seen:
+            raise CatalogError(
+                f"duplicate key {_key_text(spec, row)}, first defined on line {seen[key]}",
+                path=path, row=line, column=spec.key[-1] if spec.name == "instances" else "name")
+        seen[key] = line
+        out.append(row)
+    return out
+
+
+def _key_text(spec: TableSpec, row: dict) -> str:
+    if len(spec.key) == 1:
+        return repr(row.get(spec.key[0]))
+    return "(" + ", ".join(f"{k}={row.get(k)!r}" for k in spec.key) + ")"
+
+
+# ============================================================================ merging extras
+def _detect_table(header: list[str], path: str) -> str:
+    cols = set(header)
+    stem = Path(path).name.lower()
+    for prefix, table in (("accelerator", "accelerators"), ("instance", "instances"),
+                          ("storage", "storage"), ("fabric", "fabrics")):
+        if stem.startswith(prefix):
+            return table
+    if "instance_type" in cols:
+        return "instances"
+    generic = {"name", "aliases", "source", "as_of", "provider", "kind"}
+    scores = {
+        name: len((cols - generic) & set(spec.column_names))
+        for name, spec in TABLES.items() if name != "instances"
+    }
+    best = max(scores, key=lambda k: scores[k])
+    if "name" in cols and scores[best] > 0 and list(scores.values()).count(scores[best]) == 1:
+        return best
+    raise CatalogError(
+        "cannot tell which catalog table this file holds: add a 'table' column "
+        "(accelerators, instances, storage or fabrics), name the file instances*.csv, "
+        "accelerators*.csv, storage*.csv or fabrics*.csv, or use the column names of that table",
+        path=path, row=1)
+
+
+def _frame_to_rows(df: pd.DataFrame) -> tuple[list[str], list[tuple[int, list[str]]]]:
+    header = [str(c) for c in df.columns]
+    rows = []
+    for i, rec in enumerate(df.itertuples(index=False, name=None)):
+        fields = []
+        for v in rec:
+            if v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NA:
+                fields.append("")
+            elif isinstance(v, (tuple, list)):
+                fields.append("|".join(map(str, v)))
+            elif isinstance(v, float) and v == int(v) and abs(v) < 1e15:
+                fields.append(repr(v))
+            else:
+                fields.append(str(v))
+        rows.append((i + 2, fields))
+    return header, rows
+
+
+def _apply_extra(tables: dict[str, list[dict]], item, index: int) -> None:
+    """Merge one user file or DataFrame into ``tables`` (in place)."""
+    if isinstance(item, pd.DataFrame):
+        path = str(item.attrs.get("aicost_path") or f"<DataFrame extra #{index + 1}>")
+        header, rows = _frame_to_rows(item)
+        forced = item.attrs.get("aicost_table")
+    else:
+        path = str(item)
+        header, rows = _read_rows(item)
+        forced = None
+    header_set = set(header)
+    if forced is None and {"InstanceType", "AcceleratorName"} <= header_set:
+        from ._skypilot import from_skypilot
+
+        _apply_extra(tables, from_skypilot(item, catalog=tables["accelerators"]), index)
+        return
+    if forced is None and "table" in header_set:
+        tcol = header.index("table")
+        groups: dict[str, list] = {}
+        for line, fields in rows:
+            raw = fields[tcol].strip().lower() if tcol < len(fields) else ""
+            if raw not in TABLE_ALIASES:
+                raise CatalogError("expected one of accelerators, instances, storage, fabrics, "
+                                   f"got {fields[tcol] if tcol < len(fields) else ''!r}",
+                                   path=path, row=line, column="table")
+            groups.setdefault(TABLE_ALIASES[raw], []).append((line, fields))
+        allowed = set().union(*(s.column_names for s in TABLES.values()))
+        _check_header(None, header, path, full=False, allowed=allowed)
+        for table, trows in groups.items():
+            _merge(tables, TABLES[table], header, trows, path, check_header=False)
+        return
+    table = TABLE_ALIASES.get(str(forced).lower()) if forced else _detect_table(header, path)
+    _merge(tables, TABLES[table], header, rows, path)
+
+
+def _merge(tables, spec: TableSpec, header, rows, path, check_header: bool = True) -> None:
+    if check_header:
+        _check_header(spec, header, path, full=False)
+    else:
+        for col in spec.key:
+            if col not in header and not (spec.name == "instances" and col == "region"):
+                raise CatalogError(f"missing column {col!r}, which identifies the {spec.name} row",
+                                   path=path, row=1, column=col)
+    base = tables[spec.name]
+    seen: dict[tuple, int] = {}
+    for line, fields in rows:
+        row = _convert_row(spec, header, fields, path, line, need_required=False)
+        for k in spec.key:
+            if k == "region" and spec.name == "instances":
+                continue
+            if row.get(k) is None:
+                raise CatalogError("expected a value: this column identifies the row",
+                                   path=path, row=line, column=k)
+        key = _row_key(spec, row)
+        if key in seen:
+            raise CatalogError(
+                f"duplicate key {_key_text(spec, row)}, first defined on line {seen[key]}",
+                path=path, row=line, column=spec.key[-1] if spec.name == "instances" else "name")
+        seen[key] = line
+        targets = _matching_rows(spec, base, row)
+        given = {k: v for k, v in row.items() if v is not None and k != _ORIGIN}
+        if targets:
+            for i in targets:
+                old = base[i]
+                new = dict(old)
+                for k, v in given.items():
+                    if k in spec.key:
+                        continue  # keep the shipped spelling of the key
+                    new[k] = v
+                if "source" not in given:
+                    new["source"] = f"user override ({path} line {line}); was: {old['source']}"
+                new[_ORIGIN] = (path, line)
+                base[i] = new
+            continue
+        for col in spec.columns:
+            if col.required and row.get(col.name) is None:
+                raise CatalogError(
+                    f"expected a value: {_key_text(spec, row)} matches no catalog row, so this "
+                    "is a new row and needs every required column", path=path, row=line,
+                    column=col.name)
+        base.append(row)
+
+
+def _matching_rows(spec: TableSpec, base: list[dict], row: dict) -> list[int]:
+    if spec.name == "instances":
+        prov = str(row["provider"]).lower()
+        itype = str(row["instance_type"]).lower()
+        region = str(row.get("region") or "").lower()
+        return [i for i, r in enumerate(base)
+                if r["provider"].lower() == prov and r["instance_type"].lower() == itype
+                and (not region or r["region"].lower() == region)]
+    want = _fold(row["name"])
+    for i, r in enumerate(base):
+        names = [r["name"], *(r.get("aliases") or ())]
+        if any(_fold(n) == want for n in names):
+            return [i]
+    return []
+
+
+# ============================================================================ cross checks
+class _NameIndex:
+    """Case-, space- and dash-insensitive name lookup with aliases."""
+
+    def __init__(self, kind: str, rows: list[dict], *, check: bool = True) -> None:
+        self.kind = kind
+        self.names = [r["name"] for r in rows]
+        self._map: dict[str, int] = {}
+        self._choices: list[str] = []
+        for i, r in enumerate(rows):
+            for n in (r["name"], *(r.get("aliases") or ())):
+                f = _fold(n)
+                other = self._map.get(f)
+                if other is not None and other != i and check:
+                    path, line = r[_ORIGIN]
+                    raise CatalogError(
+                        f"{n!r} already names {rows[other]['name']!r} "
+                        f"({rows[other][_ORIGIN][0]} line {rows[other][_ORIGIN][1]}); "
+                        "names and aliases must be unique", path=path, row=line,
+                        column="name" if n == r["name"] else "aliases")
+                self._map.setdefault(f, i)
+                self._choices.append(n)
+
+    def get(self, name: str) -> int | None:
+        return self._map.get(_fold(name))
+
+    def lookup(self, name: str) -> int:
+        i = self.get(name)
+        if i is None:
+            raise UnknownNameError(self.kind, str(name), self.names + self._alias_suggestions(name))
+        return i
+
+    def _alias_suggestions(self, name: str) -> list[str]:
+        # aliases help the difflib match ("H100 SXM5" -> "H100-SXM"), but the suggestion
+        # shown is the canonical name
+        hits = did_you_mean(str(name), self._choices, n=3)
+        return [self.names[self._map[_fold(h)]] for h in hits]
+
+    def suggest(self, name: str) -> list[str]:
+        out = did_you_mean(str(name), self.names) + self._alias_suggestions(name)
+        return list(dict.fromkeys(out))[:3]
+
+
+def _cross_check(tables: dict[str, list[dict]]) -> tuple[_NameIndex, _NameIndex, _NameIndex]:
+    acc = _NameIndex("accelerator", tables["accelerators"])
+    fab = _NameIndex("fabric", tables["fabrics"])
+    sto = _NameIndex("storage tier", tables["storage"])
+    accs = tables["accelerators"]
+    fabs = tables["fabrics"]
+    for j, r in enumerate(tables["instances"]):
+        path, line = r[_ORIGIN]
+        i = acc.get(r["accelerator"])
+        if i is None:
+            sugg = acc.suggest(r["accelerator"])
+            hint = ("; did you mean " + " or ".join(repr(s) for s in sugg) + "?") if sugg else ""
+            raise CatalogError(
+                f"unknown accelerator {r['accelerator']!r}{hint} (add it to accelerators.csv "
+                "or a user accelerators file first)", path=path, row=line, column="accelerator")
+        new = dict(r)
+        new["accelerator"] = accs[i]["name"]
+        for col in ("scale_up_fabric", "scale_out_fabric"):
+            if r.get(col) is None:
+                continue
+            k = fab.get(r[col])
+            if k is None:
+                sugg = fab.suggest(r[col])
+                hint = ("; did you mean " + " or ".join(repr(s) for s in sugg) + "?") if sugg else ""
+                raise CatalogError(f"unknown fabric {r[col]!r}{hint}", path=path, row=line,
+                                   column=col)
+            new[col] = fabs[k]["name"]
+        tables["instances"][j] = new
+    return acc, fab, sto
+
+
+# ============================================================================ DataFrames
+def _frame(spec: TableSpec, rows: list[dict]) -> pd.DataFrame:
+    data = {}
+    for col in spec.columns:
+        vals = [r.get(col.name) for r in rows]
+        if col.kind in ("float",):
+            data[col.name] = pd.Series([math.nan if v is None else float(v) for v in vals],
+                                       dtype="float64")
+        elif col.kind == "int":
+            data[col.name] = pd.Series([int(v) for v in vals], dtype="int64") if all(
+                v is not None for v in vals) else pd.Series(vals, dtype="Int64")
+        elif col.kind == "list":
+            data[col.name] = pd.Series(["|".join(v) if v else "" for v in vals], dtype=object)
+        elif col.kind == "date":
+            data[col.name] = pd.Series([v.isoformat() for v in vals], dtype=object)
+        else:
+            data[col.name] = pd.Series([v for v in vals], dtype=object)
+    return pd.DataFrame(data, columns=spec.column_names)
+
+
+def _derive_accelerators(df: pd.DataFrame) -> pd.DataFrame:
+    df = df.copy()
+    # the roofline ridge point: bf16 FLOP per byte of memory traffic at which a kernel
+    # stops being memory-bound
+    df["ridge_bf16_flop_per_byte"] = df["bf16_tflops"] * 1e12 / (df["mem_bw_gb_s"] * 1e9)
+    return df
+
+
+def _derive_instances(df: pd.DataFrame, acc: pd.DataFrame) -> pd.DataFrame:
+    df = df.copy()
+    specs = acc.set_index("name")
+    n = df["accelerator_count"].astype("float64")
+    bf16 = df["accelerator"].map(specs["bf16_tflops"]).astype("float64")
+    bw = df["accelerator"].map(specs["mem_bw_gb_s"]).astype("float64")
+    mem = df["accelerator"].map(specs["memory_gib"]).astype("float64")
+    df["vendor"] = df["accelerator"].map(specs["vendor"])
+    df["price_usd_per_gpu_hour"] = df["price_on_demand_usd_per_hour"] / n
+    df["price_spot_usd_per_gpu_hour"] = df["price_spot_usd_per_hour"] / n
+    df["price_reserved_1y_usd_per_gpu_hour"] = df["price_reserved_1y_usd_per_hour"] / n
+    df["spot_discount"] = 1.0 - df["price_spot_usd_per_hour"] / df["price_on_demand_usd_per_hour"]
+    df["total_accelerator_memory_gib"] = mem * n
+    df["total_bf16_pflops"] = bf16 * n / 1e3
+    df["total_mem_bw_tb_s"] = bw * n / 1e3
+    df["usd_per_bf16_pflop_hour"] = df["price_on_demand_usd_per_hour"] / df["total_bf16_pflops"]
+    df["usd_per_bf16_pflop_hour_spot"] = df["price_spot_usd_per_hour"] / df["total_bf16_pflops"]
+    df["usd_per_tb_s_hour"] = df["price_on_demand_usd_per_hour"] / df["total_mem_bw_tb_s"]
+    df["usd_per_tb_s_hour_spot"] = df["price_spot_usd_per_hour"] / df["total_mem_bw_tb_s"]
+    return df
+
+
+# ============================================================================ the Catalog
+def _record(cls, row: dict):
+    r = {k: v for k, v in row.items() if k != _ORIGIN}
+    if cls is Accelerator:
+        return Accelerator(
+            name=r["name"], vendor=r["vendor"], aliases=tuple(r.get("aliases") or ()),
+            fp64_tflops=r.get("fp64_tflops"), fp32_tflops=r.get("fp32_tflops"),
+            tf32_tflops=r.get("tf32_tflops"), bf16_tflops=r.get("bf16_tflops"),
+            fp16_tflops=r.get("fp16_tflops"), fp8_tflops=r.get("fp8_tflops"),
+            int8_tops=r.get("int8_tops"), memory_gib=r["memory_gib"],
+            mem_bw_bytes_per_s=r["mem_bw_gb_s"] * 1e9,
+            scale_up_bw_bytes_per_s=None if r.get("scale_up_gb_s") is None
+            else r["scale_up_gb_s"] * 1e9,
+            tdp_watts=r.get("tdp_watts"), source=r["source"], as_of=r["as_of"],
+            memory_gb=r.get("memory_gb"))
+    if cls is Instance:
+        return Instance(**{k: r.get(k) for k in TABLES["instances"].column_names})
+    if cls is StorageTier:
+        mb = 1e6
+        return StorageTier(
+            name=r["name"], provider=r["provider"], kind=r["kind"],
+            throughput_bytes_per_s=r["throughput_mb_s"] * mb,
+            throughput_basis=r["throughput_basis"],
+            max_throughput_bytes_per_s=None if r.get("max_throughput_mb_s") is None
+            else r["max_throughput_mb_s"] * mb,
+            iops=r.get("iops"),
+            latency_s=None if r.get("latency_ms") is None else r["latency_ms"] * 1e-3,
+            price_usd_per_gb_month=r["price_usd_per_gb_month"],
+            price_usd_per_1k_put=r.get("price_usd_per_1k_put"),
+            price_usd_per_1k_get=r.get("price_usd_per_1k_get"),
+            source=r["source"], as_of=r["as_of"], aliases=tuple(r.get("aliases") or ()),
+            max_iops=r.get("max_iops"), min_capacity_gib=r.get("min_capacity_gib"))
+    if cls is Fabric:
+        return Fabric(
+            name=r["name"], kind=r["kind"], bandwidth_bytes_per_s=r["bandwidth_gb_s"] * 1e9,
+            basis=r["basis"],
+            latency_s=None if r.get("latency_us") is None else r["latency_us"] * 1e-6,
+            aliases=tuple(r.get("aliases") or ()), source=r["source"], as_of=r["as_of"])
+    raise TypeError(cls)  # pragma: no cover
+
+
+class Catalog:
+    """The hardware and price catalog: four validated tables and lookups by name.
+
+    Build one with :func:`aicost.catalog.load`. Each ``load()`` returns its own
+    object; changing its DataFrames does not change the next ``load()``.
+
+    Attributes
+    ----------
+    accelerators : pandas.DataFrame
+        One row per accelerator, CSV columns (TFLOP/s, GB/s, GiB) plus
+        ``ridge_bf16_flop_per_byte``.
+    instances : pandas.DataFrame
+        One row per offer, CSV columns plus derived ones: ``vendor``,
+        ``price_usd_per_gpu_hour`` (on demand), ``price_spot_usd_per_gpu_hour``,
+        ``price_reserved_1y_usd_per_gpu_hour``, ``spot_discount`` (fraction),
+        ``total_accelerator_memory_gib``, ``total_bf16_pflops``, ``total_mem_bw_tb_s``,
+        ``usd_per_bf16_pflop_hour`` and ``usd_per_tb_s_hour`` (on demand, at peak) and
+        their ``_spot`` variants. Missing values are NaN.
+    storage_tiers : pandas.DataFrame
+    fabrics : pandas.DataFrame
+    files : list of str
+        The files (and DataFrames) the catalog was built from, in order.
+    """
+
+    def __init__(self, tables: dict[str, list[dict]], files: list[str]) -> None:
+        self._rows = tables
+        self._acc_index, self._fab_index, self._sto_index = _cross_check(tables)
+        self.files = list(files)
+        acc = _derive_accelerators(_frame(TABLES["accelerators"], tables["accelerators"]))
+        self.accelerators = acc
+        self.instances = _derive_instances(_frame(TABLES["instances"], tables["instances"]), acc)
+        self.storage_tiers = _frame(TABLES["storage"], tables["storage"])
+        self.fabrics = _frame(TABLES["fabrics"], tables["fabrics"])
+
+    def copy(self) -> Catalog:
+        """Return an independent copy (DataFrames copied)."""
+        new = object.__new__(Catalog)
+        new._rows = {k: list(v) for k, v in self._rows.items()}
+        new._acc_index, new._fab_index, new._sto_index = (
+            self._acc_index, self._fab_index, self._sto_index)
+        new.files = list(self.files)
+        for attr in ("accelerators", "instances", "storage_tiers", "fabrics"):
+            setattr(new, attr, getattr(self, attr).copy())
+        return new
+
+    # ------------------------------------------------------------------ summaries
+    def __repr__(self) -> str:
+        return (f"<Catalog: {len(self.accelerators)} accelerators, {len(self.instances)} instances "
+                f"from {self.instances['provider'].nunique()} providers, "
+                f"{len(self.storage_tiers)} storage tiers, {len(self.fabrics)} fabrics>")
+
+    def _repr_html_(self) -> str:
+        import html
+
+        return "<b>" + html.escape(repr(self)) + "</b><br>files: " + html.escape(
+            ", ".join(self.files))
+
+    @property
+    def providers(self) -> list[str]:
+        """Providers with at least one instance or storage tier, sorted."""
+        return sorted(set(self.instances["provider"]) | set(self.storage_tiers["provider"]))
+
+    # ------------------------------------------------------------------ tables
+    def table(self, name: str, provider: str | None = None) -> pd.DataFrame:
+        """Return one table as a DataFrame, optionally for one provider.
+
+        Parameters
+        ----------
+        name : str
+            ``accelerators``, ``instances``, ``storage`` (or ``storage_tiers``), ``fabrics``.
+        provider : str, optional
+            Instances and storage tiers: rows of that provider. Accelerators and fabrics:
+            those the provider's instances use.
+
+        Raises
+        ------
+        ValueError
+            For an unknown table name.
+        UnknownNameError
+            For a provider with no rows.
+        """
+        key = TABLE_ALIASES.get(str(name).strip().lower())
+        if key is None:
+            raise ValueError(f"unknown catalog table {name!r}; use accelerators, instances, "
+                             "storage or fabrics")
+        frames = {"accelerators": self.accelerators, "instances": self.instances,
+                  "storage": self.storage_tiers, "fabrics": self.fabrics}
+        df = frames[key]
+        if provider is None:
+            return df.reset_index(drop=True)
+        prov = str(provider).strip().lower()
+        if prov not in {p.lower() for p in self.providers}:
+            raise UnknownNameError("provider", provider, self.providers)
+        inst = self.instances[self.instances["provider"].str.lower() == prov]
+        if key == "instances":
+            out = inst
+        elif key == "storage":
+            out = df[df["provider"].str.lower().isin([prov, "any"])]
+        elif key == "accelerators":
+            out = df[df["name"].isin(set(inst["accelerator"]))]
+        else:
+            used = set(inst["scale_up_fabric"].dropna()) | set(inst["scale_out_fabric"].dropna())
+            out = df[df["name"].isin(used)]
+        return out.reset_index(drop=True)
+
+    # ------------------------------------------------------------------ lookups
+    def accelerator(self, name: str) -> Accelerator:
+        """Look up an accelerator by name, alias or CUDA/ROCm device name.
+
+        Raises
+        ------
+        UnknownNameError
+            With the closest names.
+        """
+        return _record(Accelerator, self._rows["accelerators"][self._acc_index.lookup(name)])
+
+    def fabric(self, name: str) -> Fabric:
+        """Look up a fabric (``nvlink4``, ``ib-ndr``, ``efa-v2``, ...)."""
+        return _record(Fabric, self._rows["fabrics"][self._fab_index.lookup(name)])
+
+    def storage_tier(self, name: str) -> StorageTier:
+        """Look up a storage tier (``fsx-lustre``, ``s3-standard``, ...)."""
+        return _record(StorageTier, self._rows["storage"][self._sto_index.lookup(name)])
+
+    def instance(self, instance_type: str, provider: str | None = None,
+                 region: str | None = None) -> Instance:
+        """Look up an offer by instance type (case-insensitive).
+
+        Without ``provider``/``region`` the first matching row of the catalog is returned
+        (shipped files list each provider's reference region first).
+
+        Raises
+        ------
+        UnknownNameError
+            If nothing matches, with the closest instance types (or regions/providers).
+        """
+        rows = self._rows["instances"]
+        want = _fold(instance_type)
+        hits = [r for r in rows if _fold(r["instance_type"]) == want]
+        if not hits:
+            raise UnknownNameError("instance type", str(instance_type),
+                                   [r["instance_type"] for r in rows])
+        if provider is not None:
+            sel = [r for r in hits if r["provider"].lower() == str(provider).strip().lower()]
+            if not sel:
+                raise UnknownNameError(f"provider for {instance_type}", str(provider),
+                                       [r["provider"] for r in hits])
+            hits = sel
+        if region is not None:
+            sel = [r for r in hits if r["region"].lower() == str(region).strip().lower()]
+            if not sel:
+                raise UnknownNameError(f"region for {instance_type}", str(region),
+                                       [r["region"] for r in hits])
+            hits = sel
+        return _record(Instance, hits[0])
+
+    def find(self, name: str):
+        """Look ``name`` up in every table: accelerators, instances, storage tiers, fabrics.
+
+        Returns
+        -------
+        Accelerator, Instance, StorageTier or Fabric
+            The first table with a match wins, in that order.
+
+        Raises
+        ------
+        UnknownNameError
+            With the closest names from all four tables.
+        """
+        for lookup in (self.accelerator, self.instance, self.storage_tier, self.fabric):
+            try:
+                return lookup(name)
+            except UnknownNameError:
+                continue
+        choices = (self._acc_index.names + self._sto_index.names + self._fab_index.names
+                   + sorted({r["instance_type"] for r in self._rows["instances"]}))
+        raise UnknownNameError("catalog entry", str(name), choices,
+                               hint="(`aicost catalog list TABLE` lists the names)")
+
+    def names(self, table: str) -> list[str]:
+        """Canonical names of a table (instance types for ``instances``), in file order."""
+        key = TABLE_ALIASES.get(str(table).strip().lower())
+        if key == "instances":
+            return list(dict.fromkeys(r["instance_type"] for r in self._rows["instances"]))
+        if key is None:
+            raise ValueError(f"unknown catalog table {table!r}")
+        return [r["name"] for r in self._rows[key]]
+
+    # ------------------------------------------------------------------ offers
+    def instances_for(self, accelerator: str, pricing: str = "on_demand") -> pd.DataFrame:
+        """Offers of one accelerator with a ``pricing`` price, cheapest per GPU-hour first.
+
+        Parameters
+        ----------
+        accelerator : str
+            Any name or alias.
+        pricing : str
+            ``on_demand``, ``spot`` or ``reserved_1y``.
+        """
+        name = self.accelerator(accelerator).name
+        col = _gpu_price_column(pricing)
+        df = self.instances[self.instances["accelerator"] == name]
+        df = df[df[col].notna()]
+        return df.sort_values([col, "provider", "instance_type"], kind="stable").reset_index(
+            drop=True)
+
+    def offers(self, pricings: Iterable[str] = ("on_demand", "spot", "reserved_1y")) -> pd.DataFrame:
+        """Long table of every (instance, pricing) with a price: what a planner searches.
+
+        Columns: ``provider, instance_type, region, accelerator, accelerator_count, pricing,
+        price_usd_per_hour, price_usd_per_gpu_hour`` plus the instance's other columns and the
+        accelerator's peaks (``bf16_tflops``, ..., ``memory_gib`` as ``accelerator_memory_gib``,
+        ``mem_bw_gb_s``, ``scale_up_gb_s``).
+        """
+        parts = []
+        base = self.instances.drop(columns=[
+            "price_usd_per_gpu_hour", "price_spot_usd_per_gpu_hour",
+            "price_reserved_1y_usd_per_gpu_hour", "usd_per_bf16_pflop_hour",
+            "usd_per_bf16_pflop_hour_spot", "usd_per_tb_s_hour", "usd_per_tb_s_hour_spot"])
+        for p in pricings:
+            p = normalize_pricing(p)
+            col = PRICINGS[p]
+            sel = base[base[col].notna()].copy()
+            sel.insert(5, "pricing", p)
+            sel.insert(6, "price_usd_per_hour", sel[col])
+            sel.insert(7, "price_usd_per_gpu_hour", sel[col] / sel["accelerator_count"])
+            parts.append(sel)
+        out = pd.concat(parts, ignore_index=True)
+        acc = self.accelerators.set_index("name")
+        for col in ("fp64_tflops", "fp32_tflops", "tf32_tflops", "bf16_tflops", "fp16_tflops",
+                    "fp8_tflops", "int8_tops", "mem_bw_gb_s", "scale_up_gb_s"):
+            out[col] = out["accelerator"].map(acc[col]).astype("float64")
+        out["accelerator_memory_gib"] = out["accelerator"].map(acc["memory_gib"]).astype("float64")
+        return out
+
+    def best_offers(self, pricing: str = "on_demand", by: str | None = None) -> pd.DataFrame:
+        """The cheapest offer per accelerator.
+
+        Parameters
+        ----------
+        pricing : str
+            ``on_demand``, ``spot`` or ``reserved_1y``.
+        by : str, optional
+            Column to minimise; default the per-GPU-hour price of ``pricing``.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per accelerator that has such an offer, sorted by ``by``.
+        """
+        col = by or _gpu_price_column(pricing)
+        if col not in self.instances.columns:
+            raise ValueError(f"unknown instance column {col!r}")
+        df = self.instances[self.instances[col].notna()]
+        if by is not None and pricing != "on_demand":
+            df = df[df[_gpu_price_column(pricing)].notna()]
+        idx = df.groupby("accelerator", sort=False)[col].idxmin()
+        return df.loc[idx].sort_values(col, kind="stable").reset_index(drop=True)
+
+
+def _gpu_price_column(pricing: str) -> str:
+    p = normalize_pricing(pricing)
+    return {"on_demand": "price_usd_per_gpu_hour", "spot": "price_spot_usd_per_gpu_hour",
+            "reserved_1y": "price_reserved_1y_usd_per_gpu_hour"}[p]
+
+
+# ============================================================================ entry points
+def _shipped_dir() -> Path:
+    return data_dir() / "catalog"
+
+
+def _read_base(base: Path) -> dict[str, list[dict]]:
+    tables = {}
+    for name, spec in TABLES.items():
+        path = base / spec.filename
+        header, rows = _read_rows(path)
+        tables[name] = _parse_full(spec, str(path), header, rows)
+    return tables
+
+
+def _build(base: Path, extras: list) -> Catalog:
+    tables = _read_base(base)
+    files = [str(base / s.filename) for s in TABLES.values()]
+    for i, item in enumerate(extras):
+        _apply_extra(tables, item, i)
+        files.append(str(item.attrs.get("aicost_path", f"<DataFrame extra #{i + 1}>"))
+                     if isinstance(item, pd.DataFrame) else str(item))
+    return Catalog(tables, files)
+
+
+def _stamp(path: str) -> tuple[str, int, int]:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return (path, -1, -1)
+    return (path, st.st_mtime_ns, st.st_size)
+
+
+def load(extra=None, *, base: str | os.PathLike | None = None) -> Catalog:
+    """Load the catalog: the shipped CSVs plus user files that add or override rows.
+
+    Parameters
+    ----------
+    extra : path, DataFrame, or list of them, optional
+        User CSVs (or DataFrames such as :func:`from_skypilot`'s result) adding rows or
+        overriding rows by key; see the module notes for the rules. SkyPilot ``vms.csv``
+        files are recognised by their columns and imported.
+    base : path, optional
+        A directory holding ``accelerators.csv``, ``instances.csv``, ``storage_tiers.csv``
+        and ``fabrics.csv`` to use instead of the shipped ones.
+
+    Returns
+    -------
+    Catalog
+        A fresh object per call (loads from files are cached; the cache key includes each
+        file's modification time, so edited files are re-read).
+
+    Raises
+    ------
+    CatalogError
+        For a malformed file, naming the file, line and column.
+    """
+    if extra is None:
+        items: list = []
+    elif isinstance(extra, (str, os.PathLike, pd.DataFrame)):
+        items = [extra]
+    else:
+        items = list(extra)
+    base_dir = Path(base) if base is not None else _shipped_dir()
+    if any(isinstance(x, pd.DataFrame) for x in items):
+        return _build(base_dir, items)
+    for x in items:
+        if not isinstance(x, (str, os.PathLike)):
+            raise TypeError(f"extra must hold paths or DataFrames, got {type(x).__name__}")
+    stamps = tuple(_stamp(str(Path(x))) for x in items)
+    base_stamp = tuple(_stamp(str(base_dir / s.filename)) for s in TABLES.values())
+    return _load_cached_with(str(base_dir), base_stamp, stamps).copy()
+
+
+@functools.lru_cache(maxsize=16)
+def _load_cached_with(base: str, base_stamp, extras) -> Catalog:
+    return _build(Path(base), [e[0] for e in extras])
+
+
+def _cache_clear() -> None:
+    _load_cached_with.cache_clear()
+
+
+load.cache_clear = _cache_clear  # type: ignore[attr-defined]
+
+
+def read_table(path, table: str | None = None) -> pd.DataFrame:
+    """Read and validate ONE complete catalog CSV (every column present) into a DataFrame.
+
+    Parameters
+    ----------
+    path : path
+    table : str, optional
+        ``accelerators``, ``instances``, ``storage`` or ``fabrics``; found from the file
+        name or columns when omitted.
+
+    Raises
+    ------
+    CatalogError
+        Naming the file, line and column of the first problem.
+    """
+    header, rows = _read_rows(path)
+    key = TABLE_ALIASES.get(str(table).lower()) if table else _detect_table(header, str(path))
+    if key is None:
+        raise ValueError(f"unknown catalog table {table!r}")
+    spec = TABLES[key]
+    return _frame(spec, _parse_full(spec, str(path), header, rows))
