@@ -48,26 +48,77 @@ failures_per_gpu_hour=..., preemptions_per_node_hour=0) -> dict``.
 
 from __future__ import annotations
 
+from ._demand import (
+    DEFAULT_TRACE,
+    DemandPlan,
+    autoscale,
+    capacity_for_replicas,
+    list_traces,
+    load_trace,
+    synthetic_diurnal_trace,
+)
+from ._inference import (
+    DEFAULT_BANDWIDTH_EFFICIENCY,
+    DEFAULT_TTFT_PERCENTILE,
+    GPU_MEMORY_UTILIZATION,
+    INFERENCE_KERNEL_FACTOR,
+    PREFILL_CHUNK_TOKENS,
+    InferenceEstimate,
+    estimate_inference,
+    latency_curve,
+    replicas_for_rate,
+)
+from ._inference import (
+    _decode_step_arrays as _decode_step_arrays,
+)
+from ._inference import (
+    _erlang_c as _erlang_c,
+)
+from ._inference import (
+    _inference_arrays as _inference_arrays,
+)
+from ._inference import (
+    _max_batch_arrays as _max_batch_arrays,
+)
+from ._inference import (
+    _prefill_arrays as _prefill_arrays,
+)
+from ._inference import (
+    _replicas_arrays as _replicas_arrays,
+)
+from ._inference import (
+    _ttft_quantile as _ttft_quantile,
+)
 from ._memory import (
     OPTIMIZER_STATE_BYTES,
     RECOMPUTE_CODES,
     RUNTIME_RESERVE_BYTES,
     MemoryBreakdown,
-    _activation_bytes_per_layer,
-    _model_state_bytes,
-    _stage_params,
-    _training_memory_arrays,
     kv_cache_bytes,
     training_memory,
+)
+from ._memory import (
+    _activation_bytes_per_layer as _activation_bytes_per_layer,
+)
+from ._memory import (
+    _model_state_bytes as _model_state_bytes,
+)
+from ._memory import (
+    _stage_params as _stage_params,
+)
+from ._memory import (
+    _training_memory_arrays as _training_memory_arrays,
 )
 from ._reliability import (
     DEFAULT_FAILURES_PER_GPU_HOUR,
     DEFAULT_RESTART_S,
     DEFAULT_SPOT_PREEMPTIONS_PER_NODE_HOUR,
     DEFAULT_SPOT_RESTART_S,
-    _reliability_arrays,
     expected_wall_time,
     optimal_checkpoint_interval,
+)
+from ._reliability import (
+    _reliability_arrays as _reliability_arrays,
 )
 from ._spec import FFN_TYPES, ModelSpec, get_model, list_models, load_models
 from ._training import (
@@ -77,41 +128,67 @@ from ._training import (
     Hardware,
     TrainingEstimate,
     TrainingJob,
-    _flops_per_token,
-    _training_eval_arrays,
-    _training_feasibility,
-    _training_flops_arrays,
-    _training_step_arrays,
     estimate_training,
     resolve_hardware,
     training_flops,
 )
+from ._training import (
+    _flops_per_token as _flops_per_token,
+)
+from ._training import (
+    _training_eval_arrays as _training_eval_arrays,
+)
+from ._training import (
+    _training_feasibility as _training_feasibility,
+)
+from ._training import (
+    _training_flops_arrays as _training_flops_arrays,
+)
+from ._training import (
+    _training_step_arrays as _training_step_arrays,
+)
 
 __all__ = [
     "CHECKPOINT_BYTES_PER_PARAM",
+    "DEFAULT_BANDWIDTH_EFFICIENCY",
     "DEFAULT_FAILURES_PER_GPU_HOUR",
     "DEFAULT_RESTART_S",
     "DEFAULT_SPOT_PREEMPTIONS_PER_NODE_HOUR",
     "DEFAULT_SPOT_RESTART_S",
+    "DEFAULT_TRACE",
+    "DEFAULT_TTFT_PERCENTILE",
     "FFN_TYPES",
+    "GPU_MEMORY_UTILIZATION",
+    "INFERENCE_KERNEL_FACTOR",
     "OPTIMIZER_STATE_BYTES",
+    "PREFILL_CHUNK_TOKENS",
     "RECOMPUTE_CODES",
     "RUNTIME_RESERVE_BYTES",
     "TRAINING_KERNEL_FACTOR",
     "Cluster",
+    "DemandPlan",
     "Hardware",
+    "InferenceEstimate",
     "MemoryBreakdown",
     "ModelSpec",
     "TrainingEstimate",
     "TrainingJob",
+    "autoscale",
+    "capacity_for_replicas",
+    "estimate_inference",
     "estimate_training",
     "expected_wall_time",
     "get_model",
     "kv_cache_bytes",
+    "latency_curve",
     "list_models",
+    "list_traces",
     "load_models",
+    "load_trace",
     "optimal_checkpoint_interval",
+    "replicas_for_rate",
     "resolve_hardware",
+    "synthetic_diurnal_trace",
     "training_flops",
     "training_memory",
 ]

@@ -17,6 +17,7 @@ import numpy as np
 __all__ = [
     "FALLBACK_GEMM_EFFICIENCY",
     "allreduce_time",
+    "collective_efficiency",
     "collective_time",
     "gemm_efficiency",
     "hierarchical_allreduce_time",
@@ -59,29 +60,36 @@ def _local_collective_time(op, nbytes, n, bandwidth_bytes_per_s, latency_s):
 def collective_time(op: str, nbytes, n, bandwidth_bytes_per_s, latency_s):
     """Time of a ring collective ``op`` of ``nbytes`` [B] among ``n`` ranks [s] (arrays broadcast).
 
-    Uses ``aicost.network.collective_time`` (the project's alpha-beta models); ranks of 1 cost 0.
+    Calls ``aicost.network.collective_time`` (the project's alpha-beta models; ``nbytes`` as
+    nccl-tests counts it); ranks of 1 cost 0.
     """
-    n_arr = np.asarray(n, dtype=float)
     try:
         from ..network import collective_time as _net
-    except ImportError:
-        return _local_collective_time(op, nbytes, n_arr, bandwidth_bytes_per_s, latency_s)
-    net_op = {"all_reduce": "allreduce", "all_gather": "allgather"}.get(op, op)
-    b = np.broadcast_arrays(np.asarray(nbytes, dtype=float), n_arr,
-                            np.asarray(bandwidth_bytes_per_s, dtype=float),
-                            np.asarray(latency_s, dtype=float))
-    nb, nn, bw, lat = b
-    safe_n = np.where(nn > 1, nn, 2.0)
+    except ImportError:  # pragma: no cover - the network layer ships with aicost
+        return _local_collective_time(op, nbytes, n, bandwidth_bytes_per_s, latency_s)
+    return _net(op, nbytes, n, bandwidth_bytes_per_s=bandwidth_bytes_per_s, latency_s=latency_s,
+                algorithm="ring")
+
+
+def collective_efficiency(accelerator: str | None = None, store=None) -> tuple[float, str]:
+    """Achieved / link bandwidth of large collectives, and its source."""
     try:
-        t = np.asarray(_net(net_op, nb, safe_n, bandwidth_bytes_per_s=bw, latency_s=lat,
-                            algorithm="ring"), dtype=float)
-    except (TypeError, ValueError):
-        # the network model may be scalar-only: evaluate element by element
-        flat = [float(_net(net_op, float(x), int(k), bandwidth_bytes_per_s=float(w),
-                           latency_s=float(a), algorithm="ring"))
-                for x, k, w, a in zip(nb.ravel(), safe_n.ravel(), bw.ravel(), lat.ravel())]
-        t = np.asarray(flat, dtype=float).reshape(nb.shape)
-    return np.where(nn > 1, t, 0.0)
+        from .. import calibrate
+
+        fn = calibrate.collective_efficiency
+    except (ImportError, AttributeError):
+        fn = None
+    if fn is not None:
+        try:
+            eff = fn(accelerator, store=store)
+            return float(eff.value), str(eff.source)
+        except TypeError:
+            pass
+    try:
+        from ..network import DEFAULT_COLLECTIVE_EFFICIENCY as d
+    except ImportError:  # pragma: no cover
+        d = 0.8
+    return float(d), f"aicost.network.DEFAULT_COLLECTIVE_EFFICIENCY ({d})"
 
 
 def allreduce_time(nbytes, n, bandwidth_bytes_per_s, latency_s):

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import csv
 import functools
-import math
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 

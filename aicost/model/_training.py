@@ -240,13 +240,14 @@ def _training_eval_arrays(spec: ModelSpec, *, tokens, global_batch, micro_batch,
                           price_usd_per_gpu_hour=np.nan, dtype_bytes=2.0, optim_bytes=12.0,
                           checkpoint_s=0.0, restart_s=DEFAULT_RESTART_S,
                           failures_per_gpu_hour=DEFAULT_FAILURES_PER_GPU_HOUR,
-                          preemptions_per_node_hour=0.0):
+                          preemptions_per_node_hour=0.0, comm_efficiency=1.0):
     """Evaluate training layouts vectorized: every keyword may be a numpy array (broadcast).
 
     Layout: ``tp`` x ``pp`` x ``dp`` GPUs, ranks ordered tensor, data, pipeline (Megatron-LM),
     ``global_batch`` sequences per step of ``seq_len`` tokens in micro-batches of
     ``micro_batch``. ``scale_out_bw_bytes_per_s`` is per GPU (a per-node NIC divided by
     ``gpus_per_node``). ``checkpoint_s`` is the time one checkpoint blocks training.
+    ``comm_efficiency`` scales both fabric bandwidths (achieved / link bandwidth of collectives).
 
     Returns
     -------
@@ -264,6 +265,8 @@ def _training_eval_arrays(spec: ModelSpec, *, tokens, global_batch, micro_batch,
     gb, mb, s = f(global_batch), f(micro_batch), f(seq_len)
     gpn = f(gpus_per_node)
     rc = np.asarray(recompute_code)
+    scale_up_bw_bytes_per_s = f(scale_up_bw_bytes_per_s) * comm_efficiency
+    scale_out_bw_bytes_per_s = f(scale_out_bw_bytes_per_s) * comm_efficiency
     n_gpus = tp_ * pp_ * dp_
     n_nodes = np.ceil(n_gpus / gpn)
     n_micro = gb / (mb * dp_)
@@ -483,6 +486,7 @@ class Hardware:
     price_usd_per_gpu_hour: float
     gemm_efficiency: float
     compute_efficiency: float
+    comm_efficiency: float = 1.0
     storage_tier: object = None
     sources: dict = field(default_factory=dict, compare=False)
 
@@ -587,12 +591,14 @@ def resolve_hardware(cluster: Cluster, dtype: str = "bf16", catalog=None, store=
         eff = gemm * kernel_factor
         src["efficiency"] = f"GEMM efficiency {gemm:.3f} ({gsrc}) x kernel factor {kernel_factor}"
     src["gemm_efficiency"] = gsrc
+    ceff, csrc = _hw.collective_efficiency(name, store=store)
+    src["comm_efficiency"] = csrc
     tier = cat.storage_tier(cluster.storage_tier) if cluster.storage_tier is not None else None
     return Hardware(accelerator=name, dtype=dtype, peak_flops_per_s=peak, memory_bytes=memory,
                     mem_bw_bytes_per_s=mem_bw, scale_up_bw_bytes_per_s=su_bw, scale_up_latency_s=su_lat,
                     scale_out_bw_bytes_per_s=so_bw, scale_out_latency_s=so_lat,
                     price_usd_per_gpu_hour=price, gemm_efficiency=gemm, compute_efficiency=eff,
-                    storage_tier=tier, sources=src)
+                    comm_efficiency=ceff, storage_tier=tier, sources=src)
 
 
 def _pick_instance(cat, cluster: Cluster, acc_name: str):
@@ -702,6 +708,7 @@ class TrainingEstimate:
     expected_cost_usd: float
     gemm_efficiency: float
     compute_efficiency: float
+    comm_efficiency: float
     sources: dict = field(default_factory=dict, compare=False)
 
     @property
@@ -748,7 +755,8 @@ class TrainingEstimate:
             ("expected", f"{format_duration(self.expected_wall_s)}, {self.expected_gpu_hours:,.0f} GPU-hours, "
                          f"${self.expected_cost_usd:,.0f}"),
             ("efficiency", f"compute {self.compute_efficiency:.3f} of peak "
-                           f"({self.sources.get('efficiency', '')})"),
+                           f"({self.sources.get('efficiency', '')}); collectives {self.comm_efficiency:.2f} "
+                           "of link bandwidth"),
             ("bottleneck", self.bottleneck),
         ]
 
@@ -835,7 +843,8 @@ def estimate_training(job: TrainingJob, cluster: Cluster, catalog=None, store=No
         scale_out_latency_s=hw.scale_out_latency_s, mem_bw_bytes_per_s=hw.mem_bw_bytes_per_s,
         gpu_memory_bytes=hw.memory_bytes, price_usd_per_gpu_hour=hw.price_usd_per_gpu_hour,
         dtype_bytes=nbytes, optim_bytes=_optimizer_bytes(job.optimizer, dtype), checkpoint_s=ck_s,
-        restart_s=restart, failures_per_gpu_hour=fail, preemptions_per_node_hour=preempt)
+        restart_s=restart, failures_per_gpu_hour=fail, preemptions_per_node_hour=preempt,
+        comm_efficiency=hw.comm_efficiency)
     g = {k: (float(v) if np.ndim(v) == 0 else v) for k, v in r.items()}
     mem = MemoryBreakdown(weights=g["mem_weights"], gradients=g["mem_gradients"],
                           optimizer=g["mem_optimizer"], activations=g["mem_activations"],
@@ -863,4 +872,4 @@ def estimate_training(job: TrainingJob, cluster: Cluster, catalog=None, store=No
         expected_interruptions=g["expected_interruptions"], goodput=g["goodput"],
         expected_wall_s=g["expected_wall_s"], expected_gpu_hours=g["expected_gpu_hours"],
         expected_cost_usd=g["expected_cost_usd"], gemm_efficiency=hw.gemm_efficiency,
-        compute_efficiency=hw.compute_efficiency, sources=sources)
+        compute_efficiency=hw.compute_efficiency, comm_efficiency=hw.comm_efficiency, sources=sources)

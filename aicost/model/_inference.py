@@ -1,0 +1,654 @@
+"""Inference: prefill/decode roofline, KV cache, batch limits, replicas for a rate, $ per token.
+
+Per-layer roofline (Williams, Waterman & Patterson 2009) on one GPU of a ``tp``-way replica:
+``t = max(FLOPs / (peak * compute_eff), bytes / (mem_bw * bandwidth_eff))``, summed over the
+layers, plus two tensor-parallel all-reduces per layer (Megatron-LM) and the output layer.
+
+* Prefill of ``n`` prompts of ``P`` tokens: ``2 N_layer n P + 2 d_attn n P^2`` FLOPs per layer
+  (causal attention: half of the ``4 d_attn P^2``), reading the layer's weights once and
+  writing the K/V of ``n P`` tokens: compute-bound for any real prompt.
+* Decode step at batch ``B`` with context ``c``: ``2 N_layer B + 4 d_attn c B`` FLOPs per
+  layer; reads the layer's weights (mixture-of-experts: the experts that ``B`` tokens touch,
+  ``E (1 - (1 - k/E)^B)``) and ``B c`` tokens of KV cache: memory-bound until ``B`` reaches
+  the ridge point.
+* KV cache: ``2 L n_kv_heads head_dim bytes`` per token (grouped-query attention); with
+  ``tp > n_kv_heads`` each GPU keeps one (replicated) KV head.
+* Largest batch: ``(memory * GPU_MEMORY_UTILIZATION - weights - workspace) / (KV per sequence
+  of P + O tokens)`` (vLLM reserves ``gpu_memory_utilization = 0.9`` of the device and sizes
+  the KV pool with what the weights and a profiling forward pass leave).
+
+Continuous batching (Yu et al. 2022, Orca; Kwon et al. 2023, vLLM) at ``B`` concurrent
+sequences: each iteration emits one token per sequence and, on average, admits ``B/O`` new
+requests whose prefill (chunked) shares the iteration, so
+``TPOT(B) = t_decode(B) + (B/O) * t_prefill(1)`` and one replica completes
+``mu = (B/O) / TPOT(B)`` requests per second. The batch is the largest that fits and meets the
+TPOT target.
+
+Queueing (replicas for a rate): ``R`` replicas offer ``c = R * B`` request slots; a request
+holds a slot for ``S = t_prefill(1) + O * TPOT(B)``. With Poisson arrivals at ``lambda`` and
+the pooled slots as an M/M/c queue, Erlang C gives the probability ``P_w`` of waiting and the
+waiting-time tail ``P(W > t) = P_w exp(-(c/S - lambda) t)``, so the ``p``-quantile wait is
+``max(0, ln(P_w / (1 - p)) / (c/S - lambda))`` and ``TTFT_p = wait_p + t_prefill(1) +
+t_decode(B)``. The replica count is the smallest with ``rho = lambda S / c < 1`` and
+``TTFT_p <= target``. (M/M/c treats service times as exponential; real lifetimes vary with
+output length, which this reproduces better than a deterministic M/D/c would.)
+
+Cost: ``R * tp`` GPUs at the hourly price; ``$ per 1M input tokens`` takes the prefill share
+of the GPU time a request uses (``t_prefill(1)`` against ``O * t_decode(B) / B``), ``$ per 1M
+output tokens`` the decode share (idle capacity is spread over both in the same proportion).
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .._units import DTYPE_BYTES, GIB, HOUR_S, format_bytes, format_duration, normalize_dtype
+from . import _hw
+from ._spec import FFN_TYPES, ModelSpec, _spec_check
+
+__all__ = [
+    "DEFAULT_BANDWIDTH_EFFICIENCY",
+    "DEFAULT_TTFT_PERCENTILE",
+    "GPU_MEMORY_UTILIZATION",
+    "INFERENCE_KERNEL_FACTOR",
+    "PREFILL_CHUNK_TOKENS",
+    "InferenceEstimate",
+    "_decode_step_arrays",
+    "_erlang_c",
+    "_inference_arrays",
+    "_max_batch_arrays",
+    "_prefill_arrays",
+    "_replicas_arrays",
+    "_ttft_quantile",
+    "estimate_inference",
+    "latency_curve",
+    "replicas_for_rate",
+]
+
+#: Fraction of peak HBM bandwidth decode kernels reach: a device copy reached 0.88 of the H200's
+#: 4.8 TB/s here (design.md: 4.2-4.3 TB/s); GEMV and paged-attention kernels sit a little lower.
+DEFAULT_BANDWIDTH_EFFICIENCY = 0.80
+#: Prefill keeps this fraction of the GEMM rate (attention, norms and sampling run below it); as
+#: TRAINING_KERNEL_FACTOR.
+INFERENCE_KERNEL_FACTOR = 0.80
+#: vLLM's default gpu_memory_utilization: the engine uses 90% of the device memory
+GPU_MEMORY_UTILIZATION = 0.90
+#: tokens of one prefill chunk the activation workspace is sized for (vLLM's chunked prefill
+#: default max_num_batched_tokens is 2048-8192 depending on version; 8192 is the conservative end)
+PREFILL_CHUNK_TOKENS = 8192
+#: TTFT targets apply to this percentile of requests unless told otherwise
+DEFAULT_TTFT_PERCENTILE = 0.9
+
+
+# ---- sizes ------------------------------------------------------------------------------
+def _kv_heads_per_gpu(spec: ModelSpec, tp):
+    return np.ceil(spec.n_kv_heads / np.asarray(tp, dtype=float))
+
+
+def _kv_bytes_per_token_gpu(spec: ModelSpec, tp, kv_bytes):
+    return 2.0 * spec.n_layers * _kv_heads_per_gpu(spec, tp) * spec.d_head * kv_bytes
+
+
+def _weights_per_gpu(spec: ModelSpec, tp, weight_bytes):
+    return spec.n_params * weight_bytes / np.asarray(tp, dtype=float)
+
+
+def _workspace_bytes(spec: ModelSpec, tp, act_bytes, chunk_tokens=PREFILL_CHUNK_TOKENS):
+    """Activation workspace of one prefill chunk on one GPU [B] (an estimate, see module doc)."""
+    t = np.asarray(tp, dtype=float)
+    ffn_w = FFN_TYPES[spec.ffn] * spec.d_ff * spec.experts_per_token
+    per_token = (4.0 * spec.d_model + (spec.d_attn + 2 * spec.d_kv + ffn_w) / t) * act_bytes
+    return chunk_tokens * per_token + chunk_tokens * spec.vocab_size / t * 4.0
+
+
+def _max_batch_arrays(spec: ModelSpec, *, tp, context_tokens, memory_bytes, weight_bytes=2.0,
+                      kv_bytes=2.0, act_bytes=2.0, utilization=GPU_MEMORY_UTILIZATION):
+    """Largest number of concurrent sequences of ``context_tokens`` that fit (0 = none) [int]."""
+    free = (np.asarray(memory_bytes, float) * utilization - _weights_per_gpu(spec, tp, weight_bytes)
+            - _workspace_bytes(spec, tp, act_bytes))
+    per_seq = _kv_bytes_per_token_gpu(spec, tp, kv_bytes) * np.asarray(context_tokens, float)
+    return np.maximum(np.floor(free / per_seq), 0.0)
+
+
+def _touched_experts(spec: ModelSpec, tokens):
+    """Expected distinct experts ``tokens`` tokens route to in one layer (uniform routing)."""
+    if not spec.is_moe:
+        return np.ones_like(np.asarray(tokens, dtype=float))
+    e, k = spec.n_experts, spec.experts_per_token
+    return e * (1.0 - (1.0 - k / e) ** np.asarray(tokens, dtype=float))
+
+
+def _layer_weight_bytes(spec: ModelSpec, tokens, tp, weight_bytes):
+    experts = _touched_experts(spec, tokens)
+    p = (spec.attn_params_per_layer + spec.router_params_per_layer + spec.norm_params_per_layer
+         + experts * spec.ffn_params_per_expert)
+    return p * weight_bytes / np.asarray(tp, dtype=float)
+
+
+def _matmul_params_layer(spec: ModelSpec) -> float:
+    return float(spec.active_layer_params - spec.norm_params_per_layer)
+
+
+# ---- times ------------------------------------------------------------------------------
+def _prefill_arrays(spec: ModelSpec, *, n_seqs, prompt_tokens, tp, peak_flops_per_s, mem_bw_bytes_per_s,
+                    compute_efficiency, bandwidth_efficiency, scale_up_bw_bytes_per_s=np.inf,
+                    scale_up_latency_s=0.0, weight_bytes=2.0, kv_bytes=2.0, act_bytes=2.0):
+    """Prefill time of ``n_seqs`` prompts of ``prompt_tokens`` on one replica [s] (arrays broadcast)."""
+    n = np.asarray(n_seqs, float)
+    p = np.asarray(prompt_tokens, float)
+    t = np.asarray(tp, float)
+    toks = n * p
+    flops = (2.0 * _matmul_params_layer(spec) * toks + 2.0 * spec.d_attn * p * toks) / t
+    nbytes = (_layer_weight_bytes(spec, toks, t, weight_bytes)
+              + toks * _kv_bytes_per_token_gpu(spec, t, kv_bytes) / spec.n_layers
+              + 2.0 * toks * spec.d_model * act_bytes)
+    rate = np.asarray(peak_flops_per_s, float) * compute_efficiency
+    bw = np.asarray(mem_bw_bytes_per_s, float) * bandwidth_efficiency
+    layer = np.maximum(flops / rate, nbytes / bw)
+    ar = _tp_allreduce(toks * spec.d_model * act_bytes, t, scale_up_bw_bytes_per_s, scale_up_latency_s)
+    head = np.maximum(2.0 * spec.vocab_size * spec.d_model * n / t / rate,
+                      spec.vocab_size * spec.d_model * weight_bytes / t / bw)
+    return spec.n_layers * (layer + 2.0 * ar) + head
+
+
+def _decode_step_arrays(spec: ModelSpec, *, batch, context_tokens, tp, peak_flops_per_s,
+                        mem_bw_bytes_per_s, compute_efficiency, bandwidth_efficiency,
+                        scale_up_bw_bytes_per_s=np.inf, scale_up_latency_s=0.0, weight_bytes=2.0,
+                        kv_bytes=2.0, act_bytes=2.0):
+    """One decode iteration for ``batch`` sequences at ``context_tokens`` of context [s]."""
+    b = np.asarray(batch, float)
+    c = np.asarray(context_tokens, float)
+    t = np.asarray(tp, float)
+    flops = (2.0 * _matmul_params_layer(spec) * b + 4.0 * spec.d_attn * c * b) / t
+    nbytes = (_layer_weight_bytes(spec, b, t, weight_bytes)
+              + b * c * _kv_bytes_per_token_gpu(spec, t, kv_bytes) / spec.n_layers)
+    rate = np.asarray(peak_flops_per_s, float) * compute_efficiency
+    bw = np.asarray(mem_bw_bytes_per_s, float) * bandwidth_efficiency
+    layer = np.maximum(flops / rate, nbytes / bw)
+    ar = _tp_allreduce(b * spec.d_model * act_bytes, t, scale_up_bw_bytes_per_s, scale_up_latency_s)
+    head = np.maximum(2.0 * spec.vocab_size * spec.d_model * b / t / rate,
+                      spec.vocab_size * spec.d_model * weight_bytes / t / bw)
+    return spec.n_layers * (layer + 2.0 * ar) + head
+
+
+def _tp_allreduce(nbytes, tp, bw, lat):
+    bw = np.asarray(bw, float)
+    if np.all(np.isinf(bw)) and np.all(np.asarray(lat) == 0):
+        return np.zeros(np.broadcast_shapes(np.shape(nbytes), np.shape(tp)))
+    return _hw.allreduce_time(nbytes, tp, np.where(np.isinf(bw), 1e30, bw), lat)
+
+
+def _inference_arrays(spec: ModelSpec, *, tp, batch, prompt_tokens, output_tokens, peak_flops_per_s,
+                      mem_bw_bytes_per_s, memory_bytes, compute_efficiency, bandwidth_efficiency,
+                      scale_up_bw_bytes_per_s=np.inf, scale_up_latency_s=0.0, weight_bytes=2.0,
+                      kv_bytes=2.0, act_bytes=2.0, price_usd_per_gpu_hour=np.nan):
+    """One replica at a given batch, vectorized (every keyword broadcasts).
+
+    Returns
+    -------
+    dict of arrays
+        ``weights_bytes, kv_bytes_per_seq, workspace_bytes, max_batch, fits`` (batch >= 1 and
+        <= max_batch), ``prefill_s`` (one prompt), ``decode_step_s`` (at the mean context
+        ``P + O/2``), ``tpot_s`` (decode step + the prefill share of an iteration), ``ttft_s``
+        (no queue: prefill + one decode step), ``service_s`` (a request's lifetime),
+        ``requests_per_s`` (replica throughput), ``output_tokens_per_s``, ``prefill_share``
+        (of the GPU time), ``cost_usd_per_hour`` (replica), ``usd_per_1m_input`` and
+        ``usd_per_1m_output`` at full load.
+    """
+    b = np.asarray(batch, float)
+    p = np.asarray(prompt_tokens, float)
+    o = np.asarray(output_tokens, float)
+    t = np.asarray(tp, float)
+    common = dict(tp=t, peak_flops_per_s=peak_flops_per_s, mem_bw_bytes_per_s=mem_bw_bytes_per_s,
+                  compute_efficiency=compute_efficiency, bandwidth_efficiency=bandwidth_efficiency,
+                  scale_up_bw_bytes_per_s=scale_up_bw_bytes_per_s, scale_up_latency_s=scale_up_latency_s,
+                  weight_bytes=weight_bytes, kv_bytes=kv_bytes, act_bytes=act_bytes)
+    prefill = _prefill_arrays(spec, n_seqs=1.0, prompt_tokens=p, **common)
+    dec = _decode_step_arrays(spec, batch=b, context_tokens=p + o / 2.0, **common)
+    tpot = dec + (b / o) * prefill
+    service = prefill + o * tpot
+    rps = (b / o) / tpot
+    max_b = _max_batch_arrays(spec, tp=t, context_tokens=p + o, memory_bytes=memory_bytes,
+                              weight_bytes=weight_bytes, kv_bytes=kv_bytes, act_bytes=act_bytes)
+    gpu_prefill = prefill
+    gpu_decode = o * dec / b
+    share = gpu_prefill / (gpu_prefill + gpu_decode)
+    cost_h = t * np.asarray(price_usd_per_gpu_hour, float)
+    req_h = rps * HOUR_S
+    return {
+        "weights_bytes": _weights_per_gpu(spec, t, weight_bytes) + 0.0 * b,
+        "kv_bytes_per_seq": _kv_bytes_per_token_gpu(spec, t, kv_bytes) * (p + o),
+        "workspace_bytes": _workspace_bytes(spec, t, act_bytes) + 0.0 * b,
+        "max_batch": max_b, "fits": (b >= 1) & (b <= max_b),
+        "prefill_s": prefill + 0.0 * b, "decode_step_s": dec, "tpot_s": tpot,
+        "ttft_s": prefill + dec, "service_s": service, "requests_per_s": rps,
+        "output_tokens_per_s": rps * o, "prefill_share": share, "cost_usd_per_hour": cost_h + 0.0 * b,
+        "usd_per_1m_input": cost_h * share / (req_h * p) * 1e6,
+        "usd_per_1m_output": cost_h * (1.0 - share) / (req_h * o) * 1e6,
+    }
+
+
+# ---- queueing ---------------------------------------------------------------------------
+def _erlang_c(c, a):
+    """Erlang C: probability an arrival waits in M/M/c with offered load ``a = lambda/mu``.
+
+    Stable recursion on Erlang B (``1/B_k = 1 + (k/a)/B_{k-1}``), vectorized; returns 1 where
+    ``a >= c`` (unstable). ``c`` are whole numbers >= 1.
+    """
+    c = np.asarray(c, dtype=float)
+    a = np.asarray(a, dtype=float)
+    c, a = np.broadcast_arrays(c, a)
+    out = np.ones(c.shape)
+    stable = (a < c) & (a > 0)
+    if not np.any(stable):
+        return np.where(a <= 0, 0.0, out) if out.ndim else float(0.0 if a <= 0 else 1.0)
+    cs, as_ = c[stable], a[stable]
+    inv_b = np.ones_like(cs)
+    kmax = int(cs.max())
+    for k in range(1, kmax + 1):
+        live = cs >= k
+        inv_b = np.where(live, 1.0 + (k / as_) * inv_b, inv_b)
+    b = 1.0 / inv_b
+    rho = as_ / cs
+    out[stable] = b / (1.0 - rho * (1.0 - b))
+    out = np.where(a <= 0, 0.0, out)
+    return float(out) if out.ndim == 0 else out
+
+
+def _ttft_quantile(replicas, batch, rate, service_s, base_ttft_s, percentile=DEFAULT_TTFT_PERCENTILE):
+    """TTFT at ``percentile`` (``None``: mean) with ``replicas * batch`` slots [s]; inf if unstable."""
+    c = np.asarray(replicas, float) * np.asarray(batch, float)
+    lam = np.asarray(rate, float)
+    s = np.asarray(service_s, float)
+    a = lam * s
+    pw = np.asarray(_erlang_c(np.maximum(c, 1.0), a), dtype=float)
+    gap = c / s - lam
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if percentile is None:
+            wait = pw / gap
+        else:
+            wait = np.maximum(np.log(pw / (1.0 - percentile)) / gap, 0.0)
+    wait = np.where(a < c, wait, np.inf)
+    wait = np.where(lam <= 0, 0.0, wait)
+    return base_ttft_s + wait
+
+
+def _replicas_arrays(*, rate, batch, service_s, base_ttft_s, ttft_target_s=np.inf,
+                     percentile=DEFAULT_TTFT_PERCENTILE, max_replicas=100000):
+    """Smallest replica count meeting ``rate`` [req/s] under the TTFT target (vectorized).
+
+    Returns ``(replicas, ttft_s)``; ``replicas`` is ``inf`` where even ``max_replicas`` (or any
+    count, when ``base_ttft_s`` already exceeds the target) cannot meet it.
+    """
+    lam = np.asarray(rate, float)
+    b = np.asarray(batch, float)
+    s = np.asarray(service_s, float)
+    base = np.asarray(base_ttft_s, float)
+    target = np.asarray(ttft_target_s, float)
+    lam, b, s, base, target = np.broadcast_arrays(lam, b, s, base, target)
+    lo = np.maximum(np.floor(lam * s / np.maximum(b, 1.0)) + 1.0, 1.0)
+    lo = np.where(lam <= 0, 1.0, lo)
+    ok = lambda r: _ttft_quantile(r, b, lam, s, base, percentile) <= target  # noqa: E731
+    possible = (base <= target) & (b >= 1)
+    hi = lo.copy()
+    # exponential search for an upper bound, then bisection (TTFT falls as replicas grow)
+    for _ in range(40):
+        good = ok(hi) | ~possible | (hi >= max_replicas)
+        if np.all(good):
+            break
+        hi = np.where(good, hi, np.minimum(hi * 2.0, max_replicas))
+    found = ok(hi) & possible
+    lo_ = np.where(ok(lo), lo, lo)
+    left = lo_.copy()
+    right = hi.copy()
+    done_lo = ok(lo)
+    right = np.where(done_lo, lo, right)
+    for _ in range(60):
+        if np.all(right - left <= 1):
+            break
+        mid = np.floor((left + right) / 2.0)
+        good = ok(mid)
+        right = np.where(good & (right - left > 1), mid, right)
+        left = np.where(~good & (right - left > 1), mid, left)
+    reps = np.where(done_lo, lo, right)
+    reps = np.where(found, reps, np.inf)
+    ttft = np.where(found, _ttft_quantile(np.where(found, reps, 1.0), b, lam, s, base, percentile), np.inf)
+    if reps.ndim == 0:
+        return float(reps), float(ttft)
+    return reps, ttft
+
+
+# ---- public -----------------------------------------------------------------------------
+def _setup(model, accelerator, tp, dtype, kv_dtype, pricing, price_usd_per_gpu_hour, instance,
+           compute_efficiency, bandwidth_efficiency, catalog, store, gpus_per_node):
+    from ._memory import _positive_int
+    from ._training import Cluster, resolve_hardware
+
+    spec = _spec_check(model)
+    tp = _positive_int("tp", tp)
+    dtype = normalize_dtype(dtype)
+    kv_dtype = normalize_dtype(kv_dtype or dtype)
+    if isinstance(accelerator, Cluster):
+        cluster = accelerator
+        if price_usd_per_gpu_hour is not None or instance is not None:
+            from dataclasses import replace
+
+            cluster = replace(cluster, price_usd_per_gpu_hour=price_usd_per_gpu_hour or cluster.price_usd_per_gpu_hour,
+                              instance=instance or cluster.instance)
+    else:
+        cluster = Cluster(accelerator=str(accelerator), gpus=tp, gpus_per_node=max(tp, gpus_per_node),
+                          pricing=pricing, price_usd_per_gpu_hour=price_usd_per_gpu_hour, instance=instance,
+                          scale_out_bw_bytes_per_s=1e12)
+    if tp > cluster.gpus_per_node:
+        raise ValueError(f"tp={tp} is larger than the {cluster.gpus_per_node} GPUs in a node; a replica's "
+                         "tensor parallelism must stay on the scale-up fabric")
+    if spec.n_heads % tp:
+        raise ValueError(f"tp={tp} does not divide {spec.name}'s {spec.n_heads} attention heads")
+    hw = resolve_hardware(cluster, dtype if dtype not in ("int8",) else "int8", catalog=catalog, store=store,
+                          kernel_factor=INFERENCE_KERNEL_FACTOR)
+    src = dict(hw.sources)
+    ce = hw.compute_efficiency if compute_efficiency is None else float(compute_efficiency)
+    if compute_efficiency is not None:
+        src["efficiency"] = "compute_efficiency (explicit)"
+    be = DEFAULT_BANDWIDTH_EFFICIENCY if bandwidth_efficiency is None else float(bandwidth_efficiency)
+    src["bandwidth_efficiency"] = ("bandwidth_efficiency (explicit)" if bandwidth_efficiency is not None else
+                                   f"DEFAULT_BANDWIDTH_EFFICIENCY {DEFAULT_BANDWIDTH_EFFICIENCY}")
+    for name, v in (("compute_efficiency", ce), ("bandwidth_efficiency", be)):
+        if not 0 < v <= 1:
+            raise ValueError(f"{name} must be in (0, 1], got {v!r}")
+    wb = float(DTYPE_BYTES[dtype])
+    kb = float(DTYPE_BYTES[kv_dtype])
+    ab = 2.0 if wb < 2 else wb
+    arr = dict(tp=tp, peak_flops_per_s=hw.peak_flops_per_s, mem_bw_bytes_per_s=hw.mem_bw_bytes_per_s,
+               memory_bytes=hw.memory_bytes, compute_efficiency=ce, bandwidth_efficiency=be,
+               scale_up_bw_bytes_per_s=hw.scale_up_bw_bytes_per_s * hw.comm_efficiency,
+               scale_up_latency_s=hw.scale_up_latency_s, weight_bytes=wb, kv_bytes=kb, act_bytes=ab,
+               price_usd_per_gpu_hour=hw.price_usd_per_gpu_hour)
+    return spec, tp, dtype, kv_dtype, hw, src, arr
+
+
+def _check_tokens(prompt_tokens, output_tokens):
+    from ._memory import _positive_int
+
+    return _positive_int("prompt_tokens", prompt_tokens), _positive_int("output_tokens", output_tokens)
+
+
+DEFAULT_BATCH_GRID = tuple(2 ** k for k in range(0, 12))
+
+
+def latency_curve(model, accelerator="H100-SXM", *, tp=1, prompt_tokens=512, output_tokens=256,
+                  batches=None, dtype="bf16", kv_dtype=None, pricing="on_demand",
+                  price_usd_per_gpu_hour=None, instance=None, compute_efficiency=None,
+                  bandwidth_efficiency=None, catalog=None, store=None, gpus_per_node=8):
+    """TTFT, TPOT and throughput of one replica against batch size (a DataFrame).
+
+    Columns: ``batch, fits, prefill_s, decode_step_s, tpot_s, ttft_s, requests_per_s,
+    output_tokens_per_s, usd_per_1m_input, usd_per_1m_output, bound`` (``memory`` or
+    ``compute`` for the decode step).
+    """
+    import pandas as pd
+
+    p, o = _check_tokens(prompt_tokens, output_tokens)
+    spec, tp, dtype, kv_dtype, hw, src, arr = _setup(
+        model, accelerator, tp, dtype, kv_dtype, pricing, price_usd_per_gpu_hour, instance,
+        compute_efficiency, bandwidth_efficiency, catalog, store, gpus_per_node)
+    b = np.asarray(batches if batches is not None else DEFAULT_BATCH_GRID, dtype=float)
+    if np.any(b < 1):
+        raise ValueError("batch sizes must be >= 1")
+    r = _inference_arrays(spec, batch=b, prompt_tokens=p, output_tokens=o, **arr)
+    bound = _decode_bound(spec, b, p + o / 2.0, arr)
+    df = pd.DataFrame({"batch": b.astype(int), "fits": r["fits"], "prefill_s": r["prefill_s"],
+                       "decode_step_s": r["decode_step_s"], "tpot_s": r["tpot_s"], "ttft_s": r["ttft_s"],
+                       "requests_per_s": r["requests_per_s"], "output_tokens_per_s": r["output_tokens_per_s"],
+                       "usd_per_1m_input": r["usd_per_1m_input"], "usd_per_1m_output": r["usd_per_1m_output"],
+                       "bound": bound})
+    df.attrs["max_batch"] = int(np.asarray(r["max_batch"]).ravel()[0])
+    df.attrs["sources"] = src
+    return df
+
+
+def _decode_bound(spec, b, ctx, arr):
+    t = arr["tp"]
+    flops = (2.0 * _matmul_params_layer(spec) * b + 4.0 * spec.d_attn * ctx * b) / t
+    nbytes = (_layer_weight_bytes(spec, b, t, arr["weight_bytes"])
+              + b * ctx * _kv_bytes_per_token_gpu(spec, t, arr["kv_bytes"]) / spec.n_layers)
+    c = flops / (arr["peak_flops_per_s"] * arr["compute_efficiency"])
+    m = nbytes / (arr["mem_bw_bytes_per_s"] * arr["bandwidth_efficiency"])
+    return np.where(c > m, "compute", "memory")
+
+
+@dataclass(frozen=True)
+class InferenceEstimate:
+    """Serving one model on replicas of ``tp`` GPUs. Times in seconds, costs in USD."""
+
+    model: str
+    accelerator: str
+    tp: int
+    dtype: str
+    kv_dtype: str
+    prompt_tokens: int
+    output_tokens: int
+    weights_bytes_per_gpu: float
+    kv_bytes_per_seq_per_gpu: float
+    workspace_bytes_per_gpu: float
+    memory_bytes_per_gpu: float
+    max_batch: int
+    batch: int
+    prefill_s: float
+    decode_step_s: float
+    tpot_s: float
+    ttft_no_queue_s: float
+    requests_per_s_per_replica: float
+    output_tokens_per_s_per_replica: float
+    requests_per_s: float | None
+    replicas: float
+    gpus: float
+    utilization: float
+    ttft_s: float
+    ttft_percentile: float | None
+    ttft_target_s: float | None
+    tpot_target_s: float | None
+    price_usd_per_gpu_hour: float
+    cost_usd_per_hour: float
+    prefill_share: float
+    usd_per_1m_input: float
+    usd_per_1m_output: float
+    usd_per_1m_input_at_capacity: float
+    usd_per_1m_output_at_capacity: float
+    decode_bound: str
+    curve: object = field(default=None, compare=False, repr=False)
+    sources: dict = field(default_factory=dict, compare=False)
+
+    @property
+    def meets_targets(self) -> bool:
+        ok = math.isfinite(self.replicas)
+        if self.tpot_target_s is not None:
+            ok &= self.tpot_s <= self.tpot_target_s
+        if self.ttft_target_s is not None:
+            ok &= self.ttft_s <= self.ttft_target_s
+        return bool(ok)
+
+    def to_dict(self) -> dict:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__ if k not in ("curve", "sources")}
+
+    def _rows(self):
+        pct = "mean" if self.ttft_percentile is None else f"p{self.ttft_percentile * 100:g}"
+        rows = [
+            ("replica", f"{self.tp} x {self.accelerator} ({self.dtype} weights, {self.kv_dtype} KV)"),
+            ("memory per GPU", f"weights {format_bytes(self.weights_bytes_per_gpu)}, KV per sequence "
+                               f"{format_bytes(self.kv_bytes_per_seq_per_gpu)}, workspace "
+                               f"{format_bytes(self.workspace_bytes_per_gpu)} of "
+                               f"{format_bytes(self.memory_bytes_per_gpu)}: max batch {self.max_batch}"),
+            ("batch", f"{self.batch} concurrent sequences (decode {self.decode_bound}-bound)"),
+            ("latency", f"prefill {format_duration(self.prefill_s)}, TPOT {format_duration(self.tpot_s)}, "
+                        f"TTFT {format_duration(self.ttft_no_queue_s)} unloaded"),
+            ("replica throughput", f"{self.requests_per_s_per_replica:.2f} req/s, "
+                                   f"{self.output_tokens_per_s_per_replica:,.0f} output tokens/s"),
+        ]
+        if self.requests_per_s is not None:
+            rows.append(("for the rate", f"{self.requests_per_s:g} req/s: {self.replicas:g} replicas "
+                                         f"({self.gpus:g} GPUs), utilization {self.utilization:.0%}, "
+                                         f"TTFT {pct} {format_duration(self.ttft_s)}"))
+        rows.append(("cost", f"${self.cost_usd_per_hour:,.2f}/h; ${self.usd_per_1m_input:.3f} per 1M input, "
+                             f"${self.usd_per_1m_output:.3f} per 1M output tokens (at capacity "
+                             f"${self.usd_per_1m_input_at_capacity:.3f} / ${self.usd_per_1m_output_at_capacity:.3f})"))
+        rows.append(("targets", "met" if self.meets_targets else "NOT met"))
+        return rows
+
+    def __str__(self) -> str:
+        w = max(len(k) for k, _ in self._rows())
+        return f"Serving {self.model}: {self.prompt_tokens} prompt + {self.output_tokens} output tokens\n" + \
+            "\n".join(f"  {k:<{w}}  {v}" for k, v in self._rows())
+
+    def _repr_html_(self) -> str:
+        rows = "".join(f"<tr><th style='text-align:left'>{html.escape(k)}</th>"
+                       f"<td style='text-align:left'>{html.escape(v)}</td></tr>" for k, v in self._rows())
+        srcs = "".join(f"<li>{html.escape(k)}: {html.escape(str(v))}</li>" for k, v in self.sources.items())
+        return (f"<div><b>Serving {html.escape(self.model)}</b><table>{rows}</table>"
+                f"<details><summary>sources</summary><ul>{srcs}</ul></details></div>")
+
+
+def _choose_batch(r, b, tpot_target):
+    ok = np.asarray(r["fits"], bool)
+    if tpot_target is not None:
+        ok &= np.asarray(r["tpot_s"]) <= tpot_target
+    if not np.any(ok):
+        return None
+    return int(b[np.nonzero(ok)[0].max()])
+
+
+def estimate_inference(model, accelerator="H100-SXM", *, tp=1, prompt_tokens=512, output_tokens=256,
+                       requests_per_s=None, ttft_s=None, tpot_s=None,
+                       ttft_percentile=DEFAULT_TTFT_PERCENTILE, batch=None, dtype="bf16", kv_dtype=None,
+                       pricing="on_demand", price_usd_per_gpu_hour=None, instance=None,
+                       compute_efficiency=None, bandwidth_efficiency=None, catalog=None, store=None,
+                       gpus_per_node=8) -> InferenceEstimate:
+    """Estimate serving ``model`` on replicas of ``tp`` accelerators.
+
+    Parameters
+    ----------
+    model : ModelSpec or str
+    accelerator : str or Cluster
+        Catalog accelerator name, or a :class:`Cluster` carrying explicit hardware numbers.
+    tp : int
+        Tensor-parallel GPUs per replica (inside one node).
+    prompt_tokens, output_tokens : int
+        Mean prompt and output length [tokens].
+    requests_per_s : float, optional
+        Offered load [requests/s]; with it the replica count comes from the queueing model.
+    ttft_s, tpot_s : float or str, optional
+        Targets for time to first token (at ``ttft_percentile``) and time per output token.
+    ttft_percentile : float or None
+        Percentile the TTFT target applies to (``None``: the mean).
+    batch : int, optional
+        Concurrent sequences per replica; default: the largest that fits and meets ``tpot_s``
+        (searched over powers of two and the memory limit).
+    dtype, kv_dtype : str
+        Weight/compute dtype and KV-cache dtype (default: ``dtype``).
+    pricing, price_usd_per_gpu_hour, instance : price from the catalog or explicit [USD/GPU-h].
+    compute_efficiency, bandwidth_efficiency : float, optional
+        Override the prefill compute efficiency and decode bandwidth efficiency.
+
+    Raises
+    ------
+    aicost.InfeasibleError
+        When the weights do not fit or no batch meets the TPOT target.
+    """
+    from .._errors import InfeasibleError
+    from .._units import parse_duration
+
+    p, o = _check_tokens(prompt_tokens, output_tokens)
+    ttft_t = None if ttft_s is None else parse_duration(ttft_s)
+    tpot_t = None if tpot_s is None else parse_duration(tpot_s)
+    for name, v in (("ttft_s", ttft_t), ("tpot_s", tpot_t)):
+        if v is not None and v <= 0:
+            raise ValueError(f"{name} must be positive, got {v!r}")
+    if requests_per_s is not None:
+        requests_per_s = float(requests_per_s)
+        if not requests_per_s >= 0 or not math.isfinite(requests_per_s):
+            raise ValueError(f"requests_per_s must be >= 0, got {requests_per_s!r}")
+    if ttft_percentile is not None and not 0 < ttft_percentile < 1:
+        raise ValueError(f"ttft_percentile must be in (0, 1) or None, got {ttft_percentile!r}")
+    curve = latency_curve(model, accelerator, tp=tp, prompt_tokens=p, output_tokens=o, dtype=dtype,
+                          kv_dtype=kv_dtype, pricing=pricing, price_usd_per_gpu_hour=price_usd_per_gpu_hour,
+                          instance=instance, compute_efficiency=compute_efficiency,
+                          bandwidth_efficiency=bandwidth_efficiency, catalog=catalog, store=store,
+                          gpus_per_node=gpus_per_node)
+    spec, tp, dtype, kv_dtype, hw, src, arr = _setup(
+        model, accelerator, tp, dtype, kv_dtype, pricing, price_usd_per_gpu_hour, instance,
+        compute_efficiency, bandwidth_efficiency, catalog, store, gpus_per_node)
+    max_b = curve.attrs["max_batch"]
+    weights = float(_weights_per_gpu(spec, tp, arr["weight_bytes"]))
+    if max_b < 1:
+        raise InfeasibleError(
+            f"{spec.name} does not fit on {tp} x {hw.accelerator}: weights need {weights / GIB:.1f} GiB per "
+            f"GPU (+ workspace and one sequence of KV cache) of {hw.memory_bytes / GIB:.1f} GiB x "
+            f"{GPU_MEMORY_UTILIZATION:.0%} usable; raise tp or use a smaller dtype")
+    if batch is None:
+        grid = np.unique(np.concatenate([np.asarray(DEFAULT_BATCH_GRID, float), [float(max_b)]]))
+        grid = grid[grid <= max_b]
+        r = _inference_arrays(spec, batch=grid, prompt_tokens=p, output_tokens=o, **arr)
+        chosen = _choose_batch(r, grid, tpot_t)
+        if chosen is None:
+            raise InfeasibleError(
+                f"no batch meets TPOT {format_duration(tpot_t)} for {spec.name} on {tp} x {hw.accelerator}: "
+                f"even batch 1 takes {format_duration(float(r['tpot_s'][0]))} per token; raise tp, use a "
+                "faster accelerator or relax the TPOT target")
+    else:
+        from ._memory import _positive_int
+
+        chosen = _positive_int("batch", batch)
+        if chosen > max_b:
+            raise InfeasibleError(f"batch {chosen} does not fit: at most {max_b} sequences of {p + o} tokens "
+                                  f"fit on {tp} x {hw.accelerator}")
+    r = {k: float(np.asarray(v)) for k, v in
+         _inference_arrays(spec, batch=chosen, prompt_tokens=p, output_tokens=o, **arr).items()}
+    if requests_per_s is not None:
+        reps, ttft = _replicas_arrays(rate=requests_per_s, batch=chosen, service_s=r["service_s"],
+                                      base_ttft_s=r["ttft_s"],
+                                      ttft_target_s=np.inf if ttft_t is None else ttft_t,
+                                      percentile=ttft_percentile)
+        util = requests_per_s * r["service_s"] / (reps * chosen) if math.isfinite(reps) else math.nan
+    else:
+        reps, ttft, util = 1.0, r["ttft_s"], 1.0
+    cost_h = r["cost_usd_per_hour"] * reps
+    if requests_per_s:
+        tok_in = requests_per_s * p * HOUR_S
+        tok_out = requests_per_s * o * HOUR_S
+        usd_in = cost_h * r["prefill_share"] / tok_in * 1e6
+        usd_out = cost_h * (1 - r["prefill_share"]) / tok_out * 1e6
+    else:
+        usd_in, usd_out = r["usd_per_1m_input"], r["usd_per_1m_output"]
+    bound = str(_decode_bound(spec, np.asarray(float(chosen)), p + o / 2.0, arr))
+    src["queueing"] = ("M/M/c (Erlang C) over replicas x batch slots, "
+                       + ("mean TTFT" if ttft_percentile is None else f"p{ttft_percentile * 100:g} TTFT"))
+    return InferenceEstimate(
+        model=spec.name, accelerator=hw.accelerator, tp=tp, dtype=dtype, kv_dtype=kv_dtype,
+        prompt_tokens=p, output_tokens=o, weights_bytes_per_gpu=weights,
+        kv_bytes_per_seq_per_gpu=r["kv_bytes_per_seq"], workspace_bytes_per_gpu=r["workspace_bytes"],
+        memory_bytes_per_gpu=hw.memory_bytes, max_batch=int(max_b), batch=int(chosen),
+        prefill_s=r["prefill_s"], decode_step_s=r["decode_step_s"], tpot_s=r["tpot_s"],
+        ttft_no_queue_s=r["ttft_s"], requests_per_s_per_replica=r["requests_per_s"],
+        output_tokens_per_s_per_replica=r["output_tokens_per_s"], requests_per_s=requests_per_s,
+        replicas=reps, gpus=reps * tp, utilization=util, ttft_s=ttft, ttft_percentile=ttft_percentile,
+        ttft_target_s=ttft_t, tpot_target_s=tpot_t, price_usd_per_gpu_hour=hw.price_usd_per_gpu_hour,
+        cost_usd_per_hour=cost_h, prefill_share=r["prefill_share"], usd_per_1m_input=usd_in,
+        usd_per_1m_output=usd_out, usd_per_1m_input_at_capacity=r["usd_per_1m_input"],
+        usd_per_1m_output_at_capacity=r["usd_per_1m_output"], decode_bound=bound, curve=curve, sources=src)
+
+
+def replicas_for_rate(estimate: InferenceEstimate, requests_per_s, ttft_s=None, percentile=None):
+    """Replicas an :class:`InferenceEstimate`'s operating point needs for ``requests_per_s``
+    (scalar or array) under ``ttft_s`` (default: the estimate's target). Returns replicas (inf =
+    impossible)."""
+    target = estimate.ttft_target_s if ttft_s is None else float(ttft_s)
+    pct = estimate.ttft_percentile if percentile is None else percentile
+    service = estimate.prefill_s + estimate.output_tokens * estimate.tpot_s
+    reps, _ = _replicas_arrays(rate=np.asarray(requests_per_s, float), batch=estimate.batch,
+                               service_s=service, base_ttft_s=estimate.ttft_no_queue_s,
+                               ttft_target_s=np.inf if target is None else target, percentile=pct)
+    return reps
