@@ -177,15 +177,200 @@ def _add_bench_compute(bsub) -> None:
 
 def _add_bench_storage(bsub) -> None:
     """`aicost bench storage` (issue: storage and network)."""
+    p = bsub.add_parser(
+        "storage", help="measure a file system like fio (direct I/O, parallel workers)",
+        description="Measure throughput, IOPS and latency of a file system with fio's semantics "
+                    "(O_DIRECT, psync). Files are laid out in a temporary work directory inside "
+                    "--dir and removed afterwards.")
+    p.add_argument("--dir", default=".", help="directory on the file system to measure (default: .)")
+    p.add_argument("--pattern", default="seqread",
+                   choices=("seqread", "seqwrite", "randread", "randwrite"))
+    p.add_argument("--block-size", default="1MiB", help="bytes per I/O (default 1MiB)")
+    p.add_argument("--workers", type=int, default=4, help="parallel workers (default 4)")
+    p.add_argument("--size", default="1GiB", help="file size per worker (default 1GiB)")
+    p.add_argument("--duration", default="10", help="measured seconds (default 10)")
+    p.add_argument("--ramp", default="1", help="seconds run but not counted first (default 1)")
+    p.add_argument("--fsync", type=int, default=0, help="fsync every N writes (default 0: never)")
+    p.add_argument("--buffered", action="store_true",
+                   help="fall back to buffered I/O where O_DIRECT is unsupported (flagged)")
+    p.add_argument("--json", metavar="PATH", help="also write the result as JSON")
+    p.add_argument("--no-store", action="store_true", help="do not save to the results store")
+    p.set_defaults(func=_cmd_bench_storage)
+
+
+def _cmd_bench_storage(args) -> int:
+    from . import storage
+
+    res = storage.measure(args.dir, pattern=args.pattern, block_size=args.block_size,
+                          workers=args.workers, file_size=args.size, duration_s=args.duration,
+                          ramp_s=args.ramp, fsync=args.fsync, allow_buffered=args.buffered)
+    print(res)
+    if args.json:
+        _write_json([res.to_dict()], args.json)
+    if not args.no_store:
+        print(f"saved run {storage.save_results(res)}")
+    return 0
 
 
 def _add_bench_network(bsub) -> None:
     """`aicost bench network` (issue: storage and network)."""
+    p = bsub.add_parser(
+        "network", help="measure TCP throughput like iperf3 (loopback by default)",
+        description="TCP stream throughput between a server process and a client, parallel "
+                    "streams, warm-up omitted; NCCL collectives with --nccl on 2+ GPUs.")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on and connect to")
+    p.add_argument("--port", type=int, default=0, help="TCP port (default 0: any free port)")
+    p.add_argument("--streams", type=int, default=4, help="parallel streams (default 4)")
+    p.add_argument("--duration", type=float, default=5.0, help="measured seconds (default 5)")
+    p.add_argument("--omit", type=float, default=1.0, help="warm-up seconds omitted (default 1)")
+    p.add_argument("--bind-all", action="store_true", help="listen on all interfaces")
+    p.add_argument("--nccl", action="store_true",
+                   help="measure NCCL collectives across this host's GPUs instead (needs 2+)")
+    p.add_argument("--json", metavar="PATH", help="also write the result as JSON")
+    p.add_argument("--no-store", action="store_true", help="do not save to the results store")
+    p.set_defaults(func=_cmd_bench_network)
+
+
+def _cmd_bench_network(args) -> int:
+    from . import network
+
+    if args.nccl:
+        df = network.nccl_collectives()
+        _emit(df.drop(columns=["params"]))
+        if args.json:
+            _write_json(json.loads(df.to_json(orient="records", default_handler=str)), args.json)
+        if not args.no_store:
+            print(f"saved run {network.save_collectives(df)}")
+        return 0
+    res = network.measure_tcp(args.host, args.port, streams=args.streams,
+                              duration_s=args.duration, omit_s=args.omit, bind_all=args.bind_all)
+    print(res)
+    if args.json:
+        _write_json([res.to_dict()], args.json)
+    if not args.no_store:
+        print(f"saved run {network.save_results(res)}")
+    return 0
 
 
 # ----------------------------------------------------------------------------- plan
 def _add_plan(sub) -> None:
     """`aicost plan train|serve` (issue: workload models and planner)."""
+    from ._units import parse_duration
+
+    def number(text: str) -> float:
+        try:
+            return float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number such as 2e12, got {text!r}") from None
+
+    def duration(text: str) -> float:
+        try:
+            return parse_duration(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    def names(text: str) -> list[str]:
+        return [t for t in text.replace(",", " ").split() if t]
+
+    p = sub.add_parser("plan", help="what to rent to train or serve a model, and what it costs")
+    psub = p.add_subparsers(dest="plan_command", required=True)
+
+    def common(q) -> None:
+        q.add_argument("--model", required=True, help="model preset (e.g. llama-3.1-70b)")
+        q.add_argument("--providers", type=names, help="comma-separated providers (default: all)")
+        q.add_argument("--accelerators", type=names, help="comma-separated accelerators (default: all)")
+        q.add_argument("--pricing", type=names, default=["on_demand", "spot"],
+                       help="comma-separated pricing models: on_demand, spot, reserved_1y "
+                            "(default: on_demand,spot)")
+        q.add_argument("--efficiency", type=number,
+                       help="compute efficiency, fraction of peak (default: measured or documented)")
+        q.add_argument("--extra", action="append", default=[], metavar="CSV",
+                       help="user catalog CSV adding or overriding rows (repeatable)")
+        q.add_argument("--top", type=int, default=10, help="plans to list (default 10)")
+        q.add_argument("--json", metavar="PATH", help="also write the plan as JSON to PATH")
+
+    tp_ = psub.add_parser("train", help="plan a training run: offers x nodes x layouts x pricing")
+    common(tp_)
+    tp_.add_argument("--tokens", type=number, required=True, help="training tokens, e.g. 2e12")
+    tp_.add_argument("--deadline", type=duration, help="longest expected wall time, e.g. 30d")
+    tp_.add_argument("--budget", type=number, help="largest expected cost [USD], e.g. 2e6")
+    tp_.add_argument("--max-gpus", type=int, default=16384, help="largest cluster searched (16384)")
+    tp_.add_argument("--storage-tier", help="checkpoint storage tier (default: each provider's)")
+    tp_.add_argument("--objective", choices=("auto", "cost", "time", "balanced"), default="auto")
+    tp_.set_defaults(func=_cmd_plan_train)
+
+    sp = psub.add_parser("serve", help="plan serving: offers x tensor parallelism x batch x replicas")
+    common(sp)
+    sp.add_argument("--qps", type=number, help="requests per second (or --demand)")
+    sp.add_argument("--demand", help="demand trace name or CSV (hour, requests_per_s) instead of --qps")
+    sp.add_argument("--prompt", type=int, default=512, help="prompt tokens per request (512)")
+    sp.add_argument("--output", type=int, default=256, help="output tokens per request (256)")
+    sp.add_argument("--ttft", type=duration, help="time-to-first-token target, e.g. 1s")
+    sp.add_argument("--tpot", type=duration, help="time-per-output-token target, e.g. 50ms")
+    sp.add_argument("--objective", choices=("auto", "cost", "time", "balanced"), default="auto")
+    sp.set_defaults(func=_cmd_plan_serve)
+
+
+def _print_plan(plan, top: int, json_path: str | None) -> None:
+    best = plan.best
+    print(plan.summary())
+    print()
+    if best is not None:
+        print(best)
+        print()
+    from .plan._result import _format_table
+
+    cols = list(plan.table_columns)
+    if not plan.feasible.empty:
+        print(f"Best {min(top, len(plan.feasible))} plans:")
+        print(_format_table(plan.feasible.head(top), cols).to_string(index=False))
+        print()
+        front = plan.pareto
+        print(f"Pareto frontier ({plan.time_col} against {plan.cost_col}, {len(front)} points):")
+        print(_format_table(front, cols).to_string(index=False))
+        print()
+    print(plan.explain())
+    if json_path:
+        _write_json(plan.to_dict(top=top), json_path)
+        print(f"wrote {json_path}")
+
+
+def _plan_catalog(args):
+    if not args.extra:
+        return None
+    from . import catalog
+
+    return catalog.load(extra=args.extra)
+
+
+def _cmd_plan_train(args) -> int:
+    from .plan import plan_training
+
+    if args.top < 1:
+        raise ValueError(f"--top must be at least 1, got {args.top}")
+    plan = plan_training(args.model, args.tokens, deadline=args.deadline, budget_usd=args.budget,
+                         providers=args.providers, pricing=args.pricing, accelerators=args.accelerators,
+                         max_gpus=args.max_gpus, storage_tier=args.storage_tier,
+                         efficiency=args.efficiency, objective=args.objective,
+                         catalog=_plan_catalog(args))
+    _print_plan(plan, args.top, args.json)
+    return 0
+
+
+def _cmd_plan_serve(args) -> int:
+    from .plan import plan_inference
+
+    if args.top < 1:
+        raise ValueError(f"--top must be at least 1, got {args.top}")
+    if (args.qps is None) == (args.demand is None):
+        raise ValueError("give exactly one of --qps (requests per second) or --demand (a trace)")
+    plan = plan_inference(args.model, requests_per_s=args.qps, demand=args.demand,
+                          prompt_tokens=args.prompt, output_tokens=args.output, ttft_s=args.ttft,
+                          tpot_s=args.tpot, providers=args.providers, pricing=args.pricing,
+                          accelerators=args.accelerators, efficiency=args.efficiency,
+                          objective=args.objective, catalog=_plan_catalog(args))
+    _print_plan(plan, args.top, args.json)
+    return 0
 
 
 # ----------------------------------------------------------------------------- report

@@ -1,0 +1,195 @@
+"""Collectives across nodes: a scale-up fabric inside each node, a scale-out fabric between them.
+
+The hierarchical all-reduce (as NCCL and Horovod run it across nodes) is
+
+1. reduce-scatter inside each node over the scale-up fabric (``g`` GPUs, the full buffer),
+2. all-reduce between nodes over the scale-out fabric on ``1/g`` of the buffer, the ``g``
+   GPUs of a node each driving their own share of the node's network (rail-optimized),
+3. all-gather inside each node.
+
+All-gather, reduce-scatter and broadcast use the matching halves; all-to-all sends the
+intra-node part over the scale-up fabric and the rest over the scale-out fabric. Each step is a
+:func:`collective_time` with the fabric's per-GPU, per-direction bandwidth times an efficiency
+factor (achieved busbw / link bandwidth).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._model import DEFAULT_COLLECTIVE_EFFICIENCY, collective_time, normalize_op
+
+__all__ = [
+    "collective_efficiency",
+    "fabric_collective_time",
+    "hierarchical_collective_time",
+]
+
+
+def _fabric(fabric, catalog):
+    if isinstance(fabric, str):
+        if catalog is None:
+            from .. import catalog as _catalog
+
+            catalog = _catalog.load()
+        return catalog.fabric(fabric)
+    return fabric
+
+
+def _per_gpu(fabric, gpus_per_node):
+    bw = float(fabric.bandwidth_bytes_per_s)
+    if getattr(fabric, "basis", "per_gpu") == "per_node":
+        bw = bw / np.asarray(gpus_per_node, dtype=float)
+    lat = getattr(fabric, "latency_s", None)
+    return bw, float(lat) if lat is not None and lat == lat else 0.0
+
+
+def collective_efficiency(fabric=None, *, op: str = "all_reduce", store=None):
+    """Achieved busbw / link bandwidth for a fabric, and where the number comes from.
+
+    Asks ``aicost.calibrate.collective_efficiency`` (measured NCCL busbw in the results
+    store) when that function exists and has data; otherwise returns
+    :data:`DEFAULT_COLLECTIVE_EFFICIENCY`.
+
+    Returns
+    -------
+    (float, str)
+        The factor and its source (``"measured: ..."`` or ``"default: ..."``).
+    """
+    try:
+        from .. import calibrate
+    except ImportError:
+        calibrate = None
+    fn = getattr(calibrate, "collective_efficiency", None) if calibrate is not None else None
+    if fn is not None:
+        name = getattr(fabric, "name", fabric)
+        try:
+            eff = fn(name, op=op, store=store)
+        except (TypeError, LookupError, ValueError):
+            eff = None
+        value = getattr(eff, "value", eff)
+        if value is not None and 0 < float(value) <= 1.5:
+            return float(value), str(getattr(eff, "source", "aicost.calibrate"))
+    return DEFAULT_COLLECTIVE_EFFICIENCY, (
+        "default: nccl-tests busbw typically 75-90% of link bandwidth for large messages")
+
+
+def _eff_pair(efficiency):
+    if efficiency is None:
+        return DEFAULT_COLLECTIVE_EFFICIENCY, DEFAULT_COLLECTIVE_EFFICIENCY
+    if isinstance(efficiency, tuple):
+        up, out = efficiency
+    else:
+        up = out = efficiency
+    for e in (up, out):
+        if not 0 < float(e) <= 1.5:
+            raise ValueError(f"efficiency must be in (0, 1.5], got {e!r}")
+    return float(up), float(out)
+
+
+def fabric_collective_time(op: str, nbytes, n, fabric, *, gpus_per_node=8, efficiency=None,
+                           algorithm: str = "ring", catalog=None):
+    """:func:`collective_time` on one catalog fabric (bandwidth per GPU x efficiency) [s].
+
+    Parameters
+    ----------
+    op : str
+    nbytes : float or array [B]
+    n : int or array
+        Ranks.
+    fabric : Fabric or str
+        Catalog record or name (``nvlink4``, ``ib-ndr``, ``efa``, ...).
+    gpus_per_node : int
+        Shares a ``per_node`` fabric's bandwidth among a node's GPUs.
+    efficiency : float, optional
+        Achieved / link bandwidth (default :data:`DEFAULT_COLLECTIVE_EFFICIENCY`).
+    algorithm : str
+    """
+    fab = _fabric(fabric, catalog)
+    bw, lat = _per_gpu(fab, gpus_per_node)
+    eff, _ = _eff_pair(efficiency)
+    return collective_time(op, nbytes, n, bandwidth_bytes_per_s=bw * eff, latency_s=lat,
+                           algorithm=algorithm)
+
+
+def hierarchical_collective_time(
+    op: str,
+    nbytes,
+    gpus_per_node,
+    nodes,
+    *,
+    scale_up="nvlink4",
+    scale_out="ib-ndr",
+    catalog=None,
+    efficiency=None,
+    algorithm: str = "ring",
+):
+    """Time of a collective over ``nodes`` nodes of ``gpus_per_node`` GPUs each [s].
+
+    Parameters
+    ----------
+    op : {"all_reduce", "all_gather", "reduce_scatter", "broadcast", "all_to_all"}
+    nbytes : float or array [B]
+        Message size as nccl-tests counts it for ``gpus_per_node * nodes`` ranks.
+    gpus_per_node : int or array
+    nodes : int or array
+    scale_up, scale_out : Fabric or str
+        Catalog fabrics (records or names) inside and between nodes.
+    catalog : aicost.catalog.Catalog, optional
+        Where names are looked up (default ``aicost.catalog.load()``).
+    efficiency : float or (float, float), optional
+        Achieved busbw / link bandwidth, one value or ``(scale_up, scale_out)``; default
+        :data:`DEFAULT_COLLECTIVE_EFFICIENCY` for both (see :func:`collective_efficiency` for
+        values calibrated from measurements).
+    algorithm : str
+        Algorithm of each step (``ring`` by default, as NCCL uses for large messages).
+
+    Returns
+    -------
+    float or numpy.ndarray [s]
+        Vectorized over ``nbytes``, ``gpus_per_node`` and ``nodes``.
+
+    Examples
+    --------
+    With one node it is the plain scale-up collective; with one GPU per node, the plain
+    scale-out one.
+    """
+    op = normalize_op(op)
+    if catalog is None and (isinstance(scale_up, str) or isinstance(scale_out, str)):
+        from .. import catalog as _catalog
+
+        catalog = _catalog.load()
+    up, out = _fabric(scale_up, catalog), _fabric(scale_out, catalog)
+    g = np.asarray(gpus_per_node, dtype=float)
+    m = np.asarray(nodes, dtype=float)
+    if np.any(g < 1) or np.any(m < 1) or np.any(g != np.floor(g)) or np.any(m != np.floor(m)):
+        raise ValueError("gpus_per_node and nodes must be whole numbers >= 1")
+    n = np.asarray(nbytes, dtype=float)
+    eff_up, eff_out = _eff_pair(efficiency)
+    bw_up, lat_up = _per_gpu(up, g)
+    bw_out, lat_out = _per_gpu(out, g)
+    bw_up, bw_out = bw_up * eff_up, bw_out * eff_out
+
+    def t_up(o, size, p):
+        return collective_time(o, size, p, bandwidth_bytes_per_s=bw_up, latency_s=lat_up,
+                               algorithm=algorithm)
+
+    def t_out(o, size, p):
+        return collective_time(o, size, p, bandwidth_bytes_per_s=bw_out, latency_s=lat_out,
+                               algorithm=algorithm)
+
+    if op == "all_reduce":
+        t = t_up("reduce_scatter", n, g) + t_out("all_reduce", n / g, m) + t_up("all_gather", n, g)
+    elif op == "reduce_scatter":
+        t = t_up("reduce_scatter", n, g) + t_out("reduce_scatter", n / g, m)
+    elif op == "all_gather":
+        t = t_out("all_gather", n / g, m) + t_up("all_gather", n, g)
+    elif op == "broadcast":
+        t = t_out("broadcast", n, m) + t_up("broadcast", n, g)
+    else:  # all_to_all: each rank sends n/(g m) to every other rank
+        p = g * m
+        intra = (g - 1) * lat_up + n * (g - 1) / p / bw_up
+        inter = np.where(m > 1, (p - g) * lat_out + n * (p - g) / p / bw_out, 0.0)
+        t = intra + inter
+    t = np.asarray(t, dtype=float)
+    return float(t) if np.ndim(t) == 0 else t
