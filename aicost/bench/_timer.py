@@ -1,0 +1,575 @@
+"""The benchmark timer: warm-up, L2 flush, adaptive stopping, every raw sample kept.
+
+The method follows nvbench, ``triton.testing.do_bench`` and ``cupyx.profiler.benchmark``
+(see ``docs/benchmarks.md``):
+
+* the timed region is one call of ``fn``; on a GPU it is bracketed by CUDA events recorded on
+  the current stream, on the CPU by :func:`time.perf_counter`;
+* warm-up calls come first (they absorb JIT/NVRTC compilation and library handle creation);
+* before each sample the last-level cache is flushed by writing a cache-sized buffer, outside
+  the timed region;
+* sampling stops adaptively: once at least ``min_samples`` samples and ``min_time_s`` seconds of
+  measured time are in, it stops as soon as the relative standard error of the median,
+  ``RSE = sqrt(pi/2) * 1.4826 * MAD / sqrt(n) / median`` (a robust estimate of the median's
+  standard error for near-normal noise), falls below ``rsd_target``, or when it has stopped
+  improving (no new best RSE, better by at least 1 %, over the last ``max(min_samples, n/2)``
+  samples), or at the hard limits ``max_time_s`` (wall clock) and ``max_samples``.
+
+The clock is injectable (``clock=``): tests drive the logic with a deterministic fake.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+__all__ = [
+    "BenchResult",
+    "Clock",
+    "CpuClock",
+    "CudaEventClock",
+    "FakeClock",
+    "benchmark",
+    "median_rse",
+    "summarize",
+]
+
+#: default warm-up calls (do_bench warms up for 25 ms; three calls absorb compilation and
+#: handle creation, the adaptive loop then absorbs the rest)
+DEFAULT_WARMUP = 3
+#: relative-standard-error target of the median (design.md: 0.5 %)
+DEFAULT_RSD_TARGET = 0.005
+#: a new best RSE must be this much better (relative) to count as improving
+_IMPROVE_FACTOR = 0.99
+#: a sample is flagged when the SM clock read right after it is below this fraction of the
+#: device's maximum SM clock (NVML ``nvmlDeviceGetMaxClockInfo``)
+LOW_CLOCK_FRACTION = 0.75
+#: sqrt(pi/2): asymptotic ratio of the median's standard error to the mean's (normal noise)
+_MEDIAN_SE_FACTOR = math.sqrt(math.pi / 2.0)
+#: MAD -> standard deviation for normal noise
+_MAD_TO_SIGMA = 1.4826
+
+
+class Clock(Protocol):
+    """What :func:`benchmark` needs from a clock."""
+
+    device: str
+
+    def measure(self, fn: Callable, args: tuple, kwargs: dict) -> float:
+        """Run ``fn(*args, **kwargs)`` once and return its duration [s]."""
+
+    def wall(self) -> float:
+        """Monotonic wall time [s] (for the hard timeout)."""
+
+    def sync(self) -> None:
+        """Wait for all queued work."""
+
+
+class CpuClock:
+    """Host clock: :func:`time.perf_counter` around a call (the call must be synchronous)."""
+
+    device = "cpu"
+
+    def measure(self, fn, args, kwargs) -> float:
+        t0 = time.perf_counter()
+        fn(*args, **kwargs)
+        return time.perf_counter() - t0
+
+    def wall(self) -> float:
+        return time.perf_counter()
+
+    def sync(self) -> None:
+        return None
+
+
+class CudaEventClock:
+    """CUDA events recorded on the current stream around the call.
+
+    Parameters
+    ----------
+    api : {"cupy", "numba"}
+        Which library's events to use (numba-cuda kernels launch on numba's default stream,
+        CuPy's on CuPy's current stream).
+    """
+
+    device = "cuda"
+
+    def __init__(self, api: str = "cupy") -> None:
+        self.api = api
+        if api == "cupy":
+            import cupy
+
+            self._cp = cupy
+            self._start = cupy.cuda.Event()
+            self._end = cupy.cuda.Event()
+        elif api == "numba":
+            from numba import cuda
+
+            self._cuda = cuda
+            self._start = cuda.event(timing=True)
+            self._end = cuda.event(timing=True)
+        else:  # pragma: no cover - guarded by callers
+            raise ValueError(f"unknown CUDA event api {api!r}; use 'cupy' or 'numba'")
+
+    def measure(self, fn, args, kwargs) -> float:
+        if self.api == "cupy":
+            self._start.record()
+            fn(*args, **kwargs)
+            self._end.record()
+            self._end.synchronize()
+            return self._cp.cuda.get_elapsed_time(self._start, self._end) * 1e-3
+        self._start.record()
+        fn(*args, **kwargs)
+        self._end.record()
+        self._end.synchronize()
+        return self._cuda.event_elapsed_time(self._start, self._end) * 1e-3
+
+    def wall(self) -> float:
+        return time.perf_counter()
+
+    def sync(self) -> None:
+        if self.api == "cupy":
+            self._cp.cuda.get_current_stream().synchronize()
+            self._cp.cuda.runtime.deviceSynchronize()
+        else:
+            self._cuda.synchronize()
+
+
+class FakeClock:
+    """A deterministic clock for tests: returns the given durations in turn (cycling).
+
+    The wall clock advances by each returned duration plus ``overhead_s``.
+    """
+
+    device = "cpu"
+
+    def __init__(self, durations: Sequence[float], overhead_s: float = 0.0) -> None:
+        if not durations:
+            raise ValueError("FakeClock needs at least one duration")
+        self.durations = list(durations)
+        self.overhead_s = overhead_s
+        self.calls = 0
+        self._now = 0.0
+
+    def measure(self, fn, args, kwargs) -> float:
+        fn(*args, **kwargs)
+        d = self.durations[self.calls % len(self.durations)]
+        self.calls += 1
+        self._now += d + self.overhead_s
+        return d
+
+    def wall(self) -> float:
+        return self._now
+
+    def sync(self) -> None:
+        return None
+
+
+@dataclass(frozen=True)
+class BenchResult:
+    """The samples of one benchmark and their statistics.
+
+    Attributes
+    ----------
+    samples_s : tuple of float
+        Every timed sample, in order [s].
+    median_s, min_s, mean_s, stdev_s, iqr_s : float
+        Statistics of the samples [s] (stdev is the sample standard deviation, IQR = Q3 - Q1).
+    n_samples : int
+        Number of samples.
+    rse : float
+        Relative standard error of the median at the end (see module docstring).
+    stop_reason : str
+        ``"converged"``, ``"plateau"``, ``"timeout"`` or ``"max_samples"``.
+    warmup_calls : int
+        Calls made before timing.
+    first_call_s : float
+        Duration of the first (cold) call [s], host clock, compilation included.
+    device : str
+        ``"cpu"`` or ``"cuda"``.
+    flushed : bool
+        Whether the cache was flushed before each sample.
+    flags : tuple of str
+        Warnings about the measurement (low SM clock, throttling, timeout).
+    sm_clock_mhz : tuple of float
+        SM clock read after each sample (empty without NVML).
+    nvml_before, nvml_after : dict
+        Clocks [MHz], power [W], temperature [C] and throttle reasons around the run.
+    """
+
+    samples_s: tuple[float, ...]
+    median_s: float
+    min_s: float
+    mean_s: float
+    stdev_s: float
+    iqr_s: float
+    n_samples: int
+    rse: float
+    stop_reason: str
+    warmup_calls: int = 0
+    first_call_s: float = float("nan")
+    device: str = "cpu"
+    flushed: bool = False
+    flags: tuple[str, ...] = ()
+    sm_clock_mhz: tuple[float, ...] = ()
+    nvml_before: dict = field(default_factory=dict)
+    nvml_after: dict = field(default_factory=dict)
+
+    def rate(self, amount: float) -> float:
+        """``amount`` (FLOP or bytes) divided by the median time [amount/s]."""
+        return amount / self.median_s if self.median_s > 0 else float("nan")
+
+    def to_dict(self) -> dict:
+        """Statistics as a flat dict (the result columns of the store)."""
+        return {
+            "median_s": self.median_s,
+            "min_s": self.min_s,
+            "mean_s": self.mean_s,
+            "stdev_s": self.stdev_s,
+            "iqr_s": self.iqr_s,
+            "n_samples": self.n_samples,
+            "samples_s": list(self.samples_s),
+        }
+
+    def __repr__(self) -> str:
+        return (
+            f"BenchResult(median={self.median_s * 1e6:.3f} us, min={self.min_s * 1e6:.3f} us, "
+            f"n={self.n_samples}, rse={self.rse:.2%}, stop={self.stop_reason!r}, "
+            f"device={self.device!r}, flags={list(self.flags)})"
+        )
+
+
+def _quantile(sorted_x: Sequence[float], q: float) -> float:
+    """Linear-interpolation quantile (NumPy's default) of sorted data."""
+    n = len(sorted_x)
+    if n == 1:
+        return float(sorted_x[0])
+    pos = q * (n - 1)
+    lo = int(math.floor(pos))
+    hi = min(lo + 1, n - 1)
+    frac = pos - lo
+    return float(sorted_x[lo] + (sorted_x[hi] - sorted_x[lo]) * frac)
+
+
+def median_rse(samples: Sequence[float]) -> float:
+    """Relative standard error of the median of ``samples`` (robust, MAD-based).
+
+    ``sqrt(pi/2) * 1.4826 * MAD / sqrt(n) / median``; ``inf`` for fewer than 2 samples.
+    """
+    n = len(samples)
+    if n < 2:
+        return math.inf
+    med = statistics.median(samples)
+    if med <= 0:
+        return math.inf
+    mad = statistics.median(abs(x - med) for x in samples)
+    return _MEDIAN_SE_FACTOR * _MAD_TO_SIGMA * mad / math.sqrt(n) / med
+
+
+def summarize(samples: Sequence[float]) -> dict:
+    """Median, min, mean, stdev, IQR and count of ``samples`` [s]."""
+    if not samples:
+        raise ValueError("no samples to summarize")
+    xs = sorted(float(x) for x in samples)
+    n = len(xs)
+    return {
+        "median_s": float(statistics.median(xs)),
+        "min_s": xs[0],
+        "mean_s": float(statistics.fmean(xs)),
+        "stdev_s": float(statistics.stdev(xs)) if n > 1 else 0.0,
+        "iqr_s": _quantile(xs, 0.75) - _quantile(xs, 0.25),
+        "n_samples": n,
+    }
+
+
+def _is_gpu_array(obj: Any) -> str | None:
+    mod = type(obj).__module__ or ""
+    if mod.startswith("cupy"):
+        return "cupy"
+    if mod.startswith("numba.cuda") or mod.startswith("numba_cuda"):
+        return "numba"
+    return None
+
+
+def _default_clock(device: str | None, args: tuple) -> Clock:
+    apis = {a for a in (_is_gpu_array(x) for x in args) if a}
+    if device is None:
+        device = "cuda" if apis else "cpu"
+    if device == "cpu":
+        return CpuClock()
+    if device == "cuda":
+        return CudaEventClock("numba" if apis == {"numba"} else "cupy")
+    raise ValueError(f"unknown device {device!r}; use None (auto), 'cpu' or 'cuda'")
+
+
+def _cpu_llc_bytes(default: int = 32 * 2**20) -> int:
+    """Size of the CPU's last-level cache from sysfs [B] (``default`` when unreadable)."""
+    from pathlib import Path
+
+    best = 0
+    for p in Path("/sys/devices/system/cpu/cpu0/cache").glob("index*/size"):
+        try:
+            txt = p.read_text().strip().upper()
+            mult = {"K": 2**10, "M": 2**20, "G": 2**30}.get(txt[-1:], 1)
+            val = int(txt.rstrip("KMG")) * mult
+            best = max(best, val)
+        except (OSError, ValueError):
+            continue
+    return best or default
+
+
+#: the CPU flush buffer is capped: a VM may report a host-wide L3 of hundreds of MB, and
+#: writing that before every sample would dominate the run time
+CPU_FLUSH_CAP_BYTES = 32 * 2**20
+
+
+def make_flusher(device: str) -> tuple[Callable[[], None], int]:
+    """Return ``(flush, nbytes)``: a callable that writes a cache-sized buffer.
+
+    On CUDA the buffer is twice the L2 size read off the device (``cudaDevAttrL2CacheSize``);
+    on the CPU it is the last-level cache size from sysfs, capped at
+    :data:`CPU_FLUSH_CAP_BYTES`.
+    """
+    if device == "cuda":
+        import cupy
+
+        l2 = int(cupy.cuda.Device().attributes.get("L2CacheSize", 0)) or 64 * 2**20
+        nbytes = 2 * l2
+        buf = cupy.empty(nbytes // 4, dtype=cupy.int32)
+
+        def flush() -> None:
+            buf.fill(0)
+
+        return flush, nbytes
+    import numpy as np
+
+    nbytes = min(_cpu_llc_bytes(), CPU_FLUSH_CAP_BYTES)
+    hbuf = np.empty(nbytes // 8, dtype=np.float64)
+
+    def flush_cpu() -> None:
+        hbuf.fill(1.0)
+
+    return flush_cpu, nbytes
+
+
+_NUMBA_FLUSHER: list = []
+
+
+def _numba_flusher() -> tuple[Callable[[], None], int]:
+    """L2 flush for numba-cuda timing (no CuPy): a device buffer written by a memset kernel.
+
+    Built once per process (the kernel compiles on first use).
+    """
+    if _NUMBA_FLUSHER:
+        return _NUMBA_FLUSHER[0]
+    import numpy as np
+    from numba import cuda
+
+    dev = cuda.get_current_device()
+    try:
+        l2 = int(dev.L2_CACHE_SIZE)
+    except Exception:
+        l2 = 64 * 2**20
+    nbytes = 2 * (l2 or 64 * 2**20)
+    buf = cuda.device_array(nbytes // 4, dtype=np.int32)
+
+    @cuda.jit
+    def _fill(a):  # pragma: no cover - runs on the GPU
+        i = cuda.grid(1)
+        s = cuda.gridsize(1)
+        while i < a.size:
+            a[i] = 0
+            i += s
+
+    def flush() -> None:
+        _fill[1024, 256](buf)
+
+    _NUMBA_FLUSHER.append((flush, nbytes))
+    return flush, nbytes
+
+
+def benchmark(
+    fn: Callable,
+    *args: Any,
+    kwargs: dict | None = None,
+    warmup: int = DEFAULT_WARMUP,
+    min_samples: int = 10,
+    max_samples: int = 10_000,
+    min_time_s: float = 0.1,
+    max_time_s: float = 5.0,
+    rsd_target: float = DEFAULT_RSD_TARGET,
+    flush_l2: bool = True,
+    device: str | None = None,
+    clock: Clock | None = None,
+    flusher: Callable[[], None] | None = None,
+    nvml: bool = True,
+) -> BenchResult:
+    """Time ``fn(*args, **kwargs)`` with warm-up, cache flush and adaptive stopping.
+
+    Parameters
+    ----------
+    fn : callable
+        The operation. On a GPU pass device arrays; ``fn`` may return before the device
+        finishes (CUDA events time the device work).
+    *args
+        Positional arguments of ``fn``.
+    kwargs : dict, optional
+        Keyword arguments of ``fn``.
+    warmup : int
+        Untimed calls before sampling (>= 0).
+    min_samples : int
+        Fewest samples (>= 1).
+    max_samples : int
+        Most samples.
+    min_time_s : float [s]
+        Least total measured time before stopping.
+    max_time_s : float [s]
+        Hard wall-clock limit of the sampling loop (warm-up excluded).
+    rsd_target : float
+        Stop once the relative standard error of the median is below this (0.005 = 0.5 %).
+    flush_l2 : bool
+        Flush the last-level cache before every sample, outside the timed region.
+    device : {None, "cpu", "cuda"}
+        None picks "cuda" when an argument is a CuPy or Numba device array.
+    clock : Clock, optional
+        Replaces the clock (tests pass a :class:`FakeClock`).
+    flusher : callable, optional
+        Replaces the cache flush.
+    nvml : bool
+        Read clocks, power and temperature through NVML (CUDA only, when nvidia-ml-py is
+        installed) before, during and after.
+
+    Returns
+    -------
+    BenchResult
+
+    Raises
+    ------
+    ValueError
+        For out-of-range arguments.
+    """
+    kwargs = dict(kwargs or {})
+    if not callable(fn):
+        raise ValueError(f"fn must be callable, got {type(fn).__name__}")
+    if warmup < 0:
+        raise ValueError(f"warmup must be >= 0, got {warmup}")
+    if min_samples < 1:
+        raise ValueError(f"min_samples must be >= 1, got {min_samples}")
+    if max_samples < min_samples:
+        raise ValueError(f"max_samples ({max_samples}) must be >= min_samples ({min_samples})")
+    if min_time_s < 0 or max_time_s <= 0:
+        raise ValueError("min_time_s must be >= 0 and max_time_s > 0 [s]")
+    if not rsd_target > 0:
+        raise ValueError(f"rsd_target must be > 0, got {rsd_target}")
+
+    clk = clock if clock is not None else _default_clock(device, args)
+    dev = getattr(clk, "device", device or "cpu")
+    # a cache flush and NVML readings come with the real clocks; a custom clock (a test's
+    # FakeClock) gets a flush only through ``flusher=``
+    real_clock = isinstance(clk, (CpuClock, CudaEventClock))
+    flush = None
+    if flush_l2:
+        if flusher is not None:
+            flush = flusher
+        elif real_clock:
+            if dev == "cuda" and getattr(clk, "api", "cupy") == "numba":
+                flush, _ = _numba_flusher()
+            else:
+                flush, _ = make_flusher(dev)
+
+    monitor = None
+    if nvml and dev == "cuda" and real_clock:
+        from ._context import NvmlMonitor
+
+        monitor = NvmlMonitor.open()
+    nvml_before = monitor.snapshot() if monitor else {}
+
+    # warm-up (host clock on the first call: compile time is of interest in itself)
+    first_call_s = float("nan")
+    for i in range(warmup):
+        t0 = time.perf_counter()
+        fn(*args, **kwargs)
+        if i == 0:
+            clk.sync()
+            first_call_s = time.perf_counter() - t0
+    clk.sync()
+
+    samples: list[float] = []
+    clocks: list[float] = []
+    total = 0.0
+    best_rse = math.inf
+    best_at = 0
+    stop_reason = "max_samples"
+    t_start = clk.wall()
+    while len(samples) < max_samples:
+        if flush is not None:
+            flush()
+        s = float(clk.measure(fn, args, kwargs))
+        samples.append(s)
+        total += s
+        if monitor is not None:
+            c = monitor.sm_clock_mhz()
+            if c is not None:
+                clocks.append(c)
+        n = len(samples)
+        if clk.wall() - t_start >= max_time_s:
+            stop_reason = "timeout"
+            break
+        if n < min_samples or total < min_time_s:
+            continue
+        rse = median_rse(samples)
+        if rse < rsd_target:
+            stop_reason = "converged"
+            break
+        if rse < best_rse * _IMPROVE_FACTOR:
+            best_rse, best_at = rse, n
+        elif n - best_at >= max(min_samples, n // 2):
+            stop_reason = "plateau"
+            break
+    clk.sync()
+    nvml_after = monitor.snapshot() if monitor else {}
+
+    flags: list[str] = []
+    if stop_reason == "timeout" and len(samples) < min_samples:
+        flags.append(f"timeout after {len(samples)} of {min_samples} samples")
+    final_rse = median_rse(samples)
+    if stop_reason in ("timeout", "plateau", "max_samples") and final_rse > rsd_target:
+        flags.append(f"noisy: rse {final_rse:.2%} > target {rsd_target:.2%}")
+    if monitor is not None and clocks and monitor.max_sm_clock_mhz:
+        limit = LOW_CLOCK_FRACTION * monitor.max_sm_clock_mhz
+        low = sum(1 for c in clocks if c < limit)
+        if low:
+            flags.append(
+                f"low_sm_clock: {low}/{len(clocks)} samples below {limit:.0f} MHz "
+                f"({LOW_CLOCK_FRACTION:.0%} of max {monitor.max_sm_clock_mhz:.0f} MHz)"
+            )
+    for snap in (nvml_before, nvml_after):
+        reasons = snap.get("throttle_reasons") or []
+        hard = [r for r in reasons if r not in ("gpu_idle", "applications_clocks_setting", "none")]
+        if hard:
+            flags.append("throttle: " + ",".join(hard))
+            break
+    stats = summarize(samples)
+    return BenchResult(
+        samples_s=tuple(samples),
+        median_s=stats["median_s"],
+        min_s=stats["min_s"],
+        mean_s=stats["mean_s"],
+        stdev_s=stats["stdev_s"],
+        iqr_s=stats["iqr_s"],
+        n_samples=stats["n_samples"],
+        rse=final_rse,
+        stop_reason=stop_reason,
+        warmup_calls=warmup,
+        first_call_s=first_call_s,
+        device=dev,
+        flushed=flush is not None,
+        flags=tuple(flags),
+        sm_clock_mhz=tuple(clocks),
+        nvml_before=nvml_before,
+        nvml_after=nvml_after,
+    )
