@@ -108,7 +108,7 @@ def _check_header(spec: TableSpec | None, header: list[str], path: str, *, full:
                 raise CatalogError(
                     f"missing column; the header must name: {', '.join(spec.column_names)}",
                     path=path, row=1, column=col)
-    else:
+    elif spec is not None:
         for col in spec.key:
             if col == "region" and spec.name == "instances":
                 continue
@@ -275,6 +275,8 @@ def _merge(tables, spec: TableSpec, header, rows, path, check_header: bool = Tru
         targets = _matching_rows(spec, base, row)
         given = {k: v for k, v in row.items() if v is not None and k != _ORIGIN}
         if targets:
+            if not any(k not in spec.key for k in given):
+                continue  # nothing to change
             for i in targets:
                 old = base[i]
                 new = dict(old)
@@ -341,18 +343,33 @@ class _NameIndex:
     def lookup(self, name: str) -> int:
         i = self.get(name)
         if i is None:
-            raise UnknownNameError(self.kind, str(name), self.names + self._alias_suggestions(name))
+            raise _unknown(self.kind, str(name), self.names, self.suggest(name))
         return i
 
-    def _alias_suggestions(self, name: str) -> list[str]:
-        # aliases help the difflib match ("H100 SXM5" -> "H100-SXM"), but the suggestion
-        # shown is the canonical name
-        hits = did_you_mean(str(name), self._choices, n=3)
-        return [self.names[self._map[_fold(h)]] for h in hits]
-
     def suggest(self, name: str) -> list[str]:
-        out = did_you_mean(str(name), self.names) + self._alias_suggestions(name)
+        """Up to 3 canonical names: prefix matches first ("a100" -> both A100s), then difflib
+        matches on names and on aliases (shown as the canonical name)."""
+        q = _fold(name)
+        out = []
+        if q:
+            out += [self.names[i] for f, i in self._map.items() if f.startswith(q)]
+        out += did_you_mean(str(name), self.names)
+        out += [self.names[self._map[_fold(h)]] for h in did_you_mean(str(name), self._choices)]
         return list(dict.fromkeys(out))[:3]
+
+
+def _unknown(kind: str, name: str, choices: list[str], suggestions: list[str],
+             hint: str = "") -> UnknownNameError:
+    """An UnknownNameError whose suggestions are ``suggestions`` (when there are any)."""
+    err = UnknownNameError(kind, name, choices, hint=hint)
+    if suggestions:
+        err.suggestions = list(suggestions)
+        msg = f"unknown {kind} {name!r}; did you mean " + " or ".join(
+            repr(s) for s in suggestions) + "?"
+        if hint:
+            msg += f" {hint}"
+        err.args = (msg,)
+    return err
 
 
 def _cross_check(tables: dict[str, list[dict]]) -> tuple[_NameIndex, _NameIndex, _NameIndex]:
