@@ -243,10 +243,12 @@ class ModelSpec:
         """Active parameters that take part in matrix multiplies per token [FLOP/2 per token].
 
         The input embedding is a lookup (no FLOPs); the output projection is a
-        matmul with ``V*d`` weights whether tied or not. This is the ``N`` of
+        matmul with ``V*d`` weights whether tied or not; normalisation weights do no matmul.
+        This is the ``N`` of
         ``6ND`` (Kaplan et al. 2020 count non-embedding parameters; PaLM counts all).
         """
-        return self.n_layers * self.active_layer_params + self.vocab_size * self.d_model
+        return (self.n_layers * (self.active_layer_params - self.norm_params_per_layer)
+                + self.vocab_size * self.d_model)
 
     def kv_bytes_per_token(self, dtype: str = "bf16") -> int:
         """KV-cache bytes one token occupies across all layers (``2*L*kv_heads*head_dim*bytes``)."""

@@ -359,6 +359,10 @@ class TrainingJob:
     dp : int, optional
         Data-parallel degree; defaults to ``Cluster.gpus / (tp*pp)``.
     recompute : {"none", "selective", "full"}
+        Default ``"selective"``: the attention scores are not kept (Korthikanti et al. 2022);
+        FlashAttention, used by every current training stack, has the same effect (it
+        recomputes the scores in its backward kernel), so ``"none"`` models a training run
+        that materialises the ``s x s`` attention matrices.
     zero_stage : {0, 1, 2, 3}
     sequence_parallel : bool, optional
         Defaults to ``tp > 1`` (Megatron-LM's recommendation).
@@ -383,7 +387,7 @@ class TrainingJob:
     tp: int = 1
     pp: int = 1
     dp: int | None = None
-    recompute: str = "none"
+    recompute: str = "selective"
     zero_stage: int = 1
     sequence_parallel: bool | None = None
     seq_len: int | None = None
@@ -602,6 +606,9 @@ def resolve_hardware(cluster: Cluster, dtype: str = "bf16", catalog=None, store=
 
 
 def _pick_instance(cat, cluster: Cluster, acc_name: str):
+    """The instance to price ``cluster`` from: the one named, else the cheapest at ``pricing``
+    among instances with this accelerator, preferring whole nodes of ``gpus_per_node`` GPUs and,
+    for multi-node clusters, a known scale-out network."""
     if cluster.instance is not None:
         return cat.instance(cluster.instance)
     df = cat.instances
@@ -609,16 +616,23 @@ def _pick_instance(cat, cluster: Cluster, acc_name: str):
         rows = df[df["accelerator"].astype(str).str.lower() == acc_name.lower()]
     except KeyError:
         return None
-    best, best_price = None, math.inf
-    for rec in rows.itertuples(index=False):
+    multi = cluster.gpus > cluster.gpus_per_node
+    ranked = []
+    for rec in rows.to_dict("records"):
         try:
-            inst = cat.instance(rec.instance_type, provider=rec.provider, region=rec.region)
+            inst = cat.instance(rec["instance_type"], provider=rec["provider"], region=rec["region"])
         except Exception:  # noqa: BLE001 - a row the lookup cannot resolve is skipped
             continue
         p = inst.price_usd_per_gpu_hour(cluster.pricing)
-        if p is not None and p < best_price:
-            best, best_price = inst, p
-    return best
+        if p is None or not math.isfinite(p):
+            continue
+        whole = inst.accelerator_count == min(cluster.gpus_per_node, cluster.gpus)
+        networked = bool(inst.scale_out_fabric or inst.network_gbps) or not multi
+        ranked.append(((not networked, not whole, p), inst))
+    if not ranked:
+        return None
+    ranked.sort(key=lambda x: x[0])
+    return ranked[0][1]
 
 
 def _checkpoint_seconds(job: TrainingJob, cluster: Cluster, hw: Hardware, spec: ModelSpec):
@@ -631,23 +645,16 @@ def _checkpoint_seconds(job: TrainingJob, cluster: Cluster, hw: Hardware, spec: 
         return nbytes / cluster.checkpoint_write_bytes_per_s, "Cluster.checkpoint_write_bytes_per_s"
     tier = hw.storage_tier
     if tier is not None:
-        try:
-            from .. import storage as _storage
+        from ..storage import checkpoint_time
 
-            fn = getattr(_storage, "checkpoint_time", None)
-        except ImportError:
-            fn = None
-        if fn is not None:
-            try:
-                t = fn(nbytes, tier, nodes=nodes)
-                t = float(getattr(t, "write_s", t))
-                return t, f"aicost.storage.checkpoint_time ({tier.name}, {nodes} nodes)"
-            except TypeError:
-                pass
-        # capacity for per-TiB tiers: three checkpoints kept (an assumption), at least the tier minimum
+        # every GPU writes its shard (sharded checkpoints, as Megatron-LM's distributed
+        # checkpointing and PyTorch DCP do); a per-TiB tier is provisioned for three checkpoints
+        # (an assumption), at least its minimum size
         cap = max(nbytes * 3, (getattr(tier, "min_capacity_gib", None) or 0) * GIB)
-        rate = tier.throughput_for(cap, nodes=nodes)
-        return nbytes / rate, f"{format_bytes(nbytes)} / {tier.name} throughput ({rate / 1e9:.1f} GB/s)"
+        t = float(checkpoint_time(nbytes, tier, n_writers=cluster.gpus, writers_per_node=cluster.gpus_per_node,
+                                  capacity_bytes=cap))
+        return t, (f"aicost.storage.checkpoint_time: {format_bytes(nbytes)} to {tier.name} by "
+                   f"{cluster.gpus} writers on {nodes} nodes")
     rate = DEFAULT_CHECKPOINT_WRITE_BYTES_PER_S_PER_NODE * nodes
     return nbytes / rate, (f"{format_bytes(nbytes)} at an assumed {DEFAULT_CHECKPOINT_WRITE_BYTES_PER_S_PER_NODE / 1e9:g}"
                            " GB/s per node (no storage tier given)")
@@ -750,7 +757,7 @@ class TrainingEstimate:
                              f"${self.cost_usd:,.0f} at ${self.price_usd_per_gpu_hour:.2f}/GPU-h"),
             ("reliability", f"MTBF {format_duration(self.mtbf_s)}, checkpoint {format_duration(self.checkpoint_s)} "
                             f"every {format_duration(self.checkpoint_interval_s)}, restart "
-                            f"{format_duration(self.restart_s)}, ~{self.expected_interruptions:.0f} "
+                            f"{format_duration(self.restart_s)}, ~{self.expected_interruptions:.{0 if self.expected_interruptions >= 10 else 1}f} "
                             f"interruptions, goodput {self.goodput:.1%}"),
             ("expected", f"{format_duration(self.expected_wall_s)}, {self.expected_gpu_hours:,.0f} GPU-hours, "
                          f"${self.expected_cost_usd:,.0f}"),
