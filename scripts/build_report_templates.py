@@ -29,8 +29,6 @@ from aicost.report import blocks as R
 """
 SETUP_PD = """\
 # setup
-import pandas as pd
-
 import aicost
 from aicost._paths import aicost_home
 from aicost._units import format_duration
@@ -68,8 +66,9 @@ elif not cat.ok:
 """
 
 
-def plan_figure_fn() -> str:
-    return "getattr(getattr(aicost, 'viz', None), 'pareto', None)"
+#: aicost.viz figure functions drawn from a plan, fn(plan)
+TRAINING_FIGURES = ("pareto_figure",)
+SERVING_FIGURES = ("pareto_figure",)
 
 
 # ----------------------------------------------------------------------------- training_plan
@@ -125,7 +124,7 @@ both time and cost; the last table says why the other candidates were dropped.""
     code(f"""\
 # training plan: details
 if plan.ok:
-    R.show_plan(plan.value, figure_fn={plan_figure_fn()})
+    R.show_plan(plan.value, figures={TRAINING_FIGURES!r})
 """),
     md("""\
 ## Catalog rows behind the recommendation
@@ -192,7 +191,7 @@ the KV cache, the replicas that meet the latency targets at this request rate, a
     code(f"""\
 # serving plan: details
 if plan.ok:
-    R.show_plan(plan.value, figure_fn={plan_figure_fn()})
+    R.show_plan(plan.value, figures={SERVING_FIGURES!r})
 """),
     md("## Catalog rows behind the recommendation"),
     code(PLAN_CATALOG_ROWS),
@@ -220,7 +219,8 @@ def _bench():
     if run_id:
         st = aicost.store.Store()
         return st.results(run_id=run_id), {"run_id": run_id}
-    run = aicost.bench.run(suite=suite, backend=backend, store=store or None, progress=False)
+    run = aicost.bench.run(suite=suite, backend=backend, store=None if store else False,
+                          progress=False)
     return run.df, dict(run.context)
 
 bench = R.attempt("Compute benchmark", _bench)
@@ -241,21 +241,14 @@ time, the achieved rate and the percent of the catalog's peak for this device.""
 # benchmark: results
 if bench.ok:
     df, context = bench.value
-    R.facts({k: v for k, v in context.items() if isinstance(v, (str, int, float))},
-            title="Context of the measurement")
-    cols = [c for c in ("kind", "name", "backend", "device", "dtype", "shape", "size_bytes", "median_s",
-                        "value", "unit", "peak", "pct_of_peak", "n_samples") if c in df.columns]
-    R.table(df[cols] if cols else df, caption="Results", max_rows=60)
+    R.facts(R.bench_context(context), title="Context of the measurement")
+    R.table(R.bench_table(df), caption="Results", max_rows=100)
 """),
     md("## Roofline"),
     code("""\
 # benchmark: roofline
 if bench.ok:
-    fig = R.attempt("Roofline chart", lambda: aicost.viz.roofline(bench.value[0]))
-    if fig.ok:
-        R.figure(fig.value)
-    else:
-        R.unavailable(fig)
+    R.show_figures(["roofline"], bench.value[0])
 """),
     md("## How this report was made"),
     code("""\
@@ -334,7 +327,7 @@ bench_suite = "quick"
 backend = "auto"
 measure_storage = True
 measure_network = True
-storage_bytes = 64 * 2**20        # [B]
+storage_seconds = 1.0             # [s] per pattern
 network_seconds = 1.0             # [s]
 store = True
 """),
@@ -348,7 +341,8 @@ charts = R.attempt("Catalog charts", lambda: R.catalog_figures(cat.value, provid
     code("""\
 # demo: compute benchmark
 bench = R.attempt("Compute benchmark", lambda: aicost.bench.run(
-    suite=bench_suite, backend=backend, store=store or None, progress=False), degrade="all")
+    suite=bench_suite, backend=backend, store=None if store else False, progress=False),
+    degrade="all")
 """),
     code("""\
 # demo: storage and network
@@ -357,12 +351,20 @@ def _storage():
         raise RuntimeError("skipped (measure_storage=False)")
     where = aicost_home()
     where.mkdir(parents=True, exist_ok=True)
-    return aicost.storage.quick_measure(str(where), file_size=storage_bytes)
+    results = aicost.storage.quick_check(where, duration_s=storage_seconds)
+    if store:
+        aicost.storage.save_results(results)
+    return results
+
 
 def _network():
     if not measure_network:
         raise RuntimeError("skipped (measure_network=False)")
-    return aicost.network.quick_measure(duration_s=network_seconds)
+    result = aicost.network.quick_check(duration_s=network_seconds)
+    if store:
+        aicost.network.save_results([result])
+    return result
+
 
 disk = R.attempt("Storage measurement", _storage, degrade="all")
 net = R.attempt("Network measurement", _network, degrade="all")
@@ -374,11 +376,13 @@ def _train():
     return aicost.plan.plan_training(train_model, train_tokens, deadline=train_deadline,
                                      providers=providers, pricing=pricing, **kw)
 
+
 def _serve():
     kw = {"catalog": cat.value} if cat.ok else {}
     return aicost.plan.plan_inference(serve_model, serve_qps, prompt_tokens=prompt_tokens,
                                       output_tokens=output_tokens, ttft_s=ttft, tpot_s=tpot,
                                       providers=providers, pricing=pricing, **kw)
+
 
 train = R.attempt("Training plan", _train, degrade="all")
 serve = R.attempt("Serving plan", _serve, degrade="all")
@@ -412,29 +416,27 @@ work (a bf16 PFLOP-hour at peak) costs."""),
 if charts.ok:
     for fig in charts.value:
         R.figure(fig)
+    R.catalog_summary(cat.value)
 else:
     R.unavailable(charts)
 """),
     md("""\
 ## 2. This machine: a quick compute benchmark
 
-GEMM per dtype, memory bandwidth (STREAM triad) and more, timed with warm-up and adaptive stopping.
-On a machine without a GPU this measures the CPU (NumPy/Numba)."""),
+GEMM per dtype, memory bandwidth (STREAM kernels, bytes counted as BabelStream counts them) and a
+roofline sweep, timed with warm-up and adaptive stopping. On a machine without a GPU this measures
+the CPU (NumPy/Numba)."""),
     code("""\
 # demo: benchmark section
-if bench.ok:
+def _show_bench():
     run = bench.value
-    R.facts({k: v for k, v in dict(getattr(run, "context", {})).items()
-             if isinstance(v, (str, int, float))}, title="Machine measured")
-    df = run.df
-    cols = [c for c in ("name", "backend", "device", "dtype", "shape", "median_s", "value", "unit",
-                        "pct_of_peak") if c in df.columns]
-    R.table(df[cols] if cols else df, caption="Quick suite results", max_rows=40)
-    roof = R.attempt("Roofline chart", lambda: aicost.viz.roofline(df), degrade="all")
-    if roof.ok:
-        R.figure(roof.value)
-    else:
-        R.unavailable(roof)
+    R.facts(R.bench_context(run.context), title="Machine measured")
+    R.table(R.bench_table(run.df), caption="Quick suite results", max_rows=40)
+    R.show_figures(["roofline"], run.df)
+
+
+if bench.ok:
+    R.render("Compute benchmark (display)", _show_bench)
 else:
     R.facts(machine, title="Machine")
     R.unavailable(bench)
@@ -442,20 +444,21 @@ else:
     md("""\
 ## 3. Storage and network of this machine
 
-A short sequential write/read of a file on the disk holding aicost's home directory (direct I/O where
-the file system allows it) and a TCP stream over loopback. Longer runs: `aicost bench storage` and
-`aicost bench network`."""),
+A short 1 MiB sequential read and 4 KiB random read of a file on the disk that holds aicost's home
+directory (direct I/O where the file system allows it; buffered results are flagged), and TCP
+streams over loopback. Longer runs: `aicost bench storage` and `aicost bench network`."""),
     code("""\
 # demo: storage and network section
-for out in (disk, net):
-    if out.ok:
-        value = out.value
-        df = value if isinstance(value, pd.DataFrame) else getattr(value, "df", None)
-        if df is None:
-            df = pd.DataFrame([value.to_dict() if hasattr(value, "to_dict") else dict(value)])
-        R.table(df, caption=out.title, max_rows=20)
-    else:
-        R.unavailable(out)
+if disk.ok:
+    R.render("Storage measurement (display)", lambda: R.table(
+        R.storage_table(disk.value), caption="Storage (this machine)"))
+else:
+    R.unavailable(disk)
+if net.ok:
+    R.render("Network measurement (display)", lambda: R.table(
+        R.network_table([net.value]), caption="Network (loopback)"))
+else:
+    R.unavailable(net)
 """),
     md("""\
 ## 4. Training plan
@@ -465,7 +468,8 @@ meet the deadline, then recommends the cheapest and explains it."""),
     code(f"""\
 # demo: training plan section
 if train.ok:
-    R.show_plan(train.value, max_rows=8, figure_fn={plan_figure_fn()})
+    R.render("Training plan (display)", lambda: R.show_plan(
+        train.value, max_rows=8, figures={TRAINING_FIGURES!r}))
 else:
     R.unavailable(train)
 """),
@@ -477,7 +481,8 @@ tokens."""),
     code(f"""\
 # demo: serving plan section
 if serve.ok:
-    R.show_plan(serve.value, max_rows=8, figure_fn={plan_figure_fn()})
+    R.render("Serving plan (display)", lambda: R.show_plan(
+        serve.value, max_rows=8, figures={SERVING_FIGURES!r}))
 else:
     R.unavailable(serve)
 """),
@@ -489,7 +494,7 @@ Each number above rests on these rows; each names its source and the date it was
 # demo: catalog rows used
 used = [o.value.best.row for o in (train, serve) if o.ok and o.value.best is not None]
 if cat.ok and used:
-    R.catalog_rows_used(cat.value, used)
+    R.render("Catalog rows used", lambda: R.catalog_rows_used(cat.value, used))
 elif not cat.ok:
     R.unavailable(cat)
 else:

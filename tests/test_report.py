@@ -55,8 +55,8 @@ def test_parameters_are_converted_from_text():
     assert got["tokens"] == 2e12 and got["deadline"] == 30 * 86400.0
     assert got["budget_usd"] == 2e6 and got["providers"] == ["aws", "gcp"]
     assert got["pricing"] == ["spot"] and got["efficiency"] is None and got["note"] == ""
-    demo = aicost.report.coerce_params("demo", {"storage_bytes": "8MiB", "store": "no"})
-    assert demo["storage_bytes"] == 8 * 2**20 and demo["store"] is False
+    demo = aicost.report.coerce_params("demo", {"storage_seconds": "0.5", "store": "no"})
+    assert demo["storage_seconds"] == 0.5 and demo["store"] is False
     assert demo["train_model"] == "llama-3.1-8b"
 
 

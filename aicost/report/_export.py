@@ -93,6 +93,9 @@ def notebook_to_html(nb, title: str | None = None, show_code: bool = False) -> s
     from nbconvert import HTMLExporter
 
     nb = embed_plotly(nb)
+    if not show_code:
+        # a code cell without output would leave an empty block in the page
+        nb.cells = [c for c in nb.cells if c.get("cell_type") != "code" or c.get("outputs")]
     if title:
         nb.metadata["title"] = title
     nb.metadata.pop("widgets", None)  # widget state would pull the widget manager off a CDN

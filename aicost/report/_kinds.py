@@ -202,8 +202,9 @@ KINDS: dict[str, Kind] = {
                 Param("measure_storage", "bool", "run the short storage measurement", True),
                 Param("measure_network", "bool", "run the short loopback network measurement",
                       True),
-                Param("storage_bytes", "bytes", "file size of the storage measurement",
-                      64 * 2**20),
+                Param("storage_seconds", "float",
+                      "measured time per storage pattern (1 MiB sequential read, 4 KiB random "
+                      "read) [s]", 1.0),
                 Param("network_seconds", "float", "duration of the network measurement [s]", 1.0),
                 Param("store", "bool", "save the measurements in the results store", True),
             ),

@@ -21,7 +21,6 @@ import datetime as _dt
 import html as _html
 import os
 import platform
-import sys
 import time
 import traceback
 from collections.abc import Callable, Mapping
@@ -30,24 +29,33 @@ from dataclasses import dataclass, field
 __all__ = [
     "Outcome",
     "attempt",
+    "bench_context",
+    "bench_table",
     "callout",
     "catalog_figures",
     "catalog_rows_used",
+    "catalog_summary",
     "esc",
     "facts",
     "figure",
     "header",
     "heading",
+    "humanize",
     "machine_info",
+    "network_table",
     "outcomes",
     "paragraph",
     "raw_html",
     "recommendation_html",
+    "render",
+    "show_figures",
     "show_plan",
+    "storage_table",
     "table",
     "text",
     "timings_table",
     "unavailable",
+    "viz_figure",
 ]
 
 #: exceptions that mean "this part of aicost is not installed or not built yet": a section
@@ -206,7 +214,6 @@ def attempt(title: str, fn: Callable[[], object], *, degrade: str = "missing") -
         out = Outcome(title, error=f"{type(exc).__name__}: {exc}".strip().rstrip(":"),
                       error_type=type(exc).__name__, seconds=time.perf_counter() - t0,
                       details=traceback.format_exc())
-        print(f"[aicost report] section {title!r} not available:\n{out.details}", file=sys.stderr)
     else:
         out = Outcome(title, value=value, seconds=time.perf_counter() - t0)
     _OUTCOMES.append(out)
@@ -215,12 +222,16 @@ def attempt(title: str, fn: Callable[[], object], *, degrade: str = "missing") -
 
 def unavailable(outcome: Outcome | str, reason: str | None = None) -> None:
     """Display a clear "not available: <reason>" note for a section that could not run."""
+    details = ""
     if isinstance(outcome, Outcome):
         title, reason = outcome.title, reason or outcome.error
+        if outcome.details:
+            details = text("<details><summary>details</summary><pre>{tb}</pre></details>",
+                           tb=outcome.details)
     else:
         title = outcome
-    callout(text("<em>{title}</em> is not available: {reason}", title=title, reason=reason),
-            kind="warning")
+    callout(text("<em>{title}</em> is not available: {reason}", title=title, reason=reason)
+            + details, kind="warning")
 
 
 def timings_table() -> None:
@@ -363,9 +374,30 @@ def recommendation_html(plan, question: str) -> str:
     return out
 
 
-def show_plan(plan, max_rows: int = 10, figure_fn=None) -> None:
+def viz_figure(name: str, *args, **kwargs):
+    """Call the figure function ``aicost.viz.<name>(*args, **kwargs)`` and return its figure."""
+    import importlib
+
+    return getattr(importlib.import_module("aicost.viz"), name)(*args, **kwargs)
+
+
+def show_figures(names, *args, **kwargs) -> None:
+    """Display ``aicost.viz.<name>(*args, **kwargs)`` for each name; a chart that cannot be
+    drawn says why instead of sinking the report."""
+    for name in names:
+        try:
+            fig = viz_figure(name, *args, **kwargs)
+        except Exception as exc:
+            unavailable(f"Chart {name}", f"{type(exc).__name__}: {exc}")
+        else:
+            figure(fig)
+
+
+def show_plan(plan, max_rows: int = 10, figures=()) -> None:
     """Display a plan: the recommendation explained, the best candidates, the Pareto frontier,
-    why candidates were dropped, the assumptions and efficiency factors."""
+    why candidates were dropped, the assumptions and efficiency factors.
+
+    ``figures`` names :mod:`aicost.viz` functions drawn from the plan (``fn(plan)``)."""
     best = getattr(plan, "best", None)
     paragraph("{s}", s=plan.summary())
     if best is not None:
@@ -376,19 +408,16 @@ def show_plan(plan, max_rows: int = 10, figure_fn=None) -> None:
                 title="Recommendation")
     else:
         callout(text("No feasible plan. {w}", w=plan.explain()), kind="warning")
-    if figure_fn is not None:
-        try:
-            figure(figure_fn(plan))
-        except Exception as exc:  # a chart must not sink the plan; say why it is missing
-            unavailable("Plan chart", f"{type(exc).__name__}: {exc}")
+    show_figures(figures, plan)
     top = plan.top(max_rows)
     if len(top):
-        table(top, caption=f"Best {len(top)} plans ({plan.objective})", max_rows=max_rows)
+        table(humanize(top), caption=f"Best {len(top)} plans ({plan.objective})",
+              max_rows=max_rows)
     front = plan.pareto
     if len(front):
         cols = [c for c in plan.table_columns if c in front.columns] or list(front.columns)
-        table(front[cols], caption="Pareto frontier: no other plan is both faster and cheaper",
-              max_rows=max_rows)
+        table(humanize(front[cols].head(max_rows)),
+              caption="Pareto frontier: no other plan is both faster and cheaper", max_rows=max_rows)
     inf = plan.infeasible
     if len(inf):
         table(inf, caption="Candidates dropped, by reason", max_rows=max_rows)
@@ -460,3 +489,164 @@ def catalog_figures(catalog, providers=None, accelerators=None) -> list:
     if not figs:
         raise AttributeError("aicost.viz has no catalog charts (price_per_gpu_hour, ...)")
     return figs
+
+
+# ----------------------------------------------------------------------------- sections
+def render(title: str, fn: Callable[[], object]) -> Outcome:
+    """Run a display step; if it fails, show "not available: <reason>" instead (the demo)."""
+    out = attempt(title, fn, degrade="all")
+    if not out.ok:
+        unavailable(out)
+    return out
+
+
+def _rate(value, unit) -> str:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return ""
+    if v != v:
+        return ""
+    unit = str(unit or "")
+    if unit in ("B/s", "FLOP/s", "bit/s"):
+        base = unit.split("/")[0]
+        for scale, prefix in ((1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
+            if abs(v) >= scale:
+                return f"{v / scale:,.3g} {prefix}{base}/s"
+        return f"{v:,.3g} {unit}"
+    if unit == "B":
+        from .._units import format_bytes
+
+        return format_bytes(v)
+    if unit == "s":
+        from .._units import format_duration
+
+        return format_duration(v)
+    return f"{v:,.4g} {unit}".strip()
+
+
+def bench_table(df):
+    """A compute benchmark's results for people: kernel, dtype, shape, median time, rate,
+    percent of the catalog peak."""
+    import pandas as pd
+
+    from .._units import format_duration
+
+    out = pd.DataFrame(index=df.index)
+    for col in ("name", "backend", "dtype", "shape"):
+        if col in df.columns:
+            out[col] = df[col].astype(str).replace({"None": "", "nan": ""})
+    if "median_s" in df.columns:
+        out["median time"] = [format_duration(x) if pd.notna(x) else "" for x in df["median_s"]]
+    if "value" in df.columns:
+        units = df["unit"] if "unit" in df.columns else pd.Series("", index=df.index)
+        out["measured"] = [_rate(v, u) for v, u in zip(df["value"], units)]
+    if "pct_of_peak" in df.columns:
+        out["% of peak"] = [f"{float(x):.1f}%" if pd.notna(x) else "" for x in df["pct_of_peak"]]
+    if "n_samples" in df.columns:
+        out["samples"] = df["n_samples"]
+    return out.reset_index(drop=True)
+
+
+def bench_context(context) -> dict:
+    """The facts of a benchmark run's context worth showing (device, backend, versions)."""
+    ctx = dict(context or {})
+    keys = ("device", "backend", "host", "time_utc", "cpu_model", "cpu_count", "suite", "wall_s")
+    out = {k: ctx[k] for k in keys if k in ctx and ctx[k] not in (None, "")}
+    info = ctx.get("device_info")
+    if isinstance(info, dict):
+        for k, v in info.items():
+            if isinstance(v, (str, int, float)) and k not in out:
+                out[k] = v
+    versions = ctx.get("versions")
+    if isinstance(versions, dict) and versions:
+        out["versions"] = ", ".join(f"{k} {v}" for k, v in versions.items())
+    if "wall_s" in out:
+        out["wall_s"] = f"{float(out['wall_s']):.1f} s"
+    return out
+
+
+def storage_table(results):
+    """Storage measurements for people: pattern, block size, throughput, IOPS, latencies."""
+    import pandas as pd
+
+    from .._units import format_bytes, format_duration
+
+    rows = []
+    for r in results:
+        rows.append({
+            "pattern": r.pattern, "block size": format_bytes(r.block_size_bytes),
+            "workers": r.workers, "throughput": _rate(r.bytes_per_s, "B/s"),
+            "IOPS": f"{r.iops:,.0f}", "latency p50": format_duration(r.lat_p50_s),
+            "latency p99": format_duration(r.lat_p99_s),
+            "direct I/O": "yes" if r.direct else "no (buffered: measures the page cache)",
+            "file system": r.filesystem, "flags": ", ".join(getattr(r, "flags", ()) or ()),
+        })
+    return pd.DataFrame(rows)
+
+
+def network_table(results):
+    """TCP measurements for people: host, streams, throughput."""
+    import pandas as pd
+
+    return pd.DataFrame([{
+        "host": r.host, "streams": r.streams, "duration": f"{r.duration_s:g} s",
+        "throughput": _rate(r.bits_per_s, "bit/s"), "bytes/s": _rate(r.bytes_per_s, "B/s"),
+    } for r in results])
+
+
+def catalog_summary(catalog) -> None:
+    """One line per catalog table: rows, providers, sources and the range of as_of dates."""
+    import pandas as pd
+
+    rows = []
+    for attr in ("accelerators", "instances", "storage_tiers", "fabrics"):
+        df = getattr(catalog, attr, None)
+        if not isinstance(df, pd.DataFrame):
+            continue
+        row = {"table": attr.replace("_", " "), "rows": len(df)}
+        if "provider" in df.columns:
+            row["providers"] = df["provider"].nunique()
+        if "source" in df.columns:
+            row["distinct sources"] = df["source"].nunique()
+        if "as_of" in df.columns and len(df):
+            dates = pd.to_datetime(df["as_of"].astype(str), errors="coerce").dropna()
+            if len(dates):
+                row["as_of"] = f"{dates.min():%Y-%m-%d} to {dates.max():%Y-%m-%d}"
+        rows.append(row)
+    if rows:
+        table(pd.DataFrame(rows), caption="The catalog behind every number")
+
+
+def humanize(df):
+    """A copy of ``df`` with cells formatted by the unit their column name carries:
+    ``*_s`` as durations, ``*usd*`` as dollars, ``mfu``/``goodput``/``*_frac`` as percents."""
+    import math
+
+    import numpy as np
+    import pandas as pd
+
+    from .._units import format_duration
+
+    def cell(col: str, x):
+        if isinstance(x, (bool, np.bool_)):
+            return "yes" if x else "no"
+        if isinstance(x, (int, np.integer)):
+            return f"{int(x):,}"
+        if isinstance(x, (float, np.floating)):
+            v = float(x)
+            if not math.isfinite(v):
+                return "" if math.isnan(v) else "inf"
+            if col.endswith("_s"):
+                return format_duration(v)
+            if "usd" in col:
+                return _fmt_usd(v) + ("/h" if col.endswith("per_hour") else "")
+            if col in ("mfu", "hfu", "goodput") or col.endswith(("_frac", "_util")):
+                return f"{100 * v:.1f}%"
+            return f"{v:,.0f}" if abs(v) >= 100 else f"{v:.3g}"
+        return "" if x is None else str(x)
+
+    out = pd.DataFrame({c: [cell(str(c), x) for x in df[c]] for c in df.columns})
+    out.columns = [str(c).removesuffix("_s").replace("_", " ") if str(c).endswith("_s")
+                   else str(c).replace("_", " ") for c in df.columns]
+    return out

@@ -1,0 +1,555 @@
+"""Interactive dashboards for Jupyter: controls bound to plotly FigureWidgets that update in place.
+
+::
+
+    import aicost
+    aicost.widgets.training_planner()              # model, tokens, deadline, budget, providers, ...
+    aicost.widgets.serving_planner(model="llama-3.1-70b", qps=50)
+    aicost.widgets.roofline_explorer(["h100", "mi300x"])
+
+Each dashboard calls the same public functions as the command line (``aicost.plan.plan_training``,
+``aicost.plan.plan_inference``, ``aicost.catalog.load``) whenever a control changes, redraws its
+figure in place and shows the current plan table below it. The dashboard object keeps the latest
+answer (``.plan``), the error of the last update if it failed (``.error``, also shown on the
+page), and its parts (``.controls``, ``.figure``, ``.table``) so notebooks and tests can drive it.
+
+Needs the notebook extra: ``pip install 'aicost[notebooks]'`` (ipywidgets, anywidget).
+"""
+
+from __future__ import annotations
+
+import html as _html
+import math
+
+import numpy as np
+
+__all__ = [
+    "Dashboard",
+    "RooflineExplorer",
+    "ServingPlanner",
+    "TrainingPlanner",
+    "roofline_explorer",
+    "serving_planner",
+    "training_planner",
+]
+
+#: points drawn per scatter at most (the best ones first): keeps the widget responsive
+MAX_POINTS = 1500
+#: pricing models the planner knows (aicost.plan)
+PRICING = ("on_demand", "spot", "reserved")
+#: dtypes offered by the roofline explorer, fastest first
+ROOFLINE_DTYPES = ("fp8", "int8", "bf16", "fp16", "tf32", "fp32", "fp64")
+_DAY_S = 86400.0
+
+
+def _esc(x) -> str:
+    return _html.escape("" if x is None else str(x), quote=True)
+
+
+def _imports():
+    try:
+        import ipywidgets as w
+        import plotly.graph_objects as go
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ImportError(
+            f"aicost.widgets needs ipywidgets and anywidget: pip install 'aicost[notebooks]' ({exc})"
+        ) from exc
+    return w, go
+
+
+class Dashboard:
+    """Controls, a plotly ``FigureWidget``, a status line and a table, laid out in a ``VBox``.
+
+    Attributes
+    ----------
+    controls : dict of str to ipywidgets.Widget
+        The inputs, by name.
+    figure : plotly.graph_objects.FigureWidget
+        Redrawn in place on every change.
+    table : ipywidgets.HTML
+        The current answer as a table (escaped).
+    status : ipywidgets.HTML
+        What the last update did, or why it failed.
+    error : Exception or None
+        The exception of the last update, None when it succeeded.
+    widget : ipywidgets.VBox
+        Everything, for ``display``; the dashboard displays itself too.
+    """
+
+    def __init__(self, controls: dict, figure, title: str) -> None:
+        w, _ = _imports()
+        self.controls = controls
+        self.figure = figure
+        self.table = w.HTML()
+        self.status = w.HTML()
+        self.error: Exception | None = None
+        self.updates = 0
+        boxes = [w.HTML(f"<h3>{_esc(title)}</h3>")]
+        row: list = []
+        for ctl in controls.values():
+            row.append(ctl)
+            if len(row) == 3:
+                boxes.append(w.HBox(row))
+                row = []
+        if row:
+            boxes.append(w.HBox(row))
+        self.widget = w.VBox([*boxes, self.status, figure, self.table])
+        for ctl in controls.values():
+            ctl.observe(self._on_change, names="value")
+
+    # the dashboard shows itself in Jupyter
+    def _repr_mimebundle_(self, **kwargs):
+        return self.widget._repr_mimebundle_(**kwargs)
+
+    def _on_change(self, _change=None) -> None:
+        self.update()
+
+    def value(self, name: str):
+        """The current value of the control ``name``."""
+        return self.controls[name].value
+
+    def update(self) -> None:
+        """Recompute from the controls and redraw (called on every change)."""
+        self.updates += 1
+        try:
+            self._update()
+        except Exception as exc:  # shown on the page: a dashboard must not die on bad input
+            self.error = exc
+            self.status.value = (f'<div style="color:#a33"><b>{_esc(type(exc).__name__)}</b>: '
+                                 f"{_esc(exc)}</div>")
+            self._clear()
+        else:
+            self.error = None
+
+    def _update(self) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _clear(self) -> None:
+        with self.figure.batch_update():
+            for trace in self.figure.data:
+                trace.x, trace.y = [], []
+        self.table.value = ""
+
+
+# ----------------------------------------------------------------------------- planners
+def _provider_choices(catalog) -> list[str]:
+    try:
+        return sorted({str(p) for p in catalog.instances["provider"].dropna()})
+    except Exception:  # a catalog without instances: no provider filter
+        return []
+
+
+def _hover(df) -> list[str]:
+    cols = [c for c in ("provider", "instance_type", "accelerator", "n_gpus", "gpus", "pricing",
+                        "region", "tp", "pp", "dp", "replicas") if c in df.columns]
+    if not cols:
+        return [""] * len(df)
+    parts = [df[c].astype(str).map(lambda v, c=c: f"{c}={v}") for c in cols]
+    out = parts[0]
+    for p in parts[1:]:
+        out = out + "<br>" + p
+    return [_esc(s).replace("&lt;br&gt;", "<br>") for s in out]
+
+
+def _plan_table(plan, question: str, max_rows: int = 10) -> str:
+    from .report.blocks import recommendation_html
+
+    top = plan.top(max_rows)
+    body = recommendation_html(plan, question)
+    table = top.to_html(index=False, escape=True, border=0, na_rep="",
+                        float_format=lambda x: f"{x:,.4g}") if len(top) else ""
+    return (f'<div style="margin:6px 0">{body}</div>'
+            f'<div style="overflow-x:auto;font-size:12px">{table}</div>')
+
+
+class _PlanDashboard(Dashboard):
+    """Shared drawing of a plan: candidates, Pareto frontier, recommendation."""
+
+    time_scale = 1.0
+    time_label = "time [s]"
+    plan = None
+
+    def _make_figure(self, go, x_title: str, y_title: str):
+        fig = go.FigureWidget()
+        fig.add_scatter(name="feasible plans", mode="markers", x=[], y=[],
+                        marker={"size": 6, "opacity": 0.45, "color": "#7f9cc9"},
+                        hovertemplate="%{text}<br>%{x:.3g}, %{y:$,.4g}<extra></extra>", text=[])
+        fig.add_scatter(name="Pareto frontier", mode="lines+markers", x=[], y=[],
+                        line={"color": "#1f5fbf"}, marker={"size": 8}, text=[],
+                        hovertemplate="%{text}<br>%{x:.3g}, %{y:$,.4g}<extra></extra>")
+        fig.add_scatter(name="recommended", mode="markers", x=[], y=[], text=[],
+                        marker={"symbol": "star", "size": 18, "color": "#e8a33d",
+                                "line": {"width": 1, "color": "#333"}},
+                        hovertemplate="%{text}<extra>recommended</extra>")
+        fig.update_layout(height=420, margin={"l": 60, "r": 20, "t": 30, "b": 50},
+                          xaxis_title=x_title, yaxis_title=y_title, xaxis_type="log",
+                          yaxis_type="log", legend={"orientation": "h", "y": 1.08})
+        return fig
+
+    def _draw(self, plan, question: str) -> None:
+        self.plan = plan
+        feas = plan.feasible.head(MAX_POINTS)
+        front = plan.pareto
+        tc, cc = plan.time_col, plan.cost_col
+        best = plan.best
+        with self.figure.batch_update():
+            f, p, b = self.figure.data[:3]
+            f.x = (feas[tc].to_numpy(float) / self.time_scale).tolist()
+            f.y = feas[cc].to_numpy(float).tolist()
+            f.text = _hover(feas)
+            p.x = (front[tc].to_numpy(float) / self.time_scale).tolist()
+            p.y = front[cc].to_numpy(float).tolist()
+            p.text = _hover(front)
+            if best is not None:
+                b.x, b.y, b.text = [best.time_s / self.time_scale], [best.cost], [_esc(best.headline)]
+            else:
+                b.x, b.y, b.text = [], [], []
+            self._draw_limits()
+        self.table.value = _plan_table(plan, question)
+        self.status.value = f"<small>{_esc(plan.summary())}</small>"
+
+    def _draw_limits(self) -> None:
+        """Lines for the constraints (deadline, budget, latency targets)."""
+
+
+class TrainingPlanner(_PlanDashboard):
+    """Dashboard over :func:`aicost.plan.plan_training`."""
+
+    time_scale = _DAY_S
+
+    def __init__(self, model, tokens, deadline_days, budget_usd, providers, pricing, efficiency,
+                 catalog) -> None:
+        w, go = _imports()
+        from . import model as _model
+
+        self.catalog = catalog
+        eff_auto = efficiency is None
+        controls = {
+            "model": w.Dropdown(options=_model.list_models(), value=model, description="model"),
+            "tokens": w.FloatLogSlider(value=tokens, base=10, min=9, max=14, step=0.05,
+                                       description="tokens", readout_format=".2g",
+                                       continuous_update=False),
+            "deadline_days": w.BoundedFloatText(value=deadline_days or 0.0, min=0.0, max=3650.0,
+                                                step=1.0, description="deadline [d]"),
+            "budget_usd": w.BoundedFloatText(value=budget_usd or 0.0, min=0.0, max=1e12,
+                                             step=1e5, description="budget [$]"),
+            "providers": w.SelectMultiple(options=_provider_choices(catalog),
+                                          value=tuple(providers or ()), rows=4,
+                                          description="providers"),
+            "pricing": w.SelectMultiple(options=list(PRICING), value=tuple(pricing), rows=3,
+                                        description="pricing"),
+            "efficiency_auto": w.Checkbox(value=eff_auto, description="efficiency: measured/default"),
+            "efficiency": w.FloatSlider(value=0.4 if eff_auto else efficiency, min=0.05, max=1.0,
+                                        step=0.01, description="efficiency",
+                                        continuous_update=False, disabled=eff_auto),
+        }
+        fig = self._make_figure(go, "expected wall time [days]", "expected cost [USD]")
+        super().__init__(controls, fig, "Training planner")
+        controls["efficiency_auto"].observe(self._toggle_eff, names="value")
+        self.update()
+
+    def _toggle_eff(self, change) -> None:
+        self.controls["efficiency"].disabled = bool(change["new"])
+
+    def _update(self) -> None:
+        from . import plan as _plan
+
+        v = self.value
+        deadline = v("deadline_days") * _DAY_S or None
+        budget = v("budget_usd") or None
+        plan = _plan.plan_training(
+            v("model"), v("tokens"), deadline=deadline, budget_usd=budget,
+            providers=list(v("providers")) or None, pricing=tuple(v("pricing")) or ("on_demand",),
+            catalog=self.catalog, efficiency=None if v("efficiency_auto") else v("efficiency"),
+        )
+        q = f"train {v('model')} on {v('tokens'):.3g} tokens"
+        if deadline:
+            q += f" within {v('deadline_days'):g} days"
+        if budget:
+            q += f" for at most ${budget:,.0f}"
+        self._draw(plan, q)
+
+    def _draw_limits(self) -> None:
+        shapes = []
+        d = self.value("deadline_days")
+        if d:
+            shapes.append({"type": "line", "xref": "x", "yref": "paper", "x0": d, "x1": d,
+                           "y0": 0, "y1": 1, "line": {"dash": "dash", "color": "#c33"}})
+        b = self.value("budget_usd")
+        if b:
+            shapes.append({"type": "line", "xref": "paper", "yref": "y", "x0": 0, "x1": 1,
+                           "y0": b, "y1": b, "line": {"dash": "dot", "color": "#c33"}})
+        self.figure.layout.shapes = shapes
+
+
+class ServingPlanner(_PlanDashboard):
+    """Dashboard over :func:`aicost.plan.plan_inference`."""
+
+    def __init__(self, model, qps, prompt_tokens, output_tokens, ttft_s, tpot_s, providers,
+                 pricing, efficiency, catalog) -> None:
+        w, go = _imports()
+        from . import model as _model
+
+        self.catalog = catalog
+        eff_auto = efficiency is None
+        controls = {
+            "model": w.Dropdown(options=_model.list_models(), value=model, description="model"),
+            "qps": w.FloatLogSlider(value=qps, base=10, min=-1, max=4, step=0.05,
+                                    description="requests/s", readout_format=".3g",
+                                    continuous_update=False),
+            "prompt_tokens": w.BoundedIntText(value=prompt_tokens, min=1, max=1_000_000,
+                                              description="prompt tok"),
+            "output_tokens": w.BoundedIntText(value=output_tokens, min=1, max=1_000_000,
+                                              description="output tok"),
+            "ttft_ms": w.BoundedFloatText(value=ttft_s * 1e3, min=1.0, max=1e6,
+                                          description="TTFT [ms]"),
+            "tpot_ms": w.BoundedFloatText(value=tpot_s * 1e3, min=0.1, max=1e5,
+                                          description="TPOT [ms]"),
+            "providers": w.SelectMultiple(options=_provider_choices(catalog),
+                                          value=tuple(providers or ()), rows=4,
+                                          description="providers"),
+            "pricing": w.SelectMultiple(options=list(PRICING), value=tuple(pricing), rows=3,
+                                        description="pricing"),
+            "efficiency_auto": w.Checkbox(value=eff_auto, description="efficiency: measured/default"),
+            "efficiency": w.FloatSlider(value=0.5 if eff_auto else efficiency, min=0.05, max=1.0,
+                                        step=0.01, description="efficiency",
+                                        continuous_update=False, disabled=eff_auto),
+        }
+        fig = self._make_figure(go, "latency [s]", "cost [USD/h]")
+        super().__init__(controls, fig, "Serving planner")
+        controls["efficiency_auto"].observe(
+            lambda ch: setattr(self.controls["efficiency"], "disabled", bool(ch["new"])),
+            names="value")
+        self.update()
+
+    def _update(self) -> None:
+        from . import plan as _plan
+
+        v = self.value
+        plan = _plan.plan_inference(
+            v("model"), v("qps"), prompt_tokens=v("prompt_tokens"),
+            output_tokens=v("output_tokens"), ttft_s=v("ttft_ms") / 1e3,
+            tpot_s=v("tpot_ms") / 1e3, providers=list(v("providers")) or None,
+            pricing=tuple(v("pricing")) or ("on_demand",), catalog=self.catalog,
+            efficiency=None if v("efficiency_auto") else v("efficiency"),
+        )
+        self.figure.layout.xaxis.title.text = plan.time_col.replace("_", " ").replace(" s", " [s]")
+        self.figure.layout.yaxis.title.text = plan.cost_col.replace("_", " ")
+        q = (f"serve {v('model')} at {v('qps'):.3g} requests/s with TTFT <= {v('ttft_ms'):g} ms "
+             f"and TPOT <= {v('tpot_ms'):g} ms")
+        self._draw(plan, q)
+
+
+def _catalog(catalog):
+    if catalog is not None:
+        return catalog
+    from . import catalog as _catalog_mod
+
+    return _catalog_mod.load()
+
+
+def training_planner(model: str = "llama-3.1-8b", tokens: float = 1e12, deadline="30d",
+                     budget_usd: float | None = None, providers=None,
+                     pricing=("on_demand", "spot"), efficiency: float | None = None,
+                     catalog=None) -> TrainingPlanner:
+    """A dashboard that plans a training run as you move the controls.
+
+    Parameters
+    ----------
+    model : str
+        Model preset (``aicost.model.list_models()``).
+    tokens : float
+        Training tokens.
+    deadline : str or float or None
+        Deadline (``"30d"``, or seconds); None or 0: none.
+    budget_usd : float, optional [USD]
+    providers : list of str, optional
+        Offers of these providers only; default all.
+    pricing : tuple of str
+        ``on_demand``, ``spot``, ``reserved``.
+    efficiency : float, optional
+        Compute efficiency (achieved / peak); default measured in the store or documented.
+    catalog : aicost.catalog.Catalog, optional
+        Default ``aicost.catalog.load()``.
+
+    Returns
+    -------
+    TrainingPlanner
+        Displays itself; ``.plan`` holds the current :class:`aicost.plan.Plan`.
+    """
+    from ._units import parse_duration
+
+    days = parse_duration(deadline) / _DAY_S if deadline else 0.0
+    return TrainingPlanner(model, float(tokens), days, budget_usd, providers, tuple(pricing),
+                           efficiency, _catalog(catalog))
+
+
+def serving_planner(model: str = "llama-3.1-8b", qps: float = 20.0, prompt_tokens: int = 512,
+                    output_tokens: int = 256, ttft="1s", tpot="50ms", providers=None,
+                    pricing=("on_demand", "spot"), efficiency: float | None = None,
+                    catalog=None) -> ServingPlanner:
+    """A dashboard that sizes a serving deployment as you move the controls.
+
+    Parameters
+    ----------
+    model : str
+        Model preset.
+    qps : float [requests/s]
+    prompt_tokens, output_tokens : int
+        Tokens per request.
+    ttft, tpot : str or float
+        Latency targets (``"1s"``, ``"50ms"`` or seconds).
+    providers, pricing, efficiency, catalog
+        As for :func:`training_planner`.
+    """
+    from ._units import parse_duration
+
+    return ServingPlanner(model, float(qps), int(prompt_tokens), int(output_tokens),
+                          parse_duration(ttft), parse_duration(tpot), providers, tuple(pricing),
+                          efficiency, _catalog(catalog))
+
+
+# ----------------------------------------------------------------------------- roofline
+class RooflineExplorer(Dashboard):
+    """Rooflines of catalog accelerators for a dtype, scaled by efficiency factors, with the
+    measured points of the results store."""
+
+    def __init__(self, accelerators, dtype, compute_efficiency, bandwidth_efficiency, measured,
+                 catalog, store) -> None:
+        w, go = _imports()
+        self.catalog = catalog
+        self.store = store
+        names = self._accelerator_names()
+        chosen = self._resolve(accelerators, names)
+        controls = {
+            "accelerators": w.SelectMultiple(options=names, value=tuple(chosen), rows=6,
+                                             description="accelerators"),
+            "dtype": w.Dropdown(options=list(ROOFLINE_DTYPES), value=dtype, description="dtype"),
+            "compute_efficiency": w.FloatSlider(value=compute_efficiency, min=0.05, max=1.0,
+                                                step=0.01, description="compute eff.",
+                                                continuous_update=False),
+            "bandwidth_efficiency": w.FloatSlider(value=bandwidth_efficiency, min=0.05, max=1.0,
+                                                  step=0.01, description="bandwidth eff.",
+                                                  continuous_update=False),
+            "measured": w.Checkbox(value=measured, description="measured points (store)"),
+        }
+        fig = go.FigureWidget()
+        fig.update_layout(height=460, xaxis_type="log", yaxis_type="log",
+                          xaxis_title="operational intensity [FLOP/byte]",
+                          yaxis_title="attainable [TFLOP/s]",
+                          margin={"l": 60, "r": 20, "t": 30, "b": 50})
+        super().__init__(controls, fig, "Roofline explorer")
+        self.rows: list[dict] = []
+        self.update()
+
+    def _accelerator_names(self) -> list[str]:
+        df = self.catalog.accelerators
+        col = "name" if "name" in df.columns else df.columns[0]
+        return [str(n) for n in df[col]]
+
+    def _resolve(self, requested, names) -> list[str]:
+        """Catalog names of the requested accelerators (aliases resolved by the catalog)."""
+        if not requested:
+            preferred = [n for n in names if n.lower() in ("h100-sxm", "a100-80gb", "h200")]
+            return preferred[:3] or names[:2]
+        if isinstance(requested, str):
+            requested = [requested]
+        return [str(self.catalog.accelerator(r).name) for r in requested]
+
+    def _measured(self):
+        """Measured (intensity, TFLOP/s, label) points from the results store."""
+        import pandas as pd
+
+        if self.store is None:
+            from .store import Store
+
+            self.store = Store()
+        df = self.store.results(kind="compute")
+        if df is None or df.empty or not {"flops", "bytes_moved", "median_s"} <= set(df.columns):
+            return pd.DataFrame(columns=["oi", "tflops", "label"])
+        df = df[(df["flops"] > 0) & (df["bytes_moved"] > 0) & (df["median_s"] > 0)]
+        return pd.DataFrame({
+            "oi": df["flops"] / df["bytes_moved"],
+            "tflops": df["flops"] / df["median_s"] / 1e12,
+            "label": df.get("name", pd.Series("", index=df.index)).astype(str) + " "
+            + df.get("dtype", pd.Series("", index=df.index)).astype(str) + " "
+            + df.get("device", pd.Series("", index=df.index)).astype(str),
+        })
+
+    def _update(self) -> None:
+        v = self.value
+        dtype = v("dtype")
+        ce, be = v("compute_efficiency"), v("bandwidth_efficiency")
+        oi = np.logspace(-2, 4, 200)
+        rows, traces = [], []
+        skipped = []
+        for name in v("accelerators"):
+            acc = self.catalog.accelerator(name)
+            try:
+                peak = acc.peak_flops_per_s(dtype) * ce
+            except (ValueError, KeyError, LookupError):
+                skipped.append(name)
+                continue
+            bw = acc.mem_bw_bytes_per_s * be
+            if not (peak > 0 and bw > 0 and math.isfinite(peak)):
+                skipped.append(name)
+                continue
+            ridge = peak / bw
+            traces.append({"type": "scatter", "mode": "lines", "name": f"{name} ({dtype})",
+                           "x": oi.tolist(), "y": (np.minimum(peak, bw * oi) / 1e12).tolist(),
+                           "hovertemplate": "%{x:.3g} FLOP/B: %{y:.4g} TFLOP/s<extra>"
+                                            + _esc(name) + "</extra>"})
+            rows.append({"accelerator": name, "dtype": dtype,
+                         "attainable_peak_tflops": peak / 1e12,
+                         "attainable_bw_tb_s": bw / 1e12, "ridge_flop_per_byte": ridge})
+        if v("measured"):
+            pts = self._measured()
+            if len(pts):
+                traces.append({"type": "scatter", "mode": "markers", "name": "measured (store)",
+                               "x": pts["oi"].tolist(), "y": pts["tflops"].tolist(),
+                               "text": [_esc(t) for t in pts["label"]],
+                               "marker": {"size": 9, "color": "#e8a33d"},
+                               "hovertemplate": "%{text}<br>%{x:.3g} FLOP/B, %{y:.4g} TFLOP/s"
+                                                "<extra></extra>"})
+        with self.figure.batch_update():
+            self.figure.data = []
+            for t in traces:
+                self.figure.add_trace(t)
+        import pandas as pd
+
+        self.rows = rows
+        table = pd.DataFrame(rows).to_html(index=False, escape=True, border=0,
+                                           float_format=lambda x: f"{x:,.4g}") if rows else ""
+        self.table.value = table
+        note = f" no {dtype} peak in the catalog for: {', '.join(skipped)}." if skipped else ""
+        self.status.value = (f"<small>{len(rows)} rooflines at {ce:.2f} of peak compute and "
+                             f"{be:.2f} of peak bandwidth.{_esc(note)}</small>")
+
+    def _clear(self) -> None:
+        with self.figure.batch_update():
+            self.figure.data = []
+        self.table.value = ""
+
+
+def roofline_explorer(accelerators=None, dtype: str = "bf16", compute_efficiency: float = 1.0,
+                      bandwidth_efficiency: float = 1.0, measured: bool = True, catalog=None,
+                      store=None) -> RooflineExplorer:
+    """A dashboard of rooflines: pick accelerators, a dtype and efficiency factors.
+
+    Parameters
+    ----------
+    accelerators : list of str, optional
+        Catalog names (aliases work); default a few current GPUs.
+    dtype : str
+        ``bf16``, ``fp16``, ``fp8``, ``int8``, ``tf32``, ``fp32``, ``fp64``.
+    compute_efficiency, bandwidth_efficiency : float
+        Fractions of the catalog peaks drawn (1.0: the datasheet).
+    measured : bool
+        Overlay the compute results saved in the results store.
+    catalog, store : optional
+        Default ``aicost.catalog.load()`` and ``aicost.store.Store()``.
+    """
+    from ._units import normalize_dtype
+
+    return RooflineExplorer(accelerators, normalize_dtype(dtype), compute_efficiency,
+                            bandwidth_efficiency, measured, _catalog(catalog), store)
