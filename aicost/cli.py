@@ -173,6 +173,42 @@ def _add_bench(sub) -> None:
 
 def _add_bench_compute(bsub) -> None:
     """`aicost bench compute` (issue: compute benchmarks)."""
+    p = bsub.add_parser("compute", help="GEMM, memory bandwidth, reductions, latency, transfers, "
+                                         "roofline (GPU via CuPy/Numba CUDA, CPU via Numba/NumPy)")
+    p.add_argument("--suite", choices=("quick", "full"), default="quick",
+                   help="quick: seconds on a GPU, under a minute on a CPU; full: every dtype, "
+                        "size, transformer layer shape and the whole roofline (default: quick)")
+    p.add_argument("--backend", default="auto",
+                   help="auto, cupy, numba-cuda, numba or numpy (default: auto = best available)")
+    p.add_argument("--json", metavar="PATH", help="also write the results as JSON records")
+    p.add_argument("--no-store", action="store_true", help="do not save in the results store")
+    p.add_argument("--list-backends", action="store_true",
+                   help="show which backends can run here and why the others cannot, then exit")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _add_format(p)
+    p.set_defaults(func=_cmd_bench_compute)
+
+
+def _cmd_bench_compute(args) -> int:
+    from . import bench
+
+    if args.list_backends:
+        _emit(bench.available_backends(), args.format)
+        return 0
+    result = bench.run(args.suite, backend=args.backend, store=False if args.no_store else None,
+                       progress=not args.no_progress)
+    if args.json:
+        _write_json(result.to_records(), args.json)
+    _emit(result.summary(), args.format)
+    for label, msg in result.errors:
+        print(f"aicost: {label} failed: {msg}", file=sys.stderr)
+    if result.run_id:
+        print(f"saved run {result.run_id}", file=sys.stderr)
+    if result.partial:
+        print("aicost: interrupted; the finished measurements were kept (partial run)",
+              file=sys.stderr)
+        return 130
+    return 1 if result.errors else 0
 
 
 def _add_bench_storage(bsub) -> None:

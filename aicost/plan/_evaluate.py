@@ -83,33 +83,44 @@ class TrainingContext:
     rel: dict
 
 
-def efficiencies(accelerators: Sequence[str], dtype: str, store, efficiency) -> dict[str, tuple[float, str]]:
-    """Compute efficiency (fraction of peak while computing) and its source per accelerator.
+def efficiencies(accelerators: Sequence[str], dtype: str, store, efficiency,
+                 kernel_factor: float | None = None) -> dict[str, dict]:
+    """Compute and collective efficiencies, with their sources, per accelerator name.
 
     ``efficiency`` may be a number (every accelerator), a dict by name (the others fall back to
     calibration) or None: the GEMM efficiency from ``aicost.calibrate`` (measured when the store
     has results for that device and dtype, a documented default otherwise) times
-    ``aicost.model.TRAINING_KERNEL_FACTOR``, exactly as ``aicost.model.resolve_hardware`` does.
+    ``kernel_factor`` (default ``aicost.model.TRAINING_KERNEL_FACTOR``), exactly as
+    ``aicost.model.resolve_hardware`` does. The collective efficiency (achieved / link
+    bandwidth) comes from calibration too.
+
+    Returns
+    -------
+    dict
+        name -> ``{"efficiency", "source", "comm_efficiency", "comm_source"}``.
     """
     from ..model import TRAINING_KERNEL_FACTOR
-    from ..model._hw import gemm_efficiency
+    from ..model._hw import collective_efficiency, gemm_efficiency
 
+    kf = TRAINING_KERNEL_FACTOR if kernel_factor is None else kernel_factor
     per: dict = {}
     if isinstance(efficiency, dict):
         per = {str(k).lower(): v for k, v in efficiency.items()}
     elif efficiency is not None:
         per = {a.lower(): efficiency for a in accelerators}
-    out: dict[str, tuple[float, str]] = {}
+    out: dict[str, dict] = {}
     for a in accelerators:
+        ce, csrc = collective_efficiency(a, store=store)
         if a.lower() in per:
             v = float(per[a.lower()])
             if not 0 < v <= 1:
                 raise ValueError(f"efficiency for {a} must be in (0, 1] (fraction of peak), got {v!r}")
-            out[a] = (v, "given by the caller")
+            out[a] = {"efficiency": v, "source": "given by the caller", "comm_efficiency": ce,
+                      "comm_source": csrc}
             continue
         g, src = gemm_efficiency(a, dtype, store=store)
-        out[a] = (g * TRAINING_KERNEL_FACTOR,
-                  f"GEMM efficiency {g:.2f} ({src}) x kernel factor {TRAINING_KERNEL_FACTOR}")
+        out[a] = {"efficiency": g * kf, "source": f"GEMM efficiency {g:.2f} ({src}) x kernel factor {kf}",
+                  "comm_efficiency": ce, "comm_source": csrc}
     return out
 
 
@@ -217,7 +228,7 @@ def training_configs(offers: pd.DataFrame, tiers: pd.DataFrame, spec, *, min_gpu
 # --------------------------------------------------------------------------- the kernel
 def _cfg_arrays(cfg: pd.DataFrame, shape_col: bool) -> dict[str, np.ndarray]:
     cols = ["gpus_per_node", "nodes", "gpus", "peak_flops_per_s", "efficiency", "memory_bytes",
-            "mem_bw_bytes_per_s",
+            "mem_bw_bytes_per_s", "comm_efficiency",
             "scale_up_bw_bytes_per_s", "scale_out_bw_bytes_per_s", "scale_up_latency_s",
             "scale_out_latency_s", "price_usd_per_hour", "ckpt_bw_bytes_per_s",
             "storage_usd_per_gb_month"]
@@ -264,7 +275,8 @@ def training_kernel(c: dict, lay: dict, ctx: TrainingContext) -> dict[str, np.nd
         scale_out_latency_s=c["scale_out_latency_s"], mem_bw_bytes_per_s=c["mem_bw_bytes_per_s"],
         gpu_memory_bytes=c["memory_bytes"], price_usd_per_gpu_hour=price_gpu, checkpoint_s=ckpt_s,
         restart_s=restart, failures_per_gpu_hour=ctx.rel["failures_per_gpu_hour"],
-        preemptions_per_node_hour=c["spot"] * ctx.rel["preemptions_per_node_hour"])
+        preemptions_per_node_hour=c["spot"] * ctx.rel["preemptions_per_node_hour"],
+        comm_efficiency=c["comm_efficiency"])
     wall = r["expected_wall_s"]
     storage_usd = CHECKPOINT_KEEP * ckpt_bytes / 1e9 * c["storage_usd_per_gb_month"] * (wall / _MONTH_S)
     cost = r["expected_cost_usd"] + storage_usd
@@ -298,6 +310,9 @@ def training_kernel(c: dict, lay: dict, ctx: TrainingContext) -> dict[str, np.nd
 
 
 # --------------------------------------------------------------------------- the search
+_RECOMPUTE_NAMES = ("none", "selective", "full")
+
+
 def _lay_arrays(lay, idx=None, row: bool = True) -> dict[str, np.ndarray]:
     names = {"tp": lay.tp, "pp": lay.pp, "mb": lay.mb, "zero": lay.zero, "rc": lay.rc}
     out = {}
@@ -309,8 +324,40 @@ def _lay_arrays(lay, idx=None, row: bool = True) -> dict[str, np.ndarray]:
     return out
 
 
-def search_training(cfg: pd.DataFrame, lay, ctx: TrainingContext, detail: bool = False):
+def _structural_code(c: dict, lay: dict, ctx: TrainingContext) -> np.ndarray:
+    """The cheap checks (no model math) as a reason code array: pricing, tp against the node and
+    the heads, pp against the layers, GPUs against tp x pp, the batch against dp x micro-batch.
+    The kernel applies the same checks; this lets the search skip the model for these."""
+    tp, pp, mb = lay["tp"], lay["pp"], lay["mb"]
+    gpus, gpn, price = c["gpus"], c["gpus_per_node"], c["price_usd_per_hour"]
+    mp = tp * pp
+    dp1 = np.maximum(np.floor_divide(gpus, mp), 1.0)
+    shape = np.broadcast_shapes(np.shape(tp), np.shape(gpus))
+    code = np.zeros(shape, dtype=np.int8)
+    code[np.broadcast_to(np.floor_divide(ctx.batch_seqs, dp1 * mb) < 1, shape)] = 6
+    code[np.broadcast_to((gpus % mp) != 0, shape)] = 5
+    code[np.broadcast_to(pp > ctx.spec.n_layers, shape)] = 4
+    code[np.broadcast_to((ctx.spec.n_heads % tp) != 0, shape)] = 3
+    code[np.broadcast_to(tp > gpn, shape)] = 2
+    code[np.broadcast_to(~np.isfinite(price) | ~(price > 0), shape)] = 1
+    return code
+
+
+def search_training(cfg: pd.DataFrame, lay, ctx: TrainingContext, detail: bool = False,
+                    restrict: np.ndarray | None = None):
     """Evaluate every configuration against every layout, in chunks of configurations.
+
+    Each chunk is a 2-D grid (configurations x layouts). The cheap structural checks run on the
+    whole grid; the model (`training_kernel`) runs, as one vectorized call, on the candidates
+    that pass them; the results are scattered back into the grid and reduced per configuration.
+
+    Parameters
+    ----------
+    restrict : numpy.ndarray of bool, optional
+        ``(n_configs, n_layouts)``: model only these candidates (the others count as not fitting
+        in memory). The efficiency sensitivity uses it: a lower efficiency only makes a
+        candidate slower and dearer, and memory does not depend on it, so only the candidates
+        that were feasible can still be.
 
     Returns
     -------
@@ -318,58 +365,111 @@ def search_training(cfg: pd.DataFrame, lay, ctx: TrainingContext, detail: bool =
         ``layout`` (index of the chosen layout: the fastest feasible one, else the one that got
         furthest), ``stage``, ``fastest_fit_s`` (fastest layout that fits in memory, ignoring the
         deadline and budget), ``cheapest_in_deadline_usd``, ``min_memory_bytes`` (smallest memory
-        per GPU of a structurally valid layout) and ``fastest_any_memory_s`` (fastest ignoring memory).
+        per GPU of a structurally valid layout), ``fastest_any_memory_s`` (fastest ignoring
+        memory), ``ok`` (the ``(n_configs, n_layouts)`` mask of feasible candidates) and
+        ``n_modeled`` (candidates that went through the model).
     reason_counts : pandas.Series
         Dropped candidates per reason, layouts included.
     n_evaluated : int
     details : pandas.DataFrame or None
-        With ``detail=True``, one row per evaluated candidate (config_id, layout, code, time, cost).
+        With ``detail=True``, one row per candidate (config_id, layout, tp, pp, micro_batch,
+        zero_stage, recompute, code, reason, time_s, cost_usd, memory_bytes).
     """
     n_cfg, n_lay = len(cfg), lay.n
-    carr = _cfg_arrays(cfg, shape_col=True)
-    larr = _lay_arrays(lay)
-    rows = max(1, _CHUNK_CANDIDATES // max(n_lay, 1))
-    red = {k: np.empty(n_cfg) for k in ("fastest_fit_s", "cheapest_in_deadline_usd",
-                                         "min_memory_bytes", "fastest_any_memory_s")}
-    red["layout"] = np.empty(n_cfg, dtype=np.int64)
-    red["stage"] = np.empty(n_cfg, dtype=np.int64)
+    carr = _cfg_arrays(cfg, shape_col=False)
+    larr_all = _lay_arrays(lay, row=False)
+    red = {k: np.full(n_cfg, np.inf) for k in ("fastest_fit_s", "cheapest_in_deadline_usd",
+                                                "min_memory_bytes", "fastest_any_memory_s")}
+    red["layout"] = np.zeros(n_cfg, dtype=np.int64)
+    red["stage"] = np.ones(n_cfg, dtype=np.int64)
+    red["ok"] = np.zeros((n_cfg, n_lay), dtype=bool)
     counts = np.zeros(OK + 1, dtype=np.int64)
+    n_modeled = 0
     det = []
-    for lo in range(0, n_cfg, rows):
-        hi = min(n_cfg, lo + rows)
-        c = {k: v[lo:hi] for k, v in carr.items()}
-        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            out = training_kernel(c, larr, ctx)
-        code = out["code"]
-        counts += np.bincount(code.ravel(), minlength=OK + 1)[: OK + 1]
-        stage = np.where(code == 0, OK, code).astype(np.int64)
-        best_stage = stage.max(axis=1)
-        at_best = stage == best_stage[:, None]
-        t = out["time_s"]
-        mem = out["memory_bytes"]
-        key = np.where(best_stage[:, None] == 7, mem, t)
-        key = np.where(at_best, np.nan_to_num(key, nan=np.inf), np.inf)
-        pick = np.argmin(key, axis=1)
-        red["layout"][lo:hi] = pick
-        red["stage"][lo:hi] = best_stage
-        inf = np.inf
-        red["fastest_fit_s"][lo:hi] = np.where(stage >= 9, t, inf).min(axis=1)
-        red["cheapest_in_deadline_usd"][lo:hi] = np.where(stage >= 10, out["cost_usd"], inf).min(axis=1)
-        red["min_memory_bytes"][lo:hi] = np.where(stage >= 7, mem, inf).min(axis=1)
-        red["fastest_any_memory_s"][lo:hi] = np.where(stage >= 7, t, inf).min(axis=1)
-        if detail:
-            k = hi - lo
-            det.append(pd.DataFrame({
-                "config_id": np.repeat(np.arange(lo, hi), n_lay), "layout": np.tile(np.arange(n_lay), k),
-                "code": code.ravel(), "time_s": t.ravel(), "cost_usd": out["cost_usd"].ravel(),
-                "memory_bytes": mem.ravel()}))
+    inf = np.inf
+
+    # configurations without a price at their pricing: every layout is "not offered"
+    price = carr["price_usd_per_hour"]
+    priced = np.isfinite(price) & (price > 0)
+    counts[1] += int((~priced).sum()) * n_lay
+    # layout-only checks, per GPUs-per-node group: skip the layouts that cannot run there
+    lay_code = np.zeros(n_lay, dtype=np.int8)
+    lay_code[lay.pp > ctx.spec.n_layers] = 4
+    lay_code[(ctx.spec.n_heads % lay.tp) != 0] = 3
+    gpn_all = carr["gpus_per_node"]
+    for gpn in np.unique(gpn_all[priced]):
+        sel = np.flatnonzero(priced & (gpn_all == gpn))
+        lcode = lay_code.copy()
+        lcode[(lcode == 0) & (lay.tp > gpn)] = 2
+        keep = np.flatnonzero(lcode == 0)
+        counts += np.bincount(lcode[lcode != 0], minlength=OK + 1)[: OK + 1] * sel.size
+        if keep.size == 0:
+            red["stage"][sel] = int(lcode.max())
+            red["layout"][sel] = int(np.argmax(lcode))
+            continue
+        larr = {k: v[keep][None, :] for k, v in larr_all.items()}
+        rows = max(1, _CHUNK_CANDIDATES // keep.size)
+        for lo in range(0, sel.size, rows):
+            idx = sel[lo:lo + rows]
+            c = {k: v[idx][:, None] for k, v in carr.items()}
+            # the config-dependent structural checks (price, tp, heads, layers were done above)
+            mp = larr["tp"] * larr["pp"]
+            gpus = c["gpus"]
+            div_bad = np.remainder(gpus, mp) != 0
+            batch_bad = np.floor_divide(gpus, mp) * larr["mb"] > ctx.batch_seqs
+            code = np.where(div_bad, np.int8(5), np.where(batch_bad, np.int8(6), np.int8(0)))
+            todo = code == 0
+            if restrict is not None:
+                sub = restrict[np.ix_(idx, keep)]
+                code[todo & ~sub] = 7
+                todo &= sub
+            ci, li = np.nonzero(todo)
+            n_modeled += ci.size
+            t = np.full(code.shape, inf)
+            cost = np.full(code.shape, inf)
+            mem = np.full(code.shape, inf)
+            if ci.size:
+                c1 = {k: v[:, 0].take(ci) for k, v in c.items()}
+                l1 = {k: v[0].take(li) for k, v in larr.items()}
+                with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+                    out = training_kernel(c1, l1, ctx)
+                code[ci, li] = out["code"]
+                t[ci, li] = np.nan_to_num(out["time_s"], nan=inf)
+                cost[ci, li] = np.nan_to_num(out["cost_usd"], nan=inf)
+                mem[ci, li] = out["memory_bytes"]
+            counts += np.bincount(code.ravel(), minlength=OK + 1)[: OK + 1]
+            stage = np.where(code == 0, OK, code).astype(np.int64)
+            best_stage = stage.max(axis=1)
+            at_best = stage == best_stage[:, None]
+            key = np.where(best_stage[:, None] == 7, mem, t)
+            key = np.where(at_best, key, inf)
+            red["layout"][idx] = keep[np.argmin(key, axis=1)]
+            red["stage"][idx] = best_stage
+            red["fastest_fit_s"][idx] = np.where(stage >= 9, t, inf).min(axis=1)
+            red["cheapest_in_deadline_usd"][idx] = np.where(stage >= 10, cost, inf).min(axis=1)
+            red["min_memory_bytes"][idx] = np.where(stage >= 7, mem, inf).min(axis=1)
+            red["fastest_any_memory_s"][idx] = np.where(stage >= 7, t, inf).min(axis=1)
+            red["ok"][np.ix_(idx, keep)] = stage == OK
+            if detail:
+                det.append(pd.DataFrame({
+                    "config_id": np.repeat(idx, keep.size), "layout": np.tile(keep, idx.size),
+                    "code": code.ravel(), "time_s": t.ravel(), "cost_usd": cost.ravel(),
+                    "memory_bytes": mem.ravel()}))
+    red["n_modeled"] = n_modeled
     reason_counts = pd.Series({REASONS[i]: int(counts[i]) for i in sorted(REASONS) if counts[i] > 0},
                               dtype=np.int64)
-    details = pd.concat(det, ignore_index=True) if detail and det else None
+    details = None
+    if detail and det:
+        details = pd.concat(det, ignore_index=True).sort_values(["config_id", "layout"], kind="stable")
+        li_all = details["layout"].to_numpy()
+        details["tp"] = lay.tp[li_all]
+        details["pp"] = lay.pp[li_all]
+        details["micro_batch"] = lay.mb[li_all]
+        details["zero_stage"] = lay.zero[li_all]
+        details["recompute"] = np.array(_RECOMPUTE_NAMES, dtype=object)[lay.rc[li_all]]
+        details["reason"] = details["code"].map(lambda x: REASONS.get(int(x), ""))
+        details = details.reset_index(drop=True)
     return red, reason_counts, n_cfg * n_lay, details
-
-
-_RECOMPUTE_NAMES = ("none", "selective", "full")
 
 
 def training_frame(cfg: pd.DataFrame, red: dict, lay, ctx: TrainingContext, details=None) -> pd.DataFrame:
@@ -408,8 +508,6 @@ def training_frame(cfg: pd.DataFrame, red: dict, lay, ctx: TrainingContext, deta
     df["bottleneck"] = _bottleneck(df)
     df["memory_bound"] = df["fastest_any_memory_s"] < 0.95 * df["fastest_fit_s"]
     df.loc[df["memory_bound"] & df["feasible"], "bottleneck"] = "memory"
-    if details is not None:
-        df.attrs["layouts"] = details
     return df
 
 

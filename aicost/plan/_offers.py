@@ -20,6 +20,7 @@ from .._units import GIB
 __all__ = [
     "DEFAULT_SCALE_OUT_LATENCY_S",
     "DEFAULT_SCALE_UP_LATENCY_S",
+    "PCIE4_BW_BYTES_PER_S",
     "PRICINGS",
     "load_catalog",
     "normalize_pricing",
@@ -36,13 +37,15 @@ _PRICING_ALIASES = {
     "reserved_1y": "reserved_1y", "reserved-1y": "reserved_1y",
 }
 
-#: inter-node (scale-out) latency per message when the catalog has none [s]: ~5 us is typical of
-#: InfiniBand NDR and AWS EFA small-message latency (NVIDIA ConnectX-7 and AWS EFA docs, 2024)
-DEFAULT_SCALE_OUT_LATENCY_S = 5e-6
-#: intra-node (NVLink/PCIe) latency per message when the catalog has none [s] (NCCL tests, ~2 us)
-DEFAULT_SCALE_UP_LATENCY_S = 2e-6
+#: per-message latencies when the catalog's fabric has none [s]: aicost.model's defaults, so the
+#: planner and ``estimate_training`` agree (NVLink hop ~5 us, InfiniBand/RoCE/EFA ~10 us)
+DEFAULT_SCALE_OUT_LATENCY_S = 10e-6
+DEFAULT_SCALE_UP_LATENCY_S = 5e-6
 #: scale-out bandwidth per node when the catalog row has no network figure [B/s]: 100 Gbps Ethernet
 DEFAULT_SCALE_OUT_BW_BYTES_PER_S = 100e9 / 8
+#: GPU-to-GPU bandwidth inside a node without a scale-up fabric [B/s]: PCIe 4.0 x16 carries
+#: ~25 GB/s one way in practice (32 GB/s raw; PCI-SIG spec, NCCL tests on PCIe systems)
+PCIE4_BW_BYTES_PER_S = 25e9
 
 
 def load_catalog(catalog=None):
@@ -162,6 +165,8 @@ def offers_table(
                                        errors="coerce").to_numpy(dtype=float),
         "network_gbps": pd.to_numeric(_column(inst, "network_gbps", default=np.nan),
                                       errors="coerce").to_numpy(dtype=float),
+        "scale_up_fabric": _column(inst, "scale_up_fabric", default="").fillna("").astype(str).to_numpy(),
+        "scale_out_fabric": _column(inst, "scale_out_fabric", default="").fillna("").astype(str).to_numpy(),
     })
     for p in pricing:
         try:
@@ -198,7 +203,7 @@ def offers_table(
 
     # collapse offers identical but for the region
     key = ["provider", "instance_type", "accelerator", "gpus_per_node", "network_gbps",
-           *[f"price_{p}" for p in pricing]]
+           "scale_up_fabric", "scale_out_fabric", *[f"price_{p}" for p in pricing]]
     df = df.sort_values(["provider", "instance_type", "region"], kind="stable")
     grouped = df.groupby(key, dropna=False, sort=False)
     first = grouped.first().reset_index()
@@ -208,13 +213,32 @@ def offers_table(
 
     specs = _accelerator_specs(catalog, sorted(set(first["accelerator"])), dtype)
     first = first.merge(specs, on="accelerator", how="left")
+    # scale-out: the instance's fabric (per node), else its network figure, else a default;
+    # scale-up: the instance's fabric (per GPU), else the accelerator's own link, else PCIe 4
+    gpn = first["gpus_per_node"].to_numpy(dtype=float)
     net = first["network_gbps"].to_numpy(dtype=float) * 1e9 / 8
-    first["scale_out_bw_bytes_per_s"] = np.where(np.isfinite(net) & (net > 0), net,
-                                                 DEFAULT_SCALE_OUT_BW_BYTES_PER_S)
-    # without a scale-up fabric the GPUs of a node talk over PCIe 4 x16 (~25 GB/s usable)
-    first["scale_up_bw_bytes_per_s"] = first["scale_up_bw_bytes_per_s"].fillna(25e9)
-    first["scale_out_latency_s"] = DEFAULT_SCALE_OUT_LATENCY_S
-    first["scale_up_latency_s"] = DEFAULT_SCALE_UP_LATENCY_S
+    so_bw = np.where(np.isfinite(net) & (net > 0), net, DEFAULT_SCALE_OUT_BW_BYTES_PER_S)
+    so_lat = np.full(len(first), DEFAULT_SCALE_OUT_LATENCY_S)
+    su_bw = first["scale_up_bw_bytes_per_s"].to_numpy(dtype=float).copy()
+    su_lat = np.full(len(first), DEFAULT_SCALE_UP_LATENCY_S)
+    fabric = getattr(catalog, "fabric", None)
+    for i, (up, out_name) in enumerate(zip(first["scale_up_fabric"], first["scale_out_fabric"])):
+        if out_name and fabric is not None:
+            f = fabric(out_name)
+            so_bw[i] = f.bandwidth_per_gpu_bytes_per_s(int(gpn[i])) * gpn[i]
+            if f.latency_s:
+                so_lat[i] = f.latency_s
+        if up and fabric is not None:
+            f = fabric(up)
+            su_bw[i] = f.bandwidth_per_gpu_bytes_per_s(int(gpn[i]))
+            if f.latency_s:
+                su_lat[i] = f.latency_s
+    first["scale_out_bw_bytes_per_s"] = so_bw
+    # without a scale-up fabric the GPUs of a node talk over PCIe 4 x16 (~25 GB/s one way)
+    first["scale_up_bw_bytes_per_s"] = np.where(np.isfinite(su_bw) & (su_bw > 0), su_bw,
+                                                PCIE4_BW_BYTES_PER_S)
+    first["scale_out_latency_s"] = so_lat
+    first["scale_up_latency_s"] = su_lat
 
     long = []
     for p in pricing:
@@ -225,6 +249,7 @@ def offers_table(
     out = pd.concat(long, ignore_index=True)
     out["gpus_per_node"] = out["gpus_per_node"].astype(np.int64)
     cols = ["provider", "instance_type", "region", "regions", "accelerator", "gpus_per_node",
+            "scale_up_fabric", "scale_out_fabric",
             "pricing", "price_usd_per_hour", "peak_flops_per_s", "memory_bytes", "memory_gib",
             "mem_bw_bytes_per_s", "scale_up_bw_bytes_per_s", "scale_out_bw_bytes_per_s",
             "scale_up_latency_s", "scale_out_latency_s", "network_gbps"]

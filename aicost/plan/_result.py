@@ -64,6 +64,12 @@ def _format_table(df: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
     return out
 
 
+def _row_label(row) -> str:
+    """A short name of a candidate row ("64x H100-SXM aws p5.48xlarge (spot)")."""
+    gpus = f"{int(row['gpus'])}x " if "gpus" in row and pd.notna(row["gpus"]) else ""
+    return f"{gpus}{row['accelerator']} {row['provider']} {row['instance_type']} ({row['pricing']})"
+
+
 @dataclass(frozen=True)
 class Sensitivity:
     """How the answer moves when the efficiency factor is lower than assumed.
@@ -256,6 +262,11 @@ class Plan:
         What `best` minimizes, in words.
     assumptions : tuple of str
         The assumptions behind every number.
+    table_columns : tuple of str
+        The columns the text and HTML views show.
+    extras : dict
+        Kind-specific results: ``search`` (the search inputs, to re-run it), ``demand`` (serving
+        against a demand curve), ``layouts`` (training with ``detail=True``).
     """
 
     kind: str
@@ -270,6 +281,7 @@ class Plan:
     objective: str
     assumptions: tuple[str, ...] = ()
     table_columns: tuple[str, ...] = ()
+    extras: dict = field(default_factory=dict, repr=False)
     _recommend: Callable[[Plan], Recommendation | None] | None = field(default=None, repr=False)
     _best_cache: list = field(default_factory=list, repr=False)
 
@@ -321,6 +333,47 @@ class Plan:
         """The ``n`` best feasible candidates with the columns people read first."""
         cols = [c for c in self.table_columns if c in self.candidates.columns]
         return self.feasible.head(n)[cols].reset_index(drop=True)
+
+    def cost_by_deadline(self, deadlines_s=None, by: str = "pricing") -> pd.DataFrame:
+        """The cheapest feasible candidate for each deadline, overall and per ``by`` group.
+
+        Parameters
+        ----------
+        deadlines_s : array_like, optional
+            Deadlines [s]; default: 60 points spaced geometrically from the fastest feasible
+            candidate to the slowest.
+        by : str
+            A column to split by (``"pricing"``, ``"accelerator"``, ``"provider"``).
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``deadline_s, <by>, cost, plan`` (cost under the plan's cost column name; NaN where
+            nothing finishes in time). The ``<by>`` value ``"any"`` is the overall minimum.
+        """
+        ok = self.feasible
+        if ok.empty:
+            return pd.DataFrame(columns=["deadline_s", by, self.cost_col, "plan"])
+        t_all = ok[self.time_col].to_numpy(dtype=float)
+        if deadlines_s is None:
+            lo, hi = float(np.min(t_all)), float(np.max(t_all))
+            deadlines_s = np.geomspace(lo, max(hi, lo * 1.0001), 60)
+        d = np.asarray(deadlines_s, dtype=float)
+        frames = []
+        groups = [("any", ok)] + ([(k, g) for k, g in ok.groupby(by, sort=True)] if by in ok.columns else [])
+        for key, part in groups:
+            part = part.sort_values(self.time_col, kind="stable")
+            t = part[self.time_col].to_numpy(dtype=float)
+            c = part[self.cost_col].to_numpy(dtype=float)
+            run = np.minimum.accumulate(c)
+            arg = np.maximum.accumulate(np.where(c == run, np.arange(c.size), 0))
+            pos = np.searchsorted(t, d, side="right") - 1
+            valid = pos >= 0
+            cost = np.where(valid, run[np.maximum(pos, 0)], np.nan)
+            labels = np.array([_row_label(r) for _, r in part.iterrows()], dtype=object)
+            plan = np.where(valid, labels[arg[np.maximum(pos, 0)]], "")
+            frames.append(pd.DataFrame({"deadline_s": d, by: key, self.cost_col: cost, "plan": plan}))
+        return pd.concat(frames, ignore_index=True)
 
     # ------------------------------------------------------------------ text
     def summary(self) -> str:

@@ -302,8 +302,9 @@ def plan_training(
     lay = _layouts(spec, max_gpn, tp, pp, micro_batch, zero_stage, recompute)
 
     eff = ev.efficiencies(sorted(set(offers["accelerator"])), dtype, store, efficiency)
-    offers["efficiency"] = offers["accelerator"].map(lambda a: eff[a][0]).astype(float)
-    offers["efficiency_source"] = offers["accelerator"].map(lambda a: eff[a][1])
+    for key in ("efficiency", "comm_efficiency"):
+        offers[key] = offers["accelerator"].map(lambda a, k=key: eff[a][k]).astype(float)
+    offers["efficiency_source"] = offers["accelerator"].map(lambda a: eff[a]["source"])
     rel = ev.reliability_defaults(failure_rate_per_gpu_hour, spot_preemption_rate_per_hour, restart_s)
 
     tiers = _checkpoint_tiers(cat, sorted(set(offers["provider"])), storage_tier)
@@ -341,13 +342,17 @@ def plan_training(
         if not plan.candidates["feasible"].any():
             return None
         row = plan.feasible.iloc[0]
-        sens = _training_sensitivity(row, cfg, lay, ctx, plan.sort_col)
+        sens = _training_sensitivity(row, cfg, lay, ctx, plan.sort_col, reduced["ok"])
         return ev.training_recommendation(row, ctx, plan.objective, sens, assumptions)
 
+    request["n_modeled"] = int(reduced["n_modeled"])
     plan = Plan(kind="training", candidates=cands, request=request, n_evaluated=n_eval,
                 reason_counts=reason_counts, elapsed_s=elapsed, time_col="time_s",
                 cost_col="cost_usd", sort_col=sort_col, objective=objective_text,
-                assumptions=assumptions, table_columns=TRAINING_COLUMNS, _recommend=recommend)
+                assumptions=assumptions, table_columns=TRAINING_COLUMNS, _recommend=recommend,
+                extras={"search": (cfg, lay, ctx)})
+    if details is not None:
+        plan.extras["layouts"] = details
     if not cands["feasible"].any():
         raise InfeasibleError(ev.training_infeasible_message(cands, ctx, offers, max_gpus))
     return plan
@@ -368,22 +373,36 @@ def _objective(objective: str, deadline_s, budget_usd) -> tuple[str, str]:
     }[objective]
 
 
-def _training_sensitivity(row, cfg, lay, ctx, sort_col, scale: float = 0.8) -> Sensitivity:
-    """Re-run the whole search with every efficiency multiplied by ``scale``."""
+def _training_sensitivity(row, cfg, lay, ctx, sort_col, ok, scale: float = 0.8) -> Sensitivity:
+    """Re-evaluate the search with every efficiency multiplied by ``scale``.
+
+    A lower efficiency only makes a candidate slower and dearer (and leaves its memory alone),
+    so only the candidates feasible now (``ok``, configurations x layouts) can still be: they
+    are re-evaluated in one vectorized call and the best of them is the new recommendation.
+    """
     cfg2 = cfg.assign(efficiency=cfg["efficiency"].to_numpy() * scale)
-    reduced, _, _, details = ev.search_training(cfg2, lay, ctx, detail=False)
-    cands = ev.training_frame(cfg2, reduced, lay, ctx, details)
-    # the same configuration and layout, re-evaluated
     same = ev.evaluate_one(cfg2.iloc[int(row["config_id"])], row, ctx)
-    ok = cands[cands["feasible"]]
-    if sort_col == "balanced_score" and not ok.empty:
-        t, c = ok["time_s"].to_numpy(), ok["cost_usd"].to_numpy()
-        ok = ok.assign(balanced_score=(t / t.min()) * (c / c.min()))
-    ok = ok.sort_values([sort_col, "time_s", "cost_usd"], kind="stable") if not ok.empty else ok
-    if ok.empty:
+    ci, li = np.nonzero(ok)
+    carr = ev._cfg_arrays(cfg2, shape_col=False)
+    larr = ev._lay_arrays(lay, row=False)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        out = ev.training_kernel({k: v.take(ci) for k, v in carr.items()},
+                                 {k: v.take(li) for k, v in larr.items()}, ctx)
+    feas = out["code"] == 0
+    if not feas.any():
         return Sensitivity(scale, same["time_s"], same["cost_usd"], same["feasible"], same["reason"],
                            None, float("nan"), float("nan"))
-    nb = ok.iloc[0]
+    t = np.where(feas, out["time_s"], np.inf)
+    c = np.where(feas, out["cost_usd"], np.inf)
+    if sort_col == "balanced_score":
+        key = (t / t.min()) * (c / c.min())
+    else:
+        key = c if sort_col == "cost_usd" else t
+    order = np.lexsort((c, t, key))
+    k = int(order[0])
+    red = {"layout": np.array([li[k]]), "stage": np.array([ev.OK])}
+    for name in ("fastest_fit_s", "cheapest_in_deadline_usd", "min_memory_bytes", "fastest_any_memory_s"):
+        red[name] = np.array([np.nan])
+    nb = ev.training_frame(cfg2.iloc[[int(ci[k])]].reset_index(drop=True), red, lay, ctx).iloc[0]
     return Sensitivity(scale, same["time_s"], same["cost_usd"], same["feasible"], same["reason"],
                        ev.training_headline(nb), float(nb["time_s"]), float(nb["cost_usd"]))
-

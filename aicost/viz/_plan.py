@@ -1,0 +1,243 @@
+"""Figures of planner results (`aicost.plan.Plan`): the Pareto frontier, the step-time
+breakdown, cost against deadline, and for serving plans latency against batch, replicas against
+request rate, $ per 1M tokens across offers and the daily demand curve.
+
+Every function takes a `Plan` and returns a ``plotly.graph_objects.Figure``; plotly is imported
+inside the functions.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "cost_per_million_tokens_figure",
+    "cost_vs_deadline_figure",
+    "demand_figure",
+    "latency_vs_batch_figure",
+    "pareto_figure",
+    "replicas_vs_rate_figure",
+    "step_time_figure",
+]
+
+_DAY = 86400.0
+#: the step-time parts of a training candidate, in stacking order, with their labels
+_STEP_PARTS = (
+    ("compute_s", "compute"),
+    ("tp_comm_s", "tensor-parallel comm"),
+    ("pp_comm_s", "pipeline sends"),
+    ("bubble_s", "pipeline bubble"),
+    ("dp_exposed_s", "data-parallel comm (exposed)"),
+    ("optimizer_s", "optimizer step"),
+)
+
+
+def _go():
+    import plotly.graph_objects as go
+
+    return go
+
+
+def _label(row) -> str:
+    if "nodes" in row:
+        return (f"{int(row['gpus'])}x {row['accelerator']} {row['provider']} {row['instance_type']} "
+                f"({row['pricing']})")
+    return f"{row['accelerator']} {row['provider']} {row['instance_type']} ({row['pricing']})"
+
+
+def _check_kind(plan, kind: str, what: str) -> None:
+    if plan.kind != kind:
+        raise ValueError(f"{what} needs a {kind} plan, got a {plan.kind} plan")
+
+
+def pareto_figure(plan, max_points: int = 3000):
+    """Every feasible candidate as time against cost, the Pareto frontier as a line, the
+    recommendation starred, and the deadline / budget / latency targets as dashed lines.
+
+    Parameters
+    ----------
+    plan : aicost.plan.Plan
+    max_points : int
+        Feasible candidates drawn at most (the fastest and cheapest are always kept).
+    """
+    go = _go()
+    training = plan.kind == "training"
+    scale, tunit = (_DAY, "days") if training else (1.0, "s")
+    cost_title = "expected cost [USD]" if training else "cost [USD/h]"
+    time_title = (f"expected wall time [{tunit}]" if training else "request latency (TTFT + output x TPOT) [s]")
+    ok = plan.feasible
+    if len(ok) > max_points:
+        ok = pd.concat([ok.head(max_points // 2),
+                        ok.sort_values(plan.time_col).head(max_points // 2)]).drop_duplicates()
+    fig = go.Figure()
+    for acc, part in ok.groupby("accelerator", sort=True):
+        fig.add_trace(go.Scatter(
+            x=part[plan.time_col] / scale, y=part[plan.cost_col], mode="markers", name=str(acc),
+            marker={"size": 6, "opacity": 0.55},
+            text=[_label(r) for _, r in part.iterrows()],
+            hovertemplate="%{text}<br>%{x:.3g} " + tunit + ", $%{y:,.0f}<extra></extra>"))
+    front = plan.pareto
+    if not front.empty:
+        fig.add_trace(go.Scatter(
+            x=front[plan.time_col] / scale, y=front[plan.cost_col], mode="lines+markers",
+            name="Pareto frontier", line={"color": "black", "shape": "hv"}, marker={"size": 8},
+            text=[_label(r) for _, r in front.iterrows()],
+            hovertemplate="%{text}<br>%{x:.3g} " + tunit + ", $%{y:,.0f}<extra>frontier</extra>"))
+    best = plan.best
+    if best is not None:
+        fig.add_trace(go.Scatter(x=[best.time_s / scale], y=[best.cost], mode="markers",
+                                 name="recommended", marker={"symbol": "star", "size": 16, "color": "gold",
+                                                             "line": {"color": "black", "width": 1}},
+                                 text=[best.headline], hovertemplate="%{text}<extra></extra>"))
+    req = plan.request
+    if training and req.get("deadline_s"):
+        fig.add_vline(x=req["deadline_s"] / scale, line_dash="dash", annotation_text="deadline")
+    if training and req.get("budget_usd"):
+        fig.add_hline(y=req["budget_usd"], line_dash="dash", annotation_text="budget")
+    fig.update_layout(title=f"{plan.kind.capitalize()} plans for {req.get('model')}: time against cost",
+                      xaxis_title=time_title, yaxis_title=cost_title, xaxis_type="log", yaxis_type="log",
+                      legend_title="accelerator", template="plotly_white")
+    return fig
+
+
+def step_time_figure(plan, n: int = 12, which: str = "pareto"):
+    """Stacked step-time breakdown (compute, communication, bubble, optimizer) of training
+    candidates: the Pareto frontier (``which="pareto"``) or the ``n`` best (``"best"``)."""
+    _check_kind(plan, "training", "step_time_figure")
+    go = _go()
+    df = plan.pareto if which == "pareto" else plan.feasible
+    df = df.head(n)
+    labels = [f"{int(r['gpus'])}x {r['accelerator']} tp{int(r['tp'])} pp{int(r['pp'])} dp{int(r['dp'])} "
+              f"({r['pricing']})" for _, r in df.iterrows()]
+    fig = go.Figure()
+    for col, name in _STEP_PARTS:
+        if col in df.columns:
+            fig.add_trace(go.Bar(y=labels, x=df[col], name=name, orientation="h"))
+    fig.update_layout(barmode="stack", title="Where a training step goes",
+                      xaxis_title="time per optimizer step [s]", yaxis={"autorange": "reversed"},
+                      template="plotly_white", legend_title="part")
+    return fig
+
+
+def cost_vs_deadline_figure(plan, deadlines_s=None):
+    """The cheapest feasible cost for each deadline: a staircase from the plan's candidates.
+
+    Parameters
+    ----------
+    plan : aicost.plan.Plan
+        A training plan (best made without a deadline, so every candidate is kept).
+    deadlines_s : array_like, optional
+        Deadlines [s] (default: 60 points from the fastest candidate to the slowest).
+    """
+    _check_kind(plan, "training", "cost_vs_deadline_figure")
+    go = _go()
+    table = plan.cost_by_deadline(deadlines_s)
+    fig = go.Figure()
+    for pricing, part in table.groupby("pricing", sort=True):
+        fig.add_trace(go.Scatter(x=part["deadline_s"] / _DAY, y=part["cost_usd"], mode="lines",
+                                 name=str(pricing), line={"shape": "hv"}, text=part["plan"],
+                                 hovertemplate="%{x:.1f} d: $%{y:,.0f}<br>%{text}<extra></extra>"))
+    fig.update_layout(title=f"Cheapest plan against the deadline ({plan.request.get('model')})",
+                      xaxis_title="deadline [days]", yaxis_title="expected cost [USD]", yaxis_type="log",
+                      template="plotly_white", legend_title="pricing")
+    return fig
+
+
+def latency_vs_batch_figure(plan, offer: dict | None = None):
+    """TTFT and TPOT against batch size for one serving configuration (default: the
+    recommendation's offer, pricing and tensor parallelism), with the targets."""
+    _check_kind(plan, "inference", "latency_vs_batch_figure")
+    from plotly.subplots import make_subplots
+
+    go = _go()
+    df = plan.latency_by_batch(offer)
+    fig = make_subplots(specs=[[{"secondary_y": True}]])
+    fig.add_trace(go.Scatter(x=df["batch"], y=df["ttft_s"] * 1e3, name="TTFT", mode="lines+markers"),
+                  secondary_y=False)
+    fig.add_trace(go.Scatter(x=df["batch"], y=df["tpot_s"] * 1e3, name="TPOT", mode="lines+markers"),
+                  secondary_y=True)
+    req = plan.request
+    if req.get("ttft_s"):
+        fig.add_hline(y=req["ttft_s"] * 1e3, line_dash="dash", annotation_text="TTFT target",
+                      secondary_y=False)
+    if req.get("tpot_s"):
+        fig.add_hline(y=req["tpot_s"] * 1e3, line_dash="dot", annotation_text="TPOT target",
+                      secondary_y=True)
+    title = df.attrs.get("title", "")
+    fig.update_layout(title=f"Latency against batch size {title}", xaxis_title="concurrent sequences (batch)",
+                      xaxis_type="log", template="plotly_white")
+    fig.update_yaxes(title_text="time to first token [ms]", secondary_y=False)
+    fig.update_yaxes(title_text="time per output token [ms]", secondary_y=True)
+    return fig
+
+
+def replicas_vs_rate_figure(plan, rates=None, top: int = 4):
+    """Instances needed (and their cost per hour) against the request rate, for the ``top``
+    cheapest offers of a serving plan."""
+    _check_kind(plan, "inference", "replicas_vs_rate_figure")
+    go = _go()
+    df = plan.replicas_by_rate(rates, top=top)
+    fig = go.Figure()
+    for label, part in df.groupby("label", sort=False):
+        fig.add_trace(go.Scatter(x=part["requests_per_s"], y=part["instances"], mode="lines",
+                                 line={"shape": "hv"}, name=str(label),
+                                 customdata=np.stack([part["cost_usd_per_hour"]], axis=-1),
+                                 hovertemplate="%{x:.1f} req/s: %{y} instances, $%{customdata[0]:,.0f}/h"
+                                               "<extra></extra>"))
+    fig.update_layout(title="Instances needed against the request rate (latency targets held)",
+                      xaxis_title="requests per second", yaxis_title="instances", template="plotly_white")
+    return fig
+
+
+def cost_per_million_tokens_figure(plan, top: int = 20):
+    """The cheapest $ per 1M tokens of each offer that meets the targets (bar chart)."""
+    _check_kind(plan, "inference", "cost_per_million_tokens_figure")
+    go = _go()
+    ok = plan.feasible
+    col = "usd_per_million_tokens"
+    best = ok.sort_values(col, kind="stable").drop_duplicates(
+        subset=["provider", "instance_type", "pricing"], keep="first").head(top)
+    labels = [f"{r['provider']} {r['instance_type']} ({r['accelerator']}, {r['pricing']})"
+              for _, r in best.iterrows()]
+    fig = go.Figure(go.Bar(x=best[col], y=labels, orientation="h",
+                           text=[f"${v:.3f}" for v in best[col]], textposition="auto",
+                           marker={"color": [hash(a) % 10 for a in best["accelerator"]],
+                                   "colorscale": "Viridis"}))
+    fig.update_layout(title=f"$ per 1M tokens (input + output) serving {plan.request.get('model')}",
+                      xaxis_title="USD per 1M tokens", yaxis={"autorange": "reversed"},
+                      template="plotly_white")
+    return fig
+
+
+def demand_figure(plan):
+    """A day of demand: request rate, autoscaled and static capacity, and their cost.
+
+    Needs a serving plan made with ``demand=``.
+    """
+    _check_kind(plan, "inference", "demand_figure")
+    from plotly.subplots import make_subplots
+
+    go = _go()
+    d = plan.extras.get("demand")
+    if d is None:
+        raise ValueError("this plan has no demand curve: call plan_inference(..., demand=<trace or DataFrame>)")
+    curve = d["curve"]
+    fig = make_subplots(specs=[[{"secondary_y": True}]])
+    x = curve["hour"]
+    fig.add_trace(go.Scatter(x=x, y=curve["requests_per_s"], name="demand [req/s]",
+                             line={"color": "black"}), secondary_y=False)
+    fig.add_trace(go.Scatter(x=x, y=curve["capacity_autoscaled_rps"], name="autoscaled capacity [req/s]",
+                             line={"shape": "hv"}), secondary_y=False)
+    fig.add_trace(go.Scatter(x=x, y=curve["capacity_static_rps"], name="static capacity [req/s]",
+                             line={"shape": "hv", "dash": "dash"}), secondary_y=False)
+    fig.add_trace(go.Bar(x=x, y=curve["instances_autoscaled"], name="autoscaled instances", opacity=0.25),
+                  secondary_y=True)
+    s = d["summary"]
+    fig.update_layout(
+        title=(f"A day of demand: autoscaled ${s['autoscaled_usd_per_day']:,.0f}/day against static "
+               f"${s['static_usd_per_day']:,.0f}/day"),
+        xaxis_title="hour of day", template="plotly_white", barmode="overlay")
+    fig.update_yaxes(title_text="requests per second", secondary_y=False)
+    fig.update_yaxes(title_text="instances", secondary_y=True)
+    return fig
