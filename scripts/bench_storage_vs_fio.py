@@ -4,8 +4,9 @@
 Both run with the same options on the very same files: aicost lays out one file per worker in
 its work directory under the names fio gives job ``aicostjob``'s files (``aicostjob.<n>.0``), and
 fio runs with ``--name=aicostjob --directory=<workdir>``, so it reuses them. The runs alternate
-(fio, aicost, fio, aicost, ...) so that drift on a shared machine hits both; the best of the
-repeats of each is compared.
+(fio, aicost, fio, aicost, ...) so that drift on a shared machine hits both; the median of the
+repeats of each is compared (robust to the odd outlier run of either tool; the best of each is
+printed too).
 
     python scripts/bench_storage_vs_fio.py --dir . --size 1GiB --duration 10
     python scripts/bench_storage_vs_fio.py --dir /mnt/nvme --cases seqread:1MiB randread:4KiB
@@ -22,6 +23,7 @@ import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
+from statistics import median
 
 from aicost._units import parse_bytes
 from aicost.storage import FIO_RW, Workspace, measure
@@ -32,7 +34,7 @@ DEFAULT_CASES = ("seqread:1MiB", "randread:4KiB")
 
 @dataclass(frozen=True)
 class Comparison:
-    """One pattern and block size measured by both tools (best of the repeats)."""
+    """One pattern and block size measured by both tools (medians of the repeats)."""
 
     pattern: str
     block_size_bytes: int
@@ -45,8 +47,13 @@ class Comparison:
 
     @property
     def ratio(self) -> float:
-        """aicost throughput / fio throughput."""
+        """aicost throughput / fio throughput (medians of the repeats)."""
         return self.aicost_bytes_per_s / self.fio_bytes_per_s
+
+    @property
+    def best_ratio(self) -> float:
+        """aicost's best run / fio's best run."""
+        return max(self.aicost_runs) / max(self.fio_runs)
 
 
 def run_fio(workdir, pattern: str, block_size: int, workers: int, file_size: int,
@@ -76,9 +83,9 @@ def run_fio(workdir, pattern: str, block_size: int, workers: int, file_size: int
 
 
 def compare(directory, cases=DEFAULT_CASES, *, workers: int = 4, file_size="1GiB",
-            duration_s: float = 10.0, ramp_s: float = 1.0, repeats: int = 2,
+            duration_s: float = 10.0, ramp_s: float = 1.0, repeats: int = 3,
             verbose: bool = True) -> list[Comparison]:
-    """Run fio and aicost alternately on the same files; return one Comparison per case.
+    """Run fio and aicost alternately on the same files; return one Comparison per case (medians).
 
     Parameters
     ----------
@@ -89,7 +96,7 @@ def compare(directory, cases=DEFAULT_CASES, *, workers: int = 4, file_size="1GiB
     workers, file_size, duration_s, ramp_s
         As in :func:`aicost.storage.measure` (fio's numjobs, size, runtime, ramp_time).
     repeats : int
-        Runs of each tool per case, alternated; the best of each is compared.
+        Runs of each tool per case, alternated; the medians are compared.
     """
     if shutil.which("fio") is None:
         raise FileNotFoundError("fio is not installed (Debian/Ubuntu: apt-get install fio)")
@@ -115,9 +122,9 @@ def compare(directory, cases=DEFAULT_CASES, *, workers: int = 4, file_size="1GiB
                     print(f"  {pattern:9s} bs={bs:>8d}  fio {f['bytes_per_s'] / 1e6:9.1f} MB/s "
                           f"{f['iops']:9.0f} IOPS   aicost {a.bytes_per_s / 1e6:9.1f} MB/s "
                           f"{a.iops:9.0f} IOPS", flush=True)
-            bf, ba = max(range(repeats), key=fio_runs.__getitem__), max(range(repeats), key=ai_runs.__getitem__)
-            out.append(Comparison(pattern, bs, fio_runs[bf], ai_runs[ba], fio_iops[bf],
-                                  ai_iops[ba], tuple(fio_runs), tuple(ai_runs)))
+            out.append(Comparison(pattern, bs, median(fio_runs), median(ai_runs),
+                                  median(fio_iops), median(ai_iops), tuple(fio_runs),
+                                  tuple(ai_runs)))
     return out
 
 
@@ -130,19 +137,22 @@ def main(argv=None) -> int:
     ap.add_argument("--size", default="1GiB", help="file size per worker (default 1GiB)")
     ap.add_argument("--duration", type=float, default=10.0, help="seconds per run (default 10)")
     ap.add_argument("--ramp", type=float, default=1.0, help="ramp seconds (default 1)")
-    ap.add_argument("--repeats", type=int, default=2, help="alternated runs per tool (default 2)")
+    ap.add_argument("--repeats", type=int, default=3, help="alternated runs per tool (default 3)")
     ap.add_argument("--json", help="also write the comparison as JSON here")
     args = ap.parse_args(argv)
     rows = compare(args.dir, args.cases, workers=args.workers, file_size=args.size,
                    duration_s=args.duration, ramp_s=args.ramp, repeats=args.repeats)
-    print(f"\n{'pattern':9s} {'bs':>8s} {'fio MB/s':>10s} {'aicost MB/s':>12s} {'ratio':>6s}  target")
+    print(f"\n{'pattern':9s} {'bs':>8s} {'fio MB/s':>10s} {'aicost MB/s':>12s} {'ratio':>6s} "
+          f"{'best/best':>9s}  target (medians of {args.repeats} runs)")
     for c in rows:
         ok = 0.9 <= c.ratio <= 1.1
         print(f"{c.pattern:9s} {c.block_size_bytes:>8d} {c.fio_bytes_per_s / 1e6:10.1f} "
-              f"{c.aicost_bytes_per_s / 1e6:12.1f} {c.ratio:6.3f}  {'0.9-1.1 ok' if ok else 'outside 0.9-1.1'}")
+              f"{c.aicost_bytes_per_s / 1e6:12.1f} {c.ratio:6.3f} {c.best_ratio:9.3f}  "
+              f"{'0.9-1.1 ok' if ok else 'outside 0.9-1.1'}")
     if args.json:
         with open(args.json, "w") as fh:
-            json.dump([{**c.__dict__, "ratio": c.ratio} for c in rows], fh, indent=2)
+            json.dump([{**c.__dict__, "ratio": c.ratio, "best_ratio": c.best_ratio} for c in rows],
+                      fh, indent=2)
     return 0
 
 
