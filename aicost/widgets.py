@@ -132,6 +132,28 @@ class Dashboard:
 
 
 # ----------------------------------------------------------------------------- planners
+def _model_choice(model) -> tuple[list[str], str]:
+    """The model presets for a dropdown and the preset ``model`` names (aliases resolved;
+    an unknown name raises aicost.UnknownNameError with the closest names)."""
+    from . import model as _model
+
+    spec = _model.get_model(model)
+    options = list(_model.list_models())
+    name = getattr(spec, "name", str(model))
+    if name not in options:  # a user's own ModelSpec
+        options.append(name)
+        _CUSTOM_MODELS[name] = spec
+    return options, name
+
+
+#: user ModelSpecs shown in the dashboards' model dropdowns, by name
+_CUSTOM_MODELS: dict[str, object] = {}
+
+
+def _model_arg(name: str):
+    return _CUSTOM_MODELS.get(name, name)
+
+
 def _provider_choices(catalog) -> list[str]:
     try:
         return sorted({str(p) for p in catalog.instances["provider"].dropna()})
@@ -220,12 +242,11 @@ class TrainingPlanner(_PlanDashboard):
     def __init__(self, model, tokens, deadline_days, budget_usd, providers, pricing, efficiency,
                  catalog) -> None:
         w, go = _imports()
-        from . import model as _model
-
+        models, model = _model_choice(model)
         self.catalog = catalog
         eff_auto = efficiency is None
         controls = {
-            "model": w.Dropdown(options=_model.list_models(), value=model, description="model"),
+            "model": w.Dropdown(options=models, value=model, description="model"),
             "tokens": w.FloatLogSlider(value=tokens, base=10, min=9, max=14, step=0.05,
                                        description="tokens", readout_format=".2g",
                                        continuous_update=False),
@@ -258,7 +279,7 @@ class TrainingPlanner(_PlanDashboard):
         deadline = v("deadline_days") * _DAY_S or None
         budget = v("budget_usd") or None
         plan = _plan.plan_training(
-            v("model"), v("tokens"), deadline=deadline, budget_usd=budget,
+            _model_arg(v("model")), v("tokens"), deadline=deadline, budget_usd=budget,
             providers=list(v("providers")) or None, pricing=tuple(v("pricing")) or ("on_demand",),
             catalog=self.catalog, efficiency=None if v("efficiency_auto") else v("efficiency"),
         )
@@ -288,12 +309,11 @@ class ServingPlanner(_PlanDashboard):
     def __init__(self, model, qps, prompt_tokens, output_tokens, ttft_s, tpot_s, providers,
                  pricing, efficiency, catalog) -> None:
         w, go = _imports()
-        from . import model as _model
-
+        models, model = _model_choice(model)
         self.catalog = catalog
         eff_auto = efficiency is None
         controls = {
-            "model": w.Dropdown(options=_model.list_models(), value=model, description="model"),
+            "model": w.Dropdown(options=models, value=model, description="model"),
             "qps": w.FloatLogSlider(value=qps, base=10, min=-1, max=4, step=0.05,
                                     description="requests/s", readout_format=".3g",
                                     continuous_update=False),
@@ -327,7 +347,7 @@ class ServingPlanner(_PlanDashboard):
 
         v = self.value
         plan = _plan.plan_inference(
-            v("model"), v("qps"), prompt_tokens=v("prompt_tokens"),
+            _model_arg(v("model")), v("qps"), prompt_tokens=v("prompt_tokens"),
             output_tokens=v("output_tokens"), ttft_s=v("ttft_ms") / 1e3,
             tpot_s=v("tpot_ms") / 1e3, providers=list(v("providers")) or None,
             pricing=tuple(v("pricing")) or ("on_demand",), catalog=self.catalog,
