@@ -1,0 +1,54 @@
+"""The catalog's plotly figures build from the shipped catalog and show what they claim."""
+
+from __future__ import annotations
+
+import pytest
+
+from aicost import viz
+from aicost.catalog import load
+
+
+@pytest.fixture(scope="module")
+def cat():
+    return load()
+
+
+def test_price_figure_has_one_marker_per_priced_offer(cat):
+    fig = viz.price_per_gpu_hour_figure(cat)
+    assert sum(len(t.x) for t in fig.data) == cat.instances["price_usd_per_gpu_hour"].notna().sum()
+    assert {t.name for t in fig.data} == set(cat.instances["provider"])
+    order = list(fig.layout.xaxis.categoryarray)
+    best = cat.instances.groupby("accelerator")["price_usd_per_gpu_hour"].min()
+    assert order == list(best.sort_values().index)
+    spot = viz.price_per_gpu_hour_figure(cat, metric="price_spot_usd_per_gpu_hour",
+                                         accelerators=["h100"])
+    assert {x for t in spot.data for x in t.x} == {"H100-SXM"}
+    with pytest.raises(ValueError, match="unknown instance column"):
+        viz.price_per_gpu_hour_figure(cat, metric="price_per_banana")
+
+
+def test_best_offer_figure_matches_best_offers(cat):
+    fig = viz.best_offer_figure(cat, metric="usd_per_tb_s_hour")
+    best = cat.best_offers(by="usd_per_tb_s_hour").set_index("accelerator")["usd_per_tb_s_hour"]
+    bars = dict(zip(fig.data[0].y, fig.data[0].x))
+    assert bars.keys() == set(best.index)
+    for name, value in bars.items():
+        assert value == pytest.approx(best[name])
+
+
+def test_spot_figure_only_offers_with_spot(cat):
+    fig = viz.spot_vs_on_demand_figure(cat)
+    points = [t for t in fig.data if t.mode == "markers"]
+    assert sum(len(t.x) for t in points) == cat.instances["price_spot_usd_per_hour"].notna().sum()
+    for t in points:
+        assert all(y <= x for x, y in zip(t.x, t.y))  # spot never above on demand in the catalog
+
+
+def test_other_figures_build(cat):
+    specs = viz.accelerator_specs_figure(cat, dtype="fp8")
+    named = {n for t in specs.data if t.text is not None for n in t.text}
+    assert "H100-SXM" in named and "A100-80GB" not in named  # the A100 has no fp8
+    storage = viz.storage_tiers_figure(cat)
+    assert sum(len(t.x) for t in storage.data) == len(cat.storage_tiers)
+    fabrics = viz.fabrics_figure(cat)
+    assert sum(len(t.y) for t in fabrics.data) == len(cat.fabrics)
