@@ -174,7 +174,7 @@ def nccl_collectives(
     if len(ids) < _min_ranks or found < _min_ranks:
         have = min(found, len(ids)) if devices is not None else found
         raise BackendUnavailableError(
-            f"NCCL collectives need two GPUs, found {have}"
+            f"measuring NCCL collectives needs two GPUs, found {have}"
             + (f": {why}" if why else "")
             + "; on a single GPU use the alpha-beta model (aicost.network.collective_time)")
     try:
