@@ -13,15 +13,13 @@ SkyPilot ``vms.csv``; see :func:`load` and docs/architecture.md for the rules.
 from __future__ import annotations
 
 from ._load import Catalog, load, read_table
-from ._records import PRICINGS, Accelerator, Fabric, Instance, StorageTier, normalize_pricing
-from ._schema import TABLES, normalize_name
-from ._skypilot import PLAUSIBLE_USD_PER_GPU_HOUR, SKYPILOT_ACCELERATOR_NAMES, from_skypilot
+from ._records import Accelerator, Fabric, Instance, StorageTier, normalize_pricing
+from ._schema import normalize_name
+from ._skypilot import from_skypilot
 
+# The named constants (PRICINGS, TABLES, PLAUSIBLE_USD_PER_GPU_HOUR, SKYPILOT_ACCELERATOR_NAMES)
+# live in the private modules; the public names are classes and functions only.
 __all__ = [
-    "PLAUSIBLE_USD_PER_GPU_HOUR",
-    "PRICINGS",
-    "SKYPILOT_ACCELERATOR_NAMES",
-    "TABLES",
     "Accelerator",
     "Catalog",
     "Fabric",
