@@ -147,9 +147,18 @@ def kernels(dtype: str = "fp32", threads: int = THREADS) -> dict:
     def empty_kernel():
         pass
 
+    @cuda.jit
+    def fill(a):
+        # writes an int32 buffer: the L2 flush between timed samples
+        i = cuda.grid(1)
+        stride = cuda.gridsize(1)
+        while i < a.shape[0]:
+            a[i] = 0
+            i += stride
+
     return {"copy": copy, "scale": scale, "add": add, "triad": triad,
             "dot_partial": dot_partial, "sum_partial": sum_partial, "finish": finish,
-            "empty": empty_kernel}
+            "empty": empty_kernel, "fill": fill}
 
 
 class NumbaCudaBackend:

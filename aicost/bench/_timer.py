@@ -10,10 +10,13 @@ The method follows nvbench, ``triton.testing.do_bench`` and ``cupyx.profiler.ben
   the timed region;
 * sampling stops adaptively: once at least ``min_samples`` samples and ``min_time_s`` seconds of
   measured time are in, it stops as soon as the relative standard error of the median,
-  ``RSE = sqrt(pi/2) * 1.4826 * MAD / sqrt(n) / median`` (a robust estimate of the median's
-  standard error for near-normal noise), falls below ``rsd_target``, or when it has stopped
-  improving (no new best RSE, better by at least 1 %, over the last ``max(min_samples, n/2)``
-  samples), or at the hard limits ``max_time_s`` (wall clock) and ``max_samples``.
+  ``RSE = sqrt(pi/2) * sigma / sqrt(n) / median`` with ``sigma = max(1.4826 MAD, IQR/1.349)``
+  (a robust estimate of the median's standard error for near-normal noise), stays below
+  ``rsd_target`` for three consecutive samples, or when it has stopped
+  improving (no new best RSE, better by at least 1 %, since the sample count quadrupled and
+  grew by at least ``3 * min_samples``: for pure noise the RSE halves in that time, so only
+  noise that grows with time, such as a drifting clock, stops it), or at the hard limits
+  ``max_time_s`` (wall clock) and ``max_samples``.
 
 The clock is injectable (``clock=``): tests drive the logic with a deterministic fake.
 """
@@ -43,6 +46,11 @@ __all__ = [
 DEFAULT_WARMUP = 3
 #: relative-standard-error target of the median (design.md: 0.5 %)
 DEFAULT_RSD_TARGET = 0.005
+#: the RSE must stay under the target for this many consecutive samples (a short sample can
+#: underestimate the noise by chance; one lucky estimate must not end the measurement)
+_CONFIRM = 3
+#: the plateau rule starts once there are this many times ``min_samples`` samples
+_PLATEAU_FROM = 2
 #: a new best RSE must be this much better (relative) to count as improving
 _IMPROVE_FACTOR = 0.99
 #: a sample is flagged when the SM clock read right after it is below this fraction of the
@@ -52,6 +60,8 @@ LOW_CLOCK_FRACTION = 0.75
 _MEDIAN_SE_FACTOR = math.sqrt(math.pi / 2.0)
 #: MAD -> standard deviation for normal noise
 _MAD_TO_SIGMA = 1.4826
+#: IQR / standard deviation for normal noise
+_IQR_TO_SIGMA = 1.349
 
 
 class Clock(Protocol):
@@ -267,7 +277,12 @@ def median_rse(samples: Sequence[float]) -> float:
     if med <= 0:
         return math.inf
     mad = statistics.median(abs(x - med) for x in samples)
-    return _MEDIAN_SE_FACTOR * _MAD_TO_SIGMA * mad / math.sqrt(n) / med
+    xs = sorted(samples)
+    iqr = _quantile(xs, 0.75) - _quantile(xs, 0.25)
+    # two robust estimates of sigma; the larger guards against one that happens to be small
+    # in a short sample (which would stop sampling too early)
+    sigma = max(_MAD_TO_SIGMA * mad, iqr / _IQR_TO_SIGMA)
+    return _MEDIAN_SE_FACTOR * sigma / math.sqrt(n) / med
 
 
 def summarize(samples: Sequence[float]) -> dict:
@@ -369,24 +384,18 @@ def _numba_flusher() -> tuple[Callable[[], None], int]:
     import numpy as np
     from numba import cuda
 
-    dev = cuda.get_current_device()
+    from ._kernels_numba_cuda import kernels
+
     try:
-        l2 = int(dev.L2_CACHE_SIZE)
+        l2 = int(cuda.get_current_device().L2_CACHE_SIZE)
     except Exception:
-        l2 = 64 * 2**20
+        l2 = 0
     nbytes = 2 * (l2 or 64 * 2**20)
     buf = cuda.device_array(nbytes // 4, dtype=np.int32)
-
-    @cuda.jit
-    def _fill(a):  # pragma: no cover - runs on the GPU
-        i = cuda.grid(1)
-        s = cuda.gridsize(1)
-        while i < a.size:
-            a[i] = 0
-            i += s
+    fill = kernels("fp32")["fill"][1024, 256]
 
     def flush() -> None:
-        _fill[1024, 256](buf)
+        fill(buf)
 
     _NUMBA_FLUSHER.append((flush, nbytes))
     return flush, nbytes
@@ -503,6 +512,7 @@ def benchmark(
     total = 0.0
     best_rse = math.inf
     best_at = 0
+    below = 0
     stop_reason = "max_samples"
     t_start = clk.wall()
     while len(samples) < max_samples:
@@ -523,11 +533,17 @@ def benchmark(
             continue
         rse = median_rse(samples)
         if rse < rsd_target:
-            stop_reason = "converged"
-            break
+            below += 1
+            if below >= _CONFIRM:
+                stop_reason = "converged"
+                break
+        else:
+            below = 0
+        if n < _PLATEAU_FROM * min_samples:
+            continue  # too few samples for the noise estimate to be trusted as a baseline
         if rse < best_rse * _IMPROVE_FACTOR:
             best_rse, best_at = rse, n
-        elif n - best_at >= max(min_samples, n // 2):
+        elif n - best_at >= max(3 * min_samples, 3 * best_at):
             stop_reason = "plateau"
             break
     clk.sync()

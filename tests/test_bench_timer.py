@@ -1,0 +1,130 @@
+"""The benchmark timer: statistics and adaptive stopping, driven by a deterministic fake clock."""
+
+from __future__ import annotations
+
+import math
+import statistics
+
+import numpy as np
+import pytest
+
+from aicost.bench import BenchResult, FakeClock, benchmark, median_rse, summarize
+
+
+def test_summarize_matches_numpy():
+    xs = [3.0, 1.0, 2.0, 10.0, 4.0]
+    s = summarize(xs)
+    assert s["median_s"] == 3.0
+    assert s["min_s"] == 1.0
+    assert s["mean_s"] == pytest.approx(4.0)
+    assert s["stdev_s"] == pytest.approx(statistics.stdev(xs))
+    q75, q25 = np.percentile(xs, [75, 25])
+    assert s["iqr_s"] == pytest.approx(q75 - q25)
+    assert s["n_samples"] == 5
+    with pytest.raises(ValueError):
+        summarize([])
+
+
+def test_median_rse_robust_and_scaled():
+    assert median_rse([1.0]) == math.inf
+    assert median_rse([1.0] * 20) == 0.0
+    rng = np.random.default_rng(0)
+    noisy = list(1.0 + 0.01 * rng.standard_normal(400))
+    # sigma 1 %: SE of the median ~ 1.2533 * 0.01 / sqrt(400) = 0.063 %
+    assert median_rse(noisy) == pytest.approx(1.2533 * 0.01 / 20, rel=0.2)
+    # an outlier moves the MAD-based estimate little
+    assert median_rse([*noisy, 1000.0]) < 2 * median_rse(noisy)
+
+
+def test_converges_at_min_samples_on_steady_clock():
+    calls = []
+    clk = FakeClock([1e-3])
+    r = benchmark(lambda: calls.append(1), clock=clk, warmup=2, min_samples=10, min_time_s=0.0)
+    assert isinstance(r, BenchResult)
+    # converged once the RSE has stayed under target for 3 samples past the minimum of 10
+    assert r.n_samples == 12 and r.stop_reason == "converged"
+    assert len(calls) == 14  # warm-up calls are made but not timed
+    assert r.median_s == r.min_s == r.mean_s == 1e-3
+    assert r.stdev_s == 0.0 and r.iqr_s == 0.0
+    assert r.samples_s == (1e-3,) * 12
+    assert r.flags == ()
+
+
+def test_min_time_keeps_sampling():
+    clk = FakeClock([1e-3])
+    r = benchmark(lambda: None, clock=clk, warmup=0, min_samples=10, min_time_s=0.05)
+    assert 50 <= r.n_samples <= 53  # 50 x 1 ms reach the 50 ms minimum, then 3 to confirm
+    assert sum(r.samples_s) >= 0.05 - 1e-12
+
+
+def test_noise_samples_until_rse_target():
+    rng = np.random.default_rng(1)
+    durs = list(1e-3 * (1 + 0.02 * rng.standard_normal(5000)))
+    r = benchmark(lambda: None, clock=FakeClock(durs), warmup=0, min_samples=10,
+                  min_time_s=0.0, max_time_s=100.0, rsd_target=0.002)
+    assert r.stop_reason == "converged"
+    assert r.rse < 0.002
+    # 2 % noise needs about (1.2533 * 0.02 / 0.002)^2 ~ 157 samples
+    assert 60 < r.n_samples < 600, r.n_samples
+
+
+def test_plateau_stops_when_rse_stops_improving():
+    # alternating 1 ms / 2 ms: the MAD stays at half the spread, so the RSE falls only as 1/sqrt(n)
+    # and a target of 1e-9 is never reached; growing noise (a drifting clock) stops improving
+    durs = [1e-3 * (1 + 0.001 * i) for i in range(2000)]
+    r = benchmark(lambda: None, clock=FakeClock(durs), warmup=0, min_samples=10,
+                  min_time_s=0.0, max_time_s=1e9, rsd_target=1e-9)
+    assert r.stop_reason == "plateau"
+    assert r.n_samples < 2000
+    assert any("noisy" in f for f in r.flags)
+
+
+def test_hard_timeout_and_max_samples():
+    rng = np.random.default_rng(2)
+    durs = list(0.1 * (1 + 0.5 * rng.random(100)))
+    r = benchmark(lambda: None, clock=FakeClock(durs), warmup=0, min_samples=50,
+                  min_time_s=0.0, max_time_s=1.0, rsd_target=1e-6)
+    assert r.stop_reason == "timeout"
+    assert r.n_samples < 50
+    assert any(f.startswith("timeout") for f in r.flags)
+    r2 = benchmark(lambda: None, clock=FakeClock(durs), warmup=0, min_samples=5, max_samples=7,
+                   min_time_s=0.0, max_time_s=1e9, rsd_target=1e-9)
+    assert r2.stop_reason == "max_samples" and r2.n_samples == 7
+
+
+def test_flusher_called_outside_timed_region():
+    events = []
+    clk = FakeClock([1e-3])
+    benchmark(lambda: events.append("fn"), clock=clk, warmup=1, min_samples=3, max_samples=3,
+              min_time_s=0.0, flusher=lambda: events.append("flush"))
+    assert events == ["fn", "flush", "fn", "flush", "fn", "flush", "fn"]
+
+
+def test_bad_arguments_raise_valueerror():
+    with pytest.raises(ValueError, match="callable"):
+        benchmark(42)
+    with pytest.raises(ValueError, match="min_samples"):
+        benchmark(lambda: None, min_samples=0)
+    with pytest.raises(ValueError, match="max_samples"):
+        benchmark(lambda: None, min_samples=10, max_samples=5)
+    with pytest.raises(ValueError, match="rsd_target"):
+        benchmark(lambda: None, rsd_target=0)
+    with pytest.raises(ValueError, match="device"):
+        benchmark(lambda: None, device="tpu")
+
+
+def test_real_cpu_clock_times_sleep():
+    import time
+
+    r = benchmark(time.sleep, 0.002, warmup=1, min_samples=5, max_samples=5, min_time_s=0.0,
+                  flush_l2=False)
+    assert r.device == "cpu" and r.n_samples == 5
+    assert 0.0019 < r.median_s < 0.05
+    assert r.rate(1.0) == pytest.approx(1.0 / r.median_s)
+
+
+def test_kwargs_and_args_are_passed():
+    seen = []
+    benchmark(lambda a, b=0: seen.append((a, b)), 1, kwargs={"b": 2}, clock=FakeClock([1.0]),
+              warmup=0, min_samples=1, max_samples=1, min_time_s=0.0)
+    assert seen == [(1, 2)]
