@@ -130,25 +130,27 @@ def _activation_bytes_per_layer(spec: ModelSpec, micro_batch, seq_len, tp, seque
     ffn_mult = 6.0 if FFN_TYPES[spec.ffn] == 3 else 4.0
     sharded = (4.0 * spec.d_attn + 4.0 * spec.d_kv) / h + ffn_mult * spec.d_ff * spec.experts_per_token / h
     unsharded = 10.0
-    score = 5.0 * a * s / h
-    score = np.where(rc >= 1, 0.0, score)
+    score = np.where(rc >= 1, 0.0, 5.0 * a / h) * s
     sbh = s * b * h
-    plain = sbh * (unsharded + sharded / t + score / t)
-    seqpar = sbh / t * (unsharded + sharded + score)
-    per_layer = np.where(sp, seqpar, plain)
-    full = np.where(sp, 2.0 * sbh / t, 2.0 * sbh)
+    # plain TP: sbh(10 + (sharded + score)/t); with sequence parallelism the 10 is sharded too
+    unsharded_f = np.where(sp, unsharded / t, unsharded)
+    per_layer = sbh * (unsharded_f + (sharded + score) / t)
+    full = np.where(sp, 2.0 / t, 2.0) * sbh
     per_layer = np.where(rc == 2, full, per_layer)
     return per_layer * (act_bytes / 2.0)
 
 
 def _training_memory_arrays(spec: ModelSpec, micro_batch, seq_len, tp, pp, dp, zero_stage,
                             recompute_code, sequence_parallel, n_micro_batches=None,
-                            weight_bytes=2.0, grad_bytes=2.0, optim_bytes=12.0, act_bytes=2.0):
+                            weight_bytes=2.0, grad_bytes=2.0, optim_bytes=12.0, act_bytes=2.0,
+                            virtual_stages=1):
     """Per-GPU training memory of the most loaded GPU, vectorized over layouts.
 
     Every argument but ``spec`` may be a numpy array; they broadcast together.
     ``n_micro_batches`` (per data-parallel replica per step) limits the micro-batches in
-    flight on the first pipeline stage; ``None`` assumes at least ``pp``.
+    flight on the first pipeline stage; ``None`` assumes at least ``pp``. ``virtual_stages``
+    > 1 (interleaved schedule) multiplies the first stage's layer activations by
+    ``1 + (pp-1)/(pp v)``.
 
     Returns
     -------
@@ -166,7 +168,9 @@ def _training_memory_arrays(spec: ModelSpec, micro_batch, seq_len, tp, pp, dp, z
     sbh = np.asarray(seq_len, float) * np.asarray(micro_batch, float) * spec.d_model
     extra = sbh * in_flight / tp_a  # embedding dropout on the first stage (Korthikanti Sec. 4.3)
     extra = extra + np.where(pp_a <= 1, 4.0 * sbh / tp_a * (1.0 + spec.vocab_size / spec.d_model), 0.0)
-    act = (layers * in_flight * per_layer + extra * (act_bytes / 2.0))
+    v = np.asarray(virtual_stages, float)
+    interleave = np.where(v > 1, 1.0 + (pp_a - 1.0) / (pp_a * v), 1.0)  # Korthikanti Sec. 4.2.3
+    act = (layers * in_flight * per_layer * interleave + extra * (act_bytes / 2.0))
     total = w + g + o + act
     return {"weights": w, "gradients": g, "optimizer": o, "activations": act, "total": total}
 

@@ -174,7 +174,7 @@ def _check_positive(name, value, allow_zero=False):
 # ---- array cores ------------------------------------------------------------------------
 def _training_step_arrays(*, flops_micro, peak_flops_per_s, efficiency, pp, n_micro,
                           t_tp_micro=0.0, t_pp_micro=0.0, t_dp=0.0, backward_share=2.0 / 3.0,
-                          t_optimizer=0.0):
+                          t_optimizer=0.0, virtual_stages=1):
     """Step time and its parts [s] for the slowest pipeline stage (arrays broadcast).
 
     Parameters
@@ -191,6 +191,9 @@ def _training_step_arrays(*, flops_micro, peak_flops_per_s, efficiency, pp, n_mi
     backward_share : array
         Share of a micro-batch's compute that is backward (overlap window for ``t_dp``).
     t_optimizer : array [s]
+    virtual_stages : array
+        Model chunks per GPU of the interleaved 1F1B schedule (Narayanan et al. 2021 Sec. 2.2.2):
+        the bubble shrinks to ``(pp-1)/(v m)``.
 
     Returns
     -------
@@ -203,7 +206,7 @@ def _training_step_arrays(*, flops_micro, peak_flops_per_s, efficiency, pp, n_mi
     compute = m * t_c
     tp_comm = m * np.asarray(t_tp_micro, float)
     pp_comm = m * np.asarray(t_pp_micro, float)
-    bubble = (np.asarray(pp, float) - 1.0) * slot
+    bubble = (np.asarray(pp, float) - 1.0) / np.asarray(virtual_stages, float) * slot
     dp_exposed = np.maximum(np.asarray(t_dp, float) - backward_share * t_c, 0.0)
     opt = np.asarray(t_optimizer, float) + 0.0 * t_c
     step = compute + tp_comm + pp_comm + bubble + dp_exposed + opt
@@ -212,12 +215,15 @@ def _training_step_arrays(*, flops_micro, peak_flops_per_s, efficiency, pp, n_mi
 
 
 def _training_feasibility(spec: ModelSpec, *, tp, pp, dp, global_batch, micro_batch, gpus_per_node,
-                          memory_total, gpu_memory_bytes, reserve_bytes=RUNTIME_RESERVE_BYTES):
+                          memory_total, gpu_memory_bytes, reserve_bytes=RUNTIME_RESERVE_BYTES,
+                          virtual_stages=1):
     """Boolean masks of what makes a layout infeasible (True = violated); arrays broadcast.
 
     Keys: ``tp_exceeds_node`` (tensor parallelism must stay inside a node),
     ``tp_splits_heads`` (``n_heads % tp``), ``pp_exceeds_layers``, ``batch_not_divisible``
-    (``global_batch % (micro_batch*dp)``), ``out_of_memory`` (total + reserve > memory).
+    (``global_batch % (micro_batch*dp)``), ``out_of_memory`` (total + reserve > memory),
+    ``interleave_invalid`` (``virtual_stages > 1`` needs ``pp > 1``, ``pp * v <= n_layers`` and a
+    micro-batch count that is a multiple of ``pp``, as Megatron-LM requires).
     """
     tp = np.asarray(tp)
     gb = np.asarray(global_batch)
@@ -228,7 +234,16 @@ def _training_feasibility(spec: ModelSpec, *, tp, pp, dp, global_batch, micro_ba
         "pp_exceeds_layers": np.asarray(pp) > spec.n_layers,
         "batch_not_divisible": (gb % mbdp) != 0,
         "out_of_memory": np.asarray(memory_total) + reserve_bytes > np.asarray(gpu_memory_bytes),
+        "interleave_invalid": _interleave_invalid(spec, pp, virtual_stages, gb, mbdp),
     }
+
+
+def _interleave_invalid(spec, pp, v, global_batch, micro_times_dp):
+    pp = np.asarray(pp)
+    v = np.asarray(v)
+    n_micro = np.asarray(global_batch) // np.maximum(np.asarray(micro_times_dp), 1)
+    bad = (pp <= 1) | (pp * v > spec.n_layers) | ((n_micro % np.maximum(pp, 1)) != 0)
+    return (v > 1) & bad
 
 
 def _training_eval_arrays(spec: ModelSpec, *, tokens, global_batch, micro_batch, seq_len, tp, pp, dp,
@@ -240,7 +255,7 @@ def _training_eval_arrays(spec: ModelSpec, *, tokens, global_batch, micro_batch,
                           price_usd_per_gpu_hour=np.nan, dtype_bytes=2.0, optim_bytes=12.0,
                           checkpoint_s=0.0, restart_s=DEFAULT_RESTART_S,
                           failures_per_gpu_hour=DEFAULT_FAILURES_PER_GPU_HOUR,
-                          preemptions_per_node_hour=0.0, comm_efficiency=1.0):
+                          preemptions_per_node_hour=0.0, comm_efficiency=1.0, virtual_stages=1):
     """Evaluate training layouts vectorized: every keyword may be a numpy array (broadcast).
 
     Layout: ``tp`` x ``pp`` x ``dp`` GPUs, ranks ordered tensor, data, pipeline (Megatron-LM),
@@ -248,6 +263,9 @@ def _training_eval_arrays(spec: ModelSpec, *, tokens, global_batch, micro_batch,
     ``micro_batch``. ``scale_out_bw_bytes_per_s`` is per GPU (a per-node NIC divided by
     ``gpus_per_node``). ``checkpoint_s`` is the time one checkpoint blocks training.
     ``comm_efficiency`` scales both fabric bandwidths (achieved / link bandwidth of collectives).
+    ``virtual_stages`` > 1 selects Megatron-LM's interleaved schedule: bubble ``(pp-1)/(v m)``,
+    ``v`` times the pipeline sends, and ``1 + (pp-1)/(pp v)`` times the first stage's
+    activations (Korthikanti et al. 2022 Sec. 4.2.3).
 
     Returns
     -------
@@ -287,7 +305,8 @@ def _training_eval_arrays(spec: ModelSpec, *, tokens, global_batch, micro_batch,
     stage_in_node = tp_ * dp_ < gpn
     p2p_bw = np.where(stage_in_node, scale_up_bw_bytes_per_s, scale_out_bw_bytes_per_s)
     p2p_lat = np.where(stage_in_node, scale_up_latency_s, scale_out_latency_s)
-    t_pp = np.where(pp_ > 1, 2.0 * _hw.p2p_time(act_bytes_micro / tp_, p2p_bw, p2p_lat), 0.0)
+    v = f(virtual_stages)
+    t_pp = np.where(pp_ > 1, 2.0 * v * _hw.p2p_time(act_bytes_micro / tp_, p2p_bw, p2p_lat), 0.0)
     # data parallel: hierarchical all-reduce of the stage's gradients
     params_stage = _stage_params(spec, tp_, pp_)
     z = np.asarray(zero_stage)
@@ -303,7 +322,7 @@ def _training_eval_arrays(spec: ModelSpec, *, tokens, global_batch, micro_batch,
     parts = _training_step_arrays(flops_micro=flops_micro, peak_flops_per_s=peak_flops_per_s,
                                   efficiency=efficiency, pp=pp_, n_micro=n_micro, t_tp_micro=t_tp,
                                   t_pp_micro=t_pp, t_dp=t_dp, backward_share=backward_share,
-                                  t_optimizer=t_opt)
+                                  t_optimizer=t_opt, virtual_stages=v)
     step = parts["step"]
     peak = f(peak_flops_per_s)
     mfu = model_flops_step / (step * n_gpus * peak)
@@ -312,12 +331,13 @@ def _training_eval_arrays(spec: ModelSpec, *, tokens, global_batch, micro_batch,
     gpu_hours = work * n_gpus / HOUR_S
     price = f(price_usd_per_gpu_hour)
     mem = _training_memory_arrays(spec, mb, s, tp_, pp_, dp_, z, rc, sequence_parallel, n_micro,
-                                  dtype_bytes, dtype_bytes, optim_bytes, dtype_bytes)
+                                  dtype_bytes, dtype_bytes, optim_bytes, dtype_bytes, virtual_stages=v)
     rel = _reliability_arrays(work, n_gpus, n_nodes, checkpoint_s, restart_s, failures_per_gpu_hour,
                               preemptions_per_node_hour)
     feas = _training_feasibility(spec, tp=tp, pp=pp, dp=dp, global_batch=global_batch,
                                  micro_batch=micro_batch, gpus_per_node=gpus_per_node,
-                                 memory_total=mem["total"], gpu_memory_bytes=gpu_memory_bytes)
+                                 memory_total=mem["total"], gpu_memory_bytes=gpu_memory_bytes,
+                                 virtual_stages=v)
     feasible = ~np.logical_or.reduce(list(np.broadcast_arrays(*feas.values())))
     out = {f"{k}_s": v for k, v in parts.items()}
     out.update(
@@ -364,6 +384,8 @@ class TrainingJob:
         recomputes the scores in its backward kernel), so ``"none"`` models a training run
         that materialises the ``s x s`` attention matrices.
     zero_stage : {0, 1, 2, 3}
+    virtual_stages : int
+        Model chunks per GPU for Megatron-LM's interleaved 1F1B schedule (1: plain 1F1B).
     sequence_parallel : bool, optional
         Defaults to ``tp > 1`` (Megatron-LM's recommendation).
     seq_len : int, optional
@@ -389,6 +411,7 @@ class TrainingJob:
     dp: int | None = None
     recompute: str = "selective"
     zero_stage: int = 1
+    virtual_stages: int = 1
     sequence_parallel: bool | None = None
     seq_len: int | None = None
     dtype: str = "bf16"
@@ -681,6 +704,7 @@ class TrainingEstimate:
     seq_len: int
     recompute: str
     zero_stage: int
+    virtual_stages: int
     tokens: float
     steps: float
     step_s: float
@@ -742,7 +766,8 @@ class TrainingEstimate:
         return [
             ("layout", f"{self.n_gpus} x {self.accelerator}: tp {self.tp} x pp {self.pp} x dp {self.dp}, "
                        f"micro-batch {self.micro_batch}, global batch {self.global_batch} x {self.seq_len} tokens, "
-                       f"recompute {self.recompute}, ZeRO {self.zero_stage}"),
+                       f"recompute {self.recompute}, ZeRO {self.zero_stage}"
+                       + (f", interleaved x{self.virtual_stages}" if self.virtual_stages > 1 else "")),
             ("step time", f"{format_duration(self.step_s)} = compute {format_duration(self.compute_s)} + TP "
                           f"{format_duration(self.tp_comm_s)} + PP {format_duration(self.pp_comm_s)} + bubble "
                           f"{format_duration(self.bubble_s)} + DP exposed {format_duration(self.dp_exposed_s)} + "
@@ -828,6 +853,15 @@ def estimate_training(job: TrainingJob, cluster: Cluster, catalog=None, store=No
     if gb % (mb * dp):
         raise ValueError(f"global_batch {gb} does not split into micro-batches of {mb} over dp={dp} "
                          f"replicas; use a multiple of {mb * dp}")
+    v = _positive_int("virtual_stages", job.virtual_stages)
+    if v > 1:
+        if pp == 1:
+            raise ValueError("virtual_stages > 1 (interleaved schedule) needs pipeline parallelism (pp > 1)")
+        if pp * v > spec.n_layers:
+            raise ValueError(f"pp*virtual_stages = {pp * v} exceeds {spec.name}'s {spec.n_layers} layers")
+        if (gb // (mb * dp)) % pp:
+            raise ValueError(f"the interleaved schedule needs the micro-batch count ({gb // (mb * dp)}) to be a "
+                             f"multiple of pp={pp}")
     sp = (tp > 1) if job.sequence_parallel is None else bool(job.sequence_parallel)
     pricing_spot = str(cluster.pricing).lower() == "spot"
     hw = resolve_hardware(cluster, dtype, catalog=catalog, store=store,
@@ -851,7 +885,7 @@ def estimate_training(job: TrainingJob, cluster: Cluster, catalog=None, store=No
         gpu_memory_bytes=hw.memory_bytes, price_usd_per_gpu_hour=hw.price_usd_per_gpu_hour,
         dtype_bytes=nbytes, optim_bytes=_optimizer_bytes(job.optimizer, dtype), checkpoint_s=ck_s,
         restart_s=restart, failures_per_gpu_hour=fail, preemptions_per_node_hour=preempt,
-        comm_efficiency=hw.comm_efficiency)
+        comm_efficiency=hw.comm_efficiency, virtual_stages=v)
     g = {k: (float(v) if np.ndim(v) == 0 else v) for k, v in r.items()}
     mem = MemoryBreakdown(weights=g["mem_weights"], gradients=g["mem_gradients"],
                           optimizer=g["mem_optimizer"], activations=g["mem_activations"],
@@ -867,7 +901,7 @@ def estimate_training(job: TrainingJob, cluster: Cluster, catalog=None, store=No
     return TrainingEstimate(
         model=spec.name, accelerator=hw.accelerator, n_gpus=cluster.gpus, tp=tp, pp=pp, dp=dp,
         micro_batch=mb, global_batch=gb, n_micro_batches=g["n_micro"], seq_len=seq, recompute=recompute,
-        zero_stage=zero, tokens=tokens, steps=g["steps"], step_s=g["step_s"], compute_s=g["compute_s"],
+        zero_stage=zero, virtual_stages=v, tokens=tokens, steps=g["steps"], step_s=g["step_s"], compute_s=g["compute_s"],
         tp_comm_s=g["tp_comm_s"], pp_comm_s=g["pp_comm_s"], bubble_s=g["bubble_s"],
         dp_exposed_s=g["dp_exposed_s"], optimizer_s=g["optimizer_s"], model_flops=g["model_flops"],
         hardware_flops=g["hardware_flops"], tflops_per_gpu=g["tflops_per_gpu"],
