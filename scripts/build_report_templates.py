@@ -63,6 +63,8 @@ if plan.ok and cat.ok and plan.value.best is not None:
     R.catalog_rows_used(cat.value, [plan.value.best.row])
 elif not cat.ok:
     R.unavailable(cat)
+else:
+    R.paragraph("No plan was recommended, so no catalog rows are listed.")
 """
 
 
@@ -97,7 +99,7 @@ def _plan():
         kw["catalog"] = cat.value
     return aicost.plan.plan_training(model, tokens, **kw)
 
-plan = R.attempt("Training plan", _plan)
+plan = R.attempt("Training plan", _plan, also=(aicost.InfeasibleError,))
 question = f"train {model} on {tokens:.3g} tokens"
 if deadline:
     question += f" within {format_duration(deadline)}"
@@ -112,6 +114,10 @@ R.header(title or f"Training plan: {model}", note=note, params={
     "pricing": pricing, "efficiency override": efficiency, "extra catalogs": extra})
 if plan.ok:
     R.callout(R.recommendation_html(plan.value, question), kind="recommendation", title="In short")
+elif plan.error_type == "InfeasibleError":
+    R.callout(R.text("<b>{q}</b>: {e}",
+                     q=question[:1].upper() + question[1:], e=plan.error.split(": ", 1)[-1]),
+              kind="warning", title="In short")
 else:
     R.unavailable(plan)
 """),
@@ -167,7 +173,7 @@ def _plan():
         kw["catalog"] = cat.value
     return aicost.plan.plan_inference(model, qps, **kw)
 
-plan = R.attempt("Serving plan", _plan)
+plan = R.attempt("Serving plan", _plan, also=(aicost.InfeasibleError,))
 question = (f"serve {model} at {qps:g} requests/s ({prompt_tokens} in, {output_tokens} out) with "
             f"TTFT <= {format_duration(ttft)} and TPOT <= {format_duration(tpot)}")
 """),
@@ -180,6 +186,10 @@ R.header(title or f"Serving plan: {model}", note=note, params={
     "extra catalogs": extra})
 if plan.ok:
     R.callout(R.recommendation_html(plan.value, question), kind="recommendation", title="In short")
+elif plan.error_type == "InfeasibleError":
+    R.callout(R.text("<b>{q}</b>: {e}",
+                     q=question[:1].upper() + question[1:], e=plan.error.split(": ", 1)[-1]),
+              kind="warning", title="In short")
 else:
     R.unavailable(plan)
 """),

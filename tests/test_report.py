@@ -194,15 +194,23 @@ def test_a_failing_cell_is_named_and_the_old_report_survives(tmp_path, monkeypat
     out = tmp_path / "plan.html"
     out.write_text("previous good report")
     with pytest.raises(aicost.report.ReportError) as err:
-        aicost.report.build("training_plan", out, model="<llama>", tokens=1e9)
+        aicost.report.build("training_plan", out, model="llama-3.1-8b", tokens=1e9)
     e = err.value
-    assert e.ename == "ValueError" and "unknown model '<llama>'" in e.evalue
+    assert e.ename == "ValueError" and "unknown model 'llama-3.1-8b'" in e.evalue
     assert e.section == "the plan"
     assert "failed in cell" in str(e) and "(the plan)" in str(e)
     assert "ValueError: unknown model" in str(e)
     assert isinstance(e, RuntimeError) and isinstance(e, aicost.AicostError)
     assert out.read_text() == "previous good report"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["plan.html", "templates"]
+
+
+def test_model_names_are_checked_before_a_kernel_starts(tmp_path):
+    with pytest.raises(aicost.UnknownNameError, match="did you mean"):
+        aicost.report.build("training_plan", tmp_path / "x.html", model="llama-3.1-8bb",
+                            tokens=1e12)
+    with pytest.raises(aicost.UnknownNameError):
+        aicost.report.build("demo", tmp_path / "x.html", serve_model="no-such-model")
 
 
 def test_kernel_runs_this_python():

@@ -64,7 +64,10 @@ def _kernel_manager_class():
         def get_kernel_spec(self, kernel_name):
             if kernel_name in ("python3", "python"):
                 return KernelSpec(
-                    argv=[sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+                    # the kernel's own log (shutdown chatter) would only clutter the terminal:
+                    # what a cell raises reaches the user through papermill
+                    argv=[sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}",
+                          "--IPKernelApp.log_level=CRITICAL"],
                     display_name=f"Python {sys.version_info.major}.{sys.version_info.minor}",
                     language="python",
                     metadata={"debugger": False},
@@ -159,6 +162,23 @@ def _normalize_paths(values: dict) -> dict:
     return values
 
 
+#: report parameters naming a model preset: checked before a kernel starts
+_MODEL_PARAMS = ("model", "train_model", "serve_model")
+
+
+def _prevalidate(values: dict) -> None:
+    """Catch a mistyped model name in a second instead of after a kernel start."""
+    names = [values[p] for p in _MODEL_PARAMS if values.get(p)]
+    if not names:
+        return
+    try:
+        from ..model import get_model
+    except ImportError:  # the model layer is optional for the report layer
+        return
+    for name in names:
+        get_model(name)  # raises aicost.UnknownNameError with the closest names
+
+
 def build(kind: str, output: str | os.PathLike = "report.html", *, show_code: bool = False,
           keep_notebook: bool = False, timeout: float = CELL_TIMEOUT_S, **params) -> Path:
     """Build a report: run the template of ``kind`` with ``params``, export it to offline HTML.
@@ -196,6 +216,7 @@ def build(kind: str, output: str | os.PathLike = "report.html", *, show_code: bo
     """
     k = get_kind(kind)
     values = _normalize_paths(coerce_params(k.name, params))
+    _prevalidate(values)
     output = Path(output).expanduser().resolve()
     if output.suffix.lower() not in (".html", ".htm"):
         raise ValueError(f"report output must be an .html file, got {str(output)!r}")

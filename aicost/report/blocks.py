@@ -186,7 +186,8 @@ def outcomes() -> list[Outcome]:
     return list(_OUTCOMES)
 
 
-def attempt(title: str, fn: Callable[[], object], *, degrade: str = "missing") -> Outcome:
+def attempt(title: str, fn: Callable[[], object], *, degrade: str = "missing",
+            also: tuple[type[BaseException], ...] = ()) -> Outcome:
     """Run ``fn()`` for the section ``title``; return an :class:`Outcome`.
 
     Parameters
@@ -201,12 +202,16 @@ def attempt(title: str, fn: Callable[[], object], *, degrade: str = "missing") -
         other errors propagate (the report fails, naming the cell). ``"all"``: any
         ``Exception`` becomes a note (the demo: a part that cannot run here says why and the
         rest of the report is still written).
+    also : tuple of exception types
+        More exceptions that become a note, e.g. ``(aicost.InfeasibleError,)``: a plan that
+        cannot be met is an answer worth reporting.
     """
     from .._errors import BackendUnavailableError
 
     if degrade not in ("missing", "all"):
         raise ValueError(f"degrade must be 'missing' or 'all', got {degrade!r}")
-    catch = (Exception,) if degrade == "all" else (*MISSING_FEATURE_ERRORS, BackendUnavailableError)
+    catch = (Exception,) if degrade == "all" else (
+        *MISSING_FEATURE_ERRORS, BackendUnavailableError, *also)
     t0 = time.perf_counter()
     try:
         value = fn()
