@@ -13,6 +13,7 @@ from ._catalog import (
     spot_vs_on_demand_figure,
     storage_tiers_figure,
 )
+from ._network import collective_time_figure, tcp_throughput_figure
 from ._plan import (
     cost_per_million_tokens_figure,
     cost_vs_deadline_figure,
@@ -22,19 +23,29 @@ from ._plan import (
     replicas_vs_rate_figure,
     step_time_figure,
 )
+from ._storage import (
+    accelerator_utilization_figure,
+    checkpoint_time_figure,
+    measured_vs_tiers_figure,
+)
 
 __all__ = [
     "accelerator_specs_figure",
+    "accelerator_utilization_figure",
     "best_offer_figure",
+    "checkpoint_time_figure",
+    "collective_time_figure",
     "cost_per_million_tokens_figure",
     "cost_vs_deadline_figure",
     "demand_figure",
     "fabrics_figure",
     "latency_vs_batch_figure",
+    "measured_vs_tiers_figure",
     "pareto_figure",
     "price_per_gpu_hour_figure",
     "replicas_vs_rate_figure",
     "spot_vs_on_demand_figure",
     "step_time_figure",
     "storage_tiers_figure",
+    "tcp_throughput_figure",
 ]
