@@ -52,3 +52,25 @@ def test_other_figures_build(cat):
     assert sum(len(t.x) for t in storage.data) == len(cat.storage_tiers)
     fabrics = viz.fabrics_figure(cat)
     assert sum(len(t.y) for t in fabrics.data) == len(cat.fabrics)
+
+
+def test_figures_filter_by_provider_and_accelerator(cat):
+    fig = viz.price_per_gpu_hour_figure(cat, providers=["aws"], accelerators=["H100", "L4"])
+    assert [t.name for t in fig.data] == ["aws"]
+    assert set(fig.data[0].x) == {"H100-SXM", "L4"}
+    best = viz.best_offer_figure(cat, providers="lambda")
+    assert set(best.data[0].y) == set(cat.table("instances", provider="lambda")["accelerator"])
+    assert {t.name for t in viz.spot_vs_on_demand_figure(cat, providers=["gcp"]).data
+            if t.mode == "markers"} == {"gcp"}
+    specs = viz.accelerator_specs_figure(cat, providers=["oci"])
+    named = {n for t in specs.data if t.text is not None for n in t.text}
+    assert named == set(cat.table("accelerators", provider="oci")["name"])
+    storage = viz.storage_tiers_figure(cat, providers=["azure"])
+    names = {n for t in storage.data for n in t.text}
+    assert "local-nvme" in names and "s3-standard" not in names
+    fab = viz.fabrics_figure(cat, providers=["aws"])
+    assert "ib-ndr" not in {n for t in fab.data for n in t.y}
+    import aicost
+
+    with pytest.raises(aicost.UnknownNameError):
+        viz.price_per_gpu_hour_figure(cat, providers=["amazon-web"])

@@ -44,12 +44,35 @@ def _catalog(catalog):
     return catalog
 
 
+def _instances(cat, providers=None, accelerators=None):
+    """The instance table, optionally only some providers and accelerators (any alias)."""
+    df = cat.instances
+    if providers is not None:
+        if isinstance(providers, str):
+            providers = [providers]
+        known = {p.lower(): p for p in cat.providers}
+        wanted = set()
+        for p in providers:
+            if str(p).lower() not in known:
+                from .._errors import UnknownNameError
+
+                raise UnknownNameError("provider", str(p), cat.providers)
+            wanted.add(str(p).lower())
+        df = df[df["provider"].str.lower().isin(wanted)]
+    if accelerators is not None:
+        if isinstance(accelerators, str):
+            accelerators = [accelerators]
+        names = {cat.accelerator(a).name for a in accelerators}
+        df = df[df["accelerator"].isin(names)]
+    return df
+
+
 def _order_by_best(df, col):
     return list(df.groupby("accelerator")[col].min().sort_values().index)
 
 
 def price_per_gpu_hour_figure(catalog=None, metric: str = "price_usd_per_gpu_hour",
-                              accelerators=None, log_y: bool = True):
+                              accelerators=None, log_y: bool = True, providers=None):
     """Every offer's price per GPU-hour (or another per-GPU metric), by accelerator and provider.
 
     Parameters
@@ -62,6 +85,8 @@ def price_per_gpu_hour_figure(catalog=None, metric: str = "price_usd_per_gpu_hou
         Only these accelerators (any alias).
     log_y : bool
         Logarithmic y axis (prices span two orders of magnitude).
+    providers : list of str, optional
+        Only these providers.
 
     Returns
     -------
@@ -71,12 +96,9 @@ def price_per_gpu_hour_figure(catalog=None, metric: str = "price_usd_per_gpu_hou
     import plotly.graph_objects as go
 
     cat = _catalog(catalog)
-    df = cat.instances
-    if metric not in df.columns:
+    if metric not in cat.instances.columns:
         raise ValueError(f"unknown instance column {metric!r}; use one of {', '.join(_METRICS)}")
-    if accelerators is not None:
-        names = {cat.accelerator(a).name for a in accelerators}
-        df = df[df["accelerator"].isin(names)]
+    df = _instances(cat, providers, accelerators)
     df = df[df[metric].notna()]
     order = _order_by_best(df, metric)
     fig = go.Figure()
@@ -98,7 +120,8 @@ def price_per_gpu_hour_figure(catalog=None, metric: str = "price_usd_per_gpu_hou
     return fig
 
 
-def best_offer_figure(catalog=None, metric: str = "usd_per_bf16_pflop_hour"):
+def best_offer_figure(catalog=None, metric: str = "usd_per_bf16_pflop_hour", providers=None,
+                      accelerators=None):
     """The cheapest offer per accelerator for ``metric``, as horizontal bars labelled with the offer.
 
     Parameters
@@ -107,6 +130,8 @@ def best_offer_figure(catalog=None, metric: str = "usd_per_bf16_pflop_hour"):
     metric : str
         ``usd_per_bf16_pflop_hour`` (default), ``usd_per_tb_s_hour``, ``price_usd_per_gpu_hour``
         or their ``_spot`` variants.
+    providers, accelerators : list of str, optional
+        Only offers of these providers / accelerators.
 
     Returns
     -------
@@ -115,7 +140,11 @@ def best_offer_figure(catalog=None, metric: str = "usd_per_bf16_pflop_hour"):
     import plotly.graph_objects as go
 
     cat = _catalog(catalog)
-    best = cat.best_offers(by=metric)
+    if metric not in cat.instances.columns:
+        raise ValueError(f"unknown instance column {metric!r}; use one of {', '.join(_METRICS)}")
+    df = _instances(cat, providers, accelerators)
+    df = df[df[metric].notna()]
+    best = df.loc[df.groupby("accelerator")[metric].idxmin()]
     best = best.sort_values(metric, ascending=False)
     labels = [f"{p} {t}" for p, t in zip(best["provider"], best["instance_type"])]
     fig = go.Figure(go.Bar(
@@ -129,10 +158,11 @@ def best_offer_figure(catalog=None, metric: str = "usd_per_bf16_pflop_hour"):
     return fig
 
 
-def spot_vs_on_demand_figure(catalog=None):
+def spot_vs_on_demand_figure(catalog=None, providers=None, accelerators=None):
     """On-demand against spot price per GPU-hour for every offer that has both.
 
     Points far below the diagonal are deep spot discounts; the dotted lines mark 50% and 75% off.
+    ``providers`` / ``accelerators`` keep only those offers.
 
     Returns
     -------
@@ -141,7 +171,7 @@ def spot_vs_on_demand_figure(catalog=None):
     import plotly.graph_objects as go
 
     cat = _catalog(catalog)
-    df = cat.instances
+    df = _instances(cat, providers, accelerators)
     df = df[df["price_spot_usd_per_gpu_hour"].notna()]
     fig = go.Figure()
     for provider, part in df.groupby("provider", sort=True):
@@ -168,7 +198,7 @@ def spot_vs_on_demand_figure(catalog=None):
     return fig
 
 
-def accelerator_specs_figure(catalog=None, dtype: str = "bf16"):
+def accelerator_specs_figure(catalog=None, dtype: str = "bf16", accelerators=None, providers=None):
     """Peak compute against memory bandwidth per accelerator; marker size shows memory.
 
     The dashed lines are constant ridge points (FLOP per byte): accelerators to the upper
@@ -179,6 +209,10 @@ def accelerator_specs_figure(catalog=None, dtype: str = "bf16"):
     catalog : Catalog, optional
     dtype : str
         Which peak to plot (any name ``aicost._units.normalize_dtype`` accepts).
+    accelerators : list of str, optional
+        Only these accelerators.
+    providers : list of str, optional
+        Only accelerators these providers offer.
 
     Returns
     -------
@@ -192,6 +226,14 @@ def accelerator_specs_figure(catalog=None, dtype: str = "bf16"):
     dt = normalize_dtype(dtype)
     col = "int8_tops" if dt == "int8" else f"{dt}_tflops"
     df = cat.accelerators[cat.accelerators[col].notna()]
+    if accelerators is not None or providers is not None:
+        offered = set(_instances(cat, providers, None)["accelerator"]) if providers is not None \
+            else set(df["name"])
+        if accelerators is not None:
+            if isinstance(accelerators, str):
+                accelerators = [accelerators]
+            offered &= {cat.accelerator(a).name for a in accelerators}
+        df = df[df["name"].isin(offered)]
     fig = go.Figure()
     for vendor, part in df.groupby("vendor", sort=True):
         fig.add_trace(go.Scatter(
@@ -218,10 +260,12 @@ def accelerator_specs_figure(catalog=None, dtype: str = "bf16"):
     return fig
 
 
-def storage_tiers_figure(catalog=None, capacity_tib: float = STORAGE_FIGURE_CAPACITY_TIB):
+def storage_tiers_figure(catalog=None, capacity_tib: float = STORAGE_FIGURE_CAPACITY_TIB,
+                         providers=None):
     """Read throughput against capacity price for each storage tier.
 
     Per-TiB tiers are evaluated at ``capacity_tib``; per-node tiers for one client node.
+    ``providers`` keeps those providers' tiers (and provider-neutral ones such as local NVMe).
 
     Returns
     -------
@@ -230,8 +274,14 @@ def storage_tiers_figure(catalog=None, capacity_tib: float = STORAGE_FIGURE_CAPA
     import plotly.graph_objects as go
 
     cat = _catalog(catalog)
+    tiers = cat.storage_tiers
+    if providers is not None:
+        if isinstance(providers, str):
+            providers = [providers]
+        wanted = {str(p).lower() for p in providers} | {"any"}
+        tiers = tiers[tiers["provider"].str.lower().isin(wanted)]
     rows = []
-    for name in cat.storage_tiers["name"]:
+    for name in tiers["name"]:
         t = cat.storage_tier(name)
         rows.append((t, t.throughput_for(capacity_tib * 2**40, nodes=1) / 1e9))
     fig = go.Figure()
@@ -255,8 +305,10 @@ def storage_tiers_figure(catalog=None, capacity_tib: float = STORAGE_FIGURE_CAPA
     return fig
 
 
-def fabrics_figure(catalog=None, gpus_per_node: int = 8):
+def fabrics_figure(catalog=None, gpus_per_node: int = 8, providers=None):
     """One-direction bandwidth per GPU of every fabric (per-node fabrics shared by ``gpus_per_node``).
+
+    ``providers`` keeps the fabrics those providers' instances use.
 
     Returns
     -------
@@ -265,7 +317,12 @@ def fabrics_figure(catalog=None, gpus_per_node: int = 8):
     import plotly.graph_objects as go
 
     cat = _catalog(catalog)
-    recs = [cat.fabric(n) for n in cat.fabrics["name"]]
+    names = list(cat.fabrics["name"])
+    if providers is not None:
+        inst = _instances(cat, providers, None)
+        used = set(inst["scale_up_fabric"].dropna()) | set(inst["scale_out_fabric"].dropna())
+        names = [n for n in names if n in used]
+    recs = [cat.fabric(n) for n in names]
     recs.sort(key=lambda f: f.bandwidth_per_gpu_bytes_per_s(gpus_per_node))
     fig = go.Figure()
     for kind, color in (("scale_up", "#636efa"), ("scale_out", "#ef553b")):
