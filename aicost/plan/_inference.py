@@ -1,9 +1,675 @@
-"""`plan_inference` (in progress)."""
+"""`plan_inference`: search offers x pricing x tensor parallelism x batch for serving a model.
+
+Every candidate (an instance offer at a pricing, replicas of ``tp`` GPUs, ``batch`` concurrent
+sequences per replica) is evaluated vectorized with ``aicost.model``'s inference cores: the
+prefill/decode roofline and the largest batch that fits (``_inference_arrays``), then the
+replicas the request rate needs under the TTFT target with Erlang-C queueing
+(``_replicas_arrays``). Replicas are packed onto whole instances (``GPUs per node // tp``
+replicas per instance) and priced per instance-hour, which is what a cloud bills.
+
+With a demand curve (``demand=``: a shipped trace name, a CSV path or a DataFrame with
+``time_s`` and ``requests_per_s``), candidates are sized for the peak and the recommendation is
+also provisioned over the day, autoscaled against static (``aicost.model.autoscale``).
+"""
 
 from __future__ import annotations
 
-__all__ = ["plan_inference"]
+import time
+from collections.abc import Iterable
+
+import numpy as np
+import pandas as pd
+
+from .._errors import InfeasibleError
+from .._units import GIB, HOUR_S, format_bytes, format_duration, normalize_dtype, parse_duration
+from . import _evaluate as ev
+from ._offers import load_catalog, normalize_pricing, offers_table
+from ._result import Plan, Recommendation, Sensitivity, _fmt_usd
+
+__all__ = ["INFERENCE_COLUMNS", "INFERENCE_REASONS", "plan_inference"]
+
+#: why a serving candidate was dropped; codes in the order of the checks
+INFERENCE_REASONS = {
+    1: "not offered at this pricing",
+    2: "tp > GPUs per node",
+    3: "tp does not divide the attention heads",
+    4: "weights do not fit",
+    5: "KV cache does not fit at this batch",
+    6: "TPOT target missed",
+    7: "TTFT target missed",
+    8: "over budget",
+}
+_OK = 9
+
+#: batch sizes searched: powers of two, plus the largest batch that fits (code -1)
+_BATCH_GRID = tuple(2 ** k for k in range(0, 12)) + (-1,)
+
+#: columns of Plan.candidates people read first
+INFERENCE_COLUMNS = (
+    "provider", "instance_type", "accelerator", "pricing", "tp", "batch", "replicas", "instances",
+    "gpus", "ttft_s", "tpot_s", "latency_s", "utilization", "cost_usd_per_hour",
+    "usd_per_million_tokens", "bottleneck", "reason",
+)
 
 
-def plan_inference(*args, **kwargs):
-    raise NotImplementedError("plan_inference is being written")
+def _demand_rate(demand):
+    from ..model import load_trace
+
+    trace = load_trace(demand)
+    return trace, float(trace["requests_per_s"].max())
+
+
+def _kernel(c: dict, lay: dict, ctx: dict) -> dict:
+    """Serving candidates: config arrays ``c`` broadcast against layout arrays ``lay``."""
+    from ..model import _inference_arrays
+    from ..model._inference import _max_batch_arrays
+
+    spec = ctx["spec"]
+    tp, bcode = lay["tp"], lay["batch"]
+    common = dict(weight_bytes=ctx["weight_bytes"], kv_bytes=ctx["kv_bytes"], act_bytes=ctx["act_bytes"])
+    max_b = _max_batch_arrays(spec, tp=tp, context_tokens=ctx["p"] + ctx["o"],
+                              memory_bytes=c["memory_bytes"], **common)
+    batch = np.where(bcode < 0, np.maximum(max_b, 1.0), bcode)
+    r = _inference_arrays(
+        spec, tp=tp, batch=batch, prompt_tokens=ctx["p"], output_tokens=ctx["o"],
+        peak_flops_per_s=c["peak_flops_per_s"], mem_bw_bytes_per_s=c["mem_bw_bytes_per_s"],
+        memory_bytes=c["memory_bytes"], compute_efficiency=c["efficiency"],
+        bandwidth_efficiency=c["bandwidth_efficiency"],
+        scale_up_bw_bytes_per_s=c["scale_up_bw_bytes_per_s"] * c["comm_efficiency"],
+        scale_up_latency_s=c["scale_up_latency_s"],
+        price_usd_per_gpu_hour=c["price_usd_per_hour"] / c["gpus_per_node"], **common)
+    r["batch"] = batch + 0.0 * r["tpot_s"]
+    return r
+
+
+def _codes(c, lay, r, ctx) -> np.ndarray:
+    shape = np.shape(r["tpot_s"])
+    code = np.zeros(shape, dtype=np.int8)
+
+    def mark(mask, v):
+        code[np.broadcast_to(mask, shape)] = v
+
+    if ctx["tpot_target"] is not None:
+        mark(r["tpot_s"] > ctx["tpot_target"], 6)
+    mark(r["batch"] > r["max_batch"], 5)
+    mark(r["max_batch"] < 1, 4)
+    mark((ctx["spec"].n_heads % lay["tp"]) != 0, 3)
+    mark(lay["tp"] > c["gpus_per_node"], 2)
+    price = c["price_usd_per_hour"]
+    mark(~np.isfinite(price) | ~(price > 0), 1)
+    return code
+
+
+def _size(c, lay, r, ctx, rate) -> dict:
+    """Replicas for ``rate`` under the TTFT target, whole instances, cost, $ per token (1-D)."""
+    from ..model import _replicas_arrays
+
+    target = np.inf if ctx["ttft_target"] is None else ctx["ttft_target"]
+    reps, ttft = _replicas_arrays(rate=rate, batch=r["batch"], service_s=r["service_s"],
+                                  base_ttft_s=r["ttft_s"], ttft_target_s=target,
+                                  percentile=ctx["percentile"])
+    reps = np.asarray(reps, dtype=float)
+    per_inst = np.maximum(np.floor_divide(c["gpus_per_node"], lay["tp"]), 1.0)
+    inst = np.ceil(reps / per_inst)
+    cost_h = inst * c["price_usd_per_hour"]
+    tokens_h = rate * (ctx["p"] + ctx["o"]) * HOUR_S
+    share = r["prefill_share"]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        util = rate * r["service_s"] / (reps * r["batch"])
+        out = {
+            "replicas": reps, "instances": inst, "gpus": reps * lay["tp"],
+            "replicas_per_instance": per_inst, "ttft_queued_s": np.asarray(ttft, dtype=float),
+            "utilization": util, "cost_usd_per_hour": cost_h,
+            "usd_per_million_tokens": cost_h / tokens_h * 1e6,
+            "usd_per_million_input_tokens": cost_h * share / (rate * ctx["p"] * HOUR_S) * 1e6,
+            "usd_per_million_output_tokens": cost_h * (1 - share) / (rate * ctx["o"] * HOUR_S) * 1e6,
+        }
+    out["latency_s"] = out["ttft_queued_s"] + ctx["o"] * r["tpot_s"]
+    return out
+
+
+def _evaluate(cfg: pd.DataFrame, lay: dict, ctx: dict, rate: float, scale: float = 1.0) -> pd.DataFrame:
+    """Every candidate (configs x layouts), as one DataFrame with reason codes."""
+    n_cfg, n_lay = len(cfg), lay["tp"].size
+    carr = {k: cfg[k].to_numpy(dtype=float)[:, None] for k in
+            ("gpus_per_node", "price_usd_per_hour", "peak_flops_per_s", "mem_bw_bytes_per_s",
+             "memory_bytes", "efficiency", "bandwidth_efficiency", "comm_efficiency",
+             "scale_up_bw_bytes_per_s", "scale_up_latency_s")}
+    carr["efficiency"] = carr["efficiency"] * scale
+    carr["bandwidth_efficiency"] = carr["bandwidth_efficiency"] * scale
+    larr = {k: v[None, :] for k, v in lay.items()}
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        r = _kernel(carr, larr, ctx)
+        code = _codes(carr, larr, r, ctx)
+    flat = {k: np.broadcast_to(v, code.shape).ravel() for k, v in r.items()}
+    ci = np.repeat(np.arange(n_cfg), n_lay)
+    li = np.tile(np.arange(n_lay), n_cfg)
+    c1 = {k: v[:, 0][ci] for k, v in carr.items()}
+    l1 = {k: v[0][li] for k, v in larr.items()}
+    code = code.ravel()
+    todo = np.flatnonzero(code == 0)
+    sized = {}
+    if todo.size:
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            part = _size({k: v[todo] for k, v in c1.items()}, {k: v[todo] for k, v in l1.items()},
+                         {k: v[todo] for k, v in flat.items()}, ctx, rate)
+        for k, v in part.items():
+            full = np.full(code.size, np.nan)
+            full[todo] = v
+            sized[k] = full
+        reps = sized["replicas"][todo]
+        sub = code[todo]
+        sub[~np.isfinite(reps)] = 7
+        if ctx["budget"] is not None:
+            sub[(sub == 0) & (sized["cost_usd_per_hour"][todo] > ctx["budget"])] = 8
+        code[todo] = sub
+    df = cfg.iloc[ci].reset_index(drop=True)
+    df["config_id"] = ci
+    df["tp"] = l1["tp"].astype(np.int64)
+    df["batch"] = flat["batch"].astype(np.int64)
+    for k in ("max_batch", "prefill_s", "decode_step_s", "tpot_s", "service_s", "requests_per_s",
+              "output_tokens_per_s", "prefill_share", "weights_bytes", "kv_bytes_per_seq",
+              "workspace_bytes"):
+        df[k] = flat[k]
+    df["ttft_unloaded_s"] = flat["ttft_s"]
+    df = df.rename(columns={"requests_per_s": "requests_per_s_per_replica",
+                            "output_tokens_per_s": "output_tokens_per_s_per_replica"})
+    for k in ("replicas", "instances", "gpus", "replicas_per_instance", "utilization",
+              "cost_usd_per_hour", "usd_per_million_tokens", "usd_per_million_input_tokens",
+              "usd_per_million_output_tokens", "latency_s"):
+        df[k] = sized.get(k, np.full(len(df), np.nan))
+    df["ttft_s"] = sized.get("ttft_queued_s", np.full(len(df), np.nan))
+    df["memory_per_gpu_gib"] = (df["weights_bytes"] + df["workspace_bytes"]
+                                + df["batch"] * df["kv_bytes_per_seq"]) / GIB
+    df["feasible"] = code == 0
+    df["code"] = code
+    df["reason"] = [INFERENCE_REASONS.get(int(x), "") for x in code]
+    df["bottleneck"] = _bottleneck(df, ctx)
+    return df
+
+
+def _bottleneck(df: pd.DataFrame, ctx: dict) -> np.ndarray:
+    """What limits a serving candidate: the latency target that stopped a larger batch, memory
+    capacity (KV cache), or the decode roofline side (memory bandwidth or compute)."""
+    from ..model._inference import (
+        _kv_bytes_per_token_gpu,
+        _layer_weight_bytes,
+        _matmul_params_layer,
+    )
+
+    spec = ctx["spec"]
+    b = df["batch"].to_numpy(float)
+    tp = df["tp"].to_numpy(float)
+    c = ctx["p"] + ctx["o"] / 2.0
+    flops = (2.0 * _matmul_params_layer(spec) * b + 4.0 * spec.d_attn * c * b) / tp
+    nbytes = (_layer_weight_bytes(spec, b, tp, ctx["weight_bytes"])
+              + b * c * _kv_bytes_per_token_gpu(spec, tp, ctx["kv_bytes"]) / spec.n_layers)
+    t_c = flops / (df["peak_flops_per_s"].to_numpy() * df["efficiency"].to_numpy())
+    t_m = nbytes / (df["mem_bw_bytes_per_s"].to_numpy() * df["bandwidth_efficiency"].to_numpy())
+    out = np.where(t_c > t_m, "compute", "memory bandwidth").astype(object)
+    at_max = df["batch"].to_numpy() >= df["max_batch"].to_numpy()
+    out[at_max] = "memory capacity (KV cache)"
+    return out
+
+
+def plan_inference(
+    model,
+    requests_per_s: float | None = None,
+    *,
+    demand=None,
+    prompt_tokens: int = 512,
+    output_tokens: int = 256,
+    ttft_s=None,
+    tpot_s=None,
+    ttft_percentile: float | None = 0.9,
+    providers: Iterable[str] | None = None,
+    pricing: Iterable[str] | str = ("on_demand", "spot"),
+    catalog=None,
+    store=None,
+    accelerators: Iterable[str] | None = None,
+    dtype: str = "bf16",
+    kv_dtype: str | None = None,
+    tp=None,
+    batch=None,
+    budget_usd_per_hour: float | None = None,
+    efficiency=None,
+    bandwidth_efficiency: float | None = None,
+    objective: str = "auto",
+    min_replicas: int = 1,
+    scale_up_lag_s: float = 300.0,
+) -> Plan:
+    """Find what to rent to serve ``model`` at a request rate under latency targets.
+
+    Parameters
+    ----------
+    model : str or aicost.model.ModelSpec
+    requests_per_s : float, optional
+        Offered load [requests/s] (or ``demand``).
+    demand : str, path or pandas.DataFrame, optional
+        A demand curve (``time_s``, ``requests_per_s``): a shipped trace name such as
+        ``"synthetic_diurnal_chat_24h"``, a CSV, or a DataFrame. Candidates are sized for its
+        peak; the recommendation is also provisioned over it, autoscaled against static
+        (``Plan.extras["demand"]``).
+    prompt_tokens, output_tokens : int
+        Mean prompt and output length [tokens].
+    ttft_s, tpot_s : float or str, optional
+        Targets: time to first token (at ``ttft_percentile``, queueing included) and time per
+        output token (``"1s"``, ``"50ms"``).
+    ttft_percentile : float or None
+        Percentile the TTFT target applies to (None: the mean).
+    providers, pricing, catalog, store, accelerators : as in `plan_training`.
+    dtype, kv_dtype : str
+        Weight/compute and KV-cache dtypes.
+    tp, batch : int or sequence, optional
+        Restrict tensor parallelism (default: powers of two up to the GPUs per node) and batch
+        (default: powers of two up to 2048 and the largest that fits).
+    budget_usd_per_hour : float, optional
+        Largest acceptable cost [USD/h].
+    efficiency : float or dict, optional
+        Prefill compute efficiency (fraction of peak); default GEMM efficiency (calibrated)
+        times ``aicost.model.INFERENCE_KERNEL_FACTOR``.
+    bandwidth_efficiency : float, optional
+        Decode memory-bandwidth efficiency (default ``aicost.model.DEFAULT_BANDWIDTH_EFFICIENCY``).
+    objective : {"auto", "cost", "time", "balanced"}
+        What `Plan.best` minimizes: ``auto`` is cost per hour when a latency target or budget is
+        given, else the knee of the latency-cost frontier.
+    min_replicas, scale_up_lag_s : int, float [s]
+        The autoscaler of the demand comparison.
+
+    Returns
+    -------
+    Plan
+        ``kind="inference"``; ``time_col="latency_s"`` (TTFT at the percentile + output x
+        TPOT), ``cost_col="cost_usd_per_hour"``.
+
+    Raises
+    ------
+    InfeasibleError
+        When no candidate meets the targets (which one removed them, and what to relax).
+    UnknownNameError, ValueError
+        For unknown names and impossible numbers.
+    """
+    from ..model import DEFAULT_BANDWIDTH_EFFICIENCY, INFERENCE_KERNEL_FACTOR
+    from ._training import _as_tuple, _check_positive, _resolve_model
+
+    t0 = time.perf_counter()
+    spec = _resolve_model(model)
+    trace = None
+    if (requests_per_s is None) == (demand is None):
+        raise ValueError("give exactly one of requests_per_s (a rate) or demand (a trace)")
+    if demand is not None:
+        trace, rate = _demand_rate(demand)
+        if not rate > 0:
+            raise ValueError("the demand trace never has a positive request rate")
+    else:
+        rate = _check_positive("requests_per_s", requests_per_s, " [requests/s]")
+    for name, v in (("prompt_tokens", prompt_tokens), ("output_tokens", output_tokens)):
+        if isinstance(v, bool) or int(v) != v or v < 1:
+            raise ValueError(f"{name} must be a positive whole number of tokens, got {v!r}")
+    p, o = int(prompt_tokens), int(output_tokens)
+    ttft_t = None if ttft_s is None else parse_duration(ttft_s)
+    tpot_t = None if tpot_s is None else parse_duration(tpot_s)
+    for name, v in (("ttft_s", ttft_t), ("tpot_s", tpot_t)):
+        if v is not None and not v > 0:
+            raise ValueError(f"{name} must be a positive duration (e.g. '1s', '50ms'), got {v!r}")
+    if ttft_percentile is not None and not 0 < ttft_percentile < 1:
+        raise ValueError(f"ttft_percentile must be in (0, 1) or None, got {ttft_percentile!r}")
+    if budget_usd_per_hour is not None:
+        budget_usd_per_hour = _check_positive("budget_usd_per_hour", budget_usd_per_hour, " [USD/h]")
+    if objective not in ("auto", "cost", "time", "balanced"):
+        raise ValueError(f"objective must be auto, cost, time or balanced, got {objective!r}")
+    dtype = normalize_dtype(dtype)
+    kv_dtype = normalize_dtype(kv_dtype or dtype)
+    pricing = normalize_pricing(pricing)
+    from .._units import DTYPE_BYTES
+
+    wb = float(DTYPE_BYTES[dtype])
+    ctx = {"spec": spec, "p": p, "o": o, "ttft_target": ttft_t, "tpot_target": tpot_t,
+           "percentile": ttft_percentile, "budget": budget_usd_per_hour, "weight_bytes": wb,
+           "kv_bytes": float(DTYPE_BYTES[kv_dtype]), "act_bytes": 2.0 if wb < 2 else wb}
+
+    cat = load_catalog(catalog)
+    cfg = offers_table(cat, pricing=pricing, providers=providers, accelerators=accelerators, dtype=dtype)
+    cfg = cfg[np.isfinite(cfg["peak_flops_per_s"].to_numpy())].reset_index(drop=True)
+    if cfg.empty:
+        raise InfeasibleError(f"no offer in the catalog matches providers={providers}, "
+                              f"accelerators={accelerators}, dtype={dtype}; widen the filters")
+    eff = ev.efficiencies(sorted(set(cfg["accelerator"])), dtype, store, efficiency,
+                          kernel_factor=INFERENCE_KERNEL_FACTOR)
+    for key in ("efficiency", "comm_efficiency"):
+        cfg[key] = cfg["accelerator"].map(lambda a, k=key: eff[a][k]).astype(float)
+    cfg["efficiency_source"] = cfg["accelerator"].map(lambda a: eff[a]["source"])
+    be = DEFAULT_BANDWIDTH_EFFICIENCY if bandwidth_efficiency is None else float(bandwidth_efficiency)
+    if not 0 < be <= 1:
+        raise ValueError(f"bandwidth_efficiency must be in (0, 1], got {be!r}")
+    cfg["bandwidth_efficiency"] = be
+
+    max_gpn = int(cfg["gpus_per_node"].max())
+    tps = _as_tuple(tp, [t for t in (1, 2, 4, 8, 16, 32) if t <= max_gpn])
+    for t in tps:
+        if isinstance(t, bool) or int(t) != t or t < 1:
+            raise ValueError(f"tp must be positive integers, got {t!r}")
+    if min(tps) > max_gpn:
+        raise ValueError(f"tp={min(tps)} is larger than the GPUs in any node searched (at most "
+                         f"{max_gpn} per node): a replica's tensor parallelism stays inside a node")
+    batches = _as_tuple(batch, _BATCH_GRID)
+    for b in batches:
+        if isinstance(b, bool) or int(b) != b or (b < 1 and b != -1):
+            raise ValueError(f"batch must be positive integers, got {b!r}")
+    grid = np.meshgrid(np.array(tps, dtype=float), np.array(batches, dtype=float), indexing="ij")
+    lay = {"tp": grid[0].ravel(), "batch": grid[1].ravel()}
+
+    cands = _evaluate(cfg, lay, ctx, rate)
+    # a batch equal to a grid point and to "the largest that fits" is the same candidate
+    cands = cands.drop_duplicates(subset=["config_id", "tp", "batch"], keep="first").reset_index(drop=True)
+    n_eval = len(cfg) * lay["tp"].size
+    codes = cands["code"].to_numpy()
+    counts = np.bincount(codes, minlength=_OK)
+    reason_counts = pd.Series({INFERENCE_REASONS[i]: int(counts[i]) for i in sorted(INFERENCE_REASONS)
+                               if counts[i] > 0}, dtype=np.int64)
+    if objective == "auto":
+        objective = "cost" if (ttft_t or tpot_t or budget_usd_per_hour) else "balanced"
+    sort_col, objective_text = {
+        "cost": ("cost_usd_per_hour", "cheapest plan that meets the latency targets"),
+        "time": ("latency_s", "lowest-latency plan that meets the constraints"),
+        "balanced": ("balanced_score", "knee of the latency-cost frontier (smallest latency x cost)"),
+    }[objective]
+    ok = cands["feasible"].to_numpy()
+    if sort_col == "balanced_score":
+        t, c = cands["latency_s"].to_numpy(), cands["cost_usd_per_hour"].to_numpy()
+        tmin = np.nanmin(np.where(ok, t, np.nan)) if ok.any() else 1.0
+        cmin = np.nanmin(np.where(ok, c, np.nan)) if ok.any() else 1.0
+        cands["balanced_score"] = (t / tmin) * (c / cmin)
+    request = {"model": spec.name, "requests_per_s": rate, "demand": None if demand is None else
+               (demand if isinstance(demand, str) else "DataFrame"),
+               "prompt_tokens": p, "output_tokens": o, "ttft_s": ttft_t, "tpot_s": tpot_t,
+               "ttft_percentile": ttft_percentile, "pricing": list(pricing), "dtype": dtype,
+               "kv_dtype": kv_dtype, "budget_usd_per_hour": budget_usd_per_hour,
+               "providers": None if providers is None else list(providers) if not isinstance(providers, str)
+               else providers}
+    assumptions = _assumptions(ctx, rate, be, min_replicas, scale_up_lag_s, demand is not None)
+    elapsed = time.perf_counter() - t0
+
+    def recommend(plan: Plan) -> Recommendation | None:
+        if not plan.candidates["feasible"].any():
+            return None
+        row = plan.feasible.iloc[0]
+        sens = _sensitivity(row, plan, cfg, lay, ctx, rate, sort_col)
+        return _recommendation(row, ctx, rate, plan.objective, sens, assumptions, plan.extras.get("demand"))
+
+    plan = Plan(kind="inference", candidates=cands, request=request, n_evaluated=n_eval,
+                reason_counts=reason_counts, elapsed_s=elapsed, time_col="latency_s",
+                cost_col="cost_usd_per_hour", sort_col=sort_col, objective=objective_text,
+                assumptions=assumptions, table_columns=INFERENCE_COLUMNS, _recommend=recommend,
+                extras={"search": (cfg, lay, ctx, rate)})
+    if not ok.any():
+        raise InfeasibleError(_infeasible_message(cands, ctx, rate, cfg))
+    if trace is not None:
+        plan.extras["demand"] = demand_curve(plan, trace, min_replicas=min_replicas,
+                                             scale_up_lag_s=scale_up_lag_s)
+    return plan
+
+
+def _assumptions(ctx, rate, be, min_replicas, lag, with_demand) -> tuple[str, ...]:
+    from ..model import GPU_MEMORY_UTILIZATION
+
+    pct = "mean" if ctx["percentile"] is None else f"p{ctx['percentile'] * 100:g}"
+    out = [
+        f"{rate:.4g} requests/s{' at the peak' if with_demand else ''} of {ctx['p']} prompt + {ctx['o']} output tokens, Poisson arrivals; "
+        f"TTFT target on the {pct} with M/M/c (Erlang C) queueing over replicas x batch slots",
+        "continuous batching: each decode iteration admits batch/output new requests whose prefill "
+        "shares it (TPOT includes that share)",
+        f"decode reaches {be:.0%} of the memory bandwidth; the engine uses "
+        f"{GPU_MEMORY_UTILIZATION:.0%} of GPU memory (vLLM's default), the rest of it after weights "
+        "and workspace holds the KV cache",
+        "tensor parallelism inside a node; replicas packed onto whole instances "
+        "(GPUs per node // tp each) and billed per instance-hour",
+        "prices are the catalog's list prices; spot capacity assumed available (serving on spot "
+        "needs spare replicas for preemptions, not modeled here)",
+    ]
+    if with_demand:
+        out.append(f"demand: reactive autoscaler with a {format_duration(lag)} lag and at least "
+                   f"{min_replicas} replica(s); static fleet sized for the peak; the demand costs count "
+                   "GPU-hours at the offer's price per GPU-hour (replicas packed across instances)")
+    return tuple(out)
+
+
+def _headline(row) -> str:
+    where = f"{row['provider']} {row['instance_type']}"
+    if row.get("region"):
+        where += f", {row['region']}"
+    return (f"{int(row['instances'])} x {where} ({str(row['pricing']).replace('_', '-')}): "
+            f"{int(row['replicas'])} replica(s) of {int(row['tp'])} x {row['accelerator']}, "
+            f"batch {int(row['batch'])}")
+
+
+def _recommendation(row, ctx, rate, objective, sens, assumptions, demand) -> Recommendation:
+    pct = "mean" if ctx["percentile"] is None else f"p{ctx['percentile'] * 100:g}"
+    bott = str(row["bottleneck"])
+    details = [
+        f"Latency: TTFT {format_duration(float(row['ttft_s']))} ({pct}, queueing included; "
+        f"{format_duration(float(row['ttft_unloaded_s']))} unloaded), TPOT "
+        f"{format_duration(float(row['tpot_s']))}, a {ctx['o']}-token answer in "
+        f"{format_duration(float(row['latency_s']))}.",
+        f"Each replica serves {float(row['requests_per_s_per_replica']):.2f} req/s "
+        f"({float(row['output_tokens_per_s_per_replica']):,.0f} output tokens/s) at batch "
+        f"{int(row['batch'])} (at most {int(row['max_batch'])} fit); utilization "
+        f"{100 * float(row['utilization']):.0f}% at {rate:.4g} req/s.",
+        f"Memory per GPU: weights {format_bytes(float(row['weights_bytes']))}, KV cache "
+        f"{format_bytes(float(row['kv_bytes_per_seq']) * int(row['batch']))} for the batch, workspace "
+        f"{format_bytes(float(row['workspace_bytes']))}, of {float(row['memory_gib']):.0f} GiB.",
+        f"Cost {_fmt_usd(float(row['cost_usd_per_hour']))}/h ({int(row['instances'])} instance(s) at "
+        f"{_fmt_usd(float(row['price_usd_per_hour']))}/h): {_fmt_usd(float(row['usd_per_million_tokens']))} "
+        f"per 1M tokens ({_fmt_usd(float(row['usd_per_million_input_tokens']))} input, "
+        f"{_fmt_usd(float(row['usd_per_million_output_tokens']))} output).",
+    ]
+    if bott == "memory bandwidth":
+        details.append("Decode is memory-bandwidth-bound: each step reads the weights and the KV cache; "
+                       "a larger batch (more memory) or a higher-bandwidth accelerator lowers cost per token.")
+    elif bott.startswith("memory capacity"):
+        details.append("The batch is capped by the KV cache that fits: more GPU memory per replica "
+                       "(larger tp or an accelerator with more memory) would raise throughput per GPU.")
+    if ctx["tpot_target"] is not None and float(row["tpot_s"]) > 0.9 * ctx["tpot_target"]:
+        bott = "latency target (TPOT)"
+        details.append("The TPOT target caps the batch: relaxing it would allow larger batches and a "
+                       "lower cost per token.")
+    if demand is not None:
+        s = demand["summary"]
+        details.append(
+            f"Over the day's demand (peak {s['peak_requests_per_s']:.4g} req/s): autoscaled "
+            f"{_fmt_usd(s['autoscaled_usd_per_day'])}/day against static {_fmt_usd(s['static_usd_per_day'])}"
+            f"/day; static idles {_fmt_usd(s['static_idle_usd_per_day'])}/day of capacity, autoscaling "
+            f"leaves {100 * s['autoscaled_unmet_fraction']:.2f}% of requests over target while it "
+            "catches up.")
+    return Recommendation(
+        kind="inference", row=row.to_dict(), headline=_headline(row), objective=objective,
+        bottleneck=bott, details=tuple(details), assumptions=tuple(assumptions),
+        efficiency=float(row["efficiency"]),
+        efficiency_source=(f"{row['efficiency_source']}; decode bandwidth efficiency "
+                           f"{float(row['bandwidth_efficiency']):.2f}"),
+        sensitivity=sens, time_col="latency_s", cost_col="cost_usd_per_hour")
+
+
+def _sensitivity(row, plan, cfg, lay, ctx, rate, sort_col, scale: float = 0.8) -> Sensitivity:
+    """Re-evaluate every candidate with compute and bandwidth efficiency ``scale`` times lower."""
+    cands = _evaluate(cfg, lay, ctx, rate, scale=scale)
+    cands = cands.drop_duplicates(subset=["config_id", "tp", "batch"], keep="first")
+    same = cands[(cands["config_id"] == row["config_id"]) & (cands["tp"] == row["tp"])]
+    # the same replica shape at the same batch (or the largest that still fits)
+    same = same[same["batch"] <= int(row["batch"])].sort_values("batch").tail(1)
+    s = same.iloc[0] if len(same) else None
+    ok = cands[cands["feasible"]]
+    if sort_col == "balanced_score" and not ok.empty:
+        t, c = ok["latency_s"].to_numpy(), ok["cost_usd_per_hour"].to_numpy()
+        ok = ok.assign(balanced_score=(t / t.min()) * (c / c.min()))
+    ok = ok.sort_values([sort_col, "latency_s", "cost_usd_per_hour"], kind="stable")
+    s_time = float(s["latency_s"]) if s is not None else float("nan")
+    s_cost = float(s["cost_usd_per_hour"]) if s is not None else float("nan")
+    s_ok = bool(s["feasible"]) if s is not None else False
+    s_reason = str(s["reason"]) if s is not None else "does not fit"
+    if ok.empty:
+        return Sensitivity(scale, s_time, s_cost, s_ok, s_reason, None, float("nan"), float("nan"))
+    nb = ok.iloc[0]
+    return Sensitivity(scale, s_time, s_cost, s_ok, s_reason, _headline(nb), float(nb["latency_s"]),
+                       float(nb["cost_usd_per_hour"]))
+
+
+def _infeasible_message(cands, ctx, rate, cfg) -> str:
+    spec = ctx["spec"]
+    counts = cands["reason"].value_counts()
+    summary = "; ".join(f"{r}: {n}" for r, n in counts.items())
+    codes = cands["code"].to_numpy()
+    if (codes <= 4).all():
+        # nothing fits: the leanest replica (largest tp) against the largest memory
+        w = float(spec.n_params * ctx["weight_bytes"])
+        i = int(np.argmax(cfg["memory_bytes"].to_numpy() * cfg["gpus_per_node"].to_numpy()))
+        r = cfg.iloc[i]
+        from ..model import GPU_MEMORY_UTILIZATION
+
+        return (f"{spec.name} fits on no offer searched: its weights alone need {format_bytes(w)} "
+                f"({format_bytes(w / int(r['gpus_per_node']))} per GPU at tp={int(r['gpus_per_node'])}), "
+                f"against {float(r['memory_gib']):.0f} GiB x {GPU_MEMORY_UTILIZATION:.0%} usable per GPU "
+                f"on the largest ({r['provider']} {r['instance_type']}, {int(r['gpus_per_node'])} x "
+                f"{r['accelerator']}); use a smaller dtype (fp8), or add offers with more memory. "
+                f"Dropped: {summary}")
+    if ctx["tpot_target"] is not None and not (codes >= 7).any() and not (codes == 0).any():
+        fits = cands[codes >= 6]
+        best = fits.loc[fits["tpot_s"].idxmin()]
+        return (f"no configuration meets TPOT {format_duration(ctx['tpot_target'])}: the fastest "
+                f"({int(best['tp'])} x {best['accelerator']} on {best['provider']} {best['instance_type']}, "
+                f"batch {int(best['batch'])}) takes {format_duration(float(best['tpot_s']))} per token; "
+                f"relax tpot_s to >= {format_duration(float(best['tpot_s']) * 1.01)} or allow larger tp. "
+                f"Dropped: {summary}")
+    if ctx["ttft_target"] is not None and not (codes >= 8).any() and not (codes == 0).any():
+        fits = cands[codes == 7]
+        best = fits.loc[fits["ttft_unloaded_s"].idxmin()]
+        return (f"no configuration meets TTFT {format_duration(ctx['ttft_target'])} at {rate:g} req/s: "
+                f"even unloaded the fastest ({int(best['tp'])} x {best['accelerator']} on {best['provider']} "
+                f"{best['instance_type']}) needs {format_duration(float(best['ttft_unloaded_s']))} to the "
+                f"first token; relax ttft_s to >= {format_duration(float(best['ttft_unloaded_s']) * 1.2)}, "
+                f"shorten prompts or allow larger tp. Dropped: {summary}")
+    if ctx["budget"] is not None:
+        fits = cands[codes == 8]
+        if len(fits):
+            best = fits.loc[fits["cost_usd_per_hour"].idxmin()]
+            return (f"no configuration fits the {_fmt_usd(ctx['budget'])}/h budget: the cheapest that meets "
+                    f"the targets ({_headline(best)}) costs {_fmt_usd(float(best['cost_usd_per_hour']))}/h; "
+                    f"raise the budget or relax the latency targets. Dropped: {summary}")
+    return f"no serving configuration meets the constraints; relax the latency targets. Dropped: {summary}"
+
+
+# --------------------------------------------------------------------------- views used by Plan
+def latency_by_batch(plan: Plan, offer: dict | None = None) -> pd.DataFrame:
+    """TTFT (unloaded) and TPOT against batch for one configuration (default: the recommendation's
+    offer, pricing and tp), from the plan's candidates (batches that fit)."""
+    df = plan.candidates
+    if offer is None:
+        best = plan.best
+        if best is None:
+            raise ValueError("the plan has no recommendation; pass offer=dict(provider=..., "
+                             "instance_type=..., pricing=..., tp=...)")
+        offer = {k: best.row[k] for k in ("provider", "instance_type", "pricing", "tp")}
+    sel = np.ones(len(df), dtype=bool)
+    for k, v in offer.items():
+        if k not in df.columns:
+            raise ValueError(f"unknown candidate column {k!r}")
+        sel &= (df[k] == v).to_numpy()
+    part = df[sel & (df["code"].to_numpy() != 5) & (df["code"].to_numpy() > 4)
+              | sel & (df["code"].to_numpy() == 0)]
+    part = part.sort_values("batch").drop_duplicates("batch")
+    out = part[["batch", "ttft_unloaded_s", "tpot_s", "requests_per_s_per_replica", "feasible",
+                "reason"]].rename(columns={"ttft_unloaded_s": "ttft_s"}).reset_index(drop=True)
+    out.attrs["title"] = ", ".join(f"{v}" for v in offer.values())
+    return out
+
+
+def replicas_by_rate(plan: Plan, rates=None, top: int = 4) -> pd.DataFrame:
+    """Replicas and instances needed against the request rate for the ``top`` cheapest distinct
+    offers of the plan (their recommended tp and batch), under the plan's TTFT target."""
+    from ..model import _replicas_arrays
+
+    ok = plan.feasible.drop_duplicates(subset=["provider", "instance_type", "pricing"], keep="first").head(top)
+    if ok.empty:
+        raise ValueError("the plan has no feasible candidate")
+    cfg, lay, ctx, rate = plan.extras["search"]
+    r = np.asarray(rates if rates is not None else np.linspace(rate / 20, rate * 2, 60), dtype=float)
+    if np.any(r < 0):
+        raise ValueError("rates must be >= 0")
+    target = np.inf if ctx["ttft_target"] is None else ctx["ttft_target"]
+    frames = []
+    for _, row in ok.iterrows():
+        reps, _ = _replicas_arrays(rate=r, batch=float(row["batch"]), service_s=float(row["service_s"]),
+                                   base_ttft_s=float(row["ttft_unloaded_s"]), ttft_target_s=target,
+                                   percentile=ctx["percentile"])
+        reps = np.where(r > 0, reps, 0.0)
+        inst = np.ceil(reps / float(row["replicas_per_instance"]))
+        frames.append(pd.DataFrame({
+            "label": f"{row['provider']} {row['instance_type']} ({row['pricing']}, tp={int(row['tp'])}, "
+                     f"batch {int(row['batch'])})",
+            "requests_per_s": r, "replicas": reps, "instances": inst,
+            "cost_usd_per_hour": inst * float(row["price_usd_per_hour"])}))
+    return pd.concat(frames, ignore_index=True)
+
+
+def demand_curve(plan: Plan, trace, *, min_replicas: int = 1, scale_up_lag_s: float = 300.0) -> dict:
+    """Provision the recommendation over a demand trace, autoscaled against static.
+
+    Uses ``aicost.model.estimate_inference`` on the recommended configuration (its hardware
+    numbers passed explicitly, so the numbers are the plan's) and ``aicost.model.autoscale``.
+
+    Returns
+    -------
+    dict
+        ``curve`` (DataFrame per interval: hour, requests_per_s, replicas and instances needed /
+        autoscaled / static, capacities [req/s], cost rates), ``summary`` (dict of daily totals),
+        ``demand_plan`` (the model's DemandPlan).
+    """
+    from ..model import autoscale, estimate_inference
+    from ..model._training import Cluster
+
+    row = plan.feasible.iloc[0]
+    _, _, ctx, _ = plan.extras["search"]
+    est = estimate_inference(
+        ctx["spec"], Cluster(accelerator=row["accelerator"], gpus=int(row["tp"]),
+                             gpus_per_node=int(row["gpus_per_node"]),
+                             price_usd_per_gpu_hour=float(row["price_usd_per_hour"]) / int(row["gpus_per_node"]),
+                             peak_flops_per_s=float(row["peak_flops_per_s"]),
+                             memory_bytes=float(row["memory_bytes"]),
+                             mem_bw_bytes_per_s=float(row["mem_bw_bytes_per_s"]),
+                             scale_up_bw_bytes_per_s=float(row["scale_up_bw_bytes_per_s"]),
+                             scale_up_latency_s=float(row["scale_up_latency_s"]),
+                             scale_out_bw_bytes_per_s=float(row["scale_out_bw_bytes_per_s"])),
+        tp=int(row["tp"]), prompt_tokens=ctx["p"], output_tokens=ctx["o"],
+        requests_per_s=float(trace["requests_per_s"].max()), ttft_s=ctx["ttft_target"],
+        tpot_s=ctx["tpot_target"], ttft_percentile=ctx["percentile"], batch=int(row["batch"]),
+        compute_efficiency=float(row["efficiency"]), bandwidth_efficiency=float(row["bandwidth_efficiency"]))
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        dp = autoscale(est, trace, min_replicas=min_replicas, scale_up_lag_s=scale_up_lag_s)
+    tl = dp.timeline
+    per_inst = float(row["replicas_per_instance"])
+    curve = pd.DataFrame({
+        "hour": tl["hour"].to_numpy(), "requests_per_s": tl["requests_per_s"].to_numpy(),
+        "replicas_needed": tl["replicas_needed"].to_numpy(),
+        "replicas_autoscaled": tl["replicas_autoscaled"].to_numpy(),
+        "replicas_static": tl["replicas_static"].to_numpy(),
+        "instances_autoscaled": np.ceil(tl["replicas_autoscaled"].to_numpy() / per_inst),
+        "instances_static": np.ceil(tl["replicas_static"].to_numpy() / per_inst),
+        "capacity_autoscaled_rps": tl["capacity_rps_autoscaled"].to_numpy(),
+        "capacity_static_rps": tl["capacity_rps_static"].to_numpy(),
+    })
+    s = dp.summary.set_index("policy")
+    hours = float((tl["time_s"].iloc[-1] - tl["time_s"].iloc[0]) / HOUR_S) * len(tl) / max(len(tl) - 1, 1)
+    per_day = 24.0 / hours if hours > 0 else float("nan")
+    summary = {
+        "peak_requests_per_s": float(tl["requests_per_s"].max()),
+        "mean_requests_per_s": float(tl["requests_per_s"].mean()),
+        "autoscaled_usd_per_day": float(s.loc["autoscaled", "cost_usd"]) * per_day,
+        "static_usd_per_day": float(s.loc["static", "cost_usd"]) * per_day,
+        "autoscaled_idle_usd_per_day": float(s.loc["autoscaled", "idle_cost_usd"]) * per_day,
+        "static_idle_usd_per_day": float(s.loc["static", "idle_cost_usd"]) * per_day,
+        "autoscaled_unmet_fraction": float(s.loc["autoscaled", "unmet_fraction"]),
+        "static_unmet_fraction": float(s.loc["static", "unmet_fraction"]),
+        "static_replicas": int(dp.static_replicas),
+    }
+    summary["savings_usd_per_day"] = summary["static_usd_per_day"] - summary["autoscaled_usd_per_day"]
+    return {"curve": curve, "summary": summary, "demand_plan": dp}

@@ -375,6 +375,26 @@ class Plan:
             frames.append(pd.DataFrame({"deadline_s": d, by: key, self.cost_col: cost, "plan": plan}))
         return pd.concat(frames, ignore_index=True)
 
+    def latency_by_batch(self, offer: dict | None = None) -> pd.DataFrame:
+        """Serving plans: TTFT (unloaded) and TPOT against batch for one configuration
+        (default: the recommendation's offer, pricing and tp)."""
+        self._need("inference", "latency_by_batch")
+        from ._inference import latency_by_batch
+
+        return latency_by_batch(self, offer)
+
+    def replicas_by_rate(self, rates=None, top: int = 4) -> pd.DataFrame:
+        """Serving plans: replicas, instances and cost per hour against the request rate for
+        the ``top`` cheapest distinct offers."""
+        self._need("inference", "replicas_by_rate")
+        from ._inference import replicas_by_rate
+
+        return replicas_by_rate(self, rates, top)
+
+    def _need(self, kind: str, what: str) -> None:
+        if self.kind != kind:
+            raise ValueError(f"{what} is for {kind} plans; this is a {self.kind} plan")
+
     # ------------------------------------------------------------------ text
     def summary(self) -> str:
         """One line: how many candidates, how many feasible, how long the search took."""

@@ -1,0 +1,241 @@
+"""plan_training: feasibility and reasons, the Pareto frontier of a real plan, vectorized against
+scalar evaluation (aicost.model.estimate_training), the recommendation, and bad input."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+import numpy as np
+import pytest
+
+import aicost
+from aicost import InfeasibleError, UnknownNameError
+from aicost.model import Cluster, TrainingJob, estimate_training
+from aicost.plan import Plan, plan_training
+from aicost.plan._evaluate import CHECKPOINT_KEEP, REASONS
+
+#: a small search (one provider, up to 256 GPUs) keeps each plan well under a second
+SMALL = dict(providers=["aws"], max_gpus=256)
+
+
+@pytest.fixture(scope="module")
+def cat():
+    return aicost.catalog.load()
+
+
+@pytest.fixture(scope="module")
+def plan8b(cat):
+    return plan_training("llama-3.1-8b", 2e11, deadline="20d", catalog=cat, **SMALL)
+
+
+def test_plan_shape_and_constraints(plan8b):
+    p = plan8b
+    assert isinstance(p, Plan) and p.kind == "training"
+    c = p.candidates
+    assert {"provider", "instance_type", "gpus", "tp", "pp", "dp", "time_s", "cost_usd", "feasible",
+            "reason"} <= set(c.columns)
+    ok = c[c["feasible"]]
+    assert len(ok) > 0
+    assert (ok["time_s"] <= 20 * 86400).all()
+    assert (ok["reason"] == "").all()
+    # layouts multiply out to the GPU count; tensor parallelism stays inside a node
+    assert (ok["tp"] * ok["pp"] * ok["dp"] == ok["gpus"]).all()
+    assert (ok["tp"] <= ok["gpus_per_node"]).all()
+    assert (ok["memory_per_gpu_gib"] * 2**30 + 2 * 2**30 <= ok["memory_gib"] * 2**30 + 1).all()
+    bad = c[~c["feasible"]]
+    assert (bad["reason"] != "").all()
+    assert set(bad["reason"]) <= set(REASONS.values())
+    # the evaluated count covers every layout of every configuration
+    assert p.n_evaluated > len(c)
+    assert p.reason_counts.sum() < p.n_evaluated
+    assert set(p.infeasible["reason"]) >= set(bad["reason"])
+
+
+def test_best_is_cheapest_feasible_under_deadline(plan8b):
+    best = plan8b.best
+    ok = plan8b.candidates[plan8b.candidates["feasible"]]
+    assert best.cost == pytest.approx(ok["cost_usd"].min())
+    assert best.bottleneck in ("compute", "communication", "bubble", "memory", "storage", "reliability")
+    assert "documented default" in best.efficiency_source or "fallback" in best.efficiency_source \
+        or "measured" in best.efficiency_source
+    text = str(best)
+    assert "Recommended" in text and "If efficiency is 20% lower" in text and "Assumptions" in text
+
+
+def test_sensitivity_reevaluates_slower(plan8b):
+    s = plan8b.best.sensitivity
+    assert s.efficiency_scale == 0.8
+    assert s.same_time_s > plan8b.best.time_s
+    assert s.same_cost > plan8b.best.cost
+    if s.new_best is not None:
+        assert s.new_best_cost >= plan8b.best.cost * (1 - 1e-9)
+
+
+def test_pareto_frontier_of_plan(plan8b):
+    ok = plan8b.feasible
+    front = plan8b.pareto
+    assert len(front) >= 1
+    pts = ok[["time_s", "cost_usd"]].to_numpy()
+    for t, c in front[["time_s", "cost_usd"]].to_numpy():
+        dominated = (pts[:, 0] <= t) & (pts[:, 1] <= c) & ((pts[:, 0] < t) | (pts[:, 1] < c))
+        assert not dominated.any()
+    fp = front[["time_s", "cost_usd"]].to_numpy()
+    for t, c in pts:
+        on = ((fp[:, 0] == t) & (fp[:, 1] == c)).any()
+        if not on:
+            assert ((fp[:, 0] <= t) & (fp[:, 1] <= c)).any()
+    assert np.all(np.diff(front["time_s"].to_numpy()) >= 0)
+    assert np.all(np.diff(front["cost_usd"].to_numpy()) <= 0)
+
+
+def _scalar(row, plan):
+    """The same candidate through aicost.model.estimate_training, every number explicit."""
+    cfg, lay, ctx = plan.extras["search"]
+    spot = row["pricing"] == "spot"
+    job = TrainingJob(model=ctx.spec, tokens=ctx.tokens, global_batch=int(row["global_batch"]),
+                      micro_batch=int(row["micro_batch"]), tp=int(row["tp"]), pp=int(row["pp"]),
+                      recompute=row["recompute"], zero_stage=int(row["zero_stage"]),
+                      seq_len=ctx.seq_len, checkpoint_s=float(row["checkpoint_s"]),
+                      restart_s=float(row["restart_s"]),
+                      failures_per_gpu_hour=ctx.rel["failures_per_gpu_hour"])
+    gpn = int(row["gpus_per_node"])
+    cl = Cluster(accelerator=row["accelerator"], gpus=int(row["gpus"]), gpus_per_node=gpn,
+                 pricing=row["pricing"], price_usd_per_gpu_hour=float(row["price_usd_per_hour"]) / gpn,
+                 efficiency=float(row["efficiency"]),
+                 preemptions_per_node_hour=ctx.rel["preemptions_per_node_hour"] if spot else 0.0,
+                 peak_flops_per_s=float(row["peak_flops_per_s"]), memory_bytes=float(row["memory_bytes"]),
+                 mem_bw_bytes_per_s=float(row["mem_bw_bytes_per_s"]),
+                 scale_up_bw_bytes_per_s=float(row["scale_up_bw_bytes_per_s"]),
+                 scale_up_latency_s=float(row["scale_up_latency_s"]),
+                 scale_out_bw_bytes_per_s=float(row["scale_out_bw_bytes_per_s"]) / gpn,
+                 scale_out_latency_s=float(row["scale_out_latency_s"]))
+    return estimate_training(job, cl)
+
+
+def test_vectorized_agrees_with_scalar_estimate(plan8b):
+    ok = plan8b.feasible
+    picks = [ok.iloc[0], plan8b.pareto.iloc[0], ok.iloc[len(ok) // 2], ok.iloc[-1]]
+    for row in picks:
+        est = _scalar(row, plan8b)
+        assert est.step_s == pytest.approx(row["step_s"], rel=1e-9)
+        assert est.mfu == pytest.approx(row["mfu"], rel=1e-9)
+        assert est.memory.total == pytest.approx(row["memory_per_gpu_gib"] * 2**30, rel=1e-9)
+        assert est.expected_wall_s == pytest.approx(row["time_s"], rel=1e-9)
+        storage = CHECKPOINT_KEEP * row["checkpoint_s"] * row["ckpt_bw_bytes_per_s"] / 1e9 \
+            * row["storage_usd_per_gb_month"] * row["time_s"] / (30 * 86400)
+        assert est.expected_cost_usd + storage == pytest.approx(row["cost_usd"], rel=1e-9)
+        assert est.fits
+
+
+def test_detail_keeps_every_modeled_layout(cat):
+    p = plan_training("llama-3.1-8b", 1e11, deadline="30d", catalog=cat, providers=["aws"],
+                      accelerators=["H100-SXM"], max_gpus=64, detail=True)
+    lay = p.extras["layouts"]
+    assert {"config_id", "tp", "pp", "micro_batch", "zero_stage", "recompute", "reason", "time_s"} <= set(
+        lay.columns)
+    for _, row in p.feasible.head(3).iterrows():
+        sub = lay[(lay["config_id"] == row["config_id"]) & (lay["code"] == 0)]
+        # the configuration keeps its fastest feasible layout
+        assert sub["time_s"].min() == pytest.approx(row["time_s"], rel=1e-12)
+
+
+def test_budget_and_objective(cat):
+    p = plan_training("llama-3.1-8b", 2e11, budget_usd=2e5, catalog=cat, **SMALL)
+    ok = p.feasible
+    assert (ok["cost_usd"] <= 2e5).all()
+    assert p.best.time_s == pytest.approx(ok["time_s"].min())  # budget alone: fastest
+    assert "fastest" in p.objective
+    q = plan_training("llama-3.1-8b", 2e11, catalog=cat, **SMALL)  # neither: the knee
+    assert "knee" in q.objective and q.best is not None
+
+
+def test_efficiency_override_and_source(cat):
+    a = plan_training("llama-3.1-8b", 2e11, deadline="20d", catalog=cat, efficiency=0.5, **SMALL)
+    b = plan_training("llama-3.1-8b", 2e11, deadline="20d", catalog=cat, efficiency=0.4, **SMALL)
+    assert a.best.efficiency_source == "given by the caller"
+    assert a.best.efficiency == 0.5
+    assert b.best.cost >= a.best.cost
+
+
+def test_cost_by_deadline_is_a_staircase(plan8b):
+    t = plan8b.cost_by_deadline()
+    anyp = t[t["pricing"] == "any"]
+    costs = anyp["cost_usd"].dropna().to_numpy()
+    assert costs.size > 0 and np.all(np.diff(costs) <= 1e-6)
+
+
+def test_views(plan8b):
+    html = plan8b._repr_html_()
+    assert "Pareto frontier" in html and "<table" in html and "Recommended" in html
+    text = str(plan8b)
+    assert "Best" in text and "Pareto frontier" in text and "Dropped candidates" in text
+    d = plan8b.to_dict(top=3)
+    assert len(d["top"]) == 3 and d["best"]["headline"] and d["pareto"]
+    import json
+
+    json.dumps(d, default=str)
+
+
+# ------------------------------------------------------------------ infeasible: say what to relax
+def test_deadline_too_short_says_what_to_relax(cat):
+    with pytest.raises(InfeasibleError) as e:
+        plan_training("llama-3.1-70b", 2e12, deadline="2d", catalog=cat, providers=["aws"], max_gpus=64)
+    msg = str(e.value)
+    assert "2.0 d deadline" in msg and "fastest candidate" in msg
+    assert "relax the deadline to >=" in msg and "max_gpus=64" in msg
+    assert "deadline missed" in msg
+
+
+def test_budget_too_small_says_what_it_costs(cat):
+    with pytest.raises(InfeasibleError, match=r"budget: the cheapest candidate .* costs .* raise the budget"):
+        plan_training("llama-3.1-8b", 2e11, budget_usd=10, catalog=cat, **SMALL)
+
+
+def test_model_that_fits_nowhere(cat):
+    with pytest.raises(InfeasibleError) as e:
+        plan_training("llama-3.1-405b", 1e11, catalog=cat, accelerators=["L4"], max_gpus=8)
+    msg = str(e.value)
+    assert "fits on no offer" in msg and "per GPU" in msg and "largest accelerator" in msg
+
+
+# ------------------------------------------------------------------ bad input
+def test_unknown_model_suggests():
+    with pytest.raises(UnknownNameError, match="did you mean"):
+        plan_training("llama-3.1-70", 1e12)
+
+
+def test_unknown_accelerator_and_provider(cat):
+    with pytest.raises(UnknownNameError, match="H100"):
+        plan_training("llama-3.1-8b", 1e11, catalog=cat, accelerators=["H1000"])
+    with pytest.raises(UnknownNameError, match="aws"):
+        plan_training("llama-3.1-8b", 1e11, catalog=cat, providers=["awz"])
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(tokens=0), "tokens must be a positive"),
+    (dict(tokens=-5), "tokens must be a positive"),
+    (dict(budget_usd=-1), "budget_usd must be a positive"),
+    (dict(deadline="0d"), "deadline must be a positive"),
+    (dict(deadline=-3), "deadline must be a positive"),
+    (dict(deadline=dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc)), "already passed"),
+    (dict(tp=32), "tp=32 is larger than the GPUs in any node"),
+    (dict(zero_stage=4), "zero_stage"),
+    (dict(recompute="some"), "recompute"),
+    (dict(pricing=["cheap"]), "pricing"),
+    (dict(max_gpus=0), "max_gpus"),
+])
+def test_bad_input_refused(cat, kwargs, match):
+    args = dict(model="llama-3.1-8b", tokens=1e11, catalog=cat, providers=["aws"], max_gpus=64)
+    args.update(kwargs)
+    with pytest.raises((ValueError, LookupError), match=match):
+        plan_training(**args)
+
+
+def test_deadline_as_date(cat):
+    now = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+    p = plan_training("llama-3.1-8b", 2e11, deadline=dt.datetime(2026, 1, 21, tzinfo=dt.timezone.utc),
+                      now=now, catalog=cat, **SMALL)
+    assert p.request["deadline_s"] == 20 * 86400
+    assert math.isclose(p.best.cost, plan_training("llama-3.1-8b", 2e11, deadline="20d", catalog=cat,
+                                                   **SMALL).best.cost)
