@@ -1,0 +1,349 @@
+"""Efficiency factors: measured where aicost has measurements, documented defaults otherwise.
+
+The models and the planner need "what fraction of the datasheet does this hardware deliver":
+
+* :func:`gemm_efficiency` - achieved GEMM rate / catalog dense peak for an accelerator and a
+  dtype, from ``kind="compute"``, ``name="gemm"`` results (the results store first, then the
+  measured results shipped in ``data/results/*.json``), at the stored shape nearest to the
+  one asked for; :data:`DEFAULT_GEMM_EFFICIENCY` otherwise.
+* :func:`collective_efficiency` - NCCL bus bandwidth / catalog link bandwidth, from
+  ``kind="collective"`` results (value = busbw [B/s], params ``n_ranks``, ``nbytes``) at the
+  largest message sizes; :data:`DEFAULT_COLLECTIVE_EFFICIENCY` otherwise.
+
+Each answer is an :class:`Efficiency` that says where its number came from.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ._units import normalize_dtype
+
+__all__ = [
+    "DEFAULT_COLLECTIVE_EFFICIENCY",
+    "DEFAULT_GEMM_EFFICIENCY",
+    "Efficiency",
+    "collective_efficiency",
+    "gemm_efficiency",
+    "measured_gemm",
+]
+
+#: Large-GEMM efficiency (achieved / dense peak) per dtype when nothing is measured.
+#: bf16/fp16: 690-720 of 989 TFLOP/s on an H200 measured for this project (design.md, 2026-11)
+#: = 0.70-0.73; NVIDIA's published cuBLAS H100 results and MLPerf-era reports put large bf16
+#: GEMMs at 0.7-0.8 of dense peak. tf32: 342 of 495 on that H200 = 0.69. fp32 (CUDA cores):
+#: 51 of 67 = 0.76. fp64 (tensor cores): 61 of 67 = 0.91. fp8/int8: cuBLASLt large GEMMs reach
+#: roughly 0.6-0.7 of the dense fp8 peak on H100 (NVIDIA Transformer Engine benchmarks); 0.65.
+DEFAULT_GEMM_EFFICIENCY = {"bf16": 0.72, "fp16": 0.70, "tf32": 0.69, "fp32": 0.76, "fp64": 0.91,
+                           "fp8": 0.65, "int8": 0.65}
+#: NCCL busbw / per-direction link bandwidth at large messages (nccl-tests PERFORMANCE.md
+#: explains busbw as the number to compare with the hardware; all-reduce on NVLink/InfiniBand
+#: typically reaches 75-90 %); 0.8 is the middle. Same value as aicost.network's default.
+DEFAULT_COLLECTIVE_EFFICIENCY = 0.80
+#: collective results from messages at least this large count (busbw plateaus there)
+_LARGE_MESSAGE_BYTES = 64 * 2**20
+
+
+@dataclass(frozen=True)
+class Efficiency:
+    """An efficiency factor and its provenance.
+
+    Attributes
+    ----------
+    value : float
+        Achieved / peak (dimensionless).
+    source : str
+        Where it came from, readable in a plan ("measured: ..." or "default: ...").
+    measured : bool
+        True when ``value`` comes from a measurement.
+    details : dict
+        Device, dtype, shape, measured rate, peak, run id, file ... as applicable.
+    """
+
+    value: float
+    source: str
+    measured: bool = False
+    details: dict = field(default_factory=dict)
+
+    def __float__(self) -> float:
+        return float(self.value)
+
+
+# ----------------------------------------------------------------------------- helpers
+def _catalog():
+    from . import catalog
+
+    return catalog.load()
+
+
+def _resolve_accelerator(name):
+    """A catalog Accelerator for a record, a catalog name, an alias or a CUDA device name."""
+    if name is None:
+        return None
+    if hasattr(name, "peak_flops_per_s"):
+        return name
+    try:
+        return _catalog().accelerator(str(name))
+    except Exception:
+        return None
+
+
+def _store_results(store, **filters):
+    """Results from the store (``store=None``: the default store if its file exists)."""
+    import pandas as pd
+
+    if store is False:
+        return pd.DataFrame()
+    try:
+        if store is None:
+            from .store import Store, default_path
+
+            if not Path(default_path()).exists():
+                return pd.DataFrame()
+            store = Store()
+        return store.results(**filters)
+    except Exception:
+        return pd.DataFrame()
+
+
+def _shipped_results():
+    """Measured results shipped in ``data/results/*.json`` (one DataFrame, with the file)."""
+    import pandas as pd
+
+    try:
+        from ._paths import data_dir
+        from .bench import load_results
+
+        folder = data_dir() / "results"
+        frames = []
+        for path in sorted(folder.glob("*.json")):
+            try:
+                df = load_results(path).df.copy()
+            except Exception:
+                continue
+            df["source_file"] = path.name
+            frames.append(df)
+        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    except Exception:
+        return pd.DataFrame()
+
+
+def _params(p) -> dict:
+    if isinstance(p, dict):
+        return p
+    if isinstance(p, str):
+        import json
+
+        try:
+            return json.loads(p)
+        except ValueError:
+            return {}
+    return {}
+
+
+def _shape_tuple(shape):
+    if shape is None:
+        return None
+    if isinstance(shape, str):
+        from .bench._suite import _shape3
+
+        return _shape3(shape)
+    if isinstance(shape, (int, float)):
+        return (int(shape),) * 3
+    return tuple(int(x) for x in shape)
+
+
+def _shape_distance(a, b) -> float:
+    """Distance between GEMM shapes in log space (scale-free: 4096 vs 8192 is 1 per dim)."""
+    return sum(abs(math.log2(max(x, 1)) - math.log2(max(y, 1))) for x, y in zip(a, b))
+
+
+#: the shape used when none is asked for: a large square GEMM
+_DEFAULT_SHAPE = (8192, 8192, 8192)
+
+
+def measured_gemm(accelerator, dtype: str = "bf16", store=None):
+    """The stored GEMM results for ``accelerator`` and ``dtype`` (store, then shipped files).
+
+    Returns a DataFrame with ``m, n, k``, ``value`` [FLOP/s], ``peak`` and ``origin``
+    columns (empty when none).
+    """
+    import pandas as pd
+
+    acc = _resolve_accelerator(accelerator)
+    dtype = normalize_dtype(dtype)
+    frames = []
+    for origin, df in (("store", _store_results(store, kind="compute", name="gemm", dtype=dtype)),
+                       ("shipped", _shipped_results())):
+        if df is None or len(df) == 0:
+            continue
+        df = df[(df["name"] == "gemm") & (df["dtype"] == dtype)].copy()
+        if "kind" in df:
+            df = df[df["kind"].fillna("compute") == "compute"]
+        if len(df) == 0:
+            continue
+        if acc is not None:
+            keep = [(_resolve_accelerator(d) is not None and _resolve_accelerator(d).name == acc.name)
+                    for d in df["device"]]
+            df = df[keep]
+        else:
+            df = df[df["device"].astype(str) == str(accelerator)]
+        if len(df) == 0:
+            continue
+        df["origin"] = origin
+        if "source_file" not in df:
+            df["source_file"] = None
+        frames.append(df)
+    if not frames:
+        return pd.DataFrame(columns=["m", "n", "k", "value", "peak", "origin"])
+    out = pd.concat(frames, ignore_index=True)
+    shapes = [tuple(int(x) for x in str(s).split("x")) if s else (0, 0, 0) for s in out["shape"]]
+    out["m"] = [s[0] for s in shapes]
+    out["n"] = [s[1] if len(s) > 1 else s[0] for s in shapes]
+    out["k"] = [s[2] if len(s) > 2 else s[0] for s in shapes]
+    out = out[pd.to_numeric(out["value"], errors="coerce") > 0]
+    return out.reset_index(drop=True)
+
+
+# ----------------------------------------------------------------------------- GEMM
+def gemm_efficiency(accelerator, dtype: str = "bf16", store=None, shape=None) -> Efficiency:
+    """Achieved GEMM rate / catalog dense peak for ``accelerator`` in ``dtype``.
+
+    Parameters
+    ----------
+    accelerator : str or Accelerator
+        A catalog name, alias or the name CUDA reports ("NVIDIA H200").
+    dtype : str
+        fp64, fp32, tf32, bf16, fp16, fp8, int8.
+    store : Store, None or False
+        Where to look for measurements (None: the default store if it exists; False: none).
+        Measured results shipped with aicost (``data/results``) are used after the store.
+    shape : int, (m, n, k), "MxNxK" or a layer name of ``aicost.bench.GEMM_SHAPES``, optional
+        Pick the measurement at the nearest shape (log-distance); default a large square GEMM.
+
+    Returns
+    -------
+    Efficiency
+        ``measured=True`` with the run/file, shape, rate and peak in ``details``; otherwise the
+        documented default of :data:`DEFAULT_GEMM_EFFICIENCY`.
+    """
+    dtype = normalize_dtype(dtype)
+    acc = _resolve_accelerator(accelerator)
+    name = getattr(acc, "name", str(accelerator))
+    want = _shape_tuple(shape) or _DEFAULT_SHAPE
+    peak = None
+    if acc is not None:
+        try:
+            peak = float(acc.peak_flops_per_s(dtype))
+        except Exception:
+            peak = None
+    if peak and peak > 0:
+        df = measured_gemm(acc, dtype, store=store)
+        if len(df):
+            dist = [_shape_distance((m, n, k), want) for m, n, k in zip(df["m"], df["n"], df["k"])]
+            df = df.assign(_dist=dist)
+            # nearest shape; among equals, the store before shipped files, then the fastest run
+            df = df.sort_values(["_dist", "origin", "value"], ascending=[True, False, False])
+            best = df.iloc[0]
+            value = float(best["value"]) / peak
+            where = (f"results store run {best.get('run_id')}" if best["origin"] == "store"
+                     else f"aicost data/results/{best['source_file']}")
+            shp = f"{int(best['m'])}x{int(best['n'])}x{int(best['k'])}"
+            return Efficiency(
+                value=value,
+                source=(f"measured: {dtype} GEMM {shp} on {best['device']} reached "
+                        f"{float(best['value']) / 1e12:.1f} of {peak / 1e12:.1f} TFLOP/s "
+                        f"({where})"),
+                measured=True,
+                details={"accelerator": name, "dtype": dtype, "shape": shp,
+                         "measured_flops_per_s": float(best["value"]), "peak_flops_per_s": peak,
+                         "origin": best["origin"], "run_id": best.get("run_id"),
+                         "file": best.get("source_file"), "n_candidates": len(df)})
+    if dtype not in DEFAULT_GEMM_EFFICIENCY:
+        raise ValueError(f"no default GEMM efficiency for {dtype!r}; "
+                         f"known: {', '.join(DEFAULT_GEMM_EFFICIENCY)}")
+    d = DEFAULT_GEMM_EFFICIENCY[dtype]
+    why = "no measurement for it" if peak else "not in the catalog or no peak for this dtype"
+    return Efficiency(value=d, source=(f"default: large {dtype} GEMMs reach about {d:.2f} of dense "
+                                       f"peak (aicost.calibrate.DEFAULT_GEMM_EFFICIENCY; "
+                                       f"{name}: {why})"),
+                      measured=False, details={"accelerator": name, "dtype": dtype})
+
+
+# ----------------------------------------------------------------------------- collectives
+def _norm_op(op: str) -> str:
+    key = str(op).strip().lower().replace(" ", "_").replace("-", "_")
+    return {"allreduce": "all_reduce", "allgather": "all_gather", "reducescatter": "reduce_scatter",
+            "alltoall": "all_to_all"}.get(key, key)
+
+
+def collective_efficiency(fabric_or_device=None, op: str = "all_reduce", store=None) -> Efficiency:
+    """NCCL bus bandwidth / catalog link bandwidth for large messages of collective ``op``.
+
+    Parameters
+    ----------
+    fabric_or_device : str, optional
+        A catalog fabric ("nvlink4", "ib-ndr") - its per-GPU bandwidth is the reference - or an
+        accelerator (catalog name or the CUDA name) - its scale-up (NVLink) bandwidth is the
+        reference and only results measured on that device count. None: the default.
+    op : str
+        all_reduce, all_gather, reduce_scatter, ...
+    store : Store, None or False
+        As for :func:`gemm_efficiency`.
+
+    Returns
+    -------
+    Efficiency
+        The median busbw / bandwidth over results with messages >= 64 MiB (or the largest
+        messages measured), else :data:`DEFAULT_COLLECTIVE_EFFICIENCY`.
+    """
+    op = _norm_op(op)
+    default = Efficiency(
+        value=DEFAULT_COLLECTIVE_EFFICIENCY,
+        source=("default: nccl-tests busbw typically 75-90% of link bandwidth for large messages "
+                "(aicost.calibrate.DEFAULT_COLLECTIVE_EFFICIENCY)"),
+        details={"op": op, "target": None if fabric_or_device is None else str(fabric_or_device)})
+    if fabric_or_device is None:
+        return default
+    ref_bw, acc, label = None, None, str(fabric_or_device)
+    try:
+        fab = _catalog().fabric(str(fabric_or_device))
+        ref_bw = float(fab.bandwidth_bytes_per_s)
+        label = f"fabric {fab.name} ({ref_bw / 1e9:.0f} GB/s per direction)"
+    except Exception:
+        acc = _resolve_accelerator(fabric_or_device)
+        if acc is not None:
+            try:
+                ref_bw = float(acc.scale_up_bw_bytes_per_s)
+                label = f"{acc.name} scale-up link ({ref_bw / 1e9:.0f} GB/s per direction)"
+            except Exception:
+                ref_bw = None
+    if not ref_bw or ref_bw <= 0:
+        return default
+    df = _store_results(store, kind="collective", name=op)
+    if df is None or len(df) == 0:
+        return default
+    df = df[df["name"].map(_norm_op) == op]
+    if acc is not None and len(df):
+        df = df[[(_resolve_accelerator(d) is not None and _resolve_accelerator(d).name == acc.name)
+                 for d in df["device"]]]
+    if len(df) == 0:
+        return default
+    sizes = [float(_params(p).get("nbytes") or s or 0) for p, s in zip(df["params"], df["size_bytes"])]
+    df = df.assign(_nbytes=sizes)
+    large = df[df["_nbytes"] >= _LARGE_MESSAGE_BYTES]
+    if len(large) == 0:
+        large = df[df["_nbytes"] == df["_nbytes"].max()]
+    import statistics
+
+    busbw = statistics.median(float(v) for v in large["value"])
+    ranks = sorted({int(_params(p).get("n_ranks") or 0) for p in large["params"]})
+    return Efficiency(
+        value=busbw / ref_bw,
+        source=(f"measured: {op} busbw {busbw / 1e9:.1f} GB/s (median of {len(large)} results, "
+                f"messages >= {min(large['_nbytes']) / 2**20:.0f} MiB, ranks {ranks}) vs {label}"),
+        measured=True,
+        details={"op": op, "busbw_bytes_per_s": busbw, "reference_bytes_per_s": ref_bw,
+                 "n_results": len(large), "n_ranks": ranks})
