@@ -189,3 +189,18 @@ def test_autoscaled_against_static():
     instant = autoscale(e, trace, scale_up_lag_s=0.0).summary.set_index("policy")
     assert instant.loc["autoscaled", "unmet_requests"] == pytest.approx(0.0, abs=1e-6)
     assert "autoscaled" in str(plan) and "<table" in plan._repr_html_()
+
+
+def test_inference_arrays_equal_scalar_estimates():
+    spec = get_model("qwen2.5-7b")
+    batches = np.array([1, 4, 16, 64])
+    r = _inference_arrays(spec, tp=1, batch=batches, prompt_tokens=1000, output_tokens=200,
+                          peak_flops_per_s=989e12, mem_bw_bytes_per_s=3.35e12, memory_bytes=80 * 2**30,
+                          compute_efficiency=0.6, bandwidth_efficiency=0.8, scale_up_bw_bytes_per_s=450e9 * 0.8,
+                          scale_up_latency_s=5e-6, price_usd_per_gpu_hour=4.0)
+    for i, b in enumerate(batches):
+        e = estimate_inference(spec, H100, batch=int(b), prompt_tokens=1000, output_tokens=200, **EFF)
+        assert e.tpot_s == pytest.approx(r["tpot_s"][i], rel=1e-12)
+        assert e.prefill_s == pytest.approx(r["prefill_s"][i], rel=1e-12)
+        assert e.usd_per_1m_output == pytest.approx(r["usd_per_1m_output"][i], rel=1e-12)
+        assert e.max_batch == r["max_batch"][i]

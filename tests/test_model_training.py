@@ -296,3 +296,42 @@ def test_array_feasibility_masks():
     assert r["pp_exceeds_layers"].tolist() == [False, False, True, False]
     assert r["batch_not_divisible"].tolist() == [False, False, False, True]
     assert not r["feasible"].any()
+
+
+def test_training_memory_takes_arrays():
+    spec = get_model("llama-2-13b")
+    tp = np.array([1, 2, 4, 8])
+    z = np.array([0, 1, 2, 3])
+    m = training_memory(spec, tp=tp, dp=16, zero_stage=z, recompute="selective", sequence_parallel=tp > 1)
+    assert m.total.shape == (4,)
+    for i in range(4):
+        one = training_memory(spec, tp=int(tp[i]), dp=16, zero_stage=int(z[i]), recompute="selective",
+                              sequence_parallel=bool(tp[i] > 1))
+        assert one.total == pytest.approx(m.total[i])
+        assert one.weights == pytest.approx(m.weights[i])
+    assert m.fits(80e9).dtype == bool and m.fits(80e9).shape == (4,)
+    with pytest.raises(ValueError, match="tp"):
+        training_memory(spec, tp=np.array([1, 0]))
+    with pytest.raises(ValueError, match="zero_stage"):
+        training_memory(spec, zero_stage=np.array([1, 5]))
+
+
+def test_interleaved_schedule():
+    spec = get_model("llama-3.1-70b")
+    base = dict(tokens=1e12, global_batch=512, micro_batch=1, tp=8, pp=8, recompute="selective", seq_len=8192)
+    cl = Cluster(gpus=512, efficiency=0.55, **A100)
+    plain = estimate_training(TrainingJob(spec, **base), cl)
+    inter = estimate_training(TrainingJob(spec, virtual_stages=2, **base), cl)
+    m = plain.n_micro_batches
+    slot_plain = plain.compute_s / m + plain.tp_comm_s / m + plain.pp_comm_s / m
+    assert plain.bubble_s == pytest.approx(7 * slot_plain)
+    slot_inter = inter.compute_s / m + inter.tp_comm_s / m + inter.pp_comm_s / m
+    assert inter.bubble_s == pytest.approx(7 / 2 * slot_inter)
+    assert inter.pp_comm_s == pytest.approx(2 * plain.pp_comm_s)
+    assert inter.step_s < plain.step_s
+    ratio = (inter.memory.activations - 0) / plain.memory.activations
+    assert 1 < ratio < 1 + 7 / 16 + 1e-9  # 1 + (p-1)/(p v) on the layer activations
+    with pytest.raises(ValueError, match="pipeline parallelism"):
+        estimate_training(TrainingJob(spec, **{**base, "pp": 1}, virtual_stages=2), Cluster(gpus=64, **A100))
+    with pytest.raises(ValueError, match="multiple of pp"):
+        estimate_training(TrainingJob(spec, **{**base, "global_batch": 520}, virtual_stages=2), cl)

@@ -4,46 +4,80 @@ Public API
 ----------
 ``ModelSpec``, ``get_model``, ``list_models``, ``load_models``: architectures and presets.
 ``training_flops``, ``training_memory``, ``kv_cache_bytes``: formulas.
-``TrainingJob``, ``Cluster``, ``estimate_training``, ``TrainingEstimate``: the training estimate.
+``TrainingJob``, ``Cluster``, ``estimate_training`` -> ``TrainingEstimate``; ``resolve_hardware``
+-> ``Hardware`` (catalog + calibration lookups with their sources).
 ``optimal_checkpoint_interval``, ``expected_wall_time``: reliability (Young/Daly).
+``estimate_inference`` -> ``InferenceEstimate``, ``latency_curve`` (DataFrame against batch),
+``replicas_for_rate``; ``synthetic_diurnal_trace``, ``load_trace``, ``list_traces``,
+``autoscale`` -> ``DemandPlan``, ``capacity_for_replicas``.
 
 Array-level functions for the planner
 -------------------------------------
-These are importable from ``aicost.model`` (private by name, stable by contract). Every
-argument except ``spec`` may be a numpy array; arrays broadcast together. The scalar
-functions call them, so scalar and vectorized evaluations agree by construction.
+Importable from ``aicost.model`` (private by name, stable by contract). Every argument except
+``spec`` may be a numpy array; arrays broadcast together. The scalar functions call them, so
+scalar and vectorized evaluations agree by construction (tests check it).
+
+Training
 
 ``_training_eval_arrays(spec, *, tokens, global_batch, micro_batch, seq_len, tp, pp, dp,
 zero_stage=0, recompute_code=0, sequence_parallel=False, peak_flops_per_s, efficiency,
 gpus_per_node=8, scale_up_bw_bytes_per_s, scale_up_latency_s=5e-6, scale_out_bw_bytes_per_s,
 scale_out_latency_s=1e-5, mem_bw_bytes_per_s=inf, gpu_memory_bytes=inf,
 price_usd_per_gpu_hour=nan, dtype_bytes=2.0, optim_bytes=12.0, checkpoint_s=0.0,
-restart_s=600.0, failures_per_gpu_hour=1.97e-5, preemptions_per_node_hour=0.0) -> dict``
+restart_s=600.0, failures_per_gpu_hour=1.97e-5, preemptions_per_node_hour=0.0,
+comm_efficiency=1.0, virtual_stages=1) -> dict``
     Everything ``estimate_training`` computes, as arrays: step parts (``compute_s``,
     ``tp_comm_s``, ``pp_comm_s``, ``bubble_s``, ``dp_exposed_s``, ``optimizer_s``, ``step_s``),
-    ``n_gpus, n_nodes, n_micro, steps, model_flops, hardware_flops, tflops_per_gpu, mfu, hfu,
-    tokens_per_s, work_s, gpu_hours, cost_usd``, memory (``mem_weights, mem_gradients,
-    mem_optimizer, mem_activations, mem_total``), reliability (``mtbf_s,
-    checkpoint_interval_s, expected_wall_s, goodput, expected_interruptions,
+    ``t_dp_s``, ``n_gpus, n_nodes, n_micro, steps, model_flops, hardware_flops,
+    tflops_per_gpu, hw_tflops_per_gpu, mfu, hfu, tokens_per_s, work_s`` (failure-free wall),
+    ``gpu_hours, cost_usd``, memory (``mem_weights, mem_gradients, mem_optimizer,
+    mem_activations, mem_total``), reliability (``mtbf_s, checkpoint_interval_s,
+    expected_wall_s, goodput, expected_interruptions, lost_work_s, checkpoint_overhead_s,
     expected_gpu_hours, expected_cost_usd``), the infeasibility masks (``tp_exceeds_node,
-    tp_splits_heads, pp_exceeds_layers, batch_not_divisible, out_of_memory``) and ``feasible``.
-    ``recompute_code``: 0 none, 1 selective, 2 full (``RECOMPUTE_CODES``).
+    tp_splits_heads, pp_exceeds_layers, batch_not_divisible, out_of_memory,
+    interleave_invalid``) and ``feasible``. ``recompute_code``: 0 none, 1 selective, 2 full
+    (``RECOMPUTE_CODES``). ``scale_out_bw_bytes_per_s`` is per GPU; ``comm_efficiency``
+    scales both fabrics.
 ``_training_step_arrays(*, flops_micro, peak_flops_per_s, efficiency, pp, n_micro,
-t_tp_micro=0, t_pp_micro=0, t_dp=0, backward_share=2/3, t_optimizer=0) -> dict``
-    The step-time composition alone.
+t_tp_micro=0, t_pp_micro=0, t_dp=0, backward_share=2/3, t_optimizer=0, virtual_stages=1)``
+    The step-time composition alone -> dict of ``compute, tp_comm, pp_comm, bubble,
+    dp_exposed, optimizer, step``.
 ``_training_flops_arrays(spec, tokens, seq_len, recompute_code) -> (model_flops, hw_flops)``
+``_flops_per_token(spec, seq_len, recompute_code) -> (layer_model, layer_hw, head)``
 ``_training_memory_arrays(spec, micro_batch, seq_len, tp, pp, dp, zero_stage, recompute_code,
 sequence_parallel, n_micro_batches=None, weight_bytes=2, grad_bytes=2, optim_bytes=12,
-act_bytes=2) -> dict`` of ``weights, gradients, optimizer, activations, total`` [B/GPU].
-``_model_state_bytes(params, dp, zero_stage, weight_bytes=2, grad_bytes=2, optim_bytes=12)``
-    ``(weights, gradients, optimizer)`` [B] under ZeRO.
+act_bytes=2, virtual_stages=1) -> dict`` of ``weights, gradients, optimizer, activations,
+total`` [B per GPU].
+``_model_state_bytes(params, dp, zero_stage, weight_bytes=2, grad_bytes=2, optim_bytes=12)
+-> (weights, gradients, optimizer)`` [B] under ZeRO.
+``_stage_params(spec, tp, pp)``: parameters on one GPU of the largest pipeline stage.
+``_activation_bytes_per_layer(spec, micro_batch, seq_len, tp, sequence_parallel,
+recompute_code, act_bytes=2)``: Korthikanti et al. 2022, Table 2.
 ``_training_feasibility(spec, *, tp, pp, dp, global_batch, micro_batch, gpus_per_node,
-memory_total, gpu_memory_bytes, reserve_bytes=2 GiB) -> dict`` of boolean masks.
+memory_total, gpu_memory_bytes, reserve_bytes=2 GiB, virtual_stages=1) -> dict`` of masks.
 ``_reliability_arrays(work_s, n_gpus, n_nodes, checkpoint_s, restart_s,
-failures_per_gpu_hour=..., preemptions_per_node_hour=0) -> dict``.
-``resolve_hardware(cluster, dtype="bf16", catalog=None, store=None) -> Hardware``
-    Catalog + calibration lookups of one cluster (peak, memory, bandwidths, price, efficiency,
-    and ``sources``), to feed the arrays.
+failures_per_gpu_hour=..., preemptions_per_node_hour=0) -> dict`` (``mtbf_s, interval_s,
+expected_wall_s, goodput, expected_interruptions, checkpoint_overhead_s, lost_work_s``).
+
+Inference
+
+``_inference_arrays(spec, *, tp, batch, prompt_tokens, output_tokens, peak_flops_per_s,
+mem_bw_bytes_per_s, memory_bytes, compute_efficiency, bandwidth_efficiency,
+scale_up_bw_bytes_per_s=inf, scale_up_latency_s=0, weight_bytes=2, kv_bytes=2, act_bytes=2,
+price_usd_per_gpu_hour=nan) -> dict``
+    One replica at a batch: ``weights_bytes, kv_bytes_per_seq, workspace_bytes, max_batch,
+    fits, prefill_s, decode_step_s, tpot_s, ttft_s`` (unloaded), ``service_s, requests_per_s,
+    output_tokens_per_s, prefill_share, cost_usd_per_hour, usd_per_1m_input,
+    usd_per_1m_output`` (at full load). Pass ``scale_up_bw_bytes_per_s`` already multiplied
+    by the collective efficiency.
+``_prefill_arrays(spec, *, n_seqs, prompt_tokens, tp, ...)``, ``_decode_step_arrays(spec, *,
+batch, context_tokens, tp, ...)``: the roofline parts; ``_max_batch_arrays(spec, *, tp,
+context_tokens, memory_bytes, weight_bytes=2, kv_bytes=2, act_bytes=2, utilization=0.9)``.
+``_replicas_arrays(*, rate, batch, service_s, base_ttft_s, ttft_target_s=inf,
+percentile=0.9, max_replicas=100000) -> (replicas, ttft_s)``: smallest replica count under
+the TTFT target (M/M/c over ``replicas * batch`` slots; ``inf`` when impossible).
+``_erlang_c(c, a)``, ``_ttft_quantile(replicas, batch, rate, service_s, base_ttft_s,
+percentile=0.9)``.
 """
 
 from __future__ import annotations

@@ -219,7 +219,7 @@ def _inference_arrays(spec: ModelSpec, *, tp, batch, prompt_tokens, output_token
     share = gpu_prefill / (gpu_prefill + gpu_decode)
     cost_h = t * np.asarray(price_usd_per_gpu_hour, float)
     req_h = rps * HOUR_S
-    return {
+    out = {
         "weights_bytes": _weights_per_gpu(spec, t, weight_bytes) + 0.0 * b,
         "kv_bytes_per_seq": _kv_bytes_per_token_gpu(spec, t, kv_bytes) * (p + o),
         "workspace_bytes": _workspace_bytes(spec, t, act_bytes) + 0.0 * b,
@@ -230,6 +230,8 @@ def _inference_arrays(spec: ModelSpec, *, tp, batch, prompt_tokens, output_token
         "usd_per_1m_input": cost_h * share / (req_h * p) * 1e6,
         "usd_per_1m_output": cost_h * (1.0 - share) / (req_h * o) * 1e6,
     }
+    shape = np.broadcast_shapes(*(np.shape(v) for v in out.values()))
+    return {k: np.broadcast_to(v, shape) if np.shape(v) != shape else v for k, v in out.items()}
 
 
 # ---- queueing ---------------------------------------------------------------------------

@@ -202,18 +202,26 @@ class MemoryBreakdown:
         """Weights + gradients + optimizer [B]."""
         return self.weights + self.gradients + self.optimizer
 
-    def fits(self, memory_bytes: float, reserve_bytes: float = RUNTIME_RESERVE_BYTES) -> bool:
-        """Whether ``total`` fits in ``memory_bytes`` [B] keeping ``reserve_bytes`` free."""
-        return self.total + reserve_bytes <= memory_bytes
+    def fits(self, memory_bytes, reserve_bytes: float = RUNTIME_RESERVE_BYTES):
+        """Whether ``total`` fits in ``memory_bytes`` [B] keeping ``reserve_bytes`` free.
+
+        A bool, or a boolean array when the breakdown holds arrays.
+        """
+        ok = np.asarray(self.total) + reserve_bytes <= np.asarray(memory_bytes)
+        return bool(ok) if ok.ndim == 0 else ok
 
     def as_dict(self) -> dict[str, float]:
         return {k: getattr(self, k) for k in ("weights", "gradients", "optimizer", "activations", "total")}
 
     def __str__(self) -> str:
+        if np.ndim(self.total):
+            return f"training memory per GPU for {np.size(self.total)} layouts: total {self.total}"
         parts = ", ".join(f"{k} {format_bytes(v)}" for k, v in self.as_dict().items())
         return f"training memory per GPU: {parts}"
 
     def _repr_html_(self) -> str:
+        if np.ndim(self.total):
+            return f"<pre>{html.escape(str(self))}</pre>"
         rows = "".join(f"<tr><th style='text-align:left'>{k}</th><td>{html.escape(format_bytes(v))}</td>"
                        f"<td>{v / 1e9:.2f} GB</td></tr>" for k, v in self.as_dict().items())
         return f"<table><caption>Training memory per GPU</caption>{rows}</table>"
@@ -260,7 +268,7 @@ def training_memory(spec: ModelSpec | str, micro_batch: int = 1, seq_len: int | 
         ZeRO / FSDP sharding over ``dp`` ranks.
     dp, tp, pp : int
         Data, tensor and pipeline parallel degrees.
-    sequence_parallel : bool
+    sequence_parallel : bool or array of bool
         Megatron sequence parallelism (shards the non-tensor-parallel activations by ``tp``).
     recompute : {"none", "selective", "full"}
         Activation recomputation.
@@ -268,35 +276,54 @@ def training_memory(spec: ModelSpec | str, micro_batch: int = 1, seq_len: int | 
         Micro-batches per replica per step (limits those in flight on a pipeline); default
         assumes at least ``pp``.
 
+    ``micro_batch``, ``seq_len``, ``dp``, ``tp``, ``pp``, ``zero_stage``, ``n_micro_batches``,
+    ``sequence_parallel`` (and ``recompute`` as an array of names) may be numpy arrays: they
+    broadcast, and the breakdown's fields are then arrays (``fits`` returns an array).
+
     Returns
     -------
     MemoryBreakdown
     """
     spec = _spec_check(spec)
     dtype = normalize_dtype(dtype)
-    micro_batch = _positive_int("micro_batch", micro_batch)
-    seq_len = _positive_int("seq_len", seq_len if seq_len is not None else spec.pretrain_seq_len)
-    dp, tp, pp = (_positive_int(n, v) for n, v in (("dp", dp), ("tp", tp), ("pp", pp)))
-    zero_stage = _positive_int("zero_stage", zero_stage, allow_zero=True)
-    if zero_stage > 3:
-        raise ValueError(f"zero_stage must be 0, 1, 2 or 3, got {zero_stage}")
-    if pp > spec.n_layers:
-        raise ValueError(f"pp ({pp}) exceeds the model's {spec.n_layers} layers")
+    seq_len = seq_len if seq_len is not None else spec.pretrain_seq_len
+    ints = {"micro_batch": micro_batch, "seq_len": seq_len, "dp": dp, "tp": tp, "pp": pp,
+            "zero_stage": zero_stage}
     if n_micro_batches is not None:
-        n_micro_batches = _positive_int("n_micro_batches", n_micro_batches)
+        ints["n_micro_batches"] = n_micro_batches
+    vals = {k: _int_array(k, v, allow_zero=(k == "zero_stage")) for k, v in ints.items()}
+    if np.any(vals["zero_stage"] > 3):
+        raise ValueError(f"zero_stage must be 0, 1, 2 or 3, got {zero_stage!r}")
+    if np.any(vals["pp"] > spec.n_layers):
+        raise ValueError(f"pp ({pp!r}) exceeds the model's {spec.n_layers} layers")
     rc = _recompute_code(recompute)
     nbytes = float(DTYPE_BYTES[dtype])
     if dtype in ("fp8", "int8"):
         nbytes = 2.0  # fp8 training keeps bf16 master weights/gradients (Transformer Engine)
-    out = _training_memory_arrays(spec, micro_batch, seq_len, tp, pp, dp, zero_stage, rc,
-                                  bool(sequence_parallel), n_micro_batches, nbytes, nbytes,
+    out = _training_memory_arrays(spec, vals["micro_batch"], vals["seq_len"], vals["tp"], vals["pp"],
+                                  vals["dp"], vals["zero_stage"], rc, np.asarray(sequence_parallel, bool),
+                                  vals.get("n_micro_batches"), nbytes, nbytes,
                                   _optimizer_bytes(optimizer, dtype), nbytes)
-    params = float(_stage_params(spec, tp, pp))
-    return MemoryBreakdown(**{k: float(v) for k, v in out.items()}, params_per_gpu=params,
+    params = _stage_params(spec, vals["tp"], vals["pp"])
+    scalar = all(np.ndim(v) == 0 for v in out.values())
+    conv = (lambda x: float(x)) if scalar else (lambda x: np.asarray(x, dtype=float))  # noqa: E731
+    return MemoryBreakdown(**{k: conv(v) for k, v in out.items()}, params_per_gpu=conv(params),
                            config=(("micro_batch", micro_batch), ("seq_len", seq_len), ("dtype", dtype),
                                    ("optimizer", optimizer), ("zero_stage", zero_stage), ("dp", dp),
-                                   ("tp", tp), ("pp", pp), ("sequence_parallel", bool(sequence_parallel)),
+                                   ("tp", tp), ("pp", pp), ("sequence_parallel", sequence_parallel),
                                    ("recompute", recompute)))
+
+
+def _int_array(name: str, value, allow_zero: bool = False):
+    """A validated integer (or integer array): positive (or >= 0), whole numbers."""
+    if np.ndim(value) == 0:
+        return _positive_int(name, value.item() if isinstance(value, np.generic) else value, allow_zero)
+    arr = np.asarray(value)
+    if arr.dtype.kind not in "iuf" or np.any(arr != np.floor(arr)):
+        raise ValueError(f"{name} must hold whole numbers, got {value!r}")
+    if np.any(arr < 0) or (not allow_zero and np.any(arr == 0)):
+        raise ValueError(f"{name} must be {'>= 0' if allow_zero else 'positive'}, got {value!r}")
+    return arr.astype(np.int64)
 
 
 def kv_cache_bytes(spec: ModelSpec | str, batch, seq_len, dtype: str = "bf16"):
