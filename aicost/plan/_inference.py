@@ -598,9 +598,10 @@ def replicas_by_rate(plan: Plan, rates=None, top: int = 4) -> pd.DataFrame:
     target = np.inf if ctx["ttft_target"] is None else ctx["ttft_target"]
     frames = []
     for _, row in ok.iterrows():
-        reps, _ = _replicas_arrays(rate=r, batch=float(row["batch"]), service_s=float(row["service_s"]),
-                                   base_ttft_s=float(row["ttft_unloaded_s"]), ttft_target_s=target,
-                                   percentile=ctx["percentile"])
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            reps, _ = _replicas_arrays(rate=r, batch=float(row["batch"]), service_s=float(row["service_s"]),
+                                       base_ttft_s=float(row["ttft_unloaded_s"]), ttft_target_s=target,
+                                       percentile=ctx["percentile"])
         reps = np.where(r > 0, reps, 0.0)
         inst = np.ceil(reps / float(row["replicas_per_instance"]))
         frames.append(pd.DataFrame({

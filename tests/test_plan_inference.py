@@ -1,0 +1,137 @@
+"""plan_inference: latency targets hold, replicas fit on whole instances, vectorized against the
+scalar aicost.model.estimate_inference, demand curves, infeasibility messages and bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import aicost
+from aicost import InfeasibleError, UnknownNameError
+from aicost.model import Cluster, estimate_inference
+from aicost.plan import plan_inference
+from aicost.plan._inference import INFERENCE_REASONS
+
+SMALL = dict(providers=["aws", "lambda"])
+
+
+@pytest.fixture(scope="module")
+def cat():
+    return aicost.catalog.load()
+
+
+@pytest.fixture(scope="module")
+def serve(cat):
+    return plan_inference("llama-3.1-8b", 30, prompt_tokens=512, output_tokens=256, ttft_s="1s",
+                          tpot_s="50ms", catalog=cat, **SMALL)
+
+
+def test_feasible_candidates_meet_targets(serve):
+    c = serve.candidates
+    ok = c[c["feasible"]]
+    assert len(ok) > 0
+    assert (ok["tpot_s"] <= 0.05).all()
+    assert (ok["ttft_s"] <= 1.0).all()
+    assert (ok["batch"] <= ok["max_batch"]).all()
+    assert (ok["instances"] * ok["replicas_per_instance"] >= ok["replicas"]).all()
+    assert (ok["tp"] <= ok["gpus_per_node"]).all()
+    # capacity covers the rate: utilization below 1
+    assert (ok["utilization"] < 1).all()
+    np.testing.assert_allclose(ok["cost_usd_per_hour"], ok["instances"] * ok["price_usd_per_hour"])
+    bad = c[~c["feasible"]]
+    assert set(bad["reason"]) <= set(INFERENCE_REASONS.values())
+
+
+def test_best_is_cheapest_and_explains(serve):
+    best = serve.best
+    assert best.cost == pytest.approx(serve.feasible["cost_usd_per_hour"].min())
+    text = str(best)
+    assert "TTFT" in text and "TPOT" in text and "per 1M tokens" in text
+    assert best.sensitivity is not None and best.sensitivity.same_time_s >= best.time_s
+    assert "decode bandwidth efficiency" in best.efficiency_source
+
+
+def test_vectorized_agrees_with_estimate_inference(serve):
+    for _, row in serve.feasible.head(3).iterrows():
+        gpn = int(row["gpus_per_node"])
+        cl = Cluster(accelerator=row["accelerator"], gpus=int(row["tp"]), gpus_per_node=gpn,
+                     price_usd_per_gpu_hour=float(row["price_usd_per_hour"]) / gpn,
+                     peak_flops_per_s=float(row["peak_flops_per_s"]), memory_bytes=float(row["memory_bytes"]),
+                     mem_bw_bytes_per_s=float(row["mem_bw_bytes_per_s"]),
+                     scale_up_bw_bytes_per_s=float(row["scale_up_bw_bytes_per_s"]),
+                     scale_up_latency_s=float(row["scale_up_latency_s"]),
+                     scale_out_bw_bytes_per_s=float(row["scale_out_bw_bytes_per_s"]))
+        est = estimate_inference("llama-3.1-8b", cl, tp=int(row["tp"]), prompt_tokens=512, output_tokens=256,
+                                 requests_per_s=30, ttft_s=1.0, tpot_s=0.05, batch=int(row["batch"]),
+                                 compute_efficiency=float(row["efficiency"]),
+                                 bandwidth_efficiency=float(row["bandwidth_efficiency"]))
+        assert est.tpot_s == pytest.approx(row["tpot_s"], rel=1e-9)
+        assert est.max_batch == int(row["max_batch"])
+        assert est.replicas == pytest.approx(row["replicas"])
+        assert est.ttft_s == pytest.approx(row["ttft_s"], rel=1e-9)
+        assert est.requests_per_s_per_replica == pytest.approx(row["requests_per_s_per_replica"], rel=1e-9)
+
+
+def test_latency_by_batch_and_replicas_by_rate(serve):
+    lb = serve.latency_by_batch()
+    assert lb["batch"].is_monotonic_increasing
+    assert np.all(np.diff(lb["tpot_s"].to_numpy()) >= 0)
+    rr = serve.replicas_by_rate(rates=[1, 10, 30, 60, 120], top=2)
+    for _, part in rr.groupby("label"):
+        assert part["instances"].is_monotonic_increasing
+    with pytest.raises(ValueError, match="inference plans"):
+        aicost.plan.plan_training("llama-3.1-8b", 1e11, deadline="30d", providers=["aws"],
+                                  max_gpus=64).latency_by_batch()
+
+
+def test_demand_curve_autoscaled_vs_static(cat):
+    trace = aicost.model.load_trace("synthetic_diurnal_chat_24h")
+    scaled = trace.assign(requests_per_s=trace["requests_per_s"] * 5)
+    p = plan_inference("llama-3.1-8b", demand=scaled, ttft_s="1s", tpot_s="50ms", catalog=cat, **SMALL)
+    d = p.extras["demand"]
+    assert len(d["curve"]) == len(trace)
+    s = d["summary"]
+    assert s["peak_requests_per_s"] == pytest.approx(scaled["requests_per_s"].max())
+    assert s["autoscaled_usd_per_day"] <= s["static_usd_per_day"] + 1e-9
+    assert s["static_unmet_fraction"] == 0
+    assert "autoscaled" in str(p.best)
+    assert p.request["requests_per_s"] == pytest.approx(scaled["requests_per_s"].max())
+
+
+def test_infeasible_tpot_says_what_to_relax(cat):
+    with pytest.raises(InfeasibleError, match=r"no configuration meets TPOT .* relax tpot_s to >="):
+        plan_inference("llama-3.1-70b", 10, tpot_s="0.1ms", catalog=cat, **SMALL)
+
+
+def test_model_that_fits_nowhere(cat):
+    with pytest.raises(InfeasibleError, match="fits on no offer searched: its weights alone need"):
+        plan_inference("llama-3.1-405b", 1, catalog=cat, accelerators=["L4"])
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(requests_per_s=None), "exactly one of requests_per_s"),
+    (dict(requests_per_s=0), "requests_per_s must be a positive"),
+    (dict(prompt_tokens=0), "prompt_tokens"),
+    (dict(tpot_s="0ms"), "tpot_s must be a positive"),
+    (dict(tp=64), "tp=64 is larger than the GPUs in any node"),
+    (dict(ttft_percentile=1.5), "ttft_percentile"),
+    (dict(demand="no-such-trace"), "unknown trace"),
+])
+def test_bad_input(cat, kwargs, match):
+    args = dict(model="llama-3.1-8b", requests_per_s=10, catalog=cat, providers=["aws"])
+    args.update(kwargs)
+    if "demand" in kwargs:
+        args["requests_per_s"] = None
+    with pytest.raises((ValueError, LookupError), match=match):
+        plan_inference(**args)
+
+
+def test_unknown_model():
+    with pytest.raises(UnknownNameError, match="did you mean"):
+        plan_inference("mistral-7", 10)
+
+
+def test_demand_dataframe_checked(cat):
+    with pytest.raises(ValueError, match="requests_per_s"):
+        plan_inference("llama-3.1-8b", demand=pd.DataFrame({"time_s": [0, 1]}), catalog=cat)
