@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import math
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from aicost import CatalogError
 from aicost.catalog import from_skypilot, load
@@ -117,3 +121,34 @@ def test_missing_skypilot_column(tmp_path):
 def test_bad_as_of():
     with pytest.raises(ValueError, match="as_of"):
         from_skypilot(V7, as_of="yesterday")
+
+
+_SKY_HEADER = ("InstanceType,AcceleratorName,AcceleratorCount,vCPUs,MemoryGiB,GpuInfo,Price,"
+               "SpotPrice,Region,AvailabilityZone")
+_sky_cells = st.one_of(
+    st.sampled_from(["", "H100", "A100", "tpu-v5p-8", "tpu-v6e-0", "8", "8.0", "0.5", "-1", "nan",
+                     "inf", "1e400", "99999", "0.0001", "55.04", "us-east-1",
+                     "{'Gpus': [{'MemoryInfo': {'SizeInMiB': 10**400}}]}",
+                     '{"Gpus": [{"MemoryInfo": [1, 2]}]}', "{'Gpus': 'x'}", "{" * 50]),
+    st.text(max_size=8),
+)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=st.lists(st.lists(_sky_cells, min_size=8, max_size=11), max_size=5))
+def test_fuzzed_vms_csv_never_crashes(tmp_path, rows):
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(_SKY_HEADER.split(","))
+    for r in rows:
+        w.writerow(r)
+    path = tmp_path / "vms.csv"
+    path.write_text(buf.getvalue())
+    try:
+        df = from_skypilot(path, as_of="2026-01-01")
+    except CatalogError:
+        return
+    assert len(df) + len(df.attrs["dropped"]) <= len(rows)
+    assert all(d["reason"] for d in df.attrs["dropped"])
+    assert (df["price_on_demand_usd_per_hour"] > 0).all()
+    load(extra=df)  # whatever survives the import is a valid catalog row

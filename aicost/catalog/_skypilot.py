@@ -108,11 +108,13 @@ def _gpu_memory_mib(info: str) -> float | None:
         return None
     gpus = data.get("Gpus") or []
     if gpus and isinstance(gpus, list) and isinstance(gpus[0], dict):
-        mem = (gpus[0].get("MemoryInfo") or {}).get("SizeInMiB")
+        info_mem = gpus[0].get("MemoryInfo")
+        mem = info_mem.get("SizeInMiB") if isinstance(info_mem, dict) else None
         try:
-            return float(mem)
-        except (TypeError, ValueError):
+            value = float(mem)
+        except (TypeError, ValueError, OverflowError):
             return None
+        return value if math.isfinite(value) else None
     return None
 
 
