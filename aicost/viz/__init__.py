@@ -23,6 +23,7 @@ from ._plan import (
     replicas_vs_rate_figure,
     step_time_figure,
 )
+from ._roofline import roofline
 from ._storage import (
     accelerator_utilization_figure,
     checkpoint_time_figure,
@@ -44,6 +45,7 @@ __all__ = [
     "pareto_figure",
     "price_per_gpu_hour_figure",
     "replicas_vs_rate_figure",
+    "roofline",
     "spot_vs_on_demand_figure",
     "step_time_figure",
     "storage_tiers_figure",
