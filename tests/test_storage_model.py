@@ -206,3 +206,24 @@ def test_storage_cost_over_time_by_hand():
     day_gb = df["stored_bytes"] / 1e9
     expected = day_gb * 0.02 * 24 / HOURS_PER_MONTH + 10 / 1000 * 0.005
     assert np.allclose(df["cumulative_usd"], np.cumsum(expected))
+
+
+def test_local_storage_scales_with_nodes():
+    local = tier(kind="local", throughput_bytes_per_s=6e9, max_throughput_bytes_per_s=6.5e9,
+                 iops=1e6)
+    assert tier_throughput(local, nodes=4) == pytest.approx(24e9)
+    assert tier_iops(local, nodes=4) == pytest.approx(4e6)
+    est = data_loading(local, dataset_bytes=1e12, sample_bytes=1e6, n_gpus=16, step_time_s=1.0,
+                       samples_per_step=100, gpus_per_node=8)
+    assert est.tier_bytes_per_s == pytest.approx(12e9)
+
+
+def test_tier_that_scales_with_nodes_has_no_gpu_limit():
+    t = tier(throughput_bytes_per_s=10e9, throughput_basis="per_node")
+    est = data_loading(t, dataset_bytes=1e12, sample_bytes=1e6, n_gpus=64, step_time_s=1.0,
+                       samples_per_step=100)
+    # each 8-GPU node needs 0.8 GB/s and gets 10 GB/s: no limit at any size
+    assert math.isinf(est.max_gpus_at_threshold) and "any number of GPUs" in str(est)
+    starved = data_loading(tier(throughput_bytes_per_s=1e6), dataset_bytes=1e12,
+                           sample_bytes=1e6, n_gpus=8, step_time_s=0.1, samples_per_step=100)
+    assert starved.max_gpus_at_threshold == 0 and "not even one GPU" in str(starved)

@@ -5,6 +5,8 @@ A storage tier (``aicost.catalog.StorageTier``) has a read throughput whose mean
 provisioned capacity, e.g. FSx for Lustre) or ``per_node`` (per client node, e.g. object
 stores whose aggregate grows with the number of readers), capped by
 ``max_throughput_bytes_per_s``; likewise IOPS (capped by ``max_iops``) and a first-byte latency.
+Local storage (``kind == "local"``, instance NVMe) is per node whatever its basis: every node
+reads its own drives.
 
 Data loading follows MLPerf Storage / DLIO: the accelerators are emulated by their compute time
 per step, the loader prefetches in the background, and the accelerator utilization is
@@ -81,6 +83,11 @@ def _get(tier, name, default=None):
     return v
 
 
+def _is_local(tier) -> bool:
+    """Local (instance) storage: every node has its own, so it scales with nodes."""
+    return str(_get(tier, "kind", "")) == "local"
+
+
 def _capacity_tib(tier, capacity_bytes, fallback_bytes):
     cap = np.asarray(fallback_bytes if capacity_bytes is None else capacity_bytes, dtype=float)
     min_gib = _get(tier, "min_capacity_gib", 0.0) or 0.0
@@ -111,13 +118,13 @@ def tier_throughput(tier, *, capacity_bytes=None, nodes=1, catalog=None):
         raise ValueError(f"nodes must be >= 1, got {nodes!r}")
     if basis == "per_tib":
         bw = base * _capacity_tib(tier, capacity_bytes, 0.0)
-    elif basis == "per_node":
+    elif basis == "per_node" or _is_local(tier):
         bw = base * nodes_arr
     else:
         bw = np.asarray(base, dtype=float)
     cap = _get(tier, "max_throughput_bytes_per_s")
     if cap:
-        bw = np.minimum(bw, float(cap))
+        bw = np.minimum(bw, float(cap) * (nodes_arr if _is_local(tier) else 1.0))
     bw = np.broadcast_to(bw, np.broadcast_shapes(np.shape(bw), nodes_arr.shape)) * 1.0
     return float(bw) if np.ndim(bw) == 0 else bw
 
@@ -136,13 +143,13 @@ def tier_iops(tier, *, capacity_bytes=None, nodes=1, catalog=None):
     basis = str(_get(tier, "throughput_basis", "volume"))
     if basis == "per_tib":
         val = float(base) * _capacity_tib(tier, capacity_bytes, 0.0)
-    elif basis == "per_node":
+    elif basis == "per_node" or _is_local(tier):
         val = float(base) * np.asarray(nodes, dtype=float)
     else:
         val = np.asarray(float(base))
     cap = _get(tier, "max_iops")
     if cap:
-        val = np.minimum(val, float(cap))
+        val = np.minimum(val, float(cap) * (np.asarray(nodes, float) if _is_local(tier) else 1.0))
     return float(val) if np.ndim(val) == 0 else val
 
 
@@ -180,8 +187,9 @@ class DataLoadingEstimate:
         ``storage`` or ``compute``.
     fits_in_ram, fits_in_local_nvme : bool
         Whether one node can cache the whole dataset (page cache or a local NVMe copy).
-    max_gpus_at_threshold : int
-        Most GPUs this tier keeps at ``au_threshold`` with this workload.
+    max_gpus_at_threshold : int or float
+        Most GPUs this tier keeps at ``au_threshold`` with this workload (``inf`` when it
+        scales with the nodes and keeps up at any size searched, up to 131,071 GPUs).
     epochs : int
     """
 
@@ -204,7 +212,7 @@ class DataLoadingEstimate:
     bottleneck: str
     fits_in_ram: bool
     fits_in_local_nvme: bool
-    max_gpus_at_threshold: int
+    max_gpus_at_threshold: int | float
     epochs: int
 
     def to_dict(self) -> dict[str, Any]:
@@ -220,8 +228,12 @@ class DataLoadingEstimate:
             f"{self.required_bytes_per_s / 1e9:,.2f} GB/s ({self.demand_samples_per_s:,.0f} "
             f"samples/s), the tier delivers {self.storage_samples_per_s:,.0f} samples/s "
             f"(limited by {self.limit}); AU {self.au_first_epoch:.1%} "
-            f"(target {self.au_threshold:.0%}), bottleneck: {self.bottleneck}; up to "
-            f"{self.max_gpus_at_threshold:,} GPUs at the target.{cache}"
+            f"(target {self.au_threshold:.0%}), bottleneck: {self.bottleneck}; "
+            + ("any number of GPUs reaches the target (it scales with nodes)."
+               if math.isinf(self.max_gpus_at_threshold) else
+               f"up to {self.max_gpus_at_threshold:,} GPUs reach the target."
+               if self.max_gpus_at_threshold else "not even one GPU reaches the target.")
+            + cache
         )
 
     def _repr_html_(self) -> str:
@@ -341,7 +353,10 @@ def data_loading(
     _, b2, i2, l2 = rate(np.ceil(counts / gpus_per_node))
     supply_n = np.minimum(np.minimum(b2, i2), l2)
     ok = supply_n >= au_threshold * counts * per_gpu_demand
-    max_gpus = int(counts[ok].max()) if ok.any() else 0
+    if ok.all():  # the tier scales with nodes and keeps up at every count searched
+        max_gpus: float = math.inf
+    else:
+        max_gpus = int(counts[ok].max()) if ok.any() else 0
 
     return DataLoadingEstimate(
         tier=str(_get(tier, "name", "tier")), n_gpus=n_gpus, nodes=nodes,
