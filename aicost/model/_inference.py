@@ -231,33 +231,41 @@ def _inference_arrays(spec: ModelSpec, *, tp, batch, prompt_tokens, output_token
         "usd_per_1m_output": cost_h * (1.0 - share) / (req_h * o) * 1e6,
     }
     shape = np.broadcast_shapes(*(np.shape(v) for v in out.values()))
-    return {k: np.broadcast_to(v, shape) if np.shape(v) != shape else v for k, v in out.items()}
+    return {k: np.array(np.broadcast_to(v, shape)) if np.shape(v) != shape else v for k, v in out.items()}
 
 
 # ---- queueing ---------------------------------------------------------------------------
 def _erlang_c(c, a):
     """Erlang C: probability an arrival waits in M/M/c with offered load ``a = lambda/mu``.
 
-    Stable recursion on Erlang B (``1/B_k = 1 + (k/a)/B_{k-1}``), vectorized; returns 1 where
-    ``a >= c`` (unstable). ``c`` are whole numbers >= 1.
+    Erlang B by its stable forward recursion ``1/B_k = 1 + (k/a) / B_{k-1}`` and
+    ``C = B / (1 - rho (1 - B))``, vectorized; 1 where ``a >= c`` (unstable), 0 where ``a = 0``.
+    For large loads the recursion starts at ``k0 = a - 12 sqrt(a)`` from the fluid value
+    ``B ~ 1 - k0/a``: the recursion damps an initial error by ``prod_{k<a} k/a ~ exp(-72)``, so
+    the result equals the full recursion to rounding while costing ``O(sqrt(a))`` steps instead
+    of ``O(c)``; beyond ``c > a + 12 sqrt(a) + 40`` the wait probability is below 1e-30 and is
+    returned as 0.
     """
     c = np.asarray(c, dtype=float)
     a = np.asarray(a, dtype=float)
     c, a = np.broadcast_arrays(c, a)
-    out = np.ones(c.shape)
+    out = np.where(a <= 0, 0.0, 1.0)
     stable = (a < c) & (a > 0)
-    if not np.any(stable):
-        return np.where(a <= 0, 0.0, out) if out.ndim else float(0.0 if a <= 0 else 1.0)
-    cs, as_ = c[stable], a[stable]
-    inv_b = np.ones_like(cs)
-    kmax = int(cs.max())
-    for k in range(1, kmax + 1):
-        live = cs >= k
-        inv_b = np.where(live, 1.0 + (k / as_) * inv_b, inv_b)
-    b = 1.0 / inv_b
-    rho = as_ / cs
-    out[stable] = b / (1.0 - rho * (1.0 - b))
-    out = np.where(a <= 0, 0.0, out)
+    spread = 12.0 * np.sqrt(a) + 40.0
+    far = stable & (c > a + spread)
+    out = np.where(far, 0.0, out)
+    work = stable & ~far
+    if np.any(work):
+        cs, as_ = c[work], a[work]
+        k0 = np.maximum(np.floor(as_ - 12.0 * np.sqrt(as_) - 40.0), 0.0)
+        inv_b = np.where(k0 > 0, 1.0 / np.maximum(1.0 - k0 / as_, 1e-300), 1.0)  # B_0 = 1
+        steps = int((cs - k0).max())
+        for j in range(1, steps + 1):
+            k = k0 + j
+            inv_b = np.where(k <= cs, 1.0 + (k / as_) * inv_b, inv_b)
+        b = 1.0 / inv_b
+        rho = as_ / cs
+        out[work] = b / (1.0 - rho * (1.0 - b))
     return float(out) if out.ndim == 0 else out
 
 
@@ -495,9 +503,13 @@ class InferenceEstimate:
             rows.append(("for the rate", f"{self.requests_per_s:g} req/s: {self.replicas:g} replicas "
                                          f"({self.gpus:g} GPUs), utilization {self.utilization:.0%}, "
                                          f"TTFT {pct} {format_duration(self.ttft_s)}"))
-        rows.append(("cost", f"${self.cost_usd_per_hour:,.2f}/h; ${self.usd_per_1m_input:.3f} per 1M input, "
-                             f"${self.usd_per_1m_output:.3f} per 1M output tokens (at capacity "
-                             f"${self.usd_per_1m_input_at_capacity:.3f} / ${self.usd_per_1m_output_at_capacity:.3f})"))
+        if math.isfinite(self.cost_usd_per_hour):
+            rows.append(("cost", f"${self.cost_usd_per_hour:,.2f}/h; ${self.usd_per_1m_input:.3f} per 1M input, "
+                                 f"${self.usd_per_1m_output:.3f} per 1M output tokens (at capacity "
+                                 f"${self.usd_per_1m_input_at_capacity:.3f} / "
+                                 f"${self.usd_per_1m_output_at_capacity:.3f})"))
+        else:
+            rows.append(("cost", "unknown: no catalog price; pass price_usd_per_gpu_hour"))
         rows.append(("targets", "met" if self.meets_targets else "NOT met"))
         return rows
 

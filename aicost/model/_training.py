@@ -779,13 +779,15 @@ class TrainingEstimate:
                                f"grads {m.gradients / 1e9:.1f}, optimizer {m.optimizer / 1e9:.1f}, "
                                f"activations {m.activations / 1e9:.1f} GB"),
             ("failure-free", f"{format_duration(self.wall_s)}, {self.gpu_hours:,.0f} GPU-hours, "
-                             f"${self.cost_usd:,.0f} at ${self.price_usd_per_gpu_hour:.2f}/GPU-h"),
+                             + (f"${self.cost_usd:,.0f} at ${self.price_usd_per_gpu_hour:.2f}/GPU-h"
+                                if math.isfinite(self.cost_usd) else
+                                "cost unknown (no catalog price; set Cluster.price_usd_per_gpu_hour)")),
             ("reliability", f"MTBF {format_duration(self.mtbf_s)}, checkpoint {format_duration(self.checkpoint_s)} "
                             f"every {format_duration(self.checkpoint_interval_s)}, restart "
-                            f"{format_duration(self.restart_s)}, ~{self.expected_interruptions:.{0 if self.expected_interruptions >= 10 else 1}f} "
+                            f"{format_duration(self.restart_s)}, ~{self.expected_interruptions:{'.0f' if self.expected_interruptions >= 10 else '.2g'}} "
                             f"interruptions, goodput {self.goodput:.1%}"),
-            ("expected", f"{format_duration(self.expected_wall_s)}, {self.expected_gpu_hours:,.0f} GPU-hours, "
-                         f"${self.expected_cost_usd:,.0f}"),
+            ("expected", f"{format_duration(self.expected_wall_s)}, {self.expected_gpu_hours:,.0f} GPU-hours"
+                         + (f", ${self.expected_cost_usd:,.0f}" if math.isfinite(self.expected_cost_usd) else "")),
             ("efficiency", f"compute {self.compute_efficiency:.3f} of peak "
                            f"({self.sources.get('efficiency', '')}); collectives {self.comm_efficiency:.2f} "
                            "of link bandwidth"),
