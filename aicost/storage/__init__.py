@@ -37,16 +37,16 @@ from ._model import (
     tier_throughput,
 )
 
-__all__ = [
+__all__ = [  # noqa: RUF022 - plain sorted(), as tests/test_exports.py checks
+    "CheckpointEstimate",
     "DIRECT_IO_ALIGNMENT",
+    "DataLoadingEstimate",
     "FIO_RW",
     "HOURS_PER_MONTH",
+    "InsufficientSpaceError",
     "MLPERF_STORAGE_AU_THRESHOLDS",
     "PAGE_CACHE_FRACTION",
     "PATTERNS",
-    "CheckpointEstimate",
-    "DataLoadingEstimate",
-    "InsufficientSpaceError",
     "StorageCost",
     "StorageResult",
     "Workspace",
