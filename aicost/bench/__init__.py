@@ -9,12 +9,19 @@ for notebooks. Heavy libraries (CuPy, Numba) are imported only when a backend is
 
 from __future__ import annotations
 
-from ._backends import BACKENDS, BackendStatus, available_backends, backend_status, get_backend
+from ._backends import BACKENDS as BACKENDS
+from ._backends import BackendStatus, available_backends, backend_status, get_backend
 from ._context import collect_context
 from ._suite import (
-    COLUMNS,
-    GEMM_SHAPES,
-    JSON_FIELDS,
+    COLUMNS as COLUMNS,
+)
+from ._suite import (
+    GEMM_SHAPES as GEMM_SHAPES,
+)
+from ._suite import (
+    JSON_FIELDS as JSON_FIELDS,
+)
+from ._suite import (
     Run,
     check_gemm,
     check_roofline,
@@ -39,11 +46,8 @@ from ._timer import (
     summarize,
 )
 
+#: classes and functions (constants such as COLUMNS, GEMM_SHAPES are importable too)
 __all__ = [
-    "BACKENDS",
-    "COLUMNS",
-    "GEMM_SHAPES",
-    "JSON_FIELDS",
     "BackendStatus",
     "BenchResult",
     "CpuClock",
