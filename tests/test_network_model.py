@@ -233,3 +233,30 @@ def test_collective_rows_save_to_store(tmp_path):
     run_id = save_collectives(df, store=store)
     got = store.results(run_id=run_id, kind="collective")
     assert len(got) == 2 and got["value"].max() == pytest.approx(1.75e11)
+
+
+def test_calibrated_efficiency_from_measured_busbw(tmp_path):
+    import aicost
+    from aicost.network import save_collectives
+    from aicost.store import Store
+
+    store = Store(tmp_path / "r.duckdb")
+    nv = aicost.catalog.load().fabric("nvlink4")
+    n, size = 8, 2**30
+    busbw = 0.6 * nv.bandwidth_bytes_per_s
+    t = size / (busbw / busbw_factor("all_reduce", n))
+    save_collectives(collective_rows("all_reduce", [size], [t], n, device="8x H100"), store=store)
+    value, source = collective_efficiency("nvlink4", store=store)
+    assert value == pytest.approx(0.6) and source.startswith("measured")
+    cal = fabric_collective_time("all_reduce", 1e9, 8, "nvlink4", efficiency="calibrated",
+                                 store=store)
+    assert cal == pytest.approx(fabric_collective_time("all_reduce", 1e9, 8, "nvlink4",
+                                                       efficiency=0.6))
+    # nothing measured for ib-ndr: its default is used for the scale-out step
+    h = hierarchical_collective_time("all_reduce", 1e9, 8, 2, scale_up="nvlink4",
+                                     scale_out="ib-ndr", efficiency="calibrated", store=store)
+    assert h == pytest.approx(hierarchical_collective_time(
+        "all_reduce", 1e9, 8, 2, scale_up="nvlink4", scale_out="ib-ndr",
+        efficiency=(0.6, DEFAULT_COLLECTIVE_EFFICIENCY)))
+    with pytest.raises(ValueError, match="calibrated"):
+        fabric_collective_time("all_reduce", 1e9, 8, "nvlink4", efficiency="measured")

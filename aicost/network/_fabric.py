@@ -74,7 +74,12 @@ def collective_efficiency(fabric=None, *, op: str = "all_reduce", store=None):
         "default: nccl-tests busbw typically 75-90% of link bandwidth for large messages")
 
 
-def _eff_pair(efficiency):
+def _eff_pair(efficiency, fabrics=(), store=None):
+    if isinstance(efficiency, str):
+        if efficiency != "calibrated":
+            raise ValueError(f"efficiency must be a number, a pair or 'calibrated', got {efficiency!r}")
+        vals = [collective_efficiency(f, store=store)[0] for f in fabrics]
+        return (vals[0], vals[-1]) if vals else _eff_pair(None)
     if efficiency is None:
         return DEFAULT_COLLECTIVE_EFFICIENCY, DEFAULT_COLLECTIVE_EFFICIENCY
     if isinstance(efficiency, tuple):
@@ -88,7 +93,7 @@ def _eff_pair(efficiency):
 
 
 def fabric_collective_time(op: str, nbytes, n, fabric, *, gpus_per_node=8, efficiency=None,
-                           algorithm: str = "ring", catalog=None):
+                           algorithm: str = "ring", catalog=None, store=None):
     """:func:`collective_time` on one catalog fabric (bandwidth per GPU x efficiency) [s].
 
     Parameters
@@ -101,13 +106,17 @@ def fabric_collective_time(op: str, nbytes, n, fabric, *, gpus_per_node=8, effic
         Catalog record or name (``nvlink4``, ``ib-ndr``, ``efa``, ...).
     gpus_per_node : int
         Shares a ``per_node`` fabric's bandwidth among a node's GPUs.
-    efficiency : float, optional
-        Achieved / link bandwidth (default :data:`DEFAULT_COLLECTIVE_EFFICIENCY`).
+    efficiency : float or "calibrated", optional
+        Achieved / link bandwidth (default :data:`DEFAULT_COLLECTIVE_EFFICIENCY`);
+        ``"calibrated"`` takes it from measured busbw in the results store
+        (:func:`collective_efficiency`).
     algorithm : str
+    store : aicost.store.Store, optional
+        For ``efficiency="calibrated"``.
     """
     fab = _fabric(fabric, catalog)
     bw, lat = _per_gpu(fab, gpus_per_node)
-    eff, _ = _eff_pair(efficiency)
+    eff, _ = _eff_pair(efficiency, (fab,), store)
     return collective_time(op, nbytes, n, bandwidth_bytes_per_s=bw * eff, latency_s=lat,
                            algorithm=algorithm)
 
@@ -123,6 +132,7 @@ def hierarchical_collective_time(
     catalog=None,
     efficiency=None,
     algorithm: str = "ring",
+    store=None,
 ):
     """Time of a collective over ``nodes`` nodes of ``gpus_per_node`` GPUs each [s].
 
@@ -137,12 +147,15 @@ def hierarchical_collective_time(
         Catalog fabrics (records or names) inside and between nodes.
     catalog : aicost.catalog.Catalog, optional
         Where names are looked up (default ``aicost.catalog.load()``).
-    efficiency : float or (float, float), optional
+    efficiency : float, (float, float) or "calibrated", optional
         Achieved busbw / link bandwidth, one value or ``(scale_up, scale_out)``; default
-        :data:`DEFAULT_COLLECTIVE_EFFICIENCY` for both (see :func:`collective_efficiency` for
-        values calibrated from measurements).
+        :data:`DEFAULT_COLLECTIVE_EFFICIENCY` for both; ``"calibrated"``: each fabric's factor
+        from measured busbw in the results store (:func:`collective_efficiency`), the
+        default where nothing is measured.
     algorithm : str
         Algorithm of each step (``ring`` by default, as NCCL uses for large messages).
+    store : aicost.store.Store, optional
+        For ``efficiency="calibrated"`` (default: the user's store).
 
     Returns
     -------
@@ -165,7 +178,7 @@ def hierarchical_collective_time(
     if np.any(g < 1) or np.any(m < 1) or np.any(g != np.floor(g)) or np.any(m != np.floor(m)):
         raise ValueError("gpus_per_node and nodes must be whole numbers >= 1")
     n = np.asarray(nbytes, dtype=float)
-    eff_up, eff_out = _eff_pair(efficiency)
+    eff_up, eff_out = _eff_pair(efficiency, (up, out), store)
     bw_up, lat_up = _per_gpu(up, g)
     bw_out, lat_out = _per_gpu(out, g)
     bw_up, bw_out = bw_up * eff_up, bw_out * eff_out
