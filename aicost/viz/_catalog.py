@@ -67,6 +67,25 @@ def _instances(cat, providers=None, accelerators=None):
     return df
 
 
+_LABEL_POSITIONS = ("top center", "bottom center", "middle right", "middle left", "top right",
+                    "bottom left")
+
+
+def _label_positions(xs, ys, x_resolution: float = 0.35, y_resolution: float = 0.12) -> list[str]:
+    """Text positions for labelled markers on log axes: markers that nearly coincide (within
+    ``x_resolution`` / ``y_resolution`` decades; labels are wide) get different positions, so
+    labels do not overprint."""
+    placed: list[tuple[float, float]] = []
+    out = []
+    for x, y in zip(xs, ys):
+        lx, ly = math.log10(max(float(x), 1e-12)), math.log10(max(float(y), 1e-12))
+        near = sum(1 for px, py in placed
+                   if abs(px - lx) < x_resolution and abs(py - ly) < y_resolution)
+        out.append(_LABEL_POSITIONS[near % len(_LABEL_POSITIONS)])
+        placed.append((lx, ly))
+    return out
+
+
 def _order_by_best(df, col):
     return list(df.groupby("accelerator")[col].min().sort_values().index)
 
@@ -235,10 +254,11 @@ def accelerator_specs_figure(catalog=None, dtype: str = "bf16", accelerators=Non
             offered &= {cat.accelerator(a).name for a in accelerators}
         df = df[df["name"].isin(offered)]
     fig = go.Figure()
+    positions = dict(zip(df["name"], _label_positions(df["mem_bw_gb_s"] / 1e3, df[col])))
     for vendor, part in df.groupby("vendor", sort=True):
         fig.add_trace(go.Scatter(
             x=part["mem_bw_gb_s"] / 1e3, y=part[col], mode="markers+text", name=vendor,
-            text=part["name"], textposition="top center",
+            text=part["name"], textposition=[positions[n] for n in part["name"]],
             marker={"size": [max(8.0, math.sqrt(m) * 2.2) for m in part["memory_gib"]],
                     "opacity": 0.75},
             customdata=part["memory_gib"],
@@ -250,7 +270,10 @@ def accelerator_specs_figure(catalog=None, dtype: str = "bf16", accelerators=Non
         for ridge in (100, 300):
             fig.add_trace(go.Scatter(x=xs, y=[x * ridge for x in xs], mode="lines",
                                      line={"dash": "dash", "color": "lightgrey"},
-                                     name=f"{ridge} FLOP/byte", hoverinfo="skip"))
+                                     showlegend=False, hoverinfo="skip"))
+            fig.add_annotation(x=math.log10(xs[0]), y=math.log10(xs[0] * ridge),
+                               text=f"{ridge} FLOP/byte", showarrow=False, xanchor="left",
+                               yanchor="bottom", font={"color": "grey", "size": 11})
     fig.update_layout(template=TEMPLATE,
                       title=f"Accelerators: dense {dt} peak against memory bandwidth",
                       xaxis={"title": "memory bandwidth [TB/s]", "type": "log"},
@@ -285,6 +308,8 @@ def storage_tiers_figure(catalog=None, capacity_tib: float = STORAGE_FIGURE_CAPA
         t = cat.storage_tier(name)
         rows.append((t, t.throughput_for(capacity_tib * 2**40, nodes=1) / 1e9))
     fig = go.Figure()
+    positions = dict(zip([t.name for t, _ in rows], _label_positions(
+        [max(t.price_usd_per_gb_month, 1e-3) for t, _ in rows], [bw for _, bw in rows])))
     for kind in ("local", "block", "file", "object"):
         sel = [(t, bw) for t, bw in rows if t.kind == kind]
         if not sel:
@@ -292,7 +317,7 @@ def storage_tiers_figure(catalog=None, capacity_tib: float = STORAGE_FIGURE_CAPA
         fig.add_trace(go.Scatter(
             x=[max(t.price_usd_per_gb_month, 1e-3) for t, _ in sel], y=[bw for _, bw in sel],
             mode="markers+text", name=kind, text=[t.name for t, _ in sel],
-            textposition="top center", marker={"size": 11},
+            textposition=[positions[t.name] for t, _ in sel], marker={"size": 11},
             customdata=[t.throughput_basis for t, _ in sel],
             hovertemplate="%{text}: %{y:.2f} GB/s (%{customdata}), $%{x:.4f}/GB-month<extra></extra>",
         ))
@@ -300,7 +325,7 @@ def storage_tiers_figure(catalog=None, capacity_tib: float = STORAGE_FIGURE_CAPA
         template=TEMPLATE,
         title=f"Storage tiers: read throughput ({capacity_tib:g} TiB, one client) against price",
         xaxis={"title": "capacity price [USD per GB-month] (local NVMe: included, drawn at 0.001)",
-               "type": "log"},
+               "type": "log", "range": [-3.4, 0.4]},
         yaxis={"title": "read throughput [GB/s]", "type": "log"}, legend_title="kind", height=500)
     return fig
 
