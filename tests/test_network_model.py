@@ -260,3 +260,62 @@ def test_calibrated_efficiency_from_measured_busbw(tmp_path):
         efficiency=(0.6, DEFAULT_COLLECTIVE_EFFICIENCY)))
     with pytest.raises(ValueError, match="calibrated"):
         fabric_collective_time("all_reduce", 1e9, 8, "nvlink4", efficiency="measured")
+
+
+class _Rec:
+    """Fake NCCL module and communicators recording the calls (no GPU needed)."""
+
+    def __init__(self):
+        self.calls = []
+
+    def groupStart(self):  # noqa: N802 - NCCL's name
+        self.calls.append(("groupStart",))
+
+    def groupEnd(self):  # noqa: N802
+        self.calls.append(("groupEnd",))
+
+    def comm(self, rank):
+        rec = self
+
+        class Comm:
+            def __getattr__(self, name):
+                return lambda *a: rec.calls.append((name, rank, *a))
+
+        return Comm()
+
+
+def _bufs(n, base):
+    return [SimpleNamespace(data=SimpleNamespace(ptr=base + 10**9 * r)) for r in range(n)]
+
+
+@pytest.mark.parametrize(
+    ("op", "method", "count"),
+    [("all_reduce", "allReduce", 1024), ("broadcast", "broadcast", 1024),
+     ("all_gather", "allGather", 256), ("reduce_scatter", "reduceScatter", 256)],
+)
+def test_nccl_launch_counts_as_nccl_tests(op, method, count):
+    rec = _Rec()
+    n, nbytes = 4, 4096  # 1024 float32 elements
+    comms = [rec.comm(r) for r in range(n)]
+    streams = [SimpleNamespace(ptr=100 + r) for r in range(n)]
+    N._launch(rec, op, comms, _bufs(n, 0), _bufs(n, 5), nbytes, n, streams, 7, 0)
+    assert rec.calls[0] == ("groupStart",) and rec.calls[-1] == ("groupEnd",)
+    body = rec.calls[1:-1]
+    assert [c[0] for c in body] == [method] * n and [c[1] for c in body] == list(range(n))
+    for rank, c in enumerate(body):
+        assert c[2] == 10**9 * rank and c[3] == 5 + 10**9 * rank  # send, recv buffers
+        assert c[4] == count  # elements: per rank for all-gather / reduce-scatter
+        assert c[-1] == 100 + rank  # the rank's own stream
+
+
+def test_nccl_launch_all_to_all_from_send_recv():
+    rec = _Rec()
+    n, nbytes = 2, 64  # 16 elements, 8 to each peer (32 bytes apart)
+    comms = [rec.comm(r) for r in range(n)]
+    streams = [SimpleNamespace(ptr=r) for r in range(n)]
+    N._launch(rec, "all_to_all", comms, _bufs(n, 0), _bufs(n, 5), nbytes, n, streams, 7, 0)
+    body = rec.calls[1:-1]
+    assert [(c[0], c[1], c[2] % 10**9, c[3], c[5]) for c in body] == [
+        ("send", 0, 0, 8, 0), ("recv", 0, 5, 8, 0), ("send", 0, 32, 8, 1), ("recv", 0, 37, 8, 1),
+        ("send", 1, 0, 8, 0), ("recv", 1, 5, 8, 0), ("send", 1, 32, 8, 1), ("recv", 1, 37, 8, 1),
+    ]

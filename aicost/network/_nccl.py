@@ -182,6 +182,9 @@ def nccl_collectives(
         from cupy.cuda import nccl
     except Exception as exc:
         raise BackendUnavailableError(f"cupy.cuda.nccl is not available: {exc}") from exc
+    if not getattr(nccl, "available", True):
+        raise BackendUnavailableError(
+            "CuPy cannot load the NCCL library; install it (pip install nvidia-nccl-cu12)")
     n = len(ids)
     dtype_code = getattr(nccl, "NCCL_FLOAT32", getattr(nccl, "NCCL_FLOAT", 7))
     sum_code = nccl.NCCL_SUM
@@ -214,7 +217,7 @@ def nccl_collectives(
                     with cupy.cuda.Device(d):
                         sends.append(cupy.ones(in_bytes // _ELEMENT_BYTES, dtype=cupy.float32))
                         recvs.append(cupy.zeros(out_bytes // _ELEMENT_BYTES, dtype=cupy.float32))
-                for _ in range(warmup):
+                for _ in range(max(warmup, 1 if check and op == "all_reduce" else 0)):
                     _launch(nccl, op, comms, sends, recvs, nbytes, n, streams, dtype_code, sum_code)
                 sync()
                 if check and op == "all_reduce" and not counted:
