@@ -171,6 +171,45 @@ def ratio(a, b):
         return None
 
 
+# ----------------------------------------------------------------------------- markdown
+def _fmt(v, digits=3):
+    if v is None:
+        return "n/a"
+    if isinstance(v, float):
+        return f"{v:.{digits}g}"
+    return str(v)
+
+
+def markdown_tables(summary: dict) -> str:
+    """Targets, references and GEMM comparisons of a device_check.json as Markdown."""
+    ctx = summary.get("context", {})
+    info = ctx.get("device_info", {})
+    out = [f"Device: {ctx.get('device')} ({info.get('sm_count')} SMs, L2 "
+           f"{(info.get('l2_bytes') or 0) / 2**20:.0f} MiB), driver {ctx.get('driver_version')}, "
+           f"CuPy {ctx.get('versions', {}).get('cupy-cuda13x') or info.get('cupy_version')}, "
+           f"measured {ctx.get('time_utc')}; numba-cuda shim used: {summary.get('numba_shim_used')}.",
+           "", "| target | measured | goal |", "| --- | --- | --- |"]
+    for k, v in summary.get("targets", {}).items():
+        out.append(f"| {k} | {_fmt(v.get('value'))} | {v.get('target')} |")
+    refs = summary.get("references", {})
+    out += ["", "| bandwidth | GB/s |", "| --- | --- |"]
+    for k, v in refs.items():
+        if isinstance(v, dict) and v.get("rate_bytes_per_s"):
+            out.append(f"| {k} | {v['rate_bytes_per_s'] / 1e9:.0f} |")
+    out += ["", "| GEMM | shape | aicost TFLOP/s | torch TFLOP/s | aicost/torch | timer/do_bench |",
+            "| --- | --- | --- | --- | --- | --- |"]
+    for e in refs.get("gemm", []):
+        out.append(f"| {e['dtype']} | {e.get('layer') or e['shape']} | "
+                   f"{(e.get('aicost_flops_per_s') or 0) / 1e12:.1f} | "
+                   f"{(e.get('torch_flops_per_s') or 0) / 1e12:.1f} | "
+                   f"{_fmt(e.get('ratio_aicost_over_torch'))} | {_fmt(e.get('timer_ratio'))} |")
+    checks = summary.get("checks", {})
+    bad = [k for k, v in checks.items() if not v.get("ok")]
+    out += ["", f"Correctness checks: {len(checks) - len(bad)}/{len(checks)} passed"
+            + (f"; failed: {', '.join(bad)}" if bad else ".")]
+    return "\n".join(out)
+
+
 # ----------------------------------------------------------------------------- main
 def main(argv=None) -> int:
     global OUT
@@ -180,7 +219,13 @@ def main(argv=None) -> int:
     ap.add_argument("--budget-s", type=float, default=420.0,
                     help="start no new section after this many seconds (default 420)")
     ap.add_argument("--skip-full", action="store_true", help="skip the full suites")
+    ap.add_argument("--markdown", metavar="SUMMARY_JSON",
+                    help="print the tables of a finished check (its device_check.json) as "
+                         "Markdown for docs/benchmarks.md, then exit")
     args = ap.parse_args(argv)
+    if args.markdown:
+        print(markdown_tables(json.loads(Path(args.markdown).read_text())))
+        return 0
     OUT = Path(args.out)
     OUT.mkdir(parents=True, exist_ok=True)
     cpu = args.cpu

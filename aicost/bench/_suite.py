@@ -971,7 +971,7 @@ def _save(result: Run, store) -> str | None:
             store = Store()
         return store.save_run(result.df, context=_jsonable(result.context), kind="compute",
                               partial=result.partial)
-    except ImportError as exc:
-        result.context["store_error"] = f"results not saved: {exc}"
-        warnings.warn(f"results not saved: {exc}", stacklevel=3)
+    except Exception as exc:  # a store problem must not lose the measurements
+        result.context["store_error"] = f"results not saved: {type(exc).__name__}: {exc}"
+        warnings.warn(f"results not saved: {type(exc).__name__}: {exc}", stacklevel=3)
         return None
