@@ -204,3 +204,10 @@ def test_inference_arrays_equal_scalar_estimates():
         assert e.prefill_s == pytest.approx(r["prefill_s"][i], rel=1e-12)
         assert e.usd_per_1m_output == pytest.approx(r["usd_per_1m_output"][i], rel=1e-12)
         assert e.max_batch == r["max_batch"][i]
+
+
+def test_default_batch_is_the_largest_meeting_tpot():
+    e = estimate_inference("llama-3.1-8b", H100, tpot_s="30ms", **EFF)
+    assert e.tpot_s <= 0.030
+    nxt = latency_curve("llama-3.1-8b", H100, batches=[e.batch + 1], **EFF)
+    assert nxt["tpot_s"].iloc[0] > 0.030 or e.batch == e.max_batch

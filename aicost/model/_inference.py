@@ -559,8 +559,7 @@ def estimate_inference(model, accelerator="H100-SXM", *, tp=1, prompt_tokens=512
     ttft_percentile : float or None
         Percentile the TTFT target applies to (``None``: the mean).
     batch : int, optional
-        Concurrent sequences per replica; default: the largest that fits and meets ``tpot_s``
-        (searched over powers of two and the memory limit).
+        Concurrent sequences per replica; default: the largest that fits and meets ``tpot_s``.
     dtype, kv_dtype : str
         Weight/compute dtype and KV-cache dtype (default: ``dtype``).
     pricing, price_usd_per_gpu_hour, instance : price from the catalog or explicit [USD/GPU-h].
@@ -612,6 +611,17 @@ def estimate_inference(model, accelerator="H100-SXM", *, tp=1, prompt_tokens=512
                 f"no batch meets TPOT {format_duration(tpot_t)} for {spec.name} on {tp} x {hw.accelerator}: "
                 f"even batch 1 takes {format_duration(float(r['tpot_s'][0]))} per token; raise tp, use a "
                 "faster accelerator or relax the TPOT target")
+        # TPOT grows with the batch: refine between the last grid point that meets the target
+        # and the next one by bisection on whole batch sizes
+        above = grid[grid > chosen]
+        if tpot_t is not None and above.size:
+            lo, hi = chosen, int(above[0])
+            while hi - lo > 1:
+                mid = (lo + hi) // 2
+                t_mid = float(np.asarray(_inference_arrays(spec, batch=float(mid), prompt_tokens=p,
+                                                           output_tokens=o, **arr)["tpot_s"]))
+                lo, hi = (mid, hi) if t_mid <= tpot_t else (lo, mid)
+            chosen = lo
     else:
         from ._memory import _positive_int
 

@@ -819,11 +819,24 @@ def estimate_training(job: TrainingJob, cluster: Cluster, catalog=None, store=No
     store : aicost.store.Store, optional
         Results store for measured GEMM efficiencies.
 
+    Returns
+    -------
+    TrainingEstimate
+        A layout whose memory exceeds the GPU is still estimated; ``fits`` is False and the
+        printed estimate says so (the planner drops such layouts with the reason).
+
     Raises
     ------
     ValueError
         For impossible jobs (zero tokens, a layout that does not match the GPU count, ``tp``
         larger than a node, a batch that does not split into micro-batches, ...).
+
+    Notes
+    -----
+    Not modelled: expert parallelism (mixture-of-experts weights are sharded with ``tp`` like
+    dense ones, with no all-to-all), context parallelism, overlap of tensor-parallel
+    communication with compute, and fp32 gradient reduction (gradients are reduced in the
+    training dtype).
     """
     spec = _spec_check(job.model)
     tokens = _check_positive("tokens", job.tokens)
