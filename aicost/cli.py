@@ -533,6 +533,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("aicost: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # `aicost catalog list instances | head`: the reader went away; exit quietly
+        import os
+
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
     except ModuleNotFoundError as exc:
         name = (exc.name or "").split(".")[0]
         extra = _EXTRA_FOR.get(name)
