@@ -69,8 +69,11 @@ else:
 
 
 #: aicost.viz figure functions drawn from a plan, fn(plan)
-TRAINING_FIGURES = ("pareto_figure",)
-SERVING_FIGURES = ("pareto_figure",)
+TRAINING_FIGURES = ("pareto_figure", "step_time_figure", "cost_vs_deadline_figure")
+SERVING_FIGURES = ("pareto_figure", "latency_vs_batch_figure", "cost_per_million_tokens_figure")
+#: the demo shows fewer (it has other sections)
+DEMO_TRAINING_FIGURES = ("pareto_figure", "step_time_figure")
+DEMO_SERVING_FIGURES = ("pareto_figure", "cost_per_million_tokens_figure")
 
 
 # ----------------------------------------------------------------------------- training_plan
@@ -228,7 +231,10 @@ note = ""
 def _bench():
     if run_id:
         st = aicost.store.Store()
-        return st.results(run_id=run_id), {"run_id": run_id}
+        info = st.run(run_id)  # unknown id: a clear error naming the known runs
+        context = {**(info.get("context") or {}),
+                   **{k: v for k, v in info.items() if isinstance(v, (str, int, float))}}
+        return st.results(run_id=run_id), context
     run = aicost.bench.run(suite=suite, backend=backend, store=None if store else False,
                           progress=False)
     return run.df, dict(run.context)
@@ -293,8 +299,8 @@ each offer. Every row carries its source and the date it was checked."""),
     code("""\
 # catalog: charts and tables
 if cat.ok:
-    charts = R.attempt("Catalog charts", lambda: aicost.report.blocks.catalog_figures(
-        cat.value, providers=providers, accelerators=accelerators))
+    charts = R.attempt("Catalog charts", lambda: R.catalog_figures(
+        cat.value, providers=providers, accelerators=accelerators, full=True))
     if charts.ok:
         for fig in charts.value:
             R.figure(fig)
@@ -442,7 +448,7 @@ def _show_bench():
     run = bench.value
     R.facts(R.bench_context(run.context), title="Machine measured")
     R.table(R.bench_table(run.df), caption="Quick suite results", max_rows=40)
-    R.show_figures(["roofline"], run.df)
+    R.show_figures(["roofline"], run)
 
 
 if bench.ok:
@@ -479,7 +485,7 @@ meet the deadline, then recommends the cheapest and explains it."""),
 # demo: training plan section
 if train.ok:
     R.render("Training plan (display)", lambda: R.show_plan(
-        train.value, max_rows=8, figures={TRAINING_FIGURES!r}))
+        train.value, max_rows=8, figures={DEMO_TRAINING_FIGURES!r}))
 else:
     R.unavailable(train)
 """),
@@ -492,7 +498,7 @@ tokens."""),
 # demo: serving plan section
 if serve.ok:
     R.render("Serving plan (display)", lambda: R.show_plan(
-        serve.value, max_rows=8, figures={SERVING_FIGURES!r}))
+        serve.value, max_rows=8, figures={DEMO_SERVING_FIGURES!r}))
 else:
     R.unavailable(serve)
 """),

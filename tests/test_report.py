@@ -219,3 +219,35 @@ def test_kernel_runs_this_python():
     import sys
 
     assert spec.argv[0] == sys.executable
+
+
+# ----------------------------------------------------------------------------- real reports
+@pytest.mark.slow
+def test_cli_catalog_report(tmp_path, capsys):
+    out = tmp_path / "cat.html"
+    assert aicost.cli.main(["report", "catalog", "--providers", "aws,lambda",
+                            "--note", "<b>negotiated</b>", "-o", str(out)]) == 0
+    assert f"wrote {out}" in capsys.readouterr().out
+    html = out.read_text()
+    assert _export.external_resources(html) == []
+    assert len(re.findall(r"\* plotly\.js v\d+\.\d+\.\d+", html)) == 1
+    assert html.count('class="plotly-graph-div"') >= 3
+    assert "&lt;b&gt;negotiated&lt;/b&gt;" in html and "<b>negotiated</b>" not in html
+    assert "aicost-callout aicost-warning" not in html  # no section fell back to "not available"
+    assert "as_of" in html and "source" in html
+
+
+@pytest.mark.slow
+def test_training_plan_report_states_its_answer_and_assumptions(tmp_path):
+    out = aicost.report.build("training_plan", tmp_path / "plan.html", model="llama-3.1-8b",
+                              tokens=1e12, deadline="30d", note="<script>window.__pwned=1</script>")
+    html = out.read_text()
+    import html as _h
+
+    text = _h.unescape(re.sub(r"<[^>]+>", " ", re.sub(r"<script\b.*?</script>", " ", html,
+                                                    flags=re.S)))
+    assert "In short" in text and "rent" in text and "bottleneck" in text
+    assert "Assumptions" in text and "Efficiency factor" in text
+    assert "Catalog instances used" in text and "as_of" in text
+    assert "<script>window.__pwned" not in html
+    assert text.index("In short") < text.index("The plan")

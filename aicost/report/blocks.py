@@ -481,18 +481,24 @@ def catalog_rows_used(catalog, rows) -> None:
 
 
 # ----------------------------------------------------------------------------- catalog
-def catalog_figures(catalog, providers=None, accelerators=None) -> list:
-    """The catalog charts shown in reports (from :mod:`aicost.viz`), filtered as asked."""
+def catalog_figures(catalog, providers=None, accelerators=None, full: bool = False) -> list:
+    """The catalog charts shown in reports (from :mod:`aicost.viz`), filtered as asked.
+
+    The demo shows three: price per GPU-hour by accelerator and provider, the cheapest bf16
+    PFLOP-hour per accelerator, spot against on-demand. ``full`` adds the accelerators' peak
+    compute against bandwidth and the storage tiers (the catalog report).
+    """
     from .. import viz
 
-    figs = []
-    for name in ("price_per_gpu_hour", "cost_per_pflop_hour", "spot_vs_on_demand"):
-        fn = getattr(viz, name, None)
-        if fn is None:
-            continue
-        figs.append(fn(catalog, providers=providers, accelerators=accelerators))
-    if not figs:
-        raise AttributeError("aicost.viz has no catalog charts (price_per_gpu_hour, ...)")
+    kw = {"providers": providers, "accelerators": accelerators}
+    figs = [
+        viz.price_per_gpu_hour_figure(catalog, **kw),
+        viz.best_offer_figure(catalog, metric="usd_per_bf16_pflop_hour", **kw),
+        viz.spot_vs_on_demand_figure(catalog, **kw),
+    ]
+    if full:
+        figs.append(viz.accelerator_specs_figure(catalog, **kw))
+        figs.append(viz.storage_tiers_figure(catalog, providers=providers))
     return figs
 
 
