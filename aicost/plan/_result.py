@@ -50,7 +50,7 @@ def _fmt_value(col: str, x: Any) -> str:
             return format_duration(x)
         if "usd" in col:
             return _fmt_usd(x)
-        if col in ("mfu", "goodput") or col.endswith("_frac") or col.endswith("_util"):
+        if col in ("mfu", "hfu", "goodput", "utilization") or col.endswith("_frac") or col.endswith("_util"):
             return f"{100 * float(x):.1f}%"
         if abs(x) >= 100:
             return f"{x:,.0f}"
@@ -60,6 +60,8 @@ def _fmt_value(col: str, x: Any) -> str:
 
 def _format_table(df: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
     cols = [c for c in columns if c in df.columns]
+    if "reason" in cols and not df["reason"].astype(str).str.len().any():
+        cols.remove("reason")  # a table of feasible plans has no reasons to show
     out = pd.DataFrame({c: [_fmt_value(c, v) for v in df[c].tolist()] for c in cols})
     return out
 
