@@ -422,6 +422,7 @@ _REPORT_FLAGS = {
     "ttft": ("ttft", "time-to-first-token target, e.g. 1s"),
     "tpot": ("tpot", "time-per-output-token target, e.g. 50ms"),
     "providers": ("providers", "comma-separated providers, e.g. aws,gcp"),
+    "accelerators": ("accelerators", "comma-separated accelerators, e.g. h100,mi300x"),
     "pricing": ("pricing", "comma-separated pricing models: on_demand,spot,reserved"),
     "efficiency": ("efficiency", "compute efficiency factor override (0-1)"),
     "suite": ("suite", "benchmark suite: quick or full"),

@@ -245,7 +245,9 @@ bench = R.attempt("Compute benchmark", _bench)
 # header
 machine = R.header(title or "Compute benchmark", note=note,
                    params={"suite": suite, "backend": backend, "stored run": run_id})
-if not bench.ok:
+if bench.ok:
+    R.callout(R.bench_summary_html(*bench.value), kind="recommendation", title="In short")
+else:
     R.unavailable(bench)
 """),
     md("""\
@@ -288,7 +290,11 @@ note = ""
 # header
 R.header(title or "What accelerators cost", note=note,
          params={"providers": providers, "accelerators": accelerators, "extra catalogs": extra})
-if not cat.ok:
+if cat.ok:
+    R.callout(R.catalog_highlights_html(cat.value, providers=providers, accelerators=accelerators),
+              kind="recommendation", title="In short")
+    R.catalog_summary(cat.value)
+else:
     R.unavailable(cat)
 """),
     md("""\
@@ -446,6 +452,7 @@ the CPU (NumPy/Numba)."""),
 # demo: benchmark section
 def _show_bench():
     run = bench.value
+    R.callout(R.bench_summary_html(run.df, run.context), kind="info")
     R.facts(R.bench_context(run.context), title="Machine measured")
     R.table(R.bench_table(run.df), caption="Quick suite results", max_rows=40)
     R.show_figures(["roofline"], run)

@@ -30,9 +30,11 @@ __all__ = [
     "Outcome",
     "attempt",
     "bench_context",
+    "bench_summary_html",
     "bench_table",
     "callout",
     "catalog_figures",
+    "catalog_highlights_html",
     "catalog_rows_used",
     "catalog_summary",
     "esc",
@@ -661,3 +663,75 @@ def humanize(df):
     out.columns = [str(c).removesuffix("_s").replace("_", " ") if str(c).endswith("_s")
                    else str(c).replace("_", " ") for c in df.columns]
     return out
+
+
+def bench_summary_html(df, context=None) -> str:
+    """A compute benchmark in words: the best GEMM rate per dtype, the best memory bandwidth,
+    and how far they are from the catalog's peak (escaped HTML)."""
+    import pandas as pd
+
+    ctx = dict(context or {})
+    device = ctx.get("device") or (df["device"].dropna().iloc[0] if "device" in df.columns
+                                   and df["device"].notna().any() else "this machine")
+    parts = []
+    name = df["name"].astype(str) if "name" in df.columns else pd.Series("", index=df.index)
+    unit = df["unit"].astype(str) if "unit" in df.columns else pd.Series("", index=df.index)
+    pct = df["pct_of_peak"] if "pct_of_peak" in df.columns else pd.Series(float("nan"),
+                                                                          index=df.index)
+    gemm = df[(name == "gemm") & (unit == "FLOP/s")]
+    rates = []
+    for dtype, g in gemm.groupby("dtype") if "dtype" in gemm.columns else ():
+        i = g["value"].astype(float).idxmax()
+        p = pd.to_numeric(pct.loc[i], errors="coerce")
+        rates.append(_rate(g.loc[i, "value"], "FLOP/s") + f" {dtype}"
+                     + (f" ({float(p):.0f}% of peak)" if pd.notna(p) else ""))
+    if rates:
+        parts.append("GEMM up to " + ", ".join(rates))
+    stream = df[name.isin(["copy", "scale", "add", "triad", "dot"]) & (unit == "B/s")]
+    if len(stream):
+        i = stream["value"].astype(float).idxmax()
+        p = pd.to_numeric(pct.loc[i], errors="coerce")
+        parts.append(f"memory bandwidth up to {_rate(stream.loc[i, 'value'], 'B/s')} "
+                     f"({stream.loc[i, 'name']})" + (f", {float(p):.0f}% of peak"
+                                                      if pd.notna(p) else ""))
+    if not parts:
+        return text("No GEMM or memory-bandwidth results in this run of {d}.", d=device)
+    out = text("<b>{d}</b> ({b}) reached {p}.", d=device, b=ctx.get("backend", ""),
+               p="; ".join(parts))
+    if not pd.to_numeric(pct, errors="coerce").notna().any():
+        out += text(" Percent of peak is not given: the catalog has no row for {d} (the catalog "
+                    "lists accelerators, not host CPUs).", d=device)
+    return out
+
+
+def catalog_highlights_html(catalog, providers=None, accelerators=None) -> str:
+    """The catalog in words: offers, the cheapest GPU-hour and bf16 PFLOP-hour, the deepest
+    spot discount (escaped HTML)."""
+    df = catalog.instances
+    if providers:
+        df = df[df["provider"].str.lower().isin([str(p).lower() for p in providers])]
+    if accelerators:
+        names = {str(catalog.accelerator(a).name) for a in accelerators}
+        df = df[df["accelerator"].isin(names)]
+    if df.empty:
+        return "No offer matches these filters."
+    out = [text("{n} offers from {p} providers for {a} accelerators.", n=len(df),
+                p=df["provider"].nunique(), a=df["accelerator"].nunique())]
+
+    def cheapest(col, label):
+        if col not in df.columns or df[col].notna().sum() == 0:
+            return
+        r = df.loc[df[col].astype(float).idxmin()]
+        out.append(text("Cheapest {l}: <b>{acc}</b> on {prov} {it} at <b>{usd}</b>.", l=label,
+                        acc=r["accelerator"], prov=r["provider"], it=r["instance_type"],
+                        usd=_fmt_usd(r[col])))
+
+    cheapest("price_usd_per_gpu_hour", "GPU-hour on demand")
+    cheapest("usd_per_bf16_pflop_hour", "bf16 PFLOP/s-hour at peak, on demand")
+    cheapest("usd_per_bf16_pflop_hour_spot", "bf16 PFLOP/s-hour at peak, spot")
+    if "spot_discount" in df.columns and df["spot_discount"].notna().any():
+        r = df.loc[df["spot_discount"].astype(float).idxmax()]
+        out.append(text("Deepest spot discount: {acc} on {prov} {it}, {d}% off on-demand.",
+                        acc=r["accelerator"], prov=r["provider"], it=r["instance_type"],
+                        d=f"{100 * float(r['spot_discount']):.0f}"))
+    return " ".join(out)
