@@ -333,6 +333,13 @@ def _add_plan(sub) -> None:
     tp_.add_argument("--max-gpus", type=int, default=16384, help="largest cluster searched (16384)")
     tp_.add_argument("--storage-tier", help="checkpoint storage tier (default: each provider's)")
     tp_.add_argument("--objective", choices=("auto", "cost", "time", "balanced"), default="auto")
+    tp_.add_argument("--global-batch-tokens", type=number, default=4 * 2**20,
+                     help="tokens per optimizer step (default 4Mi, as Llama 2)")
+    tp_.add_argument("--seq-len", type=int, help="training sequence length (default: the model's)")
+    tp_.add_argument("--failure-rate", type=number,
+                     help="interruptions per GPU-hour (default: Llama 3 report, 1.97e-5)")
+    tp_.add_argument("--preemption-rate", type=number,
+                     help="spot preemptions per node-hour (default: 0.2 per node-month)")
     tp_.set_defaults(func=_cmd_plan_train)
 
     sp = psub.add_parser("serve", help="plan serving: offers x tensor parallelism x batch x replicas")
@@ -388,6 +395,9 @@ def _cmd_plan_train(args) -> int:
                          providers=args.providers, pricing=args.pricing, accelerators=args.accelerators,
                          max_gpus=args.max_gpus, storage_tier=args.storage_tier,
                          efficiency=args.efficiency, objective=args.objective,
+                         global_batch_tokens=args.global_batch_tokens, seq_len=args.seq_len,
+                         failure_rate_per_gpu_hour=args.failure_rate,
+                         spot_preemption_rate_per_hour=args.preemption_rate,
                          catalog=_plan_catalog(args))
     _print_plan(plan, args.top, args.json)
     return 0

@@ -66,3 +66,11 @@ def test_plan_serve(capsys, tmp_path):
 def test_plan_serve_needs_rate_or_demand(capsys):
     rc = main(["plan", "serve", "--model", "llama-3.1-8b"])
     assert rc == 2 and "--qps" in capsys.readouterr().err
+
+
+def test_plan_train_reliability_options(capsys):
+    rc = main(["plan", "train", "--model", "llama-3.1-8b", "--tokens", "2e11", "--deadline", "20d",
+               "--providers", "aws", "--max-gpus", "128", "--failure-rate", "0", "--preemption-rate", "0",
+               "--top", "1"])
+    out = capsys.readouterr().out
+    assert rc == 0 and "goodput 100.0%" in out and "0 interruptions expected" in out.replace("0.0 ", "0 ")
