@@ -365,8 +365,9 @@ def _print_plan(plan, top: int, json_path: str | None) -> None:
 
     cols = list(plan.table_columns)
     if not plan.feasible.empty:
-        print(f"Best {min(top, len(plan.feasible))} plans:")
-        print(_format_table(plan.feasible.head(top), cols).to_string(index=False))
+        shown = plan._distinct(plan.feasible).head(top)
+        print(f"Best {len(shown)} plans:")
+        print(_format_table(shown, cols).to_string(index=False))
         print()
         front = plan.pareto
         print(f"Pareto frontier ({plan.time_col} against {plan.cost_col}, {len(front)} points):")

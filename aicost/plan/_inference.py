@@ -400,7 +400,8 @@ def plan_inference(
     plan = Plan(kind="inference", candidates=cands, request=request, n_evaluated=n_eval,
                 reason_counts=reason_counts, elapsed_s=elapsed, time_col="latency_s",
                 cost_col="cost_usd_per_hour", sort_col=sort_col, objective=objective_text,
-                assumptions=assumptions, table_columns=INFERENCE_COLUMNS, _recommend=recommend,
+                assumptions=assumptions, table_columns=INFERENCE_COLUMNS,
+                distinct_by=("provider", "instance_type", "pricing", "tp"), _recommend=recommend,
                 extras={"search": (cfg, lay, ctx, rate)})
     if not ok.any():
         raise InfeasibleError(_infeasible_message(cands, ctx, rate, cfg))

@@ -266,6 +266,10 @@ class Plan:
         The assumptions behind every number.
     table_columns : tuple of str
         The columns the text and HTML views show.
+    distinct_by : tuple of str
+        Columns that make two plans different to a reader (training: provider, instance,
+        nodes, pricing; the storage tier is a detail): `top` and the views list the best row
+        of each such group.
     extras : dict
         Kind-specific results: ``search`` (the search inputs, to re-run it), ``demand`` (serving
         against a demand curve), ``layouts`` (training with ``detail=True``).
@@ -283,6 +287,7 @@ class Plan:
     objective: str
     assumptions: tuple[str, ...] = ()
     table_columns: tuple[str, ...] = ()
+    distinct_by: tuple[str, ...] = ()
     extras: dict = field(default_factory=dict, repr=False)
     _recommend: Callable[[Plan], Recommendation | None] | None = field(default=None, repr=False)
     _best_cache: list = field(default_factory=list, repr=False)
@@ -331,10 +336,20 @@ class Plan:
             self._best_cache.append(self._recommend(self) if self._recommend is not None else None)
         return self._best_cache[0]
 
-    def top(self, n: int = 10) -> pd.DataFrame:
-        """The ``n`` best feasible candidates with the columns people read first."""
+    def top(self, n: int = 10, distinct: bool = True) -> pd.DataFrame:
+        """The ``n`` best feasible candidates with the columns people read first.
+
+        With ``distinct`` (default) only the best row of each `distinct_by` group is listed, so
+        the same offer does not appear once per storage tier or batch size.
+        """
         cols = [c for c in self.table_columns if c in self.candidates.columns]
-        return self.feasible.head(n)[cols].reset_index(drop=True)
+        return self._distinct(self.feasible, distinct).head(n)[cols].reset_index(drop=True)
+
+    def _distinct(self, df: pd.DataFrame, distinct: bool = True) -> pd.DataFrame:
+        key = [c for c in self.distinct_by if c in df.columns]
+        if not distinct or not key:
+            return df
+        return df.drop_duplicates(subset=key, keep="first")
 
     def cost_by_deadline(self, deadlines_s=None, by: str = "pricing") -> pd.DataFrame:
         """The cheapest feasible candidate for each deadline, overall and per ``by`` group.
@@ -421,8 +436,9 @@ class Plan:
             lines += best.lines() + [""]
         cols = list(self.table_columns)
         if not self.feasible.empty:
-            lines.append(f"Best {min(_SHOW_ROWS, len(self.feasible))} plans:")
-            lines.append(_format_table(self.feasible.head(_SHOW_ROWS), cols).to_string(index=False))
+            shown = self._distinct(self.feasible).head(_SHOW_ROWS)
+            lines.append(f"Best {len(shown)} plans:")
+            lines.append(_format_table(shown, cols).to_string(index=False))
             lines.append("")
             front = self.pareto
             lines.append(f"Pareto frontier (time against cost, {len(front)} points):")
@@ -444,8 +460,9 @@ class Plan:
         else:
             parts.append("<p><b>No feasible plan.</b></p>")
         if not self.feasible.empty:
-            parts.append(f"<p><b>Best {min(_SHOW_ROWS, len(self.feasible))} plans</b></p>")
-            parts.append(_format_table(self.feasible.head(_SHOW_ROWS), cols).to_html(index=False))
+            shown = self._distinct(self.feasible).head(_SHOW_ROWS)
+            parts.append(f"<p><b>Best {len(shown)} plans</b></p>")
+            parts.append(_format_table(shown, cols).to_html(index=False))
             front = self.pareto
             parts.append(f"<p><b>Pareto frontier</b> (time against cost, {len(front)} points)</p>")
             parts.append(_format_table(front.head(2 * _SHOW_ROWS), cols).to_html(index=False))
@@ -472,7 +489,7 @@ class Plan:
             "n_evaluated": self.n_evaluated,
             "elapsed_s": self.elapsed_s,
             "best": best.to_dict() if best is not None else None,
-            "top": records(self.feasible.head(top)),
+            "top": records(self._distinct(self.feasible).head(top)),
             "pareto": records(self.pareto),
             "infeasible": records(self.infeasible),
             "assumptions": list(self.assumptions),

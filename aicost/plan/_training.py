@@ -349,7 +349,8 @@ def plan_training(
     plan = Plan(kind="training", candidates=cands, request=request, n_evaluated=n_eval,
                 reason_counts=reason_counts, elapsed_s=elapsed, time_col="time_s",
                 cost_col="cost_usd", sort_col=sort_col, objective=objective_text,
-                assumptions=assumptions, table_columns=TRAINING_COLUMNS, _recommend=recommend,
+                assumptions=assumptions, table_columns=TRAINING_COLUMNS,
+                distinct_by=("provider", "instance_type", "nodes", "pricing"), _recommend=recommend,
                 extras={"search": (cfg, lay, ctx)})
     if details is not None:
         plan.extras["layouts"] = details
