@@ -258,3 +258,36 @@ def test_measured_efficiency_from_the_store(cat, tmp_path):
     assert p.best.efficiency_source.startswith("measured: GEMM efficiency")
     assert p.best.efficiency == pytest.approx(700e12 / peak * TRAINING_KERNEL_FACTOR)
     assert "efficiency" in str(p.best) and "measured" in str(p.best)
+
+
+# ------------------------------------------------------------------ constraints, property-based
+TINY = dict(providers=["aws"], accelerators=["H100-SXM", "A100-80GB"], max_gpus=128)
+
+
+@pytest.fixture(scope="module")
+def open_plan(cat):
+    return plan_training("llama-3.1-8b", 1e11, catalog=cat, **TINY)
+
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(days=st.floats(0.5, 60), budget=st.one_of(st.none(), st.floats(2e3, 2e5)))
+def test_constraints_filter_the_unconstrained_plan(cat, open_plan, days, budget):
+    """Within a configuration cost is proportional to time, so the fastest layout is also the
+    cheapest: a deadline and a budget keep exactly the unconstrained plan's rows that meet them."""
+    ok = open_plan.feasible
+    expect = ok[(ok["time_s"] <= days * 86400) & ((ok["cost_usd"] <= budget) if budget else True)]
+    try:
+        p = plan_training("llama-3.1-8b", 1e11, deadline=days * 86400, budget_usd=budget, catalog=cat, **TINY)
+    except InfeasibleError as err:
+        assert expect.empty, f"raised although {len(expect)} rows meet the constraints: {err}"
+        return
+    got = p.feasible
+    assert set(got["config_id"]) == set(expect["config_id"])
+    merged = got.set_index("config_id")["time_s"].sort_index()
+    np.testing.assert_allclose(merged.to_numpy(), expect.set_index("config_id")["time_s"].sort_index().to_numpy(),
+                               rtol=1e-12)
+    assert p.best.cost == pytest.approx(expect["cost_usd"].min())
