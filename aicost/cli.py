@@ -496,8 +496,12 @@ def _cmd_report(args) -> int:
     if args.extra:
         params["extra"] = args.extra
     output = args.output or f"{kind.name}.html"
-    path = report.build(kind.name, output, show_code=args.show_code, keep_notebook=args.keep_notebook,
-                        **params)
+    try:
+        path = report.build(kind.name, output, show_code=args.show_code,
+                            keep_notebook=args.keep_notebook, **params)
+    except ModuleNotFoundError as exc:  # the notebook extra is missing: say which and how
+        print(f"aicost: error: {exc}", file=sys.stderr)
+        return 3
     print(f"wrote {path}")
     return 0
 

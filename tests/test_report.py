@@ -251,3 +251,15 @@ def test_training_plan_report_states_its_answer_and_assumptions(tmp_path):
     assert "Catalog instances used" in text and "as_of" in text
     assert "<script>window.__pwned" not in html
     assert text.index("In short") < text.index("The plan")
+
+
+def test_missing_notebook_extra_is_named(monkeypatch, tmp_path, capsys):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "papermill" else real(name, *a))
+    with pytest.raises(ModuleNotFoundError, match=r"papermill.*aicost\[notebooks\]"):
+        aicost.report.build("catalog", tmp_path / "c.html")
+    assert aicost.cli.main(["report", "catalog", "-o", str(tmp_path / "c.html")]) == 3
+    assert "pip install 'aicost[notebooks]'" in capsys.readouterr().err

@@ -87,6 +87,23 @@ def _kernel_manager_class():
     return _ThisPythonKernelManager
 
 
+#: what running and exporting a report needs (the ``notebooks`` extra)
+_NEEDS = ("papermill", "nbconvert", "nbformat", "nbclient", "jupyter_client", "ipykernel",
+          "IPython")
+
+
+def _require_notebook_extra() -> None:
+    """Fail early, naming every missing package and the extra that installs them."""
+    import importlib.util
+
+    missing = [m for m in _NEEDS if importlib.util.find_spec(m) is None]
+    if missing:
+        raise ModuleNotFoundError(
+            f"aicost reports need {', '.join(missing)}: pip install 'aicost[notebooks]'",
+            name=missing[0],
+        )
+
+
 def _section_of(cell) -> str | None:
     """The section a template cell belongs to: metadata ``aicost.section`` or its first comment."""
     meta = cell.get("metadata", {}).get("aicost", {})
@@ -110,6 +127,7 @@ def execute_template(template: Path, parameters: dict, *, cwd: str | os.PathLike
     ReportError
         When a cell raises: the message names the cell, its section and the exception.
     """
+    _require_notebook_extra()
     import nbformat
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
