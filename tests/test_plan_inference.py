@@ -135,3 +135,8 @@ def test_unknown_model():
 def test_demand_dataframe_checked(cat):
     with pytest.raises(ValueError, match="requests_per_s"):
         plan_inference("llama-3.1-8b", demand=pd.DataFrame({"time_s": [0, 1]}), catalog=cat)
+
+
+def test_pricing_nobody_offers(cat):
+    with pytest.raises(InfeasibleError, match="no offer searched has a price for reserved_1y"):
+        plan_inference("llama-3.1-8b", 10, catalog=cat, providers=["runpod"], pricing=["reserved_1y"])

@@ -291,3 +291,9 @@ def test_constraints_filter_the_unconstrained_plan(cat, open_plan, days, budget)
     np.testing.assert_allclose(merged.to_numpy(), expect.set_index("config_id")["time_s"].sort_index().to_numpy(),
                                rtol=1e-12)
     assert p.best.cost == pytest.approx(expect["cost_usd"].min())
+
+
+def test_pricing_nobody_offers(cat):
+    with pytest.raises(InfeasibleError, match="no offer searched has a price for reserved_1y"):
+        plan_training("llama-3.1-8b", 1e11, deadline="30d", catalog=cat, providers=["runpod"],
+                      pricing=["reserved_1y"], max_gpus=64)

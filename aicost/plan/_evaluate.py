@@ -630,6 +630,10 @@ def training_infeasible_message(cands: pd.DataFrame, ctx: TrainingContext, offer
     summary = "; ".join(f"{r}: {n}" for r, n in counts.items())
     stage = cands["stage"].to_numpy()
     fit = cands[np.isfinite(cands["fastest_fit_s"].to_numpy())]
+    if (stage == 1).all():
+        pricings = ", ".join(sorted(set(cands["pricing"])))
+        return (f"no offer searched has a price for {pricings}; allow another pricing model (e.g. "
+                f"pricing=('on_demand', 'spot')) or other providers. Dropped: {summary}")
     if (stage <= 7).all():
         need = float(np.nanmin(cands["min_memory_bytes"].to_numpy()))
         largest = float(offers["memory_bytes"].max())

@@ -520,6 +520,13 @@ def _infeasible_message(cands, ctx, rate, cfg) -> str:
     counts = cands["reason"].value_counts()
     summary = "; ".join(f"{r}: {n}" for r, n in counts.items())
     codes = cands["code"].to_numpy()
+    if (codes == 1).all():
+        pricings = ", ".join(sorted(set(cands["pricing"])))
+        return (f"no offer searched has a price for {pricings}; allow another pricing model (e.g. "
+                f"pricing=('on_demand', 'spot')) or other providers. Dropped: {summary}")
+    if (codes <= 3).all():
+        return (f"no tensor-parallel degree searched is valid on these offers ({summary}); tp must fit "
+                f"in a node and divide {spec.name}'s {spec.n_heads} attention heads")
     if (codes <= 4).all():
         # nothing fits: the leanest replica (largest tp) against the largest memory
         w = float(spec.n_params * ctx["weight_bytes"])
