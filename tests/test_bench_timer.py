@@ -128,3 +128,35 @@ def test_kwargs_and_args_are_passed():
     benchmark(lambda a, b=0: seen.append((a, b)), 1, kwargs={"b": 2}, clock=FakeClock([1.0]),
               warmup=0, min_samples=1, max_samples=1, min_time_s=0.0)
     assert seen == [(1, 2)]
+
+
+class _BatchClock(FakeClock):
+    """A fake GPU clock: samples come in batches, as CudaEventClock takes them."""
+
+    def __init__(self, durations):
+        super().__init__(durations)
+        self.batches = []
+
+    def measure_batch(self, fn, args, kwargs, count, flush=None):
+        self.batches.append(count)
+        out = []
+        for _ in range(count):
+            if flush is not None:
+                flush()
+            out.append(self.measure(fn, args, kwargs))
+        return out
+
+
+def test_batched_sampling_applies_the_rule_per_sample():
+    rng = np.random.default_rng(3)
+    durs = list(1e-3 * (1 + 0.02 * rng.standard_normal(5000)))
+    clk = _BatchClock(durs)
+    r = benchmark(lambda: None, clock=clk, warmup=0, min_samples=10, min_time_s=0.0,
+                  max_time_s=100.0, rsd_target=0.002)
+    ref = benchmark(lambda: None, clock=FakeClock(durs), warmup=0, min_samples=10,
+                    min_time_s=0.0, max_time_s=100.0, rsd_target=0.002)
+    # same samples, same stopping point as one-by-one sampling; extra queued samples dropped
+    assert r.samples_s == ref.samples_s and r.stop_reason == ref.stop_reason
+    assert clk.batches[0] == 10 and len(clk.batches) > 1
+    assert sum(clk.batches) >= r.n_samples
+    assert all(b <= 256 for b in clk.batches)

@@ -148,6 +148,12 @@ def kernels(dtype: str = "fp32", threads: int = THREADS) -> dict:
         pass
 
     @cuda.jit
+    def spin(us):
+        # keeps the GPU busy about ``us`` microseconds (the timer queues it before a batch)
+        for _ in range(us):
+            cuda.nanosleep(1000)
+
+    @cuda.jit
     def fill(a):
         # writes an int32 buffer: the L2 flush between timed samples
         i = cuda.grid(1)
@@ -158,7 +164,7 @@ def kernels(dtype: str = "fp32", threads: int = THREADS) -> dict:
 
     return {"copy": copy, "scale": scale, "add": add, "triad": triad,
             "dot_partial": dot_partial, "sum_partial": sum_partial, "finish": finish,
-            "empty": empty_kernel, "fill": fill}
+            "empty": empty_kernel, "fill": fill, "spin": spin}
 
 
 class NumbaCudaBackend:

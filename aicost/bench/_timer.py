@@ -4,7 +4,10 @@ The method follows nvbench, ``triton.testing.do_bench`` and ``cupyx.profiler.ben
 (see ``docs/benchmarks.md``):
 
 * the timed region is one call of ``fn``; on a GPU it is bracketed by CUDA events recorded on
-  the current stream, on the CPU by :func:`time.perf_counter`;
+  the current stream, on the CPU by :func:`time.perf_counter`; GPU samples are queued in
+  batches behind a short busy kernel and synchronized once per batch (as do_bench does), so
+  the host's launch cost never shows up as idle GPU time inside a sample; the stopping rule
+  is still applied sample by sample (samples queued after the stopping point are dropped);
 * warm-up calls come first (they absorb JIT/NVRTC compilation and library handle creation);
 * before each sample the last-level cache is flushed by writing a cache-sized buffer, outside
   the timed region;
@@ -49,6 +52,9 @@ DEFAULT_RSD_TARGET = 0.005
 #: the RSE must stay under the target for this many consecutive samples (a short sample can
 #: underestimate the noise by chance; one lucky estimate must not end the measurement)
 _CONFIRM = 3
+#: most samples in one GPU batch, and the GPU time a batch should take at most [s]
+_BATCH_MAX = 256
+_BATCH_TIME_S = 0.1
 #: the plateau rule starts once there are this many times ``min_samples`` samples
 _PLATEAU_FROM = 2
 #: a new best RSE must be this much better (relative) to count as improving
@@ -96,20 +102,39 @@ class CpuClock:
         return None
 
 
+_SPIN_SRC = r"""
+extern "C" __global__ void aicost_spin(long long ns) {
+    long long t0, t;
+    asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t0));
+    do { asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t)); } while (t - t0 < ns);
+}
+"""
+_SPIN_KERNELS: dict = {}
+
+
 class CudaEventClock:
-    """CUDA events recorded on the current stream around the call.
+    """CUDA events recorded on the current stream around each call, samples taken in batches.
+
+    A batch first queues a one-thread kernel that keeps the GPU busy for :attr:`delay_s`, then
+    queues ``flush; start event; fn; end event`` for every sample, and synchronizes once at the
+    end (as ``triton.testing.do_bench`` does). The host therefore runs ahead of the GPU, and
+    the host-side launch cost of ``fn`` (tens of microseconds for a Python library call) does
+    not land inside the timed region as idle GPU time.
 
     Parameters
     ----------
     api : {"cupy", "numba"}
-        Which library's events to use (numba-cuda kernels launch on numba's default stream,
-        CuPy's on CuPy's current stream).
+        Which library's events to use (numba-cuda kernels launch on Numba's default stream,
+        CuPy's on CuPy's current stream; both are the legacy default stream unless changed).
+    delay_s : float [s]
+        GPU busy time queued before each batch.
     """
 
     device = "cuda"
 
-    def __init__(self, api: str = "cupy") -> None:
+    def __init__(self, api: str = "cupy", delay_s: float = 500e-6) -> None:
         self.api = api
+        self.delay_s = float(delay_s)
         if api == "cupy":
             import cupy
 
@@ -125,18 +150,54 @@ class CudaEventClock:
         else:  # pragma: no cover - guarded by callers
             raise ValueError(f"unknown CUDA event api {api!r}; use 'cupy' or 'numba'")
 
-    def measure(self, fn, args, kwargs) -> float:
+    def _events(self):
         if self.api == "cupy":
-            self._start.record()
-            fn(*args, **kwargs)
-            self._end.record()
-            self._end.synchronize()
-            return self._cp.cuda.get_elapsed_time(self._start, self._end) * 1e-3
+            return self._cp.cuda.Event(), self._cp.cuda.Event()
+        return self._cuda.event(timing=True), self._cuda.event(timing=True)
+
+    def _elapsed(self, start, end) -> float:
+        if self.api == "cupy":
+            return self._cp.cuda.get_elapsed_time(start, end) * 1e-3
+        return self._cuda.event_elapsed_time(start, end) * 1e-3
+
+    def _delay(self) -> None:
+        """Queue a kernel that keeps the GPU busy for ``delay_s`` (best effort)."""
+        if self.delay_s <= 0:
+            return
+        try:
+            if self.api == "cupy":
+                k = _SPIN_KERNELS.get("cupy")
+                if k is None:
+                    k = _SPIN_KERNELS["cupy"] = self._cp.RawKernel(_SPIN_SRC, "aicost_spin")
+                import numpy as np
+
+                k((1,), (1,), (np.int64(int(self.delay_s * 1e9)),))
+            else:
+                from ._kernels_numba_cuda import kernels
+
+                kernels("fp32")["spin"][1, 1](int(self.delay_s * 1e6))
+        except Exception:  # the delay only hides launch gaps; never fail a measurement on it
+            self.delay_s = 0.0
+
+    def measure(self, fn, args, kwargs) -> float:
         self._start.record()
         fn(*args, **kwargs)
         self._end.record()
         self._end.synchronize()
-        return self._cuda.event_elapsed_time(self._start, self._end) * 1e-3
+        return self._elapsed(self._start, self._end)
+
+    def measure_batch(self, fn, args, kwargs, count: int, flush=None) -> list[float]:
+        """``count`` samples queued back to back (each after ``flush``), one synchronize."""
+        pairs = [self._events() for _ in range(count)]
+        self._delay()
+        for start, end in pairs:
+            if flush is not None:
+                flush()
+            start.record()
+            fn(*args, **kwargs)
+            end.record()
+        pairs[-1][1].synchronize()
+        return [self._elapsed(s, e) for s, e in pairs]
 
     def wall(self) -> float:
         return time.perf_counter()
@@ -514,17 +575,38 @@ def benchmark(
     best_at = 0
     below = 0
     stop_reason = "max_samples"
+    batch_fn = getattr(clk, "measure_batch", None)
+
+    def sample_stream():
+        """Yield (sample [s], SM clock [MHz] or None), one by one or in batches."""
+        while True:
+            if batch_fn is None:
+                if flush is not None:
+                    flush()
+                x = float(clk.measure(fn, args, kwargs))
+                yield x, (monitor.sm_clock_mhz() if monitor is not None else None)
+                continue
+            n_now = len(samples)
+            if n_now == 0:
+                k = min_samples
+            else:
+                med = statistics.median(samples)
+                k = max(1, min(_BATCH_MAX, n_now // 2 or 1,
+                               int(_BATCH_TIME_S / med) if med > 0 else _BATCH_MAX))
+            k = max(1, min(k, max_samples - n_now))
+            xs = batch_fn(fn, args, kwargs, k, flush)
+            c = monitor.sm_clock_mhz() if monitor is not None else None
+            for x in xs:
+                yield float(x), c
+
     t_start = clk.wall()
+    stream = sample_stream()
     while len(samples) < max_samples:
-        if flush is not None:
-            flush()
-        s = float(clk.measure(fn, args, kwargs))
+        s, c = next(stream)
         samples.append(s)
         total += s
-        if monitor is not None:
-            c = monitor.sm_clock_mhz()
-            if c is not None:
-                clocks.append(c)
+        if c is not None:
+            clocks.append(c)
         n = len(samples)
         if clk.wall() - t_start >= max_time_s:
             stop_reason = "timeout"
