@@ -33,3 +33,30 @@ def demo_report(tmp_path_factory) -> Path:
                 os.environ["AICOST_HOME"] = old
         _CACHE["demo"] = out
     return _CACHE["demo"]
+
+
+#: a user catalog row whose cells carry script payloads (instance type and source)
+HOSTILE_CSV = (
+    "provider,instance_type,region,accelerator,accelerator_count,vcpus,memory_gib,network_gbps,"
+    "local_nvme_tb,price_on_demand_usd_per_hour,price_spot_usd_per_hour,"
+    "price_reserved_1y_usd_per_hour,scale_up_fabric,scale_out_fabric,source,as_of\n"
+    'aws,"<script>window.__pwned=3</script>",us-east-1,H100-SXM,8,192,2048,3200,30.72,30.00,,,'
+    'nvlink4,efa-v2,"negotiated <img src=x onerror=window.__pwned=4>",2026-11-01\n'
+)
+
+
+def catalog_report(tmp_path_factory) -> Path:
+    """Build, once per session through the CLI, a catalog report of aws and lambda offers with
+    a user CSV whose cells hold script payloads, and a hostile note."""
+    if "catalog" not in _CACHE:
+        import aicost
+
+        d = tmp_path_factory.mktemp("catalog_report")
+        csv = d / "negotiated.csv"
+        csv.write_text(HOSTILE_CSV)
+        out = d / "cat.html"
+        rc = aicost.cli.main(["report", "catalog", "--providers", "aws,lambda", "--extra",
+                              str(csv), "--note", XSS, "-o", str(out)])
+        assert rc == 0
+        _CACHE["catalog"] = out
+    return _CACHE["catalog"]

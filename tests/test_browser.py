@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from _report_helpers import XSS, demo_report
+from _report_helpers import XSS, catalog_report, demo_report
 from conftest import requires_chromium
 
 playwright_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
@@ -128,3 +128,15 @@ def test_demo_report_in_the_browser(tmp_path, tmp_path_factory):
         assert res["rendered"], "a plotly chart did not render (no svg.main-svg)"
     assert "Recommendation" in res["text"]
     assert res["screenshot"].stat().st_size > 10_000
+
+
+@pytest.mark.slow
+def test_catalog_report_with_hostile_user_csv_in_the_browser(tmp_path, tmp_path_factory):
+    path = catalog_report(tmp_path_factory)
+    res = open_offline(path, tmp_path, "catalog")
+    assert res["requests"] == [] and res["errors"] == [], (res["requests"], res["errors"])
+    assert res["charts"] >= 3 and res["rendered"]
+    assert res["pwned"] is None, "a script in a user CSV cell or note ran"
+    assert "<script>window.__pwned=3</script>" in res["text"]
+    assert "negotiated <img src=x onerror=window.__pwned=4>" in res["text"]
+    assert "window.__pwned = 1" in res["text"]

@@ -223,18 +223,20 @@ def test_kernel_runs_this_python():
 
 # ----------------------------------------------------------------------------- real reports
 @pytest.mark.slow
-def test_cli_catalog_report(tmp_path, capsys):
-    out = tmp_path / "cat.html"
-    assert aicost.cli.main(["report", "catalog", "--providers", "aws,lambda",
-                            "--note", "<b>negotiated</b>", "-o", str(out)]) == 0
-    assert f"wrote {out}" in capsys.readouterr().out
-    html = out.read_text()
+def test_cli_catalog_report(tmp_path_factory):
+    from _report_helpers import catalog_report
+
+    html = catalog_report(tmp_path_factory).read_text()
     assert _export.external_resources(html) == []
     assert len(re.findall(r"\* plotly\.js v\d+\.\d+\.\d+", html)) == 1
     assert html.count('class="plotly-graph-div"') >= 3
-    assert "&lt;b&gt;negotiated&lt;/b&gt;" in html and "<b>negotiated</b>" not in html
     assert "aicost-callout aicost-warning" not in html  # no section fell back to "not available"
-    assert "as_of" in html and "source" in html
+    assert "as_of" in html and "source" in html and "In short" in html
+    # user strings (note, CSV cells) are text
+    for payload in ("<script>window.__pwned", "<img src=x"):
+        assert payload not in html
+    assert "&lt;script&gt;window.__pwned=3&lt;/script&gt;" in html
+    assert "negotiated &lt;img src=x onerror=window.__pwned=4&gt;" in html
 
 
 @pytest.mark.slow
