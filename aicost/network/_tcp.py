@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import errno
 import multiprocessing
+import os
 import socket
 import threading
 import time
@@ -294,7 +295,7 @@ def measure_tcp(
             s.settimeout(_IO_TIMEOUT_S)
             s.connect((host, actual_port))
             socks.append(s)
-        payload = memoryview(bytearray(__import__("os").urandom(buffer_bytes)))
+        payload = memoryview(bytearray(os.urandom(buffer_bytes)))
         sent = [0] * streams
         sent_in_window = [0] * streams
         errors: list[BaseException] = []

@@ -537,7 +537,7 @@ class Workspace:
     """A work directory with one laid-out file per worker, removed on exit (also on Ctrl-C).
 
     Use it to run several patterns on the same files, as one fio job file does, or to point
-    fio at the very files aicost measures (``fio --name=aicost --directory=ws.workdir``).
+    fio at the very files aicost measures (``fio --name=aicostjob --directory=ws.workdir``).
 
     Parameters
     ----------
@@ -652,8 +652,9 @@ def _run(paths, pattern, is_write, is_random, bs, size, workers, dur, ramp, use_
         for t in threads:
             while t.is_alive():
                 t.join(0.05)
-    except BaseException:
+    except BaseException:  # Ctrl-C in the main thread: stop the workers, then clean up
         stop.set()
+        barrier.abort()
         for t in threads:
             t.join(10)
         raise
