@@ -89,7 +89,7 @@ def test_pareto_frontier_of_plan(plan8b):
     assert np.all(np.diff(front["cost_usd"].to_numpy()) <= 0)
 
 
-def _scalar(row, plan):
+def _scalar(row, plan, dtype="bf16"):
     """The same candidate through aicost.model.estimate_training, every number explicit."""
     cfg, lay, ctx = plan.extras["search"]
     spot = row["pricing"] == "spot"
@@ -98,7 +98,7 @@ def _scalar(row, plan):
                       recompute=row["recompute"], zero_stage=int(row["zero_stage"]),
                       seq_len=ctx.seq_len, checkpoint_s=float(row["checkpoint_s"]),
                       restart_s=float(row["restart_s"]),
-                      failures_per_gpu_hour=ctx.rel["failures_per_gpu_hour"])
+                      failures_per_gpu_hour=ctx.rel["failures_per_gpu_hour"], dtype=dtype)
     gpn = int(row["gpus_per_node"])
     cl = Cluster(accelerator=row["accelerator"], gpus=int(row["gpus"]), gpus_per_node=gpn,
                  pricing=row["pricing"], price_usd_per_gpu_hour=float(row["price_usd_per_hour"]) / gpn,
@@ -297,3 +297,13 @@ def test_pricing_nobody_offers(cat):
     with pytest.raises(InfeasibleError, match="no offer searched has a price for reserved_1y"):
         plan_training("llama-3.1-8b", 1e11, deadline="30d", catalog=cat, providers=["runpod"],
                       pricing=["reserved_1y"], max_gpus=64)
+
+
+@pytest.mark.parametrize("dtype", ["fp32", "fp8"])
+def test_vectorized_agrees_with_scalar_other_dtypes(cat, dtype):
+    p = plan_training("llama-3.1-8b", 1e11, deadline="60d", catalog=cat, providers=["aws"],
+                      accelerators=["H100-SXM"], max_gpus=64, dtype=dtype)
+    row = p.feasible.iloc[0]
+    est = _scalar(row, p, dtype=dtype)
+    assert est.expected_wall_s == pytest.approx(row["time_s"], rel=1e-9)
+    assert est.memory.total == pytest.approx(row["memory_per_gpu_gib"] * 2**30, rel=1e-9)

@@ -81,6 +81,22 @@ class TrainingContext:
     deadline_s: float | None
     budget_usd: float | None
     rel: dict
+    dtype: str = "bf16"
+
+    @property
+    def dtype_bytes(self) -> float:
+        """Bytes of weights, gradients and activations (fp8/int8 training keeps bf16 master
+        weights and gradients, as ``aicost.model.estimate_training`` assumes)."""
+        from .._units import DTYPE_BYTES
+
+        return 2.0 if self.dtype in ("fp8", "int8") else float(DTYPE_BYTES[self.dtype])
+
+    @property
+    def optim_bytes(self) -> float:
+        """AdamW state bytes per parameter for this dtype (``aicost.model``'s table)."""
+        from ..model._memory import _optimizer_bytes
+
+        return float(_optimizer_bytes("adamw", self.dtype))
 
 
 def efficiencies(accelerators: Sequence[str], dtype: str, store, efficiency,
@@ -276,6 +292,7 @@ def training_kernel(c: dict, lay: dict, ctx: TrainingContext) -> dict[str, np.nd
         scale_out_bw_bytes_per_s=c["scale_out_bw_bytes_per_s"] / gpn,
         scale_out_latency_s=c["scale_out_latency_s"], mem_bw_bytes_per_s=c["mem_bw_bytes_per_s"],
         gpu_memory_bytes=c["memory_bytes"], price_usd_per_gpu_hour=price_gpu, checkpoint_s=ckpt_s,
+        dtype_bytes=ctx.dtype_bytes, optim_bytes=ctx.optim_bytes,
         restart_s=restart, failures_per_gpu_hour=ctx.rel["failures_per_gpu_hour"],
         preemptions_per_node_hour=c["spot"] * ctx.rel["preemptions_per_node_hour"],
         comm_efficiency=c["comm_efficiency"])

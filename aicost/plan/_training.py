@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from .._errors import InfeasibleError
-from .._units import parse_duration
+from .._units import normalize_dtype, parse_duration
 from . import _evaluate as ev
 from ._offers import load_catalog, normalize_pricing, offers_table
 from ._result import Plan, Recommendation, Sensitivity
@@ -316,7 +316,8 @@ def plan_training(
             "raise max_gpus")
 
     ctx = ev.TrainingContext(spec=spec, tokens=tokens, seq_len=seq, batch_seqs=batch_seqs,
-                             deadline_s=deadline_s, budget_usd=budget_usd, rel=rel)
+                             deadline_s=deadline_s, budget_usd=budget_usd, rel=rel,
+                             dtype=normalize_dtype(dtype))
     reduced, reason_counts, n_eval, details = ev.search_training(cfg, lay, ctx, detail=detail)
 
     cands = ev.training_frame(cfg, reduced, lay, ctx, details)
