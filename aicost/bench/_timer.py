@@ -15,7 +15,8 @@ The method follows nvbench, ``triton.testing.do_bench`` and ``cupyx.profiler.ben
   measured time are in, it stops as soon as the relative standard error of the median,
   ``RSE = sqrt(pi/2) * sigma / sqrt(n) / median`` with ``sigma = max(1.4826 MAD, IQR/1.349)``
   (a robust estimate of the median's standard error for near-normal noise), stays below
-  ``rsd_target`` for three consecutive samples, or when it has stopped
+  ``rsd_target`` at three consecutive evaluations (after every sample; every n/50 samples
+  past 500), or when it has stopped
   improving (no new best RSE, better by at least 1 %, since the sample count quadrupled and
   grew by at least ``3 * min_samples``: for pure noise the RSE halves in that time, so only
   noise that grows with time, such as a drifting clock, stops it), or at the hard limits
@@ -55,6 +56,8 @@ _CONFIRM = 3
 #: most samples in one GPU batch, and the GPU time a batch should take at most [s]
 _BATCH_MAX = 256
 _BATCH_TIME_S = 0.1
+#: past this many samples the stopping rule is evaluated every n/50 samples
+_EVAL_EVERY_FROM = 500
 #: the plateau rule starts once there are this many times ``min_samples`` samples
 _PLATEAU_FROM = 2
 #: a new best RSE must be this much better (relative) to count as improving
@@ -331,15 +334,18 @@ def median_rse(samples: Sequence[float]) -> float:
 
     ``sqrt(pi/2) * 1.4826 * MAD / sqrt(n) / median``; ``inf`` for fewer than 2 samples.
     """
+    import numpy as np
+
     n = len(samples)
     if n < 2:
         return math.inf
-    med = statistics.median(samples)
+    x = np.asarray(samples, dtype=float)
+    med = float(np.median(x))
     if med <= 0:
         return math.inf
-    mad = statistics.median(abs(x - med) for x in samples)
-    xs = sorted(samples)
-    iqr = _quantile(xs, 0.75) - _quantile(xs, 0.25)
+    mad = float(np.median(np.abs(x - med)))
+    q75, q25 = np.percentile(x, [75, 25])
+    iqr = float(q75 - q25)
     # two robust estimates of sigma; the larger guards against one that happens to be small
     # in a short sample (which would stop sampling too early)
     sigma = max(_MAD_TO_SIGMA * mad, iqr / _IQR_TO_SIGMA)
@@ -613,6 +619,8 @@ def benchmark(
             break
         if n < min_samples or total < min_time_s:
             continue
+        if n > _EVAL_EVERY_FROM and n % (n // 50):
+            continue  # past 500 samples, apply the rule every n/50 samples (it costs O(n))
         rse = median_rse(samples)
         if rse < rsd_target:
             below += 1
