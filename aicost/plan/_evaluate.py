@@ -577,8 +577,9 @@ def training_assumptions(ctx: TrainingContext, batch_seqs: int) -> tuple[str, ..
 
     rel = ctx.rel
     return (
-        f"global batch {batch_seqs} sequences of {ctx.seq_len} tokens; bf16 mixed precision with "
-        "AdamW (2 + 2 + 12 bytes per parameter, sharded by the ZeRO stage)",
+        f"global batch {batch_seqs} sequences of {ctx.seq_len} tokens; {ctx.dtype} compute, AdamW with "
+        f"{ctx.dtype_bytes:g} + {ctx.dtype_bytes:g} + {ctx.optim_bytes:g} bytes per parameter (weights, "
+        "gradients, optimizer state), sharded by the ZeRO stage",
         "activations after Korthikanti et al. 2022 with sequence parallelism whenever tp > 1; "
         "1F1B pipeline schedule, bubble (pp-1)/m",
         f"{format_bytes(_memory.RUNTIME_RESERVE_BYTES)} per GPU kept free for the CUDA context, "
