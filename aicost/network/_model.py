@@ -140,41 +140,46 @@ def algbw_busbw(op: str, nbytes, time_s, n):
 
 def _coefficients(op: str, algorithm: str, p: np.ndarray):
     """Return ``(a, b)`` with ``time = a * alpha + b * nbytes * beta`` for ``p`` ranks."""
-    L = np.ceil(np.log2(np.maximum(p, 1.0)))
-    frac = (p - 1.0) / p
+
+    def L():  # steps of recursive and tree algorithms
+        return np.ceil(np.log2(np.maximum(p, 1.0)))
+
+    def frac():
+        return (p - 1.0) / p
+
     table = {
         "ring": {
-            "all_reduce": (2 * (p - 1), 2 * frac),
-            "all_gather": (p - 1, frac),
-            "reduce_scatter": (p - 1, frac),
+            "all_reduce": lambda: (2 * (p - 1), 2 * frac()),
+            "all_gather": lambda: (p - 1, frac()),
+            "reduce_scatter": lambda: (p - 1, frac()),
             # pipelined chain, large-message limit: (p-1) startups, the message crosses once
-            "broadcast": (p - 1, np.ones_like(p)),
-            "all_to_all": (p - 1, frac),  # pairwise exchange
+            "broadcast": lambda: (p - 1, np.ones_like(p)),
+            "all_to_all": lambda: (p - 1, frac()),  # pairwise exchange
         },
         "tree": {  # binomial (minimum spanning) trees, Chan et al. 2007
-            "all_reduce": (2 * L, 2 * L),  # reduce + broadcast
-            "all_gather": (2 * L, frac + L),  # gather + broadcast
-            "reduce_scatter": (2 * L, L + frac),  # reduce + scatter
-            "broadcast": (L, L),
+            "all_reduce": lambda: (2 * L(), 2 * L()),  # reduce + broadcast
+            "all_gather": lambda: (2 * L(), frac() + L()),  # gather + broadcast
+            "reduce_scatter": lambda: (2 * L(), L() + frac()),  # reduce + scatter
+            "broadcast": lambda: (L(), L()),
         },
         "recursive_doubling": {  # Thakur et al. 2005
-            "all_reduce": (L, L),
-            "all_gather": (L, frac),
-            "reduce_scatter": (L, frac),  # recursive halving
-            "broadcast": (L, L),  # binomial tree
-            "all_to_all": (L, L / 2),  # Bruck
+            "all_reduce": lambda: (L(), L()),
+            "all_gather": lambda: (L(), frac()),
+            "reduce_scatter": lambda: (L(), frac()),  # recursive halving
+            "broadcast": lambda: (L(), L()),  # binomial tree
+            "all_to_all": lambda: (L(), L() / 2),  # Bruck
         },
         "rabenseifner": {
             # reduce-scatter by recursive halving + all-gather by recursive doubling
-            "all_reduce": (2 * L, 2 * frac),
-            "all_gather": (L, frac),
-            "reduce_scatter": (L, frac),
+            "all_reduce": lambda: (2 * L(), 2 * frac()),
+            "all_gather": lambda: (L(), frac()),
+            "reduce_scatter": lambda: (L(), frac()),
             # scatter + all-gather (van de Geijn), Thakur et al. 2005
-            "broadcast": (2 * L, 2 * frac),
+            "broadcast": lambda: (2 * L(), 2 * frac()),
         },
     }
     try:
-        return table[algorithm][op]
+        return table[algorithm][op]()
     except KeyError:
         ok = sorted(a for a, ops in table.items() if op in ops)
         raise ValueError(
