@@ -291,17 +291,19 @@ def _gpus() -> list[str]:
 
 def machine_info() -> dict[str, object]:
     """Describe the machine this report runs on (host, OS, CPU, cores, memory, GPUs, versions)."""
+    from collections import Counter
+
     from .._version import __version__
 
     mem = _memory_gib()
-    gpus = _gpus()
+    gpus = Counter(_gpus())
     return {
         "host": platform.node(),
         "os": f"{platform.system()} {platform.release()}",
         "cpu": _cpu_model(),
         "cpu cores (logical)": os.cpu_count(),
         "memory": f"{mem:.1f} GiB" if mem else None,
-        "GPUs": ", ".join(gpus) if gpus else "none found (CPU only)",
+        "GPUs": ", ".join(f"{n} x {name}" for name, n in gpus.items()) if gpus else "no GPU found",
         "python": platform.python_version(),
         "aicost": __version__,
     }
@@ -314,7 +316,9 @@ def header(title: str, note: str | None = None, subtitle: str | None = None,
     info = machine_info()
     sub = f'<p class="aicost-subtitle">{esc(subtitle)}</p>' if subtitle else ""
     note_html = f'<p class="aicost-note">{esc(note)}</p>' if note else ""
-    machine = f"{info['host']} · {info['cpu']} · {info['cpu cores (logical)']} cores · {info['GPUs']}"
+    machine = " · ".join(str(x) for x in (
+        info["host"], info["cpu"], f"{info['cpu cores (logical)']} cores", info["memory"],
+        info["GPUs"]) if x)
     _display_html(
         f'<div class="aicost-header"><h1>{esc(title)}</h1>{sub}'
         f'<p class="aicost-meta">Generated {esc(now)} by aicost {esc(info["aicost"])} · '
@@ -568,8 +572,12 @@ def bench_context(context) -> dict:
     out = {k: ctx[k] for k in keys if k in ctx and ctx[k] not in (None, "")}
     info = ctx.get("device_info")
     if isinstance(info, dict):
+        from .._units import format_bytes
+
         for k, v in info.items():
-            if isinstance(v, (str, int, float)) and k not in out:
+            if isinstance(v, (int, float)) and not isinstance(v, bool) and k.endswith("_bytes"):
+                out[k.removesuffix("_bytes")] = format_bytes(v)
+            elif isinstance(v, (str, int, float)) and k not in out:
                 out[k] = v
     versions = ctx.get("versions")
     if isinstance(versions, dict) and versions:
