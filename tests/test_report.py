@@ -265,3 +265,18 @@ def test_missing_notebook_extra_is_named(monkeypatch, tmp_path, capsys):
         aicost.report.build("catalog", tmp_path / "c.html")
     assert aicost.cli.main(["report", "catalog", "-o", str(tmp_path / "c.html")]) == 3
     assert "pip install 'aicost[notebooks]'" in capsys.readouterr().err
+
+
+def test_plan_tables_are_formatted_by_unit():
+    import pandas as pd
+
+    df = pd.DataFrame({"time_s": [3600.0, 3 * 86400.0], "cost_usd": [1e5, 12.5],
+                       "cost_usd_per_hour": [40.0, 1.49], "mfu": [0.438, 0.5],
+                       "reason": ["", ""], "gpus": [64, 8], "provider": ["<aws>", "gcp"]})
+    out = blocks.humanize(df)
+    assert list(out.columns) == ["time", "cost usd", "cost usd per hour", "mfu", "gpus", "provider"]
+    assert list(out["time"]) == ["60.0 min", "3.0 d"]
+    assert list(out["cost usd"]) == ["$100.0k", "$12"]
+    assert list(out["cost usd per hour"]) == ["$40/h", "$1.490/h"]
+    assert list(out["mfu"]) == ["43.8%", "50.0%"] and list(out["gpus"]) == ["64", "8"]
+    assert out["provider"][0] == "<aws>"  # escaping happens when the table is rendered

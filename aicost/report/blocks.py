@@ -662,14 +662,17 @@ def humanize(df):
                 return format_duration(v)
             if "usd" in col:
                 return _fmt_usd(v) + ("/h" if col.endswith("per_hour") else "")
-            if col in ("mfu", "hfu", "goodput") or col.endswith(("_frac", "_util")):
+            if col in ("mfu", "hfu", "goodput", "utilization", "spot_discount") or col.endswith(
+                    ("_frac", "_util", "_utilization")):
                 return f"{100 * v:.1f}%"
             return f"{v:,.0f}" if abs(v) >= 100 else f"{v:.3g}"
         return "" if x is None else str(x)
 
-    out = pd.DataFrame({c: [cell(str(c), x) for x in df[c]] for c in df.columns})
+    cols = list(df.columns)
+    out = pd.DataFrame({c: [cell(str(c), x) for x in df[c]] for c in cols})
+    out = out[[c for c in cols if (out[c] != "").any()]]  # drop all-empty columns ("reason")
     out.columns = [str(c).removesuffix("_s").replace("_", " ") if str(c).endswith("_s")
-                   else str(c).replace("_", " ") for c in df.columns]
+                   else str(c).replace("_", " ") for c in out.columns]
     return out
 
 
