@@ -306,8 +306,8 @@ class TrainingPlanner(_PlanDashboard):
 class ServingPlanner(_PlanDashboard):
     """Dashboard over :func:`aicost.plan.plan_inference`."""
 
-    def __init__(self, model, qps, prompt_tokens, output_tokens, ttft_s, tpot_s, providers,
-                 pricing, efficiency, catalog) -> None:
+    def __init__(self, model, qps, prompt_tokens, output_tokens, ttft_s, tpot_s,
+                 budget_usd_per_hour, providers, pricing, efficiency, catalog) -> None:
         w, go = _imports()
         models, model = _model_choice(model)
         self.catalog = catalog
@@ -325,6 +325,9 @@ class ServingPlanner(_PlanDashboard):
                                           description="TTFT [ms]"),
             "tpot_ms": w.BoundedFloatText(value=tpot_s * 1e3, min=0.1, max=1e5,
                                           description="TPOT [ms]"),
+            "budget_usd_per_hour": w.BoundedFloatText(value=budget_usd_per_hour or 0.0, min=0.0,
+                                                      max=1e9, step=10.0,
+                                                      description="budget [$/h]"),
             "providers": w.SelectMultiple(options=_provider_choices(catalog),
                                           value=tuple(providers or ()), rows=4,
                                           description="providers"),
@@ -349,7 +352,8 @@ class ServingPlanner(_PlanDashboard):
         plan = _plan.plan_inference(
             _model_arg(v("model")), v("qps"), prompt_tokens=v("prompt_tokens"),
             output_tokens=v("output_tokens"), ttft_s=v("ttft_ms") / 1e3,
-            tpot_s=v("tpot_ms") / 1e3, providers=list(v("providers")) or None,
+            tpot_s=v("tpot_ms") / 1e3, budget_usd_per_hour=v("budget_usd_per_hour") or None,
+            providers=list(v("providers")) or None,
             pricing=tuple(v("pricing")) or ("on_demand",), catalog=self.catalog,
             efficiency=None if v("efficiency_auto") else v("efficiency"),
         )
@@ -358,6 +362,12 @@ class ServingPlanner(_PlanDashboard):
         q = (f"serve {v('model')} at {v('qps'):.3g} requests/s with TTFT <= {v('ttft_ms'):g} ms "
              f"and TPOT <= {v('tpot_ms'):g} ms")
         self._draw(plan, q)
+
+    def _draw_limits(self) -> None:
+        b = self.value("budget_usd_per_hour")
+        self.figure.layout.shapes = [
+            {"type": "line", "xref": "paper", "yref": "y", "x0": 0, "x1": 1, "y0": b, "y1": b,
+             "line": {"dash": "dot", "color": "#c33"}}] if b else []
 
 
 def _catalog(catalog):
@@ -405,7 +415,8 @@ def training_planner(model: str = "llama-3.1-8b", tokens: float = 1e12, deadline
 
 
 def serving_planner(model: str = "llama-3.1-8b", qps: float = 20.0, prompt_tokens: int = 512,
-                    output_tokens: int = 256, ttft="1s", tpot="50ms", providers=None,
+                    output_tokens: int = 256, ttft="1s", tpot="50ms",
+                    budget_usd_per_hour: float | None = None, providers=None,
                     pricing=("on_demand", "spot"), efficiency: float | None = None,
                     catalog=None) -> ServingPlanner:
     """A dashboard that sizes a serving deployment as you move the controls.
@@ -419,14 +430,15 @@ def serving_planner(model: str = "llama-3.1-8b", qps: float = 20.0, prompt_token
         Tokens per request.
     ttft, tpot : str or float
         Latency targets (``"1s"``, ``"50ms"`` or seconds).
+    budget_usd_per_hour : float, optional [USD/h]
     providers, pricing, efficiency, catalog
         As for :func:`training_planner`.
     """
     from ._units import parse_duration
 
     return ServingPlanner(model, float(qps), int(prompt_tokens), int(output_tokens),
-                          parse_duration(ttft), parse_duration(tpot), providers, tuple(pricing),
-                          efficiency, _catalog(catalog))
+                          parse_duration(ttft), parse_duration(tpot), budget_usd_per_hour,
+                          providers, tuple(pricing), efficiency, _catalog(catalog))
 
 
 # ----------------------------------------------------------------------------- roofline

@@ -148,3 +148,6 @@ def test_serving_planner_follows_its_controls(cat):
     assert sp.error is None, sp.error
     assert sp.figure.data[2].y[0] > first_cost
     assert sp.table.value != first_table
+    # a budget below every plan: the planner says so on the page
+    sp.controls["budget_usd_per_hour"].value = 0.01
+    assert isinstance(sp.error, aicost.InfeasibleError) and "budget" in sp.status.value
