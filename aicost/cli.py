@@ -229,6 +229,8 @@ def _add_bench_storage(bsub) -> None:
     p.add_argument("--fsync", type=int, default=0, help="fsync every N writes (default 0: never)")
     p.add_argument("--buffered", action="store_true",
                    help="fall back to buffered I/O where O_DIRECT is unsupported (flagged)")
+    p.add_argument("--engine", choices=("threads", "processes"), default="threads",
+                   help="one thread (default) or one process (like fio) per worker")
     p.add_argument("--json", metavar="PATH", help="also write the result as JSON")
     p.add_argument("--no-store", action="store_true", help="do not save to the results store")
     p.set_defaults(func=_cmd_bench_storage)
@@ -239,7 +241,8 @@ def _cmd_bench_storage(args) -> int:
 
     res = storage.measure(args.dir, pattern=args.pattern, block_size=args.block_size,
                           workers=args.workers, file_size=args.size, duration_s=args.duration,
-                          ramp_s=args.ramp, fsync=args.fsync, allow_buffered=args.buffered)
+                          ramp_s=args.ramp, fsync=args.fsync, allow_buffered=args.buffered,
+                          engine=args.engine)
     print(res)
     if args.json:
         _write_json([res.to_dict()], args.json)

@@ -84,7 +84,7 @@ def run_fio(workdir, pattern: str, block_size: int, workers: int, file_size: int
 
 def compare(directory, cases=DEFAULT_CASES, *, workers: int = 4, file_size="1GiB",
             duration_s: float = 10.0, ramp_s: float = 1.0, repeats: int = 3,
-            verbose: bool = True) -> list[Comparison]:
+            verbose: bool = True, engine: str = "threads") -> list[Comparison]:
     """Run fio and aicost alternately on the same files; return one Comparison per case (medians).
 
     Parameters
@@ -97,6 +97,8 @@ def compare(directory, cases=DEFAULT_CASES, *, workers: int = 4, file_size="1GiB
         As in :func:`aicost.storage.measure` (fio's numjobs, size, runtime, ramp_time).
     repeats : int
         Runs of each tool per case, alternated; the medians are compared.
+    engine : {"threads", "processes"}
+        aicost's worker engine.
     """
     if shutil.which("fio") is None:
         raise FileNotFoundError("fio is not installed (Debian/Ubuntu: apt-get install fio)")
@@ -113,7 +115,7 @@ def compare(directory, cases=DEFAULT_CASES, *, workers: int = 4, file_size="1GiB
                 if extra:
                     raise RuntimeError(f"fio did not use aicost's files; it created {sorted(extra)}")
                 a = measure(directory, pattern, bs, workers, size, duration_s, ramp_s,
-                            workspace=ws)
+                            workspace=ws, engine=engine)
                 fio_runs.append(f["bytes_per_s"])
                 fio_iops.append(f["iops"])
                 ai_runs.append(a.bytes_per_s)
@@ -138,10 +140,13 @@ def main(argv=None) -> int:
     ap.add_argument("--duration", type=float, default=10.0, help="seconds per run (default 10)")
     ap.add_argument("--ramp", type=float, default=1.0, help="ramp seconds (default 1)")
     ap.add_argument("--repeats", type=int, default=3, help="alternated runs per tool (default 3)")
+    ap.add_argument("--engine", choices=("threads", "processes"), default="threads",
+                    help="aicost's workers: threads (default) or processes (as fio's jobs)")
     ap.add_argument("--json", help="also write the comparison as JSON here")
     args = ap.parse_args(argv)
     rows = compare(args.dir, args.cases, workers=args.workers, file_size=args.size,
-                   duration_s=args.duration, ramp_s=args.ramp, repeats=args.repeats)
+                   duration_s=args.duration, ramp_s=args.ramp, repeats=args.repeats,
+                   engine=args.engine)
     print(f"\n{'pattern':9s} {'bs':>8s} {'fio MB/s':>10s} {'aicost MB/s':>12s} {'ratio':>6s} "
           f"{'best/best':>9s}  target (medians of {args.repeats} runs)")
     for c in rows:

@@ -113,6 +113,35 @@ def test_workspace_runs_several_patterns_on_the_same_files(disk):
         measure(disk, "seqread", "1MiB", 2, "4MiB", 0.2, 0, workspace=ws)
 
 
+def test_processes_engine_measures_the_same_files(disk):
+    with Workspace(disk, workers=2, file_size="4MiB", allow_buffered=True) as ws:
+        r = measure(disk, "randread", "4KiB", 2, "4MiB", 0.3, 0.1, workspace=ws,
+                    engine="processes")
+        w = measure(disk, "seqwrite", "64KiB", 2, "4MiB", 0.3, 0, workspace=ws,
+                    engine="processes", fsync=8)
+    assert r.n_ops > 0 and "processes" in r.flags and 0.2 <= r.duration_s <= 0.6
+    assert r.bytes_total == r.n_ops * 4096 and r.lat_p50_s <= r.lat_p99_s
+    assert w.n_ops > 0 and w.fsync == 8
+    assert _leftovers(disk) == []
+    with pytest.raises(ValueError, match="engine"):
+        measure(disk, "seqread", file_size="4MiB", workers=1, engine="fibers")
+
+
+def test_processes_engine_reports_worker_errors(disk, monkeypatch):
+    real = M.Workspace.__enter__
+
+    def enter(self):
+        ws = real(self)
+        ws.paths[1].unlink()  # the worker cannot open its file
+        return ws
+
+    monkeypatch.setattr(M.Workspace, "__enter__", enter)
+    with pytest.raises(FileNotFoundError):
+        measure(disk, "seqread", "1MiB", file_size="4MiB", workers=2, duration_s=0.2, ramp_s=0,
+                allow_buffered=True, engine="processes")
+    assert _leftovers(disk) == []
+
+
 # ----------------------------------------------------------------------------- O_DIRECT
 def _no_odirect(monkeypatch):
     real = os.open
@@ -202,11 +231,13 @@ def test_interrupt_while_laying_out_leaves_nothing(disk, monkeypatch):
     assert _leftovers(disk) == []
 
 
-def test_sigint_to_a_running_measurement_removes_its_files(disk):
+@pytest.mark.parametrize("engine", ["threads", "processes"])
+def test_sigint_to_a_running_measurement_removes_its_files(disk, engine):
     code = textwrap.dedent(f"""
         from aicost.storage import measure
-        measure({str(disk)!r}, "randread", "4KiB", file_size="8MiB", workers=2,
-                duration_s=30, ramp_s=0, allow_buffered=True)
+        if __name__ == "__main__":
+            measure({str(disk)!r}, "randread", "4KiB", file_size="8MiB", workers=2,
+                    duration_s=30, ramp_s=0, allow_buffered=True, engine={engine!r})
     """)
     proc = subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE, text=True)
     try:
@@ -218,7 +249,7 @@ def test_sigint_to_a_running_measurement_removes_its_files(disk):
             time.sleep(0.05)
         else:
             pytest.fail("the measurement never laid out its files")
-        time.sleep(0.5)
+        time.sleep(0.5 if engine == "threads" else 3.0)  # let the worker processes start
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=30)
     finally:

@@ -368,7 +368,66 @@ def _layout(path: Path, size: int, stop: threading.Event) -> None:
         os.close(fd)
 
 
+def _open_for_io(path, is_write: bool, bs: int, direct: bool):
+    """Open a worker's file and allocate its page-aligned buffer (filled for writes)."""
+    flags = os.O_WRONLY if is_write else os.O_RDONLY
+    if direct:
+        flags |= os.O_DIRECT
+    fd = _os_open(path, flags)
+    try:
+        buf = mmap.mmap(-1, bs)  # page-aligned, as O_DIRECT needs
+        if is_write:
+            buf.write(os.urandom(bs))
+        if hasattr(os, "posix_fadvise") and not direct:
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)  # fio's invalidate=1
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd, buf
+
+
+def _io_loop(fd, buf, path, is_write, is_random, bs, nblocks, fsync_every, seed, ramp_end,
+             deadline, stop=None):
+    """Issue I/O until ``deadline`` [monotonic ns]; return (latencies [ns] after ramp, last ns)."""
+    import numpy as np
+
+    op = _pwritev if is_write else _preadv
+    rng = np.random.default_rng(seed)
+    bufs = [buf]
+    fsync_every = fsync_every if is_write else 0
+    nwrites = 0
+    lat: list[int] = []
+    append = lat.append
+    clock = time.monotonic_ns  # CLOCK_MONOTONIC: the same clock in every process
+    last = 0
+    seq_block = 0
+    while True:
+        if is_random:
+            offsets = (rng.integers(0, nblocks, _OFFSET_BATCH, dtype=np.int64) * bs).tolist()
+        else:
+            offsets = [((seq_block + i) % nblocks) * bs for i in range(_OFFSET_BATCH)]
+            seq_block = (seq_block + _OFFSET_BATCH) % nblocks
+        for off in offsets:
+            t0 = clock()
+            n = op(fd, bufs, off)
+            if fsync_every:
+                nwrites += 1
+                if nwrites % fsync_every == 0:
+                    os.fsync(fd)
+            t1 = clock()
+            if n != bs:
+                raise OSError(errno.EIO, f"short {'write' if is_write else 'read'} "
+                              f"of {n} B at offset {off} in {path}")
+            if t1 >= ramp_end:
+                append(t1 - t0)
+                last = t1
+            if t1 >= deadline or (stop is not None and stop()):
+                return lat, last
+
+
 class _Worker(threading.Thread):
+    """One worker thread (``engine="threads"``): ``os.preadv`` releases the GIL."""
+
     def __init__(self, idx, path, is_write, is_random, bs, nblocks, direct, fsync_every,
                  barrier, timing, stop, seed):
         super().__init__(name=f"aicost-storage-{idx}", daemon=True)
@@ -377,61 +436,18 @@ class _Worker(threading.Thread):
         self.bs, self.nblocks, self.direct, self.fsync_every = bs, nblocks, direct, fsync_every
         self.barrier, self.timing, self.stop, self.seed = barrier, timing, stop, seed
         self.lat_ns: list[int] = []
-        self.nbytes = 0
         self.last_ns = 0
         self.error: BaseException | None = None
 
     def run(self) -> None:
-        import numpy as np
-
-        fd = None
-        buf = None
+        fd = buf = None
         try:
-            flags = os.O_WRONLY if self.is_write else os.O_RDONLY
-            if self.direct:
-                flags |= os.O_DIRECT
-            fd = _os_open(self.path, flags)
-            buf = mmap.mmap(-1, self.bs)  # page-aligned, as O_DIRECT needs
-            if self.is_write:
-                buf.write(os.urandom(self.bs))
-            bufs = [buf]
-            if hasattr(os, "posix_fadvise") and not self.direct:
-                os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)  # fio's invalidate=1
-            op = _pwritev if self.is_write else _preadv
-            rng = np.random.default_rng(self.seed)
-            bs, nblocks, stop = self.bs, self.nblocks, self.stop
-            fsync_every, nwrites = self.fsync_every if self.is_write else 0, 0
-            lat = self.lat_ns
-            append = lat.append
-            clock = time.perf_counter_ns
+            fd, buf = _open_for_io(self.path, self.is_write, self.bs, self.direct)
             self.barrier.wait()
-            ramp_end, deadline = self.timing["ramp_end_ns"], self.timing["deadline_ns"]
-            seq_block = 0
-            running = True
-            while running:
-                if self.is_random:
-                    offsets = (rng.integers(0, nblocks, _OFFSET_BATCH, dtype=np.int64) * bs).tolist()
-                else:
-                    offsets = [((seq_block + i) % nblocks) * bs for i in range(_OFFSET_BATCH)]
-                    seq_block = (seq_block + _OFFSET_BATCH) % nblocks
-                for off in offsets:
-                    t0 = clock()
-                    n = op(fd, bufs, off)
-                    if fsync_every:
-                        nwrites += 1
-                        if nwrites % fsync_every == 0:
-                            os.fsync(fd)
-                    t1 = clock()
-                    if n != bs:
-                        raise OSError(errno.EIO, f"short {'write' if self.is_write else 'read'} "
-                                      f"of {n} B at offset {off} in {self.path}")
-                    if t1 >= ramp_end:
-                        append(t1 - t0)
-                        self.last_ns = t1
-                    if t1 >= deadline or stop.is_set():
-                        running = False
-                        break
-            self.nbytes = len(lat) * bs
+            self.lat_ns, self.last_ns = _io_loop(
+                fd, buf, self.path, self.is_write, self.is_random, self.bs, self.nblocks,
+                self.fsync_every, self.seed, self.timing["ramp_end_ns"],
+                self.timing["deadline_ns"], self.stop.is_set)
         except threading.BrokenBarrierError:
             pass
         except BaseException as exc:  # includes KeyboardInterrupt injected in a worker
@@ -443,6 +459,35 @@ class _Worker(threading.Thread):
                 os.close(fd)
             if buf is not None:
                 buf.close()
+
+
+def _process_main(conn, path, is_write, is_random, bs, nblocks, direct, fsync_every, seed):
+    """One worker process (``engine="processes"``, like fio's default forked jobs)."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops us
+    fd = buf = None
+    try:
+        fd, buf = _open_for_io(path, is_write, bs, direct)
+        conn.send(("ready",))
+        msg = conn.recv()
+        if msg[0] != "go":
+            return
+        lat, last = _io_loop(fd, buf, path, is_write, is_random, bs, nblocks, fsync_every, seed,
+                             msg[1], msg[2])
+        import numpy as np
+
+        conn.send(("done", np.asarray(lat, dtype=np.int64).tobytes(), last))
+    except BaseException as exc:
+        try:
+            conn.send(("error", exc))
+        except Exception:
+            conn.send(("error", OSError(str(exc))))
+    finally:
+        if fd is not None:
+            os.close(fd)
+        if buf is not None:
+            buf.close()
 
 
 def measure(
@@ -458,6 +503,7 @@ def measure(
     allow_buffered: bool = False,
     seed: int = 0,
     workspace: Workspace | None = None,
+    engine: str = "threads",
 ) -> StorageResult:
     """Measure a file system's throughput, IOPS and latency the way fio's psync engine does.
 
@@ -492,6 +538,11 @@ def measure(
     workspace : Workspace, optional
         Files laid out beforehand (several patterns on the same files); ``directory`` is then
         ignored and the workspace is left for its ``with`` block to remove.
+    engine : {"threads", "processes"}
+        ``threads`` (default): one thread per worker, starts instantly; ``os.preadv`` releases
+        the GIL, but at several hundred thousand IOPS the Python work between calls becomes
+        the limit. ``processes``: one process per worker, as fio forks its jobs; no shared
+        interpreter lock, about a second more to start. The result is flagged ``processes``.
 
     Returns
     -------
@@ -513,6 +564,8 @@ def measure(
     """
     bs, size, dur, ramp, fsync = _check_params(
         pattern, block_size, workers, file_size, duration_s, ramp_s, direct, fsync)
+    if engine not in ("threads", "processes"):
+        raise ValueError(f"engine must be 'threads' or 'processes', got {engine!r}")
     is_write, is_random = PATTERNS[pattern]
     if workspace is not None:
         if workspace.closed:
@@ -526,11 +579,12 @@ def measure(
             raise ValueError("direct must match the workspace's direct setting")
         return _run(workspace.paths[:workers], pattern, is_write, is_random, bs, size, workers,
                     dur, ramp, workspace.direct, bool(direct), fsync, workspace.filesystem,
-                    workspace.directory, workspace.flags, seed)
+                    workspace.directory, workspace.flags, seed, engine)
     with Workspace(directory, workers=workers, file_size=size, direct=direct,
                    allow_buffered=allow_buffered) as ws:
         return _run(ws.paths, pattern, is_write, is_random, bs, size, workers, dur, ramp,
-                    ws.direct, bool(direct), fsync, ws.filesystem, ws.directory, ws.flags, seed)
+                    ws.direct, bool(direct), fsync, ws.filesystem, ws.directory, ws.flags, seed,
+                    engine)
 
 
 class Workspace:
@@ -625,14 +679,47 @@ class Workspace:
         self.closed = True
 
 
+#: seconds allowed for workers to open their files and start
+_START_TIMEOUT_S = 60.0
+#: lead time between the start signal and the first timed operation [s]
+_START_LEAD_S = 0.02
+
+
 def _run(paths, pattern, is_write, is_random, bs, size, workers, dur, ramp, use_direct,
-         direct_requested, fsync, fstype, directory, flags, seed) -> StorageResult:
+         direct_requested, fsync, fstype, directory, flags, seed, engine="threads") -> StorageResult:
     import numpy as np
 
-    stop = threading.Event()
-
     nblocks = size // bs
-    barrier = threading.Barrier(workers + 1)
+    if engine == "threads":
+        lats, lasts, ramp_end = _run_threads(paths, is_write, is_random, bs, nblocks, use_direct,
+                                             fsync, dur, ramp, seed)
+    else:
+        lats, lasts, ramp_end = _run_processes(paths, is_write, is_random, bs, nblocks,
+                                               use_direct, fsync, dur, ramp, seed)
+    lat = np.concatenate([np.asarray(x, dtype=np.int64) for x in lats]) / 1e9
+    n_ops = int(lat.size)
+    if n_ops == 0:
+        raise RuntimeError(
+            f"no operation completed within {dur:g} s after the {ramp:g} s ramp; "
+            "use a longer duration"
+        )
+    window = max((max(lasts) - ramp_end) / 1e9, 1e-9)
+    total = n_ops * bs
+    p50, p99, p999 = np.percentile(lat, [50, 99, 99.9])
+    return StorageResult(
+        pattern=pattern, block_size_bytes=bs, workers=workers, file_size_bytes=size,
+        duration_s=float(window), ramp_s=float(ramp), bytes_per_s=total / window,
+        iops=n_ops / window, lat_mean_s=float(lat.mean()), lat_p50_s=float(p50),
+        lat_p99_s=float(p99), lat_p999_s=float(p999), lat_max_s=float(lat.max()), n_ops=n_ops,
+        bytes_total=int(total), direct=use_direct, direct_requested=direct_requested,
+        fsync=fsync, filesystem=fstype, directory=str(directory),
+        flags=flags + (("processes",) if engine == "processes" else ()),
+    )
+
+
+def _run_threads(paths, is_write, is_random, bs, nblocks, use_direct, fsync, dur, ramp, seed):
+    stop = threading.Event()
+    barrier = threading.Barrier(len(paths) + 1)
     timing: dict[str, int] = {}
     threads = [
         _Worker(i, p, is_write, is_random, bs, nblocks, use_direct, fsync, barrier, timing, stop,
@@ -642,11 +729,11 @@ def _run(paths, pattern, is_write, is_random, bs, size, workers, dur, ramp, use_
     for t in threads:
         t.start()
     try:
-        start = time.perf_counter_ns()
+        start = time.monotonic_ns()
         timing["ramp_end_ns"] = start + int(ramp * 1e9)
         timing["deadline_ns"] = start + int((ramp + dur) * 1e9)
         try:
-            barrier.wait(timeout=60)
+            barrier.wait(timeout=_START_TIMEOUT_S)
         except threading.BrokenBarrierError:
             pass  # a worker failed before starting; its error is raised below
         for t in threads:
@@ -661,25 +748,54 @@ def _run(paths, pattern, is_write, is_random, bs, size, workers, dur, ramp, use_
     for t in threads:
         if t.error is not None:
             raise t.error
-    lat = np.concatenate([np.asarray(t.lat_ns, dtype=np.int64) for t in threads]) / 1e9
-    n_ops = int(lat.size)
-    if n_ops == 0:
-        raise RuntimeError(
-            f"no operation completed within {dur:g} s after the {ramp:g} s ramp; "
-            "use a longer duration"
-        )
-    window = (max(t.last_ns for t in threads) - timing["ramp_end_ns"]) / 1e9
-    window = max(window, 1e-9)
-    total = n_ops * bs
-    p50, p99, p999 = np.percentile(lat, [50, 99, 99.9])
-    return StorageResult(
-        pattern=pattern, block_size_bytes=bs, workers=workers, file_size_bytes=size,
-        duration_s=float(window), ramp_s=float(ramp), bytes_per_s=total / window,
-        iops=n_ops / window, lat_mean_s=float(lat.mean()), lat_p50_s=float(p50),
-        lat_p99_s=float(p99), lat_p999_s=float(p999), lat_max_s=float(lat.max()), n_ops=n_ops,
-        bytes_total=int(total), direct=use_direct, direct_requested=direct_requested,
-        fsync=fsync, filesystem=fstype, directory=str(directory), flags=flags,
-    )
+    return [t.lat_ns for t in threads], [t.last_ns for t in threads], timing["ramp_end_ns"]
+
+
+def _run_processes(paths, is_write, is_random, bs, nblocks, use_direct, fsync, dur, ramp, seed):
+    import multiprocessing
+
+    import numpy as np
+
+    ctx = multiprocessing.get_context("spawn")
+    procs, conns = [], []
+    try:
+        for i, p in enumerate(paths):
+            parent, child = ctx.Pipe()
+            proc = ctx.Process(target=_process_main, name=f"aicost-storage-{i}", daemon=True,
+                               args=(child, str(p), is_write, is_random, bs, nblocks,
+                                     use_direct, fsync, (seed, i)))
+            proc.start()
+            child.close()
+            procs.append(proc)
+            conns.append(parent)
+        for c in conns:
+            if not c.poll(_START_TIMEOUT_S):
+                raise TimeoutError(f"a storage worker did not start within {_START_TIMEOUT_S:g} s")
+            msg = c.recv()
+            if msg[0] == "error":
+                raise msg[1]
+        start = time.monotonic_ns() + int(_START_LEAD_S * 1e9)
+        ramp_end, deadline = start + int(ramp * 1e9), start + int((ramp + dur) * 1e9)
+        for c in conns:
+            c.send(("go", ramp_end, deadline))
+        lats, lasts = [], []
+        for c in conns:
+            if not c.poll(ramp + dur + _START_TIMEOUT_S):
+                raise TimeoutError("a storage worker did not finish in time")
+            msg = c.recv()
+            if msg[0] == "error":
+                raise msg[1]
+            lats.append(np.frombuffer(msg[1], dtype=np.int64))
+            lasts.append(msg[2])
+        return lats, lasts, ramp_end
+    finally:
+        for c in conns:
+            c.close()
+        for proc in procs:
+            proc.join(0.5)
+            if proc.is_alive():
+                proc.kill()
+                proc.join(5)
 
 
 def _cleanup(workdir: Path, created: list[Path]) -> None:
