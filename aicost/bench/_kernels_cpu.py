@@ -177,7 +177,10 @@ def numba_kernels() -> dict:
 
     # roofline kernel: per cache-resident chunk of 512 elements, copy x into y, then run
     # k dependent FMAs per element (y = y*a + c), four per load/store so the FMA units,
-    # not the L1 store port, bound the loop; the chunk loop vectorizes (SIMD across j)
+    # not the L1 store port, bound the loop. The chunk is taken as a slice so the inner
+    # loops index from 0 (no negative-index wraparound), which lets LLVM vectorize across j
+    # (3x faster than indexing y[s0 + j]). Only FMA contraction is allowed: reassociation
+    # would let the compiler fold the chain and do fewer operations than counted.
     @njit(parallel=True, cache=True, nogil=True, fastmath={"contract"})
     def mix(x, y, k, a, c):
         n = x.shape[0]
@@ -186,18 +189,21 @@ def numba_kernels() -> dict:
         for blk in prange(nchunks):
             s0 = blk * chunk
             e0 = min(s0 + chunk, n)
-            for j in range(s0, e0):
-                y[j] = x[j]
+            xx = x[s0:e0]
+            yy = y[s0:e0]
+            m = e0 - s0
+            for j in range(m):
+                yy[j] = xx[j]
             for _ in range(k // 4):
-                for j in range(s0, e0):
-                    v = y[j]
+                for j in range(m):
+                    v = yy[j]
                     v = v * a + c
                     v = v * a + c
                     v = v * a + c
-                    y[j] = v * a + c
+                    yy[j] = v * a + c
             for _ in range(k % 4):
-                for j in range(s0, e0):
-                    y[j] = y[j] * a + c
+                for j in range(m):
+                    yy[j] = yy[j] * a + c
 
     return {"copy": copy, "scale": scale, "add": add, "triad": triad, "dot": dot,
             "sum": total, "mix": mix}
