@@ -87,6 +87,8 @@ class Dashboard:
         boxes = [w.HTML(f"<h3>{_esc(title)}</h3>")]
         row: list = []
         for ctl in controls.values():
+            if hasattr(ctl, "style") and hasattr(ctl.style, "description_width"):
+                ctl.style.description_width = "initial"  # show whole labels ("bandwidth eff.")
             row.append(ctl)
             if len(row) == 3:
                 boxes.append(w.HBox(row))
@@ -174,14 +176,15 @@ def _hover(df) -> list[str]:
 
 
 def _plan_table(plan, question: str, max_rows: int = 10) -> str:
-    from .report.blocks import recommendation_html
+    from .report.blocks import humanize, recommendation_html
 
     top = plan.top(max_rows)
     body = recommendation_html(plan, question)
-    table = top.to_html(index=False, escape=True, border=0, na_rep="",
-                        float_format=lambda x: f"{x:,.4g}") if len(top) else ""
-    return (f'<div style="margin:6px 0">{body}</div>'
-            f'<div style="overflow-x:auto;font-size:12px">{table}</div>')
+    table = humanize(top).to_html(index=False, escape=True, border=0) if len(top) else ""
+    table = table.replace("<td>", '<td style="padding:1px 6px">').replace(
+        "<th>", '<th style="padding:1px 6px">')
+    return (f'<div style="margin:6px 0;line-height:1.4">{body}</div>'
+            f'<div style="overflow-x:auto;font-size:12px;line-height:1.2">{table}</div>')
 
 
 class _PlanDashboard(Dashboard):
