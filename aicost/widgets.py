@@ -243,10 +243,11 @@ class TrainingPlanner(_PlanDashboard):
     time_scale = _DAY_S
 
     def __init__(self, model, tokens, deadline_days, budget_usd, providers, pricing, efficiency,
-                 catalog) -> None:
+                 catalog, plan_options=None) -> None:
         w, go = _imports()
         models, model = _model_choice(model)
         self.catalog = catalog
+        self.plan_options = dict(plan_options or {})
         eff_auto = efficiency is None
         controls = {
             "model": w.Dropdown(options=models, value=model, description="model"),
@@ -285,6 +286,7 @@ class TrainingPlanner(_PlanDashboard):
             _model_arg(v("model")), v("tokens"), deadline=deadline, budget_usd=budget,
             providers=list(v("providers")) or None, pricing=tuple(v("pricing")) or ("on_demand",),
             catalog=self.catalog, efficiency=None if v("efficiency_auto") else v("efficiency"),
+            **self.plan_options,
         )
         q = f"train {v('model')} on {v('tokens'):.3g} tokens"
         if deadline:
@@ -310,10 +312,12 @@ class ServingPlanner(_PlanDashboard):
     """Dashboard over :func:`aicost.plan.plan_inference`."""
 
     def __init__(self, model, qps, prompt_tokens, output_tokens, ttft_s, tpot_s,
-                 budget_usd_per_hour, providers, pricing, efficiency, catalog) -> None:
+                 budget_usd_per_hour, providers, pricing, efficiency, catalog,
+                 plan_options=None) -> None:
         w, go = _imports()
         models, model = _model_choice(model)
         self.catalog = catalog
+        self.plan_options = dict(plan_options or {})
         eff_auto = efficiency is None
         controls = {
             "model": w.Dropdown(options=models, value=model, description="model"),
@@ -359,6 +363,7 @@ class ServingPlanner(_PlanDashboard):
             providers=list(v("providers")) or None,
             pricing=tuple(v("pricing")) or ("on_demand",), catalog=self.catalog,
             efficiency=None if v("efficiency_auto") else v("efficiency"),
+            **self.plan_options,
         )
         self.figure.layout.xaxis.title.text = plan.time_col.replace("_", " ").replace(" s", " [s]")
         self.figure.layout.yaxis.title.text = plan.cost_col.replace("_", " ")
@@ -384,7 +389,7 @@ def _catalog(catalog):
 def training_planner(model: str = "llama-3.1-8b", tokens: float = 1e12, deadline="30d",
                      budget_usd: float | None = None, providers=None,
                      pricing=("on_demand", "spot"), efficiency: float | None = None,
-                     catalog=None) -> TrainingPlanner:
+                     catalog=None, **plan_options) -> TrainingPlanner:
     """A dashboard that plans a training run as you move the controls.
 
     Parameters
@@ -404,6 +409,9 @@ def training_planner(model: str = "llama-3.1-8b", tokens: float = 1e12, deadline
         Compute efficiency (achieved / peak); default measured in the store or documented.
     catalog : aicost.catalog.Catalog, optional
         Default ``aicost.catalog.load()``.
+    **plan_options
+        More arguments of :func:`aicost.plan.plan_training`, fixed for the session, e.g.
+        ``accelerators=["h100", "h200"]``, ``max_gpus=4096``.
 
     Returns
     -------
@@ -414,14 +422,14 @@ def training_planner(model: str = "llama-3.1-8b", tokens: float = 1e12, deadline
 
     days = parse_duration(deadline) / _DAY_S if deadline else 0.0
     return TrainingPlanner(model, float(tokens), days, budget_usd, providers, tuple(pricing),
-                           efficiency, _catalog(catalog))
+                           efficiency, _catalog(catalog), plan_options)
 
 
 def serving_planner(model: str = "llama-3.1-8b", qps: float = 20.0, prompt_tokens: int = 512,
                     output_tokens: int = 256, ttft="1s", tpot="50ms",
                     budget_usd_per_hour: float | None = None, providers=None,
                     pricing=("on_demand", "spot"), efficiency: float | None = None,
-                    catalog=None) -> ServingPlanner:
+                    catalog=None, **plan_options) -> ServingPlanner:
     """A dashboard that sizes a serving deployment as you move the controls.
 
     Parameters
@@ -436,12 +444,15 @@ def serving_planner(model: str = "llama-3.1-8b", qps: float = 20.0, prompt_token
     budget_usd_per_hour : float, optional [USD/h]
     providers, pricing, efficiency, catalog
         As for :func:`training_planner`.
+    **plan_options
+        More arguments of :func:`aicost.plan.plan_inference`, e.g. ``accelerators=[...]``.
     """
     from ._units import parse_duration
 
     return ServingPlanner(model, float(qps), int(prompt_tokens), int(output_tokens),
                           parse_duration(ttft), parse_duration(tpot), budget_usd_per_hour,
-                          providers, tuple(pricing), efficiency, _catalog(catalog))
+                          providers, tuple(pricing), efficiency, _catalog(catalog),
+                          plan_options)
 
 
 # ----------------------------------------------------------------------------- roofline
