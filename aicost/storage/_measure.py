@@ -7,7 +7,8 @@ The method follows fio's ``--ioengine=psync`` engine so that the two agree on th
   ``invalidate=1``);
 - the file is opened with ``O_DIRECT`` (``--direct=1``) and read/written with ``preadv``/``pwritev``
   into a page-aligned ``mmap`` buffer of one block (``--bs``); ``os.preadv`` releases the GIL,
-  so worker threads run the I/O in parallel;
+  so worker threads run the I/O in parallel (``engine="processes"`` runs one process per
+  worker instead, as fio forks its jobs);
 - sequential patterns walk the file block by block and wrap around; random patterns pick
   block-aligned offsets uniformly (``--rw=randread``);
 - the run is time based (``--time_based --runtime``): operations that complete during the first
