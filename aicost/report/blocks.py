@@ -525,11 +525,15 @@ def _rate(value, unit) -> str:
     if v != v:
         return ""
     unit = str(unit or "")
-    if unit in ("B/s", "FLOP/s", "bit/s"):
+    if unit in ("B/s", "FLOP/s", "bit/s", "OP/s"):
         base = unit.split("/")[0]
-        for scale, prefix in ((1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
+        scales = ((1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"))
+        if unit == "OP/s":  # integer ops read as TOP/s ("1,510 TOP/s"), as datasheets write them
+            scales = scales[1:]
+        for scale, prefix in scales:
             if abs(v) >= scale:
-                return f"{v / scale:,.3g} {prefix}{base}/s"
+                x = v / scale
+                return f"{x:,.0f} {prefix}{base}/s" if x >= 1000 else f"{x:,.3g} {prefix}{base}/s"
         return f"{v:,.3g} {unit}"
     if unit == "B":
         from .._units import format_bytes
