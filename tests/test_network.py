@@ -98,3 +98,16 @@ def test_close_to_iperf3_on_loopback():
         sys.path.pop(0)
     res = bench.compare(streams=4, duration_s=1.0, omit_s=0.5, repeats=2, verbose=False)
     assert res["ratio"] >= 0.5, res
+
+
+def test_works_from_a_script_without_a_main_guard(tmp_path):
+    """The server is a plain subprocess, so scripts need no ``if __name__ == "__main__"``."""
+    import subprocess
+
+    script = tmp_path / "plain.py"
+    script.write_text("from aicost.network import measure_tcp\n"
+                      "r = measure_tcp(streams=1, duration_s=0.3, omit_s=0.1)\n"
+                      "print('ok', r.bits_per_s > 0)\n")
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "ok True"

@@ -1,6 +1,6 @@
 """iperf3-like TCP stream throughput between a server process and a client.
 
-The server runs in its own process (``multiprocessing``, spawn), accepts ``streams``
+The server runs in its own process (a ``python`` subprocess), accepts ``streams``
 connections and drains each with ``recv_into`` into a preallocated buffer in its own thread;
 a sampler records the bytes received so far every few milliseconds against the system-wide
 monotonic clock. The client sends from a large ``memoryview`` with ``socket.sendall`` in one
@@ -14,7 +14,6 @@ its deadline.
 from __future__ import annotations
 
 import errno
-import multiprocessing
 import os
 import socket
 import threading
@@ -202,6 +201,85 @@ def _server_main(conn, bind_host: str, port: int, streams: int, deadline_s: floa
     conn.send(("done", samples, per_stream, errors))
 
 
+class _StdoutConn:
+    """``conn.send`` for the server subprocess: one JSON line per message on stdout."""
+
+    def __init__(self, stream) -> None:
+        self.stream = stream
+
+    def send(self, msg) -> None:
+        import json
+
+        self.stream.write(json.dumps(msg) + "\n")
+        self.stream.flush()
+
+
+def _server_stdio(argv) -> None:
+    """Entry point of the server subprocess (``python -c``): arguments in argv, JSON on stdout."""
+    import sys
+
+    bind_host, port, streams, deadline_s, buffer_bytes = argv
+    _server_main(_StdoutConn(sys.stdout), bind_host, int(port), int(streams), float(deadline_s),
+                 int(buffer_bytes))
+
+
+class _ServerProcess:
+    """The server as a plain subprocess (no ``multiprocessing``: works from any script, with or
+    without an ``if __name__ == "__main__"`` guard); its JSON messages arrive on a queue."""
+
+    def __init__(self, bind_host, port, streams, deadline_s, buffer_bytes) -> None:
+        import queue
+        import subprocess
+        import sys
+        from pathlib import Path
+
+        pkg_root = str(Path(__file__).resolve().parents[2])
+        env = dict(os.environ)
+        env["PYTHONPATH"] = pkg_root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+        code = "import sys; from aicost.network._tcp import _server_stdio; _server_stdio(sys.argv[1:])"
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", code, bind_host, str(port), str(streams), repr(deadline_s),
+             str(buffer_bytes)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
+            env=env)
+        self.messages: queue.Queue = queue.Queue()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        import json
+
+        for line in self.proc.stdout:
+            try:
+                self.messages.put(json.loads(line))
+            except ValueError:
+                continue
+        self.messages.put(None)  # end of output
+
+    def recv(self, timeout: float):
+        """Next message, or raise TimeoutError / RuntimeError (server died)."""
+        import queue
+
+        try:
+            msg = self.messages.get(timeout=timeout)
+        except queue.Empty:
+            raise TimeoutError(f"the TCP server sent nothing for {timeout:g} s") from None
+        if msg is None:
+            err = self.proc.stderr.read().strip().splitlines()
+            raise RuntimeError("the TCP server exited early" + (f": {err[-1]}" if err else ""))
+        return msg
+
+    def close(self) -> None:
+        try:
+            self.proc.wait(5)
+        except Exception:
+            self.proc.kill()
+            self.proc.wait(5)
+        for f in (self.proc.stdout, self.proc.stderr):
+            if f is not None:
+                f.close()
+
+
 def _bytes_at(samples, t: float) -> float:
     """Linear interpolation of the cumulative byte count at time ``t``."""
     import numpy as np
@@ -269,17 +347,10 @@ def measure_tcp(
     total_s = omit_s + duration_s
     server_deadline_s = total_s + _SETUP_TIMEOUT_S + 2 * _IO_TIMEOUT_S
 
-    ctx = multiprocessing.get_context("spawn")
-    parent_conn, child_conn = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_server_main, name="aicost-tcp-server", daemon=True,
-                       args=(child_conn, bind_host, port, streams, server_deadline_s, buffer_bytes))
-    proc.start()
-    child_conn.close()
+    server = _ServerProcess(bind_host, port, streams, server_deadline_s, buffer_bytes)
     socks: list[socket.socket] = []
     try:
-        if not parent_conn.poll(_SETUP_TIMEOUT_S):
-            raise TimeoutError(f"the TCP server did not start within {_SETUP_TIMEOUT_S:g} s")
-        msg = parent_conn.recv()
+        msg = server.recv(_SETUP_TIMEOUT_S)
         if msg[0] == "error":
             _, err, text = msg
             if err == errno.EADDRINUSE:
@@ -336,9 +407,7 @@ def measure_tcp(
             raise
         if errors:
             raise OSError(f"sending failed: {errors[0]}") from errors[0]
-        if not parent_conn.poll(_IO_TIMEOUT_S + 5):
-            raise TimeoutError("the TCP server did not report back in time")
-        msg = parent_conn.recv()
+        msg = server.recv(_IO_TIMEOUT_S + 5)
         if msg[0] == "error":
             raise OSError(msg[1], f"the TCP server failed: {msg[2]}")
         _, samples, per_stream, server_errors = msg
@@ -355,11 +424,7 @@ def measure_tcp(
     finally:
         for s in socks:
             s.close()
-        parent_conn.close()
-        proc.join(5)
-        if proc.is_alive():
-            proc.kill()
-            proc.join(5)
+        server.close()
 
 
 def quick_check(*, duration_s: float = 1.5, streams: int = 4) -> NetworkResult:
