@@ -544,6 +544,8 @@ def measure(
         the GIL, but at several hundred thousand IOPS the Python work between calls becomes
         the limit. ``processes``: one process per worker, as fio forks its jobs; no shared
         interpreter lock, about a second more to start. The result is flagged ``processes``.
+        It uses ``multiprocessing`` (spawn): in a script, call it under
+        ``if __name__ == "__main__":`` (notebooks and the CLI need nothing).
 
     Returns
     -------
