@@ -356,14 +356,14 @@ def test_cli_bench_storage(disk, tmp_path, capsys):
 # ----------------------------------------------------------------------------- fio
 @requires_fio
 def test_matches_fio_on_the_same_files(disk):
-    """aicost and fio on the same files, short runs, alternated, median of 3 each.
+    """aicost and fio on the same files, short runs, alternated, median of 5 each.
 
     The target of the full benchmark (scripts/bench_storage_vs_fio.py, 1 GiB files, 10 s) is a
-    ratio of 0.9-1.1. These runs last 1 s on small files on a shared 2-core CI machine whose
-    neighbours come and go (single fio runs here jumped from 1.7 to 3 GB/s), so the band is
-    wide: 0.6-1.67 (a factor 1.67 either way), on the medians of 3 alternated runs. It
-    still catches real regressions such as losing O_DIRECT (page-cache reads are several
-    times faster) or serializing the workers (IOPS halve).
+    ratio of 0.9-1.1. These runs last 0.8 s on small files on a shared 2-core CI machine whose
+    neighbours come and go (single fio runs here jumped from 1.4 to 2.6 GB/s between runs), so
+    the band is wide: 0.55-1.8, on the medians of 5 alternated runs. It still catches real
+    regressions such as losing O_DIRECT (page-cache reads of these files are over ten times
+    faster) or a broken byte count.
     """
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
     try:
@@ -375,12 +375,12 @@ def test_matches_fio_on_the_same_files(disk):
             pytest.skip("this file system has no O_DIRECT")
     try:
         rows = bench.compare(disk, ["seqread:1MiB", "randread:4KiB"], workers=2,
-                             file_size="32MiB", duration_s=1.0, ramp_s=0.2, repeats=3,
+                             file_size="32MiB", duration_s=0.8, ramp_s=0.2, repeats=5,
                              verbose=False)
     except RuntimeError as exc:
         if "fio failed" in str(exc):
             pytest.skip(str(exc))
         raise
     for c in rows:
-        assert 0.6 <= c.ratio <= 1 / 0.6, (c.pattern, c.fio_runs, c.aicost_runs)
+        assert 0.55 <= c.ratio <= 1.8, (c.pattern, c.fio_runs, c.aicost_runs)
     assert _leftovers(disk) == []
