@@ -8,7 +8,9 @@ of each is compared (received bits per second, iperf3's ``sum_received``).
 
     python scripts/bench_network_vs_iperf3.py --streams 4 --duration 5 --omit 1
 
-Target: aicost / iperf3 >= 0.8.
+Target: aicost / iperf3 >= 0.8. By default each tool uses its own write size (iperf3 128 KiB,
+aicost 1 MiB); loopback throughput depends on it, so ``--length 1MiB`` gives both the same for a
+like-for-like comparison (iperf3 ``-l``).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import subprocess
 import sys
 import time
 
+from aicost._units import parse_bytes
 from aicost.network import measure_tcp
 
 
@@ -47,7 +50,7 @@ def _listening(port: int) -> bool:
 
 
 def run_iperf3(streams: int = 4, duration_s: float = 5.0, omit_s: float = 1.0,
-               host: str = "127.0.0.1") -> float:
+               host: str = "127.0.0.1", length: int | None = None) -> float:
     """Run an iperf3 server and client on loopback; return received bits per second."""
     if shutil.which("iperf3") is None:
         raise FileNotFoundError("iperf3 is not installed (Debian/Ubuntu: apt-get install iperf3)")
@@ -63,7 +66,7 @@ def run_iperf3(streams: int = 4, duration_s: float = 5.0, omit_s: float = 1.0,
             time.sleep(0.05)
         proc = subprocess.run(
             ["iperf3", "-c", host, "-p", str(port), "-P", str(streams), "-t", f"{duration_s:g}",
-             "-O", f"{omit_s:g}", "-J"],
+             "-O", f"{omit_s:g}", "-J", *(["-l", str(length)] if length else [])],
             capture_output=True, text=True, timeout=duration_s + omit_s + 60)
         data = json.loads(proc.stdout)
         if "error" in data:
@@ -75,13 +78,17 @@ def run_iperf3(streams: int = 4, duration_s: float = 5.0, omit_s: float = 1.0,
 
 
 def compare(streams: int = 4, duration_s: float = 5.0, omit_s: float = 1.0, repeats: int = 2,
-            verbose: bool = True) -> dict:
-    """Alternate iperf3 and aicost runs; return the best of each and their ratio."""
+            verbose: bool = True, length: int | None = None) -> dict:
+    """Alternate iperf3 and aicost runs; return the best of each and their ratio.
+
+    ``length`` [B]: write size for both tools (None: each tool's default).
+    """
     ip, ai = [], []
+    extra = {"buffer_bytes": int(length)} if length else {}
     for _ in range(repeats):
-        ip.append(run_iperf3(streams, duration_s, omit_s))
+        ip.append(run_iperf3(streams, duration_s, omit_s, length=length))
         ai.append(measure_tcp("127.0.0.1", 0, streams=streams, duration_s=duration_s,
-                              omit_s=omit_s).bits_per_s)
+                              omit_s=omit_s, **extra).bits_per_s)
         if verbose:
             print(f"  iperf3 {ip[-1] / 1e9:8.2f} Gbit/s   aicost {ai[-1] / 1e9:8.2f} Gbit/s",
                   flush=True)
@@ -95,9 +102,12 @@ def main(argv=None) -> int:
     ap.add_argument("--duration", type=float, default=5.0)
     ap.add_argument("--omit", type=float, default=1.0)
     ap.add_argument("--repeats", type=int, default=2)
+    ap.add_argument("--length", help="write size for both tools, e.g. 1MiB (default: each "
+                    "tool's own, iperf3 128 KiB and aicost 1 MiB)")
     ap.add_argument("--json", help="also write the comparison as JSON here")
     args = ap.parse_args(argv)
-    res = compare(args.streams, args.duration, args.omit, args.repeats)
+    length = parse_bytes(args.length) if args.length else None
+    res = compare(args.streams, args.duration, args.omit, args.repeats, length=length)
     print(f"\niperf3 {res['iperf3_bits_per_s'] / 1e9:.2f} Gbit/s, aicost "
           f"{res['aicost_bits_per_s'] / 1e9:.2f} Gbit/s, ratio {res['ratio']:.3f} "
           f"({'>= 0.8 ok' if res['ratio'] >= 0.8 else 'below the 0.8 target'})")
