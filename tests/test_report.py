@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -171,7 +172,7 @@ def test_export_notebook_writes_reports_dir(tmp_path, monkeypatch):
     nbformat.write(_notebook_with_figures(2), src)
     monkeypatch.chdir(tmp_path)
     out = aicost.report.export_notebook("nb.ipynb")
-    assert out == tmp_path / "reports" / "nb.html"
+    assert out == Path("reports") / "nb.html" and out.resolve() == tmp_path / "reports" / "nb.html"
     html = out.read_text()
     assert html.count('class="plotly-graph-div"') == 2 and "fig0" in html  # code kept
     with pytest.raises(FileNotFoundError):

@@ -221,7 +221,7 @@ def build(kind: str, output: str | os.PathLike = "report.html", *, show_code: bo
     Returns
     -------
     pathlib.Path
-        The HTML file written.
+        The HTML file written, as ``output`` named it (relative stays relative).
 
     Raises
     ------
@@ -235,7 +235,8 @@ def build(kind: str, output: str | os.PathLike = "report.html", *, show_code: bo
     k = get_kind(kind)
     values = _normalize_paths(coerce_params(k.name, params))
     _prevalidate(values)
-    output = Path(output).expanduser().resolve()
+    given = Path(output).expanduser()
+    output = given.resolve()
     if output.suffix.lower() not in (".html", ".htm"):
         raise ValueError(f"report output must be an .html file, got {str(output)!r}")
     if output.exists() and output.is_dir():
@@ -247,7 +248,8 @@ def build(kind: str, output: str | os.PathLike = "report.html", *, show_code: bo
         import nbformat
 
         write_atomic(output.with_suffix(".ipynb"), nbformat.writes(nb))
-    return write_atomic(output, html)
+    write_atomic(output, html)
+    return given
 
 
 def export_notebook(notebook: str | os.PathLike, output: str | os.PathLike | None = None, *,
@@ -272,7 +274,7 @@ def export_notebook(notebook: str | os.PathLike, output: str | os.PathLike | Non
     Returns
     -------
     pathlib.Path
-        The HTML file written.
+        The HTML file written, as ``output`` named it (default ``reports/<name>.html``).
     """
     import nbformat
 
@@ -281,11 +283,13 @@ def export_notebook(notebook: str | os.PathLike, output: str | os.PathLike | Non
         raise FileNotFoundError(f"notebook {str(notebook)!r} does not exist")
     if output is None:
         output = Path("reports") / f"{src.stem}.html"
-    output = Path(output).expanduser().resolve()
+    given = Path(output).expanduser()
+    output = given.resolve()
     if execute:
         nb = execute_template(src, {}, cwd=src.resolve().parent, kind=src.name, timeout=timeout)
     else:
         nb = nbformat.read(src, as_version=4)
     title = nb.metadata.get("title") or src.stem.replace("_", " ")
     html = notebook_to_html(nb, title=title, show_code=show_code)
-    return write_atomic(output, html)
+    write_atomic(output, html)
+    return given
