@@ -201,6 +201,15 @@ def _checkpoint_bytes(spec) -> float:
     return float(spec.n_params) * 14.0
 
 
+def _has_cluster_network(cfg: pd.DataFrame) -> np.ndarray:
+    """True where an offer has a scale-out fabric or a network bandwidth in the catalog."""
+    fabric = cfg["scale_out_fabric"].fillna("").astype(str).str.len().to_numpy() > 0 \
+        if "scale_out_fabric" in cfg else np.zeros(len(cfg), dtype=bool)
+    net = pd.to_numeric(cfg["network_gbps"], errors="coerce").to_numpy(dtype=float) \
+        if "network_gbps" in cfg else np.full(len(cfg), np.nan)
+    return fabric | (np.isfinite(net) & (net > 0))
+
+
 def training_configs(offers: pd.DataFrame, tiers: pd.DataFrame, spec, *, min_gpus: int, max_gpus: int,
                      node_counts) -> pd.DataFrame:
     """Configurations: offers x node counts x checkpoint tiers, with the per-config numbers."""
@@ -217,6 +226,12 @@ def training_configs(offers: pd.DataFrame, tiers: pd.DataFrame, spec, *, min_gpu
     if not parts:
         return pd.DataFrame()
     cfg = pd.concat(parts, ignore_index=True)
+    # Several nodes train together only over a cluster network the catalog knows of (a scale-out
+    # fabric, or at least the instance's network bandwidth): single-GPU cloud VMs without either
+    # are not offered as multi-node clusters, so they are planned as single nodes only.
+    cfg = cfg[(cfg["nodes"] == 1) | _has_cluster_network(cfg)].reset_index(drop=True)
+    if cfg.empty:
+        return pd.DataFrame()
     cfg = cfg.merge(tiers, on="provider", how="left", sort=False)
     cfg["gpus"] = cfg["nodes"] * cfg["gpus_per_node"]
 
@@ -586,6 +601,8 @@ def training_assumptions(ctx: TrainingContext, batch_seqs: int) -> tuple[str, ..
         "NCCL and fragmentation",
         "tensor parallelism inside a node; data-parallel gradient reduction overlapped with the "
         "backward pass of the last micro-batch; alpha-beta ring collectives",
+        "multi-node clusters only of offers with a cluster network in the catalog (a scale-out "
+        "fabric or a network bandwidth); other offers are planned as single nodes",
         f"failures {rel['failures_per_gpu_hour']:.3g} per GPU-hour (Llama 3 405B report); spot "
         f"preemptions {rel['preemptions_per_node_hour']:.3g} per node-hour; restart "
         f"{format_duration(rel['restart_s'])} ({format_duration(rel['spot_restart_s'])} after a "
