@@ -90,6 +90,8 @@ def _add_catalog(sub) -> None:
     lp.add_argument("--provider", help="only rows of this provider (instances, storage)")
     lp.add_argument("--extra", action="append", default=[], metavar="CSV",
                     help="user CSV adding or overriding rows (repeatable)")
+    lp.add_argument("--all", action="store_true",
+                    help="every column in the table format (csv and json always have all)")
     _add_format(lp)
     lp.set_defaults(func=_cmd_catalog_list)
     sp = csub.add_parser("show", help="show one accelerator, instance, storage tier or fabric")
@@ -99,11 +101,28 @@ def _add_catalog(sub) -> None:
     sp.set_defaults(func=_cmd_catalog_show)
 
 
+#: the columns `aicost catalog list` shows as a terminal table (csv/json and --all show every one)
+_TABLE_COLUMNS = {
+    "accelerators": ["name", "vendor", "fp64_tflops", "fp32_tflops", "tf32_tflops", "bf16_tflops",
+                     "fp8_tflops", "memory_gib", "mem_bw_gb_s", "scale_up_gb_s", "tdp_watts", "as_of"],
+    "instances": ["provider", "instance_type", "region", "accelerator", "accelerator_count",
+                  "price_on_demand_usd_per_hour", "price_spot_usd_per_hour",
+                  "price_usd_per_gpu_hour", "usd_per_bf16_pflop_hour", "spot_discount",
+                  "scale_out_fabric", "as_of"],
+    "storage": ["name", "provider", "kind", "throughput_mb_s", "throughput_basis", "iops",
+                "latency_ms", "price_usd_per_gb_month", "as_of"],
+    "fabrics": ["name", "kind", "bandwidth_gb_s", "basis", "latency_us", "as_of"],
+}
+
+
 def _cmd_catalog_list(args) -> int:
     from . import catalog
 
     cat = catalog.load(extra=args.extra or None)
-    _emit(cat.table(args.table, provider=args.provider), args.format)
+    df = cat.table(args.table, provider=args.provider)
+    if args.format == "table" and not args.all:
+        df = df[[c for c in _TABLE_COLUMNS[args.table] if c in df.columns]]
+    _emit(df, args.format)
     return 0
 
 
