@@ -59,3 +59,14 @@ def test_store_errors_are_one_line(capsys, tmp_path):
     err = capsys.readouterr().err
     assert err.startswith("aicost: error: cannot open results store")
     assert path.read_bytes() == b"not a database" * 100
+
+
+def test_catalog_list_table_is_compact_unless_all(capsys):
+    assert main(["catalog", "list", "instances", "--provider", "aws"]) == 0
+    header = capsys.readouterr().out.splitlines()[0].split()
+    assert "price_usd_per_gpu_hour" in header and "source" not in header
+    assert main(["catalog", "list", "instances", "--provider", "aws", "--all"]) == 0
+    assert "source" in capsys.readouterr().out.splitlines()[0].split()
+    assert main(["catalog", "list", "fabrics", "--format", "json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert {"name", "bandwidth_gb_s", "source", "as_of"} <= set(rows[0])
