@@ -2,7 +2,7 @@
 
 They are meant to be copied by users, so they stay idiomatic: one ``@cuda.jit`` function
 per operation, a grid-stride loop (``cuda.grid(1)`` / ``cuda.gridsize(1)``) so any grid size
-covers any array, the scalar passed with the array's dtype (no float64 promotion inside a
+covers any array, four independent elements per trip of that loop (loads in flight), the scalar passed with the array's dtype (no float64 promotion inside a
 float32 kernel), ``__restrict__``-free plain indexing (Numba emits no bounds checks on the
 device), and a shared-memory tree reduction per block for ``dot``/``sum`` with one partial
 per block summed by a second tiny kernel. Numba has no 16-byte vector loads, so these move
@@ -42,11 +42,25 @@ def kernels(dtype: str = "fp32", threads: int = THREADS) -> dict:
 
     nbt = {"fp32": float32, "fp64": float64}[dtype]
 
+    # The STREAM kernels handle four elements, a stride apart, per trip of the grid-stride loop:
+    # Numba has no 16-byte vector loads, so with 4-byte elements a thread must keep several
+    # independent loads in flight to cover memory latency (instruction-level parallelism);
+    # accesses stay coalesced (neighbouring threads touch neighbouring elements).
     @cuda.jit
     def copy(a, c):
         i = cuda.grid(1)
         stride = cuda.gridsize(1)
         n = a.shape[0]
+        while i + 3 * stride < n:
+            x0 = a[i]
+            x1 = a[i + stride]
+            x2 = a[i + 2 * stride]
+            x3 = a[i + 3 * stride]
+            c[i] = x0
+            c[i + stride] = x1
+            c[i + 2 * stride] = x2
+            c[i + 3 * stride] = x3
+            i += 4 * stride
         while i < n:
             c[i] = a[i]
             i += stride
@@ -56,6 +70,16 @@ def kernels(dtype: str = "fp32", threads: int = THREADS) -> dict:
         i = cuda.grid(1)
         stride = cuda.gridsize(1)
         n = c.shape[0]
+        while i + 3 * stride < n:
+            x0 = c[i]
+            x1 = c[i + stride]
+            x2 = c[i + 2 * stride]
+            x3 = c[i + 3 * stride]
+            b[i] = s * x0
+            b[i + stride] = s * x1
+            b[i + 2 * stride] = s * x2
+            b[i + 3 * stride] = s * x3
+            i += 4 * stride
         while i < n:
             b[i] = s * c[i]
             i += stride
@@ -65,6 +89,20 @@ def kernels(dtype: str = "fp32", threads: int = THREADS) -> dict:
         i = cuda.grid(1)
         stride = cuda.gridsize(1)
         n = a.shape[0]
+        while i + 3 * stride < n:
+            x0 = a[i]
+            x1 = a[i + stride]
+            x2 = a[i + 2 * stride]
+            x3 = a[i + 3 * stride]
+            y0 = b[i]
+            y1 = b[i + stride]
+            y2 = b[i + 2 * stride]
+            y3 = b[i + 3 * stride]
+            c[i] = x0 + y0
+            c[i + stride] = x1 + y1
+            c[i + 2 * stride] = x2 + y2
+            c[i + 3 * stride] = x3 + y3
+            i += 4 * stride
         while i < n:
             c[i] = a[i] + b[i]
             i += stride
@@ -74,6 +112,20 @@ def kernels(dtype: str = "fp32", threads: int = THREADS) -> dict:
         i = cuda.grid(1)
         stride = cuda.gridsize(1)
         n = a.shape[0]
+        while i + 3 * stride < n:
+            x0 = b[i]
+            x1 = b[i + stride]
+            x2 = b[i + 2 * stride]
+            x3 = b[i + 3 * stride]
+            y0 = c[i]
+            y1 = c[i + stride]
+            y2 = c[i + 2 * stride]
+            y3 = c[i + 3 * stride]
+            a[i] = x0 + s * y0
+            a[i + stride] = x1 + s * y1
+            a[i + 2 * stride] = x2 + s * y2
+            a[i + 3 * stride] = x3 + s * y3
+            i += 4 * stride
         while i < n:
             a[i] = b[i] + s * c[i]
             i += stride

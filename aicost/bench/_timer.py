@@ -48,6 +48,9 @@ __all__ = [
 #: default warm-up calls (do_bench warms up for 25 ms; three calls absorb compilation and
 #: handle creation, the adaptive loop then absorbs the rest)
 DEFAULT_WARMUP = 3
+#: least warm-up time on a GPU [s], so that sampling starts at sustained clocks and power
+#: (triton.testing.do_bench: 25 ms warm-up, 100 ms of samples)
+GPU_WARMUP_S = 0.1
 #: relative-standard-error target of the median (design.md: 0.5 %)
 DEFAULT_RSD_TARGET = 0.005
 #: the RSE must stay under the target for this many consecutive samples (a short sample can
@@ -473,6 +476,7 @@ def benchmark(
     *args: Any,
     kwargs: dict | None = None,
     warmup: int = DEFAULT_WARMUP,
+    warmup_s: float | None = None,
     min_samples: int = 10,
     max_samples: int = 10_000,
     min_time_s: float = 0.1,
@@ -497,6 +501,10 @@ def benchmark(
         Keyword arguments of ``fn``.
     warmup : int
         Untimed calls before sampling (>= 0).
+    warmup_s : float, optional [s]
+        Keep warming up (after ``warmup`` calls) until this much time has passed, so that a GPU
+        reaches its sustained clocks and power before sampling (as ``triton.testing.do_bench``
+        warms up for 25 ms and samples for 100 ms). None: :data:`GPU_WARMUP_S` on CUDA, 0 on CPU.
     min_samples : int
         Fewest samples (>= 1).
     max_samples : int
@@ -533,6 +541,8 @@ def benchmark(
         raise ValueError(f"fn must be callable, got {type(fn).__name__}")
     if warmup < 0:
         raise ValueError(f"warmup must be >= 0, got {warmup}")
+    if warmup_s is not None and not warmup_s >= 0:
+        raise ValueError(f"warmup_s must be >= 0 [s], got {warmup_s}")
     if min_samples < 1:
         raise ValueError(f"min_samples must be >= 1, got {min_samples}")
     if max_samples < min_samples:
@@ -564,14 +574,25 @@ def benchmark(
         monitor = NvmlMonitor.open()
     nvml_before = monitor.snapshot() if monitor else {}
 
-    # warm-up (host clock on the first call: compile time is of interest in itself)
+    # warm-up (host clock on the first call: compile time is of interest in itself), then on a
+    # GPU until the clocks and power have settled: a power-capped GEMM runs several percent
+    # faster in its first milliseconds than sustained (seen on the H200, docs/benchmarks.md)
+    if warmup_s is None:
+        warmup_s = GPU_WARMUP_S if (dev == "cuda" and real_clock) else 0.0
     first_call_s = float("nan")
-    for i in range(warmup):
+    t_warm = time.perf_counter()
+    i = 0
+    while i < warmup or (warmup_s > 0 and time.perf_counter() - t_warm < warmup_s):
         t0 = time.perf_counter()
         fn(*args, **kwargs)
-        if i == 0:
+        if i == 0 or warmup_s > 0:
             clk.sync()
+        if i == 0:
             first_call_s = time.perf_counter() - t0
+        i += 1
+        if i >= 100_000:
+            break
+    warmup_calls = i
     clk.sync()
 
     samples: list[float] = []
@@ -670,7 +691,7 @@ def benchmark(
         n_samples=stats["n_samples"],
         rse=final_rse,
         stop_reason=stop_reason,
-        warmup_calls=warmup,
+        warmup_calls=warmup_calls,
         first_call_s=first_call_s,
         device=dev,
         flushed=flush is not None,
