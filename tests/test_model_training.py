@@ -330,7 +330,8 @@ def test_interleaved_schedule():
     assert inter.pp_comm_s == pytest.approx(2 * plain.pp_comm_s)
     assert inter.step_s < plain.step_s
     ratio = (inter.memory.activations - 0) / plain.memory.activations
-    assert 1 < ratio < 1 + 7 / 16 + 1e-9  # 1 + (p-1)/(p v) on the layer activations
+    assert ratio > 1
+    assert ratio < 1 + 7 / 16 + 1e-9  # 1 + (p-1)/(p v) on the layer activations
     with pytest.raises(ValueError, match="pipeline parallelism"):
         estimate_training(TrainingJob(spec, **{**base, "pp": 1}, virtual_stages=2), Cluster(gpus=64, **A100))
     with pytest.raises(ValueError, match="multiple of pp"):
