@@ -52,6 +52,10 @@ _MONTH_S = 30 * 86400.0
 #: per-chunk candidate budget of the search: bounds the temporary arrays (~60 of this size)
 _CHUNK_CANDIDATES = 1 << 17
 
+#: least expected goodput (failure-free work / expected wall time) of a feasible training plan:
+#: below it the job mostly waits for restarts and re-does lost work (aicost's own threshold)
+MIN_GOODPUT = 0.5
+
 #: why a candidate was dropped; the codes are the order of the checks (a higher code got further)
 REASONS = {
     1: "not offered at this pricing",
@@ -61,7 +65,7 @@ REASONS = {
     5: "GPUs not divisible by tp x pp",
     6: "global batch too small for dp x micro-batch",
     7: "memory does not fit",
-    8: "interrupted too often to finish",
+    8: "interrupted too often (expected goodput under 50%)",
     9: "deadline missed",
     10: "over budget",
 }
@@ -326,7 +330,8 @@ def training_kernel(c: dict, lay: dict, ctx: TrainingContext) -> dict[str, np.nd
         mark(cost > ctx.budget_usd, 10)
     if ctx.deadline_s is not None:
         mark(wall > ctx.deadline_s, 9)
-    mark(~np.isfinite(wall), 8)
+    # a run that spends most of its time failing and restarting is not a plan, deadline or not
+    mark(~np.isfinite(wall) | ~(r["goodput"] >= MIN_GOODPUT), 8)
     mark(r["out_of_memory"], 7)
     mark(m < 1, 6)
     mark((gpus % mp) != 0, 5)
