@@ -23,6 +23,7 @@ __all__ = [
     "TIB",
     "format_bytes",
     "format_duration",
+    "format_usd",
     "normalize_dtype",
     "parse_bytes",
     "parse_duration",
@@ -163,3 +164,21 @@ def format_duration(seconds: float) -> str:
     if a < 2 * 86400:
         return f"{s / 3600:.1f} h"
     return f"{s / 86400:.1f} d"
+
+
+def format_usd(x: object) -> str:
+    """Format dollars for people: ``'$1.68M'``, ``'$70.2k'``, ``'$42'``, ``'$2.490'``; ``'n/a'``
+    for a missing, non-numeric or infinite amount."""
+    try:
+        v = float(x)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return "n/a"
+    if not math.isfinite(v):
+        return "n/a"
+    if abs(v) >= 1e6:
+        return f"${v / 1e6:,.2f}M"
+    if abs(v) >= 1e4:
+        return f"${v / 1e3:,.1f}k"
+    if abs(v) >= 10:
+        return f"${v:,.0f}"
+    return f"${v:,.3f}"

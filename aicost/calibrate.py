@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ._units import normalize_dtype
+from .store import decode_params
 
 __all__ = [
     "DEFAULT_COLLECTIVE_EFFICIENCY",
@@ -130,17 +131,7 @@ def _shipped_results():
         return pd.DataFrame()
 
 
-def _params(p) -> dict:
-    if isinstance(p, dict):
-        return p
-    if isinstance(p, str):
-        import json
-
-        try:
-            return json.loads(p)
-        except ValueError:
-            return {}
-    return {}
+_params = decode_params
 
 
 def _shape_tuple(shape):

@@ -50,6 +50,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "Store",
     "current_context",
+    "decode_params",
     "default_path",
 ]
 
@@ -511,3 +512,16 @@ def current_context() -> dict[str, Any]:
         "aicost_version": __version__,
         "time_utc": datetime.now(timezone.utc).isoformat(),
     }
+
+
+def decode_params(p: Any) -> dict[str, Any]:
+    """Return a result's ``params`` as a dict, whether stored as a dict or as JSON text."""
+    if isinstance(p, dict):
+        return p
+    if isinstance(p, str) and p:
+        try:
+            out = json.loads(p)
+        except ValueError:
+            return {}
+        return out if isinstance(out, dict) else {}
+    return {}

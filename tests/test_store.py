@@ -224,3 +224,13 @@ def test_memory_store():
 def test_bad_lock_timeout():
     with pytest.raises(ValueError, match="lock_timeout_s"):
         Store(":memory:", lock_timeout_s=0)
+
+
+def test_decode_params():
+    from aicost.store import decode_params
+
+    assert decode_params({"a": 1}) == {"a": 1}
+    assert decode_params('{"m": 4096}') == {"m": 4096}
+    assert decode_params("not json") == {}
+    assert decode_params("[1, 2]") == {}
+    assert decode_params(None) == {}

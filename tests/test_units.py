@@ -105,3 +105,15 @@ def test_catalog_error_names_the_cell():
     assert str(err) == "x.csv, line 4, column 'price': expected a non-negative number, got '-3'"
     assert isinstance(err, ValueError)
     assert (err.path, err.row, err.column) == ("x.csv", 4, "price")
+
+
+def test_format_usd():
+    from aicost._units import format_usd
+
+    assert format_usd(1.68e6) == "$1.68M"
+    assert format_usd(70_200) == "$70.2k"
+    assert format_usd(42.4) == "$42"
+    assert format_usd(2.49) == "$2.490"
+    assert format_usd(float("inf")) == "n/a"
+    assert format_usd(None) == "n/a"
+    assert format_usd("abc") == "n/a"

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .._units import format_duration
+from .._units import format_duration, format_usd
 from ._pareto import pareto_mask
 
 __all__ = ["Plan", "Recommendation", "Sensitivity"]
@@ -24,17 +24,7 @@ __all__ = ["Plan", "Recommendation", "Sensitivity"]
 _SHOW_ROWS = 8
 
 
-def _fmt_usd(x: float) -> str:
-    if x is None or not math.isfinite(float(x)):
-        return "n/a"
-    x = float(x)
-    if abs(x) >= 1e6:
-        return f"${x / 1e6:,.2f}M"
-    if abs(x) >= 1e4:
-        return f"${x / 1e3:,.1f}k"
-    if abs(x) >= 10:
-        return f"${x:,.0f}"
-    return f"${x:,.3f}"
+_fmt_usd = format_usd
 
 
 def _fmt_value(col: str, x: Any) -> str:

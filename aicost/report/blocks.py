@@ -26,6 +26,8 @@ import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+from .._units import format_usd
+
 __all__ = [
     "Outcome",
     "attempt",
@@ -332,20 +334,7 @@ def header(title: str, note: str | None = None, subtitle: str | None = None,
 
 
 # ----------------------------------------------------------------------------- plans
-def _fmt_usd(x) -> str:
-    try:
-        x = float(x)
-    except (TypeError, ValueError):
-        return "n/a"
-    if x != x:  # NaN
-        return "n/a"
-    if abs(x) >= 1e6:
-        return f"${x / 1e6:,.2f}M"
-    if abs(x) >= 1e4:
-        return f"${x / 1e3:,.1f}k"
-    if abs(x) >= 10:
-        return f"${x:,.0f}"
-    return f"${x:,.3f}"
+_fmt_usd = format_usd
 
 
 def recommendation_html(plan, question: str) -> str:

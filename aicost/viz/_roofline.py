@@ -6,6 +6,8 @@ import math
 
 import numpy as np
 
+from ..store import decode_params
+
 __all__ = ["roofline"]
 
 TEMPLATE = "plotly_white"
@@ -32,17 +34,7 @@ def _as_frame(obj):
                     f"{type(obj).__name__}")
 
 
-def _params(p) -> dict:
-    if isinstance(p, dict):
-        return p
-    if isinstance(p, str):
-        import json
-
-        try:
-            return json.loads(p)
-        except ValueError:
-            return {}
-    return {}
+_params = decode_params
 
 
 def _catalog_accelerator(device):
