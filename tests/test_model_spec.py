@@ -108,3 +108,53 @@ def test_load_models_reports_file_line_column(tmp_path):
     bad = "m2,,2,64,4,4,256,mlp,100,128,1,1,false,,src,2026-01-01"
     with pytest.raises(CatalogError, match="ffn"):
         load_models(_write(tmp_path, [good, bad]))
+
+
+# ---- mixture-of-experts and MLA presets (issue 12) ------------------------------------------------
+_NO_EMBEDDING_ACTIVE = {"gpt-oss-120b", "gpt-oss-20b"}  # the gpt-oss model card leaves the embedding out
+
+
+@pytest.mark.parametrize("name", ["mixtral-8x7b", "mixtral-8x22b", "deepseek-v3", "qwen3-235b-a22b",
+                                  "llama-4-scout", "llama-4-maverick", "gpt-oss-120b", "gpt-oss-20b"])
+def test_moe_presets_total_and_active_match_published(name):
+    s = get_model(name)
+    assert s.is_moe and s.published_active_params
+    assert s.n_params == pytest.approx(s.published_params, rel=0.02)
+    active = s.n_active_params - (s.embedding_params if name in _NO_EMBEDDING_ACTIVE else 0)
+    assert active == pytest.approx(s.published_active_params, rel=0.02)
+    assert s.n_active_params < s.n_params / 3
+
+
+def test_deepseek_v3_layers_and_mla():
+    s = get_model("deepseek-v3")
+    assert (s.n_moe_layers, s.n_dense_layers, s.n_shared_experts, s.expert_d_ff) == (58, 3, 1, 2048)
+    assert s.is_mla
+    # MLA caches the 512-wide latent plus the 64-wide RoPE key per layer: 61 * 576 * 2 bytes
+    assert s.kv_bytes_per_token("bf16") == 61 * 576 * 2
+    # per-token FFN width: 3 dense layers of 18432, 58 MoE layers of (8 routed + 1 shared) x 2048
+    assert s.active_ffn_width == pytest.approx((3 * 18432 + 58 * 9 * 2048) / 61)
+    # n_layers * layer_params is still the blocks' total
+    assert s.n_layers * s.layer_params + s.embedding_params + s.head_params + s.final_norm_params \
+        == pytest.approx(s.n_params)
+
+
+def test_llama4_maverick_interleaves_dense_and_moe_layers():
+    m, sc = get_model("llama-4-maverick"), get_model("llama-4-scout")
+    assert m.n_moe_layers == 24 and sc.n_moe_layers == 48
+    # same active path (one routed + one shared expert of 8192, or one dense FFN of 16384)
+    assert m.n_active_params == pytest.approx(sc.n_active_params, rel=0.01)
+
+
+def test_moe_defaults_keep_dense_counts():
+    s = ModelSpec(name="tiny", n_layers=2, d_model=64, n_heads=4, d_ff=256, vocab_size=100, seq_len=128)
+    assert (s.n_moe_layers, s.n_shared_experts, s.expert_d_ff, s.is_mla) == (0, 0, 256, False)
+    assert s.layer_params == s.active_layer_params == 4 * 64 * 64 + 3 * 64 * 256 + 2 * 64
+    with pytest.raises(ValueError, match="n_shared_experts"):
+        ModelSpec(name="x", n_layers=2, d_model=64, n_heads=4, d_ff=256, vocab_size=100, seq_len=128,
+                  n_shared_experts=-1)
+    with pytest.raises(ValueError, match="n_dense_layers"):
+        ModelSpec(name="x", n_layers=2, d_model=64, n_heads=4, d_ff=256, vocab_size=100, seq_len=128,
+                  n_experts=4, experts_per_token=2, n_dense_layers=2)
+    with pytest.raises(ValueError, match="qk_rope_head_dim"):
+        ModelSpec(name="x", n_layers=2, d_model=64, n_heads=4, d_ff=256, vocab_size=100, seq_len=128,
+                  kv_lora_rank=16)

@@ -14,6 +14,16 @@ heads of size ``hd``, a feed-forward width ``f`` and vocabulary ``V`` has per la
 plus ``V*d`` input embeddings, ``V*d`` output projection unless tied, and a
 learned position table ``seq_len*d`` where the model has one (GPT-3, OPT).
 ``n_active_params`` counts ``experts_per_token`` experts instead of all of them.
+
+Mixture-of-experts models as released in 2024-25 are heterogeneous: DeepSeek-V3 keeps its
+first three layers dense (``n_dense_layers``), Llama 4 Maverick alternates dense and MoE
+layers (``moe_layer_step=2``), DeepSeek-V3 and Llama 4 add always-active shared experts
+(``n_shared_experts``), and expert FFNs are narrower than the dense FFN (``moe_d_ff`` beside
+``d_ff``). Multi-head latent attention (MLA, DeepSeek-V2/V3) replaces the K/V projections by a
+low-rank path: ``d*q_lora`` + ``q_lora*a*(hd+rope)`` (queries), ``d*(kv_lora+rope)`` +
+``kv_lora*a*(hd+v_hd)`` (keys/values), ``a*v_hd*d`` (output), and caches only
+``kv_lora + rope`` values per token and layer. ``layer_params`` and ``active_layer_params``
+are then the mean over the layers, so ``n_layers * layer_params`` stays the block total.
 """
 
 from __future__ import annotations
@@ -59,7 +69,19 @@ class ModelSpec:
     head_dim : int, optional
         Per-head size when it is not ``d_model // n_heads`` (Gemma 2).
     n_experts, experts_per_token : int
-        Mixture-of-experts: experts per layer and experts each token is routed to.
+        Mixture-of-experts: routed experts per MoE layer and experts each token is routed to.
+    n_shared_experts : int
+        Experts every token passes through in each MoE layer (DeepSeek-V3, Llama 4); 0 by default.
+    moe_d_ff : int, optional
+        Inner size of one expert's FFN when it differs from ``d_ff`` (which then is the dense
+        layers' FFN size); defaults to ``d_ff``.
+    n_dense_layers : int
+        Leading layers of a mixture-of-experts model that have a dense FFN (DeepSeek-V3: 3).
+    moe_layer_step : int
+        Every ``moe_layer_step``-th layer after the dense ones is a MoE layer (Llama 4 Maverick: 2).
+    q_lora_rank, kv_lora_rank, qk_rope_head_dim, v_head_dim : int, optional
+        Multi-head latent attention (DeepSeek-V3): query and key/value compression ranks, the
+        decoupled RoPE key size and the value head size. ``kv_lora_rank`` set means MLA.
     tied_embeddings : bool
         Whether the output projection reuses the input embedding matrix.
     qkv_bias : bool
@@ -74,6 +96,9 @@ class ModelSpec:
         Sequence length of pre-training [tokens]; defaults to ``seq_len``.
     published_params : float, optional
         Parameter count stated by the source (for validation only).
+    published_active_params : float, optional
+        Active parameters per token stated by the source (validation only; sources differ on
+        whether the input embedding counts, see ``data/models.csv``).
     aliases : tuple of str
         Other names ``get_model`` accepts.
     source, as_of : str
@@ -99,6 +124,15 @@ class ModelSpec:
     norms_per_layer: int = 2
     train_seq_len: int | None = None
     published_params: float | None = None
+    n_shared_experts: int = 0
+    moe_d_ff: int | None = None
+    n_dense_layers: int = 0
+    moe_layer_step: int = 1
+    q_lora_rank: int | None = None
+    kv_lora_rank: int | None = None
+    qk_rope_head_dim: int | None = None
+    v_head_dim: int | None = None
+    published_active_params: float | None = None
     aliases: tuple[str, ...] = field(default=(), compare=False)
     source: str = field(default="user", compare=False)
     as_of: str = field(default="", compare=False)
@@ -114,7 +148,15 @@ class ModelSpec:
                 raise ValueError(f"ModelSpec {self.name!r}: {name} must be a positive integer, got {v!r}")
         if self.n_kv_heads is None:
             object.__setattr__(self, "n_kv_heads", self.n_heads)
-        for name in ("n_kv_heads", "head_dim", "train_seq_len"):
+        for name in ("n_shared_experts", "n_dense_layers"):
+            v = getattr(self, name)
+            if isinstance(v, float) and v.is_integer():
+                v = int(v)
+                object.__setattr__(self, name, v)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+                raise ValueError(f"ModelSpec {self.name!r}: {name} must be a non-negative integer, got {v!r}")
+        for name in ("n_kv_heads", "head_dim", "train_seq_len", "moe_d_ff", "q_lora_rank", "kv_lora_rank",
+                     "qk_rope_head_dim", "v_head_dim", "moe_layer_step"):
             v = getattr(self, name)
             if v is not None:
                 if isinstance(v, float) and v.is_integer():
@@ -140,6 +182,15 @@ class ModelSpec:
             raise ValueError(
                 f"ModelSpec {self.name!r}: experts_per_token ({self.experts_per_token}) exceeds "
                 f"n_experts ({self.n_experts})")
+        if self.moe_layer_step is None:
+            object.__setattr__(self, "moe_layer_step", 1)
+        if self.n_dense_layers >= self.n_layers:
+            raise ValueError(
+                f"ModelSpec {self.name!r}: n_dense_layers ({self.n_dense_layers}) must be under n_layers "
+                f"({self.n_layers})")
+        if self.kv_lora_rank is not None and self.qk_rope_head_dim is None:
+            raise ValueError(f"ModelSpec {self.name!r}: multi-head latent attention (kv_lora_rank set) "
+                             "needs qk_rope_head_dim too")
         object.__setattr__(self, "aliases", tuple(self.aliases))
 
     # ---- derived sizes -------------------------------------------------------------
@@ -169,9 +220,39 @@ class ModelSpec:
         return self.train_seq_len or self.seq_len
 
     @property
+    def is_mla(self) -> bool:
+        """True for multi-head latent attention (DeepSeek-V2/V3)."""
+        return self.kv_lora_rank is not None
+
+    @property
+    def d_v_head(self) -> int:
+        """Value head size [elements] (MLA may differ from the query/key head size)."""
+        return self.v_head_dim if self.v_head_dim is not None else self.d_head
+
+    @property
+    def expert_d_ff(self) -> int:
+        """Inner FFN size of one expert [elements] (``moe_d_ff``, else ``d_ff``)."""
+        return self.moe_d_ff if self.moe_d_ff is not None else self.d_ff
+
+    @property
+    def n_moe_layers(self) -> int:
+        """Layers with a mixture-of-experts FFN (0 for a dense model)."""
+        if not self.is_moe:
+            return 0
+        return (self.n_layers - self.n_dense_layers) // self.moe_layer_step
+
+    @property
     def attn_params_per_layer(self) -> int:
         """Attention parameters in one block (projections and their biases)."""
         d = self.d_model
+        if self.is_mla:
+            a, hd, rope, vd = self.n_heads, self.d_head, self.qk_rope_head_dim, self.d_v_head
+            if self.q_lora_rank:
+                q = d * self.q_lora_rank + self.q_lora_rank + self.q_lora_rank * a * (hd + rope)
+            else:
+                q = d * a * (hd + rope)
+            kv = d * (self.kv_lora_rank + rope) + self.kv_lora_rank + self.kv_lora_rank * a * (hd + vd)
+            return q + kv + a * vd * d
         p = d * self.d_attn * 2 + d * self.d_kv * 2
         if self.qkv_bias or self.bias:
             p += self.d_attn + 2 * self.d_kv
@@ -182,6 +263,14 @@ class ModelSpec:
     @property
     def ffn_params_per_expert(self) -> int:
         """Feed-forward parameters of one expert (the whole MLP for a dense model)."""
+        p = FFN_TYPES[self.ffn] * self.d_model * self.expert_d_ff
+        if self.bias:
+            p += self.expert_d_ff + self.d_model
+        return p
+
+    @property
+    def dense_ffn_params(self) -> int:
+        """Feed-forward parameters of a dense layer (``d_ff`` wide)."""
         p = FFN_TYPES[self.ffn] * self.d_model * self.d_ff
         if self.bias:
             p += self.d_ff + self.d_model
@@ -193,21 +282,41 @@ class ModelSpec:
         return self.norms_per_layer * self.d_model * (2 if self.bias else 1)
 
     @property
-    def router_params_per_layer(self) -> int:
-        """Router (gate) parameters of a mixture-of-experts block."""
-        return self.d_model * self.n_experts if self.is_moe else 0
+    def router_params_per_layer(self) -> float:
+        """Router (gate) parameters per block (mean over blocks: only MoE blocks have one)."""
+        return self.d_model * self.n_experts * self.n_moe_layers / self.n_layers if self.is_moe else 0
+
+    def _blocks_params(self, experts_in_moe_layer: int) -> int:
+        """Sum over all blocks with ``experts_in_moe_layer`` expert FFNs per MoE layer."""
+        n_moe = self.n_moe_layers
+        common = self.attn_params_per_layer + self.norm_params_per_layer
+        moe = common + (experts_in_moe_layer + self.n_shared_experts) * self.ffn_params_per_expert \
+            + self.d_model * self.n_experts
+        dense = common + self.dense_ffn_params
+        return n_moe * moe + (self.n_layers - n_moe) * dense
+
+    @staticmethod
+    def _mean(total: int, n: int):
+        return total // n if total % n == 0 else total / n
 
     @property
-    def layer_params(self) -> int:
-        """Parameters of one block, all experts."""
-        return (self.attn_params_per_layer + self.n_experts * self.ffn_params_per_expert
-                + self.norm_params_per_layer + self.router_params_per_layer)
+    def layer_params(self) -> int | float:
+        """Parameters of one block, all experts (mean over blocks when they differ)."""
+        return self._mean(self._blocks_params(self.n_experts), self.n_layers)
 
     @property
-    def active_layer_params(self) -> int:
-        """Parameters of one block a token passes through (``experts_per_token`` experts)."""
-        return (self.attn_params_per_layer + self.experts_per_token * self.ffn_params_per_expert
-                + self.norm_params_per_layer + self.router_params_per_layer)
+    def active_layer_params(self) -> int | float:
+        """Parameters of one block a token passes through (``experts_per_token`` routed plus the
+        shared experts; mean over blocks when they differ)."""
+        return self._mean(self._blocks_params(self.experts_per_token), self.n_layers)
+
+    @property
+    def active_ffn_width(self) -> float:
+        """Mean FFN inner width one token passes through per block [elements]
+        (``(k + shared) * moe_d_ff`` in MoE blocks, ``d_ff`` in dense ones)."""
+        n_moe = self.n_moe_layers
+        moe = (self.experts_per_token + self.n_shared_experts) * self.expert_d_ff
+        return (n_moe * moe + (self.n_layers - n_moe) * self.d_ff) / self.n_layers
 
     @property
     def embedding_params(self) -> int:
@@ -229,13 +338,13 @@ class ModelSpec:
     @property
     def n_params(self) -> int:
         """Total parameters (all experts) computed from the architecture."""
-        return (self.n_layers * self.layer_params + self.embedding_params + self.head_params
+        return (self._blocks_params(self.n_experts) + self.embedding_params + self.head_params
                 + self.final_norm_params)
 
     @property
     def n_active_params(self) -> int:
         """Parameters used per token (mixture-of-experts: routed experts only)."""
-        return (self.n_layers * self.active_layer_params + self.embedding_params
+        return (self._blocks_params(self.experts_per_token) + self.embedding_params
                 + self.head_params + self.final_norm_params)
 
     @property
@@ -247,13 +356,16 @@ class ModelSpec:
         This is the ``N`` of
         ``6ND`` (Kaplan et al. 2020 count non-embedding parameters; PaLM counts all).
         """
-        return (self.n_layers * (self.active_layer_params - self.norm_params_per_layer)
+        return (self._blocks_params(self.experts_per_token) - self.n_layers * self.norm_params_per_layer
                 + self.vocab_size * self.d_model)
 
     def kv_bytes_per_token(self, dtype: str = "bf16") -> int:
-        """KV-cache bytes one token occupies across all layers (``2*L*kv_heads*head_dim*bytes``)."""
+        """KV-cache bytes one token occupies across all layers (``2*L*kv_heads*head_dim*bytes``;
+        MLA caches the compressed ``L*(kv_lora_rank + qk_rope_head_dim)`` instead)."""
         from .._units import DTYPE_BYTES, normalize_dtype
 
+        if self.is_mla:
+            return self.n_layers * (self.kv_lora_rank + self.qk_rope_head_dim) * DTYPE_BYTES[normalize_dtype(dtype)]
         return 2 * self.n_layers * self.d_kv * DTYPE_BYTES[normalize_dtype(dtype)]
 
     def with_(self, **changes) -> ModelSpec:
@@ -261,7 +373,8 @@ class ModelSpec:
         return replace(self, **changes)
 
     def __str__(self) -> str:
-        moe = f", {self.n_experts} experts (top-{self.experts_per_token})" if self.is_moe else ""
+        shared = f" + {self.n_shared_experts} shared" if self.n_shared_experts else ""
+        moe = f", {self.n_experts} experts (top-{self.experts_per_token}{shared})" if self.is_moe else ""
         return (f"{self.name}: {self.n_params / 1e9:.2f}B params ({self.n_active_params / 1e9:.2f}B active), "
                 f"{self.n_layers} layers, d_model {self.d_model}, {self.n_heads} heads / "
                 f"{self.n_kv_heads} KV heads{moe}, {self.ffn} d_ff {self.d_ff}, vocab {self.vocab_size}, "
@@ -287,7 +400,9 @@ class ModelSpec:
 # ---- presets --------------------------------------------------------------------------
 _INT_COLS = ("n_layers", "d_model", "n_heads", "n_kv_heads", "d_ff", "vocab_size", "seq_len",
              "n_experts", "experts_per_token")
-_OPT_INT_COLS = ("head_dim", "train_seq_len", "norms_per_layer")
+_OPT_INT_COLS = ("head_dim", "train_seq_len", "norms_per_layer", "moe_d_ff", "moe_layer_step", "q_lora_rank",
+                 "kv_lora_rank", "qk_rope_head_dim", "v_head_dim")
+_NONNEG_INT_COLS = ("n_shared_experts", "n_dense_layers")
 _BOOL_COLS = ("tied_embeddings", "qkv_bias", "bias", "learned_pos_emb")
 _REQUIRED = ("name", *_INT_COLS, "ffn", "tied_embeddings", "source", "as_of")
 _TRUE = {"true", "1", "yes", "y", "t"}
@@ -348,12 +463,23 @@ def load_models(path: str | Path | None = None) -> dict[str, ModelSpec]:
                     raise CatalogError(f"expected a positive integer, got {val!r}",
                                        path=str(path), row=lineno, column=col)
                 kw[col] = int(f)
+            elif col in _NONNEG_INT_COLS:
+                if val == "":
+                    continue
+                try:
+                    f = float(val)
+                except ValueError:
+                    f = -1.0
+                if not f.is_integer() or f < 0:
+                    raise CatalogError(f"expected a non-negative integer, got {val!r}",
+                                       path=str(path), row=lineno, column=col)
+                kw[col] = int(f)
             elif col in _BOOL_COLS:
                 low = val.lower()
                 if low not in _TRUE | _FALSE:
                     raise CatalogError(f"expected true/false, got {val!r}", path=str(path), row=lineno, column=col)
                 kw[col] = low in _TRUE
-            elif col == "published_params":
+            elif col in ("published_params", "published_active_params"):
                 if val:
                     try:
                         kw[col] = float(val)
