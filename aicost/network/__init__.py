@@ -28,6 +28,7 @@ from ._nccl import (
 )
 from ._tcp import (
     DEFAULT_BUFFER_BYTES,
+    MeasurementError,
     NetworkResult,
     PortInUseError,
     measure_tcp,
@@ -42,6 +43,7 @@ __all__ = [
     "DEFAULT_BUFFER_BYTES",
     "DEFAULT_COLLECTIVE_EFFICIENCY",
     "DEFAULT_NCCL_SIZES",
+    "MeasurementError",
     "NetworkResult",
     "PortInUseError",
     "algbw_busbw",

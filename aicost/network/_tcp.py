@@ -2,8 +2,13 @@
 
 The server runs in its own process (a ``python`` subprocess), accepts ``streams``
 connections and drains each with ``recv_into`` into a preallocated buffer in its own thread;
-a sampler records the bytes received so far every few milliseconds against the system-wide
-monotonic clock. The client sends from a large ``memoryview`` with ``socket.sendall`` in one
+each drain thread keeps its own cumulative byte count with monotonic timestamps (thinned to one
+sample per few milliseconds), so a window edge is located per stream however many streams
+compete for the GIL. The client tells the server the window (system-wide monotonic clock) when it
+has finished sending; the server interpolates each stream's count at both edges and reports the
+sum together with its uncertainty (the bytes between the samples around each edge). A window
+whose edges are not resolved (too short a run, a receiver starved of CPU) is refused with
+:class:`MeasurementError` instead of being reported. The client sends from a large ``memoryview`` with ``socket.sendall`` in one
 thread per stream (both calls release the GIL). The first ``omit_s`` seconds are run but not
 counted (iperf3 ``-O``); the result is the bytes the *receiver* got in the window, in bits per
 second summed over streams, as iperf3's ``sum_received``. Everything is bounded in time: the
@@ -25,6 +30,7 @@ from .._errors import AicostError
 
 __all__ = [
     "DEFAULT_BUFFER_BYTES",
+    "MeasurementError",
     "NetworkResult",
     "PortInUseError",
     "measure_tcp",
@@ -35,8 +41,12 @@ __all__ = [
 
 #: bytes per send/recv call; iperf3 uses 128 KiB for TCP, larger calls cost fewer syscalls
 DEFAULT_BUFFER_BYTES = 1 << 20
-#: how often the server samples its byte counters [s]
-_SAMPLE_PERIOD_S = 0.005
+#: finest spacing of a drain thread's byte-count samples [s]
+_SAMPLE_PERIOD_S = 0.001
+#: most samples a drain thread keeps (the spacing grows for long runs) [1]
+_MAX_SAMPLES_PER_STREAM = 4000
+#: largest uncertainty (two standard deviations) of the window's byte count, as a share of it
+_MAX_EDGE_UNCERTAINTY = 0.10
 #: seconds to wait for the server to start and for connections to be accepted
 _SETUP_TIMEOUT_S = 30.0
 #: socket timeout while streaming [s]
@@ -45,6 +55,10 @@ _IO_TIMEOUT_S = 10.0
 
 class PortInUseError(AicostError, OSError):
     """The TCP port asked for is already taken."""
+
+
+class MeasurementError(AicostError, RuntimeError):
+    """A measurement ran but its result would not mean anything (nothing is reported or saved)."""
 
 
 @dataclass(frozen=True)
@@ -140,8 +154,12 @@ def save_results(results, *, store=None, context: dict | None = None) -> str:
 
 # ----------------------------------------------------------------------------- server process
 def _server_main(conn, bind_host: str, port: int, streams: int, deadline_s: float,
-                 buffer_bytes: int) -> None:
-    """Child process: accept ``streams`` connections, drain them, report byte samples."""
+                 buffer_bytes: int, window_source=lambda: None) -> None:
+    """Child process: accept ``streams`` connections, drain them, count the window's bytes.
+
+    ``window_source()`` returns the client's measurement window ``(start, end)`` [monotonic s]
+    once the client has sent it, or None when the client went away.
+    """
     family = socket.AF_INET6 if ":" in bind_host else socket.AF_INET
     try:
         ls = socket.socket(family, socket.SOCK_STREAM)
@@ -171,34 +189,86 @@ def _server_main(conn, bind_host: str, port: int, streams: int, deadline_s: floa
         ls.close()
         return
     ls.close()
+    from array import array
+
+    # each stream keeps its own (time, cumulative bytes) samples: no shared sampler whose first
+    # sample waits for every thread to start, nothing to interpolate across other streams' stalls
+    period = max(_SAMPLE_PERIOD_S, deadline_s / _MAX_SAMPLES_PER_STREAM)
+    times = [array("d") for _ in range(streams)]
+    totals = [array("d") for _ in range(streams)]
 
     def drain(i: int, s: socket.socket) -> None:
         buf = bytearray(buffer_bytes)
         view = memoryview(buf)
+        ts, cs = times[i], totals[i]
+        count = 0
+        now = time.monotonic()
+        ts.append(now)  # nothing read before this thread ran: the count is 0 up to here
+        cs.append(0.0)
+        next_sample = now + period
         try:
-            while time.monotonic() < deadline:
+            while now < deadline:
                 n = s.recv_into(view)
+                now = time.monotonic()
                 if n == 0:
                     break
-                if not first[i]:
-                    first[i] = time.monotonic()
-                counts[i] += n
-                last[i] = time.monotonic()
+                if not count:
+                    first[i] = now
+                count += n
+                last[i] = now
+                if now >= next_sample:
+                    ts.append(now)
+                    cs.append(float(count))
+                    next_sample = now + period
         except OSError as exc:
             errors.append(f"stream {i}: {exc}")
         finally:
+            counts[i] = count
+            ts.append(now)
+            cs.append(float(count))
             s.close()
 
     threads = [threading.Thread(target=drain, args=(i, s), daemon=True) for i, s in enumerate(socks)]
     for t in threads:
         t.start()
-    samples: list[tuple[float, int]] = []
-    while any(t.is_alive() for t in threads):
-        samples.append((time.monotonic(), sum(counts)))
-        time.sleep(_SAMPLE_PERIOD_S)
-    samples.append((time.monotonic(), sum(counts)))
+    for t in threads:
+        t.join(max(0.0, deadline - time.monotonic()))
     per_stream = [c * 8 / (b - a) if b > a else 0.0 for c, a, b in zip(counts, first, last)]
-    conn.send(("done", samples, per_stream, errors))
+    conn.send(("drained", errors))
+    window = window_source()  # (start, end) on the monotonic clock, from the client
+    if window is None:
+        return
+    got, uncertain = _window_bytes(times, totals, *window)  # uncertain: one std. dev. [B]
+    conn.send(("done", got, uncertain, per_stream, errors))
+
+
+def _window_bytes(times, totals, start: float, end: float) -> tuple[float, float]:
+    """Bytes received between ``start`` and ``end`` summed over streams, and their uncertainty.
+
+    Each stream's cumulative count is interpolated linearly at both edges. An edge that falls
+    between two samples ``b`` bytes apart is off by up to ``b``; taking each such error as
+    uniform and independent (the edge falls at a random phase of each stream's reads) gives a
+    standard deviation of ``sqrt(sum(b**2) / 12)`` [B], which is returned with the count. A
+    stream whose two edges fall between the same two samples (no read inside the window) is
+    pure interpolation and counts ``(b / 2)**2``.
+    """
+    import numpy as np
+
+    got = 0.0
+    var = 0.0
+    for ts, cs in zip(times, totals):
+        t = np.frombuffer(ts, dtype=float)
+        c = np.frombuffer(cs, dtype=float)
+        if t.size == 0:
+            continue
+        got += float(np.interp(end, t, c) - np.interp(start, t, c))
+        k0, k1 = (int(k) for k in np.searchsorted(t, [start, end]))
+        widths = [float(c[k] - c[k - 1]) for k in (k0, k1) if 0 < k < t.size]
+        if k0 == k1 and widths:
+            var += (widths[0] / 2) ** 2
+        else:
+            var += sum(w * w for w in widths) / 12
+    return got, var ** 0.5
 
 
 class _StdoutConn:
@@ -219,8 +289,19 @@ def _server_stdio(argv) -> None:
     import sys
 
     bind_host, port, streams, deadline_s, buffer_bytes = argv
+
+    def window():
+        import json
+
+        line = sys.stdin.readline()  # the client writes it when done sending; EOF: it went away
+        try:
+            start, end = json.loads(line)
+        except ValueError:
+            return None
+        return float(start), float(end)
+
     _server_main(_StdoutConn(sys.stdout), bind_host, int(port), int(streams), float(deadline_s),
-                 int(buffer_bytes))
+                 int(buffer_bytes), window)
 
 
 class _ServerProcess:
@@ -240,7 +321,7 @@ class _ServerProcess:
         self.proc = subprocess.Popen(
             [sys.executable, "-c", code, bind_host, str(port), str(streams), repr(deadline_s),
              str(buffer_bytes)],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.PIPE, text=True,
             env=env)
         self.messages: queue.Queue = queue.Queue()
         self._reader = threading.Thread(target=self._read, daemon=True)
@@ -269,7 +350,22 @@ class _ServerProcess:
             raise RuntimeError("the TCP server exited early" + (f": {err[-1]}" if err else ""))
         return msg
 
+    def send_window(self, start: float, end: float) -> None:
+        """Tell the server the measurement window [monotonic s]."""
+        import json
+
+        try:
+            self.proc.stdin.write(json.dumps([start, end]) + "\n")
+            self.proc.stdin.flush()
+        except OSError:  # the server is gone; recv() says why
+            pass
+
     def close(self) -> None:
+        try:
+            if self.proc.stdin is not None:
+                self.proc.stdin.close()
+        except OSError:
+            pass
         try:
             self.proc.wait(5)
         except Exception:
@@ -280,16 +376,36 @@ class _ServerProcess:
                 f.close()
 
 
-def _bytes_at(samples, t: float) -> float:
-    """Linear interpolation of the cumulative byte count at time ``t``."""
-    import numpy as np
-
-    ts = np.array([s[0] for s in samples])
-    bs = np.array([s[1] for s in samples], dtype=float)
-    return float(np.interp(t, ts, bs))
-
-
 # ----------------------------------------------------------------------------- client
+def _check_host(host, bind_all: bool) -> str:
+    """Return ``host`` as an address to listen on and connect to, or raise ValueError.
+
+    An empty host, ``0``, ``0.0.0.0`` or ``::`` would make the server listen on every
+    interface (an unset shell variable is enough): only ``bind_all=True`` may do that.
+    """
+    import ipaddress
+
+    if not isinstance(host, str):
+        raise ValueError(f"host must be an address such as 127.0.0.1, got {host!r}")
+    text = host.strip()
+    fix = ("give the address the client connects to, such as 127.0.0.1 (bind_all already "
+           "listens on every interface)" if bind_all else
+           "give an address such as 127.0.0.1, or bind_all=True (--bind-all) to listen on all "
+           "interfaces on purpose")
+    if not text:
+        raise ValueError(f"host is empty (an unset shell variable?), which would mean every "
+                         f"interface; {fix}")
+    try:
+        infos = socket.getaddrinfo(text, None, proto=socket.IPPROTO_TCP)
+    except (socket.gaierror, UnicodeError):
+        raise ValueError(f"host {host!r} is not an address this machine can resolve; give an "
+                         "address such as 127.0.0.1 or ::1") from None
+    addr = str(infos[0][4][0]).split("%")[0]
+    if ipaddress.ip_address(addr).is_unspecified:
+        raise ValueError(f"host {host!r} means every interface ({addr}); {fix}")
+    return addr
+
+
 def measure_tcp(
     host: str = "127.0.0.1",
     port: int = 0,
@@ -343,6 +459,7 @@ def measure_tcp(
         raise ValueError(f"port must be 0..65535 (0: any free port), got {port!r}")
     if buffer_bytes < 1024:
         raise ValueError(f"buffer_bytes must be >= 1024, got {buffer_bytes!r}")
+    host = _check_host(host, bind_all)
     bind_host = ("::" if ":" in host else "0.0.0.0") if bind_all else host
     total_s = omit_s + duration_s
     server_deadline_s = total_s + _SETUP_TIMEOUT_S + 2 * _IO_TIMEOUT_S
@@ -410,10 +527,21 @@ def measure_tcp(
         msg = server.recv(_IO_TIMEOUT_S + 5)
         if msg[0] == "error":
             raise OSError(msg[1], f"the TCP server failed: {msg[2]}")
-        _, samples, per_stream, server_errors = msg
+        server.send_window(window_start, window_end)
+        msg = server.recv(_IO_TIMEOUT_S + 5)
+        _, got, uncertain, per_stream, server_errors = msg
         if server_errors:
             raise OSError(f"the TCP server failed: {server_errors[0]}")
-        got = _bytes_at(samples, window_end) - _bytes_at(samples, window_start)
+        if os.environ.get("AICOST_DEBUG_TCP"):
+            print(f"tcp window: {got:.0f} B, edge uncertainty {uncertain:.0f} B")
+        if got <= 0 or 2 * uncertain > _MAX_EDGE_UNCERTAINTY * got:
+            why = (f"the receiver's byte counts around its edges leave +-{2 * uncertain / got:.0%}"
+                   f" of the bytes uncertain (at most {_MAX_EDGE_UNCERTAINTY:.0%} allowed)"
+                   if got > 0 else "the receiver counted no bytes in it")
+            raise MeasurementError(
+                f"the {duration_s:g} s window with {streams} streams is too short to measure: "
+                f"{why}; nothing was reported or saved. Measure longer (--duration), or with "
+                "fewer streams")
         bps = got * 8 / duration_s
         return NetworkResult(
             host=host, port=actual_port, streams=streams, duration_s=float(duration_s),
