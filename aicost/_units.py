@@ -7,8 +7,11 @@ nccl-tests do; memory capacities are GiB (2**30) and say so.
 
 from __future__ import annotations
 
+import datetime as _dt
 import math
+import numbers
 import re
+from collections.abc import Iterable
 
 __all__ = [
     "DTYPES",
@@ -21,8 +24,13 @@ __all__ = [
     "TB",
     "TFLOP",
     "TIB",
+    "column_label",
     "format_bytes",
+    "format_cell",
     "format_duration",
+    "format_price",
+    "format_quantity",
+    "format_table",
     "format_usd",
     "normalize_dtype",
     "parse_bytes",
@@ -182,3 +190,251 @@ def format_usd(x: object) -> str:
     if abs(v) >= 10:
         return f"${v:,.0f}"
     return f"${v:,.3f}"
+
+
+# ----------------------------------------------------------------------------- table cells
+#: how a missing cell (None, NaN) reads in every table aicost prints
+MISSING = "-"
+
+#: columns holding a fraction of 1 that read as a percent ("mfu" 0.438 -> "43.8%")
+FRACTION_COLUMNS = frozenset({"mfu", "hfu", "goodput", "utilization", "spot_discount"})
+_FRACTION_SUFFIXES = ("_frac", "_fraction", "_util", "_utilization")
+
+#: "per" parts of column names (``usd_per_<per>``, ``failures_per_<per>``) and how they read
+_PER_LABELS = {
+    "s": "/s", "hour": "/h", "h": "/h", "gpu_hour": "/GPU-h", "node_hour": "/node-h",
+    "day": "/day", "month": "/month", "gb_month": "/GB-month",
+    "million_tokens": "/1M tokens", "million_input_tokens": "/1M input tokens",
+    "million_output_tokens": "/1M output tokens", "1m_input": "/1M input tokens",
+    "1m_output": "/1M output tokens", "1k_get": "/1k GET", "1k_put": "/1k PUT",
+    "bf16_pflop_hour": "/bf16 PFLOP/s-h", "tb_s_hour": "/(TB/s)-h",
+}
+#: qualifiers after the "per" part that do not change the unit (``..._hour_spot``)
+_QUALIFIERS = ("_spot", "_on_demand", "_at_capacity")
+
+# (column suffix, unit, factor to the unit's base): the first match wins; rates come before
+# the generic "_per_<x>" rule, which comes before the plain units
+_RATE_UNITS: tuple[tuple[str, str, float], ...] = (
+    ("_bytes_per_s", "B/s", 1.0),
+    ("_gb_s", "B/s", 1e9),
+    ("_bits_per_s", "bit/s", 1.0),
+    ("_gbps", "bit/s", 1e9),
+    ("_flops_per_s", "FLOP/s", 1.0),
+    ("_tflops", "FLOP/s", TFLOP),
+    ("_tops", "OP/s", 1e12),
+)
+_SUFFIX_UNITS: tuple[tuple[str, str, float], ...] = (
+    ("_bytes", "B", 1.0),
+    ("_gib", "B", GIB),
+    ("_mib", "B", MIB),
+    ("_gb", "B (decimal)", GB),
+    ("_tb", "B (decimal)", TB),
+    ("_ms", "s", 1e-3),
+    ("_us", "s", 1e-6),
+    ("_s", "s", 1.0),
+    ("_pct", "%", 1.0),
+    ("_watts", "W", 1.0),
+)
+
+
+def _num(x: float) -> str:
+    """A plain number for people: ``'4,800'``, ``'989.4'``, ``'0.05234'``, ``'1.234e+23'``."""
+    a = abs(x)
+    if a >= 1e9:
+        return f"{x:.4g}"
+    if a >= 1000:
+        return f"{x:,.0f}"
+    return f"{x:.4g}"
+
+
+def format_price(x: float, per: str = "") -> str:
+    """Format a price (dollars per something) to the cent: ``'$55.04/h'``, ``'$0.023/GB-month'``.
+
+    Parameters
+    ----------
+    x : float [USD per ``per``]
+        The price.
+    per : str
+        What the price is per, as written after the amount (``"/h"``); empty for none.
+    """
+    v = float(x)
+    if not math.isfinite(v):
+        return "n/a"
+    a = abs(v)
+    if a >= 1e4:
+        amount = format_usd(v)
+    elif a >= 1 or a == 0:
+        amount = f"${v:,.2f}"
+    elif a >= 0.01:
+        amount = f"${v:.3f}"
+    else:
+        amount = f"${v:.2g}"
+    return amount + per
+
+
+def _per_label(per: str) -> str:
+    for q in _QUALIFIERS:
+        per = per.removesuffix(q)
+    return _PER_LABELS.get(per, "/" + per.replace("_", " "))
+
+
+def format_quantity(value: float, unit: str) -> str:
+    """Format a number in SI base units with its unit, one format per unit.
+
+    Parameters
+    ----------
+    value : float
+        The number in the unit's base (bytes, seconds, FLOP/s, B/s, bit/s, USD).
+    unit : str
+        ``"B/s"`` (shown in GB/s), ``"FLOP/s"`` (TFLOP/s), ``"OP/s"`` (TOP/s), ``"bit/s"``
+        (Gbit/s), ``"s"`` (a duration), ``"B"`` (binary prefixes), ``"B (decimal)"`` (GB,
+        TB), ``"USD"``, ``"USD/h"`` and other ``"USD/..."`` prices, ``"%"`` (a percent),
+        ``"1"`` (a fraction shown as a percent), ``"W"``; any other unit is written after the
+        number.
+
+    Examples
+    --------
+    >>> format_quantity(4.8e12, "B/s"), format_quantity(989.4e12, "FLOP/s")
+    ('4,800 GB/s', '989.4 TFLOP/s')
+    """
+    v = float(value)
+    if math.isnan(v):
+        return MISSING
+    if math.isinf(v):
+        return "inf" if v > 0 else "-inf"
+    if unit == "B/s":
+        return f"{_num(v / GB)} GB/s"
+    if unit == "FLOP/s":
+        return f"{_num(v / TFLOP)} TFLOP/s"
+    if unit == "OP/s":
+        return f"{_num(v / 1e12)} TOP/s"
+    if unit == "bit/s":
+        return f"{_num(v / 1e9)} Gbit/s"
+    if unit == "s":
+        return format_duration(v)
+    if unit == "B":
+        return format_bytes(v)
+    if unit == "B (decimal)":
+        return format_bytes(v, binary=False)
+    if unit == "USD":
+        return format_usd(v)
+    if unit.startswith("USD/"):
+        return format_price(v, unit[3:])
+    if unit == "%":
+        return f"{v:.1f}%"
+    if unit == "1":
+        return f"{100 * v:.1f}%"
+    if unit in ("", "count"):
+        return _num(v)
+    return f"{_num(v)} {unit}" if unit[0].isalnum() else f"{_num(v)}{unit}"
+
+
+def column_unit(column: str) -> tuple[str, float]:
+    """The unit a column's name carries and the factor from its values to the unit's base.
+
+    ``column_unit("mem_bw_gb_s") == ("B/s", 1e9)``; a column without a unit gives ``("", 1.0)``.
+    """
+    col = str(column).lower()
+    if col in ("s", "b"):  # too short to be a unit
+        return "", 1.0
+    if col in FRACTION_COLUMNS or col.endswith(_FRACTION_SUFFIXES):
+        return "1", 1.0
+    if "usd" in col:
+        _, _, per = col.partition("usd_per_")
+        return ("USD" + _per_label(per) if per else "USD"), 1.0
+    for suffix, unit, factor in _RATE_UNITS:
+        if col.endswith(suffix) or col == suffix[1:]:
+            return unit, factor
+    _, sep, per = col.rpartition("_per_")
+    if sep:
+        return _per_label(per), 1.0
+    if col.startswith("pct_"):  # pct_of_peak
+        return "%", 1.0
+    for suffix, unit, factor in _SUFFIX_UNITS:
+        if col.endswith(suffix) or col == suffix[1:]:
+            return unit, factor
+    return "", 1.0
+
+
+def _is_missing(value: object) -> bool:
+    if value is None or type(value).__name__ == "NAType":  # pandas.NA
+        return True
+    try:
+        return bool(value != value)  # NaN, pandas NA and NaT
+    except (TypeError, ValueError):  # arrays and objects without a truth value
+        return False
+
+
+def format_cell(value: object, column: str) -> str:
+    """Format one table cell for people by the unit its column name carries.
+
+    The one formatter of plans, reports, the CLI, records and widgets: ``*_s`` a duration,
+    ``*_usd`` dollars, ``*_usd_per_hour`` a price per hour, ``*_bytes_per_s`` and ``*_gb_s``
+    GB/s, ``*_tflops`` TFLOP/s, ``*_bytes`` and ``*_gib`` binary sizes, ``*_pct`` a percent,
+    ``mfu``/``goodput``/``*_frac`` fractions as percents, ``*_per_s`` rates; integers
+    elsewhere are counts (``'1,024'``), booleans ``yes``/``no``, missing values ``-``.
+
+    Parameters
+    ----------
+    value : object
+        The cell (a number, bool, string, date, tuple of names, None or NaN).
+    column : str
+        The column (or field) name, with its unit as a suffix.
+
+    Examples
+    --------
+    >>> format_cell(3 * 86400.0, "time_s"), format_cell(0.438, "mfu")
+    ('3.0 d', '43.8%')
+    >>> format_cell(55.04, "price_usd_per_hour"), format_cell(1.2e6, "cost_usd")
+    ('$55.04/h', '$1.20M')
+    """
+    if _is_missing(value):
+        return MISSING
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool) or getattr(getattr(value, "dtype", None), "kind", "") == "b":
+        return "yes" if value else "no"
+    if isinstance(value, (_dt.date, _dt.datetime)):
+        return value.isoformat()
+    if isinstance(value, (tuple, list, frozenset, set)):
+        return ", ".join(map(str, value)) if value else MISSING
+    if not isinstance(value, numbers.Real):
+        return str(value)
+    unit, factor = column_unit(column)
+    if unit == "" and isinstance(value, numbers.Integral):
+        return f"{int(value):,}"
+    return format_quantity(float(value) * factor, unit)
+
+
+def column_label(column: str) -> str:
+    """A column's header for people: ``'time_s'`` -> ``'time'``, ``'cost_usd'`` -> ``'cost usd'``."""
+    return str(column).removesuffix("_s").replace("_", " ")
+
+
+def format_table(df, columns: Iterable[str] | None = None, *, drop_empty: bool = True,
+                 labels: bool = False):
+    """A copy of a DataFrame with every cell formatted by :func:`format_cell` (all strings).
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        The rows.
+    columns : iterable of str, optional
+        The columns to keep, in order (absent ones are skipped); default all.
+    drop_empty : bool
+        Drop the columns where every cell is missing or an empty string (a table of
+        feasible plans has no ``reason`` to show).
+    labels : bool
+        Replace the headers by :func:`column_label` (``time_s`` -> ``time``).
+    """
+    import pandas as pd
+
+    cols = [c for c in (df.columns if columns is None else columns) if c in df.columns]
+    out = pd.DataFrame({c: [format_cell(v, str(c)) for v in df[c].tolist()] for c in cols},
+                       index=df.index, columns=cols)
+    if drop_empty:
+        keep = [c for c in cols if not all(_is_missing(v) or v == "" for v in df[c].tolist())]
+        out = out[keep]
+    if labels:
+        out.columns = [column_label(c) for c in out.columns]
+    return out.reset_index(drop=True)
