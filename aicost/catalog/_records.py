@@ -14,7 +14,7 @@ import html
 import math
 from dataclasses import dataclass, field
 
-from .._units import DTYPES, GIB, TIB, normalize_dtype
+from .._units import DTYPES, GIB, TIB, format_cell, normalize_dtype
 
 __all__ = [
     "PRICINGS",
@@ -55,41 +55,6 @@ def normalize_pricing(pricing: str) -> str:
         ) from None
 
 
-def _fmt_value(name: str, value) -> str:
-    """Human form of one field for ``__str__`` and ``_repr_html_``."""
-    if value is None:
-        return "-"
-    if isinstance(value, tuple):
-        return ", ".join(value) if value else "-"
-    if isinstance(value, _dt.date):
-        return value.isoformat()
-    if isinstance(value, float):
-        if name.endswith("_bytes_per_s"):
-            return f"{value / 1e9:,.1f} GB/s"
-        if name.endswith("_tflops"):
-            return f"{value:,.1f} TFLOP/s"
-        if name.endswith("_tops"):
-            return f"{value:,.1f} TOP/s"
-        if name.endswith("_usd_per_hour"):
-            return f"${value:,.3f}/h"
-        if name.endswith("_usd_per_gb_month"):
-            return f"${value:,.4f}/GB-month"
-        if name.startswith("price_usd_per_1k"):
-            return f"${value:,.5f} per 1k"
-        if name.endswith("latency_s"):
-            return f"{value * 1e6:,.1f} us" if value < 1e-3 else f"{value * 1e3:,.2f} ms"
-        if name.endswith("_gib"):
-            return f"{value:,.1f} GiB"
-        if name.endswith("_tb"):
-            return f"{value:,.2f} TB"
-        if name.endswith("_gbps"):
-            return f"{value:,.0f} Gbit/s"
-        if name.endswith("_watts"):
-            return f"{value:,.0f} W"
-        return f"{value:,.6g}"
-    return str(value)
-
-
 class _RecordMixin:
     """``to_dict``, ``__str__`` and ``_repr_html_`` shared by the four records."""
 
@@ -112,7 +77,7 @@ class _RecordMixin:
             str(getattr(self, n)) for n in self._title_fields)
 
     def __str__(self) -> str:
-        rows = [(f.name, _fmt_value(f.name, getattr(self, f.name)))
+        rows = [(f.name, format_cell(getattr(self, f.name), f.name))
                 for f in dataclasses.fields(self) if f.name not in self._title_fields]
         width = max(len(n) for n, _ in rows)
         return self._title() + "\n" + "\n".join(f"  {n:<{width}}  {v}" for n, v in rows)
@@ -120,7 +85,7 @@ class _RecordMixin:
     def _repr_html_(self) -> str:
         cells = "".join(
             f"<tr><th style='text-align:left'>{html.escape(f.name)}</th>"
-            f"<td style='text-align:left'>{html.escape(_fmt_value(f.name, getattr(self, f.name)))}</td></tr>"
+            f"<td style='text-align:left'>{html.escape(format_cell(getattr(self, f.name), f.name))}</td></tr>"
             for f in dataclasses.fields(self) if f.name not in self._title_fields)
         return f"<b>{html.escape(self._title())}</b><table>{cells}</table>"
 
