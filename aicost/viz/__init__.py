@@ -13,6 +13,7 @@ from ._catalog import (
     spot_vs_on_demand_figure,
     storage_tiers_figure,
 )
+from ._colors import ACCELERATOR_COLORS, accelerator_color, accelerator_colors
 from ._network import collective_time_figure, tcp_throughput_figure
 from ._plan import (
     cost_per_million_tokens_figure,
@@ -22,6 +23,7 @@ from ._plan import (
     pareto_figure,
     replicas_vs_rate_figure,
     step_time_figure,
+    step_time_rows,
 )
 from ._roofline import roofline
 from ._storage import (
@@ -31,6 +33,9 @@ from ._storage import (
 )
 
 __all__ = [
+    "ACCELERATOR_COLORS",
+    "accelerator_color",
+    "accelerator_colors",
     "accelerator_specs_figure",
     "accelerator_utilization_figure",
     "best_offer_figure",
@@ -48,6 +53,7 @@ __all__ = [
     "roofline",
     "spot_vs_on_demand_figure",
     "step_time_figure",
+    "step_time_rows",
     "storage_tiers_figure",
     "tcp_throughput_figure",
 ]

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import math
 
+from ._colors import accelerator_color
+
 __all__ = [
     "accelerator_specs_figure",
     "best_offer_figure",
@@ -168,7 +170,10 @@ def best_offer_figure(catalog=None, metric: str = "usd_per_bf16_pflop_hour", pro
     labels = [f"{p} {t}" for p, t in zip(best["provider"], best["instance_type"])]
     fig = go.Figure(go.Bar(
         x=best[metric], y=best["accelerator"], orientation="h", text=labels,
-        textposition="auto", marker={"color": best[metric], "colorscale": "Viridis_r"},
+        textposition="auto", textfont={"size": 12},
+        # explicit colours: a numeric colour array with bar text made plotly.js log "Invalid
+        # color specifier" once per bar and redraw; the colour is the accelerator's, as elsewhere
+        marker={"color": [accelerator_color(a) for a in best["accelerator"]]},
         hovertemplate="%{y}: %{x:$.3f} (%{text})<extra></extra>",
     ))
     fig.update_layout(template=TEMPLATE, title=f"Best offer per accelerator: {_METRICS.get(metric, metric)}",

@@ -11,6 +11,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .._markup import mathjax_safe
+from ._colors import accelerator_color, accelerator_colors, log_annotation_coord
+
 __all__ = [
     "cost_per_million_tokens_figure",
     "cost_vs_deadline_figure",
@@ -19,6 +22,7 @@ __all__ = [
     "pareto_figure",
     "replicas_vs_rate_figure",
     "step_time_figure",
+    "step_time_rows",
 ]
 
 _DAY = 86400.0
@@ -44,6 +48,28 @@ def _label(row) -> str:
         return (f"{int(row['gpus'])}x {row['accelerator']} {row['provider']} {row['instance_type']} "
                 f"({row['pricing']})")
     return f"{row['accelerator']} {row['provider']} {row['instance_type']} ({row['pricing']})"
+
+
+def _vline(fig, x: float, text: str, axis_type: str | None, **line) -> None:
+    """A dashed vertical line at data ``x`` with its label at the top.
+
+    Not ``fig.add_vline(annotation_text=...)``: on a log axis plotly reads an annotation's x
+    in log10 units, so the label lands at 10**x and stretches the axis to it.
+    """
+    fig.add_shape(type="line", xref="x", yref="paper", x0=x, x1=x, y0=0, y1=1,
+                  line={"dash": "dash", "color": "#c33", "width": 1.5, **line})
+    fig.add_annotation(x=log_annotation_coord(x, axis_type), xref="x", y=1, yref="paper",
+                       text=text, showarrow=False, xanchor="left", yanchor="bottom",
+                       font={"color": "#c33"})
+
+
+def _hline(fig, y: float, text: str, axis_type: str | None, **line) -> None:
+    """A dotted horizontal line at data ``y`` with its label at the right end (see `_vline`)."""
+    fig.add_shape(type="line", xref="paper", yref="y", x0=0, x1=1, y0=y, y1=y,
+                  line={"dash": "dot", "color": "#c33", "width": 1.5, **line})
+    fig.add_annotation(x=1, xref="paper", y=log_annotation_coord(y, axis_type), yref="y",
+                       text=text, showarrow=False, xanchor="right", yanchor="bottom",
+                       font={"color": "#c33"})
 
 
 def _check_kind(plan, kind: str, what: str) -> None:
@@ -74,7 +100,7 @@ def pareto_figure(plan, max_points: int = 3000):
     for acc, part in ok.groupby("accelerator", sort=True):
         fig.add_trace(go.Scatter(
             x=part[plan.time_col] / scale, y=part[plan.cost_col], mode="markers", name=str(acc),
-            marker={"size": 6, "opacity": 0.55},
+            marker={"size": 6, "opacity": 0.55, "color": accelerator_color(acc)},
             text=[_label(r) for _, r in part.iterrows()],
             hovertemplate="%{text}<br>%{x:.3g} " + tunit + ", $%{y:,.0f}<extra></extra>"))
     front = plan.pareto
@@ -92,30 +118,92 @@ def pareto_figure(plan, max_points: int = 3000):
                                  text=[best.headline], hovertemplate="%{text}<extra></extra>"))
     req = plan.request
     if training and req.get("deadline_s"):
-        fig.add_vline(x=req["deadline_s"] / scale, line_dash="dash", annotation_text="deadline")
+        _vline(fig, req["deadline_s"] / scale, "deadline", "log")
     if training and req.get("budget_usd"):
-        fig.add_hline(y=req["budget_usd"], line_dash="dash", annotation_text="budget")
+        _hline(fig, req["budget_usd"], "budget", "log")
     fig.update_layout(title=f"{plan.kind.capitalize()} plans for {req.get('model')}: time against cost",
                       xaxis_title=time_title, yaxis_title=cost_title, xaxis_type="log", yaxis_type="log",
                       legend_title="accelerator", template="plotly_white")
     return fig
 
 
-def step_time_figure(plan, n: int = 12, which: str = "pareto"):
-    """Stacked step-time breakdown (compute, communication, bubble, optimizer) of training
-    candidates: the Pareto frontier (``which="pareto"``) or the ``n`` best (``"best"``)."""
-    _check_kind(plan, "training", "step_time_figure")
+def _step_label(r) -> str:
+    """A row label that tells offers apart: GPUs, accelerator, provider, instance, layout, pricing."""
+    return (f"{int(r['gpus'])}x {r['accelerator']} {r['provider']} {r['instance_type']} "
+            f"tp{int(r['tp'])} pp{int(r['pp'])} dp{int(r['dp'])} ({r['pricing']})")
+
+
+def step_time_rows(plan, n: int = 12, which: str = "fastest"):
+    """The candidates `step_time_figure` draws, one row each, with a ``label`` column.
+
+    The recommended plan comes first (labelled ``recommended:``), then distinct candidates
+    (`Plan.distinct_by`, then distinct labels) until there are ``n`` rows.
+
+    Parameters
+    ----------
+    plan : aicost.plan.Plan
+        A training plan.
+    n : int
+        Rows at most (fewer only when the plan has fewer distinct feasible candidates).
+    which : {"fastest", "pareto", "best"}
+        After the recommendation: the fastest candidates, the Pareto frontier (fastest first)
+        or the best by the plan's objective.
+
+    Returns
+    -------
+    pandas.DataFrame
+    """
+    _check_kind(plan, "training", "step_time_rows")
+    if n < 1:
+        raise ValueError(f"n must be at least 1, got {n}")
+    if which == "pareto":
+        pool = plan.pareto.sort_values(plan.time_col, kind="stable")
+    elif which == "fastest":
+        pool = plan.feasible.sort_values([plan.time_col, plan.cost_col], kind="stable")
+    elif which == "best":
+        pool = plan.feasible
+    else:
+        raise ValueError(f"which must be 'fastest', 'pareto' or 'best', got {which!r}")
+    key = [c for c in getattr(plan, "distinct_by", ()) if c in pool.columns]
+    if key:
+        pool = pool.drop_duplicates(subset=key, keep="first")
+    best = plan.best
+    parts = []
+    if best is not None:
+        parts.append(pd.DataFrame([best.row]))
+    parts.append(pool)
+    df = pd.concat(parts, ignore_index=True) if parts else pool
+    if df.empty:
+        return df.assign(label=pd.Series(dtype=str))
+    labels = [_step_label(r) for _, r in df.iterrows()]
+    df = df.assign(label=labels).drop_duplicates(subset=["label"], keep="first").head(n)
+    if best is not None:
+        df.loc[df.index[0], "label"] = "recommended: " + df.loc[df.index[0], "label"]
+    return df.reset_index(drop=True)
+
+
+def step_time_figure(plan, n: int = 12, which: str = "fastest"):
+    """Stacked step-time breakdown (compute, communication, bubble, optimizer) of ``n``
+    training candidates: the recommended plan first, then the fastest distinct ones (or the
+    Pareto frontier, ``which="pareto"``, or the best by the objective, ``"best"``).
+
+    Each row names GPUs, accelerator, provider, instance type, layout and pricing, so two
+    offers never share a bar. See `step_time_rows` for the rows.
+    """
     go = _go()
-    df = plan.pareto if which == "pareto" else plan.feasible
-    df = df.head(n)
-    labels = [f"{int(r['gpus'])}x {r['accelerator']} tp{int(r['tp'])} pp{int(r['pp'])} dp{int(r['dp'])} "
-              f"({r['pricing']})" for _, r in df.iterrows()]
+    df = step_time_rows(plan, n=n, which=which)
+    labels = list(df["label"]) if len(df) else []
     fig = go.Figure()
-    for col, name in _STEP_PARTS:
+    palette = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b")
+    for (col, name), color in zip(_STEP_PARTS, palette):
         if col in df.columns:
-            fig.add_trace(go.Bar(y=labels, x=df[col], name=name, orientation="h"))
-    fig.update_layout(barmode="stack", title="Where a training step goes",
-                      xaxis_title="time per optimizer step [s]", yaxis={"autorange": "reversed"},
+            fig.add_trace(go.Bar(y=labels, x=df[col].astype(float), name=name, orientation="h",
+                                 marker_color=color,
+                                 hovertemplate="%{y}<br>" + name + ": %{x:.3g} s<extra></extra>"))
+    fig.update_layout(barmode="stack", title="Where a training step goes (recommended plan first)",
+                      xaxis_title="time per optimizer step [s]",
+                      yaxis={"autorange": "reversed", "automargin": True},
+                      height=max(360, 120 + 28 * len(labels)),
                       template="plotly_white", legend_title="part")
     return fig
 
@@ -139,7 +227,8 @@ def cost_vs_deadline_figure(plan, deadlines_s=None):
                                  name=str(pricing), line={"shape": "hv"}, text=part["plan"],
                                  hovertemplate="%{x:.1f} d: $%{y:,.0f}<br>%{text}<extra></extra>"))
     fig.update_layout(title=f"Cheapest plan against the deadline ({plan.request.get('model')})",
-                      xaxis_title="deadline [days]", yaxis_title="expected cost [USD]", yaxis_type="log",
+                      xaxis_title="deadline [days]", xaxis_type="log", yaxis_title="expected cost [USD]",
+                      yaxis_type="log",
                       template="plotly_white", legend_title="pricing")
     return fig
 
@@ -153,17 +242,27 @@ def latency_vs_batch_figure(plan, offer: dict | None = None):
     go = _go()
     df = plan.latency_by_batch(offer)
     fig = make_subplots(specs=[[{"secondary_y": True}]])
-    fig.add_trace(go.Scatter(x=df["batch"], y=df["ttft_s"] * 1e3, name="TTFT", mode="lines+markers"),
-                  secondary_y=False)
-    fig.add_trace(go.Scatter(x=df["batch"], y=df["tpot_s"] * 1e3, name="TPOT", mode="lines+markers"),
-                  secondary_y=True)
+    fig.add_trace(go.Scatter(x=df["batch"], y=df["ttft_s"] * 1e3, name="TTFT (left axis)",
+                             mode="lines+markers", line={"color": "#1f77b4"}), secondary_y=False)
+    fig.add_trace(go.Scatter(x=df["batch"], y=df["tpot_s"] * 1e3, name="TPOT (right axis)",
+                             mode="lines+markers", line={"color": "#ff7f0e"}), secondary_y=True)
     req = plan.request
+    # shapes and labels placed by hand: add_hline(secondary_y=True) puts its label against the
+    # primary axis, so the TPOT label floated at the wrong height
     if req.get("ttft_s"):
-        fig.add_hline(y=req["ttft_s"] * 1e3, line_dash="dash", annotation_text="TTFT target",
-                      secondary_y=False)
+        y = req["ttft_s"] * 1e3
+        fig.add_shape(type="line", xref="paper", x0=0, x1=1, yref="y", y0=y, y1=y,
+                      line={"dash": "dash", "color": "#1f77b4", "width": 1.5})
+        fig.add_annotation(xref="paper", x=0, yref="y", y=y, text=f"TTFT target {y:g} ms",
+                           showarrow=False, xanchor="left", yanchor="bottom",
+                           font={"color": "#1f77b4"})
     if req.get("tpot_s"):
-        fig.add_hline(y=req["tpot_s"] * 1e3, line_dash="dot", annotation_text="TPOT target",
-                      secondary_y=True)
+        y = req["tpot_s"] * 1e3
+        fig.add_shape(type="line", xref="paper", x0=0, x1=1, yref="y2", y0=y, y1=y,
+                      line={"dash": "dot", "color": "#ff7f0e", "width": 1.5})
+        fig.add_annotation(xref="paper", x=1, yref="y2", y=y, text=f"TPOT target {y:g} ms",
+                           showarrow=False, xanchor="right", yanchor="bottom",
+                           font={"color": "#ff7f0e"})
     title = df.attrs.get("title", "")
     fig.update_layout(title=f"Latency against batch size {title}", xaxis_title="concurrent sequences (batch)",
                       xaxis_type="log", template="plotly_white")
@@ -200,13 +299,25 @@ def cost_per_million_tokens_figure(plan, top: int = 20):
         subset=["provider", "instance_type", "pricing"], keep="first").head(top)
     labels = [f"{r['provider']} {r['instance_type']} ({r['accelerator']}, {r['pricing']})"
               for _, r in best.iterrows()]
-    fig = go.Figure(go.Bar(x=best[col], y=labels, orientation="h",
-                           text=[f"${v:.3f}" for v in best[col]], textposition="auto",
-                           marker={"color": [hash(a) % 10 for a in best["accelerator"]],
-                                   "colorscale": "Viridis"}))
+    best = best.assign(_label=labels)
+    fig = go.Figure()
+    # one trace per accelerator, coloured by the fixed mapping, so the legend says what a colour
+    # is; the bars keep their cheapest-first order through categoryarray
+    for acc, color in accelerator_colors(best["accelerator"]).items():
+        part = best[best["accelerator"].astype(str) == acc]
+        fig.add_trace(go.Bar(x=part[col], y=part["_label"], orientation="h", name=acc,
+                             marker_color=color, text=[f"${v:.3f}" for v in part[col]],
+                             textposition="outside", textfont={"size": 12},
+                             cliponaxis=False,
+                             hovertemplate="%{y}<br>$%{x:.4f} per 1M tokens<extra></extra>"))
+    xmax = float(best[col].max()) if len(best) else 1.0
     fig.update_layout(title=f"$ per 1M tokens (input + output) serving {plan.request.get('model')}",
-                      xaxis_title="USD per 1M tokens", yaxis={"autorange": "reversed"},
-                      template="plotly_white")
+                      xaxis={"title": "USD per 1M tokens", "range": [0, xmax * 1.18]},
+                      yaxis={"autorange": "reversed", "categoryorder": "array",
+                             "categoryarray": labels, "automargin": True, "dtick": 1,
+                             "tickfont": {"size": 12}},
+                      barmode="relative", height=max(360, 110 + 26 * len(labels)),
+                      legend_title="accelerator", template="plotly_white")
     return fig
 
 
@@ -235,9 +346,12 @@ def demand_figure(plan):
                   secondary_y=True)
     s = d["summary"]
     fig.update_layout(
-        title=(f"A day of demand: autoscaled ${s['autoscaled_usd_per_day']:,.0f}/day against static "
-               f"${s['static_usd_per_day']:,.0f}/day"),
+        title=mathjax_safe(f"A day of demand: autoscaled ${s['autoscaled_usd_per_day']:,.0f}/day "
+                           f"against static ${s['static_usd_per_day']:,.0f}/day"),
         xaxis_title="hour of day", template="plotly_white", barmode="overlay")
     fig.update_yaxes(title_text="requests per second", secondary_y=False)
-    fig.update_yaxes(title_text="instances", secondary_y=True)
+    peak = int(np.nanmax(curve["instances_autoscaled"])) if len(curve) else 1
+    step = max(1, int(np.ceil(max(peak, 1) / 8)))  # whole instances, at most about 8 ticks
+    fig.update_yaxes(title_text="instances", secondary_y=True, tickmode="linear", tick0=0,
+                     dtick=step, tickformat="d", range=[0, (peak + step) * 1.0], showgrid=False)
     return fig

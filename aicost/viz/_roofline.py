@@ -37,6 +37,22 @@ def _as_frame(obj):
 _params = decode_params
 
 
+def _flagged(df):
+    """A boolean Series: rows whose measurement carries a flag (noisy, timeout, throttle)."""
+    import pandas as pd
+
+    if "flags" not in df.columns:
+        return pd.Series(False, index=df.index)
+    return df["flags"].fillna("").astype(str).str.strip().ne("")
+
+
+def _short(text, n: int = 60) -> str:
+    import html
+
+    text = html.escape(str(text or ""))
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
 def _catalog_accelerator(device):
     if not device:
         return None
@@ -79,18 +95,26 @@ def _machine_traces(df, device, dtypes, show_peaks: bool):
             legendgroup=dt, marker={"color": _COLORS.get(dt), "symbol": "circle"},
             line={"color": _COLORS.get(dt), "width": 1},
             hovertemplate=f"{dt} sweep<br>%{{x:.3g}} FLOP/B<br>%{{y:.3s}}FLOP/s<extra></extra>"))
+    flagged = _flagged(df)
     for dt in [d for d in dtypes if d in set(gemm["dtype"])]:
-        sub = gemm[gemm["dtype"] == dt]
-        x = (sub["flops"] / sub["bytes_moved"]).to_numpy(dtype=float)
-        y = sub["value"].to_numpy(dtype=float)
-        xs_all += list(x)
-        ys_all += list(y)
-        labels = [p.get("layer") or s for p, s in zip(sub["_p"], sub["shape"])]
-        traces.append(go.Scatter(
-            x=x, y=y, mode="markers", name=f"{dt} GEMM", legendgroup=dt, text=labels,
-            marker={"color": _COLORS.get(dt), "symbol": "diamond", "size": 9},
-            hovertemplate=f"{dt} GEMM %{{text}}<br>%{{x:.3g}} FLOP/B<br>%{{y:.3s}}FLOP/s"
-                          "<extra></extra>"))
+        for noisy in (False, True):
+            sub = gemm[(gemm["dtype"] == dt) & (flagged.loc[gemm.index] == noisy)]
+            if sub.empty:
+                continue
+            x = (sub["flops"] / sub["bytes_moved"]).to_numpy(dtype=float)
+            y = sub["value"].to_numpy(dtype=float)
+            xs_all += list(x)
+            ys_all += list(y)
+            labels = [p.get("layer") or s for p, s in zip(sub["_p"], sub["shape"])]
+            if noisy:
+                labels = [f"{lab}<br>flagged: {_short(f)}" for lab, f in zip(labels, sub["flags"])]
+            traces.append(go.Scatter(
+                x=x, y=y, mode="markers", name=f"{dt} GEMM" + (" (flagged)" if noisy else ""),
+                legendgroup=dt, text=labels,
+                marker={"color": _COLORS.get(dt), "symbol": "diamond-open" if noisy else "diamond",
+                        "size": 9},
+                hovertemplate=f"{dt} GEMM %{{text}}<br>%{{x:.3g}} FLOP/B<br>%{{y:.3s}}FLOP/s"
+                              "<extra></extra>"))
     if len(stream):
         s = stream[stream["flops"] > 0]
         x = (s["flops"] / s["bytes_moved"]).to_numpy(dtype=float)
@@ -112,7 +136,9 @@ def _machine_traces(df, device, dtypes, show_peaks: bool):
     # measured ceilings ------------------------------------------------------------------------
     ceilings = {}
     for dt in dtypes:
-        vals = list(gemm.loc[gemm["dtype"] == dt, "value"]) + list(roof.loc[roof["dtype"] == dt, "value"])
+        clean_gemm = gemm[~flagged.loc[gemm.index]]
+        vals = (list(clean_gemm.loc[clean_gemm["dtype"] == dt, "value"])
+                + list(roof.loc[roof["dtype"] == dt, "value"]))
         if vals:
             ceilings[dt] = max(float(v) for v in vals)
     if bw_meas:
@@ -156,6 +182,17 @@ def _machine_traces(df, device, dtypes, show_peaks: bool):
                 showlegend=False,
                 hovertemplate=f"{dt} datasheet peak %{{y:.3s}}FLOP/s<extra></extra>"))
     return traces, (xmin, xmax), acc
+
+
+def _title(with_sheet, without_sheet) -> str:
+    """Say which ceilings are drawn: datasheet ones only where the catalog knows the device."""
+    if with_sheet and not without_sheet:
+        return "Roofline: measured (solid) and datasheet (dashed) ceilings"
+    if not with_sheet:
+        return ("Roofline: measured ceilings (no catalog datasheet for "
+                + ", ".join(sorted(set(without_sheet))) + ")")
+    return ("Roofline: measured (solid) and datasheet (dashed) ceilings; no datasheet for "
+            + ", ".join(sorted(set(without_sheet))))
 
 
 def roofline(data, *, dtypes=("fp64", "fp32", "tf32", "bf16", "fp16", "int8"),
@@ -204,23 +241,27 @@ def roofline(data, *, dtypes=("fp64", "fp32", "tf32", "bf16", "fp16", "int8"),
                         horizontal_spacing=0.08)
     seen = set()
     xr_all = []
+    with_sheet, without_sheet = [], []
     for i, (_, df, device) in enumerate(panels, start=1):
-        traces, xr, _ = _machine_traces(df, device, list(dtypes), catalog_peaks)
+        traces, xr, acc = _machine_traces(df, device, list(dtypes), catalog_peaks)
         if xr:
             xr_all.append(xr)
+        (with_sheet if acc is not None else without_sheet).append(str(device or "unknown device"))
         for tr in traces:
             key = tr.name
             if key in seen:
                 tr.showlegend = False
             seen.add(key)
             fig.add_trace(tr, row=1, col=i)
-        fig.update_xaxes(type="log", title_text="operational intensity [FLOP/byte]", row=1, col=i)
-        fig.update_yaxes(type="log", tickformat="~s", row=1, col=i,
-                         title_text="FLOP/s" if i == 1 else None)
+        # one tick per decade: the default minor labels (2, 5, 20G, 50G) crowd and overlap
+        fig.update_xaxes(type="log", dtick=1, title_text="operational intensity [FLOP/byte]",
+                         row=1, col=i)
+        fig.update_yaxes(type="log", tickformat="~s", dtick=1, row=1, col=i,
+                         title_text="attainable [FLOP/s]" if i == 1 else None)
     if not xr_all:
         fig.add_annotation(text="no roofline, GEMM or STREAM results to draw", showarrow=False,
                            xref="paper", yref="paper", x=0.5, y=0.5)
     fig.update_layout(template=TEMPLATE, height=height,
-                      title=title or "Roofline: measured (solid) and datasheet (dashed) ceilings",
+                      title=title or _title(with_sheet, without_sheet),
                       legend={"font": {"size": 10}})
     return fig

@@ -1,0 +1,66 @@
+"""Colours that mean the same thing on every chart: one per accelerator, fixed across runs.
+
+``hash(name)`` changes from one Python process to the next (string hashing is salted), so a
+chart coloured by it changes every run and cannot carry a legend a reader remembers. Here the
+shipped accelerators have fixed colours (families in related hues), and a name the list does
+not know gets a colour from a CRC-32 of its lower-cased name: the same in every run and every
+process.
+"""
+
+from __future__ import annotations
+
+import math
+import zlib
+
+__all__ = ["ACCELERATOR_COLORS", "accelerator_color", "accelerator_colors", "log_annotation_coord"]
+
+#: fixed colours of the accelerators in the shipped catalog (lower-case names)
+ACCELERATOR_COLORS = {
+    "b200": "#08306b", "gb200": "#08519c", "b300": "#2171b5",
+    "h200-sxm": "#1f77b4", "h200": "#1f77b4", "gh200": "#6baed6",
+    "h100-sxm": "#d62728", "h100-pcie": "#ff9896", "h100-nvl": "#e377c2",
+    "a100-80gb": "#2ca02c", "a100-80gb-pcie": "#98df8a", "a100-40gb": "#3f7f3f",
+    "l40s": "#ff7f0e", "l4": "#ffbb78", "a10g": "#8c564b", "a10": "#c49c94", "t4": "#7f7f7f",
+    "mi300x": "#9467bd", "mi325x": "#c5b0d5", "mi355x": "#5e3c99",
+    "tpu-v5e": "#17becf", "tpu-v5p": "#0e8c99", "tpu-v6e": "#9edae5", "tpu-v4": "#5fa2a8",
+    "trainium2": "#bcbd22", "trainium1": "#dbdb8d", "gaudi3": "#393b79",
+}
+#: colours for names not listed above, picked by CRC-32 of the name
+_FALLBACK = ("#843c39", "#ad494a", "#d6616b", "#e7969c", "#7b4173", "#a55194", "#ce6dbd",
+             "#de9ed6", "#637939", "#8ca252", "#b5cf6b", "#cedb9c", "#8c6d31", "#bd9e39",
+             "#e7ba52", "#e7cb94", "#3182bd", "#e6550d", "#31a354", "#756bb1")
+
+
+def accelerator_color(name: object) -> str:
+    """The colour of accelerator ``name`` (a ``#rrggbb`` string), the same in every run.
+
+    Parameters
+    ----------
+    name : str
+        Catalog name (case does not matter).
+    """
+    key = str(name).strip().lower()
+    if key in ACCELERATOR_COLORS:
+        return ACCELERATOR_COLORS[key]
+    return _FALLBACK[zlib.crc32(key.encode()) % len(_FALLBACK)]
+
+
+def accelerator_colors(names) -> dict[str, str]:
+    """``{name: colour}`` for each distinct name, in first-seen order."""
+    return {str(n): accelerator_color(n) for n in dict.fromkeys(str(n) for n in names)}
+
+
+def log_annotation_coord(value: float, axis_type: str | None) -> float:
+    """The coordinate plotly wants for an annotation at data ``value`` on an axis of
+    ``axis_type``: on a log axis annotations are placed in log10 units (shapes are not).
+
+    Raises
+    ------
+    ValueError
+        For a non-positive value on a log axis.
+    """
+    if axis_type == "log":
+        if not value > 0:
+            raise ValueError(f"cannot place {value!r} on a log axis")
+        return math.log10(value)
+    return float(value)
