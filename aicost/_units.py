@@ -297,9 +297,12 @@ def format_quantity(value: float, unit: str) -> str:
     >>> format_quantity(4.8e12, "B/s"), format_quantity(989.4e12, "FLOP/s")
     ('4,800 GB/s', '989.4 TFLOP/s')
     """
-    v = float(value)
-    if math.isnan(v):
+    if _is_missing(value):
         return MISSING
+    try:
+        v = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):  # a cell that is not a number is shown as it is
+        return str(value)
     if math.isinf(v):
         return "inf" if v > 0 else "-inf"
     if unit == "B/s":

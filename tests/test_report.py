@@ -98,6 +98,8 @@ def test_attempt_degrades_only_as_asked():
     assert not out.ok and "ModuleNotFoundError" in out.error
     with pytest.raises(ZeroDivisionError):
         blocks.attempt("Bug", lambda: 1 / 0)
+    with pytest.raises(AttributeError):  # a bug, not "a feature not built yet"
+        blocks.attempt("Bug", lambda: object().no_such_attribute)
     out = blocks.attempt("Bug", lambda: 1 / 0, degrade="all")
     assert not out.ok and out.error.startswith("ZeroDivisionError")
     assert blocks.attempt("Fine", lambda: 42).value == 42
@@ -278,6 +280,6 @@ def test_plan_tables_are_formatted_by_unit():
     assert list(out.columns) == ["time", "cost usd", "cost usd per hour", "mfu", "gpus", "provider"]
     assert list(out["time"]) == ["60.0 min", "3.0 d"]
     assert list(out["cost usd"]) == ["$100.0k", "$12"]
-    assert list(out["cost usd per hour"]) == ["$40/h", "$1.490/h"]
+    assert list(out["cost usd per hour"]) == ["$40.00/h", "$1.49/h"]
     assert list(out["mfu"]) == ["43.8%", "50.0%"] and list(out["gpus"]) == ["64", "8"]
     assert out["provider"][0] == "<aws>"  # escaping happens when the table is rendered

@@ -214,3 +214,10 @@ def test_format_table_drops_empty_columns_and_labels_headers():
     assert "reason" in format_table(df, drop_empty=False).columns
     assert list(format_table(df, labels=True).columns) == ["time", "cost usd", "mfu", "gpus"]
     assert column_label("usd_per_million_tokens") == "usd per million tokens"
+
+
+def test_format_quantity_of_missing_and_text():
+    from aicost._units import format_quantity
+
+    assert format_quantity(None, "B/s") == "-"
+    assert format_quantity("n/a", "B/s") == "n/a"

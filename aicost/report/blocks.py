@@ -26,7 +26,15 @@ import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from .._units import format_usd
+from .._units import (
+    column_label,
+    format_bytes,
+    format_cell,
+    format_duration,
+    format_price,
+    format_quantity,
+    format_table,
+)
 
 __all__ = [
     "Outcome",
@@ -62,13 +70,9 @@ __all__ = [
     "viz_figure",
 ]
 
-#: exceptions that mean "this part of aicost is not installed or not built yet": a section
-#: degrades to a "not available" note on them in every report
-MISSING_FEATURE_ERRORS: tuple[type[BaseException], ...] = (
-    ImportError,
-    AttributeError,
-    NotImplementedError,
-)
+#: exceptions that mean "an optional dependency is not installed": a section degrades to a
+#: "not available" note on them in every report (with BackendUnavailableError: no GPU backend)
+MISSING_DEPENDENCY_ERRORS: tuple[type[BaseException], ...] = (ImportError,)
 
 
 def esc(value) -> str:
@@ -201,11 +205,10 @@ def attempt(title: str, fn: Callable[[], object], *, degrade: str = "missing",
     fn : callable
         Does the work and returns what the section shows.
     degrade : {"missing", "all"}
-        ``"missing"``: only a missing feature (ImportError, AttributeError,
-        NotImplementedError, BackendUnavailableError) becomes a "not available" note and
-        other errors propagate (the report fails, naming the cell). ``"all"``: any
-        ``Exception`` becomes a note (the demo: a part that cannot run here says why and the
-        rest of the report is still written).
+        ``"missing"``: only a missing dependency (ImportError, BackendUnavailableError)
+        becomes a "not available" note and other errors propagate (the report fails, naming
+        the cell). ``"all"``: any ``Exception`` becomes a note with its traceback (the demo:
+        a part that cannot run here says why and the rest of the report is still written).
     also : tuple of exception types
         More exceptions that become a note, e.g. ``(aicost.InfeasibleError,)``: a plan that
         cannot be met is an answer worth reporting.
@@ -214,8 +217,9 @@ def attempt(title: str, fn: Callable[[], object], *, degrade: str = "missing",
 
     if degrade not in ("missing", "all"):
         raise ValueError(f"degrade must be 'missing' or 'all', got {degrade!r}")
+    # degrade="all" is the demo's documented choice: the error and its traceback are shown
     catch = (Exception,) if degrade == "all" else (
-        *MISSING_FEATURE_ERRORS, BackendUnavailableError, *also)
+        *MISSING_DEPENDENCY_ERRORS, BackendUnavailableError, *also)
     t0 = time.perf_counter()
     try:
         value = fn()
@@ -267,7 +271,7 @@ def _cpu_model() -> str:
 def _memory_gib() -> float | None:
     try:
         return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    except (ValueError, OSError, AttributeError):
+    except (ValueError, OSError, AttributeError):  # no os.sysconf (Windows) or no such name
         return None
 
 
@@ -287,7 +291,7 @@ def _gpus() -> list[str]:
             return names
         finally:
             pynvml.nvmlShutdown()
-    except Exception:  # no driver, no device: a CPU machine
+    except pynvml.NVMLError:  # no driver, no device: a CPU machine
         return []
 
 
@@ -334,9 +338,6 @@ def header(title: str, note: str | None = None, subtitle: str | None = None,
 
 
 # ----------------------------------------------------------------------------- plans
-_fmt_usd = format_usd
-
-
 def recommendation_html(plan, question: str) -> str:
     """One escaped paragraph: the answer to ``question`` in words, from ``plan.best``.
 
@@ -347,30 +348,20 @@ def recommendation_html(plan, question: str) -> str:
     question : str
         What was asked, e.g. "train llama-3.1-8b on 1e12 tokens within 30 days".
     """
-    from .._units import format_duration
-
-    best = getattr(plan, "best", None)
+    best = plan.best
     if best is None:
-        why = ""
-        try:
-            why = plan.explain()
-        except Exception:  # an explanation is a bonus; the sentence below stands alone
-            why = ""
-        return text("<b>{q}</b>: no feasible plan. {why}", q=question.capitalize(), why=why)
-    time_label = str(getattr(best, "time_col", "time")).removesuffix("_s").replace("_", " ")
-    unit = "/h" if str(getattr(best, "cost_col", "")).endswith("per_hour") else ""
+        return text("<b>{q}</b>: no feasible plan. {why}", q=question.capitalize(),
+                    why=plan.explain())
+    time_label = column_label(best.time_col)
+    unit = "/h" if best.cost_col.endswith("per_hour") else ""
     out = text(
-        "<b>{q}</b>: rent <b>{headline}</b>. {tl}: <b>{t}</b>, cost <b>{c}{u}</b>; "
+        "<b>{q}</b>: rent <b>{headline}</b>. {tl}: <b>{t}</b>, cost <b>{c}</b>; "
         "bottleneck: {b}.",
         q=question[:1].upper() + question[1:], headline=best.headline, tl=time_label.capitalize(),
-        t=format_duration(best.time_s), c=_fmt_usd(best.cost), u=unit, b=best.bottleneck,
+        t=format_duration(best.time_s), c=format_cell(best.cost, best.cost_col), b=best.bottleneck,
     )
-    sens = getattr(best, "sensitivity", None)
-    if sens is not None:
-        try:
-            out += " " + esc(sens.describe(best.time_s, best.cost, unit))
-        except Exception:  # older planner without describe(): skip the sensitivity sentence
-            pass
+    if best.sensitivity is not None:
+        out += " " + esc(best.sensitivity.describe(best.time_s, best.cost, unit))
     return out
 
 
@@ -383,11 +374,12 @@ def viz_figure(name: str, *args, **kwargs):
 
 def show_figures(names, *args, **kwargs) -> None:
     """Display ``aicost.viz.<name>(*args, **kwargs)`` for each name; a chart that cannot be
-    drawn says why instead of sinking the report."""
+    drawn for this input (plotly missing, a figure the data cannot make: ValueError) says why
+    instead of sinking the report; any other error is a bug and propagates."""
     for name in names:
         try:
             fig = viz_figure(name, *args, **kwargs)
-        except Exception as exc:
+        except (ImportError, ValueError) as exc:
             unavailable(f"Chart {name}", f"{type(exc).__name__}: {exc}")
         else:
             figure(fig)
@@ -506,53 +498,22 @@ def render(title: str, fn: Callable[[], object]) -> Outcome:
     return out
 
 
-def _rate(value, unit) -> str:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        return ""
-    if v != v:
-        return ""
-    unit = str(unit or "")
-    if unit in ("B/s", "FLOP/s", "bit/s", "OP/s"):
-        base = unit.split("/")[0]
-        scales = ((1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"))
-        if unit == "OP/s":  # integer ops read as TOP/s ("1,510 TOP/s"), as datasheets write them
-            scales = scales[1:]
-        for scale, prefix in scales:
-            if abs(v) >= scale:
-                x = v / scale
-                return f"{x:,.0f} {prefix}{base}/s" if x >= 1000 else f"{x:,.3g} {prefix}{base}/s"
-        return f"{v:,.3g} {unit}"
-    if unit == "B":
-        from .._units import format_bytes
-
-        return format_bytes(v)
-    if unit == "s":
-        from .._units import format_duration
-
-        return format_duration(v)
-    return f"{v:,.4g} {unit}".strip()
-
-
 def bench_table(df):
     """A compute benchmark's results for people: kernel, dtype, shape, median time, rate,
     percent of the catalog peak."""
     import pandas as pd
 
-    from .._units import format_duration
-
     out = pd.DataFrame(index=df.index)
     for col in ("name", "backend", "dtype", "shape"):
         if col in df.columns:
-            out[col] = df[col].astype(str).replace({"None": "", "nan": ""})
+            out[col] = [format_cell(x, col) for x in df[col]]
     if "median_s" in df.columns:
-        out["median time"] = [format_duration(x) if pd.notna(x) else "" for x in df["median_s"]]
+        out["median time"] = [format_cell(x, "median_s") for x in df["median_s"]]
     if "value" in df.columns:
         units = df["unit"] if "unit" in df.columns else pd.Series("", index=df.index)
-        out["measured"] = [_rate(v, u) for v, u in zip(df["value"], units)]
+        out["measured"] = [format_quantity(v, u) for v, u in zip(df["value"], units)]
     if "pct_of_peak" in df.columns:
-        out["% of peak"] = [f"{float(x):.1f}%" if pd.notna(x) else "" for x in df["pct_of_peak"]]
+        out["% of peak"] = [format_cell(x, "pct_of_peak") for x in df["pct_of_peak"]]
     if "n_samples" in df.columns:
         out["samples"] = df["n_samples"]
     return out.reset_index(drop=True)
@@ -565,8 +526,6 @@ def bench_context(context) -> dict:
     out = {k: ctx[k] for k in keys if k in ctx and ctx[k] not in (None, "")}
     info = ctx.get("device_info")
     if isinstance(info, dict):
-        from .._units import format_bytes
-
         for k, v in info.items():
             if isinstance(v, (int, float)) and not isinstance(v, bool) and k.endswith("_bytes"):
                 out[k.removesuffix("_bytes")] = format_bytes(v)
@@ -584,14 +543,12 @@ def storage_table(results):
     """Storage measurements for people: pattern, block size, throughput, IOPS, latencies."""
     import pandas as pd
 
-    from .._units import format_bytes, format_duration
-
     rows = []
     for r in results:
         rows.append({
             "pattern": r.pattern, "block size": format_bytes(r.block_size_bytes),
-            "workers": r.workers, "throughput": _rate(r.bytes_per_s, "B/s"),
-            "IOPS": f"{r.iops:,.0f}", "latency p50": format_duration(r.lat_p50_s),
+            "workers": r.workers, "throughput": format_quantity(r.bytes_per_s, "B/s"),
+            "IOPS": format_cell(r.iops, "iops"), "latency p50": format_duration(r.lat_p50_s),
             "latency p99": format_duration(r.lat_p99_s),
             "direct I/O": "yes" if r.direct else "no (buffered: measures the page cache)",
             "file system": r.filesystem, "flags": ", ".join(getattr(r, "flags", ()) or ()),
@@ -604,8 +561,9 @@ def network_table(results):
     import pandas as pd
 
     return pd.DataFrame([{
-        "host": r.host, "streams": r.streams, "duration": f"{r.duration_s:g} s",
-        "throughput": _rate(r.bits_per_s, "bit/s"), "bytes/s": _rate(r.bytes_per_s, "B/s"),
+        "host": r.host, "streams": r.streams, "duration": format_duration(r.duration_s),
+        "throughput": format_quantity(r.bits_per_s, "bit/s"),
+        "bytes/s": format_quantity(r.bytes_per_s, "B/s"),
     } for r in results])
 
 
@@ -633,40 +591,9 @@ def catalog_summary(catalog) -> None:
 
 
 def humanize(df):
-    """A copy of ``df`` with cells formatted by the unit their column name carries:
-    ``*_s`` as durations, ``*usd*`` as dollars, ``mfu``/``goodput``/``*_frac`` as percents."""
-    import math
-
-    import numpy as np
-    import pandas as pd
-
-    from .._units import format_duration
-
-    def cell(col: str, x):
-        if isinstance(x, (bool, np.bool_)):
-            return "yes" if x else "no"
-        if isinstance(x, (int, np.integer)):
-            return f"{int(x):,}"
-        if isinstance(x, (float, np.floating)):
-            v = float(x)
-            if not math.isfinite(v):
-                return "" if math.isnan(v) else "inf"
-            if col.endswith("_s"):
-                return format_duration(v)
-            if "usd" in col:
-                return _fmt_usd(v) + ("/h" if col.endswith("per_hour") else "")
-            if col in ("mfu", "hfu", "goodput", "utilization", "spot_discount") or col.endswith(
-                    ("_frac", "_util", "_utilization")):
-                return f"{100 * v:.1f}%"
-            return f"{v:,.0f}" if abs(v) >= 100 else f"{v:.3g}"
-        return "" if x is None else str(x)
-
-    cols = list(df.columns)
-    out = pd.DataFrame({c: [cell(str(c), x) for x in df[c]] for c in cols})
-    out = out[[c for c in cols if (out[c] != "").any()]]  # drop all-empty columns ("reason")
-    out.columns = [str(c).removesuffix("_s").replace("_", " ") if str(c).endswith("_s")
-                   else str(c).replace("_", " ") for c in out.columns]
-    return out
+    """A copy of ``df`` with cells formatted by the unit their column name carries
+    (:func:`aicost._units.format_cell`), all-empty columns dropped and headers for people."""
+    return format_table(df, labels=True)
 
 
 def bench_summary_html(df, context=None) -> str:
@@ -687,7 +614,7 @@ def bench_summary_html(df, context=None) -> str:
     for dtype, g in gemm.groupby("dtype") if "dtype" in gemm.columns else ():
         i = g["value"].astype(float).idxmax()
         p = pd.to_numeric(pct.loc[i], errors="coerce")
-        rates.append(_rate(g.loc[i, "value"], "FLOP/s") + f" {dtype}"
+        rates.append(format_quantity(g.loc[i, "value"], "FLOP/s") + f" {dtype}"
                      + (f" ({float(p):.0f}% of peak)" if pd.notna(p) else ""))
     if rates:
         parts.append("GEMM up to " + ", ".join(rates))
@@ -695,7 +622,7 @@ def bench_summary_html(df, context=None) -> str:
     if len(stream):
         i = stream["value"].astype(float).idxmax()
         p = pd.to_numeric(pct.loc[i], errors="coerce")
-        parts.append(f"memory bandwidth up to {_rate(stream.loc[i, 'value'], 'B/s')} "
+        parts.append(f"memory bandwidth up to {format_quantity(stream.loc[i, 'value'], 'B/s')} "
                      f"({stream.loc[i, 'name']})" + (f", {float(p):.0f}% of peak"
                                                       if pd.notna(p) else ""))
     if not parts:
@@ -728,7 +655,7 @@ def catalog_highlights_html(catalog, providers=None, accelerators=None) -> str:
         r = df.loc[df[col].astype(float).idxmin()]
         out.append(text("Cheapest {l}: <b>{acc}</b> on {prov} {it} at <b>{usd}</b>.", l=label,
                         acc=r["accelerator"], prov=r["provider"], it=r["instance_type"],
-                        usd=_fmt_usd(r[col])))
+                        usd=format_price(r[col])))
 
     cheapest("price_usd_per_gpu_hour", "GPU-hour on demand")
     cheapest("usd_per_bf16_pflop_hour", "bf16 PFLOP/s-hour at peak, on demand")
