@@ -133,6 +133,24 @@ def _is_lock_error(exc: BaseException) -> bool:
     return "lock" in text and ("could not set" in text or "conflicting" in text)
 
 
+def _duckdb_message(exc: BaseException) -> str:
+    """The first line of a DuckDB error (its hints and SQL excerpts dropped)."""
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
+
+
+def _rollback(con) -> None:
+    """Roll back, keeping the error that got us here: after an I/O error DuckDB has already
+    aborted the transaction, and "cannot rollback - no transaction is active" must not replace
+    the real cause (e.g. "No space left on device")."""
+    import duckdb
+
+    try:
+        con.execute("ROLLBACK")
+    except duckdb.Error:
+        pass
+
+
 def _new_run_id(now: datetime) -> str:
     return now.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
 
@@ -167,31 +185,93 @@ class Store:
         return f"Store({str(self.path)!r})"
 
     # ------------------------------------------------------------------ connections
+    def _check_path(self, *, write: bool) -> None:
+        """Raise StoreError when the path cannot hold a store (a directory, under a file,
+        read-only), before DuckDB would report it as a damaged database."""
+        path = self.path
+        if path.is_dir():
+            raise StoreError(f"results store {path} is a directory, not a database file; give a "
+                             f"file path such as {path / 'results.duckdb'}")
+        for parent in path.parents:
+            if parent.exists():
+                if not parent.is_dir():
+                    raise StoreError(
+                        f"results store {path} cannot be created: {parent} is a file, not a "
+                        "directory (is AICOST_HOME set to a file?); point AICOST_HOME or the store "
+                        "path at a directory")
+                break
+        if not write:
+            return
+        if path.exists():
+            if not os.access(path, os.W_OK):
+                raise StoreError(f"results store {path} is read-only (no write permission); "
+                                 "make it writable, or use another store (AICOST_HOME)")
+            return
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"results store {path} cannot be created: "
+                             f"{exc.strerror or exc}; use another directory (AICOST_HOME)") from None
+        if not os.access(path.parent, os.W_OK):
+            raise StoreError(f"results store {path} cannot be created: {path.parent} is read-only;"
+                             " use another directory (AICOST_HOME)")
+
+    def check_writable(self) -> None:
+        """Raise :class:`aicost.StoreError` now if a run could not be saved here.
+
+        Call it before a long measurement: it opens (and if needed creates) the store and checks
+        its schema, so a wrong ``AICOST_HOME``, a read-only or damaged file is reported before
+        anything is measured.
+        """
+        with self._connection(write=True):
+            pass
+
     def _connect(self, read_only: bool):
+        import sys
+
         import duckdb
 
+        # never download or load extensions behind the user's back: a SQLite (or other) file at
+        # the store path would otherwise make DuckDB fetch a scanner extension from the network
+        config = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
         if self._memory:
             if self._mem_con is None:
-                self._mem_con = duckdb.connect(":memory:")
+                self._mem_con = duckdb.connect(":memory:", config=config)
             return self._mem_con
-        if not read_only:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        deadline = time.monotonic() + self.lock_timeout_s
+        self._check_path(write=not read_only)
+        start = time.monotonic()
+        deadline = start + self.lock_timeout_s
         delay = 0.01
+        told = False
         while True:
             try:
-                return duckdb.connect(str(self.path), read_only=read_only)
+                return duckdb.connect(str(self.path), read_only=read_only, config=config)
             except duckdb.Error as exc:
                 if _is_lock_error(exc) and time.monotonic() < deadline:
+                    if not told and time.monotonic() - start > 1.0:
+                        told = True
+                        print(f"aicost: results store {self.path} is locked by another process; "
+                              f"waiting up to {self.lock_timeout_s:.0f} s for it", file=sys.stderr)
                     time.sleep(delay * (0.5 + random.random()))
                     delay = min(delay * 2, 0.5)
                     continue
                 if _is_lock_error(exc):
                     raise StoreError(
                         f"results store {self.path} is locked by another process and stayed "
-                        f"locked for {self.lock_timeout_s:.0f} s; wait for it to finish or pass "
-                        "a longer lock_timeout_s"
+                        f"locked for {self.lock_timeout_s:.0f} s; wait for it to finish and try "
+                        "again, or use another store (AICOST_HOME; Store(path, lock_timeout_s=...) "
+                        "waits longer)"
                     ) from exc
+                text = str(exc)
+                if "permission denied" in text.lower() or "read-only" in text.lower():
+                    raise StoreError(f"results store {self.path} cannot be opened: {text}; "
+                                     "check its permissions, or use another store "
+                                     "(AICOST_HOME)") from exc
+                if "extension" in text.lower():
+                    raise StoreError(
+                        f"{self.path} is not a DuckDB database (another format, e.g. SQLite); "
+                        "aicost will not modify it. Move it aside or use another store "
+                        "(AICOST_HOME).") from exc
                 raise StoreError(
                     f"cannot open results store {self.path}: {exc}. It is not a DuckDB database "
                     "written by this DuckDB version, or it is damaged; aicost will not modify it. "
@@ -201,13 +281,24 @@ class Store:
     @contextmanager
     def _connection(self, *, write: bool) -> Iterator[Any]:
         """Open the database, check its schema, yield a connection, close it."""
+        import duckdb
+
         if not write and not self._memory and not self.path.exists():
+            self._check_path(write=False)
             yield None
             return
         con = self._connect(read_only=not write)
         try:
-            self._check_schema(con, create=write)
-            yield con
+            try:
+                # a fresh in-memory store gets its tables on first use, read or write
+                self._check_schema(con, create=write or self._memory)
+                yield con
+            except duckdb.Error as exc:
+                # damaged pages are found while reading, not when the file is opened
+                raise StoreError(
+                    f"results store {self.path} failed: {_duckdb_message(exc)}. If the file is "
+                    "damaged, move it aside (or set AICOST_HOME to another directory) to start a "
+                    "new store; aicost did not change it.") from exc
         finally:
             if not self._memory:
                 con.close()
@@ -298,6 +389,49 @@ class Store:
         backend = ctx.get("backend") or (first.get("backend") if len(frame) else None)
         frame.insert(0, "seq", range(len(frame)))
         frame.insert(0, "run_id", run_id)
+        try:
+            self._insert_run(frame, run_id, now, kind, host, device, backend, ctx, versions,
+                             partial, note)
+        except StoreError as exc:
+            kept = self._keep_unsaved(results, ctx, kind, partial, note, run_id)
+            raise StoreError(f"{exc} -- the measurement was not saved in the store but kept in "
+                             f"{kept}; save it later with "
+                             f"Store().save_run(**json.load(open({str(kept)!r})))") from exc
+        return run_id
+
+    def _keep_unsaved(self, results, ctx, kind, partial, note, run_id) -> str:
+        """Write a run that could not be saved as JSON (beside the store, else in the current
+        directory, else in the temp directory); return where, or why nowhere."""
+        import tempfile
+
+        import pandas as pd
+
+        records = (results.to_dict(orient="records") if isinstance(results, pd.DataFrame)
+                   else list(results))
+        doc = {"results": records, "context": ctx, "kind": kind, "partial": bool(partial),
+               "note": note}
+        text = json.dumps(doc, default=_json_default, indent=1)
+        name = f"aicost-unsaved-{run_id}.json"
+        dirs = [] if self._memory else [self.path.parent]
+        dirs += [Path.cwd(), Path(tempfile.gettempdir())]
+        errors = []
+        for d in dirs:
+            target = d / name
+            try:
+                tmp = target.with_name(f".{name}.tmp")
+                tmp.write_text(text)
+                os.replace(tmp, target)
+                return str(target.absolute())
+            except OSError as exc:
+                errors.append(f"{d}: {exc.strerror or exc}")
+                try:
+                    tmp.unlink(missing_ok=True)
+                except OSError:
+                    pass
+        return "no file either (" + "; ".join(errors) + ")"
+
+    def _insert_run(self, frame, run_id, now, kind, host, device, backend, ctx, versions,
+                    partial, note) -> None:
         with self._connection(write=True) as con:
             con.execute("BEGIN TRANSACTION")
             try:
@@ -318,9 +452,94 @@ class Store:
                     con.unregister("_aicost_new_results")
                 con.execute("COMMIT")
             except BaseException:
+                _rollback(con)
+                raise
+
+    def save_runs(self, batch) -> list[str]:
+        """Save several runs and all their results in ONE transaction; return their ids.
+
+        Used by :func:`aicost.fleet.bench` (one transaction per fleet run): either every run of
+        the batch is saved or none is.
+
+        Parameters
+        ----------
+        batch : iterable of dict
+            Each with ``results`` (DataFrame or list of dict, as :meth:`save_run`) and optional
+            ``context``, ``kind`` (default ``compute``), ``partial``, ``note``.
+
+        Returns
+        -------
+        list of str
+            The new run ids, in the order of ``batch``.
+        """
+        import numpy as np
+        import pandas as pd
+
+        items = [dict(b) for b in batch]
+        now = datetime.now(timezone.utc).replace(tzinfo=None)
+        parts, lengths, run_rows = [], [], []
+        for item in items:
+            res = item.get("results")
+            part = res.copy() if isinstance(res, pd.DataFrame) else pd.DataFrame(list(res or []))
+            if len(part):
+                kind_col = part["kind"] if "kind" in part.columns else pd.Series(
+                    [None] * len(part), index=part.index, dtype=object)
+                part["kind"] = kind_col.where(kind_col.notna(), item.get("kind") or "compute")
+            parts.append(part)
+            lengths.append(len(part))
+        # one normalization for the whole batch (a fleet holds thousands of runs)
+        nonempty = [p for p in parts if len(p)]
+        frame = self._normalize_results(
+            pd.concat(nonempty, ignore_index=True) if nonempty else pd.DataFrame(), "compute")
+        starts = np.concatenate([[0], np.cumsum(lengths)])
+        seen: set[str] = set()
+        for i, item in enumerate(items):
+            kind = item.get("kind") or "compute"
+            ctx = dict(item.get("context") or {})
+            run_id = _new_run_id(now)
+            while run_id in seen:  # 32 random bits: thousands of ids in one second can collide
+                run_id = _new_run_id(now)
+            seen.add(run_id)
+            first = frame.iloc[starts[i]] if lengths[i] else {}
+            device = ctx.get("device") or (first.get("device") if lengths[i] else None)
+            backend = ctx.get("backend") or (first.get("backend") if lengths[i] else None)
+            run_rows.append([run_id, now, kind, str(ctx.get("host") or socket.gethostname()),
+                             _opt_str(device), _opt_str(backend), _opt_str(ctx.get("suite")),
+                             bool(item.get("partial", False)), lengths[i], __version__,
+                             _dumps(ctx.get("versions") or {}), _dumps(ctx), item.get("note")])
+        results = None
+        if len(frame):
+            ids = np.repeat(np.array([r[0] for r in run_rows], dtype=object), lengths)
+            frame.insert(0, "seq", np.concatenate([np.arange(n) for n in lengths]))
+            frame.insert(0, "run_id", ids)
+            results = frame
+        runs = pd.DataFrame(run_rows, columns=["run_id", "created_at", "kind", "host", "device",
+                                               "backend", "suite", "partial", "n_results",
+                                               "aicost_version", "versions", "context", "note"])
+        with self._connection(write=True) as con:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                if len(runs):
+                    con.register("_aicost_new_runs", runs)
+                    con.execute("INSERT INTO runs SELECT run_id, CAST(created_at AS TIMESTAMP), "
+                                "kind, host, device, backend, suite, CAST(partial AS BOOLEAN), "
+                                "CAST(n_results AS BIGINT), aicost_version, versions, context, "
+                                "note FROM _aicost_new_runs")
+                    con.unregister("_aicost_new_runs")
+                if results is not None:
+                    con.register("_aicost_new_results", results)
+                    cols = ", ".join(["run_id", "seq", *RESULT_COLUMNS])
+                    casts = ", ".join(
+                        ["run_id", "seq"]
+                        + [f"CAST({c} AS {t}) AS {c}" for c, t in RESULT_COLUMNS.items()]
+                    )
+                    con.execute(f"INSERT INTO results ({cols}) SELECT {casts} FROM _aicost_new_results")
+                    con.unregister("_aicost_new_results")
+                con.execute("COMMIT")
+            except BaseException:
                 con.execute("ROLLBACK")
                 raise
-        return run_id
+        return [r[0] for r in run_rows]
 
     @staticmethod
     def _normalize_results(results, kind: str):
@@ -461,6 +680,21 @@ class Store:
         df["params"] = [json.loads(p) if isinstance(p, str) and p else {} for p in df["params"]]
         df["samples_s"] = [list(s) if s is not None and not _missing(s) else [] for s in df["samples_s"]]
         return df
+
+    def sql(self, query: str, params=None):
+        """Run one read-only SQL query over the store's tables; return a DataFrame.
+
+        For analyses too large for :meth:`results` (a fleet's 100k records): ``runs``,
+        ``results`` and ``meta`` as documented at the top of this module. The file is opened
+        read-only (an in-memory store uses its own connection); an empty store gives an empty
+        DataFrame.
+        """
+        import pandas as pd
+
+        with self._connection(write=False) as con:
+            if con is None:
+                return pd.DataFrame()
+            return con.execute(query, params if params is not None else []).df()
 
     def compare(self, run_a: str, run_b: str):
         """Set two runs' results side by side, matched on kind, name, backend, dtype and shape.

@@ -46,6 +46,10 @@ _IGNORED_COLUMNS = ("table", "notes", "comment")
 
 _ORIGIN = "_origin"  # (path, line) of the cells' row, kept out of the DataFrames
 
+#: instance price columns: 0 is a defect (free? not offered?), rejected at load
+_PRICE_COLUMNS = frozenset(("price_on_demand_usd_per_hour", "price_spot_usd_per_hour",
+                            "price_reserved_1y_usd_per_hour"))
+
 
 # ============================================================================ reading
 def _read_rows(path, text: str | None = None) -> tuple[list[str], list[tuple[int, list[str]]]]:
@@ -117,17 +121,44 @@ def _check_header(spec: TableSpec | None, header: list[str], path: str, *, full:
                                    path=path, row=1, column=col)
 
 
+_HEADER_COLUMNS: dict[tuple, tuple] = {}
+
+
+def _header_columns(spec: TableSpec, header: tuple[str, ...]) -> tuple:
+    """The :class:`Column` of each header name (None: a column the loader ignores), cached."""
+    key = (spec.name, id(spec), header)
+    cols = _HEADER_COLUMNS.get(key)
+    if cols is None:
+        known = {c.name: c for c in spec.columns}
+        cols = tuple(None if name in _IGNORED_COLUMNS else known.get(name) for name in header)
+        if len(_HEADER_COLUMNS) > 256:
+            _HEADER_COLUMNS.clear()
+        _HEADER_COLUMNS[key] = cols
+    return cols
+
+
 def _convert_row(spec: TableSpec, header: list[str], fields: list[str], path: str, line: int,
                  *, need_required: bool) -> dict:
     if len(fields) != len(header):
         raise CatalogError(f"expected {len(header)} fields as in the header, got {len(fields)}",
                            path=path, row=line)
     row: dict = {}
-    for col_name, text in zip(header, fields):
-        if col_name in _IGNORED_COLUMNS or col_name not in spec.column_names:
+    for col, text in zip(_header_columns(spec, tuple(header)), fields):
+        if col is None:
             continue
-        col = spec.column(col_name)
+        col_name = col.name
+        if not text or text.isspace():  # empty: the common case of override files, no parsing
+            row[col_name] = None
+            continue
+        if col.kind == "str":  # as convert_cell does, without its call per cell
+            row[col_name] = text.strip()
+            continue
         row[col_name] = convert_cell(col, text, path=path, line=line)
+        if col_name in _PRICE_COLUMNS and row[col_name] == 0:
+            raise CatalogError(
+                "expected a positive price [USD/h], got 0: a price of 0 would read as free or "
+                "as not offered; leave the cell empty (not offered, or keep the shipped price in "
+                "an override)", path=path, row=line, column=col_name)
     if need_required:
         for col in spec.columns:
             if col.required and row.get(col.name) is None:
@@ -257,6 +288,7 @@ def _merge(tables, spec: TableSpec, header, rows, path, check_header: bool = Tru
                 raise CatalogError(f"missing column {col!r}, which identifies the {spec.name} row",
                                    path=path, row=1, column=col)
     base = tables[spec.name]
+    index = _KeyIndex(spec, base)
     seen: dict[tuple, int] = {}
     for line, fields in rows:
         row = _convert_row(spec, header, fields, path, line, need_required=False)
@@ -272,7 +304,7 @@ def _merge(tables, spec: TableSpec, header, rows, path, check_header: bool = Tru
                 f"duplicate key {_key_text(spec, row)}, first defined on line {seen[key]}",
                 path=path, row=line, column=spec.key[-1] if spec.name == "instances" else "name")
         seen[key] = line
-        targets = _matching_rows(spec, base, row)
+        targets = index.matching(row)
         given = {k: v for k, v in row.items() if v is not None and k != _ORIGIN}
         if targets:
             if not any(k not in spec.key for k in given):
@@ -296,22 +328,44 @@ def _merge(tables, spec: TableSpec, header, rows, path, check_header: bool = Tru
                     "is a new row and needs every required column", path=path, row=line,
                     column=col.name)
         base.append(row)
+        index.add(len(base) - 1)
 
 
-def _matching_rows(spec: TableSpec, base: list[dict], row: dict) -> list[int]:
-    if spec.name == "instances":
-        prov = str(row["provider"]).lower()
-        itype = str(row["instance_type"]).lower()
-        region = str(row.get("region") or "").lower()
-        return [i for i, r in enumerate(base)
-                if r["provider"].lower() == prov and r["instance_type"].lower() == itype
-                and (not region or r["region"].lower() == region)]
-    want = _fold(row["name"])
-    for i, r in enumerate(base):
-        names = [r["name"], *(r.get("aliases") or ())]
-        if any(_fold(n) == want for n in names):
-            return [i]
-    return []
+class _KeyIndex:
+    """The rows of one table by key, so that matching a user row is a lookup, not a scan.
+
+    instances: ``(provider, instance_type)`` -> region -> row positions (an empty region
+    matches every region); other tables: every folded name and alias -> the first row bearing it.
+    """
+
+    def __init__(self, spec: TableSpec, base: list[dict]) -> None:
+        self.spec = spec
+        self.base = base
+        self.by_key: dict = {}
+        for i in range(len(base)):
+            self.add(i)
+
+    def add(self, i: int) -> None:
+        r = self.base[i]
+        if self.spec.name == "instances":
+            key = (str(r["provider"]).lower(), str(r["instance_type"]).lower())
+            regions = self.by_key.setdefault(key, {})
+            regions.setdefault(str(r["region"]).lower(), []).append(i)
+            return
+        for n in (r["name"], *(r.get("aliases") or ())):
+            self.by_key.setdefault(_fold(n), i)
+
+    def matching(self, row: dict) -> list[int]:
+        """Positions of the rows ``row`` overrides (in table order)."""
+        if self.spec.name == "instances":
+            regions = self.by_key.get((str(row["provider"]).lower(),
+                                       str(row["instance_type"]).lower()), {})
+            region = str(row.get("region") or "").lower()
+            if region:
+                return list(regions.get(region, []))
+            return sorted(i for hits in regions.values() for i in hits)
+        i = self.by_key.get(_fold(row["name"]))
+        return [] if i is None else [i]
 
 
 # ============================================================================ cross checks
@@ -467,7 +521,7 @@ def _record(cls, row: dict):
             scale_up_bw_bytes_per_s=None if r.get("scale_up_gb_s") is None
             else r["scale_up_gb_s"] * 1e9,
             tdp_watts=r.get("tdp_watts"), source=r["source"], as_of=r["as_of"],
-            memory_gb=r.get("memory_gb"))
+            memory_gb=r.get("memory_gb"), fp4_tflops=r.get("fp4_tflops"))
     if cls is Instance:
         return Instance(**{k: r.get(k) for k in TABLES["instances"].column_names})
     if cls is StorageTier:
@@ -490,7 +544,8 @@ def _record(cls, row: dict):
             name=r["name"], kind=r["kind"], bandwidth_bytes_per_s=r["bandwidth_gb_s"] * 1e9,
             basis=r["basis"],
             latency_s=None if r.get("latency_us") is None else r["latency_us"] * 1e-6,
-            aliases=tuple(r.get("aliases") or ()), source=r["source"], as_of=r["as_of"])
+            aliases=tuple(r.get("aliases") or ()), source=r["source"], as_of=r["as_of"],
+            scale_up_domain_gpus=r.get("scale_up_domain_gpus"))
     raise TypeError(cls)  # pragma: no cover
 
 
@@ -701,7 +756,11 @@ class Catalog:
             drop=True)
 
     def offers(self, pricings: Iterable[str] = ("on_demand", "spot", "reserved_1y")) -> pd.DataFrame:
-        """Long table of every (instance, pricing) with a price: what a planner searches.
+        """Long table of every (instance, pricing) with a price, in the catalog's own units.
+
+        A view for browsing and comparing prices. The planner searches
+        ``aicost.hardware.offers_table``: the same offers and the same price columns
+        (``aicost.catalog.PRICINGS``), in SI units with the fabrics and efficiencies resolved.
 
         Columns: ``provider, instance_type, region, accelerator, accelerator_count, pricing,
         price_usd_per_hour, price_usd_per_gpu_hour`` plus the instance's other columns and the
