@@ -14,6 +14,7 @@ from ._catalog import (
     storage_tiers_figure,
 )
 from ._colors import ACCELERATOR_COLORS, accelerator_color, accelerator_colors
+from ._fleet import fleet_box_figure, fleet_heatmap_figure, fleet_slow_table_figure
 from ._network import collective_time_figure, tcp_throughput_figure
 from ._plan import (
     cost_per_million_tokens_figure,
@@ -45,6 +46,9 @@ __all__ = [
     "cost_vs_deadline_figure",
     "demand_figure",
     "fabrics_figure",
+    "fleet_box_figure",
+    "fleet_heatmap_figure",
+    "fleet_slow_table_figure",
     "latency_vs_batch_figure",
     "measured_vs_tiers_figure",
     "pareto_figure",

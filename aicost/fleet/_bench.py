@@ -1,0 +1,444 @@
+"""Run the compute suite on every GPU (or CPU-only worker) of a Dask cluster.
+
+The client plans one *unit* per GPU (NVML index on its host) or per CPU-only worker, submits
+one task per unit pinned to its worker, follows them with a tqdm bar, and writes every unit's
+results to the store in one transaction. A worker that dies or a unit that times out is
+reported with the reason; the other units' results are kept; ``bench(..., workers=run.missing)``
+measures only what is missing.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from .._errors import AicostError
+from ._worker import FLEET_SUITES, probe, run_unit
+
+__all__ = ["FleetError", "FleetRun", "bench", "local_cluster", "records_from_units", "save"]
+
+#: identity columns of a fleet record (one row per unit x measurement)
+UNIT_COLUMNS = ["fleet_id", "unit_id", "host", "worker", "gpu_index", "gpu_uuid", "gpu_serial",
+                "driver_version", "sku", "backend", "sm_clock_mhz", "mem_clock_mhz",
+                "max_sm_clock_mhz", "throttle_reasons", "simulated"]
+RECORD_COLUMNS = [*UNIT_COLUMNS, "kind", "name", "dtype", "shape", "metric", "value", "unit"]
+
+
+class FleetError(AicostError, RuntimeError):
+    """A fleet run cannot start (no workers, bad address, unknown worker names)."""
+
+
+@dataclass
+class FleetRun:
+    """One fleet benchmark: every unit's records and what failed.
+
+    Attributes
+    ----------
+    fleet_id : str
+        Id shared by every run this fleet benchmark saved (``fleet-YYYYmmddTHHMMSS-xxxxxx``).
+    suite : str
+    records : pandas.DataFrame
+        One row per unit x measurement: :data:`RECORD_COLUMNS` (``value`` in ``unit``).
+    units : pandas.DataFrame
+        One row per unit: identity, ``status`` (``ok``/``failed``), ``reason``, ``wall_s``.
+    dashboard_link : str or None
+    run_ids : list of str
+        Store run ids (empty when not saved).
+    contexts : dict
+        unit_id -> the unit's ``aicost.bench`` context (host, versions, device info, NVML).
+    """
+
+    fleet_id: str
+    suite: str
+    records: object
+    units: object
+    dashboard_link: str | None = None
+    run_ids: list = field(default_factory=list)
+    contexts: dict = field(default_factory=dict)
+
+    @property
+    def failures(self):
+        """The failed units with their reason."""
+        u = self.units
+        return u[u["status"] != "ok"][["unit_id", "worker", "host", "gpu_index", "reason"]]
+
+    @property
+    def missing(self) -> list:
+        """Worker names with a failed unit: pass as ``bench(..., workers=run.missing)``."""
+        return sorted({str(w) for w in self.failures["worker"]})
+
+    def analyze(self, **kwargs):
+        """:func:`aicost.fleet.analyze` on these records."""
+        from ._analyze import analyze
+
+        return analyze(self.records, **kwargs)
+
+    def __repr__(self) -> str:
+        ok = int((self.units["status"] == "ok").sum()) if len(self.units) else 0
+        lines = [f"aicost.fleet.FleetRun({self.fleet_id}, suite {self.suite!r}: {ok} of "
+                 f"{len(self.units)} units measured, {len(self.records)} records)"]
+        for r in self.failures.itertuples():
+            lines.append(f"  FAILED {r.unit_id} (worker {r.worker}): {r.reason}")
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        import html
+
+        fails = "".join(f"<li>{html.escape(str(r.unit_id))} (worker {html.escape(str(r.worker))})"
+                        f": {html.escape(str(r.reason))}</li>" for r in self.failures.itertuples())
+        head = html.escape(repr(self).splitlines()[0])
+        return f"<div><p><b>{head}</b></p>{'<ul>' + fails + '</ul>' if fails else ''}</div>"
+
+
+def local_cluster(n_workers: int = 2, *, threads_per_worker: int = 1, gpu: bool | None = None,
+                  **kwargs):
+    """Start a local cluster: ``dask_cuda.LocalCUDACluster`` (one worker per GPU) when GPUs are
+    present and dask-cuda is installed, else a ``distributed.LocalCluster`` of worker processes.
+
+    Parameters
+    ----------
+    n_workers : int
+        Worker processes of a CPU ``LocalCluster`` (ignored by LocalCUDACluster: one per GPU).
+    gpu : bool, optional
+        Force (True) or refuse (False) LocalCUDACluster; default: when NVML sees a GPU.
+    """
+    try:
+        from distributed import LocalCluster
+    except ImportError as exc:
+        raise FleetError("aicost.fleet needs Dask distributed: pip install 'aicost[fleet]'") from exc
+    from ._worker import gpu_inventory
+
+    if gpu is None:
+        gpu = bool(gpu_inventory())
+    if gpu:
+        try:
+            from dask_cuda import LocalCUDACluster
+        except ImportError as exc:
+            raise FleetError("GPUs found but dask-cuda is missing: pip install 'aicost[gpu,fleet]' "
+                             "(or pass gpu=False for one CPU worker process)") from exc
+        return LocalCUDACluster(**kwargs)
+    kwargs.setdefault("processes", True)
+    kwargs.setdefault("dashboard_address", ":0")
+    return LocalCluster(n_workers=n_workers, threads_per_worker=threads_per_worker, **kwargs)
+
+
+def _client(client_or_address):
+    try:
+        from distributed import Client
+    except ImportError as exc:
+        raise FleetError("aicost.fleet needs Dask distributed: pip install 'aicost[fleet]'") from exc
+    if isinstance(client_or_address, Client):
+        return client_or_address, False
+    if isinstance(client_or_address, str):
+        try:
+            return Client(client_or_address, timeout="20s"), True
+        except OSError as exc:
+            raise FleetError(f"cannot reach the Dask scheduler at {client_or_address!r} ({exc}); "
+                             "start one (`dask scheduler`) or use `aicost fleet bench --local N`"
+                             ) from exc
+    if hasattr(client_or_address, "scheduler_address"):  # a cluster object
+        return Client(client_or_address), True
+    raise TypeError("client_or_address must be a distributed.Client, a cluster or a "
+                    f"'tcp://host:port' address, got {type(client_or_address).__name__}")
+
+
+def _plan_units(workers: dict, probes: dict, select: set | None) -> list[dict]:
+    """One unit per GPU (once per host) or per CPU-only worker."""
+    units, taken = [], set()
+    for addr in sorted(workers, key=lambda a: str(workers[a].get("name"))):
+        info = probes.get(addr)
+        name = str(workers[addr].get("name", addr))
+        if select is not None and name not in select and addr not in select:
+            continue
+        if not isinstance(info, dict):
+            units.append({"worker": name, "address": addr, "host": workers[addr].get("host"),
+                          "gpu_index": None, "isolate": False, "nvml": None,
+                          "probe_error": f"worker did not answer the probe: {info!r}"})
+            continue
+        gpus = info.get("gpus") or []
+        host = info.get("host")
+        visible = info.get("cuda_visible_devices")
+        if gpus and visible:  # pinned (dask-cuda): the first visible device is this worker's GPU
+            first = visible.split(",")[0].strip()
+            nv = next((g for g in gpus if str(g["gpu_index"]) == first
+                       or str(g.get("gpu_uuid")) == first), gpus[0])
+            chosen = [(nv, False)]
+        elif gpus:  # one worker sees every GPU: measure each pinned in a child process
+            chosen = [(g, True) for g in gpus]
+        else:
+            chosen = [(None, False)]
+        for nv, isolate in chosen:
+            key = (host, None if nv is None else nv["gpu_index"])
+            if nv is not None and key in taken:
+                continue
+            taken.add(key)
+            units.append({"worker": name, "address": addr, "host": host,
+                          "gpu_index": None if nv is None else int(nv["gpu_index"]),
+                          "isolate": isolate, "nvml": nv, "probe_error": None})
+    for u in units:
+        u["unit_id"] = (f"{u['host']}/gpu{u['gpu_index']}" if u["gpu_index"] is not None
+                        else f"{u['host']}/worker-{u['worker']}")
+    return units
+
+
+def bench(client_or_address, suite: str = "quick", *, workers=None, store=None,
+          timeout_s: float = 1800.0, backend: str = "auto", numba_threads=None,
+          progress: bool = True, poll_s: float = 0.5) -> FleetRun:
+    """Benchmark every GPU (or CPU-only worker) of a Dask cluster; save in one transaction.
+
+    Parameters
+    ----------
+    client_or_address : distributed.Client, cluster or str
+        A client, a cluster object (``LocalCluster``, ``SLURMCluster``, ...) or a scheduler
+        address (``"tcp://host:8786"``).
+    suite : {"smoke", "quick", "full"}
+        ``quick``/``full`` are :func:`aicost.bench.run`'s suites; ``smoke`` is one GEMM and one
+        STREAM triad (seconds; tests and dry runs).
+    workers : iterable of str, optional
+        Only these workers (names or addresses), e.g. ``previous_run.missing`` for a rerun.
+    store : aicost.store.Store, None or False
+        Where the client writes (None: the default store; False: nothing). Workers never
+        touch it.
+    timeout_s : float
+        A unit still running after this long is reported as timed out [s].
+    backend : str
+        ``aicost.bench`` backend on the workers (``auto``).
+    numba_threads : int or dict, optional
+        Limit Numba's CPU threads, for every worker or per worker name (a slower unit on
+        purpose: the test data for the outlier logic).
+    progress : bool
+        tqdm bar over completed units; the dashboard link is printed.
+    poll_s : float
+        How often the client checks for workers that left [s].
+
+    Returns
+    -------
+    FleetRun
+    """
+
+    if suite not in FLEET_SUITES:
+        raise ValueError(f"unknown fleet suite {suite!r}; use one of {', '.join(FLEET_SUITES)}")
+    if timeout_s <= 0:
+        raise ValueError(f"timeout_s must be positive, got {timeout_s!r}")
+    client, owned = _client(client_or_address)
+    try:
+        all_workers = _workers(client)
+        if not all_workers:
+            raise FleetError("the Dask cluster has no workers; start some (`dask worker "
+                             "tcp://scheduler:8786`) or use `aicost fleet bench --local N`")
+        select = None if workers is None else {str(w) for w in workers}
+        if select is not None:
+            known = {str(v.get("name")) for v in all_workers.values()} | set(all_workers)
+            unknown = sorted(select - known)
+            if unknown:
+                import difflib
+
+                hint = difflib.get_close_matches(unknown[0], sorted(known), n=1)
+                raise FleetError(f"no worker named {unknown[0]!r} in the cluster"
+                                 + (f"; did you mean {hint[0]!r}?" if hint else
+                                    f" (workers: {', '.join(sorted(known)[:8])})"))
+        probes = client.run(probe, on_error="return")
+        units = _plan_units(all_workers, probes, select)
+        fleet_id = ("fleet-" + datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S") + "-"
+                    + uuid.uuid4().hex[:6])
+        link = getattr(client, "dashboard_link", None)
+        if progress:
+            print(f"aicost fleet {fleet_id}: {len(units)} units on {len(all_workers)} workers; "
+                  f"Dask dashboard: {link}")
+        results: dict[str, dict] = {}
+        futures = {}
+        for u in units:
+            if u["probe_error"]:
+                results[u["unit_id"]] = {"status": "failed", "reason": u["probe_error"]}
+                continue
+            nt = numba_threads.get(u["worker"]) if isinstance(numba_threads, dict) else numba_threads
+            fut = client.submit(run_unit, suite, u["gpu_index"], isolate=u["isolate"],
+                                backend=backend, numba_threads=nt, workers=[u["address"]],
+                                allow_other_workers=False, pure=False, retries=0,
+                                key=f"aicost-fleet-{fleet_id}-{u['unit_id']}")
+            futures[fut] = u
+        _follow(client, futures, results, timeout_s, poll_s, progress)
+    finally:
+        if owned:
+            client.close()
+    run = _assemble(fleet_id, suite, units, results, link)
+    if store is not False:
+        run.run_ids = save(run, store)
+    return run
+
+
+def _workers(client) -> dict:
+    """address -> worker info for EVERY worker (recent distributed lists 5 by default)."""
+    import inspect
+
+    try:
+        many = "n_workers" in inspect.signature(client.scheduler_info).parameters
+    except (TypeError, ValueError):
+        many = False
+    info = client.scheduler_info(n_workers=-1) if many else client.scheduler_info()
+    return dict(info.get("workers", {}))
+
+
+def _follow(client, futures: dict, results: dict, timeout_s: float, poll_s: float,
+            progress: bool) -> None:
+    """Wait for the unit tasks; record each outcome; fail units whose worker left."""
+    from distributed import wait
+
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(futures), desc="fleet units", unit="unit")
+    pending = set(futures)
+    t0 = time.monotonic()
+    try:
+        while pending:
+            try:
+                done, _ = wait(list(pending), timeout=poll_s, return_when="FIRST_COMPLETED")
+            except TimeoutError:
+                done = set()
+            for fut in done:
+                u = futures[fut]
+                pending.discard(fut)
+                if fut.status == "finished":
+                    results[u["unit_id"]] = {"status": "ok", **fut.result()}
+                elif fut.status == "error":
+                    exc = fut.exception()
+                    results[u["unit_id"]] = {"status": "failed",
+                                             "reason": f"{type(exc).__name__}: {exc}"}
+                else:
+                    results[u["unit_id"]] = {"status": "failed", "reason": f"task {fut.status}"}
+                if bar is not None:
+                    bar.update(1)
+            if not pending:
+                break
+            alive = set(_workers(client))
+            elapsed = time.monotonic() - t0
+            for fut in list(pending):
+                u = futures[fut]
+                reason = None
+                if u["address"] not in alive:
+                    reason = (f"worker {u['worker']} ({u['address']}) left the cluster while "
+                              "measuring (died, was killed or lost its connection)")
+                elif elapsed > timeout_s:
+                    reason = f"timed out after {timeout_s:g} s"
+                if reason:
+                    pending.discard(fut)
+                    fut.cancel()
+                    results[u["unit_id"]] = {"status": "failed", "reason": reason}
+                    if bar is not None:
+                        bar.update(1)
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+def _assemble(fleet_id: str, suite: str, units: list, results: dict, link) -> FleetRun:
+    import pandas as pd
+
+    unit_rows, frames, contexts = [], [], {}
+    for u in units:
+        res = results.get(u["unit_id"], {"status": "failed", "reason": "no result"})
+        ctx = res.get("context") or {}
+        inv = (res.get("inventory") or {}).get("before") or u.get("nvml") or {}
+        ident = {
+            "fleet_id": fleet_id, "unit_id": u["unit_id"], "host": u["host"],
+            "worker": u["worker"], "gpu_index": u["gpu_index"],
+            "gpu_uuid": inv.get("gpu_uuid"), "gpu_serial": inv.get("gpu_serial"),
+            "driver_version": inv.get("driver_version") or ctx.get("driver_version"),
+            "sku": ctx.get("device") or inv.get("gpu_name"), "backend": ctx.get("backend"),
+            "sm_clock_mhz": inv.get("sm_clock_mhz"), "mem_clock_mhz": inv.get("mem_clock_mhz"),
+            "max_sm_clock_mhz": inv.get("max_sm_clock_mhz"),
+            "throttle_reasons": (None if inv.get("throttle_reasons") is None
+                                 else ",".join(inv["throttle_reasons"])),
+            "simulated": False,
+        }
+        unit_rows.append({**ident, "status": res["status"], "reason": res.get("reason"),
+                          "errors": res.get("errors") or [], "wall_s": res.get("wall_s"),
+                          "n_records": len(res.get("records") or [])})
+        contexts[u["unit_id"]] = {**ctx, "nvml_inventory": res.get("inventory")}
+        if res["status"] == "ok" and res.get("records"):
+            frames.append(records_from_units([ident], [res["records"]]))
+    units_df = pd.DataFrame(unit_rows)
+    records = (pd.concat(frames, ignore_index=True) if frames
+               else pd.DataFrame(columns=RECORD_COLUMNS))
+    return FleetRun(fleet_id=fleet_id, suite=suite, records=records, units=units_df,
+                    dashboard_link=link, contexts=contexts)
+
+
+def records_from_units(identities: list[dict], record_lists: list[list[dict]]):
+    """Flat fleet records from units' identities and their ``aicost.bench`` result rows.
+
+    ``metric`` names a measurement (``"gemm fp32 384x384x384"``); a measurement repeated in one
+    unit (the roofline's points) gets ``#2``, ``#3``... in suite order.
+    """
+    import pandas as pd
+
+    frames = []
+    for ident, recs in zip(identities, record_lists):
+        df = pd.DataFrame(recs)
+        for c in ("kind", "name", "dtype", "shape", "value", "unit"):
+            if c not in df:
+                df[c] = None
+        df = df[["kind", "name", "dtype", "shape", "value", "unit"]].copy()
+        for k, v in ident.items():
+            df[k] = v
+        frames.append(df)
+    out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=RECORD_COLUMNS)
+    base = (out["name"].astype(str) + " " + out["dtype"].fillna("").astype(str) + " "
+            + out["shape"].fillna("").astype(str)).str.strip()
+    nth = out.assign(_b=base).groupby(["unit_id", "_b"], sort=False).cumcount()
+    out["metric"] = base.where(nth == 0, base + " #" + (nth + 1).astype(str))
+    out["value"] = pd.to_numeric(out["value"], errors="coerce")
+    return out.reindex(columns=RECORD_COLUMNS)
+
+
+def save(run: FleetRun, store=None) -> list[str]:
+    """Write a fleet run to the results store in ONE transaction; return the run ids.
+
+    Each unit becomes one run (``kind="compute"``, its identity in the context with the
+    ``fleet_id``; failed units ``partial`` with the reason and no results) and a ``kind="fleet"``
+    run summarizes the whole; either all are saved or none. :func:`bench` calls this.
+    """
+    import json
+
+    import numpy as np
+
+    if store is None:
+        from ..store import Store
+
+        store = Store()
+    recs = run.records.sort_values("unit_id", kind="stable")
+    cols = ["kind", "name", "backend", "dtype", "shape", "value", "unit"]
+    keys = recs["unit_id"].to_numpy()
+    cut = np.flatnonzero(keys[1:] != keys[:-1]) + 1 if len(keys) else np.array([], dtype=int)
+    starts = np.concatenate([[0], cut]) if len(keys) else np.array([], dtype=int)
+    ends = np.concatenate([cut, [len(keys)]]) if len(keys) else np.array([], dtype=int)
+    by_unit = {keys[a]: recs.iloc[a:b][cols].assign(device=recs["sku"].iloc[a:b].to_numpy())
+               for a, b in zip(starts, ends)}
+    batch = []
+    for row in run.units.to_dict(orient="records"):
+        ctx = dict(run.contexts.get(row["unit_id"]) or {})
+        ctx.update({k: row.get(k) for k in ("fleet_id", "unit_id", "worker", "gpu_index",
+                                            "gpu_uuid", "gpu_serial", "driver_version",
+                                            "sm_clock_mhz", "mem_clock_mhz", "max_sm_clock_mhz",
+                                            "throttle_reasons", "simulated")})
+        ctx["host"] = row["host"]
+        ctx["suite"] = run.suite
+        ctx.setdefault("device", row.get("sku"))
+        ctx.setdefault("backend", row.get("backend"))
+        ok = row["status"] == "ok"
+        if not ok:
+            ctx["failure"] = row["reason"]
+        batch.append({"results": by_unit.get(row["unit_id"]) if ok else None,
+                      "context": json.loads(json.dumps(ctx, default=str)), "kind": "compute",
+                      "partial": not ok,
+                      "note": None if ok else f"fleet unit failed: {row['reason']}"})
+    summary = {"fleet_id": run.fleet_id, "suite": run.suite, "n_units": len(run.units),
+               "failed": json.loads(run.failures.to_json(orient="records")),
+               "dashboard_link": run.dashboard_link, "device": "fleet", "backend": "dask"}
+    batch.append({"results": None, "context": summary, "kind": "fleet",
+                  "partial": bool(len(run.failures)), "note": f"fleet {run.fleet_id}"})
+    return store.save_runs(batch)
