@@ -537,7 +537,7 @@ class Store:
                     con.unregister("_aicost_new_results")
                 con.execute("COMMIT")
             except BaseException:
-                con.execute("ROLLBACK")
+                _rollback(con)
                 raise
         return [r[0] for r in run_rows]
 
