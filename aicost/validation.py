@@ -1,0 +1,247 @@
+"""Validation of the workload models against published runs (``data/validation/published_runs.csv``).
+
+Every row of the CSV is a number someone published (a paper's table, a framework's benchmark
+table, an engine's performance page, a model card) with the configuration needed to reproduce it.
+:func:`validate_published_runs` predicts each with aicost's public model functions and one set of
+constants: the GEMM curve and layer kernel-time model of :mod:`aicost.calibrate_curves` for the
+compute efficiency of training, the catalog's peaks and fabrics, and the model's documented
+defaults for everything else. Nothing is fitted to these rows; a row the model cannot reproduce
+stays in the table with its error and the reason (``notes``).
+
+Metrics (``metric`` column): ``tflops_per_gpu`` (Megatron-LM's count, eq. 3 of arXiv:2104.04473,
+which includes full recomputation), ``mfu`` (aicost's model FLOPs ``6N + 12 L d_attn s`` per
+token over the bf16 peak), ``tokens_per_s_per_gpu``, ``gpu_hours`` (expected, with failures),
+``output_tokens_per_s`` (one replica at full load or at the stated batch), ``ttft_s``,
+``latency_s`` (first token plus ``output_tokens - 1`` decode steps).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+
+__all__ = [
+    "COMPUTE_UNITS",
+    "load_published_runs",
+    "validate_published_runs",
+    "validation_models",
+    "validation_summary",
+]
+
+#: Compute units (SMs / CUs) per accelerator for wave quantization [count] (vendor datasheets:
+#: A100 108 SMs, H100/H200/H800 SXM 132, MI300X 304 CUs; TPU v4 2 TensorCores of 4 MXUs, where
+#: tiles are 128x128 and wave effects are not modelled: 1 means "no quantization").
+COMPUTE_UNITS = {"A100": 108, "H100": 132, "H200": 132, "H800": 132, "GH200": 132, "MI300X": 304,
+                 "MI325X": 304, "B200": 148, "TPU": 1}
+
+_CLASSES = {"tflops_per_gpu": "step time", "mfu": "step time", "tokens_per_s_per_gpu": "step time",
+            "gpu_hours": "GPU-hours", "output_tokens_per_s": "serving throughput",
+            "ttft_s": "serving latency", "latency_s": "serving latency"}
+
+
+def _validation_dir() -> Path:
+    from ._paths import data_dir
+
+    return data_dir() / "validation"
+
+
+def load_published_runs(path: str | Path | None = None):
+    """The published runs as a DataFrame (default: the shipped ``data/validation/published_runs.csv``)."""
+    import pandas as pd
+
+    path = Path(path) if path is not None else _validation_dir() / "published_runs.csv"
+    return pd.read_csv(path, comment="#", dtype={"id": str, "notes": str, "source": str})
+
+
+def validation_models() -> dict:
+    """Presets plus the architectures only the validation needs (``data/validation/models.csv``)."""
+    from .model import get_model, list_models, load_models
+
+    out = {n: get_model(n) for n in list_models()}
+    out.update(load_models(_validation_dir() / "models.csv"))
+    return out
+
+
+def _units_for(name: str) -> int:
+    for key, u in COMPUTE_UNITS.items():
+        if key.lower() in name.lower():
+            return u
+    return 132
+
+
+def _num(row, col, default=None):
+    v = row.get(col)
+    if v is None or (isinstance(v, float) and math.isnan(v)) or v == "":
+        return default
+    return v
+
+
+def _megatron_flops(spec, batch, seq):
+    """Megatron-LM eq. 3 (arXiv:2104.04473): FLOPs of one iteration with full recomputation."""
+    L, h, V = spec.n_layers, spec.d_model, spec.vocab_size
+    return 96.0 * batch * seq * L * h * h * (1.0 + seq / (6.0 * h) + V / (16.0 * L * h))
+
+
+def _predict_training(row, spec, acc, cat, curve):
+    from .calibrate_curves import layer_compute_efficiency
+    from .model import Cluster, TrainingJob, estimate_training, training_flops
+
+    reasons = []
+    dtype = str(row["dtype"])
+    tp, pp, dp = int(row["tp"]), int(row["pp"]), int(row["dp"])
+    cp = int(_num(row, "cp", 1))
+    ep = int(_num(row, "ep", 1))
+    vp = int(_num(row, "vp", 1))
+    mb = int(_num(row, "micro_batch", 1))
+    gb = int(row["global_batch"])
+    seq = int(row["seq_len"])
+    gpus = int(row["gpus"])
+    peak = acc.peak_flops_per_s(dtype)
+    bf16_peak = acc.peak_flops_per_s("bf16")
+    if not peak or not math.isfinite(peak):
+        return np.nan, f"{acc.name} has no {dtype} peak in the catalog"
+    bw = acc.mem_bw_bytes_per_s
+    fp8 = dtype.startswith("fp8")
+    attention = "materialized" if str(row["id"]).startswith("mlm-") else "flash"
+    eff = layer_compute_efficiency(
+        spec, micro_batch=mb, seq_len=seq // cp, tp=tp, peak_flops_per_s=peak, mem_bw_bytes_per_s=bw,
+        n_units=_units_for(acc.name), dtype_bytes=1.0 if fp8 else 2.0, curve=curve, attention=attention,
+        attn_peak_flops_per_s=bf16_peak, recompute=str(row["recompute"]),
+        cast_bytes=6.0 * spec.d_model if fp8 else 0.0)["efficiency"]
+    if cp > 1:
+        reasons.append(f"context parallelism {cp} emulated as data parallelism over {seq // cp}-token chunks "
+                       "(ring-attention traffic and the cross-chunk attention FLOPs left out)")
+    if ep > 1:
+        reasons.append(f"expert parallelism {ep}: all-to-all not modelled; experts sharded by TP/PP only")
+    if spec.is_moe:
+        reasons.append("MoE memory without expert parallelism")
+    tokens = float(_num(row, "tokens", gb * seq * 100.0))
+    job = TrainingJob(spec, tokens, global_batch=gb * cp, micro_batch=mb, tp=tp, pp=pp, dp=dp * cp,
+                      recompute=str(row["recompute"]), zero_stage=int(row["zero_stage"]), seq_len=seq // cp,
+                      virtual_stages=vp, dtype=dtype)
+    cluster = Cluster(accelerator=acc.name, gpus=gpus, gpus_per_node=int(row["gpus_per_node"]),
+                      scale_up=_num(row, "scale_up"), scale_out=_num(row, "scale_out"), efficiency=eff,
+                      price_usd_per_gpu_hour=1.0)
+    e = estimate_training(job, cluster, catalog=cat)
+    if not e.fits:
+        reasons.append("does not fit in memory by aicost's model")
+    step = e.step_s
+    metric = row["metric"]
+    if metric == "tflops_per_gpu":
+        pred = _megatron_flops(spec, gb, seq) / (step * gpus) / 1e12
+    elif metric == "mfu":
+        pred = training_flops(spec, gb * seq, seq_len=seq) / (step * gpus * bf16_peak)
+    elif metric == "tokens_per_s_per_gpu":
+        pred = gb * seq / (step * gpus)
+    elif metric == "gpu_hours":
+        pred = e.expected_gpu_hours
+    else:
+        raise ValueError(f"unknown training metric {metric!r} (row {row['id']})")
+    return float(pred), "; ".join(reasons)
+
+
+def _predict_serving(row, spec, acc, cat):
+    from .model import estimate_inference
+
+    dtype = str(row["dtype"])
+    batch = _num(row, "batch")
+    est = estimate_inference(spec, acc.name, tp=int(row["tp"]), prompt_tokens=int(row["input_tokens"]),
+                             output_tokens=int(row["output_tokens"]), batch=None if batch is None else int(batch),
+                             dtype=dtype, kv_dtype=dtype, catalog=cat, price_usd_per_gpu_hour=1.0)
+    metric = row["metric"]
+    reasons = []
+    if metric == "output_tokens_per_s":
+        pred = est.output_tokens_per_s_per_replica
+        if batch is None:
+            reasons.append(f"full load: aicost's largest batch that fits ({est.batch})")
+    elif metric == "ttft_s":
+        pred = est.ttft_no_queue_s
+    elif metric == "latency_s":
+        pred = est.ttft_no_queue_s + (int(row["output_tokens"]) - 1) * est.tpot_s
+    else:
+        raise ValueError(f"unknown serving metric {metric!r} (row {row['id']})")
+    if spec.is_moe:
+        reasons.append("MoE decode reads the experts the batch touches")
+    return float(pred), "; ".join(reasons)
+
+
+def validate_published_runs(runs=None, *, catalog=None, curve=None):
+    """Predict every published run and compare (one set of constants for all rows).
+
+    Parameters
+    ----------
+    runs : DataFrame, optional
+        Default: :func:`load_published_runs`.
+    catalog : aicost.catalog.Catalog, optional
+    curve : aicost.calibrate_curves.GemmCurve, optional
+        GEMM curve for training compute efficiency (default ``DEFAULT_GEMM_CURVE``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``id, class, metric, model, accelerator, layout_published, published, predicted, error_pct,
+        reason, source``; ``error_pct = 100 (predicted - published) / published``; ``predicted`` is
+        NaN with the reason when the model cannot run the row (e.g. accelerator not in the catalog).
+    """
+    import pandas as pd
+
+    from . import catalog as _catalog
+    from ._errors import AicostError
+    from .calibrate_curves import DEFAULT_GEMM_CURVE
+
+    runs = load_published_runs() if runs is None else runs
+    cat = _catalog.load() if catalog is None else catalog
+    curve = DEFAULT_GEMM_CURVE if curve is None else curve
+    models = validation_models()
+    out = []
+    for row in runs.to_dict("records"):
+        rec = {"id": row["id"], "class": _CLASSES.get(row["metric"], row["metric"]), "metric": row["metric"],
+               "model": row["model"], "accelerator": row["accelerator"], "dtype": row["dtype"],
+               "layout_published": row["layout_published"], "published": float(row["published_value"]),
+               "predicted": np.nan, "reason": "", "source": row["source"]}
+        spec = models.get(row["model"])
+        try:
+            acc = cat.accelerator(row["accelerator"])
+        except (LookupError, AicostError) as exc:
+            rec["reason"] = f"accelerator not in the catalog ({type(exc).__name__})"
+            out.append(rec)
+            continue
+        if spec is None:
+            rec["reason"] = "model not in the presets"
+            out.append(rec)
+            continue
+        try:
+            if row["kind"] == "train":
+                pred, reason = _predict_training(row, spec, acc, cat, curve)
+            else:
+                pred, reason = _predict_serving(row, spec, acc, cat)
+        except (AicostError, ValueError) as exc:
+            rec["reason"] = f"model refused: {exc}"
+            out.append(rec)
+            continue
+        rec["predicted"] = pred
+        rec["reason"] = reason
+        out.append(rec)
+    df = pd.DataFrame(out)
+    df["error_pct"] = 100.0 * (df["predicted"] - df["published"]) / df["published"]
+    cols = ["id", "class", "metric", "model", "accelerator", "dtype", "layout_published", "published",
+            "predicted", "error_pct", "reason", "source"]
+    return df[cols]
+
+
+def validation_summary(table):
+    """Per class: rows, rows predicted, median and max absolute error [%], rows within 25%."""
+    import pandas as pd
+
+    rows = []
+    for cls, g in table.groupby("class", sort=False):
+        err = g["error_pct"].abs()
+        pub = g[g["layout_published"] == "yes"]["error_pct"].abs()
+        rows.append({"class": cls, "rows": len(g), "predicted": int(err.notna().sum()),
+                     "median_abs_error_pct": float(err.median()), "max_abs_error_pct": float(err.max()),
+                     "within_25pct": int((err <= 25).sum()),
+                     "layout_published_rows": len(pub),
+                     "layout_published_max_abs_error_pct": float(pub.max()) if len(pub) else np.nan})
+    return pd.DataFrame(rows)
