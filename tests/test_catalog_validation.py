@@ -116,7 +116,8 @@ def test_unknown_accelerator_in_an_instance_row(base):
     err = _error(base=base)
     assert (err.path, err.row, err.column) == (str(path), 9, "accelerator")
     assert str(err).startswith(f"{path}, line 9, column 'accelerator': unknown accelerator 'H1000'; "
-                               "did you mean 'H100-SXM'")
+                               "did you mean ")
+    assert "'H100-SXM'" in str(err).split("?")[0]
 
 
 def test_unknown_fabric(base):
@@ -159,7 +160,7 @@ def test_ragged_row(base):
     lines[4] = lines[4].rstrip("\n") + ",extra\n"
     path.write_text("".join(lines))
     err = _error(base=base)
-    assert err.row == 5 and "expected 8 fields as in the header, got 9" in str(err)
+    assert err.row == 5 and "expected 9 fields as in the header, got 10" in str(err)
 
 
 def test_duplicate_alias_across_rows(base):

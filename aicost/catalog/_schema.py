@@ -93,6 +93,8 @@ ACCELERATOR_COLUMNS = (
     Column("bf16_tflops", "float", doc="dense BF16 tensor peak [TFLOP/s]"),
     Column("fp16_tflops", "float", doc="dense FP16 tensor peak [TFLOP/s]"),
     Column("fp8_tflops", "float", doc="dense FP8 tensor peak [TFLOP/s]"),
+    Column("fp4_tflops", "float", doc="dense FP4 tensor peak (NVFP4/MXFP4), empty where the "
+           "chip has none [TFLOP/s]"),
     Column("int8_tops", "float", doc="dense INT8 tensor peak [TOP/s]"),
     Column("memory_gb", "float", doc="device memory as the datasheet prints it [GB, vendor's unit]"),
     Column("memory_gib", "float", True, positive=True,
@@ -161,6 +163,9 @@ FABRIC_COLUMNS = (
            doc="bandwidth in ONE direction per GPU or per node (see basis) [GB/s]"),
     Column("basis", "choice", True, choices=FABRIC_BASES, doc="per_gpu | per_node"),
     Column("latency_us", "float", doc="small-message latency [us]"),
+    Column("scale_up_domain_gpus", "int", positive=True,
+           doc="scale_up fabrics: accelerators in one scale-up domain when it spans more than "
+               "one instance (72 for an NVL72 rack); empty: the instance's own accelerators"),
     _SOURCE,
     _AS_OF,
 )
