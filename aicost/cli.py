@@ -10,6 +10,8 @@ aicost bench compute|storage|network ...
 aicost plan train|serve ...
 aicost report KIND ... -o report.html
 aicost demo
+aicost fleet bench --local N | --scheduler tcp://host:8786 [--suite quick]
+aicost fleet analyze [FLEET_ID]
 """
 
 from __future__ import annotations
@@ -36,6 +38,9 @@ _EXTRA_FOR = {
     "numba": "aicost[cpu]",
     "cupy": "aicost[gpu]",
     "pynvml": "aicost[gpu]",
+    "distributed": "aicost[fleet]",
+    "dask": "aicost[fleet]",
+    "dask_cuda": "aicost[gpu,fleet]",
 }
 
 
@@ -528,6 +533,56 @@ def _cmd_report(args) -> int:
     return 0
 
 
+# ----------------------------------------------------------------------------- fleet
+def _add_fleet(sub) -> None:
+    p = sub.add_parser("fleet", help="benchmark every GPU of a Dask cluster, find slow units")
+    fsub = p.add_subparsers(dest="fleet_command", required=True)
+    bp = fsub.add_parser("bench", help="run the compute suite once per GPU (or CPU-only worker)")
+    where = bp.add_mutually_exclusive_group(required=True)
+    where.add_argument("--local", type=int, metavar="N",
+                       help="start a local cluster of N worker processes (one per GPU with "
+                            "dask-cuda on a GPU machine)")
+    where.add_argument("--scheduler", metavar="ADDRESS",
+                       help="a running Dask scheduler, e.g. tcp://host:8786")
+    bp.add_argument("--suite", default="quick", help="smoke, quick or full")
+    bp.add_argument("--workers", help="only these worker names, comma-separated (a rerun of "
+                                      "the missing ones)")
+    bp.add_argument("--timeout", type=float, default=1800.0, help="per-unit timeout [s]")
+    bp.add_argument("--no-store", action="store_true", help="do not save the results")
+    bp.set_defaults(func=_cmd_fleet_bench)
+    ap = fsub.add_parser("analyze", help="distributions, slow units and stragglers of a stored "
+                                         "fleet run")
+    ap.add_argument("fleet_id", nargs="?", help="default: the newest fleet run")
+    ap.add_argument("--threshold", type=float, default=3.5, help="robust z-score cut-off")
+    ap.add_argument("--min-slower", type=float, default=5.0, help="... and at least this much "
+                                                                  "slower than the median [%%]")
+    ap.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    ap.set_defaults(func=_cmd_fleet_analyze)
+
+
+def _cmd_fleet_bench(args) -> int:
+    from .fleet import run
+
+    workers = [w.strip() for w in args.workers.split(",")] if args.workers else None
+    result = run(local=args.local, scheduler=args.scheduler, suite=args.suite, workers=workers,
+                 store=False if args.no_store else None, timeout_s=args.timeout)
+    print(result)
+    if result.missing:
+        print(f"rerun the missing workers: aicost fleet bench --scheduler ADDRESS --workers "
+              f"{','.join(result.missing)}")
+    return 1 if len(result.failures) else 0
+
+
+def _cmd_fleet_analyze(args) -> int:
+    from .fleet import analyze_stored
+
+    an = analyze_stored(args.fleet_id, threshold=args.threshold, min_slower_pct=args.min_slower)
+    print(an if args.format == "table" else "", end="\n" if args.format == "table" else "")
+    if args.format != "table":
+        _emit(an.stragglers, args.format)
+    return 0
+
+
 # ----------------------------------------------------------------------------- demo
 def _add_demo(sub) -> None:
     p = sub.add_parser("demo", help="the main job: measure this machine, plan, write an HTML report")
@@ -559,6 +614,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_plan(sub)
     _add_report(sub)
     _add_demo(sub)
+    _add_fleet(sub)
     return parser
 
 
