@@ -22,6 +22,7 @@ PUBLIC_MODULES = [
     "aicost.network",
     "aicost.plan",
     "aicost.report",
+    "aicost.spend",
     "aicost.storage",
     "aicost.store",
     "aicost.viz",
