@@ -27,6 +27,13 @@ from ._plan import (
     step_time_rows,
 )
 from ._roofline import roofline
+from ._spend import (
+    commitment_risk_figure,
+    cost_by_pricing_category_figure,
+    demand_duration_figure,
+    portfolio_cost_figure,
+    waste_by_team_figure,
+)
 from ._storage import (
     accelerator_utilization_figure,
     checkpoint_time_figure,
@@ -42,8 +49,11 @@ __all__ = [
     "best_offer_figure",
     "checkpoint_time_figure",
     "collective_time_figure",
+    "commitment_risk_figure",
+    "cost_by_pricing_category_figure",
     "cost_per_million_tokens_figure",
     "cost_vs_deadline_figure",
+    "demand_duration_figure",
     "demand_figure",
     "fabrics_figure",
     "fleet_box_figure",
@@ -52,6 +62,7 @@ __all__ = [
     "latency_vs_batch_figure",
     "measured_vs_tiers_figure",
     "pareto_figure",
+    "portfolio_cost_figure",
     "price_per_gpu_hour_figure",
     "replicas_vs_rate_figure",
     "roofline",
@@ -60,4 +71,5 @@ __all__ = [
     "step_time_rows",
     "storage_tiers_figure",
     "tcp_throughput_figure",
+    "waste_by_team_figure",
 ]
