@@ -12,6 +12,12 @@ aicost report KIND ... -o report.html
 aicost demo
 aicost fleet bench --local N | --scheduler tcp://host:8786 [--suite quick]
 aicost fleet analyze [FLEET_ID]
+aicost spend optimize DEMAND.csv [--provider aws] [--whole-units]
+aicost spend analyze FOCUS.csv|.parquet [--utilization LOG ...] [--tag team]
+aicost completion bash|zsh
+
+Every command that prints data takes ``--format table|csv|json``; ``--json -`` writes JSON to
+standard output. ``aicost`` alone, or a command group alone, prints its help.
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ from pathlib import Path
 from ._errors import AicostError
 from ._version import __version__
 
-__all__ = ["build_parser", "main"]
+__all__ = ["build_parser", "completion_script", "main"]
 
 #: optional dependencies and the extra that installs them
 _EXTRA_FOR = {
@@ -41,14 +47,19 @@ _EXTRA_FOR = {
     "distributed": "aicost[fleet]",
     "dask": "aicost[fleet]",
     "dask_cuda": "aicost[gpu,fleet]",
+    "scipy": "aicost[spend]",
 }
 
 
 # ----------------------------------------------------------------------------- output helpers
-def _emit(df, fmt: str = "table", out=None) -> None:
-    """Print a DataFrame as an aligned table, CSV or JSON records."""
-    import pandas as pd
+def _emit(df, fmt: str = "table", out=None, title: str | None = None) -> None:
+    """Print a DataFrame as a table for people, CSV or JSON records.
 
+    The table formats every cell by the unit its column name carries
+    (:func:`aicost._units.format_table`: durations, dollars, percents, one format per unit,
+    ``-`` for missing) and draws it with rich; CSV and JSON keep the raw numbers (JSON NaN is
+    ``null``).
+    """
     out = out or sys.stdout
     if fmt == "csv":
         df.to_csv(out, index=False)
@@ -56,11 +67,90 @@ def _emit(df, fmt: str = "table", out=None) -> None:
         out.write(df.to_json(orient="records", indent=2, date_format="iso", default_handler=str))
         out.write("\n")
     else:
-        with pd.option_context(
-            "display.max_rows", 500, "display.max_columns", 50, "display.width", 200,
-            "display.max_colwidth", 60,
-        ):
-            out.write(df.to_string(index=False) + "\n")
+        _print_table(df, out, title=title)
+
+
+def _print_table(df, out=None, title: str | None = None) -> None:
+    """A rich table of ``df`` with formatted cells; plain columns when rich is missing."""
+    from ._units import column_label, format_table
+
+    out = out or sys.stdout
+    cells = format_table(df, labels=False, drop_empty=True) if len(df.columns) else df
+    headers = [_header(c) for c in cells.columns]
+    try:
+        from rich import box
+        from rich.console import Console
+        from rich.table import Table
+    except ImportError:  # rich is a core dependency; a broken install still gets a table
+        cells.columns = [column_label(c) for c in cells.columns]
+        out.write(cells.to_string(index=False) + "\n")
+        return
+    from pandas.api.types import is_bool_dtype, is_numeric_dtype
+
+    numeric = {c for c in df.columns if is_numeric_dtype(df[c]) and not is_bool_dtype(df[c])}
+    table = Table(box=box.SIMPLE_HEAD, title=title, title_justify="left", pad_edge=False,
+                  show_edge=False, header_style="bold")
+    for col, head in zip(cells.columns, headers):
+        table.add_column(head, justify="right" if col in numeric else "left",
+                         overflow="fold", no_wrap=col in numeric)
+    for row in cells.itertuples(index=False):
+        table.add_row(*[str(v) for v in row])
+    tty = hasattr(out, "isatty") and out.isatty()
+    if tty:
+        Console(file=out, highlight=False, soft_wrap=False).print(table)
+        return
+    import io
+
+    buf = io.StringIO()  # a pipe or a file: no colour, no wrapping, no trailing blanks
+    Console(file=buf, width=4000, highlight=False, soft_wrap=False, color_system=None).print(table)
+    out.write("\n".join(line.rstrip() for line in buf.getvalue().splitlines()) + "\n")
+
+
+#: column-name suffix -> unit shown in a table header
+_HEADER_UNITS = (
+    ("_usd_per_gpu_hour", "USD/GPU-h"), ("_usd_per_hour", "USD/h"), ("_usd_per_gb_month", "USD/GB-month"),
+    ("_usd", "USD"), ("_tflops", "TFLOP/s"), ("_gb_s", "GB/s"), ("_mb_s", "MB/s"), ("_gbps", "Gbit/s"),
+    ("_gib", "GiB"), ("_tb", "TB"), ("_ms", "ms"), ("_us", "µs"), ("_s", ""), ("_watts", "W"),
+    ("_pct", "%"), ("_bytes", ""),
+)
+
+
+#: headers the suffix rule does not read well
+_HEADERS = {
+    "usd_per_bf16_pflop_hour": "bf16 PFLOP/s-hour [USD]",
+    "usd_per_bf16_pflop_hour_spot": "bf16 PFLOP/s-hour spot [USD]",
+    "usd_per_million_tokens": "per 1M tokens [USD]",
+    "price_usd_per_gpu_hour": "price on demand [USD/GPU-h]",
+    "spot_discount": "spot discount [%]",
+    "pct_of_peak": "% of peak",
+    "rel_stdev_pct": "rel. stdev [%]",
+    "iqr_pct": "IQR/median [%]",
+    "accelerator_count": "GPUs",
+}
+
+
+def _header(column: str) -> str:
+    """A header with its unit: ``price_on_demand_usd_per_hour`` -> ``price on demand [USD/h]``."""
+    col = str(column)
+    if col in _HEADERS:
+        return _HEADERS[col]
+    for suffix, unit in _HEADER_UNITS:
+        if col.endswith(suffix) and col != suffix.lstrip("_"):
+            base = col[: -len(suffix)].replace("_", " ")
+            return f"{base} [{unit}]" if unit else base
+    return col.replace("_", " ")
+
+
+def _json_out(records, path: str | None) -> None:
+    """Write JSON records to ``path``; ``-`` means standard output."""
+    if path is None:
+        return
+    if path == "-":
+        json.dump(records, sys.stdout, indent=2, default=str)
+        sys.stdout.write("\n")
+    else:
+        _write_json(records, path)
+        print(f"wrote {path}", file=sys.stderr)
 
 
 def _write_json(records, path: str) -> None:
@@ -81,9 +171,15 @@ def _write_json(records, path: str) -> None:
         raise
 
 
-def _add_format(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--format", choices=("table", "csv", "json"), default="table",
-                   help="output format (default: table)")
+def _add_format(p: argparse.ArgumentParser, choices=("table", "csv", "json")) -> None:
+    p.add_argument("--format", choices=choices, default="table",
+                   help="output: table (for people), " + ", ".join(c for c in choices if c != "table")
+                        + " (raw numbers, for programs); default table")
+
+
+def _add_json(p: argparse.ArgumentParser, what: str = "the results") -> None:
+    p.add_argument("--json", metavar="PATH",
+                   help=f"also write {what} as JSON to PATH ('-': standard output)")
 
 
 # ----------------------------------------------------------------------------- catalog
@@ -91,18 +187,29 @@ def _add_catalog(sub) -> None:
     p = sub.add_parser("catalog", help="list and look up the hardware and price catalog")
     csub = p.add_subparsers(dest="catalog_command", required=True)
     lp = csub.add_parser("list", help="list a catalog table")
-    lp.add_argument("table", choices=("accelerators", "instances", "storage", "fabrics"))
+    lp.add_argument("table", choices=("accelerators", "instances", "storage", "fabrics"),
+                    help="which table")
     lp.add_argument("--provider", help="only rows of this provider (instances, storage)")
+    lp.add_argument("--accelerator", "--gpu", dest="accelerator", metavar="NAME",
+                    help="only offers with this accelerator, any alias (instances), e.g. h100")
     lp.add_argument("--extra", action="append", default=[], metavar="CSV",
                     help="user CSV adding or overriding rows (repeatable)")
     lp.add_argument("--all", action="store_true",
                     help="every column in the table format (csv and json always have all)")
     _add_format(lp)
     lp.set_defaults(func=_cmd_catalog_list)
-    sp = csub.add_parser("show", help="show one accelerator, instance, storage tier or fabric")
-    sp.add_argument("name")
-    sp.add_argument("--extra", action="append", default=[], metavar="CSV")
-    sp.add_argument("--format", choices=("table", "json"), default="table")
+    sp = csub.add_parser(
+        "show", help="show one accelerator (with every offer and its prices), instance, storage "
+                     "tier or fabric",
+        description="Show one catalog entry. For an accelerator, also every offer of it: "
+                    "provider, region, instance type, GPUs, prices on demand and spot, per "
+                    "instance-hour and per GPU-hour, cheapest first (like `sky show-gpus H100`).")
+    sp.add_argument("name", help="accelerator (any alias, e.g. h100), instance type, storage "
+                                 "tier or fabric")
+    sp.add_argument("--provider", help="only offers of this provider (accelerators)")
+    sp.add_argument("--extra", action="append", default=[], metavar="CSV",
+                    help="user CSV adding or overriding rows (repeatable)")
+    _add_format(sp)
     sp.set_defaults(func=_cmd_catalog_show)
 
 
@@ -125,6 +232,10 @@ def _cmd_catalog_list(args) -> int:
 
     cat = catalog.load(extra=args.extra or None)
     df = cat.table(args.table, provider=args.provider)
+    if args.accelerator:
+        if "accelerator" not in df.columns:
+            raise ValueError(f"--accelerator filters instances, not {args.table}")
+        df = df[df["accelerator"] == cat.accelerator(args.accelerator).name].reset_index(drop=True)
     if args.format == "table" and not args.all:
         df = df[[c for c in _TABLE_COLUMNS[args.table] if c in df.columns]]
     _emit(df, args.format)
@@ -136,31 +247,60 @@ def _cmd_catalog_show(args) -> int:
 
     cat = catalog.load(extra=args.extra or None)
     rec = cat.find(args.name)
+    offers = None
+    if isinstance(rec, catalog.Accelerator):
+        offers = cat.table("instances", provider=args.provider)
+        offers = offers[offers["accelerator"] == rec.name]
+        offers = offers.sort_values(["price_usd_per_gpu_hour", "provider", "region"],
+                                    kind="stable", na_position="last").reset_index(drop=True)
     if args.format == "json":
-        print(json.dumps(rec.to_dict(), indent=2, default=str))
+        doc = rec.to_dict()
+        if offers is not None:
+            doc["offers"] = json.loads(offers.to_json(orient="records", default_handler=str))
+        print(json.dumps(doc, indent=2, default=str))
+    elif args.format == "csv":
+        import pandas as pd
+
+        _emit(offers if offers is not None else pd.DataFrame([rec.to_dict()]), "csv")
     else:
         print(rec)
+        if offers is not None:
+            print()
+            if offers.empty:
+                print(f"No offer of {rec.name} in the catalog"
+                      + (f" from {args.provider}." if args.provider else "."))
+            else:
+                _emit(offers[[c for c in _OFFER_COLUMNS if c in offers.columns]],
+                      title=f"{len(offers)} offers of {rec.name}, cheapest GPU-hour first")
     return 0
+
+
+#: the columns of `aicost catalog show ACCELERATOR`'s offers (as `sky show-gpus NAME`)
+_OFFER_COLUMNS = ["provider", "region", "instance_type", "accelerator_count", "vcpus",
+                  "memory_gib", "price_on_demand_usd_per_hour", "price_spot_usd_per_hour",
+                  "price_usd_per_gpu_hour", "price_spot_usd_per_gpu_hour", "as_of"]
 
 
 # ----------------------------------------------------------------------------- store
 def _add_store(sub) -> None:
     p = sub.add_parser("store", help="the results database")
     ssub = p.add_subparsers(dest="store_command", required=True)
+    path_help = "database file (default: $AICOST_HOME/results.duckdb)"
     lp = ssub.add_parser("list", help="list saved runs")
-    lp.add_argument("--path", help="database file (default: $AICOST_HOME/results.duckdb)")
+    lp.add_argument("--path", help=path_help)
     lp.add_argument("--kind", help="only runs of this kind (compute, storage, network, ...)")
     _add_format(lp)
     lp.set_defaults(func=_cmd_store_list)
-    shp = ssub.add_parser("show", help="show the results of one run")
-    shp.add_argument("run_id")
-    shp.add_argument("--path")
+    shp = ssub.add_parser("show", help="show the results of one run (noise and flags included; "
+                                       "raw samples only in --format json)")
+    shp.add_argument("run_id", help="run id (`aicost store list` shows them)")
+    shp.add_argument("--path", help=path_help)
     _add_format(shp)
     shp.set_defaults(func=_cmd_store_show)
-    cp = ssub.add_parser("compare", help="compare two runs result by result")
-    cp.add_argument("run_a")
-    cp.add_argument("run_b")
-    cp.add_argument("--path")
+    cp = ssub.add_parser("compare", help="compare two runs result by result (b / a)")
+    cp.add_argument("run_a", help="the reference run id")
+    cp.add_argument("run_b", help="the run compared with it")
+    cp.add_argument("--path", help=path_help)
     _add_format(cp)
     cp.set_defaults(func=_cmd_store_compare)
 
@@ -175,8 +315,31 @@ def _cmd_store_list(args) -> int:
 def _cmd_store_show(args) -> int:
     from .store import Store
 
-    _emit(Store(args.path).results(run_id=args.run_id), args.format)
+    df = Store(args.path).results(run_id=args.run_id)
+    if args.format != "json":  # raw samples are for programs; people read the spread
+        df = _with_noise(df).drop(columns=["samples_s"], errors="ignore")
+    if args.format == "table":
+        df = df.drop(columns=["run_id", "seq", "created_at", "host", "partial"], errors="ignore")
+        if "params" in df.columns:
+            df["params"] = [json.dumps(p, sort_keys=True, default=str) if p else ""
+                            for p in df["params"]]
+    _emit(df, args.format)
     return 0
+
+
+def _with_noise(df):
+    """Add the spread of each measurement for people: ``rel_stdev_pct`` (stdev / median) and
+    ``iqr_pct`` (IQR / median), next to ``flags``."""
+    import numpy as np
+
+    if {"stdev_s", "median_s"} <= set(df.columns):
+        med = df["median_s"].astype(float).where(df["median_s"].astype(float) > 0)
+        df = df.assign(rel_stdev_pct=100 * df["stdev_s"].astype(float) / med)
+        if "iqr_s" in df.columns:
+            df = df.assign(iqr_pct=100 * df["iqr_s"].astype(float) / med)
+    if "flags" in df.columns:
+        df = df.assign(flags=df["flags"].fillna("").replace({np.nan: ""}))
+    return df
 
 
 def _cmd_store_compare(args) -> int:
@@ -204,7 +367,7 @@ def _add_bench_compute(bsub) -> None:
                         "size, transformer layer shape and the whole roofline (default: quick)")
     p.add_argument("--backend", default="auto",
                    help="auto, cupy, numba-cuda, numba or numpy (default: auto = best available)")
-    p.add_argument("--json", metavar="PATH", help="also write the results as JSON records")
+    _add_json(p, "the results (every field, raw samples included)")
     p.add_argument("--no-store", action="store_true", help="do not save in the results store")
     p.add_argument("--list-backends", action="store_true",
                    help="show which backends can run here and why the others cannot, then exit")
@@ -221,9 +384,9 @@ def _cmd_bench_compute(args) -> int:
         return 0
     result = bench.run(args.suite, backend=args.backend, store=False if args.no_store else None,
                        progress=not args.no_progress)
-    if args.json:
-        _write_json(result.to_records(), args.json)
-    _emit(result.summary(), args.format)
+    _json_out(result.to_records(), args.json)
+    if args.json != "-":
+        _emit_bench(result.df, args.format)
     for label, msg in result.errors:
         print(f"aicost: {label} failed: {msg}", file=sys.stderr)
     if result.run_id:
@@ -235,6 +398,30 @@ def _cmd_bench_compute(args) -> int:
     return 1 if result.errors else 0
 
 
+def _emit_bench(df, fmt: str) -> None:
+    """A compute run for people: kernel, size, median time, rate, % of peak, the spread of the
+    samples (relative stdev and IQR) and the flags (noisy, timeout, throttle). A flagged row is
+    never shown without its flag. CSV/JSON: every column but the raw samples."""
+    from .report.blocks import bench_table
+
+    if fmt != "table":
+        _emit(_with_noise(df).drop(columns=["samples_s"], errors="ignore"), fmt)
+        return
+    view = bench_table(df)
+    noisy = _with_noise(df).reset_index(drop=True)
+    if "rel. stdev" not in view.columns and "rel_stdev_pct" in noisy.columns:
+        view["rel. stdev"] = [f"{x:.1f}%" if x == x else "-" for x in noisy["rel_stdev_pct"]]
+    if "IQR/median" not in view.columns and "iqr_pct" in noisy.columns:
+        view["IQR/median"] = [f"{x:.1f}%" if x == x else "-" for x in noisy["iqr_pct"]]
+    if "flags" not in view.columns and "flags" in noisy.columns:
+        view["flags"] = noisy["flags"].astype(str)
+    _print_table(view)
+    n_flag = int((noisy.get("flags", "").astype(str).str.strip() != "").sum()) if len(noisy) else 0
+    if n_flag:
+        print(f"aicost: {n_flag} measurement(s) flagged: their numbers may not be this machine's; "
+              "rerun on a quiet machine or with --suite full", file=sys.stderr)
+
+
 def _add_bench_storage(bsub) -> None:
     """`aicost bench storage` (issue: storage and network)."""
     p = bsub.add_parser(
@@ -244,7 +431,8 @@ def _add_bench_storage(bsub) -> None:
                     "--dir and removed afterwards.")
     p.add_argument("--dir", default=".", help="directory on the file system to measure (default: .)")
     p.add_argument("--pattern", default="seqread",
-                   choices=("seqread", "seqwrite", "randread", "randwrite"))
+                   choices=("seqread", "seqwrite", "randread", "randwrite"),
+                   help="access pattern (default seqread)")
     p.add_argument("--block-size", default="1MiB", help="bytes per I/O (default 1MiB)")
     p.add_argument("--workers", type=int, default=4, help="parallel workers (default 4)")
     p.add_argument("--size", default="1GiB", help="file size per worker (default 1GiB)")
@@ -255,7 +443,8 @@ def _add_bench_storage(bsub) -> None:
                    help="fall back to buffered I/O where O_DIRECT is unsupported (flagged)")
     p.add_argument("--engine", choices=("threads", "processes"), default="threads",
                    help="one thread (default) or one process (like fio) per worker")
-    p.add_argument("--json", metavar="PATH", help="also write the result as JSON")
+    _add_json(p, "the result")
+    _add_format(p, ("table", "json"))
     p.add_argument("--no-store", action="store_true", help="do not save to the results store")
     p.set_defaults(func=_cmd_bench_storage)
 
@@ -267,12 +456,21 @@ def _cmd_bench_storage(args) -> int:
                           workers=args.workers, file_size=args.size, duration_s=args.duration,
                           ramp_s=args.ramp, fsync=args.fsync, allow_buffered=args.buffered,
                           engine=args.engine)
-    print(res)
-    if args.json:
-        _write_json([res.to_dict()], args.json)
+    _print_result(res, args)
     if not args.no_store:
-        print(f"saved run {storage.save_results(res)}")
+        print(f"saved run {storage.save_results(res)}", file=sys.stderr)
     return 0
+
+
+def _print_result(res, args) -> None:
+    """One storage or network measurement: text for people, or JSON (``--format json``)."""
+    _json_out([res.to_dict()], args.json)
+    if args.json == "-":
+        return
+    if args.format == "json":
+        print(json.dumps(res.to_dict(), indent=2, default=str))
+    else:
+        print(res)
 
 
 def _add_bench_network(bsub) -> None:
@@ -289,7 +487,8 @@ def _add_bench_network(bsub) -> None:
     p.add_argument("--bind-all", action="store_true", help="listen on all interfaces")
     p.add_argument("--nccl", action="store_true",
                    help="measure NCCL collectives across this host's GPUs instead (needs 2+)")
-    p.add_argument("--json", metavar="PATH", help="also write the result as JSON")
+    _add_json(p, "the result")
+    _add_format(p, ("table", "json"))
     p.add_argument("--no-store", action="store_true", help="do not save to the results store")
     p.set_defaults(func=_cmd_bench_network)
 
@@ -299,23 +498,37 @@ def _cmd_bench_network(args) -> int:
 
     if args.nccl:
         df = network.nccl_collectives()
-        _emit(df.drop(columns=["params"]))
-        if args.json:
-            _write_json(json.loads(df.to_json(orient="records", default_handler=str)), args.json)
+        _json_out(json.loads(df.to_json(orient="records", default_handler=str)), args.json)
+        if args.json != "-":
+            _emit(df.drop(columns=["params"]), args.format)
         if not args.no_store:
-            print(f"saved run {network.save_collectives(df)}")
+            print(f"saved run {network.save_collectives(df)}", file=sys.stderr)
         return 0
     res = network.measure_tcp(args.host, args.port, streams=args.streams,
                               duration_s=args.duration, omit_s=args.omit, bind_all=args.bind_all)
-    print(res)
-    if args.json:
-        _write_json([res.to_dict()], args.json)
+    _print_result(res, args)
     if not args.no_store:
-        print(f"saved run {network.save_results(res)}")
+        print(f"saved run {network.save_results(res)}", file=sys.stderr)
     return 0
 
 
 # ----------------------------------------------------------------------------- plan
+#: pricing names the CLI accepts -> the planner's names
+_PRICING_ALIASES = {"on_demand": "on_demand", "ondemand": "on_demand", "od": "on_demand",
+                    "spot": "spot", "preemptible": "spot", "reserved": "reserved_1y",
+                    "reserved_1y": "reserved_1y", "1y": "reserved_1y"}
+
+
+def _model_presets() -> str:
+    """The model presets, for help texts ("llama-3.1-8b, llama-3.1-70b, ...")."""
+    try:
+        from .model import list_models
+
+        return ", ".join(list_models())
+    except (ImportError, OSError, ValueError):  # help must print even if the presets do not load
+        return "see aicost.model.list_models()"
+
+
 def _add_plan(sub) -> None:
     """`aicost plan train|serve` (issue: workload models and planner)."""
     from ._units import parse_duration
@@ -338,28 +551,51 @@ def _add_plan(sub) -> None:
     p = sub.add_parser("plan", help="what to rent to train or serve a model, and what it costs")
     psub = p.add_subparsers(dest="plan_command", required=True)
 
+    def pricing_names(text: str) -> list[str]:
+        out = []
+        for t in names(text):
+            key = t.lower().replace("-", "_")
+            if key not in _PRICING_ALIASES:
+                import difflib
+
+                near = difflib.get_close_matches(key, list(_PRICING_ALIASES), n=1)
+                raise argparse.ArgumentTypeError(
+                    f"unknown pricing {t!r}" + (f"; did you mean {near[0]!r}?" if near else "")
+                    + "; use on_demand, spot or reserved")
+            out.append(_PRICING_ALIASES[key])
+        return list(dict.fromkeys(out))
+
     def common(q) -> None:
-        q.add_argument("--model", required=True, help="model preset (e.g. llama-3.1-70b)")
-        q.add_argument("--providers", type=names, help="comma-separated providers (default: all)")
-        q.add_argument("--accelerators", type=names, help="comma-separated accelerators (default: all)")
-        q.add_argument("--pricing", type=names, default=["on_demand", "spot"],
-                       help="comma-separated pricing models: on_demand, spot, reserved_1y "
-                            "(default: on_demand,spot)")
+        q.add_argument("--model", required=True, metavar="NAME",
+                       help="model preset: " + _model_presets() + " (aliases work)")
+        q.add_argument("--providers", "--provider", dest="providers", type=names,
+                       help="comma-separated providers, e.g. aws,lambda (default: all)")
+        q.add_argument("--accelerators", "--accelerator", "--gpus", dest="accelerators",
+                       type=names, help="comma-separated accelerators, any alias, e.g. h100,mi300x "
+                                        "(default: all)")
+        q.add_argument("--pricing", type=pricing_names, default=["on_demand", "spot"],
+                       help="comma-separated pricing models: on_demand, spot, reserved "
+                            "(1-year; also reserved_1y) (default: on_demand,spot)")
         q.add_argument("--efficiency", type=number,
-                       help="compute efficiency, fraction of peak (default: measured or documented)")
+                       help="compute efficiency, fraction of peak in (0, 1] (default: measured "
+                            "in the results store, else documented)")
         q.add_argument("--extra", action="append", default=[], metavar="CSV",
                        help="user catalog CSV adding or overriding rows (repeatable)")
+        q.add_argument("--objective", choices=("auto", "cost", "time", "balanced"), default="auto",
+                       help="what the recommendation optimizes (default auto: cheapest that meets "
+                            "the targets)")
         q.add_argument("--top", type=int, default=10, help="plans to list (default 10)")
-        q.add_argument("--json", metavar="PATH", help="also write the plan as JSON to PATH")
+        _add_json(q, "the plan")
+        _add_format(q)
 
     tp_ = psub.add_parser("train", help="plan a training run: offers x nodes x layouts x pricing")
     common(tp_)
     tp_.add_argument("--tokens", type=number, required=True, help="training tokens, e.g. 2e12")
     tp_.add_argument("--deadline", type=duration, help="longest expected wall time, e.g. 30d")
-    tp_.add_argument("--budget", type=number, help="largest expected cost [USD], e.g. 2e6")
+    tp_.add_argument("--budget", type=number,
+                     help="largest expected cost [USD], e.g. 2e6 (serving: USD/h)")
     tp_.add_argument("--max-gpus", type=int, default=16384, help="largest cluster searched (16384)")
     tp_.add_argument("--storage-tier", help="checkpoint storage tier (default: each provider's)")
-    tp_.add_argument("--objective", choices=("auto", "cost", "time", "balanced"), default="auto")
     tp_.add_argument("--global-batch-tokens", type=number, default=4 * 2**20,
                      help="tokens per optimizer step (default 4Mi, as Llama 2)")
     tp_.add_argument("--seq-len", type=int, help="training sequence length (default: the model's)")
@@ -371,39 +607,48 @@ def _add_plan(sub) -> None:
 
     sp = psub.add_parser("serve", help="plan serving: offers x tensor parallelism x batch x replicas")
     common(sp)
-    sp.add_argument("--qps", type=number, help="requests per second (or --demand)")
+    sp.add_argument("--qps", "--requests-per-s", dest="qps", type=number,
+                    help="requests per second (or --demand)")
     sp.add_argument("--demand", help="demand trace name or CSV (hour, requests_per_s) instead of --qps")
-    sp.add_argument("--prompt", type=int, default=512, help="prompt tokens per request (512)")
-    sp.add_argument("--output", type=int, default=256, help="output tokens per request (256)")
+    sp.add_argument("--prompt-tokens", "--prompt", dest="prompt", type=int, default=512,
+                    help="prompt (input) tokens per request (default 512)")
+    sp.add_argument("--output-tokens", "--output", dest="output", type=int, default=256,
+                    help="output tokens per request (default 256)")
     sp.add_argument("--ttft", type=duration, help="time-to-first-token target, e.g. 1s")
     sp.add_argument("--tpot", type=duration, help="time-per-output-token target, e.g. 50ms")
-    sp.add_argument("--objective", choices=("auto", "cost", "time", "balanced"), default="auto")
+    sp.add_argument("--budget", type=number,
+                    help="largest cost per hour [USD/h], e.g. 200 (training: total USD)")
     sp.set_defaults(func=_cmd_plan_serve)
 
 
-def _print_plan(plan, top: int, json_path: str | None) -> None:
+def _print_plan(plan, top: int, json_path: str | None, fmt: str = "table") -> None:
+    """A plan for people (summary, recommendation, best plans, Pareto frontier, why others were
+    dropped) or for programs (``--format json``: ``plan.to_dict``; ``csv``: the best plans)."""
+    _json_out(plan.to_dict(top=top), json_path)
+    if json_path == "-":
+        return
+    if fmt == "json":
+        print(json.dumps(plan.to_dict(top=top), indent=2, default=str))
+        return
+    if fmt == "csv":
+        _emit(plan.top(top), "csv")
+        return
     best = plan.best
     print(plan.summary())
     print()
     if best is not None:
         print(best)
         print()
-    from .plan._result import _format_table
-
-    cols = list(plan.table_columns)
     if not plan.feasible.empty:
-        shown = plan._distinct(plan.feasible).head(top)
-        print(f"Best {len(shown)} plans:")
-        print(_format_table(shown, cols).to_string(index=False))
+        shown = plan.top(top)
+        _print_table(shown, title=f"Best {len(shown)} plans")
         print()
         front = plan.pareto
-        print(f"Pareto frontier ({plan.time_col} against {plan.cost_col}, {len(front)} points):")
-        print(_format_table(front, cols).to_string(index=False))
+        cols = [c for c in plan.table_columns if c in front.columns]
+        _print_table(front[cols], title=f"Pareto frontier ({len(front)} plans): no other plan is "
+                                        "both faster and cheaper")
         print()
     print(plan.explain())
-    if json_path:
-        _write_json(plan.to_dict(top=top), json_path)
-        print(f"wrote {json_path}")
 
 
 def _plan_catalog(args):
@@ -427,7 +672,7 @@ def _cmd_plan_train(args) -> int:
                          failure_rate_per_gpu_hour=args.failure_rate,
                          spot_preemption_rate_per_hour=args.preemption_rate,
                          catalog=_plan_catalog(args))
-    _print_plan(plan, args.top, args.json)
+    _print_plan(plan, args.top, args.json, args.format)
     return 0
 
 
@@ -442,8 +687,9 @@ def _cmd_plan_serve(args) -> int:
                           prompt_tokens=args.prompt, output_tokens=args.output, ttft_s=args.ttft,
                           tpot_s=args.tpot, providers=args.providers, pricing=args.pricing,
                           accelerators=args.accelerators, efficiency=args.efficiency,
+                          budget_usd_per_hour=args.budget,
                           objective=args.objective, catalog=_plan_catalog(args))
-    _print_plan(plan, args.top, args.json)
+    _print_plan(plan, args.top, args.json, args.format)
     return 0
 
 
@@ -468,6 +714,9 @@ _REPORT_FLAGS = {
     "run_id": ("run_id", "show this stored benchmark run instead of measuring"),
     "title": ("title", "report title"),
     "note": ("note", "free text under the title"),
+    "demand": ("demand", "hourly demand CSV (timestamp, accelerator, gpus) [spend]"),
+    "focus": ("focus", "FOCUS bill, CSV or Parquet [spend]"),
+    "utilization": ("utilization", "nvidia-smi / DCGM logs, comma-separated [spend]"),
 }
 
 
@@ -583,19 +832,155 @@ def _cmd_fleet_analyze(args) -> int:
     return 0
 
 
+# ----------------------------------------------------------------------------- spend
+def _add_spend(sub) -> None:
+    p = sub.add_parser("spend", help="commitments vs on-demand vs spot; waste from FOCUS bills")
+    ssub = p.add_subparsers(dest="spend_command", required=True)
+    op = ssub.add_parser("optimize", help="what to commit to over a year of hourly demand "
+                                          "(aicost.spend.optimize_portfolio)")
+    op.add_argument("demand", help="hourly demand CSV: timestamp, accelerator, gpus "
+                                   "[, workload_class]")
+    op.add_argument("--provider", default="aws", help="offers and prices of this provider")
+    op.add_argument("--whole-units", action="store_true",
+                    help="commit whole instances (mixed-integer program)")
+    op.add_argument("--spot-share", default=None, metavar="CLASS=SHARE,...",
+                    help="most share of each workload class on spot, e.g. "
+                         "training=0.5,serving=0 (default: training 0.5, batch 0.8, else 0)")
+    _add_format(op)
+    op.set_defaults(func=_cmd_spend_optimize)
+    ap = ssub.add_parser("analyze", help="spend, idle GPU-hours and unused commitments from a "
+                                         "FOCUS bill (aicost.spend.analyze_spend)")
+    ap.add_argument("focus", help="FOCUS 1.0-1.3 export, CSV or Parquet")
+    ap.add_argument("--utilization", action="append", default=[], metavar="LOG",
+                    help="nvidia-smi CSV log or DCGM exporter dump (repeatable)")
+    ap.add_argument("--demand", help="hourly demand CSV, for the shortfall")
+    ap.add_argument("--tag", default="team", help="Tags key to group by (default team)")
+    ap.add_argument("--idle-threshold", type=float, default=0.1,
+                    help="GPU utilization under which an hour is idle (0-1)")
+    _add_format(ap)
+    ap.set_defaults(func=_cmd_spend_analyze)
+
+
+def _cmd_spend_optimize(args) -> int:
+    from .spend import optimize_portfolio
+
+    share = None
+    if args.spot_share:
+        share = {}
+        for item in args.spot_share.split(","):
+            key, sep, value = item.partition("=")
+            if not sep:
+                raise ValueError(f"--spot-share expects CLASS=SHARE, got {item!r}")
+            share[key.strip().lower()] = float(value)
+    port = optimize_portfolio(args.demand, provider=args.provider, whole_units=args.whole_units,
+                              spot_share_max=share)
+    if args.format == "table":
+        print(port.recommendation, end="\n\n")
+    _emit(port.commitments[port.commitments["committed_gpus"] > 0], args.format)
+    return 0
+
+
+def _cmd_spend_analyze(args) -> int:
+    from .spend import analyze_spend
+
+    an = analyze_spend(args.focus, args.utilization or None, demand=args.demand, tag=args.tag,
+                       idle_threshold=args.idle_threshold)
+    if args.format == "table":
+        print(an.text, end="\n\n")
+    _emit(an.waste_by_team, args.format)
+    return 0
+
+
 # ----------------------------------------------------------------------------- demo
 def _add_demo(sub) -> None:
     p = sub.add_parser("demo", help="the main job: measure this machine, plan, write an HTML report")
-    p.add_argument("-o", "--output", default="reports/demo.html", help="report path")
+    p.add_argument("-o", "--output", default="reports/demo.html",
+                   help="the HTML report to write (default reports/demo.html)")
     p.add_argument("--no-store", action="store_true", help="do not save measurements")
+    p.add_argument("--no-progress", action="store_true", help="do not print each section as it starts")
     p.set_defaults(func=_cmd_demo)
 
 
 def _cmd_demo(args) -> int:
+    import time
+
     from .demo import run_demo
 
-    path = run_demo(output=args.output, store=not args.no_store)
-    print(f"wrote {path}")
+    t0 = time.monotonic()
+
+    def progress(section: str, number: int) -> None:
+        print(f"aicost demo [{time.monotonic() - t0:5.1f} s] {number}. "
+              f"{section.removeprefix('demo: ')}", file=sys.stderr, flush=True)
+
+    path = run_demo(output=args.output, store=not args.no_store,
+                    progress=None if args.no_progress else progress)
+    print(f"wrote {path} (open it in a browser: it works offline)")
+    return 0
+
+
+# ----------------------------------------------------------------------------- completion
+def _add_completion(sub) -> None:
+    p = sub.add_parser(
+        "completion", help="print a shell completion script (bash or zsh)",
+        description="Print a completion script for aicost's commands and options. Enable it with "
+                    "`eval \"$(aicost completion bash)\"` in ~/.bashrc, or "
+                    "`eval \"$(aicost completion zsh)\"` in ~/.zshrc.")
+    p.add_argument("shell", nargs="?", choices=("bash", "zsh"), default="bash",
+                   help="the shell (default bash)")
+    p.set_defaults(func=_cmd_completion)
+
+
+def _command_tree(parser, path=()) -> dict:
+    """``{("catalog", "list"): [words completed there]}`` for every command path."""
+    words: list[str] = []
+    tree: dict = {}
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, child in action.choices.items():
+                words.append(name)
+                tree.update(_command_tree(child, (*path, name)))
+        elif action.option_strings:
+            words.extend(o for o in action.option_strings if o.startswith("--"))
+        elif action.choices:
+            words.extend(str(c) for c in action.choices)
+    tree[path] = sorted(dict.fromkeys(words))
+    return tree
+
+
+def completion_script(shell: str = "bash") -> str:
+    """A bash (or zsh, through bashcompinit) completion script for the ``aicost`` command."""
+    tree = _command_tree(build_parser())
+    cases = "\n".join(f'        "{" ".join(path)}") words="{" ".join(words)}" ;;'
+                       for path, words in sorted(tree.items()))
+    commands = sorted({name for path in tree for name in path})
+    script = f"""# aicost {shell} completion (aicost completion {shell})
+_aicost_complete() {{
+    local cur path w i words
+    cur="${{COMP_WORDS[COMP_CWORD]}}"
+    path=""
+    for ((i = 1; i < COMP_CWORD; i++)); do
+        w="${{COMP_WORDS[i]}}"
+        case " {' '.join(commands)} " in
+            *" $w "*) path="${{path:+$path }}$w" ;;
+        esac
+    done
+    case "$path" in
+{cases}
+        *) words="" ;;
+    esac
+    COMPREPLY=( $(compgen -W "$words" -- "$cur") )
+    [[ ${{#COMPREPLY[@]}} -eq 0 ]] && COMPREPLY=( $(compgen -f -- "$cur") )
+    return 0
+}}
+complete -o default -F _aicost_complete aicost
+"""
+    if shell == "zsh":
+        script = "autoload -U +X bashcompinit && bashcompinit\n" + script
+    return script
+
+
+def _cmd_completion(args) -> int:
+    sys.stdout.write(completion_script(args.shell))
     return 0
 
 
@@ -607,7 +992,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Measure AI hardware, model workloads, plan what to rent and what it costs.",
     )
     parser.add_argument("--version", action="version", version=f"aicost {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_catalog(sub)
     _add_store(sub)
     _add_bench(sub)
@@ -615,7 +1000,76 @@ def build_parser() -> argparse.ArgumentParser:
     _add_report(sub)
     _add_demo(sub)
     _add_fleet(sub)
+    _add_spend(sub)
+    _add_completion(sub)
+    _help_for_groups(parser)
     return parser
+
+
+def _help_for_groups(parser: argparse.ArgumentParser) -> None:
+    """A command group named without its subcommand (``aicost``, ``aicost catalog``) prints
+    its help instead of an error."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            action.required = False
+            if parser.get_default("func") is None:
+                parser.set_defaults(func=lambda _args, p=parser: p.print_help() or 0)
+            for child in action.choices.values():
+                _help_for_groups(child)
+
+
+def _error_text(exc: BaseException) -> str:
+    """One line for an error: OSErrors as ``path: reason``, numpy reprs as plain numbers."""
+    import re
+
+    if isinstance(exc, OSError) and not isinstance(exc, AicostError) and exc.strerror:
+        where = " -> ".join(str(f) for f in (exc.filename, exc.filename2) if f is not None)
+        text = f"{where}: {exc.strerror}" if where else str(exc.strerror)
+    elif isinstance(exc, ArithmeticError):
+        text = f"a number is out of range ({exc}); use a smaller value"
+    else:
+        text = str(exc) or type(exc).__name__
+    # np.int64(-3) / np.float64(2.5) -> -3 / 2.5 (numpy 2 reprs inside f"{value!r}")
+    return re.sub(r"\bnp\.(?:u?int|float|complex|bool_?|str_)\d*\(([^()]*)\)", r"\1", text)
+
+
+def _check_output_file(path, what: str) -> None:
+    """Raise ValueError now if a file cannot be written at ``path`` ('-' is standard output)."""
+    import os
+
+    if path is None or str(path) == "-":
+        return
+    target = Path(path).expanduser()
+    if target.is_dir():
+        raise ValueError(f"{what} {path} is a directory; give a file name such as "
+                         f"{target / ('report.html' if what == '-o' else 'results.json')}")
+    parent = target.parent
+    for ancestor in (parent, *parent.parents):
+        if ancestor.exists():
+            if not ancestor.is_dir():
+                raise ValueError(f"{what} {path}: {ancestor} is a file, not a directory")
+            if not os.access(ancestor, os.W_OK | os.X_OK):
+                raise ValueError(f"{what} {path}: cannot write in {ancestor} (permission "
+                                 "denied); choose a directory you can write to")
+            break
+    if target.exists() and not os.access(target, os.W_OK):
+        raise ValueError(f"{what} {path}: the file exists and is read-only")
+
+
+def _check_destinations(args) -> None:
+    """Check where a command will write (--json, report/demo -o, the results store) before it
+    measures or runs a report, so that a wrong path fails at once, not after the work."""
+    json_path = getattr(args, "json", None)
+    if isinstance(json_path, str):
+        _check_output_file(json_path, "--json")
+    command = getattr(args, "command", None)
+    if command in ("report", "demo") and isinstance(getattr(args, "output", None), str):
+        _check_output_file(args.output, "-o")
+    if (command == "bench" and not getattr(args, "no_store", True)
+            and not getattr(args, "list_backends", False)):
+        from .store import Store
+
+        Store().check_writable()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -623,10 +1077,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        _check_destinations(args)  # before long work: a bad -o/--json/store fails in a second
         return int(args.func(args) or 0)
-    except KeyboardInterrupt:
-        print("aicost: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        sig = getattr(exc, "signal", None)  # SIGTERM during a measurement (cleaned up)
+        print("aicost: terminated" if sig else "aicost: interrupted", file=sys.stderr)
+        return 128 + sig if sig else 130
     except BrokenPipeError:
         # `aicost catalog list instances | head`: the reader went away; exit quietly
         import os
@@ -642,8 +1098,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"aicost: error: {name} is not installed; install it with `pip install '{extra}'`",
               file=sys.stderr)
         return 3
-    except (AicostError, ValueError, LookupError, FileNotFoundError, PermissionError) as exc:
-        print(f"aicost: error: {exc}", file=sys.stderr)
+    except (AicostError, ValueError, LookupError, OSError, ArithmeticError) as exc:
+        # a user's mistake (bad value, path, host, overflow): one line, no traceback
+        print(f"aicost: error: {_error_text(exc)}", file=sys.stderr)
         return 2
 
 

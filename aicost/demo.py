@@ -26,7 +26,7 @@ DEMO_DEFAULTS = {
 
 
 def run_demo(output: str | os.PathLike = "reports/demo.html", store: bool = True,
-             **params) -> Path:
+             progress=None, **params) -> Path:
     """Run the demo and write its HTML report.
 
     Parameters
@@ -36,6 +36,8 @@ def run_demo(output: str | os.PathLike = "reports/demo.html", store: bool = True
     store : bool
         Save the measurements (benchmark, storage, network) in the results store
         (``$AICOST_HOME/results.duckdb``).
+    progress : callable, optional
+        ``progress(section, number)`` as each section starts (``aicost demo`` prints it).
     **params
         Any parameter of the ``demo`` report kind (``aicost.report.describe("demo")``), e.g.
         ``train_model="llama-3.1-70b"``, ``measure_storage=False``.
@@ -48,4 +50,4 @@ def run_demo(output: str | os.PathLike = "reports/demo.html", store: bool = True
     from . import report
 
     values = {**DEMO_DEFAULTS, **params, "store": bool(store)}
-    return report.build("demo", output, **values)
+    return report.build("demo", output, progress=progress, **values)

@@ -702,15 +702,25 @@ class Store:
         Returns
         -------
         pandas.DataFrame
-            ``value_a``, ``value_b``, ``ratio`` (b / a) and ``unit`` per matched measurement;
-            measurements found in one run only have NaN on the other side.
+            ``value_a``, ``value_b``, ``ratio`` (b / a) and ``unit`` per matched measurement
+            (matched on kind, name, backend, dtype, shape, size and parameters; repeats of one
+            measurement in a run are paired in order); measurements found in one run only
+            have NaN on the other side.
         """
         a = self.results(run_id=run_a)
         b = self.results(run_id=run_b)
-        keys = ["kind", "name", "backend", "dtype", "shape", "size_bytes"]
+        # the parameters are part of a measurement's identity: the roofline sweep has one row
+        # per FMA count with the same name, dtype and shape, and matching without them paired
+        # every row of one run with every row of the other
+        keys = ["kind", "name", "backend", "dtype", "shape", "size_bytes", "params"]
         for df in (a, b):
+            df["params"] = [json.dumps(p, sort_keys=True, default=str) if p else ""
+                            for p in df["params"]]
             for k in keys:
                 df[k] = df[k].astype(object).where(df[k].notna(), "")
+            # repeated measurements of one key within a run: pair them in order, never cross
+            df["repeat"] = df.groupby(keys, dropna=False).cumcount()
+        keys.append("repeat")
         merged = a[[*keys, "value", "unit"]].merge(
             b[[*keys, "value", "unit"]], on=keys, how="outer", suffixes=("_a", "_b"))
         merged["unit"] = merged["unit_a"].where(merged["unit_a"].notna(), merged["unit_b"])

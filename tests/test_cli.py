@@ -63,8 +63,8 @@ def test_store_errors_are_one_line(capsys, tmp_path):
 
 def test_catalog_list_table_is_compact_unless_all(capsys):
     assert main(["catalog", "list", "instances", "--provider", "aws"]) == 0
-    header = capsys.readouterr().out.splitlines()[0].split()
-    assert "price_usd_per_gpu_hour" in header and "source" not in header
+    header = capsys.readouterr().out.splitlines()[0]
+    assert "price on demand [USD/GPU-h]" in header and "source" not in header.split()
     assert main(["catalog", "list", "instances", "--provider", "aws", "--all"]) == 0
     assert "source" in capsys.readouterr().out.splitlines()[0].split()
     assert main(["catalog", "list", "fabrics", "--format", "json"]) == 0

@@ -16,7 +16,7 @@ def test_plan_train_prints_best_and_frontier(capsys, tmp_path):
     out = capsys.readouterr().out
     assert rc == 0
     assert "Recommended (cheapest plan that meets the constraints)" in out
-    assert "Best 3 plans:" in out and "Pareto frontier" in out and "Bottleneck:" in out
+    assert "Best 3 plans" in out and "Pareto frontier" in out and "Bottleneck:" in out
     assert "If efficiency is 20% lower" in out
     data = json.loads(out_json.read_text())
     assert data["kind"] == "training" and len(data["top"]) == 3 and data["best"]["headline"]

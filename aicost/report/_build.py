@@ -118,9 +118,29 @@ def _section_of(cell) -> str | None:
     return None
 
 
+def _section_progress(progress):
+    """An nbclient ``on_cell_execute`` hook calling ``progress(section, number)`` once per new
+    section (number counts from 1); None without ``progress``."""
+    if progress is None:
+        return None
+    seen: list[str] = []
+
+    def hook(cell=None, cell_index=None, **_):
+        if cell is None or cell.get("cell_type") != "code":
+            return
+        section = _section_of(cell)
+        if section and section not in seen and not section.lower().startswith("parameters"):
+            seen.append(section)
+            progress(section, len(seen))
+
+    return hook
+
+
 def execute_template(template: Path, parameters: dict, *, cwd: str | os.PathLike | None = None,
-                     kind: str | None = None, timeout: float = CELL_TIMEOUT_S):
+                     kind: str | None = None, timeout: float = CELL_TIMEOUT_S, progress=None):
     """Execute a notebook with papermill; return the executed notebook (nbformat node).
+
+    ``progress``, a callable ``(section, number)``, is called as each section starts.
 
     Raises
     ------
@@ -142,6 +162,7 @@ def execute_template(template: Path, parameters: dict, *, cwd: str | os.PathLike
                 request_save_on_cell_execute=False, cwd=str(cwd or os.getcwd()),
                 execution_timeout=timeout, start_timeout=KERNEL_START_TIMEOUT_S,
                 kernel_manager_class=_kernel_manager_class(),
+                **({"on_cell_execute": _section_progress(progress)} if progress else {}),
             )
         except PapermillExecutionError as exc:
             section = None
@@ -198,7 +219,8 @@ def _prevalidate(values: dict) -> None:
 
 
 def build(kind: str, output: str | os.PathLike = "report.html", *, show_code: bool = False,
-          keep_notebook: bool = False, timeout: float = CELL_TIMEOUT_S, **params) -> Path:
+          keep_notebook: bool = False, timeout: float = CELL_TIMEOUT_S, progress=None,
+          **params) -> Path:
     """Build a report: run the template of ``kind`` with ``params``, export it to offline HTML.
 
     Parameters
@@ -215,6 +237,9 @@ def build(kind: str, output: str | os.PathLike = "report.html", *, show_code: bo
         Also write the executed notebook next to the HTML (same name, ``.ipynb``).
     timeout : float [s]
         Longest time one cell may run.
+    progress : callable, optional
+        ``progress(section, number)`` is called as each section of the template starts (the
+        CLI prints it, so a long report shows where it is).
     **params
         The report's parameters, e.g. ``model="llama-3.1-70b", tokens=2e12, deadline="30d"``.
 
@@ -241,7 +266,7 @@ def build(kind: str, output: str | os.PathLike = "report.html", *, show_code: bo
         raise ValueError(f"report output must be an .html file, got {str(output)!r}")
     if output.exists() and output.is_dir():
         raise IsADirectoryError(f"report output {str(output)!r} is a directory; name a .html file")
-    nb = execute_template(k.template, values, kind=k.name, timeout=timeout)
+    nb = execute_template(k.template, values, kind=k.name, timeout=timeout, progress=progress)
     title = values.get("title") or f"aicost {k.name.replace('_', ' ')} report"
     html = notebook_to_html(nb, title=title, show_code=show_code)
     if keep_notebook:
