@@ -2,17 +2,15 @@
 
 Measure (:func:`measure_tcp`, :func:`nccl_collectives` on hosts with two or more GPUs) and
 model (:func:`collective_time` for ring, tree, recursive doubling and Rabenseifner;
-:func:`hierarchical_collective_time` over the catalog's scale-up and scale-out fabrics;
+:func:`aicost.hardware.hierarchical_collective_time` builds on them over the catalog's fabrics;
 :func:`busbw_factor` as nccl-tests defines it).
 """
 
 from __future__ import annotations
 
-from ._fabric import collective_efficiency, fabric_collective_time, hierarchical_collective_time
 from ._model import (
     ALGORITHMS,
     COLLECTIVES,
-    DEFAULT_COLLECTIVE_EFFICIENCY,
     algbw_busbw,
     busbw_factor,
     collective_time,
@@ -28,6 +26,7 @@ from ._nccl import (
 )
 from ._tcp import (
     DEFAULT_BUFFER_BYTES,
+    MAX_STREAMS,
     MeasurementError,
     NetworkResult,
     PortInUseError,
@@ -41,19 +40,16 @@ __all__ = [
     "ALGORITHMS",
     "COLLECTIVES",
     "DEFAULT_BUFFER_BYTES",
-    "DEFAULT_COLLECTIVE_EFFICIENCY",
     "DEFAULT_NCCL_SIZES",
+    "MAX_STREAMS",
     "MeasurementError",
     "NetworkResult",
     "PortInUseError",
     "algbw_busbw",
     "busbw_factor",
-    "collective_efficiency",
     "collective_rows",
     "collective_time",
-    "fabric_collective_time",
     "gpu_count",
-    "hierarchical_collective_time",
     "measure_tcp",
     "nccl_collectives",
     "normalize_op",

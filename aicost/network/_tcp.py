@@ -30,6 +30,7 @@ from .._errors import AicostError
 
 __all__ = [
     "DEFAULT_BUFFER_BYTES",
+    "MAX_STREAMS",
     "MeasurementError",
     "NetworkResult",
     "PortInUseError",
@@ -41,6 +42,8 @@ __all__ = [
 
 #: bytes per send/recv call; iperf3 uses 128 KiB for TCP, larger calls cost fewer syscalls
 DEFAULT_BUFFER_BYTES = 1 << 20
+#: most parallel streams (iperf3 allows 128; each stream holds a socket in each process)
+MAX_STREAMS = 4096
 #: finest spacing of a drain thread's byte-count samples [s]
 _SAMPLE_PERIOD_S = 0.001
 #: most samples a drain thread keeps (the spacing grows for long runs) [1]
@@ -347,7 +350,8 @@ class _ServerProcess:
             raise TimeoutError(f"the TCP server sent nothing for {timeout:g} s") from None
         if msg is None:
             err = self.proc.stderr.read().strip().splitlines()
-            raise RuntimeError("the TCP server exited early" + (f": {err[-1]}" if err else ""))
+            raise MeasurementError("the TCP server exited early"
+                                   + (f": {err[-1]}" if err else ""))
         return msg
 
     def send_window(self, start: float, end: float) -> None:
@@ -449,8 +453,8 @@ def measure_tcp(
     TimeoutError
         The server did not start or the run did not finish in time.
     """
-    if isinstance(streams, bool) or not isinstance(streams, int) or streams < 1:
-        raise ValueError(f"streams must be a whole number >= 1, got {streams!r}")
+    if isinstance(streams, bool) or not isinstance(streams, int) or not 1 <= streams <= MAX_STREAMS:
+        raise ValueError(f"streams must be a whole number in 1..{MAX_STREAMS}, got {streams!r}")
     if not 0 < duration_s <= 3600:
         raise ValueError(f"duration_s must be in (0, 3600] seconds, got {duration_s!r}")
     if not 0 <= omit_s <= 600:

@@ -279,11 +279,54 @@ def filesystem_type(path: str | os.PathLike) -> str:
     return fstype
 
 
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM (``kill``, ``timeout``) received during a measurement: handled as Ctrl-C is, so
+    the work directory is removed; ``signal`` is the number (the CLI exits with 128 + it)."""
+
+    signal = 15
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt():
+    """Within the block, SIGTERM raises :class:`_Terminated` in the main thread (as SIGINT
+    raises KeyboardInterrupt), so that cleanup runs. Left alone outside the main thread or
+    when the program has its own SIGTERM handler."""
+    import signal
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    try:
+        previous = signal.getsignal(signal.SIGTERM)
+    except (ValueError, OSError):  # pragma: no cover - no signals here
+        yield
+        return
+    if previous not in (signal.SIG_DFL, None):
+        yield
+        return
+
+    def handler(signum, frame):
+        raise _Terminated()
+
+    signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+#: longest duration or ramp of one storage run [s] (a day; fio's runtime has no upper bound,
+#: but a bigger number is a typo or an overflow)
+_MAX_SECONDS = 86400.0
+#: largest file size or block size [B] (1 PiB)
+_MAX_BYTES = 1 << 50
+
+
 def _check_params(pattern, block_size, workers, file_size, duration_s, ramp_s, direct, fsync):
     if pattern not in PATTERNS:
         raise ValueError(f"unknown pattern {pattern!r}; use one of {', '.join(PATTERNS)}")
-    bs = parse_bytes(block_size)
-    size = parse_bytes(file_size)
+    bs = _bytes_arg("block size", block_size)
+    size = _bytes_arg("file size", file_size)
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise ValueError(f"workers must be a whole number >= 1, got {workers!r}")
     if bs <= 0:
@@ -304,11 +347,25 @@ def _check_params(pattern, block_size, workers, file_size, duration_s, ramp_s, d
     ramp = parse_duration(ramp_s)
     if dur <= 0:
         raise ValueError(f"duration must be positive, got {duration_s!r}")
+    for what, v, text in (("duration", dur, duration_s), ("ramp", ramp, ramp_s)):
+        if not v <= _MAX_SECONDS:
+            raise ValueError(f"{what} must be at most {_MAX_SECONDS:g} s (a day), got {text!r}")
     if isinstance(fsync, bool):
         fsync = int(fsync)
     if not isinstance(fsync, int) or fsync < 0:
         raise ValueError(f"fsync must be a whole number >= 0 (fsync every N writes), got {fsync!r}")
     return bs, size, dur, ramp, fsync
+
+
+def _bytes_arg(what: str, value) -> int:
+    """``parse_bytes(value)`` within (0, 1 PiB], with overflow ("1e400") as a ValueError."""
+    try:
+        n = parse_bytes(value)
+    except OverflowError:
+        n = None
+    if n is None or n > _MAX_BYTES:
+        raise ValueError(f"{what} must be at most {format_bytes(_MAX_BYTES)}, got {value!r}")
+    return n
 
 
 def _check_directory(directory: Path, need_bytes: int) -> None:
@@ -464,9 +521,15 @@ class _Worker(threading.Thread):
 
 def _process_main(conn, path, is_write, is_random, bs, nblocks, direct, fsync_every, seed):
     """One worker process (``engine="processes"``, like fio's default forked jobs)."""
+    import pickle
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops us
+
+    def terminated(signum, frame):
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, terminated)  # close our file and leave quietly
     fd = buf = None
     try:
         fd, buf = _open_for_io(path, is_write, bs, direct)
@@ -479,11 +542,14 @@ def _process_main(conn, path, is_write, is_random, bs, nblocks, direct, fsync_ev
         import numpy as np
 
         conn.send(("done", np.asarray(lat, dtype=np.int64).tobytes(), last))
+    except (SystemExit, EOFError, BrokenPipeError, ConnectionResetError):
+        pass  # terminated, or the parent went away (it removes the files): nothing to report
     except BaseException as exc:
-        try:
-            conn.send(("error", exc))
-        except Exception:
-            conn.send(("error", OSError(str(exc))))
+        with contextlib.suppress(OSError, EOFError):
+            try:
+                conn.send(("error", exc))
+            except (pickle.PicklingError, TypeError, AttributeError):  # not picklable
+                conn.send(("error", OSError(str(exc))))
     finally:
         if fd is not None:
             os.close(fd)
@@ -567,6 +633,13 @@ def measure(
     """
     bs, size, dur, ramp, fsync = _check_params(
         pattern, block_size, workers, file_size, duration_s, ramp_s, direct, fsync)
+    with _sigterm_as_interrupt():
+        return _measure(directory, pattern, workers, direct, allow_buffered, workspace, seed,
+                        engine, bs, size, dur, ramp, fsync)
+
+
+def _measure(directory, pattern, workers, direct, allow_buffered, workspace, seed, engine, bs,
+             size, dur, ramp, fsync) -> StorageResult:
     if engine not in ("threads", "processes"):
         raise ValueError(f"engine must be 'threads' or 'processes', got {engine!r}")
     is_write, is_random = PATTERNS[pattern]
@@ -620,7 +693,7 @@ class Workspace:
                  direct: bool = True, allow_buffered: bool = False) -> None:
         if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
             raise ValueError(f"workers must be a whole number >= 1, got {workers!r}")
-        size = parse_bytes(file_size)
+        size = _bytes_arg("file size", file_size)
         if size <= 0:
             raise ValueError(f"file size must be positive, got {file_size!r}")
         self.directory = Path(directory).expanduser()
@@ -638,6 +711,10 @@ class Workspace:
         self._stop = threading.Event()
 
     def __enter__(self) -> Workspace:
+        with _sigterm_as_interrupt():  # a SIGTERM while laying out files still cleans up
+            return self._enter()
+
+    def _enter(self) -> Workspace:
         _check_directory(self.directory, self.workers * self.file_size_bytes)
         self.filesystem = filesystem_type(self.directory)
         try:
