@@ -246,7 +246,7 @@ class Portfolio:
     commitments : pandas.DataFrame
         One row per offer: ``offer, provider, accelerator, term, gpus_per_unit, units,
         committed_gpus`` (for capacity blocks the mean over the horizon), ``peak_gpus``,
-        ``price_usd_per_gpu_hour, on_demand_usd_per_gpu_hour, discount,
+        ``commitment_usd_per_gpu_hour, on_demand_usd_per_gpu_hour, discount,
         break_even_utilization, cost_usd``.
     hourly : pandas.DataFrame
         ``timestamp, accelerator, demand_gpus, committed_gpus, committed_used_gpus,
@@ -400,11 +400,15 @@ def optimize_portfolio(demand, offers: Iterable[Offer] | None = None, *,
     from scipy import sparse
     from scipy.optimize import Bounds, LinearConstraint, linprog, milp
 
+    if offers is None and catalog is None:
+        from .. import catalog as C
+
+        catalog = C.load()
     if isinstance(demand, pd.DataFrame):
         normalized = ("workload_class" in demand.columns
                       and pd.api.types.is_datetime64_any_dtype(demand["timestamp"]))
-        if not normalized:
-            demand = validate_demand(demand)
+        if not normalized or catalog is not None:
+            demand = validate_demand(demand, catalog=catalog)
     else:
         from ._inputs import read_demand
 
@@ -524,12 +528,12 @@ def optimize_portfolio(demand, offers: Iterable[Offer] | None = None, *,
     commitments = pd.DataFrame([{
         "offer": o.name, "provider": o.provider, "accelerator": o.accelerator, "term": o.term,
         "gpus_per_unit": o.gpus_per_unit, "units": float(u), "committed_gpus": float(g),
-        "peak_gpus": float(pk), "price_usd_per_gpu_hour": o.price_usd_per_gpu_hour,
+        "peak_gpus": float(pk), "commitment_usd_per_gpu_hour": o.price_usd_per_gpu_hour,
         "on_demand_usd_per_gpu_hour": o.on_demand_usd_per_gpu_hour, "discount": o.discount,
         "break_even_utilization": o.break_even_utilization, "cost_usd": float(c),
     } for o, u, g, pk, c in rows_c], columns=[
         "offer", "provider", "accelerator", "term", "gpus_per_unit", "units", "committed_gpus",
-        "peak_gpus", "price_usd_per_gpu_hour", "on_demand_usd_per_gpu_hour", "discount",
+        "peak_gpus", "commitment_usd_per_gpu_hour", "on_demand_usd_per_gpu_hour", "discount",
         "break_even_utilization", "cost_usd"])
     commitments["committed_gpus"] = commitments["committed_gpus"].round(9)
 

@@ -38,7 +38,9 @@ def read_nvidia_smi(path: str | os.PathLike, resource_id: str | None = None) -> 
     path : str or path-like
         The log. Repeated header lines (several runs appended) are skipped.
     resource_id : str, optional
-        The bill's ``ResourceId`` of this host; default the file name without its suffix.
+        The bill's ``ResourceId`` of this host; default the file name without its suffix, and
+        without anything up to ``nvidia-smi_`` (``host-a.csv`` and
+        ``synthetic_nvidia-smi_host-a.csv`` both give ``host-a``).
 
     Raises
     ------
@@ -46,7 +48,7 @@ def read_nvidia_smi(path: str | os.PathLike, resource_id: str | None = None) -> 
         Naming the line and column of the first value that does not parse.
     """
     p = Path(path)
-    rid = resource_id or p.name.split(".")[0]
+    rid = resource_id or p.name.split(".")[0].rsplit("nvidia-smi_", 1)[-1]
     lines = p.read_text().splitlines()
     if not lines:
         raise SpendInputError("empty nvidia-smi log", path=p, row=1)
