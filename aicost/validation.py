@@ -93,7 +93,7 @@ def _predict_training(row, spec, acc, cat, curve):
     tp, pp, dp = int(row["tp"]), int(row["pp"]), int(row["dp"])
     cp = int(_num(row, "cp", 1))
     ep = int(_num(row, "ep", 1))
-    vp = int(_num(row, "vp", 1))
+    vp_given = _num(row, "vp")
     mb = int(_num(row, "micro_batch", 1))
     gb = int(row["global_batch"])
     seq = int(row["seq_len"])
@@ -118,13 +118,28 @@ def _predict_training(row, spec, acc, cat, curve):
     if spec.is_moe:
         reasons.append("MoE memory without expert parallelism")
     tokens = float(_num(row, "tokens", gb * seq * 100.0))
-    job = TrainingJob(spec, tokens, global_batch=gb * cp, micro_batch=mb, tp=tp, pp=pp, dp=dp * cp,
-                      recompute=str(row["recompute"]), zero_stage=int(row["zero_stage"]), seq_len=seq // cp,
-                      virtual_stages=vp, dtype=dtype)
     cluster = Cluster(accelerator=acc.name, gpus=gpus, gpus_per_node=int(row["gpus_per_node"]),
                       scale_up=_num(row, "scale_up"), scale_out=_num(row, "scale_out"), efficiency=eff,
                       price_usd_per_gpu_hour=1.0)
-    e = estimate_training(job, cluster, catalog=cat)
+
+    def run(v):
+        job = TrainingJob(spec, tokens, global_batch=gb * cp, micro_batch=mb, tp=tp, pp=pp, dp=dp * cp,
+                          recompute=str(row["recompute"]), zero_stage=int(row["zero_stage"]),
+                          seq_len=seq // cp, virtual_stages=v, dtype=dtype)
+        return estimate_training(job, cluster, catalog=cat)
+
+    if vp_given is not None:
+        e = run(int(vp_given))
+    else:  # not published: the fastest valid interleaving, as the planner would choose
+        tried = []
+        for v in (1, 2, 3, 4, 6, 8):
+            try:
+                tried.append((run(v), v))
+            except ValueError:
+                continue
+        e, v = min(tried, key=lambda ev: ev[0].step_s)
+        if pp > 1:
+            reasons.append(f"virtual stages not published: {v} chosen (fastest valid)")
     if not e.fits:
         reasons.append("does not fit in memory by aicost's model")
     step = e.step_s
