@@ -23,6 +23,8 @@ import math
 
 import numpy as np
 
+from ._markup import mathjax_safe
+
 __all__ = [
     "Dashboard",
     "RooflineExplorer",
@@ -76,12 +78,19 @@ class Dashboard:
         Everything, for ``display``; the dashboard displays itself too.
     """
 
+    #: seconds a control must rest before the dashboard recomputes (a re-plan takes seconds;
+    #: arrow keys or typing would otherwise queue one per step). 0: recompute at once. Set it
+    #: low when the plan function is fast (cached re-plans).
+    debounce_s: float = 0.4
+
     def __init__(self, controls: dict, figure, title: str) -> None:
         w, _ = _imports()
+        self._pending = None
         self.controls = controls
         self.figure = figure
-        self.table = w.HTML()
-        self.status = w.HTML()
+        # full width, wrapping: long recommendations were clipped at the widget's edge
+        self.table = w.HTML(layout=w.Layout(width="100%", overflow="visible"))
+        self.status = w.HTML(layout=w.Layout(width="100%", overflow="visible"))
         self.error: Exception | None = None
         self.updates = 0
         boxes = [w.HTML(f"<h3>{_esc(title)}</h3>")]
@@ -104,7 +113,33 @@ class Dashboard:
         return self.widget._repr_mimebundle_(**kwargs)
 
     def _on_change(self, _change=None) -> None:
+        """Recompute once the controls rest for `debounce_s` (in a running kernel), at once
+        otherwise (scripts, tests)."""
+        if self._pending is not None:
+            self._pending.cancel()
+            self._pending = None
+        if self.debounce_s > 0:
+            import asyncio
+
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:  # no event loop (a script or a test): update now
+                loop = None
+            if loop is not None:
+                self.status.value = "<small><i>updating…</i></small>"
+                self._pending = loop.call_later(self.debounce_s, self._run_pending)
+                return
         self.update()
+
+    def _run_pending(self) -> None:
+        self._pending = None
+        self.update()
+
+    def flush(self) -> None:
+        """Run a pending (debounced) update now."""
+        if self._pending is not None:
+            self._pending.cancel()
+            self._run_pending()
 
     def value(self, name: str):
         """The current value of the control ``name``."""
@@ -183,8 +218,16 @@ def _plan_table(plan, question: str, max_rows: int = 10) -> str:
     table = humanize(top).to_html(index=False, escape=True, border=0) if len(top) else ""
     table = table.replace("<td>", '<td style="padding:1px 6px">').replace(
         "<th>", '<th style="padding:1px 6px">')
-    return (f'<div style="margin:6px 0;line-height:1.4">{body}</div>'
-            f'<div style="overflow-x:auto;font-size:12px;line-height:1.2">{table}</div>')
+    return mathjax_safe(
+        f'<div style="margin:6px 0;line-height:1.4;white-space:normal;overflow-wrap:anywhere">'
+        f'{body}</div>'
+        f'<div style="overflow-x:auto;font-size:12px;line-height:1.2">{table}</div>')
+
+
+def _toggle_efficiency(dash, change) -> None:
+    slider = dash.controls["efficiency"]
+    slider.disabled = bool(change["new"])
+    slider.description = "efficiency (used)" if change["new"] else "efficiency"
 
 
 class _PlanDashboard(Dashboard):
@@ -193,6 +236,10 @@ class _PlanDashboard(Dashboard):
     time_scale = 1.0
     time_label = "time [s]"
     plan = None
+    #: the function that plans (default aicost.plan.plan_training / plan_inference), called
+    #: with the same arguments on every change: plug a cached or incremental re-plan in here
+    #: (and lower `debounce_s` when it is fast)
+    plan_function = None
 
     def _make_figure(self, go, x_title: str, y_title: str):
         fig = go.FigureWidget()
@@ -231,7 +278,26 @@ class _PlanDashboard(Dashboard):
                 b.x, b.y, b.text = [], [], []
             self._draw_limits()
         self.table.value = _plan_table(plan, question)
-        self.status.value = f"<small>{_esc(plan.summary())}</small>"
+        self.status.value = mathjax_safe(f"<small>{_esc(plan.summary())}</small>")
+        self._show_efficiency(plan)
+
+    def _show_efficiency(self, plan) -> None:
+        """With "measured/default" ticked the slider is disabled: move it to the efficiency the
+        recommendation used (without re-planning), so it never shows a number that was not used."""
+        if "efficiency" not in self.controls or not self.value("efficiency_auto"):
+            return
+        best = plan.best
+        eff = getattr(best, "efficiency", None) if best is not None else None
+        if eff is None or not math.isfinite(float(eff)):
+            return
+        slider = self.controls["efficiency"]
+        slider.unobserve(self._on_change, names="value")
+        try:
+            slider.value = min(max(float(eff), slider.min), slider.max)
+        finally:
+            slider.observe(self._on_change, names="value")
+        slider.description = "efficiency (used)"
+        slider.tooltip = str(getattr(best, "efficiency_source", "") or "")
 
     def _draw_limits(self) -> None:
         """Lines for the constraints (deadline, budget, latency targets)."""
@@ -274,7 +340,7 @@ class TrainingPlanner(_PlanDashboard):
         self.update()
 
     def _toggle_eff(self, change) -> None:
-        self.controls["efficiency"].disabled = bool(change["new"])
+        _toggle_efficiency(self, change)
 
     def _update(self) -> None:
         from . import plan as _plan
@@ -282,7 +348,7 @@ class TrainingPlanner(_PlanDashboard):
         v = self.value
         deadline = v("deadline_days") * _DAY_S or None
         budget = v("budget_usd") or None
-        plan = _plan.plan_training(
+        plan = (self.plan_function or _plan.plan_training)(
             _model_arg(v("model")), v("tokens"), deadline=deadline, budget_usd=budget,
             providers=list(v("providers")) or None, pricing=tuple(v("pricing")) or ("on_demand",),
             catalog=self.catalog, efficiency=None if v("efficiency_auto") else v("efficiency"),
@@ -347,16 +413,14 @@ class ServingPlanner(_PlanDashboard):
         }
         fig = self._make_figure(go, "latency [s]", "cost [USD/h]")
         super().__init__(controls, fig, "Serving planner")
-        controls["efficiency_auto"].observe(
-            lambda ch: setattr(self.controls["efficiency"], "disabled", bool(ch["new"])),
-            names="value")
+        controls["efficiency_auto"].observe(lambda ch: _toggle_efficiency(self, ch), names="value")
         self.update()
 
     def _update(self) -> None:
         from . import plan as _plan
 
         v = self.value
-        plan = _plan.plan_inference(
+        plan = (self.plan_function or _plan.plan_inference)(
             _model_arg(v("model")), v("qps"), prompt_tokens=v("prompt_tokens"),
             output_tokens=v("output_tokens"), ttft_s=v("ttft_ms") / 1e3,
             tpot_s=v("tpot_ms") / 1e3, budget_usd_per_hour=v("budget_usd_per_hour") or None,
@@ -482,7 +546,7 @@ class RooflineExplorer(Dashboard):
         fig = go.FigureWidget()
         fig.update_layout(height=460, xaxis_type="log", yaxis_type="log",
                           xaxis_title="operational intensity [FLOP/byte]",
-                          yaxis_title="attainable [TFLOP/s]",
+                          yaxis_title="attainable [TFLOP/s]", xaxis_dtick=1, yaxis_dtick=1,
                           margin={"l": 60, "r": 20, "t": 30, "b": 50})
         super().__init__(controls, fig, "Roofline explorer")
         self.rows: list[dict] = []
@@ -514,12 +578,20 @@ class RooflineExplorer(Dashboard):
         if df is None or df.empty or not {"flops", "bytes_moved", "median_s"} <= set(df.columns):
             return pd.DataFrame(columns=["oi", "tflops", "label"])
         df = df[(df["flops"] > 0) & (df["bytes_moved"] > 0) & (df["median_s"] > 0)]
+
+        def col(name):
+            return df[name].fillna("").astype(str) if name in df.columns else pd.Series(
+                "", index=df.index)
+
+        flags = col("flags")
         return pd.DataFrame({
             "oi": df["flops"] / df["bytes_moved"],
             "tflops": df["flops"] / df["median_s"] / 1e12,
-            "label": df.get("name", pd.Series("", index=df.index)).astype(str) + " "
-            + df.get("dtype", pd.Series("", index=df.index)).astype(str) + " "
-            + df.get("device", pd.Series("", index=df.index)).astype(str),
+            "device": col("device").replace("", "unknown device"),
+            "dtype": col("dtype"),
+            "flagged": flags.str.strip() != "",
+            "label": col("name") + " " + col("dtype") + " " + col("shape")
+            + flags.map(lambda f: f" (flagged: {f})" if f.strip() else ""),
         })
 
     def _update(self) -> None:
@@ -541,22 +613,43 @@ class RooflineExplorer(Dashboard):
                 skipped.append(name)
                 continue
             ridge = peak / bw
+            from .viz import accelerator_color
+
             traces.append({"type": "scatter", "mode": "lines", "name": f"{name} ({dtype})",
+                           "line": {"color": accelerator_color(name)},
                            "x": oi.tolist(), "y": (np.minimum(peak, bw * oi) / 1e12).tolist(),
                            "hovertemplate": "%{x:.3g} FLOP/B: %{y:.4g} TFLOP/s<extra>"
                                             + _esc(name) + "</extra>"})
             rows.append({"accelerator": name, "dtype": dtype,
                          "attainable_peak_tflops": peak / 1e12,
                          "attainable_bw_tb_s": bw / 1e12, "ridge_flop_per_byte": ridge})
+        measured_note = ""
         if v("measured"):
+            # only points of the chosen dtype, one trace per measured device named in the
+            # legend: this machine's fp32 points are not bf16 points of the GPUs drawn
             pts = self._measured()
-            if len(pts):
-                traces.append({"type": "scatter", "mode": "markers", "name": "measured (store)",
-                               "x": pts["oi"].tolist(), "y": pts["tflops"].tolist(),
-                               "text": [_esc(t) for t in pts["label"]],
-                               "marker": {"size": 9, "color": "#e8a33d"},
-                               "hovertemplate": "%{text}<br>%{x:.3g} FLOP/B, %{y:.4g} TFLOP/s"
-                                                "<extra></extra>"})
+            same = pts[pts["dtype"] == dtype]
+            symbols = ("circle", "square", "triangle-up", "x", "cross")
+            for i, (device, part) in enumerate(same.groupby("device", sort=True)):
+                traces.append({
+                    "type": "scatter", "mode": "markers",
+                    "name": f"measured on {device} ({dtype})",
+                    "x": part["oi"].tolist(), "y": part["tflops"].tolist(),
+                    "text": [_esc(t) for t in part["label"]],
+                    "marker": {"size": 9, "symbol": symbols[i % len(symbols)],
+                               "color": ["#bbbbbb" if f else "#e8a33d" for f in part["flagged"]],
+                               "line": {"width": 1, "color": "#333"}},
+                    "hovertemplate": "%{text}<br>%{x:.3g} FLOP/B, %{y:.4g} TFLOP/s"
+                                     "<extra>" + _esc(device) + "</extra>"})
+            other = pts[pts["dtype"] != dtype]
+            if len(same):
+                measured_note += (" Measured points: " + ", ".join(
+                    f"{d} ({n})" for d, n in same.groupby("device").size().items())
+                    + f", {dtype}, from the results store (grey: flagged).")
+            if len(other):
+                others = ", ".join(f"{dt}: {n}" for dt, n in other.groupby("dtype").size().items()
+                                   if dt)
+                measured_note += f" Measured points of other dtypes are hidden ({others})."
         with self.figure.batch_update():
             self.figure.data = []
             for t in traces:
@@ -568,8 +661,9 @@ class RooflineExplorer(Dashboard):
                                            float_format=lambda x: f"{x:,.4g}") if rows else ""
         self.table.value = table
         note = f" no {dtype} peak in the catalog for: {', '.join(skipped)}." if skipped else ""
-        self.status.value = (f"<small>{len(rows)} rooflines at {ce:.2f} of peak compute and "
-                             f"{be:.2f} of peak bandwidth.{_esc(note)}</small>")
+        self.status.value = (f"<small>{len(rows)} rooflines ({dtype}) at {ce:.2f} of peak compute "
+                             f"and {be:.2f} of peak bandwidth.{_esc(note)}"
+                             f"{_esc(measured_note)}</small>")
 
     def _clear(self) -> None:
         with self.figure.batch_update():

@@ -120,12 +120,17 @@ def test_roofline_explorer_overlays_measured_points(cat, aicost_home):
         "unit": "FLOP/s"}]), context={"device": "test-cpu", "backend": "numpy"}, kind="compute")
     rf = aicost.widgets.roofline_explorer(["h100"], catalog=cat, store=store, measured=True)
     assert rf.error is None
-    measured = [t for t in rf.figure.data if t.name == "measured (store)"]
-    assert len(measured) == 1
+    # bf16 rooflines: the CPU's fp32 point is not drawn among them, and the page says so
+    assert not [t for t in rf.figure.data if str(t.name).startswith("measured")]
+    assert "other dtypes are hidden (fp32: 1)" in rf.status.value
+    rf.controls["dtype"].value = "fp32"
+    measured = [t for t in rf.figure.data if str(t.name).startswith("measured")]
+    assert len(measured) == 1 and measured[0].name == "measured on test-cpu (fp32)"
     assert measured[0].x[0] == pytest.approx(2e9 / 1.2e7)
     assert measured[0].y[0] == pytest.approx(2e9 / 0.02 / 1e12)
+    assert "test-cpu" in rf.status.value
     rf.controls["measured"].value = False
-    assert not [t for t in rf.figure.data if t.name == "measured (store)"]
+    assert not [t for t in rf.figure.data if str(t.name).startswith("measured")]
 
 
 def test_dashboards_display_themselves(cat):
@@ -156,3 +161,54 @@ def test_serving_planner_follows_its_controls(cat):
     # a budget below every plan: the planner says so on the page
     sp.controls["budget_usd_per_hour"].value = 0.01
     assert isinstance(sp.error, aicost.InfeasibleError) and "budget" in sp.status.value
+
+
+def test_disabled_efficiency_slider_shows_the_efficiency_used(cat):
+    tp = aicost.widgets.training_planner(model="llama-3.1-8b", tokens=1e12, deadline="30d",
+                                         catalog=cat, **FEW)
+    slider = tp.controls["efficiency"]
+    assert slider.disabled
+    assert slider.value == pytest.approx(tp.plan.best.efficiency, abs=0.006)
+    assert "used" in slider.description
+    n = tp.updates
+    tp.controls["efficiency_auto"].value = False  # the user takes over: one re-plan
+    assert not slider.disabled and tp.updates == n + 1
+    slider.value = 0.3
+    assert tp.plan.best.efficiency == pytest.approx(0.3)
+
+
+def test_debounce_coalesces_fast_moves_and_takes_a_plan_function(cat):
+    """In a kernel (a running event loop) several moves in a row make one re-plan, with the
+    last values; a plugged-in plan function is what gets called."""
+    import asyncio
+
+    from aicost.plan import plan_training
+
+    calls = []
+
+    def counting_plan(*args, **kwargs):
+        calls.append(args[1])
+        return plan_training(*args, **kwargs)
+
+    tp = aicost.widgets.training_planner(model="llama-3.1-8b", tokens=1e12, deadline="30d",
+                                         catalog=cat, **FEW)
+    tp.plan_function = counting_plan
+    tp.debounce_s = 0.05
+
+    async def move():
+        for tokens in (2e12, 3e12, 4e12, 5e12):
+            tp.controls["tokens"].value = tokens
+            await asyncio.sleep(0.005)
+        assert "updating" in tp.status.value
+        await asyncio.sleep(0.3)
+
+    asyncio.run(move())
+    assert calls == [pytest.approx(5e12)]
+    assert tp.error is None and tp.plan.request["tokens"] == pytest.approx(5e12)
+
+
+def test_plan_html_is_mathjax_safe(cat):
+    tp = aicost.widgets.training_planner(model="llama-3.1-8b", tokens=1e12, deadline="30d",
+                                         catalog=cat, **FEW)
+    assert "$" not in tp.table.value and "&#36;" in tp.table.value
+    assert "$" not in tp.status.value
