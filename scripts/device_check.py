@@ -307,10 +307,10 @@ def main(argv=None) -> int:
                 for shape in ((1024, 1536, 768), (1000, 1032, 1056)):
                     record_check(f"{bname}/gemm/{dt}/{'x'.join(map(str, shape))}",
                                  lambda be=be, dt=dt, s=shape: bench.check_gemm(be, dt, s))
-            for dt in getattr(be, "roofline_dtypes", ()):
+            for dt in be.roofline_dtypes:
                 record_check(f"{bname}/roofline/{dt}", lambda be=be, dt=dt:
                              bench.check_roofline(be, dt))
-            if hasattr(be, "transfer_check"):
+            if be.has_transfers:
                 record_check(f"{bname}/transfer_roundtrip", be.transfer_check)
             be.free_all()
         n_ok = sum(1 for v in checks.values() if v.get("ok"))
@@ -381,8 +381,7 @@ def main(argv=None) -> int:
     def ref_gemm():
         import numpy as np
 
-        from aicost.bench import benchmark
-        from aicost.bench._suite import GEMM_SHAPES
+        from aicost.bench import GEMM_SHAPES, benchmark
 
         be = bench.get_backend(gpu_be)
         if cpu:

@@ -14,7 +14,7 @@ FAST = {"min_samples": 5, "min_time_s": 0.0, "max_time_s": 1.0}
 def test_cupy_gemm_correct(dtype):
     from aicost import bench
 
-    assert bench.check_gemm("cupy", dtype) <= bench._suite.GEMM_TOL[dtype]
+    assert bench.check_gemm("cupy", dtype) <= bench._checks.GEMM_TOL[dtype]
 
 
 @requires_cupy

@@ -160,3 +160,116 @@ def test_batched_sampling_applies_the_rule_per_sample():
     assert clk.batches[0] == 10 and len(clk.batches) > 1
     assert sum(clk.batches) >= r.n_samples
     assert all(b <= 256 for b in clk.batches)
+
+
+# ----------------------------------------------------------------------------- the split pieces
+def test_stopping_rule_alone_matches_benchmark():
+    from aicost.bench import StoppingRule
+
+    rng = np.random.default_rng(4)
+    durs = list(1e-3 * (1 + 0.02 * rng.standard_normal(3000)))
+    rule = StoppingRule(min_samples=10, min_time_s=0.0, max_time_s=100.0, rsd_target=0.002)
+    samples, reason = [], None
+    for d in durs:
+        samples.append(d)
+        reason = rule.after(samples, elapsed_s=sum(samples))
+        if reason:
+            break
+    ref = benchmark(lambda: None, clock=FakeClock(durs), warmup=0, min_samples=10,
+                    min_time_s=0.0, max_time_s=100.0, rsd_target=0.002)
+    assert reason == ref.stop_reason == "converged"
+    assert tuple(samples) == ref.samples_s
+
+
+def test_stopping_rule_limits_and_validation():
+    from aicost.bench import StoppingRule
+
+    rule = StoppingRule(min_samples=2, max_samples=3, min_time_s=0.0, max_time_s=10.0,
+                        rsd_target=1e-12)
+    xs = []
+    reasons = []
+    for d in (1.0, 2.0, 3.0):
+        xs.append(d)
+        reasons.append(rule.after(xs, elapsed_s=0.0))
+    assert reasons == [None, None, "max_samples"]
+    rule = StoppingRule(min_samples=5, max_time_s=1.0)
+    assert rule.after([0.1], elapsed_s=1.0) == "timeout"
+    for bad, match in [({"min_samples": 0}, "min_samples"),
+                       ({"min_samples": 5, "max_samples": 4}, "max_samples"),
+                       ({"max_time_s": 0.0}, "max_time_s"), ({"rsd_target": -1.0}, "rsd_target")]:
+        with pytest.raises(ValueError, match=match):
+            StoppingRule(**bad)
+
+
+def test_batch_size_grows_with_the_samples():
+    from aicost.bench._timer import _BATCH_MAX, StoppingRule, _batch_size
+
+    rule = StoppingRule(min_samples=10, max_samples=1000)
+    assert _batch_size([], rule) == 10
+    assert _batch_size([1e-3] * 40, rule) == 20  # half the samples so far
+    assert _batch_size([1e-6] * 4000, StoppingRule(max_samples=10_000)) == _BATCH_MAX
+    assert _batch_size([1.0] * 40, rule) == 1  # 0.1 s of GPU time per batch at most
+    assert _batch_size([1e-3] * 999, rule) == 1  # never past max_samples
+
+
+def test_warm_up_counts_calls_and_times_the_first():
+    from aicost.bench._timer import _warm_up
+
+    calls = []
+    n, first = _warm_up(lambda: calls.append(1), (), {}, FakeClock([1.0]), warmup=4,
+                        warmup_s=0.0)
+    assert n == 4 and len(calls) == 4 and first >= 0.0
+
+
+def test_flush_choice():
+    from aicost.bench import CpuClock
+    from aicost.bench._timer import _choose_flush
+
+    mine = lambda: None  # noqa: E731
+    assert _choose_flush(FakeClock([1.0]), True, None) is None  # a fake clock flushes nothing
+    assert _choose_flush(FakeClock([1.0]), True, mine) is mine
+    assert _choose_flush(CpuClock(), False, mine) is None
+    assert callable(_choose_flush(CpuClock(), True, None))
+
+
+def test_timer_imports_no_backend_module():
+    import ast
+    from pathlib import Path
+
+    import aicost.bench._timer as timer
+
+    tree = ast.parse(Path(timer.__file__).read_text())
+    names = [n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
+    names += [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
+    assert not [m for m in names if "_kernels" in m or "_backends" in m], names
+
+
+@pytest.mark.parametrize("path", ["aicost.bench._kernels_cpu:NumpyBackend",
+                                  "aicost.bench._kernels_cpu:NumbaCpuBackend",
+                                  "aicost.bench._kernels_cupy:CupyBackend",
+                                  "aicost.bench._kernels_numba_cuda:NumbaCudaBackend"])
+def test_every_backend_declares_the_protocol(path):
+    import importlib
+
+    from aicost.bench import BenchBackend
+
+    mod, cls = path.split(":")
+    backend = getattr(importlib.import_module(mod), cls)
+    members = set(BenchBackend.__annotations__) | {
+        n for n in vars(BenchBackend) if not n.startswith("_") and callable(vars(BenchBackend)[n])}
+    missing = sorted(m for m in members if not hasattr(backend, m))
+    assert not missing, f"{cls} lacks {missing}"
+    for attr in ("gemm_dtypes", "stream_dtypes", "roofline_dtypes"):
+        assert isinstance(getattr(backend, attr), tuple)
+    assert isinstance(backend.has_transfers, bool)
+
+
+def test_cpu_backends_refuse_what_they_do_not_offer():
+    from aicost.bench import BenchBackend, get_backend
+
+    be = get_backend("numpy")
+    assert isinstance(be, BenchBackend) and be.event_clock() is None
+    with pytest.raises(ValueError, match="transfer.*GPU backend"):
+        be.transfer_fns(1024)
+    with pytest.raises(ValueError, match="roofline"):
+        be.mix_fn("fp32", 1, None, None, 1.0, 0.0)

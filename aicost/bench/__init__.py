@@ -11,49 +11,47 @@ from __future__ import annotations
 
 from ._backends import BACKENDS as BACKENDS
 from ._backends import BackendStatus, available_backends, backend_status, get_backend
+from ._checks import check_gemm, check_roofline, check_stream
 from ._context import collect_context
-from ._suite import (
-    COLUMNS as COLUMNS,
-)
-from ._suite import (
-    GEMM_SHAPES as GEMM_SHAPES,
-)
-from ._suite import (
-    JSON_FIELDS as JSON_FIELDS,
-)
-from ._suite import (
-    Run,
-    check_gemm,
-    check_roofline,
-    check_stream,
+from ._measure import (
     gemm,
     launch_latency,
-    load_results,
     memory_capacity,
     reduction,
     roofline_sweep,
-    run,
     stream,
     transfer,
 )
+from ._preprocess import PREPROCESS_PIPELINES as PREPROCESS_PIPELINES
+from ._preprocess import default_preprocess_rates, preprocess_throughput
+from ._protocol import BenchBackend
+from ._rows import COLUMNS as COLUMNS
+from ._rows import JSON_FIELDS as JSON_FIELDS
+from ._run import Run, load_results
+from ._suite import run
 from ._timer import (
     BenchResult,
     CpuClock,
     CudaEventClock,
     FakeClock,
+    StoppingRule,
     benchmark,
     median_rse,
     summarize,
 )
+from ._workloads import GEMM_SHAPES as GEMM_SHAPES
+from ._workloads import gemm_shape
 
 #: classes and functions (constants such as COLUMNS, GEMM_SHAPES are importable too)
 __all__ = [
     "BackendStatus",
+    "BenchBackend",
     "BenchResult",
     "CpuClock",
     "CudaEventClock",
     "FakeClock",
     "Run",
+    "StoppingRule",
     "available_backends",
     "backend_status",
     "benchmark",
@@ -61,12 +59,15 @@ __all__ = [
     "check_roofline",
     "check_stream",
     "collect_context",
+    "default_preprocess_rates",
     "gemm",
+    "gemm_shape",
     "get_backend",
     "launch_latency",
     "load_results",
     "median_rse",
     "memory_capacity",
+    "preprocess_throughput",
     "reduction",
     "roofline_sweep",
     "run",

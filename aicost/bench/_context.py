@@ -36,26 +36,36 @@ class NvmlMonitor:
         self._h = handle
         try:
             self.max_sm_clock_mhz = float(nvml.nvmlDeviceGetMaxClockInfo(handle, nvml.NVML_CLOCK_SM))
-        except Exception:
+        except nvml.NVMLError:  # NVML_ERROR_NOT_SUPPORTED on some devices
             self.max_sm_clock_mhz = None
 
     @classmethod
     def open(cls, index: int | None = None) -> NvmlMonitor | None:
         try:
             import pynvml as nvml
-
+        except ImportError:  # nvidia-ml-py is optional: no NVML readings
+            return None
+        try:
             nvml.nvmlInit()
             if index is None:
                 index = _current_cuda_index()
             handle = nvml.nvmlDeviceGetHandleByIndex(index)
-            return cls(nvml, handle)
-        except Exception:
+        except nvml.NVMLError:  # no driver or no such device: no NVML readings
             return None
+        return cls(nvml, handle)
+
+    def driver_version(self) -> str | None:
+        """The NVIDIA driver's version ("580.95.05"), or None when NVML cannot say."""
+        try:
+            v = self._nvml.nvmlSystemGetDriverVersion()
+        except self._nvml.NVMLError:
+            return None
+        return v.decode() if isinstance(v, bytes) else str(v)
 
     def sm_clock_mhz(self) -> float | None:
         try:
             return float(self._nvml.nvmlDeviceGetClockInfo(self._h, self._nvml.NVML_CLOCK_SM))
-        except Exception:
+        except self._nvml.NVMLError:
             return None
 
     def snapshot(self) -> dict:
@@ -66,7 +76,7 @@ class NvmlMonitor:
         def _try(key, f):
             try:
                 out[key] = f()
-            except Exception:
+            except n.NVMLError:  # a reading this device does not support: left out
                 pass
 
         _try("sm_clock_mhz", lambda: float(n.nvmlDeviceGetClockInfo(h, n.NVML_CLOCK_SM)))
@@ -91,11 +101,13 @@ def _current_cuda_index() -> int:
     try:
         import cupy
         import pynvml as nvml
-
+    except ImportError:  # without CuPy the current device is device 0
+        return 0
+    try:
         bus = cupy.cuda.Device().pci_bus_id
         h = nvml.nvmlDeviceGetHandleByPciBusId(bus.encode() if isinstance(bus, str) else bus)
         return int(nvml.nvmlDeviceGetIndex(h))
-    except Exception:
+    except (nvml.NVMLError, cupy.cuda.runtime.CUDARuntimeError):
         return 0
 
 
@@ -150,18 +162,10 @@ def collect_context(backend=None) -> dict:
     if backend is not None:
         ctx["backend"] = backend.name
         ctx["device"] = backend.device_name()
-        try:
-            ctx["device_info"] = backend.device_info()
-        except Exception as exc:  # context must never fail a run
-            ctx["device_info"] = {"error": f"{type(exc).__name__}: {exc}"}
+        ctx["device_info"] = backend.device_info()
         if backend.device_kind == "cuda":
             mon = NvmlMonitor.open()
             if mon is not None:
                 ctx["nvml"] = mon.snapshot()
-                try:
-                    ctx["driver_version"] = mon._nvml.nvmlSystemGetDriverVersion()
-                    if isinstance(ctx["driver_version"], bytes):
-                        ctx["driver_version"] = ctx["driver_version"].decode()
-                except Exception:
-                    pass
+                ctx["driver_version"] = mon.driver_version()
     return ctx

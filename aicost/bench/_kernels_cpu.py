@@ -38,10 +38,10 @@ class NumpyBackend:
 
     name = "numpy"
     device_kind = "cpu"
-    event_api = None
     gemm_dtypes: tuple[str, ...] = ("fp64", "fp32")
-    stream_dtypes = ("fp32", "fp64")
+    stream_dtypes: tuple[str, ...] = ("fp32", "fp64")
     roofline_dtypes: tuple[str, ...] = ()
+    has_transfers = False
     unsupported = {
         "gemm:bf16": "NumPy has no bf16/fp16 BLAS on the CPU (it would loop in Python-speed C); "
                      "use a GPU backend",
@@ -57,6 +57,26 @@ class NumpyBackend:
     def device_name(self) -> str:
         return _cpu_model()
 
+    def event_clock(self) -> None:
+        """None: the timer's host clock times CPU kernels."""
+        return None
+
+    def _refuse(self, what: str):
+        raise ValueError(f"{what} is not available on backend {self.name!r}: "
+                         f"{self.unsupported[what]}")
+
+    def mix_fn(self, dtype: str, k_fmas: int, x, y, a: float, c: float, waves=None):
+        self._refuse("roofline")
+
+    def empty_kernel_fn(self):
+        self._refuse("launch_latency")
+
+    def transfer_fns(self, nbytes: int):
+        self._refuse("transfer")
+
+    def transfer_check(self) -> float:
+        self._refuse("transfer")
+
     def device_info(self) -> dict:
         import os
 
@@ -64,10 +84,10 @@ class NumpyBackend:
                 "memory_available_bytes": _mem_available_bytes()}
         try:
             cfg = np.show_config(mode="dicts")
-            blas = cfg.get("Build Dependencies", {}).get("blas", {})
-            info["blas"] = f"{blas.get('name')} {blas.get('version')}"
-        except Exception:
-            pass
+        except TypeError:  # NumPy before 1.25 has no mode="dicts": the BLAS goes unrecorded
+            return info
+        blas = cfg.get("Build Dependencies", {}).get("blas", {})
+        info["blas"] = f"{blas.get('name')} {blas.get('version')}"
         return info
 
     def mem_free_bytes(self) -> int:
@@ -221,14 +241,11 @@ class NumbaCpuBackend(NumpyBackend):
     unsupported.pop("roofline")
 
     def device_info(self) -> dict:
-        info = super().device_info()
-        try:
-            import numba
+        import numba  # this backend exists only where numba imports
 
-            info["numba_version"] = numba.__version__
-            info["numba_threads"] = numba.get_num_threads()
-        except Exception:
-            pass
+        info = super().device_info()
+        info["numba_version"] = numba.__version__
+        info["numba_threads"] = numba.get_num_threads()
         info["gemm"] = "NumPy BLAS (np.matmul); Numba has no faster CPU GEMM of its own"
         return info
 

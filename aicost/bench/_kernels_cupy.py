@@ -2,7 +2,7 @@
 
 Memory-bandwidth kernels are written to reach the hardware: each thread moves 16 bytes per
 load/store (``float4`` / ``double2``) in a grid-stride loop, with a scalar tail. A plain CuPy
-``ElementwiseKernel`` triad reaches only about 59 % of an H200's copy rate (design.md);
+``ElementwiseKernel`` triad reaches only about 59 % of an H200's copy rate (docs/benchmarks.md);
 these reach 95 %+.
 
 GEMM goes through ``cupy.matmul`` (cuBLAS ``cublasGemmEx``, fp32 accumulation for fp16/bf16).
@@ -20,6 +20,8 @@ import contextlib
 import functools
 
 import numpy as np
+
+from ._workloads import MIX_KS  # FMAs per element: the template instantiations
 
 __all__ = ["CupyBackend"]
 
@@ -185,8 +187,6 @@ __global__ void mix_fp16(const __half2* __restrict__ x, __half2* __restrict__ y,
 }
 """
 
-#: FMAs per element offered by the roofline sweep (template instantiations)
-MIX_KS = (0, 1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
 
 #: CuPy compute-type constants (cupy/_core/_routines_linalg.pxd), used when the module does
 #: not export them
@@ -200,10 +200,11 @@ class CupyBackend:
 
     name = "cupy"
     device_kind = "cuda"
-    event_api = "cupy"
-    gemm_dtypes = ("fp64", "fp32", "tf32", "bf16", "fp16", "int8")
-    stream_dtypes = ("fp32", "fp64")
-    roofline_dtypes = ("fp32", "fp64", "fp16")
+    gemm_dtypes: tuple[str, ...] = ("fp64", "fp32", "tf32", "bf16", "fp16", "int8")
+    stream_dtypes: tuple[str, ...] = ("fp32", "fp64")
+    roofline_dtypes: tuple[str, ...] = ("fp32", "fp64", "fp16")
+    has_transfers = True
+    unsupported: dict[str, str] = {}
 
     def __init__(self) -> None:
         import cupy
@@ -219,6 +220,12 @@ class CupyBackend:
         self.tf32_initial = self._read_tf32()
 
     # ------------------------------------------------------------------ device
+    def event_clock(self):
+        """CUDA events on CuPy's current stream (the timer's default L2 flush and spin)."""
+        from ._timer import CudaEventClock
+
+        return CudaEventClock("cupy")
+
     def device_name(self) -> str:
         name = self._props.get("name", b"")
         return name.decode() if isinstance(name, bytes) else str(name)
@@ -493,7 +500,8 @@ class CupyBackend:
     def transfer_fns(self, nbytes: int):
         """H2D/D2H copies of ``nbytes`` with pinned and pageable host buffers.
 
-        Returns ``{(direction, host_mem): fn}`` and keeps the buffers alive on the backend.
+        Returns ``{(direction, host_mem): fn}``; the callables hold the buffers (the pinned
+        allocation through the array viewing it), so dropping them frees the memory.
         """
         cp = self.cp
         rt = cp.cuda.runtime
@@ -503,7 +511,6 @@ class CupyBackend:
         pinned = np.frombuffer(pinned_mem, dtype=np.uint8, count=nbytes)
         pinned[:] = 1
         pageable = np.ones(nbytes, dtype=np.uint8)
-        self._transfer_keep = (dbuf, pinned_mem, pinned, pageable)
         h2d, d2h = rt.memcpyHostToDevice, rt.memcpyDeviceToHost
 
         def stream_ptr():

@@ -19,7 +19,7 @@ import functools
 
 import numpy as np
 
-__all__ = ["NumbaCudaBackend", "kernels"]
+__all__ = ["NumbaCudaBackend", "kernels", "l2_flusher"]
 
 #: threads per block (power of two: the block reduction halves it)
 THREADS = 256
@@ -224,10 +224,10 @@ class NumbaCudaBackend:
 
     name = "numba-cuda"
     device_kind = "cuda"
-    event_api = "numba"
     gemm_dtypes: tuple[str, ...] = ()
-    stream_dtypes = ("fp32", "fp64")
+    stream_dtypes: tuple[str, ...] = ("fp32", "fp64")
     roofline_dtypes: tuple[str, ...] = ()
+    has_transfers = False
     #: why GEMM / roofline are missing here (error messages and `available_kernels`)
     unsupported = {
         "gemm": "numba-cuda has no cuBLAS binding; use backend 'cupy' for GEMM",
@@ -376,3 +376,59 @@ class NumbaCudaBackend:
     def empty_kernel_fn(self):
         kk = kernels("fp32", self.threads)["empty"][1, 1]
         return lambda: kk()
+
+    # ------------------------------------------------------------------ timing
+    def event_clock(self):
+        """CUDA events on Numba's stream, with this backend's spin and L2-flush kernels."""
+        from ._timer import CudaEventClock
+
+        spin = kernels("fp32")["spin"]
+        return CudaEventClock("numba", spin=lambda s: spin[1, 1](int(s * 1e6)),
+                              l2_flusher=l2_flusher)
+
+    # ------------------------------------------------------------------ not offered
+    def _refuse(self, what: str):
+        raise ValueError(f"{what} is not available on backend {self.name!r}: "
+                         f"{self.unsupported[what]}")
+
+    def gemm_operands(self, dtype: str, m: int, n: int, k: int, seed: int):
+        self._refuse("gemm")
+
+    def gemm_fn(self, dtype: str, a, b, c):
+        self._refuse("gemm")
+
+    def mix_fn(self, dtype: str, k_fmas: int, x, y, a: float, c: float, waves=None):
+        self._refuse("roofline")
+
+    def transfer_fns(self, nbytes: int):
+        self._refuse("transfer")
+
+    def transfer_check(self) -> float:
+        self._refuse("transfer")
+
+
+_L2_FLUSHER: list = []
+
+
+def l2_flusher():
+    """``(flush, nbytes)``: an L2 flush for numba-cuda timing (no CuPy), a device buffer twice
+    the L2 size written by the ``fill`` kernel. Built once per process (the kernel compiles on
+    first use)."""
+    if _L2_FLUSHER:
+        return _L2_FLUSHER[0]
+    from numba import cuda
+    from numba.cuda.cudadrv.driver import CudaAPIError
+
+    try:
+        l2 = int(cuda.get_current_device().L2_CACHE_SIZE)
+    except (AttributeError, CudaAPIError):  # a driver that does not report the L2 size
+        l2 = 0
+    nbytes = 2 * (l2 or 64 * 2**20)
+    buf = cuda.device_array(nbytes // 4, dtype=np.int32)
+    fill = kernels("fp32")["fill"][1024, 256]
+
+    def flush() -> None:
+        fill(buf)
+
+    _L2_FLUSHER.append((flush, nbytes))
+    return flush, nbytes

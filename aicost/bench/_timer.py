@@ -32,15 +32,18 @@ import statistics
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 __all__ = [
+    "BatchClock",
     "BenchResult",
     "Clock",
     "CpuClock",
     "CudaEventClock",
     "FakeClock",
+    "StoppingRule",
     "benchmark",
+    "make_flusher",
     "median_rse",
     "summarize",
 ]
@@ -51,7 +54,7 @@ DEFAULT_WARMUP = 3
 #: least warm-up time on a GPU [s], so that sampling starts at sustained clocks and power
 #: (triton.testing.do_bench: 25 ms warm-up, 100 ms of samples)
 GPU_WARMUP_S = 0.1
-#: relative-standard-error target of the median (design.md: 0.5 %)
+#: relative-standard-error target of the median (0.5 %)
 DEFAULT_RSD_TARGET = 0.005
 #: the RSE must stay under the target for this many consecutive samples (a short sample can
 #: underestimate the noise by chance; one lucky estimate must not end the measurement)
@@ -134,13 +137,24 @@ class CudaEventClock:
         CuPy's on CuPy's current stream; both are the legacy default stream unless changed).
     delay_s : float [s]
         GPU busy time queued before each batch.
+    spin : callable, optional
+        ``spin(seconds)`` queues a kernel that keeps the GPU busy that long (a backend's own;
+        the ``cupy`` api has one built in; without one the ``numba`` api queues no delay).
+    l2_flusher : callable, optional
+        ``l2_flusher() -> (flush, nbytes)`` builds the cache flush (a backend's own kernel);
+        default: a buffer twice the L2 size written by CuPy's ``fill`` (``cupy``) or by a
+        driver memset (``numba``).
     """
 
     device = "cuda"
 
-    def __init__(self, api: str = "cupy", delay_s: float = 500e-6) -> None:
+    def __init__(self, api: str = "cupy", delay_s: float = 500e-6,
+                 spin: Callable[[float], None] | None = None,
+                 l2_flusher: Callable[[], tuple[Callable[[], None], int]] | None = None) -> None:
         self.api = api
         self.delay_s = float(delay_s)
+        self._spin = spin
+        self._l2_flusher = l2_flusher
         if api == "cupy":
             import cupy
 
@@ -171,7 +185,9 @@ class CudaEventClock:
         if self.delay_s <= 0:
             return
         try:
-            if self.api == "cupy":
+            if self._spin is not None:
+                self._spin(self.delay_s)
+            elif self.api == "cupy":
                 k = _SPIN_KERNELS.get("cupy")
                 if k is None:
                     k = _SPIN_KERNELS["cupy"] = self._cp.RawKernel(_SPIN_SRC, "aicost_spin")
@@ -179,11 +195,19 @@ class CudaEventClock:
 
                 k((1,), (1,), (np.int64(int(self.delay_s * 1e9)),))
             else:
-                from ._kernels_numba_cuda import kernels
-
-                kernels("fp32")["spin"][1, 1](int(self.delay_s * 1e6))
-        except Exception:  # the delay only hides launch gaps; never fail a measurement on it
+                self.delay_s = 0.0
+        # the delay only hides launch gaps: a GPU or driver that cannot compile or run the spin
+        # kernel (the error classes are CuPy's and Numba's own) measures without it
+        except Exception:
             self.delay_s = 0.0
+
+    def l2_flusher(self) -> Callable[[], None]:
+        """The cache flush to run before each sample (outside the timed region)."""
+        if self._l2_flusher is not None:
+            return self._l2_flusher()[0]
+        if self.api == "cupy":
+            return make_flusher("cuda")[0]
+        return _memset_flusher()
 
     def measure(self, fn, args, kwargs) -> float:
         self._start.record()
@@ -441,34 +465,30 @@ def make_flusher(device: str) -> tuple[Callable[[], None], int]:
     return flush_cpu, nbytes
 
 
-_NUMBA_FLUSHER: list = []
-
-
-def _numba_flusher() -> tuple[Callable[[], None], int]:
-    """L2 flush for numba-cuda timing (no CuPy): a device buffer written by a memset kernel.
-
-    Built once per process (the kernel compiles on first use).
-    """
-    if _NUMBA_FLUSHER:
-        return _NUMBA_FLUSHER[0]
+def _memset_flusher() -> Callable[[], None]:
+    """L2 flush for Numba device arrays without a backend's flush kernel: a driver memset of
+    a buffer twice the L2 size."""
     import numpy as np
     from numba import cuda
+    from numba.cuda.cudadrv.driver import device_memset
 
-    from ._kernels_numba_cuda import kernels
-
-    try:
-        l2 = int(cuda.get_current_device().L2_CACHE_SIZE)
-    except Exception:
-        l2 = 0
+    l2 = int(getattr(cuda.get_current_device(), "L2_CACHE_SIZE", 0) or 0)
     nbytes = 2 * (l2 or 64 * 2**20)
-    buf = cuda.device_array(nbytes // 4, dtype=np.int32)
-    fill = kernels("fp32")["fill"][1024, 256]
+    buf = cuda.device_array(nbytes, dtype=np.uint8)
 
     def flush() -> None:
-        fill(buf)
+        device_memset(buf, 0, nbytes)
 
-    _NUMBA_FLUSHER.append((flush, nbytes))
-    return flush, nbytes
+    return flush
+
+
+@runtime_checkable
+class BatchClock(Clock, Protocol):
+    """A clock that can queue several samples and synchronize once (a GPU clock)."""
+
+    def measure_batch(self, fn: Callable, args: tuple, kwargs: dict, count: int,
+                      flush: Callable[[], None] | None = None) -> list[float]:
+        """``count`` samples queued back to back (each after ``flush``), one synchronize."""
 
 
 def benchmark(
@@ -520,7 +540,8 @@ def benchmark(
     device : {None, "cpu", "cuda"}
         None picks "cuda" when an argument is a CuPy or Numba device array.
     clock : Clock, optional
-        Replaces the clock (tests pass a :class:`FakeClock`).
+        Replaces the clock (tests pass a :class:`FakeClock`; a backend passes its own
+        :class:`CudaEventClock`).
     flusher : callable, optional
         Replaces the cache flush.
     nvml : bool
@@ -536,150 +557,33 @@ def benchmark(
     ValueError
         For out-of-range arguments.
     """
-    kwargs = dict(kwargs or {})
     if not callable(fn):
         raise ValueError(f"fn must be callable, got {type(fn).__name__}")
+    rule = StoppingRule(min_samples=min_samples, max_samples=max_samples, min_time_s=min_time_s,
+                        max_time_s=max_time_s, rsd_target=rsd_target)
     if warmup < 0:
         raise ValueError(f"warmup must be >= 0, got {warmup}")
     if warmup_s is not None and not warmup_s >= 0:
         raise ValueError(f"warmup_s must be >= 0 [s], got {warmup_s}")
-    if min_samples < 1:
-        raise ValueError(f"min_samples must be >= 1, got {min_samples}")
-    if max_samples < min_samples:
-        raise ValueError(f"max_samples ({max_samples}) must be >= min_samples ({min_samples})")
-    if min_time_s < 0 or max_time_s <= 0:
-        raise ValueError("min_time_s must be >= 0 and max_time_s > 0 [s]")
-    if not rsd_target > 0:
-        raise ValueError(f"rsd_target must be > 0, got {rsd_target}")
+    kwargs = dict(kwargs or {})
 
     clk = clock if clock is not None else _default_clock(device, args)
-    dev = getattr(clk, "device", device or "cpu")
-    # a cache flush and NVML readings come with the real clocks; a custom clock (a test's
-    # FakeClock) gets a flush only through ``flusher=``
+    dev = clk.device
+    # a cache flush, NVML readings and the GPU warm-up time come with the real clocks; a custom
+    # clock (a test's FakeClock) gets a flush only through ``flusher=``
     real_clock = isinstance(clk, (CpuClock, CudaEventClock))
-    flush = None
-    if flush_l2:
-        if flusher is not None:
-            flush = flusher
-        elif real_clock:
-            if dev == "cuda" and getattr(clk, "api", "cupy") == "numba":
-                flush, _ = _numba_flusher()
-            else:
-                flush, _ = make_flusher(dev)
-
-    monitor = None
-    if nvml and dev == "cuda" and real_clock:
-        from ._context import NvmlMonitor
-
-        monitor = NvmlMonitor.open()
+    flush = _choose_flush(clk, flush_l2, flusher)
+    monitor = _open_monitor() if (nvml and dev == "cuda" and real_clock) else None
     nvml_before = monitor.snapshot() if monitor else {}
-
-    # warm-up (host clock on the first call: compile time is of interest in itself), then on a
-    # GPU until the clocks and power have settled: a power-capped GEMM runs several percent
-    # faster in its first milliseconds than sustained (seen on the H200, docs/benchmarks.md)
     if warmup_s is None:
         warmup_s = GPU_WARMUP_S if (dev == "cuda" and real_clock) else 0.0
-    first_call_s = float("nan")
-    t_warm = time.perf_counter()
-    i = 0
-    while i < warmup or (warmup_s > 0 and time.perf_counter() - t_warm < warmup_s):
-        t0 = time.perf_counter()
-        fn(*args, **kwargs)
-        if i == 0 or warmup_s > 0:
-            clk.sync()
-        if i == 0:
-            first_call_s = time.perf_counter() - t0
-        i += 1
-        if i >= 100_000:
-            break
-    warmup_calls = i
-    clk.sync()
+    warmup_calls, first_call_s = _warm_up(fn, args, kwargs, clk, warmup, warmup_s)
 
-    samples: list[float] = []
-    clocks: list[float] = []
-    total = 0.0
-    best_rse = math.inf
-    best_at = 0
-    below = 0
-    stop_reason = "max_samples"
-    batch_fn = getattr(clk, "measure_batch", None)
-
-    def sample_stream():
-        """Yield (sample [s], SM clock [MHz] or None), one by one or in batches."""
-        while True:
-            if batch_fn is None:
-                if flush is not None:
-                    flush()
-                x = float(clk.measure(fn, args, kwargs))
-                yield x, (monitor.sm_clock_mhz() if monitor is not None else None)
-                continue
-            n_now = len(samples)
-            if n_now == 0:
-                k = min_samples
-            else:
-                med = statistics.median(samples)
-                k = max(1, min(_BATCH_MAX, n_now // 2 or 1,
-                               int(_BATCH_TIME_S / med) if med > 0 else _BATCH_MAX))
-            k = max(1, min(k, max_samples - n_now))
-            xs = batch_fn(fn, args, kwargs, k, flush)
-            c = monitor.sm_clock_mhz() if monitor is not None else None
-            for x in xs:
-                yield float(x), c
-
-    t_start = clk.wall()
-    stream = sample_stream()
-    while len(samples) < max_samples:
-        s, c = next(stream)
-        samples.append(s)
-        total += s
-        if c is not None:
-            clocks.append(c)
-        n = len(samples)
-        if clk.wall() - t_start >= max_time_s:
-            stop_reason = "timeout"
-            break
-        if n < min_samples or total < min_time_s:
-            continue
-        if n > _EVAL_EVERY_FROM and n % (n // 50):
-            continue  # past 500 samples, apply the rule every n/50 samples (it costs O(n))
-        rse = median_rse(samples)
-        if rse < rsd_target:
-            below += 1
-            if below >= _CONFIRM:
-                stop_reason = "converged"
-                break
-        else:
-            below = 0
-        if n < _PLATEAU_FROM * min_samples:
-            continue  # too few samples for the noise estimate to be trusted as a baseline
-        if rse < best_rse * _IMPROVE_FACTOR:
-            best_rse, best_at = rse, n
-        elif n - best_at >= max(3 * min_samples, 3 * best_at):
-            stop_reason = "plateau"
-            break
-    clk.sync()
+    samples, clocks, stop_reason = _sample(fn, args, kwargs, clk, flush, monitor, rule)
     nvml_after = monitor.snapshot() if monitor else {}
-
-    flags: list[str] = []
-    if stop_reason == "timeout" and len(samples) < min_samples:
-        flags.append(f"timeout after {len(samples)} of {min_samples} samples")
     final_rse = median_rse(samples)
-    if stop_reason in ("timeout", "plateau", "max_samples") and final_rse > rsd_target:
-        flags.append(f"noisy: rse {final_rse:.2%} > target {rsd_target:.2%}")
-    if monitor is not None and clocks and monitor.max_sm_clock_mhz:
-        limit = LOW_CLOCK_FRACTION * monitor.max_sm_clock_mhz
-        low = sum(1 for c in clocks if c < limit)
-        if low:
-            flags.append(
-                f"low_sm_clock: {low}/{len(clocks)} samples below {limit:.0f} MHz "
-                f"({LOW_CLOCK_FRACTION:.0%} of max {monitor.max_sm_clock_mhz:.0f} MHz)"
-            )
-    for snap in (nvml_before, nvml_after):
-        reasons = snap.get("throttle_reasons") or []
-        hard = [r for r in reasons if r not in ("gpu_idle", "applications_clocks_setting", "none")]
-        if hard:
-            flags.append("throttle: " + ",".join(hard))
-            break
+    flags = _flags(samples, clocks, stop_reason, final_rse, rule, monitor,
+                   (nvml_before, nvml_after))
     stats = summarize(samples)
     return BenchResult(
         samples_s=tuple(samples),
@@ -700,3 +604,181 @@ def benchmark(
         nvml_before=nvml_before,
         nvml_after=nvml_after,
     )
+
+
+@dataclass
+class StoppingRule:
+    """When the sampling loop stops (see the module docstring), one sample at a time.
+
+    Parameters are :func:`benchmark`'s; they are checked here (ValueError when out of range).
+    :meth:`after` is called after each sample and returns the stop reason or None.
+    """
+
+    min_samples: int = 10
+    max_samples: int = 10_000
+    min_time_s: float = 0.1
+    max_time_s: float = 5.0
+    rsd_target: float = DEFAULT_RSD_TARGET
+    total_s: float = 0.0
+    best_rse: float = math.inf
+    best_at: int = 0
+    below: int = 0
+
+    def __post_init__(self) -> None:
+        if self.min_samples < 1:
+            raise ValueError(f"min_samples must be >= 1, got {self.min_samples}")
+        if self.max_samples < self.min_samples:
+            raise ValueError(f"max_samples ({self.max_samples}) must be >= min_samples "
+                             f"({self.min_samples})")
+        if self.min_time_s < 0 or self.max_time_s <= 0:
+            raise ValueError("min_time_s must be >= 0 and max_time_s > 0 [s]")
+        if not self.rsd_target > 0:
+            raise ValueError(f"rsd_target must be > 0, got {self.rsd_target}")
+
+    def after(self, samples: Sequence[float], elapsed_s: float) -> str | None:
+        """The stop reason after the latest sample (``samples[-1]``), or None to go on.
+
+        ``elapsed_s`` is the wall time since sampling started [s].
+        """
+        self.total_s += samples[-1]
+        n = len(samples)
+        if elapsed_s >= self.max_time_s:
+            return "timeout"
+        reason = self._rule(samples)
+        if reason is None and n >= self.max_samples:
+            return "max_samples"
+        return reason
+
+    def _rule(self, samples: Sequence[float]) -> str | None:
+        n = len(samples)
+        if n < self.min_samples or self.total_s < self.min_time_s:
+            return None
+        if n > _EVAL_EVERY_FROM and n % (n // 50):
+            return None  # past 500 samples, apply the rule every n/50 samples (it costs O(n))
+        rse = median_rse(samples)
+        if rse < self.rsd_target:
+            self.below += 1
+            if self.below >= _CONFIRM:
+                return "converged"
+        else:
+            self.below = 0
+        if n < _PLATEAU_FROM * self.min_samples:
+            return None  # too few samples for the noise estimate to be trusted as a baseline
+        if rse < self.best_rse * _IMPROVE_FACTOR:
+            self.best_rse, self.best_at = rse, n
+        elif n - self.best_at >= max(3 * self.min_samples, 3 * self.best_at):
+            return "plateau"
+        return None
+
+
+def _choose_flush(clk: Clock, flush_l2: bool,
+                  flusher: Callable[[], None] | None) -> Callable[[], None] | None:
+    """The cache flush before each sample: the caller's, else the real clock's, else none."""
+    if not flush_l2:
+        return None
+    if flusher is not None:
+        return flusher
+    if isinstance(clk, CudaEventClock):
+        return clk.l2_flusher()
+    if isinstance(clk, CpuClock):
+        return make_flusher("cpu")[0]
+    return None
+
+
+def _open_monitor():
+    from ._context import NvmlMonitor
+
+    return NvmlMonitor.open()
+
+
+def _warm_up(fn: Callable, args: tuple, kwargs: dict, clk: Clock, warmup: int,
+             warmup_s: float) -> tuple[int, float]:
+    """Untimed calls: ``warmup`` of them, then on until ``warmup_s`` has passed.
+
+    Returns ``(calls, first_call_s)``; the first call is timed on the host clock (compile time
+    is of interest in itself). On a GPU the calls go on until the clocks and power have
+    settled: a power-capped GEMM runs several percent faster in its first milliseconds than
+    sustained (seen on the H200, docs/benchmarks.md).
+    """
+    first_call_s = float("nan")
+    t_warm = time.perf_counter()
+    i = 0
+    while i < warmup or (warmup_s > 0 and time.perf_counter() - t_warm < warmup_s):
+        t0 = time.perf_counter()
+        fn(*args, **kwargs)
+        if i == 0 or warmup_s > 0:
+            clk.sync()
+        if i == 0:
+            first_call_s = time.perf_counter() - t0
+        i += 1
+        if i >= 100_000:
+            break
+    clk.sync()
+    return i, first_call_s
+
+
+def _batch_size(samples: Sequence[float], rule: StoppingRule) -> int:
+    """How many samples a GPU clock queues next: ``min_samples`` first, then up to half the
+    samples so far, :data:`_BATCH_MAX` and :data:`_BATCH_TIME_S` of GPU time."""
+    n_now = len(samples)
+    if n_now == 0:
+        k = rule.min_samples
+    else:
+        med = statistics.median(samples)
+        k = max(1, min(_BATCH_MAX, n_now // 2 or 1,
+                       int(_BATCH_TIME_S / med) if med > 0 else _BATCH_MAX))
+    return max(1, min(k, rule.max_samples - n_now))
+
+
+def _sample(fn: Callable, args: tuple, kwargs: dict, clk: Clock,
+            flush: Callable[[], None] | None, monitor,
+            rule: StoppingRule) -> tuple[list[float], list[float], str]:
+    """The sampling loop: ``(samples [s], SM clocks [MHz], stop reason)``.
+
+    A batch clock queues several samples at once; the rule still sees them one by one, and
+    samples queued past the stopping point are dropped.
+    """
+    samples: list[float] = []
+    clocks: list[float] = []
+    t_start = clk.wall()
+    while True:
+        if isinstance(clk, BatchClock):
+            xs = clk.measure_batch(fn, args, kwargs, _batch_size(samples, rule), flush)
+        else:
+            if flush is not None:
+                flush()
+            xs = [clk.measure(fn, args, kwargs)]
+        c = monitor.sm_clock_mhz() if monitor is not None else None
+        for x in xs:
+            samples.append(float(x))
+            if c is not None:
+                clocks.append(c)
+            reason = rule.after(samples, clk.wall() - t_start)
+            if reason is not None:
+                clk.sync()
+                return samples, clocks, reason
+
+
+def _flags(samples: Sequence[float], clocks: Sequence[float], stop_reason: str, final_rse: float,
+           rule: StoppingRule, monitor, snapshots: tuple[dict, dict]) -> list[str]:
+    """Warnings about a measurement: timeout, noise, low SM clock, throttling."""
+    flags: list[str] = []
+    if stop_reason == "timeout" and len(samples) < rule.min_samples:
+        flags.append(f"timeout after {len(samples)} of {rule.min_samples} samples")
+    if stop_reason in ("timeout", "plateau", "max_samples") and final_rse > rule.rsd_target:
+        flags.append(f"noisy: rse {final_rse:.2%} > target {rule.rsd_target:.2%}")
+    if monitor is not None and clocks and monitor.max_sm_clock_mhz:
+        limit = LOW_CLOCK_FRACTION * monitor.max_sm_clock_mhz
+        low = sum(1 for c in clocks if c < limit)
+        if low:
+            flags.append(
+                f"low_sm_clock: {low}/{len(clocks)} samples below {limit:.0f} MHz "
+                f"({LOW_CLOCK_FRACTION:.0%} of max {monitor.max_sm_clock_mhz:.0f} MHz)"
+            )
+    for snap in snapshots:
+        reasons = snap.get("throttle_reasons") or []
+        hard = [r for r in reasons if r not in ("gpu_idle", "applications_clocks_setting", "none")]
+        if hard:
+            flags.append("throttle: " + ",".join(hard))
+            break
+    return flags
