@@ -359,7 +359,7 @@ def _add_bench(sub) -> None:
 
 
 def _add_bench_compute(bsub) -> None:
-    """`aicost bench compute` (issue: compute benchmarks)."""
+    """`aicost bench compute`: the compute benchmark suites."""
     p = bsub.add_parser("compute", help="GEMM, memory bandwidth, reductions, latency, transfers, "
                                          "roofline (GPU via CuPy/Numba CUDA, CPU via Numba/NumPy)")
     p.add_argument("--suite", choices=("quick", "full"), default="quick",
@@ -423,7 +423,7 @@ def _emit_bench(df, fmt: str) -> None:
 
 
 def _add_bench_storage(bsub) -> None:
-    """`aicost bench storage` (issue: storage and network)."""
+    """`aicost bench storage`: fio-like storage throughput."""
     p = bsub.add_parser(
         "storage", help="measure a file system like fio (direct I/O, parallel workers)",
         description="Measure throughput, IOPS and latency of a file system with fio's semantics "
@@ -474,7 +474,7 @@ def _print_result(res, args) -> None:
 
 
 def _add_bench_network(bsub) -> None:
-    """`aicost bench network` (issue: storage and network)."""
+    """`aicost bench network`: TCP stream throughput (iperf3-like)."""
     p = bsub.add_parser(
         "network", help="measure TCP throughput like iperf3 (loopback by default)",
         description="TCP stream throughput between a server process and a client, parallel "
@@ -530,7 +530,7 @@ def _model_presets() -> str:
 
 
 def _add_plan(sub) -> None:
-    """`aicost plan train|serve` (issue: workload models and planner)."""
+    """`aicost plan train|serve`: the training and serving planners."""
     from ._units import parse_duration
 
     def number(text: str) -> float:
