@@ -14,6 +14,7 @@ __all__ = [
     "AicostError",
     "BackendUnavailableError",
     "CatalogError",
+    "CatalogWarning",
     "InfeasibleError",
     "StoreError",
     "UnknownNameError",
@@ -61,6 +62,11 @@ class CatalogError(AicostError, ValueError):
             where.append(f"column {column!r}")
         prefix = ", ".join(where)
         super().__init__(f"{prefix}: {message}" if prefix else message)
+
+
+class CatalogWarning(UserWarning):
+    """A catalog import kept going but has something to say: rows dropped (and why), or an
+    imported offer kept beside a curated row with the same key instead of replacing it."""
 
 
 class UnknownNameError(AicostError, LookupError):

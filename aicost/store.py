@@ -108,6 +108,26 @@ _DDL = [
 ]
 _OUR_TABLES = {"meta", "runs", "results"}
 
+#: price history of catalog offers (one row per offer per catalog refresh); created on first
+#: use, so stores made before it existed keep working (not part of _OUR_TABLES)
+_OFFER_PRICES_DDL = """CREATE TABLE IF NOT EXISTS offer_prices (
+    fetched_at TIMESTAMP NOT NULL,
+    source VARCHAR NOT NULL,
+    url VARCHAR,
+    provider VARCHAR NOT NULL,
+    instance_type VARCHAR NOT NULL,
+    region VARCHAR NOT NULL,
+    accelerator VARCHAR NOT NULL,
+    accelerator_count BIGINT NOT NULL,
+    price_on_demand_usd_per_hour DOUBLE,
+    price_spot_usd_per_hour DOUBLE,
+    vcpus DOUBLE,
+    memory_gib DOUBLE
+)"""
+OFFER_PRICE_COLUMNS = ("fetched_at", "source", "url", "provider", "instance_type", "region",
+                       "accelerator", "accelerator_count", "price_on_demand_usd_per_hour",
+                       "price_spot_usd_per_hour", "vcpus", "memory_gib")
+
 
 def default_path() -> Path:
     """Return the default database path, ``$AICOST_HOME/results.duckdb`` [path]."""
@@ -455,17 +475,22 @@ class Store:
                 _rollback(con)
                 raise
 
-    def save_runs(self, batch) -> list[str]:
+    def save_runs(self, batch, *, results=None, run_index=None) -> list[str]:
         """Save several runs and all their results in ONE transaction; return their ids.
 
-        Used by :func:`aicost.fleet.bench` (one transaction per fleet run): either every run of
+        Used by :func:`aicost.fleet.save` (one transaction per fleet run): either every run of
         the batch is saved or none is.
 
         Parameters
         ----------
         batch : iterable of dict
-            Each with ``results`` (DataFrame or list of dict, as :meth:`save_run`) and optional
+            Each with optional ``results`` (DataFrame or list of dict, as :meth:`save_run`),
             ``context``, ``kind`` (default ``compute``), ``partial``, ``note``.
+        results : pandas.DataFrame, optional
+            Instead of per-run ``results``: every run's rows in one frame (fast for thousands
+            of runs; columns of :data:`RESULT_COLUMNS` only) ...
+        run_index : array of int, optional
+            ... and the position in ``batch`` of each row's run.
 
         Returns
         -------
@@ -477,22 +502,40 @@ class Store:
 
         items = [dict(b) for b in batch]
         now = datetime.now(timezone.utc).replace(tzinfo=None)
-        parts, lengths, run_rows = [], [], []
-        for item in items:
-            res = item.get("results")
-            part = res.copy() if isinstance(res, pd.DataFrame) else pd.DataFrame(list(res or []))
-            if len(part):
-                kind_col = part["kind"] if "kind" in part.columns else pd.Series(
-                    [None] * len(part), index=part.index, dtype=object)
-                part["kind"] = kind_col.where(kind_col.notna(), item.get("kind") or "compute")
-            parts.append(part)
-            lengths.append(len(part))
-        # one normalization for the whole batch (a fleet holds thousands of runs)
-        nonempty = [p for p in parts if len(p)]
-        frame = self._normalize_results(
-            pd.concat(nonempty, ignore_index=True) if nonempty else pd.DataFrame(), "compute")
-        starts = np.concatenate([[0], np.cumsum(lengths)])
+        if results is not None:
+            if run_index is None or len(run_index) != len(results):
+                raise ValueError("results= needs run_index= with one batch position per row")
+            idx = np.asarray(run_index, dtype=np.int64)
+            if len(idx) and (idx.min() < 0 or idx.max() >= len(items)):
+                raise ValueError(f"run_index must be in [0, {len(items)}), got "
+                                 f"{idx.min()}..{idx.max()}")
+            order = np.argsort(idx, kind="stable")
+            frame = _normalize_columnar(results.iloc[order], "compute")
+            idx = idx[order]
+            lengths = np.bincount(idx, minlength=len(items)).tolist()
+            kinds = np.array([it.get("kind") or "compute" for it in items], dtype=object)
+            frame["kind"] = frame["kind"].where(frame["kind"].notna(), pd.Series(
+                kinds[idx], index=frame.index))
+        else:
+            parts, lengths = [], []
+            for item in items:
+                res = item.get("results")
+                part = (res.copy() if isinstance(res, pd.DataFrame)
+                        else pd.DataFrame(list(res or [])))
+                if len(part):
+                    kind_col = part["kind"] if "kind" in part.columns else pd.Series(
+                        [None] * len(part), index=part.index, dtype=object)
+                    part["kind"] = kind_col.where(kind_col.notna(), item.get("kind") or "compute")
+                parts.append(part)
+                lengths.append(len(part))
+            nonempty = [p for p in parts if len(p)]
+            frame = self._normalize_results(
+                pd.concat(nonempty, ignore_index=True) if nonempty else pd.DataFrame(), "compute")
+        starts = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
         seen: set[str] = set()
+        run_rows = []
+        dev_col = frame["device"].to_numpy() if len(frame) else None
+        be_col = frame["backend"].to_numpy() if len(frame) else None
         for i, item in enumerate(items):
             kind = item.get("kind") or "compute"
             ctx = dict(item.get("context") or {})
@@ -500,9 +543,8 @@ class Store:
             while run_id in seen:  # 32 random bits: thousands of ids in one second can collide
                 run_id = _new_run_id(now)
             seen.add(run_id)
-            first = frame.iloc[starts[i]] if lengths[i] else {}
-            device = ctx.get("device") or (first.get("device") if lengths[i] else None)
-            backend = ctx.get("backend") or (first.get("backend") if lengths[i] else None)
+            device = ctx.get("device") or (dev_col[starts[i]] if lengths[i] else None)
+            backend = ctx.get("backend") or (be_col[starts[i]] if lengths[i] else None)
             run_rows.append([run_id, now, kind, str(ctx.get("host") or socket.gethostname()),
                              _opt_str(device), _opt_str(backend), _opt_str(ctx.get("suite")),
                              bool(item.get("partial", False)), lengths[i], __version__,
@@ -510,7 +552,8 @@ class Store:
         results = None
         if len(frame):
             ids = np.repeat(np.array([r[0] for r in run_rows], dtype=object), lengths)
-            frame.insert(0, "seq", np.concatenate([np.arange(n) for n in lengths]))
+            seq = np.arange(len(frame), dtype=np.int64) - np.repeat(starts[:-1], lengths)
+            frame.insert(0, "seq", seq)
             frame.insert(0, "run_id", ids)
             results = frame
         runs = pd.DataFrame(run_rows, columns=["run_id", "created_at", "kind", "host", "device",
@@ -726,6 +769,147 @@ class Store:
         merged["unit"] = merged["unit_a"].where(merged["unit_a"].notna(), merged["unit_b"])
         merged["ratio"] = merged["value_b"] / merged["value_a"]
         return merged[[*keys, "value_a", "value_b", "ratio", "unit"]]
+
+    # ------------------------------------------------------------------ offer price history
+    def save_offer_prices(self, offers, *, fetched_at: datetime, source: str,
+                          url: str | None = None) -> int:
+        """Append one catalog refresh's offers to the price history (one transaction).
+
+        Parameters
+        ----------
+        offers : pandas.DataFrame
+            Instance rows (``instances.csv`` columns: provider, instance_type, region,
+            accelerator, accelerator_count, price_on_demand_usd_per_hour, ...).
+        fetched_at : datetime
+            When the prices were fetched (UTC).
+        source : str
+            ``skypilot``, ``gpuhunt``, ...
+        url : str, optional
+
+        Returns
+        -------
+        int
+            Rows appended.
+        """
+        import pandas as pd
+
+        ts = pd.Timestamp(fetched_at)
+        frame = pd.DataFrame(index=range(len(offers)))
+        frame["fetched_at"] = ts.tz_convert("UTC").tz_localize(None) if ts.tzinfo else ts
+        frame["source"] = str(source)
+        frame["url"] = url
+        for col in OFFER_PRICE_COLUMNS[3:]:
+            frame[col] = offers[col].to_numpy() if col in offers else None
+        if frame.empty:
+            return 0
+        with self._connection(write=True) as con:
+            con.execute(_OFFER_PRICES_DDL)
+            con.execute("BEGIN TRANSACTION")
+            try:
+                con.register("_aicost_offer_prices", frame)
+                con.execute(f"INSERT INTO offer_prices SELECT {', '.join(OFFER_PRICE_COLUMNS)} "
+                            "FROM _aicost_offer_prices")
+                con.unregister("_aicost_offer_prices")
+                con.execute("COMMIT")
+            except BaseException:
+                _rollback(con)
+                raise
+        return len(frame)
+
+    def offer_prices(self, accelerator: str | None = None, provider: str | None = None,
+                     until: datetime | None = None):
+        """The price history of catalog offers, oldest first.
+
+        Parameters
+        ----------
+        accelerator : str, optional
+            Canonical accelerator name (exact, case-insensitive).
+        provider : str, optional
+        until : datetime, optional
+            Only prices fetched at or before this time.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns :data:`OFFER_PRICE_COLUMNS`; empty when nothing was recorded.
+        """
+        import pandas as pd
+
+        empty = pd.DataFrame(columns=list(OFFER_PRICE_COLUMNS))
+        where, params = [], []
+        if accelerator is not None:
+            where.append("lower(accelerator) = lower(?)")
+            params.append(str(accelerator))
+        if provider is not None:
+            where.append("lower(provider) = lower(?)")
+            params.append(str(provider))
+        if until is not None:
+            where.append("fetched_at <= ?")
+            ts = pd.Timestamp(until)
+            params.append((ts.tz_convert("UTC").tz_localize(None) if ts.tzinfo else ts)
+                          .to_pydatetime())
+        query = (f"SELECT {', '.join(OFFER_PRICE_COLUMNS)} FROM offer_prices"
+                 + (" WHERE " + " AND ".join(where) if where else "")
+                 + " ORDER BY fetched_at, provider, instance_type, region")
+        with self._connection(write=False) as con:
+            if con is None:
+                return empty
+            have = {r[0] for r in con.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'"
+            ).fetchall()}
+            if "offer_prices" not in have:
+                return empty
+            return con.execute(query, params).df()
+
+
+def _normalize_columnar(df, kind: str):
+    """:meth:`Store._normalize_results` for one large frame of known columns, column by column
+    (no Python loop per row except to encode dict ``params``): fleets save 100k+ rows."""
+    import numpy as np
+    import pandas as pd
+
+    extra = [c for c in df.columns if c not in RESULT_COLUMNS]
+    if extra:
+        raise ValueError(f"results= takes only the store's result columns; also got {extra} "
+                         "(put them in 'params')")
+    rows = df.reset_index(drop=True)
+    out = pd.DataFrame(index=range(len(rows)))
+    for col in RESULT_COLUMNS:
+        if col == "params":
+            if "params" in rows.columns:
+                out["params"] = pd.Series(
+                    [_dumps(dict(p)) if isinstance(p, Mapping) else
+                     ("{}" if _missing(p) else _dumps({"params": p})) for p in rows["params"]],
+                    dtype=object)
+            else:
+                out["params"] = "{}"
+        elif col == "samples_s":
+            if "samples_s" in rows.columns and rows["samples_s"].notna().any():
+                out["samples_s"] = pd.Series(
+                    [None if _missing(v) else [float(x) for x in np.asarray(v, float).ravel()]
+                     for v in rows["samples_s"]], dtype=object)
+            else:
+                out["samples_s"] = pd.Series([None] * len(rows), dtype=object)
+        elif col in _NUMERIC:
+            if col in rows.columns:
+                try:
+                    out[col] = pd.to_numeric(rows[col], errors="raise").astype(float).to_numpy()
+                except (TypeError, ValueError) as exc:
+                    raise ValueError(f"result column {col!r} must be numeric: {exc}") from None
+            else:
+                out[col] = np.nan
+        elif col in rows.columns:
+            obj = rows[col].astype(object)
+            na = obj.isna()
+            out[col] = obj.where(na, obj.astype(str)).where(~na, None)
+        else:
+            out[col] = pd.Series([None] * len(rows), dtype=object)
+    if len(out):
+        out["kind"] = out["kind"].where(out["kind"].notna(), kind)
+        if out["name"].isna().any():
+            bad = int(out["name"].isna().to_numpy().nonzero()[0][0])
+            raise ValueError(f"result row {bad} has no 'name': every result needs a name")
+    return out
 
 
 def _opt_str(v: Any) -> str | None:

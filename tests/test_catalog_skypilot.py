@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from aicost import CatalogError
+from aicost._errors import CatalogWarning
 from aicost.catalog import from_skypilot, load
 
 FIXTURES = Path(__file__).parent / "data" / "catalog" / "skypilot"
@@ -64,8 +65,11 @@ def test_v7_dropped_rows_say_why():
     assert reasons["p4de.24xlarge@10"] == "on-demand Price '0.0' is zero or negative"
     assert reasons["g6e.xlarge@13"] == "on-demand Price 'nan' is empty or not a number"
     assert reasons["g6e.2xlarge@14"].startswith("on-demand Price '99999.0' looks like a placeholder")
-    assert "'V100' is not in the catalog" in reasons["p3.2xlarge@12"]
-    assert len(reasons) == 6
+    assert len(reasons) == 5  # p3.2xlarge (V100) is imported since the catalog has the V100
+    assert _row(df, "p3.2xlarge", "us-east-1")["accelerator"] == "V100"
+    summary = df.attrs["summary"]
+    assert summary.dropped_by_reason == {"cpu-only": 1, "no-price": 3, "placeholder-price": 1}
+    assert summary.rows_dropped == 5 and "dropped 5" in str(summary)
     assert not ((df.instance_type == "p4de.24xlarge") & (df.region == "us-east-1")).any()
 
 
@@ -90,12 +94,20 @@ def test_v8_json_gpuinfo_and_tpus():
 
 
 def test_load_detects_a_vms_csv():
-    cat = load(extra=V7)
-    extra = cat.instances[cat.instances.source.str.startswith("SkyPilot")]
-    assert len(extra) == len(from_skypilot(V7))
-    # same key as a shipped row: the import overrides it (its price and its source)
+    with pytest.warns(CatalogWarning, match="both are kept"):
+        cat = load(extra=V7)
+    extra = cat.instances[cat.instances.source.str.startswith("SkyPilot catalog v7 (")]
+    # an imported offer identical to the curated row with its key is not repeated
+    assert len(extra) == len(from_skypilot(V7)) - 1
+    # same key as a shipped row: the import never replaces the curated row; both are listed
     p5 = cat.instance("p5.48xlarge", provider="aws", region="us-east-1")
-    assert p5.price_spot_usd_per_hour == 28.40 and p5.source.startswith("SkyPilot catalog v7")
+    assert p5.price_spot_usd_per_hour == 24.40 and not p5.source.startswith("SkyPilot")
+    both = cat.instances[(cat.instances.instance_type == "p5.48xlarge")
+                         & (cat.instances.region == "us-east-1")]
+    assert sorted(both["price_spot_usd_per_hour"]) == [24.40, 28.40]
+    # SkyPilot has no network columns: the known family gets aicost's fabrics
+    imported = both[both.source.str.startswith("SkyPilot catalog v7 (")].iloc[0]
+    assert (imported["scale_up_fabric"], imported["scale_out_fabric"]) == ("nvlink4", "efa-v2")
     # derived columns for imported rows
     row = cat.instances[(cat.instances.instance_type == "g6.xlarge")].iloc[0]
     assert row["price_usd_per_gpu_hour"] == pytest.approx(0.8048)

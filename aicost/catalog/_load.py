@@ -34,10 +34,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from .._errors import CatalogError, UnknownNameError, did_you_mean
+from .._errors import CatalogError, CatalogWarning, UnknownNameError, did_you_mean
 from .._paths import data_dir
 from ._records import PRICINGS, Accelerator, Fabric, Instance, StorageTier, normalize_pricing
 from ._schema import TABLE_ALIASES, TABLES, TableSpec, convert_cell, normalize_name
+from ._skypilot import import_skypilot
 
 __all__ = ["Catalog", "load", "read_table"]
 
@@ -256,9 +257,11 @@ def _apply_extra(tables: dict[str, list[dict]], item, index: int) -> None:
         forced = None
     header_set = set(header)
     if forced is None and {"InstanceType", "AcceleratorName"} <= header_set:
-        from ._skypilot import from_skypilot
-
-        _apply_extra(tables, from_skypilot(item, catalog=tables["accelerators"]), index)
+        _apply_import(tables, import_skypilot(item, catalog=tables["accelerators"],
+                                              instances=tables["instances"]), path)
+        return
+    if isinstance(item, pd.DataFrame) and item.attrs.get("aicost_import") == "skypilot":
+        _apply_import(tables, item, path)
         return
     if forced is None and "table" in header_set:
         tcol = header.index("table")
@@ -277,6 +280,52 @@ def _apply_extra(tables: dict[str, list[dict]], item, index: int) -> None:
         return
     table = TABLE_ALIASES.get(str(forced).lower()) if forced else _detect_table(header, path)
     _merge(tables, TABLES[table], header, rows, path)
+
+
+def _apply_import(tables: dict[str, list[dict]], df: pd.DataFrame, path: str) -> None:
+    """Add the offers of a SkyPilot import (``from_skypilot``'s frame) to ``tables``.
+
+    An import never replaces a row already in the catalog: an offer identical to the row
+    with its key (provider, instance type, region) is skipped; a different one is added
+    BESIDE it (both visible; ``Catalog.instance`` finds the earlier one first) and one
+    :class:`CatalogWarning` names them. Rows the import dropped are summarised in a warning.
+    """
+    import warnings
+
+    spec = TABLES["instances"]
+    header, rows = _frame_to_rows(df)
+    _check_header(spec, header, path, full=False)
+    base = tables["instances"]
+    existing: dict[tuple, int] = {}
+    for i, r in enumerate(base):
+        existing.setdefault(_row_key(spec, r), i)
+    same, beside = 0, []
+    for line, fields in rows:
+        row = _convert_row(spec, header, fields, path, line, need_required=True)
+        j = existing.get(_row_key(spec, row))
+        if j is not None:
+            old = base[j]
+            if (_fold(old["accelerator"]) == _fold(row["accelerator"])
+                    and old["accelerator_count"] == row["accelerator_count"]
+                    and old["price_on_demand_usd_per_hour"] == row["price_on_demand_usd_per_hour"]
+                    and old.get("price_spot_usd_per_hour") == row.get("price_spot_usd_per_hour")):
+                same += 1
+                continue
+            beside.append((old, row))
+        base.append(row)
+    summary = df.attrs.get("summary")
+    if summary is not None and (summary.rows_dropped or summary.unknown_accelerators):
+        warnings.warn(f"SkyPilot import {summary.line()}", CatalogWarning, stacklevel=4)
+    if beside:
+        examples = "; ".join(
+            f"{o['provider']} {o['instance_type']} {o['region']}: catalog {o['accelerator']} "
+            f"${o['price_on_demand_usd_per_hour']:g}/h ({o['as_of']}), import {n['accelerator']} "
+            f"${n['price_on_demand_usd_per_hour']:g}/h ({n['as_of']})" for o, n in beside[:3])
+        more = f" and {len(beside) - 3} more" if len(beside) > 3 else ""
+        warnings.warn(
+            f"{path}: {len(beside)} imported offers have the key of a catalog row and differ "
+            f"from it; both are kept (the catalog row is found first): {examples}{more}",
+            CatalogWarning, stacklevel=4)
 
 
 def _merge(tables, spec: TableSpec, header, rows, path, check_header: bool = True) -> None:
