@@ -142,3 +142,25 @@ def test_completion_script_knows_the_commands():
     res = subprocess.run(["bash", "-n"], input=script, text=True, capture_output=True)
     assert res.returncode == 0, res.stderr
     assert completion_script("zsh").startswith("autoload -U +X bashcompinit")
+
+
+def test_bench_tables_show_noise_and_never_a_flagged_number_alone():
+    """A 256^3 GEMM measured 163, 2.2, 175 and 166 GFLOP/s in four quick runs: the noisy one
+    carries its flag wherever it is shown, and the summary prefers a clean measurement."""
+    from aicost.report.blocks import bench_summary_html, bench_table
+
+    df = pd.DataFrame([
+        {"name": "gemm", "dtype": "fp32", "shape": "256x256x256", "median_s": 2e-4,
+         "stdev_s": 2e-6, "iqr_s": 3e-6, "value": 1.66e11, "unit": "FLOP/s", "flags": ""},
+        {"name": "gemm", "dtype": "fp32", "shape": "512x512x512", "median_s": 1.2e-1,
+         "stdev_s": 6e-2, "iqr_s": 5e-2, "value": 2.2e12, "unit": "FLOP/s",
+         "flags": "noisy: rse 9.1% > target 0.5%"},
+    ])
+    table = bench_table(df)
+    assert list(table["rel. stdev"]) == ["1.0%", "50.0%"]
+    assert table["flags"][1].startswith("noisy") and table["flags"][0] == ""
+    summary = bench_summary_html(df, {"device": "cpu", "backend": "numpy"})
+    assert "0.166 TFLOP/s" in summary and "2.2 TFLOP/s" not in summary
+    assert "1 of 2 measurements were flagged" in summary
+    only_noisy = bench_summary_html(df.iloc[[1]], {"device": "cpu"})
+    assert "flagged: noisy" in only_noisy

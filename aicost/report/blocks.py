@@ -516,7 +516,24 @@ def bench_table(df):
         out["% of peak"] = [format_cell(x, "pct_of_peak") for x in df["pct_of_peak"]]
     if "n_samples" in df.columns:
         out["samples"] = df["n_samples"]
+    # the spread of the samples and the timer's flags: a noisy number never stands alone
+    med = pd.to_numeric(df["median_s"], errors="coerce") if "median_s" in df.columns else None
+    for col, label in (("stdev_s", "rel. stdev"), ("iqr_s", "IQR/median")):
+        if med is not None and col in df.columns:
+            rel = 100 * pd.to_numeric(df[col], errors="coerce") / med.where(med > 0)
+            out[label] = [format_cell(x, "spread_pct") for x in rel]
+    if "flags" in df.columns:
+        out["flags"] = [str(f) if isinstance(f, str) and f.strip() else "" for f in df["flags"]]
     return out.reset_index(drop=True)
+
+
+def _flagged(df):
+    """True where a measurement carries a flag (noisy, timeout, throttle)."""
+    import pandas as pd
+
+    if "flags" not in df.columns:
+        return pd.Series(False, index=df.index)
+    return df["flags"].fillna("").astype(str).str.strip() != ""
 
 
 def bench_context(context) -> dict:
@@ -609,26 +626,39 @@ def bench_summary_html(df, context=None) -> str:
     unit = df["unit"].astype(str) if "unit" in df.columns else pd.Series("", index=df.index)
     pct = df["pct_of_peak"] if "pct_of_peak" in df.columns else pd.Series(float("nan"),
                                                                           index=df.index)
+    flagged = _flagged(df)
+
+    def best(rows):
+        """The best unflagged row; a flagged one only when nothing else was measured."""
+        clean = rows[~flagged.loc[rows.index]]
+        pick = clean if len(clean) else rows
+        i = pick["value"].astype(float).idxmax()
+        return i, (" [flagged: " + str(df.loc[i, "flags"]) + "]") if flagged.loc[i] else ""
+
     gemm = df[(name == "gemm") & (unit == "FLOP/s")]
     rates = []
     for dtype, g in gemm.groupby("dtype") if "dtype" in gemm.columns else ():
-        i = g["value"].astype(float).idxmax()
+        i, flag = best(g)
         p = pd.to_numeric(pct.loc[i], errors="coerce")
         rates.append(format_quantity(g.loc[i, "value"], "FLOP/s") + f" {dtype}"
-                     + (f" ({float(p):.0f}% of peak)" if pd.notna(p) else ""))
+                     + (f" ({float(p):.0f}% of peak)" if pd.notna(p) else "") + flag)
     if rates:
         parts.append("GEMM up to " + ", ".join(rates))
     stream = df[name.isin(["copy", "scale", "add", "triad", "dot"]) & (unit == "B/s")]
     if len(stream):
-        i = stream["value"].astype(float).idxmax()
+        i, flag = best(stream)
         p = pd.to_numeric(pct.loc[i], errors="coerce")
         parts.append(f"memory bandwidth up to {format_quantity(stream.loc[i, 'value'], 'B/s')} "
                      f"({stream.loc[i, 'name']})" + (f", {float(p):.0f}% of peak"
-                                                      if pd.notna(p) else ""))
+                                                      if pd.notna(p) else "") + flag)
     if not parts:
         return text("No GEMM or memory-bandwidth results in this run of {d}.", d=device)
     out = text("<b>{d}</b> ({b}) reached {p}.", d=device, b=ctx.get("backend", ""),
                p="; ".join(parts))
+    if flagged.any():
+        out += text(" {n} of {m} measurements were flagged (noisy, timed out or throttled): "
+                    "the table shows their spread and flags; these rates leave them out where "
+                    "an unflagged measurement exists.", n=int(flagged.sum()), m=len(df))
     if not pd.to_numeric(pct, errors="coerce").notna().any():
         out += text(" Percent of peak is not given: the catalog has no row for {d} (the catalog "
                     "lists accelerators, not host CPUs).", d=device)
