@@ -9,8 +9,10 @@ import tempfile
 from pathlib import Path
 
 __all__ = [
+    "OFFLINE_CSP",
     "PLOTLY_MIMETYPE",
     "embed_plotly",
+    "enforce_offline",
     "external_resources",
     "notebook_to_html",
     "write_atomic",
@@ -107,6 +109,7 @@ def notebook_to_html(nb, title: str | None = None, show_code: bool = False) -> s
         exclude_output_prompt=True,
     )
     body, _ = exporter.from_notebook_node(nb)
+    body = enforce_offline(body)
     leaks = external_resources(body)
     if leaks:  # pragma: no cover - guarded by tests; fail loudly rather than ship a CDN page
         raise RuntimeError(f"the exported report would load resources from the network: {leaks}")
@@ -117,6 +120,33 @@ _EXTERNAL = re.compile(
     r"""<(?:script|link|img|iframe)\b[^>]*?\b(?:src|href)\s*=\s*["']?((?:https?:)?//[^"'\s>]+)""",
     re.IGNORECASE,
 )
+
+
+#: Content-Security-Policy of every exported page: the browser itself refuses every load from
+#: the network (CSS url()/@import, srcset, <svg><image>, <video>, <object>, fetch(), ...).
+#: Inline scripts and styles (plotly.js embedded, its inline styles) and data:/blob: URLs stay
+#: allowed; 'unsafe-eval' because plotly.js compiles some functions at run time.
+OFFLINE_CSP = ("default-src 'none'; script-src 'unsafe-inline' 'unsafe-eval'; "
+               "style-src 'unsafe-inline'; img-src data: blob:; font-src data:; "
+               "media-src data: blob:; connect-src 'none'; frame-src 'none'; child-src 'none'; "
+               "object-src 'none'; worker-src blob:; manifest-src 'none'; base-uri 'none'; "
+               "form-action 'none'")
+_HEAD = re.compile(r"<head\b[^>]*>", re.IGNORECASE)
+#: <meta http-equiv="refresh"> navigates away (CSP does not cover it): removed
+_META_REFRESH = re.compile(r"""<meta\b[^>]*\bhttp-equiv\s*=\s*["']?\s*refresh\b[^>]*>""",
+                           re.IGNORECASE)
+
+
+def enforce_offline(html: str) -> str:
+    """Return ``html`` with :data:`OFFLINE_CSP` as the first element of ``<head>`` and every
+    ``<meta http-equiv="refresh">`` removed, so that the page loads nothing from the network
+    whatever its cells hold."""
+    html = _META_REFRESH.sub("", html)
+    meta = f'<meta http-equiv="Content-Security-Policy" content="{OFFLINE_CSP}">'
+    m = _HEAD.search(html)
+    if m is None:
+        return f"<head>{meta}</head>" + html
+    return html[:m.end()] + meta + html[m.end():]
 
 
 def external_resources(html: str) -> list[str]:
