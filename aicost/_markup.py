@@ -7,7 +7,7 @@ two dollars. These helpers write ``$`` so that it stays a dollar sign.
 
 from __future__ import annotations
 
-__all__ = ["mathjax_safe", "mathjax_safe_markdown"]
+__all__ = ["escape_figure", "mathjax_safe", "mathjax_safe_markdown", "plotly_text"]
 
 
 def mathjax_safe(text: object) -> str:
@@ -31,3 +31,97 @@ def mathjax_safe_markdown(text: object) -> str:
     'Cost \\$1.28M at \\$42/h'
     """
     return str(text).replace("\\$", "$").replace("$", "\\$")
+
+
+# ---------------------------------------------------------------------------- plotly text
+#: figure fields that hold data (user strings: catalog names, hosts, teams): every tag escaped
+_DATA_FIELDS = ("name", "text", "hovertext", "x", "y", "z", "labels", "customdata", "ids",
+                "header", "cells", "values", "parents", "legendgrouptitle")
+#: fields written by aicost with intended markup (<br>, <b>, <extra>): only links neutralized
+_TEMPLATE_FIELDS = ("hovertemplate", "texttemplate")
+
+
+def plotly_text(value: object) -> str:
+    """``value`` as a string plotly shows as plain text: ``<`` and ``>`` as entities.
+
+    plotly.js renders a subset of HTML in labels, hover text and legends (``<a href>`` becomes
+    a live link, ``<span style>`` restyles); a catalog cell such as ``<a href="http://...">``
+    must show as typed. ``&`` is left alone so that entities already written (``&#36;`` from
+    :func:`mathjax_safe`) still show as their character.
+
+    >>> plotly_text('<a href="http://x">H100</a>')
+    '&lt;a href="http://x"&gt;H100&lt;/a&gt;'
+    """
+    return str(value).replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _escape_data(v):
+    if isinstance(v, str):
+        return plotly_text(v)
+    if isinstance(v, dict):
+        return {k: _escape_data(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return type(v)(_escape_data(x) for x in v)
+    if getattr(v, "dtype", None) is not None and getattr(v.dtype, "kind", "") in "OUS":
+        return [_escape_data(x) for x in v.tolist()]
+    return v
+
+
+def _no_links(text):
+    import re
+
+    if not isinstance(text, str) or "<a" not in text.lower():
+        return text
+    return re.sub(r"<(/?\s*a\b[^>]*)>", r"&lt;\1&gt;", text, flags=re.IGNORECASE)
+
+
+def escape_figure(fig):
+    """Escape the user strings of a plotly figure in place and return it.
+
+    Data fields of every trace (``name``, ``text``, ``hovertext``, categorical ``x``/``y``,
+    string ``customdata``, ...) get :func:`plotly_text`; templates and layout texts (titles,
+    axis titles, annotations), which aicost writes with intended markup, lose only links
+    (``<a ...>``), which may have come from a user string spliced into them.
+    """
+    for trace in getattr(fig, "data", ()):
+        for field in _DATA_FIELDS:
+            if field not in trace:
+                continue
+            v = trace[field]
+            if v is None:
+                continue
+            if field in ("header", "cells"):  # go.Table: values inside
+                vals = v["values"] if "values" in v else None
+                if vals is not None:
+                    v["values"] = _escape_data(list(vals))
+                continue
+            if field == "legendgrouptitle":
+                if v["text"]:
+                    v["text"] = plotly_text(v["text"])
+                continue
+            new = _escape_data(v)
+            if new is not v:
+                trace[field] = new
+        for field in _TEMPLATE_FIELDS:
+            if field in trace and trace[field] is not None:
+                t = trace[field]
+                trace[field] = ([_no_links(x) for x in t] if isinstance(t, (list, tuple))
+                                else _no_links(t))
+    layout = getattr(fig, "layout", None)
+    if layout is not None:
+        if layout.title is not None and layout.title.text:
+            layout.title.text = _no_links(layout.title.text)
+        for ann in layout.annotations or ():
+            if ann.text:
+                ann.text = _no_links(ann.text)
+        for key in list(layout.to_plotly_json()):
+            if key.startswith(("xaxis", "yaxis")):
+                axis = layout[key]
+                if axis.title is not None and axis.title.text:
+                    axis.title.text = _no_links(axis.title.text)
+                if axis.ticktext is not None:
+                    axis.ticktext = _escape_data(list(axis.ticktext))
+        if layout.legend is not None and layout.legend.title is not None \
+                and layout.legend.title.text:
+            layout.legend.title.text = plotly_text(layout.legend.title.text)
+    return fig

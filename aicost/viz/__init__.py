@@ -73,3 +73,24 @@ __all__ = [
     "tcp_throughput_figure",
     "waste_by_team_figure",
 ]
+
+
+def _escaping(fn):
+    """Wrap a figure function so that user strings in its figure show as text (issue 11)."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        from .._markup import escape_figure
+
+        out = fn(*args, **kwargs)
+        return escape_figure(out) if hasattr(out, "data") and hasattr(out, "layout") else out
+
+    return wrapper
+
+
+# every public figure function escapes catalog/user strings in labels, hover text and legends
+for _name in __all__:
+    if _name.endswith("_figure") or _name == "roofline":
+        globals()[_name] = _escaping(globals()[_name])
+del _name
