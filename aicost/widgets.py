@@ -150,7 +150,9 @@ class Dashboard:
         self.updates += 1
         try:
             self._update()
-        except Exception as exc:  # shown on the page: a dashboard must not die on bad input
+        # bad input (an unknown name, an infeasible target, a value out of range: aicost's
+        # errors are ValueError or LookupError) is shown on the page; a bug propagates
+        except (ValueError, LookupError) as exc:
             self.error = exc
             self.status.value = (f'<div style="color:#a33"><b>{_esc(type(exc).__name__)}</b>: '
                                  f"{_esc(exc)}</div>")
@@ -192,10 +194,7 @@ def _model_arg(name: str):
 
 
 def _provider_choices(catalog) -> list[str]:
-    try:
-        return sorted({str(p) for p in catalog.instances["provider"].dropna()})
-    except Exception:  # a catalog without instances: no provider filter
-        return []
+    return sorted({str(p) for p in catalog.instances["provider"].dropna()})
 
 
 def _hover(df) -> list[str]:

@@ -35,6 +35,11 @@ class BackendStatus:
     device_kind: str
 
 
+# The status checks below turn ANY failure to import or start an optional GPU/JIT library into
+# the one-line reason its backend is unavailable (`except Exception` on purpose): a library can
+# fail in ways its documentation does not list (numba-cuda 0.30.4 raises AttributeError under
+# NumPy 2.5, "numpy has no attribute row_stack"), and aicost must say why instead of crashing.
+# The reason carries the exception's type and message, so nothing is hidden.
 def _one_line(exc: BaseException) -> str:
     msg = " ".join(str(exc).split())
     return f"{type(exc).__name__}: {msg}" if msg else type(exc).__name__
@@ -47,14 +52,14 @@ def _status_cupy() -> BackendStatus:
         return BackendStatus("cupy", False, f"import cupy failed: {_one_line(exc)}", "cuda")
     try:
         count = cupy.cuda.runtime.getDeviceCount()
-    except Exception as exc:
+    except cupy.cuda.runtime.CUDARuntimeError as exc:
         return BackendStatus("cupy", False, f"no CUDA driver or device: {_one_line(exc)}", "cuda")
     if count < 1:
         return BackendStatus("cupy", False, "no CUDA device", "cuda")
     try:
         props = cupy.cuda.runtime.getDeviceProperties(cupy.cuda.Device().id)
         name = props["name"].decode() if isinstance(props["name"], bytes) else props["name"]
-    except Exception as exc:
+    except cupy.cuda.runtime.CUDARuntimeError as exc:
         return BackendStatus("cupy", False, f"CUDA device unusable: {_one_line(exc)}", "cuda")
     return BackendStatus("cupy", True, f"CuPy {cupy.__version__} on {name}", "cuda")
 

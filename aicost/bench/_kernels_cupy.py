@@ -285,7 +285,7 @@ class CupyBackend:
 
             try:
                 return a.astype(ml_dtypes.bfloat16)
-            except Exception:  # older CuPy: convert on the host
+            except (TypeError, ValueError):  # older CuPy without bfloat16: convert on the host
                 return cp.asarray(cp.asnumpy(a).astype(ml_dtypes.bfloat16))
         return a.astype({"fp64": cp.float64, "fp32": cp.float32, "tf32": cp.float32,
                          "int8": cp.int8}[dtype])
@@ -396,7 +396,7 @@ class CupyBackend:
             ct = lin.get_compute_type(np.float32)
             info["float32_compute_type"] = str(lin.compute_type_to_str(ct))
             info["fp32_matmul_uses_tf32"] = ct == getattr(lin, "COMPUTE_TYPE_TF32", _CT_TF32)
-        except Exception as exc:
+        except (ImportError, AttributeError) as exc:  # CuPy internals of another version
             info["error"] = f"{type(exc).__name__}: {exc}"
         return info
 

@@ -251,9 +251,11 @@ class NumbaCudaBackend:
         self._keep: list = []
 
     def _attr(self, name: str, default: int) -> int:
+        from numba.cuda.cudadrv.driver import CudaAPIError
+
         try:
             return int(getattr(self.dev, name)) or default
-        except Exception:
+        except (AttributeError, CudaAPIError):  # the simulator (no device) or an unknown attribute
             return default
 
     def device_name(self) -> str:
@@ -272,16 +274,12 @@ class NumbaCudaBackend:
             "memory_free_bytes": int(free),
             "max_threads_per_sm": self.max_threads_per_sm,
         }
-        try:
-            info["l2_bytes"] = int(self.dev.L2_CACHE_SIZE)
-        except Exception:
-            pass
-        try:
-            import numba
+        l2 = self._attr("L2_CACHE_SIZE", 0)
+        if l2:
+            info["l2_bytes"] = l2
+        import numba
 
-            info["numba_version"] = numba.__version__
-        except Exception:
-            pass
+        info["numba_version"] = numba.__version__
         return info
 
     def mem_free_bytes(self) -> int:
@@ -294,10 +292,9 @@ class NumbaCudaBackend:
     def free_all(self) -> None:
         self._keep.clear()
         self.cuda.synchronize()
-        try:
-            self.cuda.current_context().deallocations.clear()
-        except Exception:
-            pass
+        ctx = self.cuda.current_context()
+        if hasattr(ctx, "deallocations"):  # Numba's pending frees (absent in the simulator)
+            ctx.deallocations.clear()
 
     def np_dtype(self, dtype: str):
         return np.dtype({"fp32": np.float32, "fp64": np.float64}[dtype])
@@ -306,15 +303,16 @@ class NumbaCudaBackend:
         """Random normal device array; drawn on the device through CuPy when it is importable."""
         try:
             import cupy
-
+        except ImportError:  # CuPy is optional here: draw on the host and copy
+            cupy = None
+        if cupy is not None and self.dev is not None:
             rs = cupy.random.RandomState(seed)
             arr = rs.standard_normal(size=shape, dtype=self.np_dtype(dtype))
             cupy.cuda.get_current_stream().synchronize()
             self._keep.append(arr)
             return self.cuda.as_cuda_array(arr)
-        except Exception:
-            host = np.random.default_rng(seed).standard_normal(shape).astype(self.np_dtype(dtype))
-            return self.cuda.to_device(host)
+        host = np.random.default_rng(seed).standard_normal(shape).astype(self.np_dtype(dtype))
+        return self.cuda.to_device(host)
 
     def empty(self, shape, dtype: str):
         return self.cuda.device_array(shape, dtype=self.np_dtype(dtype))

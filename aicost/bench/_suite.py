@@ -8,7 +8,7 @@ import time
 import warnings
 from collections.abc import Callable
 
-from .._errors import BackendUnavailableError
+from .._errors import BackendUnavailableError, StoreError
 from ._backends import get_backend
 from ._context import collect_context
 from ._measure import (
@@ -130,10 +130,10 @@ def run(suite: str = "quick", backend="auto", store=None, progress: bool = True,
     if progress:
         try:
             from tqdm.auto import tqdm
-
+        except ImportError:  # tqdm is optional: no progress bar
+            tqdm = None
+        if tqdm is not None:
             bar = tqdm(total=len(tasks), desc=f"bench {suite} ({be.name})", unit="task")
-        except Exception:
-            bar = None
     try:
         for label, task in tasks:
             if bar is not None:
@@ -142,6 +142,8 @@ def run(suite: str = "quick", backend="auto", store=None, progress: bool = True,
                 frames.append(task())
             except (BackendUnavailableError, KeyboardInterrupt):
                 raise
+            # one failing measurement must not sink the others: its error is recorded in
+            # Run.errors and shown with the run (raise_errors=True re-raises instead)
             except Exception as exc:
                 if raise_errors:
                     raise
@@ -172,7 +174,9 @@ def _save(result: Run, store) -> str | None:
             store = Store()
         return store.save_run(result.df, context=jsonable(result.context), kind="compute",
                               partial=result.partial)
-    except Exception as exc:  # a store problem must not lose the measurements
+    # a store that cannot take the run (locked, foreign or damaged file, no disk space, DuckDB
+    # missing) must not lose the measurements: they stay in the Run, with a warning
+    except (StoreError, OSError, ImportError) as exc:
         result.context["store_error"] = f"results not saved: {type(exc).__name__}: {exc}"
         warnings.warn(f"results not saved: {type(exc).__name__}: {exc}", stacklevel=3)
         return None

@@ -48,14 +48,16 @@ def gpu_inventory() -> list[dict]:
     """
     try:
         import pynvml as nvml
-
+    except ImportError:  # no nvidia-ml-py: a CPU-only worker
+        return []
+    try:
         nvml.nvmlInit()
-    except Exception:  # no nvidia-ml-py, no driver: a CPU-only worker
+    except nvml.NVMLError:  # no driver: a CPU-only worker
         return []
     out = []
     try:
         driver = _text(nvml.nvmlSystemGetDriverVersion())
-    except Exception:
+    except nvml.NVMLError:
         driver = None
     for i in range(int(nvml.nvmlDeviceGetCount())):
         h = nvml.nvmlDeviceGetHandleByIndex(i)
@@ -64,7 +66,7 @@ def gpu_inventory() -> list[dict]:
         def _try(key, f, h=h, rec=rec):
             try:
                 rec[key] = f(h)
-            except Exception:  # NVML_ERROR_NOT_SUPPORTED and friends: record None
+            except nvml.NVMLError:  # NVML_ERROR_NOT_SUPPORTED and friends: record None
                 rec[key] = None
 
         _try("gpu_name", lambda h: _text(nvml.nvmlDeviceGetName(h)))

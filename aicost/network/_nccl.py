@@ -43,11 +43,13 @@ def gpu_count() -> tuple[int, str]:
     """Return ``(number of CUDA devices CuPy sees, why none when 0)``."""
     try:
         import cupy
-    except Exception as exc:  # ImportError, or a broken CUDA install
+    # CuPy is optional: an ImportError, or any error of a broken CUDA install while it
+    # imports, becomes the reason there is no GPU
+    except Exception as exc:
         return 0, f"CuPy is not importable ({exc}); install aicost[gpu]"
     try:
         return int(cupy.cuda.runtime.getDeviceCount()), ""
-    except Exception as exc:
+    except cupy.cuda.runtime.CUDARuntimeError as exc:
         return 0, f"no CUDA device ({exc})"
 
 
@@ -180,7 +182,7 @@ def nccl_collectives(
     try:
         import cupy
         from cupy.cuda import nccl
-    except Exception as exc:
+    except ImportError as exc:  # CuPy built without NCCL support
         raise BackendUnavailableError(f"cupy.cuda.nccl is not available: {exc}") from exc
     if not getattr(nccl, "available", True):
         raise BackendUnavailableError(

@@ -370,9 +370,11 @@ class _ServerProcess:
                 self.proc.stdin.close()
         except OSError:
             pass
+        import subprocess
+
         try:
             self.proc.wait(5)
-        except Exception:
+        except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait(5)
         for f in (self.proc.stdout, self.proc.stderr):

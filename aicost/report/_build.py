@@ -173,7 +173,7 @@ def execute_template(template: Path, parameters: dict, *, cwd: str | os.PathLike
                     if cell.get("cell_type") == "code" and cell.get("execution_count") == exc.exec_count:
                         section = _section_of(cell)
                         break
-            except Exception:  # the partial notebook is only used to name the section
+            except (OSError, ValueError):  # unreadable partial notebook: only names the section
                 pass
             tb = _ANSI.sub("", "\n".join(exc.traceback or []))
             where = f"cell {exc.cell_index}" + (f" ({section})" if section else "")

@@ -56,11 +56,11 @@ def _short(text, n: int = 60) -> str:
 def _catalog_accelerator(device):
     if not device:
         return None
-    try:
-        from .. import catalog
+    from .. import catalog
 
+    try:
         return catalog.load().accelerator(str(device))
-    except Exception:
+    except LookupError:  # UnknownNameError: a device the catalog does not list (a CPU)
         return None
 
 
@@ -164,7 +164,7 @@ def _machine_traces(df, device, dtypes, show_peaks: bool):
         for dt in dtypes:
             try:
                 peaks[dt] = float(acc.peak_flops_per_s(dt))
-            except Exception:
+            except ValueError:  # no catalog peak for this dtype on this chip
                 continue
         top = max(peaks.values()) if peaks else None
         xb = xgrid[xgrid * bw <= (top or np.inf) * 1.05]
