@@ -14,8 +14,19 @@ from __future__ import annotations
 
 from ._load import Catalog, load, read_table
 from ._records import Accelerator, Fabric, Instance, StorageTier, normalize_pricing
+from ._refresh import (
+    RefreshReport,
+    RefreshResult,
+    catalog_status,
+    load_refreshed,
+    oldest_as_of,
+    price_age_note,
+    price_history,
+    prices_as_of,
+    refresh,
+)
 from ._schema import normalize_name
-from ._skypilot import from_skypilot
+from ._skypilot import ImportSummary, from_skypilot
 
 # The named constants (PRICINGS, TABLES, PLAUSIBLE_USD_PER_GPU_HOUR, SKYPILOT_ACCELERATOR_NAMES)
 # live in the private modules; the public names are classes and functions only.
@@ -23,11 +34,21 @@ __all__ = [
     "Accelerator",
     "Catalog",
     "Fabric",
+    "ImportSummary",
     "Instance",
+    "RefreshReport",
+    "RefreshResult",
     "StorageTier",
+    "catalog_status",
     "from_skypilot",
     "load",
+    "load_refreshed",
     "normalize_name",
     "normalize_pricing",
+    "oldest_as_of",
+    "price_age_note",
+    "price_history",
+    "prices_as_of",
     "read_table",
+    "refresh",
 ]

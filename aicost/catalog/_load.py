@@ -631,6 +631,12 @@ class Catalog:
         self.instances = _derive_instances(_frame(TABLES["instances"], tables["instances"]), acc)
         self.storage_tiers = _frame(TABLES["storage"], tables["storage"])
         self.fabrics = _frame(TABLES["fabrics"], tables["fabrics"])
+        # the scale-up (NVLink) domain: the fabric's when it spans instances (NVL72 racks),
+        # else the instance's own accelerators
+        domain = self.instances["scale_up_fabric"].map(
+            self.fabrics.set_index("name")["scale_up_domain_gpus"]).astype("Float64")
+        self.instances["scale_up_domain_gpus"] = domain.fillna(
+            self.instances["accelerator_count"].astype("Float64")).astype("int64")
 
     def copy(self) -> Catalog:
         """Return an independent copy (DataFrames copied)."""
@@ -753,6 +759,21 @@ class Catalog:
                                        [r["region"] for r in hits])
             hits = sel
         return _record(Instance, hits[0])
+
+    def scale_up_domain_gpus(self, instance_type: str, provider: str | None = None,
+                             region: str | None = None) -> int:
+        """Accelerators that one scale-up (NVLink-class) domain of this offer joins.
+
+        The limit for tensor and expert parallelism: 72 for a GB200/GB300 NVL72 rack whose
+        instances hold 4 GPUs each, otherwise the instance's accelerator count. The same
+        number is the ``scale_up_domain_gpus`` column of :attr:`instances`.
+        """
+        inst = self.instance(instance_type, provider, region)
+        if inst.scale_up_fabric is not None:
+            fab = self.fabric(inst.scale_up_fabric)
+            if fab.scale_up_domain_gpus is not None:
+                return int(fab.scale_up_domain_gpus)
+        return int(inst.accelerator_count)
 
     def find(self, name: str):
         """Look ``name`` up in every table: accelerators, instances, storage tiers, fabrics.

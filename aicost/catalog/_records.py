@@ -119,6 +119,8 @@ class Accelerator(_RecordMixin):
     as_of : datetime.date
     memory_gb : float or None
         Memory as the datasheet prints it [GB, vendor's unit].
+    fp4_tflops : float or None
+        Dense FP4 peak (NVFP4/MXFP4) [TFLOP/s]; ``None`` where the chip has none.
     """
 
     name: str
@@ -138,6 +140,7 @@ class Accelerator(_RecordMixin):
     source: str
     as_of: _dt.date
     memory_gb: float | None = None
+    fp4_tflops: float | None = None
 
     @property
     def memory_bytes(self) -> int:
@@ -341,6 +344,9 @@ class Fabric(_RecordMixin):
     aliases : tuple of str
     source : str
     as_of : datetime.date
+    scale_up_domain_gpus : int or None
+        Accelerators in one scale-up domain when it spans several instances (72 for an
+        NVL72 rack); ``None``: the domain is the instance.
     """
 
     name: str
@@ -351,6 +357,7 @@ class Fabric(_RecordMixin):
     aliases: tuple[str, ...]
     source: str
     as_of: _dt.date
+    scale_up_domain_gpus: int | None = None
 
     def bandwidth_per_gpu_bytes_per_s(self, gpus_per_node: int = 8) -> float:
         """One-direction bandwidth available to one GPU [B/s] (per-node fabrics are shared)."""

@@ -514,7 +514,8 @@ def import_skypilot(path, provider: str | None = None, *, as_of=None, catalog=No
     out_rows = []
     where = source_url or p.name
     for (itype, canon, n, region), g in groups.items():
-        src = f"SkyPilot catalog {version} ({where}, line {g['line']}"
+        label = "gpuhunt" if where.startswith("gpuhunt:") else f"SkyPilot catalog {version}"
+        src = f"{label} ({where}, line {g['line']}"
         src += f", {g['zones']} zones: lowest price)" if g["zones"] > 1 else ")"
         if len(g["prices"]) > 1:
             src += "; on-demand differs by zone, lowest taken"
