@@ -62,7 +62,9 @@ def _emit(df, fmt: str = "table", out=None, title: str | None = None) -> None:
     """
     out = out or sys.stdout
     if fmt == "csv":
-        df.to_csv(out, index=False)
+        from ._csv import spreadsheet_safe
+
+        spreadsheet_safe(df).to_csv(out, index=False)  # no cell runs as a spreadsheet formula
     elif fmt == "json":
         out.write(df.to_json(orient="records", indent=2, date_format="iso", default_handler=str))
         out.write("\n")

@@ -386,3 +386,52 @@ def test_numpy_reprs_do_not_leak_into_cli_messages():
 
     assert _error_text(ValueError(f"got {np.int64(-3)!r} and {np.float64(2.5)!r}")) == \
         "got -3 and 2.5"
+
+
+def test_catalog_strings_in_charts_are_text_not_links(tmp_path):
+    from aicost import catalog, viz
+
+    f = tmp_path / "instances_mine.csv"
+    f.write_text("provider,instance_type,region,accelerator,accelerator_count,"
+                 "price_on_demand_usd_per_hour,price_spot_usd_per_hour,source,as_of\n"
+                 '"<a href=""http://evil.example"">acme</a>",<b>x8</b>,eu,H100-SXM,8,20,10,'
+                 "mine,2026-01-01\n")
+    cat = catalog.load(extra=[f])
+    for fig in (viz.price_per_gpu_hour_figure(cat), viz.best_offer_figure(cat),
+                viz.spot_vs_on_demand_figure(cat)):
+        text = fig.to_json()
+        assert "<a href" not in text and "<b>x8" not in text
+    fig = viz.price_per_gpu_hour_figure(cat)
+    assert any(t.name == '&lt;a href="http://evil.example"&gt;acme&lt;/a&gt;' for t in fig.data)
+
+
+def test_plotly_text_and_templates():
+    import plotly.graph_objects as go
+
+    from aicost._markup import escape_figure, plotly_text
+
+    assert plotly_text("<i>x</i> &#36;5") == "&lt;i&gt;x&lt;/i&gt; &#36;5"
+    fig = go.Figure(go.Bar(x=["<a href='http://e'>n</a>"], y=[1],
+                           hovertemplate="on <a href='http://e'>p</a><br>%{y}<extra></extra>"))
+    fig.update_layout(title="plan for <a href='http://e'>m</a> <b>ok</b>")
+    escape_figure(fig)
+    assert fig.data[0].x[0].startswith("&lt;a")
+    assert "<br>" in fig.data[0].hovertemplate and "<a " not in fig.data[0].hovertemplate
+    assert "<b>ok</b>" in fig.layout.title.text and "<a " not in fig.layout.title.text
+
+
+def test_csv_export_neutralizes_formula_cells(tmp_path, capsys):
+    f = tmp_path / "instances_mine.csv"
+    f.write_text("provider,instance_type,region,accelerator,accelerator_count,"
+                 "price_on_demand_usd_per_hour,source,as_of\n"
+                 'acme,x8,eu,H100-SXM,8,20,"=HYPERLINK(""http://e"",""x"")",2026-01-01\n'
+                 "acme,x9,eu,H100-SXM,8,21,@SUM(A1),2026-01-01\n")
+    rc, out, _ = _cli(["catalog", "list", "instances", "--provider", "acme", "--extra", str(f),
+                       "--format", "csv"], capsys)
+    assert rc == 0
+    import csv
+    import io
+
+    cells = [c for row in csv.reader(io.StringIO(out)) for c in row]
+    assert "'=HYPERLINK(\"http://e\",\"x\")" in cells and "'@SUM(A1)" in cells
+    assert not any(c.startswith(("=", "@", "+")) for c in cells)
