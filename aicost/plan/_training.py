@@ -181,6 +181,10 @@ def _checkpoint_tiers(cat, providers: Sequence[str], storage_tier) -> pd.DataFra
     return ev.checkpoint_tiers(cat, providers, storage_tier)
 
 
+#: most training tokens a plan accepts: 1e16, ~250x Llama 4's 40T; more is a typo or overflow
+MAX_TRAINING_TOKENS = 1e16
+
+
 def plan_training(
     model,
     tokens,
@@ -278,6 +282,9 @@ def plan_training(
     tokens = _check_positive("tokens", tokens, " of tokens")
     if budget_usd is not None:
         budget_usd = _check_positive("budget_usd", budget_usd, " [USD]")
+    if tokens > MAX_TRAINING_TOKENS:
+        raise ValueError(f"tokens must be at most {MAX_TRAINING_TOKENS:.0e} (a thousand times the largest "
+                         f"published training run), got {tokens:g}")
     deadline_s = _deadline_s(deadline, now)
     if int(max_gpus) < 1 or int(min_gpus) < 1 or min_gpus > max_gpus:
         raise ValueError(f"need 1 <= min_gpus <= max_gpus, got min_gpus={min_gpus}, max_gpus={max_gpus}")
