@@ -212,6 +212,10 @@ def _bottleneck(df: pd.DataFrame, ctx: dict) -> np.ndarray:
     return out
 
 
+#: most requests per second a plan accepts (10 million: beyond the largest public services)
+MAX_REQUESTS_PER_S = 1e7
+
+
 def plan_inference(
     model,
     requests_per_s: float | None = None,
@@ -307,6 +311,12 @@ def plan_inference(
         if isinstance(v, bool) or int(v) != v or v < 1:
             raise ValueError(f"{name} must be a positive whole number of tokens, got {v!r}")
     p, o = int(prompt_tokens), int(output_tokens)
+    if rate > MAX_REQUESTS_PER_S:
+        raise ValueError(f"requests_per_s must be at most {MAX_REQUESTS_PER_S:.0e} requests/s, got "
+                         f"{rate:g}")
+    if p + o > spec.seq_len:
+        raise ValueError(f"prompt_tokens + output_tokens = {p + o:,} exceeds the {spec.seq_len:,}-token "
+                         f"context of {spec.name}; use at most {spec.seq_len:,} tokens in all")
     ttft_t = None if ttft_s is None else parse_duration(ttft_s)
     tpot_t = None if tpot_s is None else parse_duration(tpot_s)
     for name, v in (("ttft_s", ttft_t), ("tpot_s", tpot_t)):
