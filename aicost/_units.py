@@ -18,9 +18,11 @@ __all__ = [
     "DTYPE_BYTES",
     "GB",
     "GIB",
+    "HOURS_PER_MONTH",
     "HOUR_S",
     "KIB",
     "MIB",
+    "MONTH_S",
     "TB",
     "TFLOP",
     "TIB",
@@ -42,6 +44,11 @@ KIB, MIB, GIB, TIB = 2**10, 2**20, 2**30, 2**40
 TFLOP = 1e12
 HOUR_S = 3600.0
 DAY_S = 86400.0
+#: Hours in a billing month: 8760 h / 12, the convention of AWS, Google Cloud and Azure price
+#: pages for per-month prices (storage GB-months, monthly estimates). The one billing month of
+#: aicost (storage, planner, reliability rates quoted per month).
+HOURS_PER_MONTH = 730.0
+MONTH_S = HOURS_PER_MONTH * HOUR_S
 
 #: canonical dtype names and their aliases
 _DTYPE_ALIASES = {

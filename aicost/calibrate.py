@@ -23,9 +23,12 @@ from ._units import normalize_dtype
 from .store import decode_params
 
 __all__ = [
+    "DEFAULT_BANDWIDTH_EFFICIENCY",
     "DEFAULT_COLLECTIVE_EFFICIENCY",
     "DEFAULT_GEMM_EFFICIENCY",
     "Efficiency",
+    "INFERENCE_KERNEL_FACTOR",
+    "TRAINING_KERNEL_FACTOR",
     "collective_efficiency",
     "gemm_efficiency",
     "measured_gemm",
@@ -41,8 +44,24 @@ DEFAULT_GEMM_EFFICIENCY = {"bf16": 0.72, "fp16": 0.70, "tf32": 0.69, "fp32": 0.7
                            "fp8": 0.65, "int8": 0.65}
 #: NCCL busbw / per-direction link bandwidth at large messages (nccl-tests PERFORMANCE.md
 #: explains busbw as the number to compare with the hardware; all-reduce on NVLink/InfiniBand
-#: typically reaches 75-90 %); 0.8 is the middle. Same value as aicost.network's default.
+#: typically reaches 75-90 %); 0.8 is the middle. The one definition: aicost.hardware and the
+#: fabric collective times take it from here.
 DEFAULT_COLLECTIVE_EFFICIENCY = 0.80
+#: Fraction of the GEMM rate a whole training step keeps: layer norms, softmax, rotary and
+#: other elementwise kernels, launches and the data loader run below the matmul rate. Megatron-LM
+#: reaches 52-56% MFU on A100 at scale (Narayanan et al. 2021, Table 1; Korthikanti et al.
+#: 2022, Table 5) with GEMMs near 75%; 0.8 x ~0.72 leaves ~0.58 before communication and bubble.
+TRAINING_KERNEL_FACTOR = 0.80
+#: Prefill keeps this fraction of the GEMM rate (attention, norms and sampling run below it); as
+#: TRAINING_KERNEL_FACTOR.
+INFERENCE_KERNEL_FACTOR = 0.80
+#: Fraction of peak HBM bandwidth decode kernels reach: a device copy reached 0.88 of the H200's
+#: 4.8 TB/s here (design.md: 4.2-4.3 TB/s); GEMV and paged-attention kernels sit a little lower.
+DEFAULT_BANDWIDTH_EFFICIENCY = 0.80
+#: a measured busbw above this multiple of a fabric's link bandwidth was measured over another
+#: (faster) fabric and is not used for it (in-network reductions such as NVLink SHARP reach
+#: somewhat above 1, not 1.5)
+_MAX_COLLECTIVE_EFFICIENCY = 1.5
 #: collective results from messages at least this large count (busbw plateaus there)
 _LARGE_MESSAGE_BYTES = 64 * 2**20
 
@@ -138,9 +157,9 @@ def _shape_tuple(shape):
     if shape is None:
         return None
     if isinstance(shape, str):
-        from .bench._suite import _shape3
+        from .bench import gemm_shape
 
-        return _shape3(shape)
+        return gemm_shape(shape)
     if isinstance(shape, (int, float)):
         return (int(shape),) * 3
     return tuple(int(x) for x in shape)
@@ -265,9 +284,14 @@ def gemm_efficiency(accelerator, dtype: str = "bf16", store=None, shape=None) ->
 
 # ----------------------------------------------------------------------------- collectives
 def _norm_op(op: str) -> str:
-    key = str(op).strip().lower().replace(" ", "_").replace("-", "_")
-    return {"allreduce": "all_reduce", "allgather": "all_gather", "reducescatter": "reduce_scatter",
-            "alltoall": "all_to_all"}.get(key, key)
+    """``aicost.network.normalize_op``, leaving a name it does not know (a stored result of
+    some other collective) as it is, so that it simply matches nothing."""
+    from .network import normalize_op
+
+    try:
+        return normalize_op(op)
+    except LookupError:
+        return str(op)
 
 
 def collective_efficiency(fabric_or_device=None, op: str = "all_reduce", store=None) -> Efficiency:
@@ -330,6 +354,9 @@ def collective_efficiency(fabric_or_device=None, op: str = "all_reduce", store=N
     import statistics
 
     busbw = statistics.median(float(v) for v in large["value"])
+    if busbw / ref_bw > _MAX_COLLECTIVE_EFFICIENCY:
+        # faster than the link can carry: these results ran over another, faster fabric
+        return default
     ranks = sorted({int(_params(p).get("n_ranks") or 0) for p in large["params"]})
     return Efficiency(
         value=busbw / ref_bw,

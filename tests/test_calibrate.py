@@ -97,10 +97,16 @@ def test_collective_efficiency_measured_and_default(store):
 
 
 def test_model_layer_uses_calibration(store, monkeypatch):
-    from aicost.model import _hw
+    from aicost.hardware import Cluster, resolve_efficiencies, resolve_hardware
 
     monkeypatch.setattr(calibrate, "_shipped_results", lambda: pd.DataFrame())
     store.save_run(_gemm_rows("NVIDIA H200", "bf16", [((8192, 8192, 8192), 700e12)]),
                    context={}, kind="compute")
-    value, source = _hw.gemm_efficiency("H200-SXM", "bf16", store=store)
-    assert value == pytest.approx(700e12 / 989.4e12) and source.startswith("measured")
+    hw = resolve_hardware(Cluster(accelerator="H200-SXM", gpus=8), "bf16", store=store)
+    assert hw.gemm_efficiency == pytest.approx(700e12 / 989.4e12)
+    assert hw.sources["gemm_efficiency"].startswith("measured")
+    assert hw.compute_efficiency == pytest.approx(hw.gemm_efficiency * calibrate.TRAINING_KERNEL_FACTOR)
+    # the planner's per-accelerator resolution gives the same number
+    eff = resolve_efficiencies(["H200-SXM"], "bf16", store=store)["H200-SXM"]
+    assert eff.compute == pytest.approx(hw.compute_efficiency)
+    assert eff.compute_source.startswith("measured")

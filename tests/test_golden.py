@@ -158,7 +158,7 @@ def collect() -> dict:
     m = training_memory("llama-2-70b", micro_batch=1, seq_len=4096, tp=8, pp=4, dp=64, zero_stage=1,
                         sequence_parallel=True, recompute="selective")
     nb["memory_70b"] = {k: _plain(v) for k, v in m.as_dict().items()}
-    state = getattr(aicost.model, "model_state_bytes", None) or aicost.model._model_state_bytes
+    state = getattr(aicost.model, "model_state_bytes", None) or aicost.model.model_state_bytes
     w, g, o = state(7.5e9, 64, [0, 1, 2, 3])
     nb["zero"] = [float(x) for x in (w + g + o)]
     spec = get_model("llama-3.1-70b")
@@ -225,7 +225,10 @@ def test_golden_file_exists():
                                      "estimate_inference", "notebook05"])
 def test_golden(current, section):
     want = json.loads(GOLDEN.read_text())
-    errs = _compare(current[section], want[section], section)
+    got = current[section]
+    if section == "notebook05":  # model presets added after the recording are not compared
+        got = dict(got, params={k: v for k, v in got["params"].items() if k in want[section]["params"]})
+    errs = _compare(got, want[section], section)
     assert not errs, "\n".join(errs[:30]) + (f"\n... {len(errs) - 30} more" if len(errs) > 30 else "")
 
 

@@ -11,15 +11,15 @@ import pytest
 from aicost import CatalogError, InfeasibleError, UnknownNameError
 from aicost.model import (
     Cluster,
-    _erlang_c,
-    _inference_arrays,
-    _replicas_arrays,
     autoscale,
     capacity_for_replicas,
+    erlang_c,
     estimate_inference,
     get_model,
+    inference_arrays,
     latency_curve,
     load_trace,
+    replicas_arrays,
     replicas_for_rate,
     synthetic_diurnal_trace,
 )
@@ -73,38 +73,38 @@ def test_max_batch_from_memory():
     assert e.max_batch == math.floor(free / kv_seq)
     assert e.kv_bytes_per_seq_per_gpu == pytest.approx(kv_seq)
     # tp beyond the KV heads replicates them: per-GPU KV stops shrinking
-    r = _inference_arrays(spec, tp=np.array([8, 16]), batch=1, prompt_tokens=10, output_tokens=10,
+    r = inference_arrays(spec, tp=np.array([8, 16]), batch=1, prompt_tokens=10, output_tokens=10,
                           peak_flops_per_s=1e15, mem_bw_bytes_per_s=3e12, memory_bytes=80 * 2**30,
                           compute_efficiency=0.5, bandwidth_efficiency=0.8)
     assert r["kv_bytes_per_seq"][0] == r["kv_bytes_per_seq"][1]
 
 
 def test_erlang_c_known_values():
-    assert _erlang_c(2, 1.0) == pytest.approx(1 / 3)
-    assert _erlang_c(1, 0.7) == pytest.approx(0.7)  # M/M/1: P(wait) = rho
+    assert erlang_c(2, 1.0) == pytest.approx(1 / 3)
+    assert erlang_c(1, 0.7) == pytest.approx(0.7)  # M/M/1: P(wait) = rho
     c, a = 10, 7.0
     top = a**c / math.factorial(c) * c / (c - a)
     bottom = sum(a**k / math.factorial(k) for k in range(c)) + top
-    assert _erlang_c(c, a) == pytest.approx(top / bottom)
-    out = _erlang_c(np.array([5, 5, 5]), np.array([0.0, 2.0, 6.0]))
+    assert erlang_c(c, a) == pytest.approx(top / bottom)
+    out = erlang_c(np.array([5, 5, 5]), np.array([0.0, 2.0, 6.0]))
     assert out[0] == 0 and 0 < out[1] < 1 and out[2] == 1
 
 
 def test_replicas_search_matches_brute_force():
-    from aicost.model import _ttft_quantile
+    from aicost.model import ttft_quantile
 
     service, base, batch = 12.0, 0.1, 16
     rates = np.array([0.5, 5.0, 30.0, 120.0])
-    reps, ttft = _replicas_arrays(rate=rates, batch=batch, service_s=service, base_ttft_s=base,
+    reps, ttft = replicas_arrays(rate=rates, batch=batch, service_s=service, base_ttft_s=base,
                                   ttft_target_s=0.5, percentile=0.9)
     for lam, r in zip(rates, reps):
         brute = next(k for k in range(1, 10000)
-                     if _ttft_quantile(k, batch, lam, service, base, 0.9) <= 0.5)
+                     if ttft_quantile(k, batch, lam, service, base, 0.9) <= 0.5)
         assert r == brute
     assert np.all(np.diff(reps) >= 0) and np.all(ttft <= 0.5)
     # more than throughput division: the queue needs slack
     assert reps[-1] >= math.ceil(120.0 * service / batch)
-    r_imp, _ = _replicas_arrays(rate=1.0, batch=batch, service_s=service, base_ttft_s=1.0, ttft_target_s=0.5)
+    r_imp, _ = replicas_arrays(rate=1.0, batch=batch, service_s=service, base_ttft_s=1.0, ttft_target_s=0.5)
     assert r_imp == math.inf
 
 
@@ -194,7 +194,7 @@ def test_autoscaled_against_static():
 def test_inference_arrays_equal_scalar_estimates():
     spec = get_model("qwen2.5-7b")
     batches = np.array([1, 4, 16, 64])
-    r = _inference_arrays(spec, tp=1, batch=batches, prompt_tokens=1000, output_tokens=200,
+    r = inference_arrays(spec, tp=1, batch=batches, prompt_tokens=1000, output_tokens=200,
                           peak_flops_per_s=989e12, mem_bw_bytes_per_s=3.35e12, memory_bytes=80 * 2**30,
                           compute_efficiency=0.6, bandwidth_efficiency=0.8, scale_up_bw_bytes_per_s=450e9 * 0.8,
                           scale_up_latency_s=5e-6, price_usd_per_gpu_hour=4.0)

@@ -15,7 +15,7 @@ from aicost.model import (
     expected_wall_time,
     optimal_checkpoint_interval,
 )
-from aicost.model._reliability import _reliability_arrays
+from aicost.model._reliability import reliability_arrays
 
 HW = dict(accelerator="H100-SXM", peak_flops_per_s=989e12, memory_bytes=80 * 2**30, mem_bw_bytes_per_s=3.35e12,
           scale_up_bw_bytes_per_s=450e9, scale_out_bw_bytes_per_s=50e9, price_usd_per_gpu_hour=4.0,
@@ -83,10 +83,10 @@ def test_expected_wall_time_matches_simulation():
 
 
 def test_reliability_arrays_shapes_and_limits():
-    r = _reliability_arrays(np.array([3600.0, 3600.0]), np.array([8, 16384]), np.array([1, 2048]), 60.0, 600.0)
+    r = reliability_arrays(np.array([3600.0, 3600.0]), np.array([8, 16384]), np.array([1, 2048]), 60.0, 600.0)
     assert r["goodput"][0] > r["goodput"][1]
     assert np.all(r["expected_wall_s"] >= 3600.0)
-    r0 = _reliability_arrays(3600.0, 8, 1, 60.0, 600.0, failures_per_gpu_hour=0.0)
+    r0 = reliability_arrays(3600.0, 8, 1, 60.0, 600.0, failures_per_gpu_hour=0.0)
     assert float(r0["goodput"]) == 1.0 and float(r0["expected_interruptions"]) == 0.0
 
 

@@ -12,12 +12,12 @@ from aicost.model import (
     Cluster,
     ModelSpec,
     TrainingJob,
-    _activation_bytes_per_layer,
-    _model_state_bytes,
-    _training_eval_arrays,
+    activation_bytes_per_layer,
     estimate_training,
     get_model,
     kv_cache_bytes,
+    model_state_bytes,
+    training_arrays,
     training_flops,
     training_memory,
 )
@@ -83,7 +83,7 @@ def test_flops_bad_input():
 # ---- memory -----------------------------------------------------------------------------
 def test_zero_paper_accounting():
     # Rajbhandari et al. 2020, Fig. 1 / Table 1: Psi = 7.5B, Nd = 64, K = 12
-    w, g, o = _model_state_bytes(7.5e9, 64, np.array([0, 1, 2, 3]))
+    w, g, o = model_state_bytes(7.5e9, 64, np.array([0, 1, 2, 3]))
     total = (w + g + o) / 1e9
     assert total[0] == pytest.approx(120.0)
     assert total[1] == pytest.approx(31.4, abs=0.05)
@@ -106,7 +106,7 @@ def test_korthikanti_table2(t):
     s, b, h, a = 2048, 4, GPT.d_model, GPT.n_heads
     sbh = s * b * h
     none, sel, full = RECOMPUTE_CODES["none"], RECOMPUTE_CODES["selective"], RECOMPUTE_CODES["full"]
-    f = lambda sp, rc: float(_activation_bytes_per_layer(GPT, b, s, t, sp, rc))  # noqa: E731
+    f = lambda sp, rc: float(activation_bytes_per_layer(GPT, b, s, t, sp, rc))  # noqa: E731
     assert f(False, none) == pytest.approx(sbh * (10 + 24 / t + 5 * a * s / (h * t)))
     assert f(True, none) == pytest.approx(sbh / t * (34 + 5 * a * s / h))
     assert f(False, sel) == pytest.approx(sbh * (10 + 24 / t))
@@ -119,7 +119,7 @@ def test_korthikanti_table2(t):
 def test_activation_memory_gqa_swiglu_is_smaller_per_width():
     # GQA shrinks the K,V terms; a SwiGLU MLP with d_ff = 3.5h stores 21h against GELU's 16h
     llama = get_model("llama-3.1-8b")
-    per = float(_activation_bytes_per_layer(llama, 1, 1024, 1, False, 1))
+    per = float(activation_bytes_per_layer(llama, 1, 1024, 1, False, 1))
     sbh = 1024 * 4096
     expect = sbh * (10 + (4 * 4096 + 4 * 1024) / 4096 + 6 * 14336 / 4096)
     assert per == pytest.approx(expect)
@@ -128,7 +128,7 @@ def test_activation_memory_gqa_swiglu_is_smaller_per_width():
 def test_pipeline_activations_and_output_layer():
     spec = GPT
     m1 = training_memory(spec, micro_batch=1, seq_len=2048, tp=1, pp=1, recompute="selective")
-    per_layer = float(_activation_bytes_per_layer(spec, 1, 2048, 1, False, 1))
+    per_layer = float(activation_bytes_per_layer(spec, 1, 2048, 1, False, 1))
     sbh = 2048 * 2048
     extra = sbh + 4 * sbh * (1 + spec.vocab_size / spec.d_model)
     assert m1.activations == pytest.approx(24 * per_layer + extra)
@@ -209,7 +209,7 @@ def test_explicit_efficiency_scales_compute():
 def test_comm_grows_across_nodes():
     job = TrainingJob("llama-2-7b", 1e11, global_batch=256, tp=1, pp=1, zero_stage=0)
     one_node = estimate_training(job, Cluster(gpus=8, efficiency=0.5, **A100))
-    r = _training_eval_arrays(get_model("llama-2-7b"), tokens=1e11, global_batch=256, micro_batch=1,
+    r = training_arrays(get_model("llama-2-7b"), tokens=1e11, global_batch=256, micro_batch=1,
                               seq_len=4096, tp=1, pp=1, dp=np.array([8, 64]), peak_flops_per_s=312e12,
                               efficiency=0.5, scale_up_bw_bytes_per_s=300e9, scale_out_bw_bytes_per_s=25e9)
     assert r["t_dp_s"][1] > r["t_dp_s"][0] > 0
@@ -262,7 +262,7 @@ def test_vectorized_equals_scalar():
     tp, pp, dp, mb, z, rc = (np.array(c) for c in zip(*rows))
     codes = np.array([RECOMPUTE_CODES[r] for r in rc])
     cl = Cluster(gpus=gpus, efficiency=0.55, **A100)
-    r = _training_eval_arrays(spec, tokens=1e12, global_batch=1024, micro_batch=mb, seq_len=8192, tp=tp,
+    r = training_arrays(spec, tokens=1e12, global_batch=1024, micro_batch=mb, seq_len=8192, tp=tp,
                               pp=pp, dp=dp, zero_stage=z, recompute_code=codes, sequence_parallel=tp > 1,
                               peak_flops_per_s=312e12, efficiency=0.55, gpus_per_node=8,
                               scale_up_bw_bytes_per_s=300e9, scale_up_latency_s=5e-6,
@@ -286,7 +286,7 @@ def test_vectorized_equals_scalar():
 
 def test_array_feasibility_masks():
     spec = get_model("llama-3.1-70b")
-    r = _training_eval_arrays(spec, tokens=1e12, global_batch=1024, micro_batch=1, seq_len=8192,
+    r = training_arrays(spec, tokens=1e12, global_batch=1024, micro_batch=1, seq_len=8192,
                               tp=np.array([16, 3, 8, 8]), pp=np.array([1, 1, 100, 1]),
                               dp=np.array([8, 8, 1, 3]), peak_flops_per_s=989e12, efficiency=0.5,
                               scale_up_bw_bytes_per_s=450e9, scale_out_bw_bytes_per_s=50e9,

@@ -8,19 +8,17 @@ import numpy as np
 import pytest
 
 from aicost import BackendUnavailableError, UnknownNameError
+from aicost.calibrate import DEFAULT_COLLECTIVE_EFFICIENCY, collective_efficiency
+from aicost.hardware import fabric_collective_time, hierarchical_collective_time
+from aicost.network import _nccl as N
 from aicost.network import (
-    DEFAULT_COLLECTIVE_EFFICIENCY,
     algbw_busbw,
     busbw_factor,
-    collective_efficiency,
     collective_rows,
     collective_time,
-    fabric_collective_time,
-    hierarchical_collective_time,
     nccl_collectives,
     round_nbytes,
 )
-from aicost.network import _nccl as N
 
 A, BW = 10e-6, 100e9  # alpha [s], bandwidth [B/s]
 NB = 1e9  # message [B]
@@ -192,8 +190,8 @@ def test_catalog_fabrics():
 
 
 def test_collective_efficiency_default():
-    value, source = collective_efficiency("nvlink4")
-    assert 0 < value <= 1.5 and source
+    eff = collective_efficiency("nvlink4")
+    assert 0 < eff.value <= 1.5 and eff.source
 
 
 # ----------------------------------------------------------------------------- NCCL
@@ -246,8 +244,8 @@ def test_calibrated_efficiency_from_measured_busbw(tmp_path):
     busbw = 0.6 * nv.bandwidth_bytes_per_s
     t = size / (busbw / busbw_factor("all_reduce", n))
     save_collectives(collective_rows("all_reduce", [size], [t], n, device="8x H100"), store=store)
-    value, source = collective_efficiency("nvlink4", store=store)
-    assert value == pytest.approx(0.6) and source.startswith("measured")
+    eff = collective_efficiency("nvlink4", store=store)
+    assert eff.value == pytest.approx(0.6) and eff.source.startswith("measured")
     cal = fabric_collective_time("all_reduce", 1e9, 8, "nvlink4", efficiency="calibrated",
                                  store=store)
     assert cal == pytest.approx(fabric_collective_time("all_reduce", 1e9, 8, "nvlink4",

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from aicost import viz
-from aicost.network import collective_rows, fabric_collective_time
+from aicost.hardware import fabric_collective_time
+from aicost.network import collective_rows
 
 
 def test_collective_time_figure_lines_per_fabric():

@@ -11,6 +11,7 @@ import pytest
 
 import aicost
 from aicost import InfeasibleError, UnknownNameError
+from aicost._units import MONTH_S
 from aicost.model import Cluster, TrainingJob, estimate_training
 from aicost.plan import Plan, plan_training
 from aicost.plan._evaluate import CHECKPOINT_KEEP, REASONS
@@ -123,7 +124,7 @@ def test_vectorized_agrees_with_scalar_estimate(plan8b):
         assert est.memory.total == pytest.approx(row["memory_per_gpu_gib"] * 2**30, rel=1e-9)
         assert est.expected_wall_s == pytest.approx(row["time_s"], rel=1e-9)
         storage = CHECKPOINT_KEEP * row["checkpoint_s"] * row["ckpt_bw_bytes_per_s"] / 1e9 \
-            * row["storage_usd_per_gb_month"] * row["time_s"] / (30 * 86400)
+            * row["storage_usd_per_gb_month"] * row["time_s"] / MONTH_S
         assert est.expected_cost_usd + storage == pytest.approx(row["cost_usd"], rel=1e-9)
         assert est.fits
 

@@ -13,42 +13,32 @@ SkyPilot ``vms.csv``; see :func:`load` and docs/architecture.md for the rules.
 from __future__ import annotations
 
 from ._load import Catalog, load, read_table
-from ._records import Accelerator, Fabric, Instance, StorageTier, normalize_pricing
-from ._refresh import (
-    RefreshReport,
-    RefreshResult,
-    catalog_status,
-    load_refreshed,
-    oldest_as_of,
-    price_age_note,
-    price_history,
-    prices_as_of,
-    refresh,
+from ._records import (
+    PRICINGS,
+    Accelerator,
+    Fabric,
+    Instance,
+    StorageTier,
+    UnknownPricingError,
+    normalize_pricing,
 )
 from ._schema import normalize_name
-from ._skypilot import ImportSummary, from_skypilot
+from ._skypilot import from_skypilot
 
-# The named constants (PRICINGS, TABLES, PLAUSIBLE_USD_PER_GPU_HOUR, SKYPILOT_ACCELERATOR_NAMES)
-# live in the private modules; the public names are classes and functions only.
+# PRICINGS (pricing name -> instance price column) is public: it is aicost's one pricing
+# vocabulary. The other named constants (TABLES, PLAUSIBLE_USD_PER_GPU_HOUR,
+# SKYPILOT_ACCELERATOR_NAMES) live in the private modules.
 __all__ = [
     "Accelerator",
     "Catalog",
     "Fabric",
-    "ImportSummary",
     "Instance",
-    "RefreshReport",
-    "RefreshResult",
+    "PRICINGS",
     "StorageTier",
-    "catalog_status",
+    "UnknownPricingError",
     "from_skypilot",
     "load",
-    "load_refreshed",
     "normalize_name",
     "normalize_pricing",
-    "oldest_as_of",
-    "price_age_note",
-    "price_history",
-    "prices_as_of",
     "read_table",
-    "refresh",
 ]

@@ -14,6 +14,7 @@ import html
 import math
 from dataclasses import dataclass, field
 
+from .._errors import UnknownNameError
 from .._units import DTYPES, GIB, TIB, format_cell, normalize_dtype
 
 __all__ = [
@@ -22,6 +23,7 @@ __all__ = [
     "Fabric",
     "Instance",
     "StorageTier",
+    "UnknownPricingError",
     "normalize_pricing",
 ]
 
@@ -44,15 +46,27 @@ _DTYPE_FIELD = {
 }
 
 
+class UnknownPricingError(UnknownNameError, ValueError):
+    """An unknown pricing model: a ``LookupError`` like every unknown name, and a ``ValueError``
+    as a bad argument value."""
+
+
 def normalize_pricing(pricing: str) -> str:
-    """Return ``on_demand``, ``spot`` or ``reserved_1y`` for any accepted spelling."""
-    key = str(pricing).strip().lower()
+    """Return ``on_demand``, ``spot`` or ``reserved_1y`` for any accepted spelling.
+
+    The one pricing vocabulary of aicost: the planner and the hardware layer call this too.
+
+    Raises
+    ------
+    UnknownPricingError
+        For an unknown spelling, with the closest names.
+    """
+    key = str(pricing).strip().lower().replace(" ", "_")
     try:
         return _PRICING_ALIASES[key]
     except KeyError:
-        raise ValueError(
-            f"unknown pricing {pricing!r}; use one of {', '.join(PRICINGS)}"
-        ) from None
+        raise UnknownPricingError("pricing", str(pricing), PRICINGS,
+                                  hint=f"(use one of {', '.join(PRICINGS)})") from None
 
 
 class _RecordMixin:

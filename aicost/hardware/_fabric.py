@@ -1,4 +1,14 @@
-"""Collectives across nodes: a scale-up fabric inside each node, a scale-out fabric between them.
+"""Fabrics: the numbers a cluster's interconnect gets, and collectives over catalog fabrics.
+
+One home for
+
+* the per-message latencies and bandwidths used when the catalog's fabric or instance row has
+  none (``DEFAULT_SCALE_UP_LATENCY_S``, ``DEFAULT_SCALE_OUT_LATENCY_S``,
+  ``DEFAULT_SCALE_OUT_BW_BYTES_PER_S``, ``PCIE4_BW_BYTES_PER_S``): ``resolve_hardware`` (and so
+  ``estimate_training``) and the planner's offers table both read them here;
+* collective times over catalog fabrics (:func:`fabric_collective_time`,
+  :func:`hierarchical_collective_time`), built on ``aicost.network.collective_time`` (the
+  alpha-beta models) with the efficiency factors of ``aicost.calibrate``.
 
 The hierarchical all-reduce (as NCCL and Horovod run it across nodes) is
 
@@ -9,21 +19,35 @@ The hierarchical all-reduce (as NCCL and Horovod run it across nodes) is
 
 All-gather, reduce-scatter and broadcast use the matching halves; all-to-all sends the
 intra-node part over the scale-up fabric and the rest over the scale-out fabric. Each step is a
-:func:`collective_time` with the fabric's per-GPU, per-direction bandwidth times an efficiency
-factor (achieved busbw / link bandwidth).
+:func:`aicost.network.collective_time` with the fabric's per-GPU, per-direction bandwidth times
+an efficiency factor (achieved busbw / link bandwidth).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ._model import DEFAULT_COLLECTIVE_EFFICIENCY, collective_time, normalize_op
+from ..calibrate import DEFAULT_COLLECTIVE_EFFICIENCY, collective_efficiency
+from ..network import collective_time, normalize_op
 
 __all__ = [
-    "collective_efficiency",
+    "DEFAULT_SCALE_OUT_BW_BYTES_PER_S",
+    "DEFAULT_SCALE_OUT_LATENCY_S",
+    "DEFAULT_SCALE_UP_LATENCY_S",
+    "PCIE4_BW_BYTES_PER_S",
     "fabric_collective_time",
     "hierarchical_collective_time",
 ]
+
+#: small-message latency when a fabric row gives none [s]: an NVLink/NVSwitch hop (~3 us; NVIDIA
+#: nccl-tests report 5-10 us per small all-reduce step) and InfiniBand/RoCE/EFA (~5 us + software)
+DEFAULT_SCALE_UP_LATENCY_S = 5e-6
+DEFAULT_SCALE_OUT_LATENCY_S = 10e-6
+#: scale-out bandwidth per node when the catalog row has no network figure [B/s]: 100 Gbps Ethernet
+DEFAULT_SCALE_OUT_BW_BYTES_PER_S = 100e9 / 8
+#: GPU-to-GPU bandwidth inside a node without a scale-up fabric [B/s]: PCIe 4.0 x16 carries
+#: ~25 GB/s one way in practice (32 GB/s raw; PCI-SIG spec, NCCL tests on PCIe systems)
+PCIE4_BW_BYTES_PER_S = 25e9
 
 
 def _fabric(fabric, catalog):
@@ -44,41 +68,11 @@ def _per_gpu(fabric, gpus_per_node):
     return bw, float(lat) if lat is not None and lat == lat else 0.0
 
 
-def collective_efficiency(fabric=None, *, op: str = "all_reduce", store=None):
-    """Achieved busbw / link bandwidth for a fabric, and where the number comes from.
-
-    Asks ``aicost.calibrate.collective_efficiency`` (measured NCCL busbw in the results
-    store) when that function exists and has data; otherwise returns
-    :data:`DEFAULT_COLLECTIVE_EFFICIENCY`.
-
-    Returns
-    -------
-    (float, str)
-        The factor and its source (``"measured: ..."`` or ``"default: ..."``).
-    """
-    try:
-        from .. import calibrate
-    except ImportError:
-        calibrate = None
-    fn = getattr(calibrate, "collective_efficiency", None) if calibrate is not None else None
-    if fn is not None:
-        name = getattr(fabric, "name", fabric)
-        try:
-            eff = fn(name, op=op, store=store)
-        except (TypeError, LookupError, ValueError):
-            eff = None
-        value = getattr(eff, "value", eff)
-        if value is not None and 0 < float(value) <= 1.5:
-            return float(value), str(getattr(eff, "source", "aicost.calibrate"))
-    return DEFAULT_COLLECTIVE_EFFICIENCY, (
-        "default: nccl-tests busbw typically 75-90% of link bandwidth for large messages")
-
-
 def _eff_pair(efficiency, fabrics=(), store=None):
     if isinstance(efficiency, str):
         if efficiency != "calibrated":
             raise ValueError(f"efficiency must be a number, a pair or 'calibrated', got {efficiency!r}")
-        vals = [collective_efficiency(f, store=store)[0] for f in fabrics]
+        vals = [float(collective_efficiency(getattr(f, "name", f), store=store).value) for f in fabrics]
         return (vals[0], vals[-1]) if vals else _eff_pair(None)
     if efficiency is None:
         return DEFAULT_COLLECTIVE_EFFICIENCY, DEFAULT_COLLECTIVE_EFFICIENCY
@@ -109,7 +103,7 @@ def fabric_collective_time(op: str, nbytes, n, fabric, *, gpus_per_node=8, effic
     efficiency : float or "calibrated", optional
         Achieved / link bandwidth (default :data:`DEFAULT_COLLECTIVE_EFFICIENCY`);
         ``"calibrated"`` takes it from measured busbw in the results store
-        (:func:`collective_efficiency`).
+        (:func:`aicost.calibrate.collective_efficiency`).
     algorithm : str
     store : aicost.store.Store, optional
         For ``efficiency="calibrated"``.
@@ -150,7 +144,7 @@ def hierarchical_collective_time(
     efficiency : float, (float, float) or "calibrated", optional
         Achieved busbw / link bandwidth, one value or ``(scale_up, scale_out)``; default
         :data:`DEFAULT_COLLECTIVE_EFFICIENCY` for both; ``"calibrated"``: each fabric's factor
-        from measured busbw in the results store (:func:`collective_efficiency`), the
+        from measured busbw in the results store (``aicost.calibrate.collective_efficiency``), the
         default where nothing is measured.
     algorithm : str
         Algorithm of each step (``ring`` by default, as NCCL uses for large messages).

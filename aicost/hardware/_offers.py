@@ -1,4 +1,4 @@
-"""Turn the catalog into the planner's offer table: one row per (instance offer, pricing).
+"""The planner's offers table: one row per (instance offer, pricing), in SI units.
 
 Every number the planner needs per offer sits in one flat DataFrame with SI units, so the
 search can broadcast it against node counts and parallel layouts without touching the catalog
@@ -16,87 +16,36 @@ import pandas as pd
 
 from .._errors import UnknownNameError
 from .._units import GIB
+from ..catalog import PRICINGS, normalize_pricing
+from ._fabric import (
+    DEFAULT_SCALE_OUT_BW_BYTES_PER_S,
+    DEFAULT_SCALE_OUT_LATENCY_S,
+    DEFAULT_SCALE_UP_LATENCY_S,
+    PCIE4_BW_BYTES_PER_S,
+)
 
 __all__ = [
-    "DEFAULT_SCALE_OUT_LATENCY_S",
-    "DEFAULT_SCALE_UP_LATENCY_S",
-    "PCIE4_BW_BYTES_PER_S",
-    "PRICINGS",
-    "load_catalog",
-    "normalize_pricing",
+    "normalize_pricings",
     "offers_table",
-    "price_column",
 ]
 
-#: pricing models the planner knows
-PRICINGS = ("on_demand", "spot", "reserved_1y")
-_PRICING_ALIASES = {
-    "on_demand": "on_demand", "ondemand": "on_demand", "on-demand": "on_demand", "od": "on_demand",
-    "spot": "spot", "preemptible": "spot", "interruptible": "spot",
-    "reserved": "reserved_1y", "committed": "reserved_1y", "1y": "reserved_1y",
-    "reserved_1y": "reserved_1y", "reserved-1y": "reserved_1y",
-}
 
-#: per-message latencies when the catalog's fabric has none [s]: aicost.model's defaults, so the
-#: planner and ``estimate_training`` agree (NVLink hop ~5 us, InfiniBand/RoCE/EFA ~10 us)
-DEFAULT_SCALE_OUT_LATENCY_S = 10e-6
-DEFAULT_SCALE_UP_LATENCY_S = 5e-6
-#: scale-out bandwidth per node when the catalog row has no network figure [B/s]: 100 Gbps Ethernet
-DEFAULT_SCALE_OUT_BW_BYTES_PER_S = 100e9 / 8
-#: GPU-to-GPU bandwidth inside a node without a scale-up fabric [B/s]: PCIe 4.0 x16 carries
-#: ~25 GB/s one way in practice (32 GB/s raw; PCI-SIG spec, NCCL tests on PCIe systems)
-PCIE4_BW_BYTES_PER_S = 25e9
+def normalize_pricings(pricing: str | Iterable[str]) -> tuple[str, ...]:
+    """Canonical pricing names (``aicost.catalog.PRICINGS``) from one or several user spellings.
 
-
-def load_catalog(catalog=None):
-    """Return ``catalog`` or the shipped one (``aicost.catalog.load()``)."""
-    if catalog is not None:
-        return catalog
-    from .. import catalog as _catalog
-
-    return _catalog.load()
-
-
-def normalize_pricing(pricing: str | Iterable[str]) -> tuple[str, ...]:
-    """Canonical pricing names (``on_demand``, ``spot``, ``reserved``) from user spellings."""
+    ``pricing`` is a name, a comma/space separated string or an iterable of names; each goes
+    through ``aicost.catalog.normalize_pricing`` (the one vocabulary); duplicates are dropped.
+    """
     if isinstance(pricing, str):
         pricing = [p for p in pricing.replace(",", " ").split() if p]
-    out = []
+    out: list[str] = []
     for p in pricing:
-        key = str(p).strip().lower().replace(" ", "_")
-        if key not in _PRICING_ALIASES:
-            raise UnknownNameError("pricing", str(p), PRICINGS)
-        canon = _PRICING_ALIASES[key]
+        canon = normalize_pricing(p)
         if canon not in out:
             out.append(canon)
     if not out:
         raise ValueError(f"pricing must name at least one of {', '.join(PRICINGS)}")
     return tuple(out)
-
-
-def price_column(instances: pd.DataFrame, pricing: str) -> str:
-    """The column of the instance table holding the per-instance $/h of ``pricing``."""
-    candidates = [
-        f"{pricing}_usd_per_hour", f"price_{pricing}_usd_per_hour", f"{pricing}_price_usd_per_hour",
-        f"price_usd_per_hour_{pricing}", f"{pricing}_usd_per_h",
-    ]
-    for c in candidates:
-        if c in instances.columns:
-            return c
-    hits = [c for c in instances.columns
-            if pricing in c and "usd" in c and "hour" in c and "gpu" not in c]
-    if hits:
-        return sorted(hits, key=len)[0]
-    raise KeyError(f"the instance table has no {pricing} price column (columns: {list(instances.columns)})")
-
-
-def _column(df: pd.DataFrame, *names: str, default=None):
-    for n in names:
-        if n in df.columns:
-            return df[n]
-    if default is None:
-        raise KeyError(f"the instance table has none of the columns {names}")
-    return pd.Series(default, index=df.index)
 
 
 def _accelerator_specs(cat, names: Sequence[str], dtype: str) -> pd.DataFrame:
@@ -138,7 +87,7 @@ def offers_table(
     catalog : aicost.catalog.Catalog
         The catalog (its ``instances`` table and ``accelerator()`` lookup).
     pricing : sequence of str
-        Canonical pricing names.
+        Canonical pricing names (`normalize_pricings`).
     providers : iterable of str, optional
         Keep only these providers (case-insensitive); unknown ones raise with suggestions.
     accelerators : iterable of str, optional
@@ -156,24 +105,20 @@ def offers_table(
         pricing model are kept with NaN prices (the planner reports them as not offered).
     """
     inst = catalog.instances
+    # the catalog schema (aicost.catalog) fixes every column name used here
     df = pd.DataFrame({
-        "provider": _column(inst, "provider").astype(str).to_numpy(),
-        "instance_type": _column(inst, "instance_type", "instance").astype(str).to_numpy(),
-        "region": _column(inst, "region", default="").astype(str).to_numpy(),
-        "accelerator": _column(inst, "accelerator", "accelerator_name").to_numpy(dtype=object),
-        "gpus_per_node": pd.to_numeric(_column(inst, "accelerator_count", "gpus"),
-                                       errors="coerce").to_numpy(dtype=float),
-        "network_gbps": pd.to_numeric(_column(inst, "network_gbps", default=np.nan),
-                                      errors="coerce").to_numpy(dtype=float),
-        "scale_up_fabric": _column(inst, "scale_up_fabric", default="").fillna("").astype(str).to_numpy(),
-        "scale_out_fabric": _column(inst, "scale_out_fabric", default="").fillna("").astype(str).to_numpy(),
+        "provider": inst["provider"].astype(str).to_numpy(),
+        "instance_type": inst["instance_type"].astype(str).to_numpy(),
+        "region": inst["region"].fillna("").astype(str).to_numpy(),
+        "accelerator": inst["accelerator"].to_numpy(dtype=object),
+        "gpus_per_node": pd.to_numeric(inst["accelerator_count"], errors="coerce").to_numpy(dtype=float),
+        "network_gbps": pd.to_numeric(inst["network_gbps"], errors="coerce").to_numpy(dtype=float),
+        "scale_up_fabric": inst["scale_up_fabric"].fillna("").astype(str).to_numpy(),
+        "scale_out_fabric": inst["scale_out_fabric"].fillna("").astype(str).to_numpy(),
     })
     for p in pricing:
-        try:
-            col = price_column(inst, p)
-            prices = pd.to_numeric(inst[col], errors="coerce").to_numpy(dtype=float)
-        except KeyError:
-            prices = np.full(len(inst), np.nan)
+        # the catalog schema fixes the column of each pricing (aicost.catalog.PRICINGS)
+        prices = pd.to_numeric(inst[PRICINGS[p]], errors="coerce").to_numpy(dtype=float)
         df[f"price_{p}"] = np.where(prices > 0, prices, np.nan)
     acc_ok = df["accelerator"].map(lambda a: isinstance(a, str) and a.strip() != "" and a != "nan")
     df = df[acc_ok.to_numpy() & (df["gpus_per_node"].to_numpy() >= min_gpus_per_node)]

@@ -1,60 +1,22 @@
-"""Hardware numbers the models need, behind small functions that say where each came from.
+"""Collective and point-to-point times for the models' array kernels (arrays broadcast).
 
-* peak FLOP/s, memory, memory bandwidth: ``aicost.catalog`` (or explicit overrides);
-* compute efficiency: ``aicost.calibrate.gemm_efficiency`` (measured GEMM rate / peak when the
-  results store has it, a documented default otherwise), with a local fallback constant only
-  when the calibration layer cannot be imported;
-* collective times: ``aicost.network.collective_time`` (alpha-beta models), with the same
-  ring formula locally only when the network layer cannot be imported.
-
-Every function here accepts numpy arrays and broadcasts.
+Built on ``aicost.network.collective_time`` (the alpha-beta models, ring algorithm); the
+efficiency factors that scale the bandwidths come from ``aicost.hardware`` /
+``aicost.calibrate`` and are applied by the caller.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from ..network import collective_time as _net
+
 __all__ = [
-    "FALLBACK_GEMM_EFFICIENCY",
     "allreduce_time",
-    "collective_efficiency",
     "collective_time",
-    "gemm_efficiency",
     "hierarchical_allreduce_time",
     "p2p_time",
 ]
-
-#: Used only when ``aicost.calibrate`` is unavailable: large bf16 GEMMs reach 70-73% of the
-#: dense peak on an H200 measured for this project (690-720 of 989 TFLOP/s, design.md) and
-#: ~75-80% on A100 (cuBLAS, NVIDIA's published GEMM results); 0.72 is the conservative middle.
-FALLBACK_GEMM_EFFICIENCY = 0.72
-
-
-def gemm_efficiency(accelerator: str, dtype: str = "bf16", store=None, shape=None) -> tuple[float, str]:
-    """GEMM efficiency (achieved / peak) and where it came from.
-
-    Returns
-    -------
-    (value, source) : (float, str)
-    """
-    try:
-        from .. import calibrate
-    except ImportError:  # the calibration layer is not installed in this tree
-        return FALLBACK_GEMM_EFFICIENCY, (
-            f"aicost.model fallback default {FALLBACK_GEMM_EFFICIENCY} (aicost.calibrate unavailable)")
-    eff = calibrate.gemm_efficiency(accelerator, dtype, store=store, shape=shape)
-    return float(eff.value), str(eff.source)
-
-
-def _local_collective_time(op, nbytes, n, bandwidth_bytes_per_s, latency_s):
-    """Alpha-beta ring model (Thakur, Rabenseifner & Gropp 2005; Patarasuk & Yuan 2009)."""
-    n = np.asarray(n, dtype=float)
-    nbytes = np.asarray(nbytes, dtype=float)
-    steps = {"allreduce": 2.0, "all_reduce": 2.0, "reduce_scatter": 1.0, "allgather": 1.0,
-             "all_gather": 1.0}[op]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        t = steps * (n - 1.0) * (latency_s + nbytes / (n * bandwidth_bytes_per_s))
-    return np.where(n > 1, t, 0.0)
 
 
 def collective_time(op: str, nbytes, n, bandwidth_bytes_per_s, latency_s):
@@ -66,10 +28,6 @@ def collective_time(op: str, nbytes, n, bandwidth_bytes_per_s, latency_s):
     ``1..max(n)``) and applied here, which gives the same numbers at a fraction of the cost.
     Ranks of 1 cost 0.
     """
-    try:
-        from ..network import collective_time as _net
-    except ImportError:  # pragma: no cover - the network layer ships with aicost
-        return _local_collective_time(op, nbytes, n, bandwidth_bytes_per_s, latency_s)
     n_arr = np.asarray(n, dtype=float)
     if n_arr.size < 4096:
         return _net(op, nbytes, n_arr, bandwidth_bytes_per_s=bandwidth_bytes_per_s, latency_s=latency_s,
@@ -82,27 +40,6 @@ def collective_time(op: str, nbytes, n, bandwidth_bytes_per_s, latency_s):
     idx = n_arr.astype(np.int64) - 1
     return (a[idx] * np.asarray(latency_s, dtype=float)
             + b[idx] * np.asarray(nbytes, dtype=float) / np.asarray(bandwidth_bytes_per_s, dtype=float))
-
-
-def collective_efficiency(accelerator: str | None = None, store=None) -> tuple[float, str]:
-    """Achieved / link bandwidth of large collectives, and its source."""
-    try:
-        from .. import calibrate
-
-        fn = calibrate.collective_efficiency
-    except (ImportError, AttributeError):
-        fn = None
-    if fn is not None:
-        try:
-            eff = fn(accelerator, store=store)
-            return float(eff.value), str(eff.source)
-        except TypeError:
-            pass
-    try:
-        from ..network import DEFAULT_COLLECTIVE_EFFICIENCY as d
-    except ImportError:  # pragma: no cover
-        d = 0.8
-    return float(d), f"aicost.network.DEFAULT_COLLECTIVE_EFFICIENCY ({d})"
 
 
 def allreduce_time(nbytes, n, bandwidth_bytes_per_s, latency_s):

@@ -29,7 +29,7 @@ import numpy as np
 
 from .._paths import data_dir
 from .._units import HOUR_S
-from ._inference import InferenceEstimate, _replicas_arrays, _ttft_quantile
+from ._inference import InferenceEstimate, replicas_arrays, ttft_quantile
 
 __all__ = [
     "DEFAULT_TRACE",
@@ -146,7 +146,7 @@ def capacity_for_replicas(estimate: InferenceEstimate, replicas, ttft_s=None, pe
         return np.zeros_like(hi)
     for _ in range(60):
         mid = (lo + hi) / 2
-        ok = _ttft_quantile(r, estimate.batch, mid, service, base, pct) <= target
+        ok = ttft_quantile(r, estimate.batch, mid, service, base, pct) <= target
         lo = np.where(ok, mid, lo)
         hi = np.where(ok, hi, mid)
     return np.where(r > 0, lo, 0.0)
@@ -217,7 +217,7 @@ def autoscale(estimate: InferenceEstimate, trace=None, *, min_replicas: int = 1,
     target = np.inf if estimate.ttft_target_s is None else estimate.ttft_target_s
 
     def needed(lam):
-        reps, _ = _replicas_arrays(rate=lam, batch=estimate.batch, service_s=service,
+        reps, _ = replicas_arrays(rate=lam, batch=estimate.batch, service_s=service,
                                    base_ttft_s=estimate.ttft_no_queue_s, ttft_target_s=target,
                                    percentile=estimate.ttft_percentile)
         return np.where(lam > 0, reps, 0.0)

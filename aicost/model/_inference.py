@@ -46,35 +46,31 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .._checks import positive_int
 from .._units import DTYPE_BYTES, GIB, HOUR_S, format_bytes, format_duration, normalize_dtype
-from . import _hw
+from ..calibrate import DEFAULT_BANDWIDTH_EFFICIENCY, INFERENCE_KERNEL_FACTOR
+from . import _comm
 from ._spec import FFN_TYPES, ModelSpec, _spec_check
 
 __all__ = [
-    "DEFAULT_BANDWIDTH_EFFICIENCY",
     "DEFAULT_TTFT_PERCENTILE",
     "GPU_MEMORY_UTILIZATION",
-    "INFERENCE_KERNEL_FACTOR",
     "PREFILL_CHUNK_TOKENS",
     "InferenceEstimate",
-    "_decode_step_arrays",
-    "_erlang_c",
-    "_inference_arrays",
-    "_max_batch_arrays",
-    "_prefill_arrays",
-    "_replicas_arrays",
-    "_ttft_quantile",
+    "decode_bound",
+    "decode_roofline",
+    "decode_step_arrays",
+    "erlang_c",
+    "inference_arrays",
+    "max_batch_arrays",
+    "prefill_arrays",
+    "replicas_arrays",
+    "ttft_quantile",
     "estimate_inference",
     "latency_curve",
     "replicas_for_rate",
 ]
 
-#: Fraction of peak HBM bandwidth decode kernels reach: a device copy reached 0.88 of the H200's
-#: 4.8 TB/s here (design.md: 4.2-4.3 TB/s); GEMV and paged-attention kernels sit a little lower.
-DEFAULT_BANDWIDTH_EFFICIENCY = 0.80
-#: Prefill keeps this fraction of the GEMM rate (attention, norms and sampling run below it); as
-#: TRAINING_KERNEL_FACTOR.
-INFERENCE_KERNEL_FACTOR = 0.80
 #: vLLM's default gpu_memory_utilization: the engine uses 90% of the device memory
 GPU_MEMORY_UTILIZATION = 0.90
 #: tokens of one prefill chunk the activation workspace is sized for (vLLM's chunked prefill
@@ -105,7 +101,7 @@ def _workspace_bytes(spec: ModelSpec, tp, act_bytes, chunk_tokens=PREFILL_CHUNK_
     return chunk_tokens * per_token + chunk_tokens * spec.vocab_size / t * 4.0
 
 
-def _max_batch_arrays(spec: ModelSpec, *, tp, context_tokens, memory_bytes, weight_bytes=2.0,
+def max_batch_arrays(spec: ModelSpec, *, tp, context_tokens, memory_bytes, weight_bytes=2.0,
                       kv_bytes=2.0, act_bytes=2.0, utilization=GPU_MEMORY_UTILIZATION):
     """Largest number of concurrent sequences of ``context_tokens`` that fit (0 = none) [int]."""
     free = (np.asarray(memory_bytes, float) * utilization - _weights_per_gpu(spec, tp, weight_bytes)
@@ -134,7 +130,7 @@ def _matmul_params_layer(spec: ModelSpec) -> float:
 
 
 # ---- times ------------------------------------------------------------------------------
-def _prefill_arrays(spec: ModelSpec, *, n_seqs, prompt_tokens, tp, peak_flops_per_s, mem_bw_bytes_per_s,
+def prefill_arrays(spec: ModelSpec, *, n_seqs, prompt_tokens, tp, peak_flops_per_s, mem_bw_bytes_per_s,
                     compute_efficiency, bandwidth_efficiency, scale_up_bw_bytes_per_s=np.inf,
                     scale_up_latency_s=0.0, weight_bytes=2.0, kv_bytes=2.0, act_bytes=2.0):
     """Prefill time of ``n_seqs`` prompts of ``prompt_tokens`` on one replica [s] (arrays broadcast)."""
@@ -155,20 +151,56 @@ def _prefill_arrays(spec: ModelSpec, *, n_seqs, prompt_tokens, tp, peak_flops_pe
     return spec.n_layers * (layer + 2.0 * ar) + head
 
 
-def _decode_step_arrays(spec: ModelSpec, *, batch, context_tokens, tp, peak_flops_per_s,
-                        mem_bw_bytes_per_s, compute_efficiency, bandwidth_efficiency,
-                        scale_up_bw_bytes_per_s=np.inf, scale_up_latency_s=0.0, weight_bytes=2.0,
-                        kv_bytes=2.0, act_bytes=2.0):
-    """One decode iteration for ``batch`` sequences at ``context_tokens`` of context [s]."""
+def decode_roofline(spec: ModelSpec, *, batch, context_tokens, tp, peak_flops_per_s, mem_bw_bytes_per_s,
+                    compute_efficiency, bandwidth_efficiency, weight_bytes=2.0, kv_bytes=2.0):
+    """The decode roofline of one transformer layer on one GPU: its compute and memory times [s].
+
+    One decode iteration of ``batch`` sequences at ``context_tokens`` of context executes
+    ``2 N_layer b + 4 d_attn c b`` FLOPs per layer (``/ tp``) and reads the layer's weights (the
+    experts the batch touches, for mixture-of-experts) and the batch's KV cache. The layer takes
+    the larger of the two times; the larger names the bound (`decode_bound`). Arrays broadcast.
+
+    Returns
+    -------
+    (compute_s, memory_s) : arrays [s]
+        FLOPs / (peak x compute efficiency) and bytes / (bandwidth x bandwidth efficiency).
+    """
     b = np.asarray(batch, float)
     c = np.asarray(context_tokens, float)
     t = np.asarray(tp, float)
     flops = (2.0 * _matmul_params_layer(spec) * b + 4.0 * spec.d_attn * c * b) / t
     nbytes = (_layer_weight_bytes(spec, b, t, weight_bytes)
               + b * c * _kv_bytes_per_token_gpu(spec, t, kv_bytes) / spec.n_layers)
+    compute_s = flops / (np.asarray(peak_flops_per_s, float) * compute_efficiency)
+    memory_s = nbytes / (np.asarray(mem_bw_bytes_per_s, float) * bandwidth_efficiency)
+    return compute_s, memory_s
+
+
+def decode_bound(spec: ModelSpec, **kw) -> np.ndarray:
+    """``"compute"`` or ``"memory"``: which side of `decode_roofline` bounds a decode step."""
+    compute_s, memory_s = decode_roofline(spec, **kw)
+    return np.where(compute_s > memory_s, "compute", "memory")
+
+
+def decode_step_arrays(spec: ModelSpec, *, batch, context_tokens, tp, peak_flops_per_s,
+                       mem_bw_bytes_per_s, compute_efficiency, bandwidth_efficiency,
+                       scale_up_bw_bytes_per_s=np.inf, scale_up_latency_s=0.0, weight_bytes=2.0,
+                       kv_bytes=2.0, act_bytes=2.0):
+    """One decode iteration for ``batch`` sequences at ``context_tokens`` of context [s].
+
+    Every layer at its `decode_roofline` (the larger of compute and memory time) plus two
+    tensor-parallel all-reduces, then the output head. Arrays broadcast.
+    """
+    b = np.asarray(batch, float)
+    t = np.asarray(tp, float)
+    t_c, t_m = decode_roofline(spec, batch=b, context_tokens=context_tokens, tp=t,
+                               peak_flops_per_s=peak_flops_per_s, mem_bw_bytes_per_s=mem_bw_bytes_per_s,
+                               compute_efficiency=compute_efficiency,
+                               bandwidth_efficiency=bandwidth_efficiency, weight_bytes=weight_bytes,
+                               kv_bytes=kv_bytes)
     rate = np.asarray(peak_flops_per_s, float) * compute_efficiency
     bw = np.asarray(mem_bw_bytes_per_s, float) * bandwidth_efficiency
-    layer = np.maximum(flops / rate, nbytes / bw)
+    layer = np.maximum(t_c, t_m)
     ar = _tp_allreduce(b * spec.d_model * act_bytes, t, scale_up_bw_bytes_per_s, scale_up_latency_s)
     head = np.maximum(2.0 * spec.vocab_size * spec.d_model * b / t / rate,
                       spec.vocab_size * spec.d_model * weight_bytes / t / bw)
@@ -179,10 +211,10 @@ def _tp_allreduce(nbytes, tp, bw, lat):
     bw = np.asarray(bw, float)
     if np.all(np.isinf(bw)) and np.all(np.asarray(lat) == 0):
         return np.zeros(np.broadcast_shapes(np.shape(nbytes), np.shape(tp)))
-    return _hw.allreduce_time(nbytes, tp, np.where(np.isinf(bw), 1e30, bw), lat)
+    return _comm.allreduce_time(nbytes, tp, np.where(np.isinf(bw), 1e30, bw), lat)
 
 
-def _inference_arrays(spec: ModelSpec, *, tp, batch, prompt_tokens, output_tokens, peak_flops_per_s,
+def inference_arrays(spec: ModelSpec, *, tp, batch, prompt_tokens, output_tokens, peak_flops_per_s,
                       mem_bw_bytes_per_s, memory_bytes, compute_efficiency, bandwidth_efficiency,
                       scale_up_bw_bytes_per_s=np.inf, scale_up_latency_s=0.0, weight_bytes=2.0,
                       kv_bytes=2.0, act_bytes=2.0, price_usd_per_gpu_hour=np.nan):
@@ -207,12 +239,12 @@ def _inference_arrays(spec: ModelSpec, *, tp, batch, prompt_tokens, output_token
                   compute_efficiency=compute_efficiency, bandwidth_efficiency=bandwidth_efficiency,
                   scale_up_bw_bytes_per_s=scale_up_bw_bytes_per_s, scale_up_latency_s=scale_up_latency_s,
                   weight_bytes=weight_bytes, kv_bytes=kv_bytes, act_bytes=act_bytes)
-    prefill = _prefill_arrays(spec, n_seqs=1.0, prompt_tokens=p, **common)
-    dec = _decode_step_arrays(spec, batch=b, context_tokens=p + o / 2.0, **common)
+    prefill = prefill_arrays(spec, n_seqs=1.0, prompt_tokens=p, **common)
+    dec = decode_step_arrays(spec, batch=b, context_tokens=p + o / 2.0, **common)
     tpot = dec + (b / o) * prefill
     service = prefill + o * tpot
     rps = (b / o) / tpot
-    max_b = _max_batch_arrays(spec, tp=t, context_tokens=p + o, memory_bytes=memory_bytes,
+    max_b = max_batch_arrays(spec, tp=t, context_tokens=p + o, memory_bytes=memory_bytes,
                               weight_bytes=weight_bytes, kv_bytes=kv_bytes, act_bytes=act_bytes)
     gpu_prefill = prefill
     gpu_decode = o * dec / b
@@ -235,7 +267,7 @@ def _inference_arrays(spec: ModelSpec, *, tp, batch, prompt_tokens, output_token
 
 
 # ---- queueing ---------------------------------------------------------------------------
-def _erlang_c(c, a):
+def erlang_c(c, a):
     """Erlang C: probability an arrival waits in M/M/c with offered load ``a = lambda/mu``.
 
     Erlang B by its stable forward recursion ``1/B_k = 1 + (k/a) / B_{k-1}`` and
@@ -269,13 +301,13 @@ def _erlang_c(c, a):
     return float(out) if out.ndim == 0 else out
 
 
-def _ttft_quantile(replicas, batch, rate, service_s, base_ttft_s, percentile=DEFAULT_TTFT_PERCENTILE):
+def ttft_quantile(replicas, batch, rate, service_s, base_ttft_s, percentile=DEFAULT_TTFT_PERCENTILE):
     """TTFT at ``percentile`` (``None``: mean) with ``replicas * batch`` slots [s]; inf if unstable."""
     c = np.asarray(replicas, float) * np.asarray(batch, float)
     lam = np.asarray(rate, float)
     s = np.asarray(service_s, float)
     a = lam * s
-    pw = np.asarray(_erlang_c(np.maximum(c, 1.0), a), dtype=float)
+    pw = np.asarray(erlang_c(np.maximum(c, 1.0), a), dtype=float)
     gap = c / s - lam
     with np.errstate(divide="ignore", invalid="ignore"):
         if percentile is None:
@@ -287,7 +319,7 @@ def _ttft_quantile(replicas, batch, rate, service_s, base_ttft_s, percentile=DEF
     return base_ttft_s + wait
 
 
-def _replicas_arrays(*, rate, batch, service_s, base_ttft_s, ttft_target_s=np.inf,
+def replicas_arrays(*, rate, batch, service_s, base_ttft_s, ttft_target_s=np.inf,
                      percentile=DEFAULT_TTFT_PERCENTILE, max_replicas=100000):
     """Smallest replica count meeting ``rate`` [req/s] under the TTFT target (vectorized).
 
@@ -302,7 +334,7 @@ def _replicas_arrays(*, rate, batch, service_s, base_ttft_s, ttft_target_s=np.in
     lam, b, s, base, target = np.broadcast_arrays(lam, b, s, base, target)
     lo = np.maximum(np.floor(lam * s / np.maximum(b, 1.0)) + 1.0, 1.0)
     lo = np.where(lam <= 0, 1.0, lo)
-    ok = lambda r: _ttft_quantile(r, b, lam, s, base, percentile) <= target  # noqa: E731
+    ok = lambda r: ttft_quantile(r, b, lam, s, base, percentile) <= target  # noqa: E731
     possible = (base <= target) & (b >= 1)
     hi = lo.copy()
     # exponential search for an upper bound, then bisection (TTFT falls as replicas grow)
@@ -326,7 +358,7 @@ def _replicas_arrays(*, rate, batch, service_s, base_ttft_s, ttft_target_s=np.in
         left = np.where(~good & (right - left > 1), mid, left)
     reps = np.where(done_lo, lo, right)
     reps = np.where(found, reps, np.inf)
-    ttft = np.where(found, _ttft_quantile(np.where(found, reps, 1.0), b, lam, s, base, percentile), np.inf)
+    ttft = np.where(found, ttft_quantile(np.where(found, reps, 1.0), b, lam, s, base, percentile), np.inf)
     if reps.ndim == 0:
         return float(reps), float(ttft)
     return reps, ttft
@@ -335,11 +367,10 @@ def _replicas_arrays(*, rate, batch, service_s, base_ttft_s, ttft_target_s=np.in
 # ---- public -----------------------------------------------------------------------------
 def _setup(model, accelerator, tp, dtype, kv_dtype, pricing, price_usd_per_gpu_hour, instance,
            compute_efficiency, bandwidth_efficiency, catalog, store, gpus_per_node):
-    from ._memory import _positive_int
-    from ._training import Cluster, resolve_hardware
+    from ..hardware import Cluster, resolve_hardware
 
     spec = _spec_check(model)
-    tp = _positive_int("tp", tp)
+    tp = positive_int("tp", tp)
     dtype = normalize_dtype(dtype)
     kv_dtype = normalize_dtype(kv_dtype or dtype)
     if isinstance(accelerator, Cluster):
@@ -382,9 +413,8 @@ def _setup(model, accelerator, tp, dtype, kv_dtype, pricing, price_usd_per_gpu_h
 
 
 def _check_tokens(prompt_tokens, output_tokens):
-    from ._memory import _positive_int
 
-    return _positive_int("prompt_tokens", prompt_tokens), _positive_int("output_tokens", output_tokens)
+    return positive_int("prompt_tokens", prompt_tokens), positive_int("output_tokens", output_tokens)
 
 
 DEFAULT_BATCH_GRID = tuple(2 ** k for k in range(0, 12))
@@ -409,8 +439,8 @@ def latency_curve(model, accelerator="H100-SXM", *, tp=1, prompt_tokens=512, out
     b = np.asarray(batches if batches is not None else DEFAULT_BATCH_GRID, dtype=float)
     if np.any(b < 1):
         raise ValueError("batch sizes must be >= 1")
-    r = _inference_arrays(spec, batch=b, prompt_tokens=p, output_tokens=o, **arr)
-    bound = _decode_bound(spec, b, p + o / 2.0, arr)
+    r = inference_arrays(spec, batch=b, prompt_tokens=p, output_tokens=o, **arr)
+    bound = _bound(spec, b, p + o / 2.0, arr)
     df = pd.DataFrame({"batch": b.astype(int), "fits": r["fits"], "prefill_s": r["prefill_s"],
                        "decode_step_s": r["decode_step_s"], "tpot_s": r["tpot_s"], "ttft_s": r["ttft_s"],
                        "requests_per_s": r["requests_per_s"], "output_tokens_per_s": r["output_tokens_per_s"],
@@ -421,14 +451,11 @@ def latency_curve(model, accelerator="H100-SXM", *, tp=1, prompt_tokens=512, out
     return df
 
 
-def _decode_bound(spec, b, ctx, arr):
-    t = arr["tp"]
-    flops = (2.0 * _matmul_params_layer(spec) * b + 4.0 * spec.d_attn * ctx * b) / t
-    nbytes = (_layer_weight_bytes(spec, b, t, arr["weight_bytes"])
-              + b * ctx * _kv_bytes_per_token_gpu(spec, t, arr["kv_bytes"]) / spec.n_layers)
-    c = flops / (arr["peak_flops_per_s"] * arr["compute_efficiency"])
-    m = nbytes / (arr["mem_bw_bytes_per_s"] * arr["bandwidth_efficiency"])
-    return np.where(c > m, "compute", "memory")
+def _bound(spec, batch, context_tokens, arr):
+    """`decode_bound` with the hardware numbers of `_setup`'s ``arr``."""
+    keys = ("tp", "peak_flops_per_s", "mem_bw_bytes_per_s", "compute_efficiency", "bandwidth_efficiency",
+            "weight_bytes", "kv_bytes")
+    return decode_bound(spec, batch=batch, context_tokens=context_tokens, **{k: arr[k] for k in keys})
 
 
 @dataclass(frozen=True)
@@ -604,7 +631,7 @@ def estimate_inference(model, accelerator="H100-SXM", *, tp=1, prompt_tokens=512
     if batch is None:
         grid = np.unique(np.concatenate([np.asarray(DEFAULT_BATCH_GRID, float), [float(max_b)]]))
         grid = grid[grid <= max_b]
-        r = _inference_arrays(spec, batch=grid, prompt_tokens=p, output_tokens=o, **arr)
+        r = inference_arrays(spec, batch=grid, prompt_tokens=p, output_tokens=o, **arr)
         chosen = _choose_batch(r, grid, tpot_t)
         if chosen is None:
             raise InfeasibleError(
@@ -618,21 +645,20 @@ def estimate_inference(model, accelerator="H100-SXM", *, tp=1, prompt_tokens=512
             lo, hi = chosen, int(above[0])
             while hi - lo > 1:
                 mid = (lo + hi) // 2
-                t_mid = float(np.asarray(_inference_arrays(spec, batch=float(mid), prompt_tokens=p,
+                t_mid = float(np.asarray(inference_arrays(spec, batch=float(mid), prompt_tokens=p,
                                                            output_tokens=o, **arr)["tpot_s"]))
                 lo, hi = (mid, hi) if t_mid <= tpot_t else (lo, mid)
             chosen = lo
     else:
-        from ._memory import _positive_int
 
-        chosen = _positive_int("batch", batch)
+        chosen = positive_int("batch", batch)
         if chosen > max_b:
             raise InfeasibleError(f"batch {chosen} does not fit: at most {max_b} sequences of {p + o} tokens "
                                   f"fit on {tp} x {hw.accelerator}")
     r = {k: float(np.asarray(v)) for k, v in
-         _inference_arrays(spec, batch=chosen, prompt_tokens=p, output_tokens=o, **arr).items()}
+         inference_arrays(spec, batch=chosen, prompt_tokens=p, output_tokens=o, **arr).items()}
     if requests_per_s is not None:
-        reps, ttft = _replicas_arrays(rate=requests_per_s, batch=chosen, service_s=r["service_s"],
+        reps, ttft = replicas_arrays(rate=requests_per_s, batch=chosen, service_s=r["service_s"],
                                       base_ttft_s=r["ttft_s"],
                                       ttft_target_s=np.inf if ttft_t is None else ttft_t,
                                       percentile=ttft_percentile)
@@ -647,7 +673,7 @@ def estimate_inference(model, accelerator="H100-SXM", *, tp=1, prompt_tokens=512
         usd_out = cost_h * (1 - r["prefill_share"]) / tok_out * 1e6
     else:
         usd_in, usd_out = r["usd_per_1m_input"], r["usd_per_1m_output"]
-    bound = str(_decode_bound(spec, np.asarray(float(chosen)), p + o / 2.0, arr))
+    bound = str(_bound(spec, np.asarray(float(chosen)), p + o / 2.0, arr))
     src["queueing"] = ("M/M/c (Erlang C) over replicas x batch slots, "
                        + ("mean TTFT" if ttft_percentile is None else f"p{ttft_percentile * 100:g} TTFT"))
     return InferenceEstimate(
@@ -672,7 +698,7 @@ def replicas_for_rate(estimate: InferenceEstimate, requests_per_s, ttft_s=None, 
     target = estimate.ttft_target_s if ttft_s is None else float(ttft_s)
     pct = estimate.ttft_percentile if percentile is None else percentile
     service = estimate.prefill_s + estimate.output_tokens * estimate.tpot_s
-    reps, _ = _replicas_arrays(rate=np.asarray(requests_per_s, float), batch=estimate.batch,
+    reps, _ = replicas_arrays(rate=np.asarray(requests_per_s, float), batch=estimate.batch,
                                service_s=service, base_ttft_s=estimate.ttft_no_queue_s,
                                ttft_target_s=np.inf if target is None else target, percentile=pct)
     return reps

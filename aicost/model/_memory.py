@@ -39,6 +39,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._checks import positive_int
 from .._units import DTYPE_BYTES, GIB, format_bytes, normalize_dtype
 from ._spec import FFN_TYPES, ModelSpec, _spec_check
 
@@ -47,8 +48,9 @@ __all__ = [
     "RECOMPUTE_CODES",
     "RUNTIME_RESERVE_BYTES",
     "MemoryBreakdown",
-    "_activation_bytes_per_layer",
-    "_model_state_bytes",
+    "activation_bytes_per_layer",
+    "model_state_bytes",
+    "optimizer_state_bytes",
     "_stage_params",
     "_training_memory_arrays",
     "kv_cache_bytes",
@@ -102,7 +104,7 @@ def _stage_params(spec: ModelSpec, tp, pp):
     return (layers * spec.layer_params + embed) / tp + spec.final_norm_params
 
 
-def _model_state_bytes(params, dp, zero_stage, weight_bytes=2.0, grad_bytes=2.0, optim_bytes=12.0):
+def model_state_bytes(params, dp, zero_stage, weight_bytes=2.0, grad_bytes=2.0, optim_bytes=12.0):
     """Weights, gradients and optimizer bytes per GPU under ZeRO stage 0-3 (arrays broadcast).
 
     ``params`` is the parameter count one GPU would hold without ZeRO (after tensor and
@@ -117,7 +119,7 @@ def _model_state_bytes(params, dp, zero_stage, weight_bytes=2.0, grad_bytes=2.0,
     return w, g, o
 
 
-def _activation_bytes_per_layer(spec: ModelSpec, micro_batch, seq_len, tp, sequence_parallel,
+def activation_bytes_per_layer(spec: ModelSpec, micro_batch, seq_len, tp, sequence_parallel,
                                 recompute_code, act_bytes=2.0):
     """Activation bytes of one transformer layer on one GPU (Korthikanti et al. 2022, Table 2)."""
     s = np.asarray(seq_len, dtype=float)
@@ -160,8 +162,8 @@ def _training_memory_arrays(spec: ModelSpec, micro_batch, seq_len, tp, pp, dp, z
     tp_a = np.asarray(tp, dtype=float)
     pp_a = np.asarray(pp, dtype=float)
     params = _stage_params(spec, tp_a, pp_a)
-    w, g, o = _model_state_bytes(params, dp, zero_stage, weight_bytes, grad_bytes, optim_bytes)
-    per_layer = _activation_bytes_per_layer(spec, micro_batch, seq_len, tp_a, sequence_parallel,
+    w, g, o = model_state_bytes(params, dp, zero_stage, weight_bytes, grad_bytes, optim_bytes)
+    per_layer = activation_bytes_per_layer(spec, micro_batch, seq_len, tp_a, sequence_parallel,
                                             recompute_code, act_bytes)
     in_flight = pp_a if n_micro_batches is None else np.minimum(pp_a, np.asarray(n_micro_batches, float))
     layers = np.ceil(spec.n_layers / pp_a)
@@ -227,17 +229,7 @@ class MemoryBreakdown:
         return f"<table><caption>Training memory per GPU</caption>{rows}</table>"
 
 
-def _positive_int(name: str, value, allow_zero: bool = False) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer, float)) or (
-            isinstance(value, float) and not value.is_integer()):
-        raise ValueError(f"{name} must be an integer, got {value!r}")
-    v = int(value)
-    if v < 0 or (v == 0 and not allow_zero):
-        raise ValueError(f"{name} must be {'>= 0' if allow_zero else 'positive'}, got {value!r}")
-    return v
-
-
-def _optimizer_bytes(optimizer: str, dtype: str) -> float:
+def optimizer_state_bytes(optimizer: str, dtype: str) -> float:
     key = str(optimizer).lower()
     table = _OPTIMIZER_STATE_BYTES_FP32 if dtype == "fp32" else OPTIMIZER_STATE_BYTES
     if key not in table:
@@ -303,7 +295,7 @@ def training_memory(spec: ModelSpec | str, micro_batch: int = 1, seq_len: int | 
     out = _training_memory_arrays(spec, vals["micro_batch"], vals["seq_len"], vals["tp"], vals["pp"],
                                   vals["dp"], vals["zero_stage"], rc, np.asarray(sequence_parallel, bool),
                                   vals.get("n_micro_batches"), nbytes, nbytes,
-                                  _optimizer_bytes(optimizer, dtype), nbytes)
+                                  optimizer_state_bytes(optimizer, dtype), nbytes)
     params = _stage_params(spec, vals["tp"], vals["pp"])
     scalar = all(np.ndim(v) == 0 for v in out.values())
     conv = (lambda x: float(x)) if scalar else (lambda x: np.asarray(x, dtype=float))  # noqa: E731
@@ -317,7 +309,7 @@ def training_memory(spec: ModelSpec | str, micro_batch: int = 1, seq_len: int | 
 def _int_array(name: str, value, allow_zero: bool = False):
     """A validated integer (or integer array): positive (or >= 0), whole numbers."""
     if np.ndim(value) == 0:
-        return _positive_int(name, value.item() if isinstance(value, np.generic) else value, allow_zero)
+        return positive_int(name, value.item() if isinstance(value, np.generic) else value, allow_zero)
     arr = np.asarray(value)
     if arr.dtype.kind not in "iuf" or np.any(arr != np.floor(arr)):
         raise ValueError(f"{name} must hold whole numbers, got {value!r}")

@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._units import HOURS_PER_MONTH
+
 __all__ = [
     "DEFAULT_FAILURES_PER_GPU_HOUR",
     "DEFAULT_RESTART_S",
@@ -28,7 +30,7 @@ __all__ = [
     "DEFAULT_SPOT_RESTART_S",
     "LLAMA3_GPU_HOURS",
     "LLAMA3_INTERRUPTIONS",
-    "_reliability_arrays",
+    "reliability_arrays",
     "expected_wall_time",
     "optimal_checkpoint_interval",
 ]
@@ -45,7 +47,7 @@ DEFAULT_FAILURES_PER_GPU_HOUR = LLAMA3_INTERRUPTIONS / LLAMA3_GPU_HOURS
 DEFAULT_RESTART_S = 600.0
 #: spot preemptions per node-hour when the user sets none: AWS Spot Instance Advisor's highest
 #: "frequency of interruption" bucket is >20% per month, common for GPU instances; 20%/730 h.
-DEFAULT_SPOT_PREEMPTIONS_PER_NODE_HOUR = 0.20 / 730.0
+DEFAULT_SPOT_PREEMPTIONS_PER_NODE_HOUR = 0.20 / HOURS_PER_MONTH
 #: restart after a spot preemption also waits for replacement capacity (assumption: 30 min)
 DEFAULT_SPOT_RESTART_S = 1800.0
 
@@ -112,7 +114,7 @@ def expected_wall_time(work_s, mtbf_s, checkpoint_s, restart_s, interval_s=None)
     return float(t) if t.ndim == 0 else t
 
 
-def _reliability_arrays(work_s, n_gpus, n_nodes, checkpoint_s, restart_s,
+def reliability_arrays(work_s, n_gpus, n_nodes, checkpoint_s, restart_s,
                         failures_per_gpu_hour=DEFAULT_FAILURES_PER_GPU_HOUR,
                         preemptions_per_node_hour=0.0):
     """Vectorized reliability: all arguments broadcast.

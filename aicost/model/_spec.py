@@ -36,7 +36,7 @@ from pathlib import Path
 from .._errors import CatalogError, UnknownNameError
 from .._paths import data_dir
 
-__all__ = ["FFN_TYPES", "ModelSpec", "get_model", "list_models", "load_models"]
+__all__ = ["FFN_TYPES", "ModelSpec", "get_model", "list_models", "load_models", "resolve_model"]
 
 #: feed-forward kinds: gated units have three d x f matrices, plain MLPs two
 FFN_TYPES = {"swiglu": 3, "geglu": 3, "gelu": 2, "relu": 2}
@@ -546,6 +546,23 @@ def get_model(name: str | ModelSpec) -> ModelSpec:
         raise UnknownNameError("model", str(name), choices,
                                hint="(aicost.model.list_models() lists them; define others with ModelSpec)")
     return models[hit]
+
+
+def resolve_model(model) -> ModelSpec:
+    """A `ModelSpec` from a preset name or a spec (the planners' ``model`` argument).
+
+    Raises
+    ------
+    aicost.UnknownNameError
+        For an unknown preset name (closest names suggested).
+    TypeError
+        For anything that is neither a name nor a model spec.
+    """
+    if isinstance(model, str):
+        return get_model(model)
+    if not hasattr(model, "n_layers"):
+        raise TypeError(f"model must be a model name or an aicost.model.ModelSpec, got {type(model).__name__}")
+    return model
 
 
 def _spec_check(spec: object) -> ModelSpec:

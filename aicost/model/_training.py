@@ -36,8 +36,8 @@ per data-parallel replica)::
   parameter of the local optimizer shard at the GPU's memory bandwidth.
 
 The array functions (``_training_flops_arrays``, ``_training_step_arrays``,
-``_training_eval_arrays``) broadcast over numpy arrays; ``estimate_training`` calls
-``_training_eval_arrays`` with scalars, so the planner's vectorized evaluation and this scalar
+``training_arrays``) broadcast over numpy arrays; ``estimate_training`` calls
+``training_arrays`` with scalars, so the planner's vectorized evaluation and this scalar
 one agree by construction.
 """
 
@@ -49,53 +49,49 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .._checks import check_positive, positive_int
 from .._units import DTYPE_BYTES, GIB, HOUR_S, format_bytes, format_duration, normalize_dtype
-from . import _hw
+from ..hardware import (
+    DEFAULT_SCALE_OUT_LATENCY_S,
+    DEFAULT_SCALE_UP_LATENCY_S,
+    Cluster,
+    Hardware,
+    resolve_hardware,
+)
+from . import _comm
 from ._memory import (
     RECOMPUTE_CODES,
     RUNTIME_RESERVE_BYTES,
     MemoryBreakdown,
-    _optimizer_bytes,
-    _positive_int,
     _recompute_code,
     _stage_params,
     _training_memory_arrays,
+    optimizer_state_bytes,
 )
 from ._reliability import (
     DEFAULT_FAILURES_PER_GPU_HOUR,
     DEFAULT_RESTART_S,
     DEFAULT_SPOT_PREEMPTIONS_PER_NODE_HOUR,
     DEFAULT_SPOT_RESTART_S,
-    _reliability_arrays,
+    reliability_arrays,
 )
 from ._spec import ModelSpec, _spec_check
 
 __all__ = [
     "CHECKPOINT_BYTES_PER_PARAM",
     "DEFAULT_CHECKPOINT_WRITE_BYTES_PER_S_PER_NODE",
-    "DEFAULT_SCALE_OUT_LATENCY_S",
-    "DEFAULT_SCALE_UP_LATENCY_S",
     "OPTIMIZER_BYTES_PER_PARAM",
-    "TRAINING_KERNEL_FACTOR",
-    "Cluster",
-    "Hardware",
     "TrainingEstimate",
     "TrainingJob",
     "_flops_per_token",
-    "_training_eval_arrays",
+    "training_arrays",
     "_training_feasibility",
     "_training_flops_arrays",
     "_training_step_arrays",
     "estimate_training",
-    "resolve_hardware",
     "training_flops",
 ]
 
-#: Fraction of the GEMM rate a whole training step keeps: layer norms, softmax, rotary and
-#: other elementwise kernels, launches and the data loader run below the matmul rate. Megatron-LM
-#: reaches 52-56% MFU on A100 at scale (Narayanan et al. 2021, Table 1; Korthikanti et al.
-#: 2022, Table 5) with GEMMs near 75%; 0.8 x ~0.72 leaves ~0.58 before communication and bubble.
-TRAINING_KERNEL_FACTOR = 0.80
 #: AdamW update traffic per parameter of the local optimizer shard: read bf16 grad (2), read and
 #: write fp32 master, m and v (24), write the bf16 weight (2) [B/param]
 OPTIMIZER_BYTES_PER_PARAM = 28.0
@@ -105,10 +101,6 @@ CHECKPOINT_BYTES_PER_PARAM = 14.0
 #: (an assumption, roughly one 25 GB/s NIC at 10% for checkpoint traffic; give a storage tier
 #: or TrainingJob.checkpoint_s for a real number)
 DEFAULT_CHECKPOINT_WRITE_BYTES_PER_S_PER_NODE = 2e9
-#: small-message latency when a fabric row gives none [s]: NVLink/NVSwitch hop (~3 us, NVIDIA
-#: NCCL tests report 5-10 us per small all-reduce step) and InfiniBand/RoCE (~5 us + software)
-DEFAULT_SCALE_UP_LATENCY_S = 5e-6
-DEFAULT_SCALE_OUT_LATENCY_S = 10e-6
 
 
 # ---- FLOPs ------------------------------------------------------------------------------
@@ -155,20 +147,10 @@ def training_flops(spec: ModelSpec | str, tokens: float, recompute: str = "none"
         Sequence length [tokens]; defaults to the model's pre-training length.
     """
     spec = _spec_check(spec)
-    _check_positive("tokens", tokens)
-    s = spec.pretrain_seq_len if seq_len is None else _positive_int("seq_len", seq_len)
+    check_positive("tokens", tokens)
+    s = spec.pretrain_seq_len if seq_len is None else positive_int("seq_len", seq_len)
     _, hw = _training_flops_arrays(spec, float(tokens), s, _recompute_code(recompute))
     return float(hw)
-
-
-def _check_positive(name, value, allow_zero=False):
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a number, got {value!r}") from None
-    if not math.isfinite(v) or v < 0 or (v == 0 and not allow_zero):
-        raise ValueError(f"{name} must be {'>= 0' if allow_zero else 'positive'}, got {value!r}")
-    return v
 
 
 # ---- array cores ------------------------------------------------------------------------
@@ -246,7 +228,7 @@ def _interleave_invalid(spec, pp, v, global_batch, micro_times_dp):
     return (v > 1) & bad
 
 
-def _training_eval_arrays(spec: ModelSpec, *, tokens, global_batch, micro_batch, seq_len, tp, pp, dp,
+def training_arrays(spec: ModelSpec, *, tokens, global_batch, micro_batch, seq_len, tp, pp, dp,
                           zero_stage=0, recompute_code=0, sequence_parallel=False,
                           peak_flops_per_s, efficiency, gpus_per_node=8,
                           scale_up_bw_bytes_per_s, scale_up_latency_s=DEFAULT_SCALE_UP_LATENCY_S,
@@ -300,20 +282,20 @@ def _training_eval_arrays(spec: ModelSpec, *, tokens, global_batch, micro_batch,
     # tensor parallel: 4 (6 with full recompute) all-reduces of b*s*h activations per layer
     act_bytes_micro = mb * s * spec.d_model * dtype_bytes
     n_ar = layers_stage * np.where(rc == 2, 6.0, 4.0)
-    t_tp = n_ar * _hw.allreduce_time(act_bytes_micro, tp_, scale_up_bw_bytes_per_s, scale_up_latency_s)
+    t_tp = n_ar * _comm.allreduce_time(act_bytes_micro, tp_, scale_up_bw_bytes_per_s, scale_up_latency_s)
     # pipeline: one send forward and one backward per micro-batch, b*s*h/tp bytes each
     stage_in_node = tp_ * dp_ < gpn
     p2p_bw = np.where(stage_in_node, scale_up_bw_bytes_per_s, scale_out_bw_bytes_per_s)
     p2p_lat = np.where(stage_in_node, scale_up_latency_s, scale_out_latency_s)
     v = f(virtual_stages)
-    t_pp = np.where(pp_ > 1, 2.0 * v * _hw.p2p_time(act_bytes_micro / tp_, p2p_bw, p2p_lat), 0.0)
+    t_pp = np.where(pp_ > 1, 2.0 * v * _comm.p2p_time(act_bytes_micro / tp_, p2p_bw, p2p_lat), 0.0)
     # data parallel: hierarchical all-reduce of the stage's gradients
     params_stage = _stage_params(spec, tp_, pp_)
     z = np.asarray(zero_stage)
     grad_bytes = params_stage * dtype_bytes * np.where(z >= 3, 1.5, 1.0)
     n_local = np.minimum(dp_, np.maximum(1.0, np.floor(gpn / tp_)))
     n_dp_nodes = np.ceil(dp_ / n_local)
-    t_dp = _hw.hierarchical_allreduce_time(grad_bytes, n_local, n_dp_nodes, scale_up_bw_bytes_per_s,
+    t_dp = _comm.hierarchical_allreduce_time(grad_bytes, n_local, n_dp_nodes, scale_up_bw_bytes_per_s,
                                            scale_up_latency_s, scale_out_bw_bytes_per_s,
                                            scale_out_latency_s)
     backward_share = np.where(rc == 2, 0.75, 2.0 / 3.0)
@@ -332,7 +314,7 @@ def _training_eval_arrays(spec: ModelSpec, *, tokens, global_batch, micro_batch,
     price = f(price_usd_per_gpu_hour)
     mem = _training_memory_arrays(spec, mb, s, tp_, pp_, dp_, z, rc, sequence_parallel, n_micro,
                                   dtype_bytes, dtype_bytes, optim_bytes, dtype_bytes, virtual_stages=v)
-    rel = _reliability_arrays(work, n_gpus, n_nodes, checkpoint_s, restart_s, failures_per_gpu_hour,
+    rel = reliability_arrays(work, n_gpus, n_nodes, checkpoint_s, restart_s, failures_per_gpu_hour,
                               preemptions_per_node_hour)
     feas = _training_feasibility(spec, tp=tp, pp=pp, dp=dp, global_batch=global_batch,
                                  micro_batch=micro_batch, gpus_per_node=gpus_per_node,
@@ -421,247 +403,10 @@ class TrainingJob:
     failures_per_gpu_hour: float = DEFAULT_FAILURES_PER_GPU_HOUR
 
 
-@dataclass(frozen=True)
-class Cluster:
-    """Where to train: an accelerator type, a GPU count, the fabrics and the price.
-
-    Names are looked up in the catalog (``aicost.catalog.load()``); the explicit SI fields
-    override catalog values (and let the model run without a catalog).
-
-    Parameters
-    ----------
-    accelerator : str
-        Catalog accelerator name (aliases work).
-    gpus, gpus_per_node : int
-    scale_up, scale_out : str, optional
-        Catalog fabric names (inside a node / between nodes). Defaults: the accelerator's
-        scale-up bandwidth; the instance's scale-out fabric or network when ``instance`` is set.
-    pricing : {"on_demand", "spot", "reserved_1y"}
-    price_usd_per_gpu_hour : float, optional
-        Overrides the catalog price [USD per GPU-hour].
-    instance : str, optional
-        Catalog instance type to price from (default: the cheapest instance with this
-        accelerator at ``pricing``).
-    storage_tier : str, optional
-        Catalog storage tier the checkpoints are written to.
-    efficiency : float, optional
-        End-to-end compute efficiency (fraction of peak while computing); overrides
-        ``gemm_efficiency x TRAINING_KERNEL_FACTOR``.
-    preemptions_per_node_hour : float, optional
-        Spot preemption rate [1/(node h)]; default ``DEFAULT_SPOT_PREEMPTIONS_PER_NODE_HOUR``
-        on spot, 0 otherwise.
-    peak_flops_per_s, memory_bytes, mem_bw_bytes_per_s, scale_up_bw_bytes_per_s,
-    scale_up_latency_s, scale_out_bw_bytes_per_s, scale_out_latency_s,
-    checkpoint_write_bytes_per_s : float, optional
-        Explicit hardware numbers (SI; scale-out bandwidth per GPU; checkpoint write rate of
-        the whole job).
-    """
-
-    accelerator: str = "H100-SXM"
-    gpus: int = 8
-    gpus_per_node: int = 8
-    scale_up: str | None = None
-    scale_out: str | None = None
-    pricing: str = "on_demand"
-    price_usd_per_gpu_hour: float | None = None
-    instance: str | None = None
-    storage_tier: str | None = None
-    efficiency: float | None = None
-    preemptions_per_node_hour: float | None = None
-    peak_flops_per_s: float | None = None
-    memory_bytes: float | None = None
-    mem_bw_bytes_per_s: float | None = None
-    scale_up_bw_bytes_per_s: float | None = None
-    scale_up_latency_s: float | None = None
-    scale_out_bw_bytes_per_s: float | None = None
-    scale_out_latency_s: float | None = None
-    checkpoint_write_bytes_per_s: float | None = None
-
-    def __post_init__(self) -> None:
-        _positive_int("Cluster.gpus", self.gpus)
-        _positive_int("Cluster.gpus_per_node", self.gpus_per_node)
-        for name in ("price_usd_per_gpu_hour", "preemptions_per_node_hour"):
-            v = getattr(self, name)
-            if v is not None:
-                _check_positive(f"Cluster.{name}", v, allow_zero=True)
-        if self.efficiency is not None and not 0 < self.efficiency <= 1:
-            raise ValueError(f"Cluster.efficiency must be in (0, 1], got {self.efficiency!r}")
-        for name in ("peak_flops_per_s", "memory_bytes", "mem_bw_bytes_per_s", "scale_up_bw_bytes_per_s",
-                     "scale_out_bw_bytes_per_s", "checkpoint_write_bytes_per_s"):
-            v = getattr(self, name)
-            if v is not None:
-                _check_positive(f"Cluster.{name}", v)
-
-    @property
-    def nodes(self) -> int:
-        return math.ceil(self.gpus / self.gpus_per_node)
-
-
-@dataclass(frozen=True)
-class Hardware:
-    """Resolved numbers for a :class:`Cluster` (SI) and where each came from."""
-
-    accelerator: str
-    dtype: str
-    peak_flops_per_s: float
-    memory_bytes: float
-    mem_bw_bytes_per_s: float
-    scale_up_bw_bytes_per_s: float
-    scale_up_latency_s: float
-    scale_out_bw_bytes_per_s: float
-    scale_out_latency_s: float
-    price_usd_per_gpu_hour: float
-    gemm_efficiency: float
-    compute_efficiency: float
-    comm_efficiency: float = 1.0
-    storage_tier: object = None
-    sources: dict = field(default_factory=dict, compare=False)
-
-
-def _load_catalog(catalog):
-    if catalog is not None:
-        return catalog
-    from .. import catalog as _cat
-
-    return _cat.load()
-
-
-def resolve_hardware(cluster: Cluster, dtype: str = "bf16", catalog=None, store=None, shape=None,
-                     kernel_factor: float = TRAINING_KERNEL_FACTOR) -> Hardware:
-    """Look up a :class:`Cluster`'s numbers in the catalog and the efficiency in the store.
-
-    Explicit ``Cluster`` fields win over the catalog. ``sources`` names the origin of each.
-    """
-    dtype = normalize_dtype(dtype)
-    src: dict[str, str] = {}
-    need_cat = (cluster.peak_flops_per_s is None or cluster.memory_bytes is None
-                or cluster.mem_bw_bytes_per_s is None or cluster.scale_up_bw_bytes_per_s is None
-                or cluster.scale_out_bw_bytes_per_s is None or cluster.price_usd_per_gpu_hour is None
-                or cluster.scale_up is not None or cluster.scale_out is not None
-                or cluster.storage_tier is not None)
-    cat = _load_catalog(catalog) if need_cat else None
-    acc = cat.accelerator(cluster.accelerator) if cat is not None else None
-    name = acc.name if acc is not None else cluster.accelerator
-
-    def pick(field_name, explicit, fallback, what):
-        if explicit is not None:
-            src[field_name] = "Cluster (explicit)"
-            return float(explicit)
-        src[field_name] = what
-        return float(fallback())
-
-    peak = pick("peak_flops_per_s", cluster.peak_flops_per_s, lambda: acc.peak_flops_per_s(dtype),
-                f"catalog accelerator {name} ({dtype} dense peak)")
-    memory = pick("memory_bytes", cluster.memory_bytes, lambda: acc.memory_gib * GIB,
-                  f"catalog accelerator {name} (memory_gib)")
-    mem_bw = pick("mem_bw_bytes_per_s", cluster.mem_bw_bytes_per_s, lambda: acc.mem_bw_bytes_per_s,
-                  f"catalog accelerator {name} (mem_bw)")
-    # scale-up fabric
-    su_lat = cluster.scale_up_latency_s
-    if cluster.scale_up_bw_bytes_per_s is not None:
-        su_bw = float(cluster.scale_up_bw_bytes_per_s)
-        src["scale_up"] = "Cluster (explicit)"
-    elif cluster.scale_up is not None:
-        fab = cat.fabric(cluster.scale_up)
-        su_bw = fab.bandwidth_per_gpu_bytes_per_s(cluster.gpus_per_node)
-        su_lat = fab.latency_s if su_lat is None else su_lat
-        src["scale_up"] = f"catalog fabric {fab.name}"
-    elif acc is not None and acc.scale_up_bw_bytes_per_s:
-        su_bw = float(acc.scale_up_bw_bytes_per_s)
-        src["scale_up"] = f"catalog accelerator {name} (scale_up bandwidth)"
-    else:
-        raise ValueError(f"no scale-up bandwidth for {name}: set Cluster.scale_up to a catalog fabric "
-                         "or Cluster.scale_up_bw_bytes_per_s")
-    su_lat = DEFAULT_SCALE_UP_LATENCY_S if su_lat is None else float(su_lat)
-    # instance (price, default scale-out)
-    inst = None
-    if cat is not None and (cluster.instance is not None or cluster.price_usd_per_gpu_hour is None
-                            or (cluster.scale_out is None and cluster.scale_out_bw_bytes_per_s is None)):
-        inst = _pick_instance(cat, cluster, name)
-    so_lat = cluster.scale_out_latency_s
-    if cluster.scale_out_bw_bytes_per_s is not None:
-        so_bw = float(cluster.scale_out_bw_bytes_per_s)
-        src["scale_out"] = "Cluster (explicit)"
-    else:
-        fab_name = cluster.scale_out or (inst.scale_out_fabric if inst is not None else None)
-        if fab_name:
-            fab = cat.fabric(fab_name)
-            so_bw = fab.bandwidth_per_gpu_bytes_per_s(cluster.gpus_per_node)
-            so_lat = fab.latency_s if so_lat is None else so_lat
-            src["scale_out"] = f"catalog fabric {fab.name}"
-        elif inst is not None and inst.network_bytes_per_s:
-            so_bw = inst.network_bytes_per_s / inst.accelerator_count
-            src["scale_out"] = f"catalog instance {inst.instance_type} (network_gbps / GPUs)"
-        elif cluster.gpus <= cluster.gpus_per_node:
-            so_bw = su_bw
-            src["scale_out"] = "single node (no scale-out traffic)"
-        else:
-            raise ValueError("no scale-out bandwidth: set Cluster.scale_out to a catalog fabric "
-                             "(e.g. 'ib-ndr') or Cluster.scale_out_bw_bytes_per_s")
-    so_lat = DEFAULT_SCALE_OUT_LATENCY_S if so_lat is None else float(so_lat)
-    if cluster.price_usd_per_gpu_hour is not None:
-        price = float(cluster.price_usd_per_gpu_hour)
-        src["price"] = "Cluster (explicit)"
-    else:
-        p = inst.price_usd_per_gpu_hour(cluster.pricing) if inst is not None else None
-        if p is None:
-            price = math.nan
-            src["price"] = f"no {cluster.pricing} price for {name} in the catalog (cost unknown)"
-        else:
-            price = float(p)
-            src["price"] = f"catalog instance {inst.provider} {inst.instance_type} ({cluster.pricing})"
-    gemm, gsrc = _hw.gemm_efficiency(name, dtype, store=store, shape=shape)
-    if cluster.efficiency is not None:
-        eff = float(cluster.efficiency)
-        src["efficiency"] = "Cluster.efficiency (explicit)"
-    else:
-        eff = gemm * kernel_factor
-        src["efficiency"] = f"GEMM efficiency {gemm:.3f} ({gsrc}) x kernel factor {kernel_factor}"
-    src["gemm_efficiency"] = gsrc
-    ceff, csrc = _hw.collective_efficiency(name, store=store)
-    src["comm_efficiency"] = csrc
-    tier = cat.storage_tier(cluster.storage_tier) if cluster.storage_tier is not None else None
-    return Hardware(accelerator=name, dtype=dtype, peak_flops_per_s=peak, memory_bytes=memory,
-                    mem_bw_bytes_per_s=mem_bw, scale_up_bw_bytes_per_s=su_bw, scale_up_latency_s=su_lat,
-                    scale_out_bw_bytes_per_s=so_bw, scale_out_latency_s=so_lat,
-                    price_usd_per_gpu_hour=price, gemm_efficiency=gemm, compute_efficiency=eff,
-                    comm_efficiency=ceff, storage_tier=tier, sources=src)
-
-
-def _pick_instance(cat, cluster: Cluster, acc_name: str):
-    """The instance to price ``cluster`` from: the one named, else the cheapest at ``pricing``
-    among instances with this accelerator, preferring whole nodes of ``gpus_per_node`` GPUs and,
-    for multi-node clusters, a known scale-out network."""
-    if cluster.instance is not None:
-        return cat.instance(cluster.instance)
-    df = cat.instances
-    try:
-        rows = df[df["accelerator"].astype(str).str.lower() == acc_name.lower()]
-    except KeyError:
-        return None
-    multi = cluster.gpus > cluster.gpus_per_node
-    ranked = []
-    for rec in rows.to_dict("records"):
-        try:
-            inst = cat.instance(rec["instance_type"], provider=rec["provider"], region=rec["region"])
-        except Exception:  # noqa: BLE001 - a row the lookup cannot resolve is skipped
-            continue
-        p = inst.price_usd_per_gpu_hour(cluster.pricing)
-        if p is None or not math.isfinite(p):
-            continue
-        whole = inst.accelerator_count == min(cluster.gpus_per_node, cluster.gpus)
-        networked = bool(inst.scale_out_fabric or inst.network_gbps) or not multi
-        ranked.append(((not networked, not whole, p), inst))
-    if not ranked:
-        return None
-    ranked.sort(key=lambda x: x[0])
-    return ranked[0][1]
-
-
 def _checkpoint_seconds(job: TrainingJob, cluster: Cluster, hw: Hardware, spec: ModelSpec):
     """Seconds one checkpoint blocks training, and the source of that number."""
     if job.checkpoint_s is not None:
-        return _check_positive("checkpoint_s", job.checkpoint_s, allow_zero=True), "TrainingJob.checkpoint_s"
+        return check_positive("checkpoint_s", job.checkpoint_s, allow_zero=True), "TrainingJob.checkpoint_s"
     nbytes = spec.n_params * CHECKPOINT_BYTES_PER_PARAM
     nodes = cluster.nodes
     if cluster.checkpoint_write_bytes_per_s is not None:
@@ -839,25 +584,25 @@ def estimate_training(job: TrainingJob, cluster: Cluster, catalog=None, store=No
     training dtype).
     """
     spec = _spec_check(job.model)
-    tokens = _check_positive("tokens", job.tokens)
+    tokens = check_positive("tokens", job.tokens)
     dtype = normalize_dtype(job.dtype)
-    gb = _positive_int("global_batch", job.global_batch)
-    mb = _positive_int("micro_batch", job.micro_batch)
-    tp = _positive_int("tp", job.tp)
-    pp = _positive_int("pp", job.pp)
-    zero = _positive_int("zero_stage", job.zero_stage, allow_zero=True)
+    gb = positive_int("global_batch", job.global_batch)
+    mb = positive_int("micro_batch", job.micro_batch)
+    tp = positive_int("tp", job.tp)
+    pp = positive_int("pp", job.pp)
+    zero = positive_int("zero_stage", job.zero_stage, allow_zero=True)
     if zero > 3:
         raise ValueError(f"zero_stage must be 0-3, got {zero}")
     rc = int(_recompute_code(job.recompute))
     recompute = {v: k for k, v in RECOMPUTE_CODES.items()}[rc]
-    seq = spec.pretrain_seq_len if job.seq_len is None else _positive_int("seq_len", job.seq_len)
+    seq = spec.pretrain_seq_len if job.seq_len is None else positive_int("seq_len", job.seq_len)
     if tp > cluster.gpus_per_node:
         raise ValueError(f"tp={tp} is larger than the {cluster.gpus_per_node} GPUs in a node: tensor "
                          "parallelism needs the scale-up fabric; lower tp and raise pp or dp")
     if cluster.gpus % (tp * pp):
         raise ValueError(f"{cluster.gpus} GPUs do not split into tp={tp} x pp={pp} groups; "
                          f"use a GPU count that is a multiple of {tp * pp}")
-    dp = cluster.gpus // (tp * pp) if job.dp is None else _positive_int("dp", job.dp)
+    dp = cluster.gpus // (tp * pp) if job.dp is None else positive_int("dp", job.dp)
     if tp * pp * dp != cluster.gpus:
         raise ValueError(f"tp*pp*dp = {tp}*{pp}*{dp} = {tp * pp * dp} does not match the cluster's "
                          f"{cluster.gpus} GPUs; leave dp=None to derive it")
@@ -868,7 +613,7 @@ def estimate_training(job: TrainingJob, cluster: Cluster, catalog=None, store=No
     if gb % (mb * dp):
         raise ValueError(f"global_batch {gb} does not split into micro-batches of {mb} over dp={dp} "
                          f"replicas; use a multiple of {mb * dp}")
-    v = _positive_int("virtual_stages", job.virtual_stages)
+    v = positive_int("virtual_stages", job.virtual_stages)
     if v > 1:
         if pp == 1:
             raise ValueError("virtual_stages > 1 (interleaved schedule) needs pipeline parallelism (pp > 1)")
@@ -884,13 +629,13 @@ def estimate_training(job: TrainingJob, cluster: Cluster, catalog=None, store=No
     ck_s, ck_src = _checkpoint_seconds(job, cluster, hw, spec)
     restart = job.restart_s if job.restart_s is not None else (
         DEFAULT_SPOT_RESTART_S if pricing_spot else DEFAULT_RESTART_S)
-    restart = _check_positive("restart_s", restart, allow_zero=True)
+    restart = check_positive("restart_s", restart, allow_zero=True)
     preempt = cluster.preemptions_per_node_hour
     if preempt is None:
         preempt = DEFAULT_SPOT_PREEMPTIONS_PER_NODE_HOUR if pricing_spot else 0.0
-    fail = _check_positive("failures_per_gpu_hour", job.failures_per_gpu_hour, allow_zero=True)
+    fail = check_positive("failures_per_gpu_hour", job.failures_per_gpu_hour, allow_zero=True)
     nbytes = float(DTYPE_BYTES[dtype]) if dtype not in ("fp8", "int8") else 2.0
-    r = _training_eval_arrays(
+    r = training_arrays(
         spec, tokens=tokens, global_batch=gb, micro_batch=mb, seq_len=seq, tp=tp, pp=pp, dp=dp,
         zero_stage=zero, recompute_code=rc, sequence_parallel=sp,
         peak_flops_per_s=hw.peak_flops_per_s, efficiency=hw.compute_efficiency,
@@ -898,7 +643,7 @@ def estimate_training(job: TrainingJob, cluster: Cluster, catalog=None, store=No
         scale_up_latency_s=hw.scale_up_latency_s, scale_out_bw_bytes_per_s=hw.scale_out_bw_bytes_per_s,
         scale_out_latency_s=hw.scale_out_latency_s, mem_bw_bytes_per_s=hw.mem_bw_bytes_per_s,
         gpu_memory_bytes=hw.memory_bytes, price_usd_per_gpu_hour=hw.price_usd_per_gpu_hour,
-        dtype_bytes=nbytes, optim_bytes=_optimizer_bytes(job.optimizer, dtype), checkpoint_s=ck_s,
+        dtype_bytes=nbytes, optim_bytes=optimizer_state_bytes(job.optimizer, dtype), checkpoint_s=ck_s,
         restart_s=restart, failures_per_gpu_hour=fail, preemptions_per_node_hour=preempt,
         comm_efficiency=hw.comm_efficiency, virtual_stages=v)
     g = {k: (float(v) if np.ndim(v) == 0 else v) for k, v in r.items()}

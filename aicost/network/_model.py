@@ -30,7 +30,6 @@ import numpy as np
 __all__ = [
     "ALGORITHMS",
     "COLLECTIVES",
-    "DEFAULT_COLLECTIVE_EFFICIENCY",
     "algbw_busbw",
     "busbw_factor",
     "collective_time",
@@ -42,12 +41,8 @@ COLLECTIVES = ("all_reduce", "all_gather", "reduce_scatter", "broadcast", "all_t
 #: algorithms of :func:`collective_time`
 ALGORITHMS = ("ring", "tree", "recursive_doubling", "rabenseifner")
 
-#: Achieved bus bandwidth / link bandwidth for large NCCL collectives when nothing is measured.
-#: nccl-tests all_reduce_perf on NVLink and InfiniBand systems typically reaches 75-90 % of the
-#: per-direction link bandwidth at large message sizes (NVIDIA nccl-tests PERFORMANCE.md explains
-#: busbw as the number to compare with the hardware peak); 0.8 is a middle value. Measured busbw
-#: in the results store replaces it (``aicost.calibrate.collective_efficiency``).
-DEFAULT_COLLECTIVE_EFFICIENCY = 0.80
+#: (The efficiency factor of large collectives, achieved busbw / link bandwidth, is
+#: ``aicost.calibrate.DEFAULT_COLLECTIVE_EFFICIENCY`` and measured busbw in the store.)
 
 _OP_ALIASES = {
     "all_reduce": ("all_reduce", "allreduce", "all-reduce", "ar"),

@@ -18,7 +18,19 @@ import numpy as np
 import pandas as pd
 
 from .._errors import UnknownNameError
-from .._units import GIB, HOUR_S, format_bytes, format_duration
+from .._units import GIB, HOUR_S, MONTH_S, format_bytes, format_duration
+from ..hardware import resolve_efficiencies
+from ..model import (
+    CHECKPOINT_BYTES_PER_PARAM,
+    DEFAULT_FAILURES_PER_GPU_HOUR,
+    DEFAULT_RESTART_S,
+    DEFAULT_SPOT_PREEMPTIONS_PER_NODE_HOUR,
+    DEFAULT_SPOT_RESTART_S,
+    RUNTIME_RESERVE_BYTES,
+    TRAINING_KERNEL_FACTOR,
+    optimizer_state_bytes,
+    training_arrays,
+)
 from ._result import Recommendation, Sensitivity, _fmt_usd
 
 __all__ = [
@@ -47,8 +59,6 @@ CHECKPOINT_KEEP = 2
 #: checkpoint write rate used when the catalog has no shared storage tier for a provider [B/s]
 #: (an assumption: 10 GB/s, a modest parallel file system)
 DEFAULT_CHECKPOINT_BW_BYTES_PER_S = 10e9
-#: a month for per-GB-month storage prices (30 days, as cloud bills count) [s]
-_MONTH_S = 30 * 86400.0
 #: per-chunk candidate budget of the search: bounds the temporary arrays (~60 of this size)
 _CHUNK_CANDIDATES = 1 << 17
 
@@ -98,58 +108,18 @@ class TrainingContext:
     @property
     def optim_bytes(self) -> float:
         """AdamW state bytes per parameter for this dtype (``aicost.model``'s table)."""
-        from ..model._memory import _optimizer_bytes
-
-        return float(_optimizer_bytes("adamw", self.dtype))
+        return float(optimizer_state_bytes("adamw", self.dtype))
 
 
 def efficiencies(accelerators: Sequence[str], dtype: str, store, efficiency,
-                 kernel_factor: float | None = None) -> dict[str, dict]:
-    """Compute and collective efficiencies, with their sources, per accelerator name.
-
-    ``efficiency`` may be a number (every accelerator), a dict by name (the others fall back to
-    calibration) or None: the GEMM efficiency from ``aicost.calibrate`` (measured when the store
-    has results for that device and dtype, a documented default otherwise) times
-    ``kernel_factor`` (default ``aicost.model.TRAINING_KERNEL_FACTOR``), exactly as
-    ``aicost.model.resolve_hardware`` does. The collective efficiency (achieved / link
-    bandwidth) comes from calibration too.
-
-    Returns
-    -------
-    dict
-        name -> ``{"efficiency", "source", "comm_efficiency", "comm_source"}``.
-    """
-    from ..model import TRAINING_KERNEL_FACTOR
-    from ..model._hw import collective_efficiency, gemm_efficiency
-
-    kf = TRAINING_KERNEL_FACTOR if kernel_factor is None else kernel_factor
-    per: dict = {}
-    if isinstance(efficiency, dict):
-        per = {str(k).lower(): v for k, v in efficiency.items()}
-    elif efficiency is not None:
-        per = {a.lower(): efficiency for a in accelerators}
-    out: dict[str, dict] = {}
-    for a in accelerators:
-        ce, csrc = collective_efficiency(a, store=store)
-        if a.lower() in per:
-            v = float(per[a.lower()])
-            if not 0 < v <= 1:
-                raise ValueError(f"efficiency for {a} must be in (0, 1] (fraction of peak), got {v!r}")
-            out[a] = {"efficiency": v, "source": "given by the caller", "comm_efficiency": ce,
-                      "comm_source": csrc}
-            continue
-        g, src = gemm_efficiency(a, dtype, store=store)
-        kind = "measured" if str(src).lower().startswith("measured") else "documented default"
-        out[a] = {"efficiency": g * kf,
-                  "source": f"{kind}: GEMM efficiency {g:.2f} x kernel factor {kf} ({src})",
-                  "comm_efficiency": ce, "comm_source": csrc}
-    return out
+                 kernel_factor: float = TRAINING_KERNEL_FACTOR) -> dict:
+    """``aicost.hardware.resolve_efficiencies`` (name -> `AcceleratorEfficiency`)."""
+    return resolve_efficiencies(accelerators, dtype, store=store, efficiency=efficiency,
+                                kernel_factor=kernel_factor)
 
 
 def reliability_defaults(failure_rate, preemption_rate, restart_s) -> dict:
     """The reliability assumptions, with ``aicost.model``'s defaults for those not given."""
-    from ..model import _reliability as r
-
     def _nonneg(name, v, default):
         if v is None:
             return float(default)
@@ -160,12 +130,12 @@ def reliability_defaults(failure_rate, preemption_rate, restart_s) -> dict:
 
     return {
         "failures_per_gpu_hour": _nonneg("failure_rate_per_gpu_hour", failure_rate,
-                                         r.DEFAULT_FAILURES_PER_GPU_HOUR),
+                                         DEFAULT_FAILURES_PER_GPU_HOUR),
         "preemptions_per_node_hour": _nonneg("spot_preemption_rate_per_hour", preemption_rate,
-                                             r.DEFAULT_SPOT_PREEMPTIONS_PER_NODE_HOUR),
-        "restart_s": _nonneg("restart_s", restart_s, r.DEFAULT_RESTART_S),
-        "spot_restart_s": max(_nonneg("restart_s", restart_s, r.DEFAULT_RESTART_S),
-                              r.DEFAULT_SPOT_RESTART_S),
+                                             DEFAULT_SPOT_PREEMPTIONS_PER_NODE_HOUR),
+        "restart_s": _nonneg("restart_s", restart_s, DEFAULT_RESTART_S),
+        "spot_restart_s": max(_nonneg("restart_s", restart_s, DEFAULT_RESTART_S),
+                              DEFAULT_SPOT_RESTART_S),
     }
 
 
@@ -200,9 +170,8 @@ def checkpoint_tiers(cat, providers: Sequence[str], storage_tier) -> pd.DataFram
 
 
 def _checkpoint_bytes(spec) -> float:
-    """Bytes of one full training checkpoint: bf16 weights + fp32 master weights and Adam moments
-    (2 + 12 bytes per parameter, Rajbhandari et al. 2020)."""
-    return float(spec.n_params) * 14.0
+    """Bytes of one full training checkpoint (``aicost.model.CHECKPOINT_BYTES_PER_PARAM``)."""
+    return float(spec.n_params) * CHECKPOINT_BYTES_PER_PARAM
 
 
 def _has_cluster_network(cfg: pd.DataFrame) -> np.ndarray:
@@ -279,17 +248,15 @@ def _cfg_arrays(cfg: pd.DataFrame, shape_col: bool) -> dict[str, np.ndarray]:
 def training_kernel(c: dict, lay: dict, ctx: TrainingContext) -> dict[str, np.ndarray]:
     """Evaluate candidates: config arrays ``c`` broadcast against layout arrays ``lay``.
 
-    The model math is ``aicost.model._training_eval_arrays`` (the same core
+    The model math is ``aicost.model.training_arrays`` (the same core
     ``aicost.model.estimate_training`` calls); this adds the planner's side: the global batch
     rounded to whole micro-batches per replica, checkpoint and restart times from the storage
     tier, spot preemptions, storage cost, and the reason code of every candidate.
 
     Returns a dict of arrays: ``code`` (0 feasible, else a key of REASONS), ``time_s``
     (expected wall time), ``cost_usd`` (expected, storage included), ``memory_bytes`` (per GPU)
-    and everything ``_training_eval_arrays`` returns.
+    and everything ``training_arrays`` returns.
     """
-    from ..model import _training_eval_arrays
-
     spec = ctx.spec
     tp, pp, mb, zero, rc = lay["tp"], lay["pp"], lay["mb"], lay["zero"], lay["rc"]
     gpn, gpus = c["gpus_per_node"], c["gpus"]
@@ -303,7 +270,7 @@ def training_kernel(c: dict, lay: dict, ctx: TrainingContext) -> dict[str, np.nd
     ckpt_s = ckpt_bytes / c["ckpt_bw_bytes_per_s"]
     restart = np.where(c["spot"] > 0, ctx.rel["spot_restart_s"], ctx.rel["restart_s"]) + ckpt_s
     price_gpu = c["price_usd_per_hour"] / gpn
-    r = _training_eval_arrays(
+    r = training_arrays(
         spec, tokens=ctx.tokens, global_batch=global_batch, micro_batch=mb, seq_len=ctx.seq_len,
         tp=tp, pp=pp, dp=dp1, zero_stage=zero, recompute_code=rc, sequence_parallel=tp > 1,
         peak_flops_per_s=c["peak_flops_per_s"], efficiency=c["efficiency"], gpus_per_node=gpn,
@@ -316,7 +283,7 @@ def training_kernel(c: dict, lay: dict, ctx: TrainingContext) -> dict[str, np.nd
         preemptions_per_node_hour=c["spot"] * ctx.rel["preemptions_per_node_hour"],
         comm_efficiency=c["comm_efficiency"])
     wall = r["expected_wall_s"]
-    storage_usd = CHECKPOINT_KEEP * ckpt_bytes / 1e9 * c["storage_usd_per_gb_month"] * (wall / _MONTH_S)
+    storage_usd = CHECKPOINT_KEEP * ckpt_bytes / 1e9 * c["storage_usd_per_gb_month"] * (wall / MONTH_S)
     cost = r["expected_cost_usd"] + storage_usd
 
     # the checks, last first so the earliest failing check wins
@@ -593,8 +560,6 @@ def training_headline(row) -> str:
 
 
 def training_assumptions(ctx: TrainingContext, batch_seqs: int) -> tuple[str, ...]:
-    from ..model import _memory
-
     rel = ctx.rel
     return (
         f"global batch {batch_seqs} sequences of {ctx.seq_len} tokens; {ctx.dtype} compute, AdamW with "
@@ -602,7 +567,7 @@ def training_assumptions(ctx: TrainingContext, batch_seqs: int) -> tuple[str, ..
         "gradients, optimizer state), sharded by the ZeRO stage",
         "activations after Korthikanti et al. 2022 with sequence parallelism whenever tp > 1; "
         "1F1B pipeline schedule, bubble (pp-1)/m",
-        f"{format_bytes(_memory.RUNTIME_RESERVE_BYTES)} per GPU kept free for the CUDA context, "
+        f"{format_bytes(RUNTIME_RESERVE_BYTES)} per GPU kept free for the CUDA context, "
         "NCCL and fragmentation",
         "tensor parallelism inside a node; data-parallel gradient reduction overlapped with the "
         "backward pass of the last micro-batch; alpha-beta ring collectives",
@@ -612,8 +577,8 @@ def training_assumptions(ctx: TrainingContext, batch_seqs: int) -> tuple[str, ..
         f"preemptions {rel['preemptions_per_node_hour']:.3g} per node-hour; restart "
         f"{format_duration(rel['restart_s'])} ({format_duration(rel['spot_restart_s'])} after a "
         "preemption) plus reading the checkpoint",
-        f"checkpoints of 14 bytes per parameter at the Daly-optimal interval, {CHECKPOINT_KEEP} kept "
-        "on the storage tier and billed for the run",
+        f"checkpoints of {CHECKPOINT_BYTES_PER_PARAM:g} bytes per parameter at the Daly-optimal interval, "
+        f"{CHECKPOINT_KEEP} kept on the storage tier and billed for the run (730-hour billing month)",
         "prices are the catalog's list prices; spot capacity is assumed available at the spot price",
     )
 

@@ -2,9 +2,9 @@
 
 Every candidate (an instance offer at a pricing, replicas of ``tp`` GPUs, ``batch`` concurrent
 sequences per replica) is evaluated vectorized with ``aicost.model``'s inference cores: the
-prefill/decode roofline and the largest batch that fits (``_inference_arrays``), then the
+prefill/decode roofline and the largest batch that fits (``inference_arrays``), then the
 replicas the request rate needs under the TTFT target with Erlang-C queueing
-(``_replicas_arrays``). Replicas are packed onto whole instances (``GPUs per node // tp``
+(``replicas_arrays``). Replicas are packed onto whole instances (``GPUs per node // tp``
 replicas per instance) and priced per instance-hour, which is what a cloud bills.
 
 With a demand curve (``demand=``: a shipped trace name, a CSV path or a DataFrame with
@@ -20,10 +20,24 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
+from .._checks import as_tuple, check_positive
 from .._errors import InfeasibleError
 from .._units import GIB, HOUR_S, format_bytes, format_duration, normalize_dtype, parse_duration
+from ..hardware import Cluster, load_catalog, normalize_pricings, offers_table
+from ..model import (
+    DEFAULT_BANDWIDTH_EFFICIENCY,
+    GPU_MEMORY_UTILIZATION,
+    INFERENCE_KERNEL_FACTOR,
+    autoscale,
+    decode_bound,
+    estimate_inference,
+    inference_arrays,
+    load_trace,
+    max_batch_arrays,
+    replicas_arrays,
+    resolve_model,
+)
 from . import _evaluate as ev
-from ._offers import load_catalog, normalize_pricing, offers_table
 from ._result import Plan, Recommendation, Sensitivity, _fmt_usd
 
 __all__ = ["INFERENCE_COLUMNS", "INFERENCE_REASONS", "plan_inference"]
@@ -53,24 +67,19 @@ INFERENCE_COLUMNS = (
 
 
 def _demand_rate(demand):
-    from ..model import load_trace
-
     trace = load_trace(demand)
     return trace, float(trace["requests_per_s"].max())
 
 
 def _kernel(c: dict, lay: dict, ctx: dict) -> dict:
     """Serving candidates: config arrays ``c`` broadcast against layout arrays ``lay``."""
-    from ..model import _inference_arrays
-    from ..model._inference import _max_batch_arrays
-
     spec = ctx["spec"]
     tp, bcode = lay["tp"], lay["batch"]
     common = dict(weight_bytes=ctx["weight_bytes"], kv_bytes=ctx["kv_bytes"], act_bytes=ctx["act_bytes"])
-    max_b = _max_batch_arrays(spec, tp=tp, context_tokens=ctx["p"] + ctx["o"],
+    max_b = max_batch_arrays(spec, tp=tp, context_tokens=ctx["p"] + ctx["o"],
                               memory_bytes=c["memory_bytes"], **common)
     batch = np.where(bcode < 0, np.maximum(max_b, 1.0), bcode)
-    r = _inference_arrays(
+    r = inference_arrays(
         spec, tp=tp, batch=batch, prompt_tokens=ctx["p"], output_tokens=ctx["o"],
         peak_flops_per_s=c["peak_flops_per_s"], mem_bw_bytes_per_s=c["mem_bw_bytes_per_s"],
         memory_bytes=c["memory_bytes"], compute_efficiency=c["efficiency"],
@@ -102,10 +111,8 @@ def _codes(c, lay, r, ctx) -> np.ndarray:
 
 def _size(c, lay, r, ctx, rate) -> dict:
     """Replicas for ``rate`` under the TTFT target, whole instances, cost, $ per token (1-D)."""
-    from ..model import _replicas_arrays
-
     target = np.inf if ctx["ttft_target"] is None else ctx["ttft_target"]
-    reps, ttft = _replicas_arrays(rate=rate, batch=r["batch"], service_s=r["service_s"],
+    reps, ttft = replicas_arrays(rate=rate, batch=r["batch"], service_s=r["service_s"],
                                   base_ttft_s=r["ttft_s"], ttft_target_s=target,
                                   percentile=ctx["percentile"])
     reps = np.asarray(reps, dtype=float)
@@ -190,23 +197,15 @@ def _evaluate(cfg: pd.DataFrame, lay: dict, ctx: dict, rate: float, scale: float
 
 def _bottleneck(df: pd.DataFrame, ctx: dict) -> np.ndarray:
     """What limits a serving candidate: the latency target that stopped a larger batch, memory
-    capacity (KV cache), or the decode roofline side (memory bandwidth or compute)."""
-    from ..model._inference import (
-        _kv_bytes_per_token_gpu,
-        _layer_weight_bytes,
-        _matmul_params_layer,
-    )
-
-    spec = ctx["spec"]
-    b = df["batch"].to_numpy(float)
-    tp = df["tp"].to_numpy(float)
-    c = ctx["p"] + ctx["o"] / 2.0
-    flops = (2.0 * _matmul_params_layer(spec) * b + 4.0 * spec.d_attn * c * b) / tp
-    nbytes = (_layer_weight_bytes(spec, b, tp, ctx["weight_bytes"])
-              + b * c * _kv_bytes_per_token_gpu(spec, tp, ctx["kv_bytes"]) / spec.n_layers)
-    t_c = flops / (df["peak_flops_per_s"].to_numpy() * df["efficiency"].to_numpy())
-    t_m = nbytes / (df["mem_bw_bytes_per_s"].to_numpy() * df["bandwidth_efficiency"].to_numpy())
-    out = np.where(t_c > t_m, "compute", "memory bandwidth").astype(object)
+    capacity (KV cache), or the decode roofline side (``aicost.model.decode_bound``)."""
+    bound = decode_bound(ctx["spec"], batch=df["batch"].to_numpy(float),
+                         context_tokens=ctx["p"] + ctx["o"] / 2.0, tp=df["tp"].to_numpy(float),
+                         peak_flops_per_s=df["peak_flops_per_s"].to_numpy(),
+                         mem_bw_bytes_per_s=df["mem_bw_bytes_per_s"].to_numpy(),
+                         compute_efficiency=df["efficiency"].to_numpy(),
+                         bandwidth_efficiency=df["bandwidth_efficiency"].to_numpy(),
+                         weight_bytes=ctx["weight_bytes"], kv_bytes=ctx["kv_bytes"])
+    out = np.where(bound == "compute", "compute", "memory bandwidth").astype(object)
     at_max = df["batch"].to_numpy() >= df["max_batch"].to_numpy()
     out[at_max] = "memory capacity (KV cache)"
     return out
@@ -293,11 +292,8 @@ def plan_inference(
     UnknownNameError, ValueError
         For unknown names and impossible numbers.
     """
-    from ..model import DEFAULT_BANDWIDTH_EFFICIENCY, INFERENCE_KERNEL_FACTOR
-    from ._training import _as_tuple, _check_positive, _resolve_model
-
     t0 = time.perf_counter()
-    spec = _resolve_model(model)
+    spec = resolve_model(model)
     trace = None
     if (requests_per_s is None) == (demand is None):
         raise ValueError("give exactly one of requests_per_s (a rate) or demand (a trace)")
@@ -306,7 +302,7 @@ def plan_inference(
         if not rate > 0:
             raise ValueError("the demand trace never has a positive request rate")
     else:
-        rate = _check_positive("requests_per_s", requests_per_s, " [requests/s]")
+        rate = check_positive("requests_per_s", requests_per_s, " [requests/s]")
     for name, v in (("prompt_tokens", prompt_tokens), ("output_tokens", output_tokens)):
         if isinstance(v, bool) or int(v) != v or v < 1:
             raise ValueError(f"{name} must be a positive whole number of tokens, got {v!r}")
@@ -325,12 +321,12 @@ def plan_inference(
     if ttft_percentile is not None and not 0 < ttft_percentile < 1:
         raise ValueError(f"ttft_percentile must be in (0, 1) or None, got {ttft_percentile!r}")
     if budget_usd_per_hour is not None:
-        budget_usd_per_hour = _check_positive("budget_usd_per_hour", budget_usd_per_hour, " [USD/h]")
+        budget_usd_per_hour = check_positive("budget_usd_per_hour", budget_usd_per_hour, " [USD/h]")
     if objective not in ("auto", "cost", "time", "balanced"):
         raise ValueError(f"objective must be auto, cost, time or balanced, got {objective!r}")
     dtype = normalize_dtype(dtype)
     kv_dtype = normalize_dtype(kv_dtype or dtype)
-    pricing = normalize_pricing(pricing)
+    pricing = normalize_pricings(pricing)
     from .._units import DTYPE_BYTES
 
     wb = float(DTYPE_BYTES[dtype])
@@ -346,23 +342,23 @@ def plan_inference(
                               f"accelerators={accelerators}, dtype={dtype}; widen the filters")
     eff = ev.efficiencies(sorted(set(cfg["accelerator"])), dtype, store, efficiency,
                           kernel_factor=INFERENCE_KERNEL_FACTOR)
-    for key in ("efficiency", "comm_efficiency"):
-        cfg[key] = cfg["accelerator"].map(lambda a, k=key: eff[a][k]).astype(float)
-    cfg["efficiency_source"] = cfg["accelerator"].map(lambda a: eff[a]["source"])
+    cfg["efficiency"] = cfg["accelerator"].map(lambda a: eff[a].compute).astype(float)
+    cfg["comm_efficiency"] = cfg["accelerator"].map(lambda a: eff[a].comm).astype(float)
+    cfg["efficiency_source"] = cfg["accelerator"].map(lambda a: eff[a].compute_source)
     be = DEFAULT_BANDWIDTH_EFFICIENCY if bandwidth_efficiency is None else float(bandwidth_efficiency)
     if not 0 < be <= 1:
         raise ValueError(f"bandwidth_efficiency must be in (0, 1], got {be!r}")
     cfg["bandwidth_efficiency"] = be
 
     max_gpn = int(cfg["gpus_per_node"].max())
-    tps = _as_tuple(tp, [t for t in (1, 2, 4, 8, 16, 32) if t <= max_gpn])
+    tps = as_tuple(tp, [t for t in (1, 2, 4, 8, 16, 32) if t <= max_gpn])
     for t in tps:
         if isinstance(t, bool) or int(t) != t or t < 1:
             raise ValueError(f"tp must be positive integers, got {t!r}")
     if min(tps) > max_gpn:
         raise ValueError(f"tp={min(tps)} is larger than the GPUs in any node searched (at most "
                          f"{max_gpn} per node): a replica's tensor parallelism stays inside a node")
-    batches = _as_tuple(batch, _BATCH_GRID)
+    batches = as_tuple(batch, _BATCH_GRID)
     for b in batches:
         if isinstance(b, bool) or int(b) != b or (b < 1 and b != -1):
             raise ValueError(f"batch must be positive integers, got {b!r}")
@@ -422,8 +418,6 @@ def plan_inference(
 
 
 def _assumptions(ctx, rate, be, min_replicas, lag, with_demand) -> tuple[str, ...]:
-    from ..model import GPU_MEMORY_UTILIZATION
-
     pct = "mean" if ctx["percentile"] is None else f"p{ctx['percentile'] * 100:g}"
     out = [
         f"{rate:.4g} requests/s{' at the peak' if with_demand else ''} of {ctx['p']} prompt + {ctx['o']} output tokens, Poisson arrivals; "
@@ -542,8 +536,6 @@ def _infeasible_message(cands, ctx, rate, cfg) -> str:
         w = float(spec.n_params * ctx["weight_bytes"])
         i = int(np.argmax(cfg["memory_bytes"].to_numpy() * cfg["gpus_per_node"].to_numpy()))
         r = cfg.iloc[i]
-        from ..model import GPU_MEMORY_UTILIZATION
-
         return (f"{spec.name} fits on no offer searched: its weights alone need {format_bytes(w)} "
                 f"({format_bytes(w / int(r['gpus_per_node']))} per GPU at tp={int(r['gpus_per_node'])}), "
                 f"against {float(r['memory_gib']):.0f} GiB x {GPU_MEMORY_UTILIZATION:.0%} usable per GPU "
@@ -604,8 +596,6 @@ def latency_by_batch(plan: Plan, offer: dict | None = None) -> pd.DataFrame:
 def replicas_by_rate(plan: Plan, rates=None, top: int = 4) -> pd.DataFrame:
     """Replicas and instances needed against the request rate for the ``top`` cheapest distinct
     offers of the plan (their recommended tp and batch), under the plan's TTFT target."""
-    from ..model import _replicas_arrays
-
     ok = plan.feasible.drop_duplicates(subset=["provider", "instance_type", "pricing"], keep="first").head(top)
     if ok.empty:
         raise ValueError("the plan has no feasible candidate")
@@ -617,7 +607,7 @@ def replicas_by_rate(plan: Plan, rates=None, top: int = 4) -> pd.DataFrame:
     frames = []
     for _, row in ok.iterrows():
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            reps, _ = _replicas_arrays(rate=r, batch=float(row["batch"]), service_s=float(row["service_s"]),
+            reps, _ = replicas_arrays(rate=r, batch=float(row["batch"]), service_s=float(row["service_s"]),
                                        base_ttft_s=float(row["ttft_unloaded_s"]), ttft_target_s=target,
                                        percentile=ctx["percentile"])
         reps = np.where(r > 0, reps, 0.0)
@@ -643,9 +633,6 @@ def demand_curve(plan: Plan, trace, *, min_replicas: int = 1, scale_up_lag_s: fl
         autoscaled / static, capacities [req/s], cost rates), ``summary`` (dict of daily totals),
         ``demand_plan`` (the model's DemandPlan).
     """
-    from ..model import autoscale, estimate_inference
-    from ..model._training import Cluster
-
     row = plan.feasible.iloc[0]
     _, _, ctx, _ = plan.extras["search"]
     est = estimate_inference(

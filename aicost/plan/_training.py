@@ -19,7 +19,6 @@ furthest, so "deadline missed" means some layout fit in memory but none was fast
 from __future__ import annotations
 
 import datetime as _dt
-import math
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -27,10 +26,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from .._checks import as_tuple, check_positive
 from .._errors import InfeasibleError
 from .._units import normalize_dtype, parse_duration
+from ..hardware import load_catalog, normalize_pricings, offers_table
+from ..model import resolve_model
 from . import _evaluate as ev
-from ._offers import load_catalog, normalize_pricing, offers_table
 from ._result import Plan, Recommendation, Sensitivity
 
 __all__ = [
@@ -44,8 +45,6 @@ __all__ = [
 DEFAULT_GLOBAL_BATCH_TOKENS = 4 * 2**20
 #: the largest cluster searched by default (Llama 3 405B trained on 16,384 H100s, Meta 2024)
 DEFAULT_MAX_GPUS = 16384
-#: months per second, for storage billed per GB-month (30-day month, as cloud bills count)
-_MONTH_S = 30 * 86400.0
 
 _RECOMPUTE = ("none", "selective", "full")
 
@@ -92,14 +91,6 @@ def _node_counts(gpus_per_node: int, min_gpus: int, max_gpus: int) -> list[int]:
     return sorted(set(out))
 
 
-def _as_tuple(value, default: Sequence) -> tuple:
-    if value is None:
-        return tuple(default)
-    if isinstance(value, (int, np.integer, str)):
-        return (value,)
-    return tuple(value)
-
-
 def _deadline_s(deadline, now: _dt.datetime | None) -> float | None:
     """Seconds until ``deadline`` (a duration, seconds, timedelta or datetime)."""
     if deadline is None:
@@ -128,32 +119,12 @@ def _deadline_s(deadline, now: _dt.datetime | None) -> float | None:
     return float(seconds)
 
 
-def _check_positive(name: str, value, unit: str = "") -> float:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a number{unit}, got {value!r}") from None
-    if not math.isfinite(v) or v <= 0:
-        raise ValueError(f"{name} must be a positive number{unit}, got {value!r}")
-    return v
-
-
-def _resolve_model(model):
-    from ..model import get_model
-
-    if isinstance(model, str):
-        return get_model(model)
-    if not hasattr(model, "n_layers"):
-        raise TypeError(f"model must be a model name or an aicost.model.ModelSpec, got {type(model).__name__}")
-    return model
-
-
 def _layouts(spec, max_gpn: int, tp, pp, micro_batch, zero_stage, recompute) -> _Layouts:
-    tps = _as_tuple(tp, _powers_of_two(max_gpn))
-    pps = _as_tuple(pp, [p for p in _powers_of_two(64) if p <= spec.n_layers])
-    mbs = _as_tuple(micro_batch, (1, 2, 4))
-    zs = _as_tuple(zero_stage, (1, 3))
-    rcs = _as_tuple(recompute, _RECOMPUTE)
+    tps = as_tuple(tp, _powers_of_two(max_gpn))
+    pps = as_tuple(pp, [p for p in _powers_of_two(64) if p <= spec.n_layers])
+    mbs = as_tuple(micro_batch, (1, 2, 4))
+    zs = as_tuple(zero_stage, (1, 3))
+    rcs = as_tuple(recompute, _RECOMPUTE)
     for name, vals in (("tp", tps), ("pp", pps), ("micro_batch", mbs)):
         for v in vals:
             if int(v) != v or v < 1:
@@ -278,10 +249,10 @@ def plan_training(
         For impossible numbers (zero tokens, negative budget, past deadline, tp > GPUs per node).
     """
     t0 = time.perf_counter()
-    spec = _resolve_model(model)
-    tokens = _check_positive("tokens", tokens, " of tokens")
+    spec = resolve_model(model)
+    tokens = check_positive("tokens", tokens, " of tokens")
     if budget_usd is not None:
-        budget_usd = _check_positive("budget_usd", budget_usd, " [USD]")
+        budget_usd = check_positive("budget_usd", budget_usd, " [USD]")
     if tokens > MAX_TRAINING_TOKENS:
         raise ValueError(f"tokens must be at most {MAX_TRAINING_TOKENS:.0e} (a thousand times the largest "
                          f"published training run), got {tokens:g}")
@@ -290,11 +261,11 @@ def plan_training(
         raise ValueError(f"need 1 <= min_gpus <= max_gpus, got min_gpus={min_gpus}, max_gpus={max_gpus}")
     if objective not in ("auto", "cost", "time", "balanced"):
         raise ValueError(f"objective must be auto, cost, time or balanced, got {objective!r}")
-    pricing = normalize_pricing(pricing)
+    pricing = normalize_pricings(pricing)
     seq = int(seq_len or spec.pretrain_seq_len)
     if seq < 1:
         raise ValueError(f"seq_len must be a positive number of tokens, got {seq_len!r}")
-    gb_tokens = _check_positive("global_batch_tokens", global_batch_tokens, " of tokens")
+    gb_tokens = check_positive("global_batch_tokens", global_batch_tokens, " of tokens")
     batch_seqs = max(1, int(round(gb_tokens / seq)))
 
     cat = load_catalog(catalog)
@@ -309,9 +280,9 @@ def plan_training(
     lay = _layouts(spec, max_gpn, tp, pp, micro_batch, zero_stage, recompute)
 
     eff = ev.efficiencies(sorted(set(offers["accelerator"])), dtype, store, efficiency)
-    for key in ("efficiency", "comm_efficiency"):
-        offers[key] = offers["accelerator"].map(lambda a, k=key: eff[a][k]).astype(float)
-    offers["efficiency_source"] = offers["accelerator"].map(lambda a: eff[a]["source"])
+    offers["efficiency"] = offers["accelerator"].map(lambda a: eff[a].compute).astype(float)
+    offers["comm_efficiency"] = offers["accelerator"].map(lambda a: eff[a].comm).astype(float)
+    offers["efficiency_source"] = offers["accelerator"].map(lambda a: eff[a].compute_source)
     rel = ev.reliability_defaults(failure_rate_per_gpu_hour, spot_preemption_rate_per_hour, restart_s)
 
     tiers = _checkpoint_tiers(cat, sorted(set(offers["provider"])), storage_tier)

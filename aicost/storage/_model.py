@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from .._units import GB, GIB, TIB, format_bytes
+from .._units import GB, GIB, HOURS_PER_MONTH, TIB, format_bytes
 
 __all__ = [
     "HOURS_PER_MONTH",
@@ -41,8 +41,6 @@ __all__ = [
     "tier_throughput",
 ]
 
-#: Hours in a billing month, the convention of AWS, Google Cloud and Azure price pages (730 h).
-HOURS_PER_MONTH = 730.0
 #: Accelerator-utilization pass thresholds of the MLPerf Storage benchmark rules (v1.0, 2024):
 #: unet3d and resnet50 must keep AU >= 90 %, cosmoflow >= 70 %.
 MLPERF_STORAGE_AU_THRESHOLDS = {"unet3d": 0.90, "resnet50": 0.90, "cosmoflow": 0.70}

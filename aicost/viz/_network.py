@@ -56,7 +56,8 @@ def collective_time_figure(
     """
     import plotly.graph_objects as go
 
-    from ..network import busbw_factor, fabric_collective_time, normalize_op
+    from ..hardware import fabric_collective_time
+    from ..network import busbw_factor, normalize_op
 
     if y not in ("time", "busbw"):
         raise ValueError("y must be 'time' or 'busbw'")

@@ -1,0 +1,77 @@
+"""Argument checks shared by the layers: one wording for "must be a positive number".
+
+Each check raises ``ValueError`` that names the argument and the value it got, so the caller's
+message says what to fix. The model, hardware and plan layers use these instead of private
+copies.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+__all__ = [
+    "as_tuple",
+    "check_nonnegative",
+    "check_positive",
+    "positive_int",
+]
+
+
+def check_positive(name: str, value, unit: str = "", *, allow_zero: bool = False) -> float:
+    """``float(value)`` when it is a finite number > 0 (>= 0 with ``allow_zero``).
+
+    Parameters
+    ----------
+    name : str
+        The argument's name, as the caller spells it.
+    value : object
+    unit : str
+        Appended to the message (``" [USD]"``, ``" of tokens"``).
+    allow_zero : bool
+        Accept 0.
+
+    Raises
+    ------
+    ValueError
+        Not a number, not finite, negative, or zero without ``allow_zero``.
+    """
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number{unit}, got {value!r}") from None
+    if not math.isfinite(v) or v < 0 or (v == 0 and not allow_zero):
+        what = ">= 0" if allow_zero else "a positive number"
+        raise ValueError(f"{name} must be {what}{unit}, got {value!r}")
+    return v
+
+
+def check_nonnegative(name: str, value, default: float | None = None) -> float:
+    """``float(value)`` when finite and >= 0; ``default`` when ``value`` is None."""
+    if value is None:
+        if default is None:
+            raise ValueError(f"{name} is required")
+        return float(default)
+    return check_positive(name, value, allow_zero=True)
+
+
+def positive_int(name: str, value, allow_zero: bool = False) -> int:
+    """``int(value)`` when it is a whole number > 0 (>= 0 with ``allow_zero``); bools refused."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer, float)) or (
+            isinstance(value, float) and not value.is_integer()):
+        raise ValueError(f"{name} must be an integer, got {value!r}")
+    v = int(value)
+    if v < 0 or (v == 0 and not allow_zero):
+        raise ValueError(f"{name} must be {'>= 0' if allow_zero else 'positive'}, got {value!r}")
+    return v
+
+
+def as_tuple(value, default: Sequence) -> tuple:
+    """``value`` as a tuple: ``default`` for None, a 1-tuple for a scalar or a string."""
+    if value is None:
+        return tuple(default)
+    if isinstance(value, (int, np.integer, str)):
+        return (value,)
+    return tuple(value)

@@ -1,0 +1,95 @@
+"""Efficiencies per accelerator for a search: compute and collective, with their provenance.
+
+The numbers and their defaults belong to ``aicost.calibrate`` (measured GEMM rate / peak and
+NCCL busbw / link bandwidth when the results store has them, documented defaults otherwise);
+this module only applies them to a set of accelerators the way `resolve_hardware` applies
+them to one cluster, so that the planner and ``estimate_training`` agree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from ..calibrate import TRAINING_KERNEL_FACTOR, collective_efficiency, gemm_efficiency
+
+__all__ = [
+    "AcceleratorEfficiency",
+    "resolve_efficiencies",
+]
+
+
+@dataclass(frozen=True)
+class AcceleratorEfficiency:
+    """The efficiencies one accelerator gets in a search.
+
+    Attributes
+    ----------
+    compute : float
+        End-to-end compute efficiency [fraction of the dense peak]: the GEMM efficiency times
+        the kernel factor, or the caller's number.
+    compute_source : str
+        Where ``compute`` came from ("measured: ...", "documented default: ...", "given by the
+        caller").
+    comm : float
+        Achieved / link bandwidth of large collectives [-].
+    comm_source : str
+    """
+
+    compute: float
+    compute_source: str
+    comm: float
+    comm_source: str
+
+
+def resolve_efficiencies(accelerators: Sequence[str], dtype: str, store=None, efficiency=None,
+                         kernel_factor: float = TRAINING_KERNEL_FACTOR) -> dict[str, AcceleratorEfficiency]:
+    """Compute and collective efficiencies, with their sources, per accelerator name.
+
+    Parameters
+    ----------
+    accelerators : sequence of str
+        Catalog accelerator names.
+    dtype : str
+        Compute dtype whose GEMM efficiency is looked up.
+    store : aicost.store.Store, optional
+        Results store with measurements (default: the user's store when it exists).
+    efficiency : float or dict, optional
+        A number for every accelerator, a dict by name (the others fall back to calibration) or
+        None: the GEMM efficiency from ``aicost.calibrate`` times ``kernel_factor``, exactly as
+        `resolve_hardware` does.
+    kernel_factor : float
+        ``aicost.calibrate.TRAINING_KERNEL_FACTOR`` (training) or ``INFERENCE_KERNEL_FACTOR``.
+
+    Returns
+    -------
+    dict
+        name -> `AcceleratorEfficiency`.
+
+    Raises
+    ------
+    ValueError
+        For a given efficiency outside (0, 1].
+    """
+    per: dict = {}
+    if isinstance(efficiency, dict):
+        per = {str(k).lower(): v for k, v in efficiency.items()}
+    elif efficiency is not None:
+        per = {a.lower(): efficiency for a in accelerators}
+    out: dict[str, AcceleratorEfficiency] = {}
+    for a in accelerators:
+        c = collective_efficiency(a, store=store)
+        ce, csrc = float(c.value), str(c.source)
+        if a.lower() in per:
+            v = float(per[a.lower()])
+            if not 0 < v <= 1:
+                raise ValueError(f"efficiency for {a} must be in (0, 1] (fraction of peak), got {v!r}")
+            out[a] = AcceleratorEfficiency(v, "given by the caller", ce, csrc)
+            continue
+        g = gemm_efficiency(a, dtype, store=store)
+        value, src = float(g.value), str(g.source)
+        kind = "measured" if src.lower().startswith("measured") else "documented default"
+        out[a] = AcceleratorEfficiency(
+            value * kernel_factor, f"{kind}: GEMM efficiency {value:.2f} x kernel factor {kernel_factor} ({src})",
+            ce, csrc)
+    return out
