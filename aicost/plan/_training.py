@@ -254,7 +254,7 @@ def plan_training(
     if budget_usd is not None:
         budget_usd = check_positive("budget_usd", budget_usd, " [USD]")
     if tokens > MAX_TRAINING_TOKENS:
-        raise ValueError(f"tokens must be at most {MAX_TRAINING_TOKENS:.0e} (a thousand times the largest "
+        raise ValueError(f"tokens must be at most {MAX_TRAINING_TOKENS:.0e} (250 times the largest "
                          f"published training run), got {tokens:g}")
     deadline_s = _deadline_s(deadline, now)
     if int(max_gpus) < 1 or int(min_gpus) < 1 or min_gpus > max_gpus:
