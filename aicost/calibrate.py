@@ -19,6 +19,7 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ._errors import StoreError
 from ._units import normalize_dtype
 from .store import decode_params
 
@@ -106,7 +107,7 @@ def _resolve_accelerator(name):
         return name
     try:
         return _catalog().accelerator(str(name))
-    except Exception:
+    except LookupError:  # a device the catalog does not know: nothing to calibrate against
         return None
 
 
@@ -124,7 +125,7 @@ def _store_results(store, **filters):
                 return pd.DataFrame()
             store = Store()
         return store.results(**filters)
-    except Exception:
+    except StoreError:  # an unusable store (damaged, locked, newer schema): calibrate from defaults
         return pd.DataFrame()
 
 
@@ -141,12 +142,12 @@ def _shipped_results():
         for path in sorted(folder.glob("*.json")):
             try:
                 df = load_results(path).df.copy()
-            except Exception:
+            except (OSError, ValueError, KeyError):  # a damaged results file is skipped
                 continue
             df["source_file"] = path.name
             frames.append(df)
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-    except Exception:
+    except OSError:  # no readable data directory (an unusual install)
         return pd.DataFrame()
 
 
@@ -247,7 +248,7 @@ def gemm_efficiency(accelerator, dtype: str = "bf16", store=None, shape=None) ->
     if acc is not None:
         try:
             peak = float(acc.peak_flops_per_s(dtype))
-        except Exception:
+        except (ValueError, KeyError, LookupError):  # no peak for this dtype
             peak = None
     if peak and peak > 0:
         df = measured_gemm(acc, dtype, store=store)
@@ -327,13 +328,13 @@ def collective_efficiency(fabric_or_device=None, op: str = "all_reduce", store=N
         fab = _catalog().fabric(str(fabric_or_device))
         ref_bw = float(fab.bandwidth_bytes_per_s)
         label = f"fabric {fab.name} ({ref_bw / 1e9:.0f} GB/s per direction)"
-    except Exception:
+    except LookupError:  # not a fabric: an accelerator
         acc = _resolve_accelerator(fabric_or_device)
         if acc is not None:
             try:
                 ref_bw = float(acc.scale_up_bw_bytes_per_s)
                 label = f"{acc.name} scale-up link ({ref_bw / 1e9:.0f} GB/s per direction)"
-            except Exception:
+            except (TypeError, ValueError):  # no scale-up bandwidth in the catalog
                 ref_bw = None
     if not ref_bw or ref_bw <= 0:
         return default
