@@ -24,6 +24,10 @@ ACCELERATOR_COLORS = {
     "mi300x": "#9467bd", "mi325x": "#c5b0d5", "mi355x": "#5e3c99",
     "tpu-v5e": "#17becf", "tpu-v5p": "#0e8c99", "tpu-v6e": "#9edae5", "tpu-v4": "#5fa2a8",
     "trainium2": "#bcbd22", "trainium1": "#dbdb8d", "gaudi3": "#393b79",
+    "gb300": "#4292c6", "tpu-v7": "#006d77", "trainium3": "#8c8c00", "h800": "#a50f15",
+    "h20": "#fb6a4a", "rtx-pro-6000": "#d94801", "rtx4090": "#fdae6b", "a6000": "#a6761d",
+    "rtx6000": "#e6ab02", "rtx6000-ada": "#bf812d", "a40": "#66a61e", "v100": "#525252",
+    "v100-32gb": "#969696",
 }
 #: colours for names not listed above, picked by CRC-32 of the name
 _FALLBACK = ("#843c39", "#ad494a", "#d6616b", "#e7969c", "#7b4173", "#a55194", "#ce6dbd",

@@ -72,6 +72,21 @@ def _hline(fig, y: float, text: str, axis_type: str | None, **line) -> None:
                        font={"color": "#c33"})
 
 
+def _log_ticks(values) -> dict:
+    """Ticks at 1-2-5 steps covering ``values`` for a log axis: plotly's own ticks on a log axis
+    spanning less than a decade are bare digits ("1", "12.08017")."""
+    v = np.asarray([x for x in values if x is not None and np.isfinite(x) and x > 0], float)
+    if v.size == 0:
+        return {}
+    lo, hi = v.min(), v.max()
+    ticks = [m * 10.0**e for e in range(int(np.floor(np.log10(lo))) - 1,
+                                        int(np.ceil(np.log10(hi))) + 1) for m in (1, 2, 5)]
+    inside = [t for t in ticks if lo / 1.5 <= t <= hi * 1.5]
+    if len(inside) < 2:
+        inside = [t for t in ticks if lo / 10 <= t <= hi * 10]
+    return {"tickmode": "array", "tickvals": inside, "ticktext": [f"{t:g}" for t in inside]}
+
+
 def _check_kind(plan, kind: str, what: str) -> None:
     if plan.kind != kind:
         raise ValueError(f"{what} needs a {kind} plan, got a {plan.kind} plan")
@@ -253,21 +268,29 @@ def latency_vs_batch_figure(plan, offer: dict | None = None):
         y = req["ttft_s"] * 1e3
         fig.add_shape(type="line", xref="paper", x0=0, x1=1, yref="y", y0=y, y1=y,
                       line={"dash": "dash", "color": "#1f77b4", "width": 1.5})
-        fig.add_annotation(xref="paper", x=0, yref="y", y=y, text=f"TTFT target {y:g} ms",
+        fig.add_annotation(xref="paper", x=0, yref="y", y=log_annotation_coord(y, "log"),
+                           text=f"TTFT target {y:g} ms",
                            showarrow=False, xanchor="left", yanchor="bottom",
                            font={"color": "#1f77b4"})
     if req.get("tpot_s"):
         y = req["tpot_s"] * 1e3
         fig.add_shape(type="line", xref="paper", x0=0, x1=1, yref="y2", y0=y, y1=y,
                       line={"dash": "dot", "color": "#ff7f0e", "width": 1.5})
-        fig.add_annotation(xref="paper", x=1, yref="y2", y=y, text=f"TPOT target {y:g} ms",
+        fig.add_annotation(xref="paper", x=1, yref="y2", y=log_annotation_coord(y, "log"),
+                           text=f"TPOT target {y:g} ms",
                            showarrow=False, xanchor="right", yanchor="bottom",
                            font={"color": "#ff7f0e"})
     title = df.attrs.get("title", "")
     fig.update_layout(title=f"Latency against batch size {title}", xaxis_title="concurrent sequences (batch)",
                       xaxis_type="log", template="plotly_white")
-    fig.update_yaxes(title_text="time to first token [ms]", secondary_y=False)
-    fig.update_yaxes(title_text="time per output token [ms]", secondary_y=True)
+    # log latency axes: the targets (often 10-100x the unloaded latency) and the curves both
+    # stay readable; a linear axis stretched to the target squashed the curves flat
+    ttft_ms = [*(df["ttft_s"] * 1e3), *([req["ttft_s"] * 1e3] if req.get("ttft_s") else [])]
+    tpot_ms = [*(df["tpot_s"] * 1e3), *([req["tpot_s"] * 1e3] if req.get("tpot_s") else [])]
+    fig.update_yaxes(title_text="time to first token [ms]", type="log", secondary_y=False,
+                     **_log_ticks(ttft_ms))
+    fig.update_yaxes(title_text="time per output token [ms]", type="log", showgrid=False,
+                     secondary_y=True, **_log_ticks(tpot_ms))
     return fig
 
 
