@@ -5,6 +5,9 @@ Commands
 aicost --version
 aicost catalog list accelerators|instances|storage|fabrics [--provider P] [--format table|csv|json]
 aicost catalog show NAME
+aicost catalog refresh [--source skypilot|gpuhunt] [--providers aws,gcp,...]
+aicost catalog history NAME [--provider P] [--plot FILE.html]
+aicost catalog status
 aicost store list
 aicost bench compute|storage|network ...
 aicost plan train|serve ...
@@ -198,8 +201,37 @@ def _add_catalog(sub) -> None:
                     help="user CSV adding or overriding rows (repeatable)")
     lp.add_argument("--all", action="store_true",
                     help="every column in the table format (csv and json always have all)")
+    lp.add_argument("--refreshed", action="store_true",
+                    help="include the catalogs fetched by `aicost catalog refresh`")
     _add_format(lp)
     lp.set_defaults(func=_cmd_catalog_list)
+    rp = csub.add_parser(
+        "refresh", help="download fresh prices (SkyPilot's public catalogs, or gpuhunt)",
+        description="Download the catalogs SkyPilot republishes every few hours "
+                    "(github.com/skypilot-org/skypilot-catalog), validate them and cache them "
+                    "under $AICOST_HOME/catalog/; each refresh is also kept as price history. "
+                    "Offline or on a failure: one line says what failed and which cached or "
+                    "shipped data is used instead.")
+    rp.add_argument("--source", choices=("skypilot", "gpuhunt"), default="skypilot")
+    rp.add_argument("--providers", metavar="P1,P2", help="e.g. aws,gcp,lambda (default: "
+                                                           "the main GPU clouds)")
+    rp.add_argument("--version", default="v7", choices=("v6", "v7", "v8"),
+                    help="SkyPilot catalog schema (default v7)")
+    rp.add_argument("--base-url", help="a mirror of the catalogs directory")
+    rp.add_argument("--timeout", type=float, default=20.0, help="seconds per request")
+    rp.add_argument("--no-history", action="store_true",
+                    help="do not append the prices to the results store")
+    rp.set_defaults(func=_cmd_catalog_refresh)
+    hp = csub.add_parser("history", help="how the price per GPU-hour of an accelerator moved")
+    hp.add_argument("name", help="accelerator, any alias or prefix (h100: every H100)")
+    hp.add_argument("--provider")
+    hp.add_argument("--plot", metavar="HTML", help="also write a plotly chart to this file")
+    _add_format(hp)
+    hp.set_defaults(func=_cmd_catalog_history)
+    tp = csub.add_parser("status", help="per source and provider: offers, newest and oldest "
+                                        "as_of, cache location")
+    _add_format(tp)
+    tp.set_defaults(func=_cmd_catalog_status)
     sp = csub.add_parser(
         "show", help="show one accelerator (with every offer and its prices), instance, storage "
                      "tier or fabric",
@@ -232,15 +264,55 @@ _TABLE_COLUMNS = {
 def _cmd_catalog_list(args) -> int:
     from . import catalog
 
-    cat = catalog.load(extra=args.extra or None)
+    cat = (catalog.load_refreshed() if getattr(args, "refreshed", False)
+           else catalog.load(extra=args.extra or None))
     df = cat.table(args.table, provider=args.provider)
     if args.accelerator:
         if "accelerator" not in df.columns:
             raise ValueError(f"--accelerator filters instances, not {args.table}")
         df = df[df["accelerator"] == cat.accelerator(args.accelerator).name].reset_index(drop=True)
+    note = catalog.price_age_note(df, always=True)
     if args.format == "table" and not args.all:
         df = df[[c for c in _TABLE_COLUMNS[args.table] if c in df.columns]]
     _emit(df, args.format)
+    if note:  # the age of the numbers shown (stderr for csv/json, which must stay parseable)
+        print(note if args.table == "instances" else note.replace("prices as of",
+                                                                  "numbers as of", 1),
+              file=sys.stdout if args.format == "table" else sys.stderr)
+    return 0
+
+
+def _cmd_catalog_refresh(args) -> int:
+    from . import catalog
+
+    report = catalog.refresh(args.source, args.providers, version=args.version,
+                             base_url=args.base_url, timeout_s=args.timeout,
+                             store=False if args.no_history else None, quiet=False)
+    if report.history_rows:
+        print(f"price history: {report.history_rows} offer prices appended to the results store")
+    return 0 if report.ok else 1
+
+
+def _cmd_catalog_history(args) -> int:
+    from . import catalog
+
+    df = catalog.price_history(args.name, provider=args.provider)
+    if args.plot:
+        from . import viz
+
+        viz.price_history_figure(df, title=f"{args.name} price per GPU-hour").write_html(
+            args.plot, include_plotlyjs=True)
+        print(f"wrote {args.plot}", file=sys.stderr)
+    if args.format == "table":
+        df = df.assign(time=df["time"].dt.strftime("%Y-%m-%d %H:%M"))
+    _emit(df, args.format)
+    return 0
+
+
+def _cmd_catalog_status(args) -> int:
+    from . import catalog
+
+    _emit(catalog.catalog_status(), args.format)
     return 0
 
 

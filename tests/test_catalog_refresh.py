@@ -340,3 +340,36 @@ def test_scale_up_domain():
     assert inst.loc["gb200-4x", "scale_up_domain_gpus"] == 72
     assert inst.loc["gb200-4x", "accelerator_count"] == 4
     assert cat.accelerator("GB300").fp4_tflops == 15000
+
+
+# ----------------------------------------------------------------------------- CLI
+def test_cli_refresh_status_history(server, aicost_home, capsys, tmp_path):
+    from aicost.cli import main
+
+    assert main(["catalog", "refresh", "--providers", "lambda,nebius", "--base-url", server.url]) == 0
+    out = capsys.readouterr().out
+    assert "lambda: 45 rows -> 42 offers (42 rows kept); dropped 3: 3 cpu-only" in out
+    assert "price history: 63 offer prices appended" in out
+    assert main(["catalog", "refresh", "--providers", "nosuchcloud", "--base-url",
+                 server.url]) == 1
+    assert "HTTP 404" in capsys.readouterr().out
+    assert main(["catalog", "status", "--format", "csv"]) == 0
+    out = capsys.readouterr().out
+    assert "skypilot,lambda,42," in out and "shipped,aws," in out
+    plot = tmp_path / "h100.html"
+    assert main(["catalog", "history", "h100", "--provider", "lambda", "--plot", str(plot),
+                 "--format", "csv"]) == 0
+    out = capsys.readouterr().out
+    assert "skypilot,lambda,gpu_1x_h100_pcie" in out and "catalog,lambda,gpu_1x_h100_pcie" in out
+    assert plot.stat().st_size > 100_000  # plotly.js embedded: opens offline
+
+
+def test_cli_list_says_how_old_the_prices_are(capsys):
+    from aicost.cli import main
+
+    assert main(["catalog", "list", "instances", "--provider", "aws"]) == 0
+    out = capsys.readouterr().out
+    assert "prices as of 2025-10-01" in out.splitlines()[-1]
+    assert main(["catalog", "list", "instances", "--format", "csv"]) == 0
+    captured = capsys.readouterr()
+    assert "prices as of" not in captured.out and "prices as of 2025-10-01" in captured.err

@@ -26,6 +26,7 @@ from ._plan import (
     step_time_figure,
     step_time_rows,
 )
+from ._prices import price_history_figure
 from ._roofline import roofline
 from ._spend import (
     commitment_risk_figure,
@@ -63,6 +64,7 @@ __all__ = [
     "measured_vs_tiers_figure",
     "pareto_figure",
     "portfolio_cost_figure",
+    "price_history_figure",
     "price_per_gpu_hour_figure",
     "replicas_vs_rate_figure",
     "roofline",
