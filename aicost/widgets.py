@@ -441,6 +441,24 @@ class ServingPlanner(_PlanDashboard):
              "line": {"dash": "dot", "color": "#c33"}}] if b else []
 
 
+def _in_range(name: str, value, lo: float, hi: float, unit: str = ""):
+    """``value`` when it is a number in [lo, hi]; else ValueError naming the valid range.
+
+    The dashboards' controls would clamp a value outside their range without a word
+    (``tokens=-1`` shown as 1e9); a dashboard must show what was asked or refuse it.
+    """
+    import math
+
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number in [{lo:g}, {hi:g}]{unit}, got {value!r}") from None
+    if not (math.isfinite(v) and lo <= v <= hi):
+        raise ValueError(f"{name} must be in [{lo:g}, {hi:g}]{unit} (the dashboard's range), "
+                         f"got {value!r}")
+    return value
+
+
 def _catalog(catalog):
     if catalog is not None:
         return catalog
@@ -484,6 +502,12 @@ def training_planner(model: str = "llama-3.1-8b", tokens: float = 1e12, deadline
     from ._units import parse_duration
 
     days = parse_duration(deadline) / _DAY_S if deadline else 0.0
+    _in_range("tokens", tokens, 1e9, 1e14)
+    _in_range("deadline", days, 0, 3650, " days")
+    if budget_usd is not None:
+        _in_range("budget_usd", budget_usd, 0, 1e12, " [USD]")
+    if efficiency is not None:
+        _in_range("efficiency", efficiency, 0.05, 1.0, " (fraction of peak)")
     return TrainingPlanner(model, float(tokens), days, budget_usd, providers, tuple(pricing),
                            efficiency, _catalog(catalog), plan_options)
 
@@ -512,6 +536,15 @@ def serving_planner(model: str = "llama-3.1-8b", qps: float = 20.0, prompt_token
     """
     from ._units import parse_duration
 
+    _in_range("qps", qps, 0.1, 1e4, " [requests/s]")
+    _in_range("prompt_tokens", prompt_tokens, 1, 1_000_000)
+    _in_range("output_tokens", output_tokens, 1, 1_000_000)
+    _in_range("ttft", parse_duration(ttft), 1e-3, 1e3, " [s]")
+    _in_range("tpot", parse_duration(tpot), 1e-4, 1e2, " [s]")
+    if budget_usd_per_hour is not None:
+        _in_range("budget_usd_per_hour", budget_usd_per_hour, 0, 1e9, " [USD/h]")
+    if efficiency is not None:
+        _in_range("efficiency", efficiency, 0.05, 1.0, " (fraction of peak)")
     return ServingPlanner(model, float(qps), int(prompt_tokens), int(output_tokens),
                           parse_duration(ttft), parse_duration(tpot), budget_usd_per_hour,
                           providers, tuple(pricing), efficiency, _catalog(catalog),
@@ -690,5 +723,7 @@ def roofline_explorer(accelerators=None, dtype: str = "bf16", compute_efficiency
     """
     from ._units import normalize_dtype
 
+    _in_range("compute_efficiency", compute_efficiency, 0.05, 1.0, " (fraction of peak)")
+    _in_range("bandwidth_efficiency", bandwidth_efficiency, 0.05, 1.0, " (fraction of peak)")
     return RooflineExplorer(accelerators, normalize_dtype(dtype), compute_efficiency,
                             bandwidth_efficiency, measured, _catalog(catalog), store)

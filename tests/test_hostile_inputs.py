@@ -435,3 +435,29 @@ def test_csv_export_neutralizes_formula_cells(tmp_path, capsys):
     cells = [c for row in csv.reader(io.StringIO(out)) for c in row]
     assert "'=HYPERLINK(\"http://e\",\"x\")" in cells and "'@SUM(A1)" in cells
     assert not any(c.startswith(("=", "@", "+")) for c in cells)
+
+
+# ============================================================================ nonsense refused
+@pytest.mark.parametrize(("factory", "kwargs", "match"), [
+    ("training_planner", {"tokens": -1}, r"tokens must be in \[1e\+09, 1e\+14\]"),
+    ("training_planner", {"efficiency": 5}, r"efficiency must be in \[0.05, 1\]"),
+    ("training_planner", {"budget_usd": -5}, r"budget_usd must be in \[0, "),
+    ("serving_planner", {"qps": 1e40}, r"qps must be in"),
+    ("roofline_explorer", {"compute_efficiency": 5}, r"compute_efficiency must be in"),
+])
+def test_widgets_refuse_values_their_controls_would_clamp(factory, kwargs, match):
+    from aicost import widgets
+
+    with pytest.raises(ValueError, match=match):
+        getattr(widgets, factory)(**kwargs)
+
+
+@pytest.mark.parametrize(("argv", "match"), [
+    (["plan", "serve", "--model", "llama-3.1-8b", "--qps", "1e40"], "at most 1e+07"),
+    (["plan", "serve", "--model", "llama-3.1-8b", "--qps", "1", "--prompt", "10000000"],
+     "context"),
+    (["plan", "train", "--model", "llama-3.1-8b", "--tokens", "1e308"], "at most 1e+16"),
+])
+def test_planner_refuses_nonsense(argv, match, capsys):
+    rc, _, err = _cli(argv, capsys)
+    assert match in _one_line_error(rc, err)
