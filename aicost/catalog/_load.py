@@ -42,6 +42,9 @@ from ._skypilot import import_skypilot
 
 __all__ = ["Catalog", "load", "read_table"]
 
+#: largest catalog file read [B] (a million instance rows take about 100 MB)
+MAX_FILE_BYTES = 256 << 20
+
 #: columns a user file may carry that the loader ignores
 _IGNORED_COLUMNS = ("table", "notes", "comment")
 
@@ -58,7 +61,11 @@ def _read_rows(path, text: str | None = None) -> tuple[list[str], list[tuple[int
     name = str(path)
     if text is None:
         try:
-            raw = Path(path).read_bytes()
+            with open(path, "rb") as fh:  # bounded: `--extra /dev/zero` must not eat the memory
+                raw = fh.read(MAX_FILE_BYTES + 1)
+            if len(raw) > MAX_FILE_BYTES:
+                raise CatalogError(f"the file is larger than {MAX_FILE_BYTES >> 20} MiB; is it a "
+                                   "catalog CSV?", path=name)
         except FileNotFoundError:
             raise CatalogError("file not found", path=name) from None
         except OSError as exc:
