@@ -683,7 +683,8 @@ def _add_plan(sub) -> None:
     common(sp)
     sp.add_argument("--qps", "--requests-per-s", dest="qps", type=number,
                     help="requests per second (or --demand)")
-    sp.add_argument("--demand", help="demand trace name or CSV (hour, requests_per_s) instead of --qps")
+    sp.add_argument("--demand", help="demand trace name or CSV with columns time_s (interval start "
+                                     "[s], increasing) and requests_per_s, instead of --qps")
     sp.add_argument("--prompt-tokens", "--prompt", dest="prompt", type=int, default=512,
                     help="prompt (input) tokens per request (default 512)")
     sp.add_argument("--output-tokens", "--output", dest="output", type=int, default=256,
