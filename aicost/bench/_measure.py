@@ -119,7 +119,7 @@ def stream(op: str | Sequence[str] = ("copy", "scale", "add", "triad", "dot"), n
             def fn(inner=inner, rep=rep):
                 for _ in range(rep):
                     inner()
-        res = benchmark(fn, device=be.device_kind, clock=be.event_clock() if gpu else None, **kw)
+        res = benchmark(fn, device=be.device_kind, clock=be.event_clock(), **kw)
         if rep > 1:
             res = per_call(res, rep)
         nbytes = STREAM_ARRAYS[o] * n * item
@@ -185,7 +185,7 @@ def gemm(dtype: str | Sequence[str] = "fp32", shape=None, backend="auto", check:
             ensure_fits(be, nbytes, f"GEMM {dt} {m}x{n}x{k}")
             a, b, c = be.gemm_operands(dt, m, n, k, 4321)
             fn = be.gemm_fn(dt, a, b, c)
-            res = benchmark(fn, device=be.device_kind, clock=be.event_clock() if gpu else None,
+            res = benchmark(fn, device=be.device_kind, clock=be.event_clock(),
                             **timer_kwargs(timer))
             flops = 2.0 * m * n * k
             params = {"m": m, "n": n, "k": k, "group": "gemm", "checked": bool(check),
@@ -325,7 +325,7 @@ def roofline_sweep(dtype: str = "fp32", fmas=None, n: int | None = None, backend
     rows = []
     for kk in ks:
         fn, grid = be.mix_fn(dtype, kk, x, y, MIX_A, MIX_C)
-        res = benchmark(fn, device=be.device_kind, clock=be.event_clock() if gpu else None,
+        res = benchmark(fn, device=be.device_kind, clock=be.event_clock(),
                         **timer_kwargs(timer))
         flops = 2.0 * kk * n
         nbytes = 2.0 * n * item
