@@ -235,6 +235,7 @@ def test_cli_catalog_report(tmp_path_factory):
     assert html.count('class="plotly-graph-div"') >= 3
     assert "aicost-callout aicost-warning" not in html  # no section fell back to "not available"
     assert "as_of" in html and "source" in html and "In short" in html
+    assert "prices as of 2025-10-01" in html  # the oldest as_of among the rows shown
     # user strings (note, CSV cells) are text
     for payload in ("<script>window.__pwned", "<img src=x"):
         assert payload not in html
@@ -254,6 +255,7 @@ def test_training_plan_report_states_its_answer_and_assumptions(tmp_path):
     assert "In short" in text and "rent" in text and "bottleneck" in text
     assert "Assumptions" in text and "Efficiency factor" in text
     assert "Catalog instances used" in text and "as_of" in text
+    assert "rices as of 20" in text  # how old the prices behind the plan are
     assert "<script>window.__pwned" not in html
     assert text.index("In short") < text.index("The plan")
 

@@ -57,6 +57,7 @@ __all__ = [
     "network_table",
     "outcomes",
     "paragraph",
+    "price_age",
     "raw_html",
     "recommendation_html",
     "render",
@@ -435,6 +436,7 @@ def catalog_rows_used(catalog, rows) -> None:
 
     rows = [r for r in rows if r]
     shown = False
+    used_instances = None
     for attr, keys in (("instances", ("provider", "instance_type", "region")),
                        ("accelerators", ("accelerator",)),
                        ("storage_tiers", ("storage_tier",)),
@@ -463,8 +465,31 @@ def catalog_rows_used(catalog, rows) -> None:
         cols = first + [c for c in ("source", "as_of") if c in df.columns]
         table(sel[cols], caption=f"Catalog {attr.replace('_', ' ')} used", max_rows=20)
         shown = True
+        if attr == "instances":
+            used_instances = sel
     if not shown:
         paragraph("No catalog rows matched the recommended plans.")
+    if used_instances is not None:
+        price_age(used_instances)
+
+
+def price_age(rows) -> None:
+    """Say how old the prices in ``rows`` are (the oldest ``as_of``); a warning past 180 days.
+
+    Parameters
+    ----------
+    rows : pandas.DataFrame
+        Catalog instance rows (with ``as_of``) a report used.
+    """
+    from ..catalog import price_age_note
+
+    note = price_age_note(rows, always=True)
+    if not note:
+        return
+    if "refresh" in note:
+        callout(esc(note), kind="info", title="Prices are old")
+    else:
+        paragraph("{note} (the oldest as_of among the rows used).", note=note.capitalize())
 
 
 # ----------------------------------------------------------------------------- catalog
