@@ -315,10 +315,12 @@ class Store:
                 yield con
             except duckdb.Error as exc:
                 # damaged pages are found while reading, not when the file is opened
-                raise StoreError(
-                    f"results store {self.path} failed: {_duckdb_message(exc)}. If the file is "
-                    "damaged, move it aside (or set AICOST_HOME to another directory) to start a "
-                    "new store; aicost did not change it.") from exc
+                text = _duckdb_message(exc)
+                hint = ("Free some space on its file system and try again." if
+                        "no space left" in text.lower() else
+                        "If the file is damaged, move it aside (or set AICOST_HOME to another "
+                        "directory) to start a new store; aicost did not change it.")
+                raise StoreError(f"results store {self.path} failed: {text}. {hint}") from exc
         finally:
             if not self._memory:
                 con.close()

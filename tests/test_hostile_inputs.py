@@ -461,3 +461,47 @@ def test_widgets_refuse_values_their_controls_would_clamp(factory, kwargs, match
 def test_planner_refuses_nonsense(argv, match, capsys):
     rc, _, err = _cli(argv, capsys)
     assert match in _one_line_error(rc, err)
+
+
+@pytest.fixture
+def tiny_fs(tmp_path):
+    """A 3 MiB tmpfs (root only; skipped where it cannot be mounted)."""
+    mnt = tmp_path / "tiny"
+    mnt.mkdir()
+    if os.geteuid() != 0 or subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", "size=3M", "tmpfs", str(mnt)],
+            capture_output=True).returncode != 0:
+        pytest.skip("cannot mount a tmpfs here (needs root)")
+    yield mnt
+    subprocess.run(["umount", str(mnt)], capture_output=True)
+
+
+def test_really_full_disk_keeps_the_measurement(tiny_fs, tmp_path, monkeypatch):
+    import numpy as np
+
+    monkeypatch.chdir(tmp_path)
+    store = Store(tiny_fs / "r.duckdb")
+    store.save_run(pd.DataFrame([{"name": "first", "value": 1.0}]))
+    with open(tiny_fs / "filler", "wb") as fh:
+        with pytest.raises(OSError):
+            while True:
+                fh.write(b"\0" * 65536)
+                fh.flush()
+    df = pd.DataFrame([{"name": f"r{i}", "value": float(i), "samples_s": list(np.ones(200))}
+                       for i in range(3000)])
+    with pytest.raises(StoreError, match="No space left on device") as info:
+        store.save_run(df, kind="storage")
+    assert "cannot rollback" not in str(info.value) and "damaged" not in str(info.value)
+    kept = Path(str(info.value).split("kept in ")[1].split("; ")[0])
+    assert kept.parent == tmp_path and len(json.loads(kept.read_text())["results"]) == 3000
+    (tiny_fs / "filler").unlink()
+    assert store.runs()["n_results"].tolist() == [1]  # the store is intact
+
+
+def test_catalog_input_size_is_capped(monkeypatch, tmp_path):
+    from aicost import CatalogError, catalog
+    from aicost.catalog import _load
+
+    monkeypatch.setattr(_load, "MAX_FILE_BYTES", 1 << 20)
+    with pytest.raises(CatalogError, match="larger than 1 MiB"):
+        catalog.load(extra=["/dev/zero"])
