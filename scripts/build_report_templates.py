@@ -320,6 +320,7 @@ if cat.ok:
     if providers:
         inst = inst[inst["provider"].str.lower().isin([p.lower() for p in providers])]
     R.table(inst, caption="Instances", max_rows=200)
+    R.price_age(inst)
     R.table(cat.value.accelerators, caption="Accelerators", max_rows=100)
 """),
     md("## How this report was made"),
