@@ -52,6 +52,7 @@ __all__ = [
     "bench",
     "calibrate",
     "catalog",
+    "fleet",
     "hardware",
     "model",
     "network",
