@@ -138,6 +138,7 @@ def pareto_figure(plan, max_points: int = 3000):
         _hline(fig, req["budget_usd"], "budget", "log")
     fig.update_layout(title=f"{plan.kind.capitalize()} plans for {req.get('model')}: time against cost",
                       xaxis_title=time_title, yaxis_title=cost_title, xaxis_type="log", yaxis_type="log",
+                      xaxis_dtick="D2", yaxis_dtick="D2",  # 1, 2, 5 labels: 5-9 crowded the axis
                       legend_title="accelerator", template="plotly_white")
     return fig
 
@@ -243,7 +244,7 @@ def cost_vs_deadline_figure(plan, deadlines_s=None):
                                  hovertemplate="%{x:.1f} d: $%{y:,.0f}<br>%{text}<extra></extra>"))
     fig.update_layout(title=f"Cheapest plan against the deadline ({plan.request.get('model')})",
                       xaxis_title="deadline [days]", xaxis_type="log", yaxis_title="expected cost [USD]",
-                      yaxis_type="log",
+                      yaxis_type="log", xaxis_dtick="D2", yaxis_dtick="D2",
                       template="plotly_white", legend_title="pricing")
     return fig
 
