@@ -532,7 +532,93 @@ R.timings_table()
 """),
 ]
 
+# ----------------------------------------------------------------------------- fleet
+FLEET = [
+    params("""\
+fleet_id = None             # a stored fleet run; None: the newest
+simulate_nodes = 0          # > 0: a SIMULATED fleet of 8-GPU H200 nodes instead
+threshold = 3.5             # robust z-score cut-off (median/MAD)
+min_slower_pct = 5.0        # ... and at least this much slower than the SKU median [%]
+providers = None            # price nodes with these providers only; None: all
+title = None
+note = ""
+"""),
+    code(SETUP_MIN),
+    code("""\
+# fleet: load or simulate
+def _fleet():
+    if simulate_nodes:
+        return aicost.fleet.simulate_fleet(int(simulate_nodes), 8)
+    return aicost.fleet.load(fleet_id=fleet_id)  # no fleet run: a clear error
+
+fl = R.attempt("Fleet results", _fleet, also=(LookupError,))
+an = R.attempt("Fleet analysis", lambda: aicost.fleet.analyze(
+    fl.value, threshold=threshold, min_slower_pct=min_slower_pct)) if fl.ok else fl
+"""),
+    code("""\
+# header
+R.header(title or "Fleet benchmark", note=note,
+         params={"fleet": fl.value.fleet_id if fl.ok else fleet_id,
+                 "suite": fl.value.suite if fl.ok else None, "threshold": threshold,
+                 "min slower %": min_slower_pct, "providers": providers})
+if fl.ok and an.ok:
+    run, a = fl.value, an.value
+    n_ok = int((run.units["status"] == "ok").sum())
+    simulated = " SIMULATED from real H200 measurements." if simulate_nodes else ""
+    R.callout(R.text("{n} of {m} units measured, {s} stragglers (score > {t} and at least {p}% "
+                     "slower than their SKU's median).{sim}", n=n_ok, m=len(run.units),
+                     s=len(a.stragglers), t=threshold, p=min_slower_pct, sim=simulated),
+              kind="recommendation", title="In short")
+    if len(run.failures):
+        R.table(run.failures, caption="Units that failed (rerun: bench(..., workers=run.missing))")
+else:
+    R.unavailable(fl if not fl.ok else an)
+"""),
+    md("""\
+## Spread within each SKU
+
+p5, median and p95 of every metric across the units of one SKU; published fleet studies find
+8-22 % (and up to 30 %+) between GPUs of one SKU."""),
+    code("""\
+# fleet: distribution
+if fl.ok and an.ok:
+    R.table(an.value.distribution, caption="Distribution per SKU and metric", max_rows=40)
+    R.show_figures(["fleet_box_figure"], fl.value, analysis=an.value)
+"""),
+    md("## Nodes x GPUs"),
+    code("""\
+# fleet: heatmap
+if fl.ok and an.ok:
+    R.show_figures(["fleet_heatmap_figure"], fl.value)
+"""),
+    md("## Slow units and stragglers"),
+    code("""\
+# fleet: slow units
+if fl.ok and an.ok:
+    R.show_figures(["fleet_slow_table_figure"], an.value)
+    R.table(an.value.stragglers, caption="Stragglers, slowest first")
+"""),
+    md("## $ per measured work, per node"),
+    code("""\
+# fleet: prices
+if fl.ok and an.ok:
+    prices = aicost.fleet.price_per_node(fl.value, providers=providers)
+    if len(prices):
+        summary = prices.groupby(["sku", "provider"], as_index=False)[
+            ["usd_per_bf16_pflop_hour", "usd_per_tb_s_hour"]].median()
+        R.table(summary, caption="Median node: $ per measured bf16 PFLOP-hour and TB/s-hour")
+    else:
+        R.unavailable("Prices", "no unit of a SKU the catalog prices (CPU-only workers)")
+"""),
+    md("## How this report was made"),
+    code("""\
+# appendix
+R.timings_table()
+"""),
+]
+
 TEMPLATES = {
+    "fleet": (FLEET, "aicost fleet benchmark"),
     "training_plan": (TRAINING, "aicost training plan"),
     "serving_plan": (SERVING, "aicost serving plan"),
     "benchmark": (BENCHMARK, "aicost compute benchmark"),

@@ -19,12 +19,22 @@ from ._analyze import (
     DEFAULT_THRESHOLD,
     FleetAnalysis,
     analyze,
+    analyze_stored,
     efficiency,
     load,
     price_per_node,
 )
-from ._bench import RECORD_COLUMNS, UNIT_COLUMNS, FleetError, FleetRun, bench, local_cluster
-from ._bench import records_from_units as records_from_units
+from ._bench import (
+    RECORD_COLUMNS,
+    UNIT_COLUMNS,
+    FleetError,
+    FleetRun,
+    bench,
+    local_cluster,
+    records_from_units,
+    run,
+    save,
+)
 from ._nccl_pairs import flag_slow_pairs, nccl_pairs
 from ._simulate import simulate_fleet
 from ._worker import FLEET_SUITES, gpu_inventory, probe, run_unit
@@ -39,6 +49,7 @@ __all__ = [
     "RECORD_COLUMNS",
     "UNIT_COLUMNS",
     "analyze",
+    "analyze_stored",
     "bench",
     "efficiency",
     "flag_slow_pairs",
@@ -49,6 +60,8 @@ __all__ = [
     "price_per_node",
     "probe",
     "records_from_units",
+    "run",
     "run_unit",
+    "save",
     "simulate_fleet",
 ]

@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 __all__ = ["DEFAULT_MIN_SLOWER_PCT", "DEFAULT_THRESHOLD", "FleetAnalysis", "analyze",
-           "efficiency", "load", "price_per_node"]
+           "analyze_stored", "efficiency", "load", "price_per_node"]
 
 #: modified z-score cut-off (Iglewicz & Hoaglin 1993: |M| > 3.5 is a potential outlier)
 DEFAULT_THRESHOLD = 3.5
@@ -103,29 +103,34 @@ def _records(records):
     return records
 
 
-_SCORES_SQL = """
-WITH r AS (
-    SELECT *, CASE WHEN unit = 's' THEN -1 ELSE 1 END AS dir
-    FROM recs WHERE value IS NOT NULL AND isfinite(value) AND value > 0
-),
-d AS (
-    SELECT sku, metric, any_value(unit) AS unit, count(*) AS n_units,
-           quantile_cont(value, 0.05) AS p5, median(value) AS median,
-           quantile_cont(value, 0.95) AS p95, any_value(dir) AS dir
-    FROM r GROUP BY sku, metric
-),
-m AS (
-    SELECT r.sku, r.metric, median(abs(r.value - d.median)) AS mad
-    FROM r JOIN d USING (sku, metric) GROUP BY r.sku, r.metric
-),
-dist AS (SELECT d.*, m.mad FROM d JOIN m USING (sku, metric))
-SELECT r.* EXCLUDE (dir, unit), dist.unit, dist.n_units, dist.median, dist.mad,
-       r.dir * (dist.median - r.value)
-           / greatest($sigma * dist.mad, $floor * abs(dist.median)) AS score,
-       100.0 * (CASE WHEN r.dir = 1 THEN dist.median / r.value ELSE r.value / dist.median END
-                - 1) AS slower_pct
-FROM r JOIN dist USING (sku, metric)
-"""
+_SQL = [
+    # the measurements that can be scored: positive finite values; dir = +1 rates, -1 times
+    """CREATE TEMP TABLE r AS
+       SELECT unit_id, host, gpu_index, sku, metric, unit, value,
+              CASE WHEN unit = 's' THEN -1 ELSE 1 END AS dir
+       FROM recs WHERE value IS NOT NULL AND isfinite(value) AND value > 0""",
+    """CREATE TEMP TABLE d AS
+       SELECT sku, metric, any_value(unit) AS unit, count(*) AS n_units,
+              quantile_cont(value, 0.05) AS p5, median(value) AS median,
+              quantile_cont(value, 0.95) AS p95, any_value(dir) AS dir
+       FROM r GROUP BY sku, metric""",
+    """CREATE TEMP TABLE dist AS
+       SELECT d.*, m.mad, 100.0 * (d.p95 - d.p5) / d.median AS spread_pct,
+              d.dir = 1 AS higher_is_better
+       FROM d JOIN (SELECT r.sku, r.metric, median(abs(r.value - d.median)) AS mad
+                    FROM r JOIN d USING (sku, metric) GROUP BY r.sku, r.metric) m
+            USING (sku, metric)""",
+    """CREATE TEMP TABLE scores AS
+       WITH s AS (
+           SELECT r.unit_id, r.host, r.gpu_index, r.sku, r.metric, r.unit, r.value,
+                  dist.n_units, dist.median, dist.mad,
+                  r.dir * (dist.median - r.value)
+                      / greatest($sigma * dist.mad, $floor * abs(dist.median)) AS score,
+                  100.0 * (CASE WHEN r.dir = 1 THEN dist.median / r.value
+                                ELSE r.value / dist.median END - 1) AS slower_pct
+           FROM r JOIN dist USING (sku, metric))
+       SELECT *, (score > $t AND slower_pct >= $p AND n_units >= $n) AS slow FROM s""",
+]
 
 
 def analyze(records, *, threshold: float = DEFAULT_THRESHOLD,
@@ -155,31 +160,26 @@ def analyze(records, *, threshold: float = DEFAULT_THRESHOLD,
     if min_slower_pct < 0:
         raise ValueError(f"min_slower_pct must be >= 0, got {min_slower_pct!r}")
     recs = _records(records)
+    cols = [c for c in ("unit_id", "host", "gpu_index", "sku", "metric", "unit", "value")
+            if c in recs.columns]
+    recs = recs[cols]
+    if "host" not in cols:
+        recs = recs.assign(host=None)
+    if "gpu_index" not in cols:
+        recs = recs.assign(gpu_index=None)
+    if metrics is not None:
+        recs = recs[recs["metric"].isin([str(m) for m in metrics])]
     con = _con()
     try:
         con.register("recs", recs)
-        if metrics is not None:
-            import pandas as pd
-
-            con.register("want", pd.DataFrame({"metric": [str(m) for m in metrics]}))
-            con.execute("CREATE TEMP VIEW recs2 AS SELECT * FROM recs WHERE metric IN "
-                        "(SELECT metric FROM want)")
-            sql = _SCORES_SQL.replace("FROM recs WHERE", "FROM recs2 WHERE")
-        else:
-            sql = _SCORES_SQL
-        con.execute("CREATE TEMP TABLE scores AS " + sql,
-                    {"sigma": MAD_TO_SIGMA, "floor": MAD_FLOOR})
-        con.execute("ALTER TABLE scores ADD COLUMN slow BOOLEAN")
-        con.execute("UPDATE scores SET slow = (score > $t AND slower_pct >= $p AND n_units >= $n)",
-                    {"t": float(threshold), "p": float(min_slower_pct), "n": int(min_units)})
+        args = {"sigma": MAD_TO_SIGMA, "floor": MAD_FLOOR, "t": float(threshold),
+                "p": float(min_slower_pct), "n": int(min_units)}
+        for stmt in _SQL:
+            con.execute(stmt, {k: v for k, v in args.items() if f"${k}" in stmt})
         dist = con.execute("""
-            SELECT sku, metric, unit, count(*) AS n_units, quantile_cont(value, 0.05) AS p5,
-                   median(value) AS median, quantile_cont(value, 0.95) AS p95,
-                   any_value(mad) AS mad,
-                   100.0 * (quantile_cont(value, 0.95) - quantile_cont(value, 0.05))
-                       / median(value) AS spread_pct,
-                   any_value(unit) <> 's' AS higher_is_better
-            FROM scores GROUP BY sku, metric, unit ORDER BY sku, metric""").df()
+            SELECT sku, metric, unit, n_units, p5, median, p95, mad, spread_pct,
+                   higher_is_better
+            FROM dist ORDER BY sku, metric""").df()
         scores = con.execute("SELECT * FROM scores ORDER BY sku, metric, unit_id").df()
         strag = con.execute("""
             SELECT unit_id, any_value(host) AS host, any_value(gpu_index) AS gpu_index,
@@ -399,3 +399,8 @@ def load(store=None, fleet_id: str | None = None):
                    dashboard_link=summary.get("dashboard_link"),
                    run_ids=list(units["run_id"]))
     return run
+
+
+def analyze_stored(fleet_id: str | None = None, *, store=None, **kwargs) -> FleetAnalysis:
+    """:func:`analyze` a fleet run read from the store (what ``aicost fleet analyze`` runs)."""
+    return analyze(load(store, fleet_id), **kwargs)

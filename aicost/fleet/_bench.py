@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 from .._errors import AicostError
 from ._worker import FLEET_SUITES, probe, run_unit
 
-__all__ = ["FleetError", "FleetRun", "bench", "local_cluster", "records_from_units", "save"]
+__all__ = ["FleetError", "FleetRun", "bench", "local_cluster", "records_from_units", "run", "save"]
 
 #: identity columns of a fleet record (one row per unit x measurement)
 UNIT_COLUMNS = ["fleet_id", "unit_id", "host", "worker", "gpu_index", "gpu_uuid", "gpu_serial",
@@ -270,15 +270,16 @@ def bench(client_or_address, suite: str = "quick", *, workers=None, store=None,
 
 
 def _workers(client) -> dict:
-    """address -> worker info for EVERY worker (recent distributed lists 5 by default)."""
-    import inspect
+    """address -> {"name", "host"} of every worker, asked of the scheduler itself.
 
-    try:
-        many = "n_workers" in inspect.signature(client.scheduler_info).parameters
-    except (TypeError, ValueError):
-        many = False
-    info = client.scheduler_info(n_workers=-1) if many else client.scheduler_info()
-    return dict(info.get("workers", {}))
+    (``Client.scheduler_info()`` is not used: the client's periodic refresh can replace the
+    answer with one that lists no workers, which would read as every worker gone.)
+    """
+    def _list(dask_scheduler):  # nested: pickled by value, so the scheduler needs no aicost
+        return {addr: {"name": ws.name, "host": ws.host}
+                for addr, ws in dask_scheduler.workers.items()}
+
+    return dict(client.run_on_scheduler(_list))
 
 
 def _follow(client, futures: dict, results: dict, timeout_s: float, poll_s: float,
@@ -293,6 +294,7 @@ def _follow(client, futures: dict, results: dict, timeout_s: float, poll_s: floa
         bar = tqdm(total=len(futures), desc="fleet units", unit="unit")
     pending = set(futures)
     t0 = time.monotonic()
+    absent: dict = {}  # address -> consecutive polls it was missing
     try:
         while pending:
             try:
@@ -316,10 +318,12 @@ def _follow(client, futures: dict, results: dict, timeout_s: float, poll_s: floa
                 break
             alive = set(_workers(client))
             elapsed = time.monotonic() - t0
+            for addr in {futures[f]["address"] for f in pending}:
+                absent[addr] = absent.get(addr, 0) + 1 if addr not in alive else 0
             for fut in list(pending):
                 u = futures[fut]
                 reason = None
-                if u["address"] not in alive:
+                if absent.get(u["address"], 0) >= 2:  # gone in two polls in a row
                     reason = (f"worker {u['worker']} ({u['address']}) left the cluster while "
                               "measuring (died, was killed or lost its connection)")
                 elif elapsed > timeout_s:
@@ -404,20 +408,19 @@ def save(run: FleetRun, store=None) -> list[str]:
     """
     import json
 
-    import numpy as np
 
     if store is None:
         from ..store import Store
 
         store = Store()
-    recs = run.records.sort_values("unit_id", kind="stable")
-    cols = ["kind", "name", "backend", "dtype", "shape", "value", "unit"]
-    keys = recs["unit_id"].to_numpy()
-    cut = np.flatnonzero(keys[1:] != keys[:-1]) + 1 if len(keys) else np.array([], dtype=int)
-    starts = np.concatenate([[0], cut]) if len(keys) else np.array([], dtype=int)
-    ends = np.concatenate([cut, [len(keys)]]) if len(keys) else np.array([], dtype=int)
-    by_unit = {keys[a]: recs.iloc[a:b][cols].assign(device=recs["sku"].iloc[a:b].to_numpy())
-               for a, b in zip(starts, ends)}
+    recs = run.records
+    pos = {u: i for i, u in enumerate(run.units["unit_id"])}
+    ok_units = set(run.units.loc[run.units["status"] == "ok", "unit_id"])
+    keep = recs["unit_id"].isin(ok_units).to_numpy()
+    recs = recs[keep]
+    run_index = recs["unit_id"].map(pos).to_numpy()
+    results = recs[["kind", "name", "backend", "dtype", "shape", "value", "unit"]].assign(
+        device=recs["sku"].to_numpy())
     batch = []
     for row in run.units.to_dict(orient="records"):
         ctx = dict(run.contexts.get(row["unit_id"]) or {})
@@ -432,13 +435,40 @@ def save(run: FleetRun, store=None) -> list[str]:
         ok = row["status"] == "ok"
         if not ok:
             ctx["failure"] = row["reason"]
-        batch.append({"results": by_unit.get(row["unit_id"]) if ok else None,
-                      "context": json.loads(json.dumps(ctx, default=str)), "kind": "compute",
+        batch.append({"context": json.loads(json.dumps(ctx, default=str)), "kind": "compute",
                       "partial": not ok,
                       "note": None if ok else f"fleet unit failed: {row['reason']}"})
     summary = {"fleet_id": run.fleet_id, "suite": run.suite, "n_units": len(run.units),
                "failed": json.loads(run.failures.to_json(orient="records")),
                "dashboard_link": run.dashboard_link, "device": "fleet", "backend": "dask"}
-    batch.append({"results": None, "context": summary, "kind": "fleet",
+    batch.append({"context": summary, "kind": "fleet",
                   "partial": bool(len(run.failures)), "note": f"fleet {run.fleet_id}"})
-    return store.save_runs(batch)
+    return store.save_runs(batch, results=results, run_index=run_index)
+
+
+def run(*, local: int | None = None, scheduler: str | None = None, suite: str = "quick",
+        workers=None, store=None, timeout_s: float = 1800.0, progress: bool = True) -> FleetRun:
+    """Start-and-bench in one call (what ``aicost fleet bench`` runs).
+
+    Parameters
+    ----------
+    local : int, optional
+        Start a local cluster of this many CPU worker processes (:func:`local_cluster`: one
+        worker per GPU with dask-cuda where GPUs are present) and close it afterwards.
+    scheduler : str, optional
+        Or use the running cluster at this address (``tcp://host:8786``).
+    suite, workers, store, timeout_s, progress
+        As :func:`bench`.
+    """
+    if (local is None) == (scheduler is None):
+        raise ValueError("give exactly one of local (worker count) or scheduler (address)")
+    if scheduler is not None:
+        return bench(scheduler, suite, workers=workers, store=store, timeout_s=timeout_s,
+                     progress=progress)
+    if int(local) < 1:
+        raise ValueError(f"local must be >= 1 worker, got {local!r}")
+    from distributed import Client
+
+    with local_cluster(int(local)) as cluster, Client(cluster) as client:
+        return bench(client, suite, workers=workers, store=store, timeout_s=timeout_s,
+                     progress=progress)

@@ -1,20 +1,22 @@
 """A SIMULATED fleet built from real measured distributions (benchmarks, demos).
 
 Every simulated unit repeats the quick suite measured on a real H200
-(``data/results/h200_2026-11.json``): each metric's value is the measured one scaled by a
-sample drawn from that measurement's own raw samples (the real run-to-run noise), times a
-unit-to-unit factor, times a slowdown for a few deliberately slow units. Records say
+(``data/results/h200_2026-11.json``): each metric's value is the measured one scaled by the
+median of a bootstrap resample of that measurement's own raw samples (the real run-to-run
+noise of a reported median), times a unit-to-unit factor, times a slowdown for a few deliberately slow units. Records say
 ``simulated=True`` and hosts are named ``sim-node-NNNN``.
 """
 
 from __future__ import annotations
 
-__all__ = ["UNIT_SPREAD_SIGMA", "simulate_fleet"]
+__all__ = ["BOOTSTRAP_SAMPLES", "UNIT_SPREAD_SIGMA", "simulate_fleet"]
 
 #: unit-to-unit spread of one SKU (standard deviation of a multiplicative factor): 3 % puts
 #: p5-p95 near 10 %, inside the 8-22 % published by Sinha et al. ("Not All GPUs Are Created
 #: Equal", revised) - an assumption, not a measurement of this project
 UNIT_SPREAD_SIGMA = 0.03
+#: samples per bootstrapped median (at most the measurement's own sample count)
+BOOTSTRAP_SAMPLES = 25
 
 
 def simulate_fleet(n_nodes: int = 128, gpus_per_node: int = 8, *, slow_fraction: float = 0.01,
@@ -67,7 +69,10 @@ def simulate_fleet(n_nodes: int = 128, gpus_per_node: int = 8, *, slow_fraction:
         s = np.asarray(s if isinstance(s, (list, tuple, np.ndarray)) else [], dtype=float)
         s = s[np.isfinite(s) & (s > 0)]
         rel.append(s / np.median(s) if len(s) else np.ones(1))
-    draws = np.column_stack([r[rng.integers(0, len(r), n_units)] for r in rel])
+    # a unit reports the median of its samples: bootstrap that median from the real samples
+    draws = np.column_stack([
+        np.median(r[rng.integers(0, len(r), (n_units, min(len(r), BOOTSTRAP_SAMPLES)))], axis=1)
+        for r in rel])
     unit_factor = rng.normal(1.0, UNIT_SPREAD_SIGMA, n_units).clip(0.8, 1.2)
     slow = rng.random(n_units) < slow_fraction
     extra = np.where(slow, rng.uniform(*slowdown, n_units), 0.0)

@@ -175,6 +175,21 @@ KINDS: dict[str, Kind] = {
             ),
         ),
         Kind(
+            "fleet",
+            "every GPU of a fleet benchmarked through Dask: spread per SKU, slow units, "
+            "stragglers, $ per measured bf16 PFLOP-hour and TB/s-hour per node",
+            (
+                Param("fleet_id", "str", "a stored fleet run (default: the newest one)", None),
+                Param("simulate_nodes", "int", "instead, a SIMULATED fleet of this many 8-GPU "
+                      "H200 nodes built from the shipped H200 measurements (0: off)", 0),
+                Param("threshold", "float", "robust z-score above which a unit is an outlier",
+                      3.5),
+                Param("min_slower_pct", "float", "... and at least this much slower than its "
+                      "SKU's median [%]", 5.0),
+                _PROVIDERS, _TITLE, _NOTE,
+            ),
+        ),
+        Kind(
             "catalog",
             "what accelerators cost per hour and per unit of work across providers",
             (_PROVIDERS,

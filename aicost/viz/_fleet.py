@@ -113,8 +113,11 @@ def fleet_box_figure(records, metrics=None, *, analysis=None):
     recs = _records(records)
     all_metrics = list(dict.fromkeys(recs["metric"]))
     if metrics is None:
-        metrics = [m for m in all_metrics if m.split()[0] in ("gemm", "triad", "copy", "dot")][:6]
-        metrics = metrics or all_metrics[:6]
+        rank = {"gemm bf16": 0, "gemm fp16": 1, "gemm tf32": 2, "gemm fp32": 3, "triad": 4,
+                "copy": 5, "dot": 6, "gemm fp64": 7}
+        picked = [(min(v for k, v in rank.items() if m.startswith(k)), i, m)
+                  for i, m in enumerate(all_metrics) if any(m.startswith(k) for k in rank)]
+        metrics = [m for _, _, m in sorted(picked)][:6] or all_metrics[:6]
     d = recs[recs["metric"].isin(metrics)].copy()
     d["value"] = d["value"].astype(float)
     med = d.groupby(["sku", "metric"])["value"].transform("median")
@@ -140,6 +143,7 @@ def fleet_box_figure(records, metrics=None, *, analysis=None):
                                      text=sl["unit_id"],
                                      hovertemplate="%{text}: %{y:.1f}% (slow)<extra></extra>"))
     fig.add_hline(y=100, line_dash="dot", line_color="gray")
+    fig.update_xaxes(categoryorder="array", categoryarray=list(metrics))
     fig.update_layout(template=TEMPLATE, height=460, boxmode="group",
                       title="Spread within each SKU (100 = the SKU's median; lower is slower)",
                       xaxis_title="metric", yaxis_title="% of SKU median (speed)")
@@ -147,25 +151,29 @@ def fleet_box_figure(records, metrics=None, *, analysis=None):
 
 
 def fleet_slow_table_figure(analysis, max_rows: int = 25):
-    """A table of the slow (unit, metric) pairs: how much slower, score, threshold."""
+    """A table of the slow units (stragglers), slowest first: how many metrics are slow, the
+    worst one and how much slower it is than the SKU's median, and the largest score."""
     import plotly.graph_objects as go
 
-    slow = analysis.slow_units().head(max_rows)
-    cols = ["unit_id", "sku", "metric", "value", "median", "slower_pct", "score"]
-    if len(slow) == 0:
-        cells = [["no slow units"], [""], [""], [""], [""], [""], [""]]
+    st = analysis.stragglers.head(max_rows)
+    scores = analysis.scores
+    if len(st) == 0:
+        cells = [["no slow units"], [""], [""], [""], [""], [""]]
     else:
-        cells = [slow["unit_id"], slow["sku"], slow["metric"],
-                 [f"{v:,.4g} {u}" for v, u in zip(slow["value"], slow["unit"])],
-                 [f"{v:,.4g}" for v in slow["median"]],
-                 [f"{v:.1f}%" for v in slow["slower_pct"]], [f"{v:.1f}" for v in slow["score"]]]
+        n_metrics = scores.groupby("unit_id")["metric"].nunique()
+        cells = [st["unit_id"], st["sku"],
+                 [f"{n} of {n_metrics.get(u, n)}" for u, n in zip(st["unit_id"], st["n_slow"])],
+                 st["worst_metric"], [f"{v:.1f}%" for v in st["worst_slower_pct"]],
+                 [f"{v:.1f}" for v in st["max_score"]]]
     fig = go.Figure(go.Table(
-        header={"values": ["unit", "SKU", "metric", "measured", "SKU median", "slower by",
-                           "score"], "fill_color": "#eeeeee", "align": "left"},
-        cells={"values": cells, "align": "left"},
-        columnwidth=[3, 2, 4, 2, 2, 1.3, 1]))
-    fig.update_layout(template=TEMPLATE, height=120 + 28 * max(1, len(slow)),
-                      title=(f"Slow units: score > {analysis.threshold:g} (robust z, median/MAD)"
-                             f" and >= {analysis.min_slower_pct:g}% slower"))
-    del cols
+        header={"values": ["unit", "SKU", "slow metrics", "worst metric", "slower by",
+                           "max score"], "fill_color": "#eeeeee", "align": "left"},
+        cells={"values": cells, "align": "left", "height": 26},
+        columnwidth=[2.6, 2, 1.3, 3.6, 1.2, 1.1]))
+    more = (f" ({len(analysis.stragglers)} in all, {max_rows} shown)"
+            if len(analysis.stragglers) > max_rows else "")
+    fig.update_layout(template=TEMPLATE, height=150 + 27 * max(1, len(st)),
+                      margin={"t": 60, "b": 10},
+                      title=(f"Slow units{more}: score > {analysis.threshold:g} (robust z, "
+                             f"median/MAD) and >= {analysis.min_slower_pct:g}% slower"))
     return fig
