@@ -355,14 +355,15 @@ def column_unit(column: str) -> tuple[str, float]:
     for suffix, unit, factor in _RATE_UNITS:
         if col.endswith(suffix) or col == suffix[1:]:
             return unit, factor
-    _, sep, per = col.rpartition("_per_")
-    if sep:
-        return _per_label(per), 1.0
     if col.startswith("pct_"):  # pct_of_peak
         return "%", 1.0
-    for suffix, unit, factor in _SUFFIX_UNITS:
-        if col.endswith(suffix) or col == suffix[1:]:
-            return unit, factor
+    if not col.endswith("_per_s"):  # tokens_per_s is a rate, not a duration
+        for suffix, unit, factor in _SUFFIX_UNITS:
+            if col.endswith(suffix) or col == suffix[1:]:
+                return unit, factor  # memory_per_gpu_gib: GiB (per GPU says whose)
+    _, sep, per = col.partition("_per_")
+    if sep:  # tokens_per_s, failures_per_gpu_hour, requests_per_s_per_replica
+        return "".join(_per_label(p) for p in per.split("_per_")), 1.0
     return "", 1.0
 
 

@@ -221,3 +221,18 @@ def test_format_quantity_of_missing_and_text():
 
     assert format_quantity(None, "B/s") == "-"
     assert format_quantity("n/a", "B/s") == "n/a"
+
+
+@pytest.mark.parametrize(
+    ("value", "column", "expected"),
+    [
+        (55.03, "memory_per_gpu_gib", "55.03 GiB"),
+        (2.5, "requests_per_s_per_replica", "2.5/s/replica"),
+        (0.2, "spot_preemption_rate_per_hour", "0.2/h"),
+        (3.0, "step_s", "3.0 s"),
+    ],
+)
+def test_format_cell_per_and_unit_suffixes(value, column, expected):
+    from aicost._units import format_cell
+
+    assert format_cell(value, column) == expected
