@@ -209,7 +209,7 @@ _FRACTION_SUFFIXES = ("_frac", "_fraction", "_util", "_utilization")
 
 #: "per" parts of column names (``usd_per_<per>``, ``failures_per_<per>``) and how they read
 _PER_LABELS = {
-    "s": "/s", "hour": "/h", "h": "/h", "gpu_hour": "/GPU-h", "node_hour": "/node-h",
+    "s": "/s", "hour": "/h", "h": "/h", "gpu": "/GPU", "gpu_hour": "/GPU-h", "node_hour": "/node-h",
     "day": "/day", "month": "/month", "gb_month": "/GB-month",
     "million_tokens": "/1M tokens", "million_input_tokens": "/1M input tokens",
     "million_output_tokens": "/1M output tokens", "1m_input": "/1M input tokens",
