@@ -145,6 +145,23 @@ def _header_columns(spec: TableSpec, header: tuple[str, ...]) -> tuple:
     return cols
 
 
+def _fast_number(col, text: str):
+    """The number convert_cell would return for a valid cell, or None (then convert_cell
+    decides, with its error message). ``float`` accepts what the schema's number pattern does,
+    plus underscores (excluded here) and nan/inf (rejected below)."""
+    if "_" in text:
+        return None
+    try:
+        v = float(text)
+    except ValueError:
+        return None
+    if not (v >= 0 and v != math.inf) or (col.positive and v == 0):
+        return None
+    if col.kind == "int":
+        return int(v) if v == int(v) else None
+    return v
+
+
 def _convert_row(spec: TableSpec, header: list[str], fields: list[str], path: str, line: int,
                  *, need_required: bool) -> dict:
     if len(fields) != len(header):
@@ -161,7 +178,9 @@ def _convert_row(spec: TableSpec, header: list[str], fields: list[str], path: st
         if col.kind == "str":  # as convert_cell does, without its call per cell
             row[col_name] = text.strip()
             continue
-        row[col_name] = convert_cell(col, text, path=path, line=line)
+        value = _fast_number(col, text) if col.kind in ("float", "int") else None
+        row[col_name] = (value if value is not None
+                         else convert_cell(col, text, path=path, line=line))
         if col_name in _PRICE_COLUMNS and row[col_name] == 0:
             raise CatalogError(
                 "expected a positive price [USD/h], got 0: a price of 0 would read as free or "
@@ -254,6 +273,10 @@ def _frame_to_rows(df: pd.DataFrame) -> tuple[list[str], list[tuple[int, list[st
 
 def _apply_extra(tables: dict[str, list[dict]], item, index: int) -> None:
     """Merge one user file or DataFrame into ``tables`` (in place)."""
+    if isinstance(item, pd.DataFrame) and item.attrs.get("aicost_import") == "skypilot":
+        _apply_import(tables, item, str(item.attrs.get("aicost_path")
+                                        or f"<DataFrame extra #{index + 1}>"))
+        return
     if isinstance(item, pd.DataFrame):
         path = str(item.attrs.get("aicost_path") or f"<DataFrame extra #{index + 1}>")
         header, rows = _frame_to_rows(item)
@@ -266,9 +289,6 @@ def _apply_extra(tables: dict[str, list[dict]], item, index: int) -> None:
     if forced is None and {"InstanceType", "AcceleratorName"} <= header_set:
         _apply_import(tables, import_skypilot(item, catalog=tables["accelerators"],
                                               instances=tables["instances"]), path)
-        return
-    if isinstance(item, pd.DataFrame) and item.attrs.get("aicost_import") == "skypilot":
-        _apply_import(tables, item, path)
         return
     if forced is None and "table" in header_set:
         tcol = header.index("table")
@@ -911,13 +931,23 @@ def _read_base(base: Path) -> dict[str, list[dict]]:
 
 
 def _build(base: Path, extras: list) -> Catalog:
-    tables = _read_base(base)
-    files = [str(base / s.filename) for s in TABLES.values()]
-    for i, item in enumerate(extras):
-        _apply_extra(tables, item, i)
-        files.append(str(item.attrs.get("aicost_path", f"<DataFrame extra #{i + 1}>"))
-                     if isinstance(item, pd.DataFrame) else str(item))
-    return Catalog(tables, files)
+    import gc
+
+    # a user file of 100k rows makes a million small objects that hold no cycles: the cyclic
+    # garbage collector's full passes over them cost a third of the load; pause it meanwhile
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        tables = _read_base(base)
+        files = [str(base / s.filename) for s in TABLES.values()]
+        for i, item in enumerate(extras):
+            _apply_extra(tables, item, i)
+            files.append(str(item.attrs.get("aicost_path", f"<DataFrame extra #{i + 1}>"))
+                         if isinstance(item, pd.DataFrame) else str(item))
+        return Catalog(tables, files)
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def _stamp(path: str) -> tuple[str, int, int]:
