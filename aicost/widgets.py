@@ -29,9 +29,11 @@ __all__ = [
     "Dashboard",
     "RooflineExplorer",
     "ServingPlanner",
+    "SpendPortfolio",
     "TrainingPlanner",
     "roofline_explorer",
     "serving_planner",
+    "spend_portfolio",
     "training_planner",
 ]
 
@@ -608,7 +610,7 @@ class RooflineExplorer(Dashboard):
             self.store = Store()
         df = self.store.results(kind="compute")
         if df is None or df.empty or not {"flops", "bytes_moved", "median_s"} <= set(df.columns):
-            return pd.DataFrame(columns=["oi", "tflops", "label"])
+            return pd.DataFrame(columns=["oi", "tflops", "device", "dtype", "flagged", "label"])
         df = df[(df["flops"] > 0) & (df["bytes_moved"] > 0) & (df["median_s"] > 0)]
 
         def col(name):
@@ -727,3 +729,135 @@ def roofline_explorer(accelerators=None, dtype: str = "bf16", compute_efficiency
     _in_range("bandwidth_efficiency", bandwidth_efficiency, 0.05, 1.0, " (fraction of peak)")
     return RooflineExplorer(accelerators, normalize_dtype(dtype), compute_efficiency,
                             bandwidth_efficiency, measured, _catalog(catalog), store)
+
+
+# ----------------------------------------------------------------------------- spend
+class SpendPortfolio(Dashboard):
+    """Commitment portfolio dashboard: discount, term and forecast error redraw the demand
+    duration curve with the committed baseline (see :func:`spend_portfolio`)."""
+
+    def __init__(self, demand, offers, on_demand, spot, discount: float, term: str,
+                 forecast_error: float, spot_share_max=None) -> None:
+        w, go = _imports()
+        from . import spend
+
+        self._spend = spend
+        self._demand = demand
+        self._offers = list(offers)
+        self._on_demand = on_demand
+        self._spot = spot
+        self._share = spot_share_max
+        self._cache: dict = {}
+        self.portfolio = None
+        terms = sorted({o.term for o in self._offers}) + ["all"]
+        controls = {
+            "discount": w.FloatSlider(value=discount, min=0.0, max=0.7, step=0.05,
+                                      description="discount off on demand",
+                                      readout_format=".0%"),
+            "term": w.Dropdown(options=terms, value=term if term in terms else terms[0],
+                               description="term"),
+            "forecast_error": w.FloatSlider(value=forecast_error, min=-0.3, max=0.3, step=0.05,
+                                            description="demand forecast error",
+                                            readout_format="+.0%"),
+        }
+        fig = go.FigureWidget()
+        fig.add_scatter(name="actual demand (sorted)", mode="lines",
+                        line={"color": "#333", "width": 2})
+        fig.add_scatter(name="committed", mode="lines", fill="tozeroy",
+                        line={"color": "#2a6f97"}, fillcolor="rgba(42,111,151,0.25)")
+        fig.update_layout(template="plotly_white", height=380,
+                          xaxis_title="share of hours with at least this demand [%]",
+                          yaxis_title="GPUs", legend={"orientation": "h", "y": -0.25})
+        super().__init__(controls, fig, "Commitment portfolio")
+        self.debounce_s = 0.2
+        self.update()
+
+    def _portfolio(self, discount: float, term: str):
+        key = (round(discount, 4), term)
+        if key not in self._cache:
+            Offer = self._spend.Offer
+            offers = [Offer(o.name, o.accelerator, o.term,
+                            o.on_demand_usd_per_gpu_hour * (1 - discount),
+                            o.on_demand_usd_per_gpu_hour, o.gpus_per_unit, o.block_hours,
+                            o.max_units, o.provider)
+                      for o in self._offers if term == "all" or o.term == term]
+            self._cache[key] = self._spend.optimize_portfolio(
+                self._demand, offers, on_demand_usd_per_gpu_hour=self._on_demand,
+                spot_usd_per_gpu_hour=self._spot, spot_share_max=self._share,
+                forecast_errors=())
+        return self._cache[key]
+
+    def _update(self) -> None:
+        from .spend._portfolio import evaluate_commitments
+
+        discount = float(self.value("discount"))
+        port = self._portfolio(discount, self.value("term"))
+        self.portfolio = port
+        e = float(self.value("forecast_error"))
+        d = port.inputs["d"] * (1 + e)
+        s = port.inputs["s"] * (1 + e)
+        committed = (port.hourly.pivot_table(index="timestamp", columns="accelerator",
+                                             values="committed_gpus", aggfunc="sum")
+                     [port.inputs["pools"]].to_numpy().T)
+        ev = evaluate_commitments(d, s, committed, port.summary["committed_usd"],
+                                  port.inputs["on_demand"], port.inputs["spot"])
+        tot = d.sum(axis=0)
+        order = np.argsort(-tot, kind="stable")
+        x = np.arange(1, len(tot) + 1) / max(len(tot), 1) * 100
+        with self.figure.batch_update():
+            self.figure.data[0].x, self.figure.data[0].y = x, tot[order]
+            self.figure.data[1].x = x
+            self.figure.data[1].y = committed.sum(axis=0)[order]
+            self.figure.layout.title = (
+                f"{discount:.0%} off, {self.value('term')}, demand {e:+.0%}: "
+                f"${ev['total_usd']:,.0f} vs ${ev['all_on_demand_usd']:,.0f} on demand")
+        self.status.value = ""
+        util = ev["commitment_utilization"]
+        self.table.value = (
+            f"<p>{_esc(port.recommendation)}</p><p>At {e:+.0%} demand: total "
+            f"${ev['total_usd']:,.0f} ({ev['savings_fraction']:.1%} under all on demand), "
+            f"unused commitments ${ev['unused_commitment_usd']:,.0f}, commitment utilization "
+            + ("-" if util != util else f"{util:.0%}") + f", coverage {ev['coverage']:.0%}.</p>")
+
+
+def spend_portfolio(demand, offers=None, *, discount: float | None = None, term: str = "1y",
+                    forecast_error: float = 0.0, provider: str = "aws", catalog=None,
+                    spot_share_max=None) -> SpendPortfolio:
+    """A dashboard of the commitment portfolio: discount, term and forecast-error controls.
+
+    Each change re-optimizes (``aicost.spend.optimize_portfolio``, cached per discount and
+    term) and redraws the demand duration curve with the committed baseline; the forecast error
+    scales the actual demand against commitments chosen for the forecast.
+
+    Parameters
+    ----------
+    demand : pandas.DataFrame or str
+        Hourly demand or a CSV path (``aicost.spend.read_demand``).
+    offers : list of aicost.spend.Offer, optional
+        Default ``aicost.spend.catalog_offers`` for ``provider``.
+    discount : float, optional
+        Initial discount off on demand (0-0.7); default the offers' mean.
+    term : str
+        ``1y``, ``3y``, ``capacity_block`` or ``all``.
+    forecast_error : float
+        Initial relative error of the demand (-0.3..0.3).
+    """
+    from . import spend
+
+    cat = _catalog(catalog)
+    if not hasattr(demand, "columns"):
+        demand = spend.read_demand(demand, catalog=cat)
+    else:
+        demand = spend.validate_demand(demand, catalog=cat)
+    accs = sorted(demand["accelerator"].unique())
+    od, sp = None, None
+    if offers is None:
+        offers, od, sp = spend.catalog_offers(accs, provider=provider, catalog=cat)
+    if not offers:
+        raise ValueError(f"no commitment offers for {', '.join(accs)} at {provider!r}")
+    if discount is None:
+        discount = round(float(np.mean([o.discount for o in offers])) / 0.05) * 0.05
+    _in_range("discount", discount, 0.0, 0.7)
+    _in_range("forecast_error", forecast_error, -0.3, 0.3)
+    return SpendPortfolio(demand, offers, od, sp, float(discount), term, float(forecast_error),
+                          spot_share_max)

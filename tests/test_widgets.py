@@ -212,3 +212,9 @@ def test_plan_html_is_mathjax_safe(cat):
                                          catalog=cat, **FEW)
     assert "$" not in tp.table.value and "&#36;" in tp.table.value
     assert "$" not in tp.status.value
+
+
+def test_roofline_explorer_with_an_empty_store(cat, aicost_home):
+    rf = aicost.widgets.roofline_explorer(["h100", "mi300x"], catalog=cat, measured=True)
+    assert rf.error is None, rf.error
+    assert len(rf.rows) == 2 and not [t for t in rf.figure.data if str(t.name).startswith("measured")]
