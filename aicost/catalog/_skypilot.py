@@ -34,6 +34,7 @@ from __future__ import annotations
 import ast
 import csv
 import datetime as _dt
+import functools
 import html
 import io
 import json
@@ -238,6 +239,7 @@ def _number(text: str) -> float | None:
     return v if math.isfinite(v) else None
 
 
+@functools.lru_cache(maxsize=4096)  # a catalog repeats a few GpuInfo strings on every row
 def _gpu_info(info: str) -> tuple[float | None, str]:
     """Per-GPU memory [MiB] and GPU name from SkyPilot's GpuInfo (Python dict in v7, JSON in v8)."""
     text = (info or "").strip()
