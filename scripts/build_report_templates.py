@@ -330,6 +330,108 @@ R.timings_table()
 """),
 ]
 
+# ----------------------------------------------------------------------------- spend
+SPEND = [
+    params("""\
+demand = None               # hourly demand CSV (timestamp, accelerator, gpus[, workload_class])
+focus = None                # FOCUS 1.0-1.3 bill, CSV or Parquet (a glob reads several files)
+utilization = None          # nvidia-smi CSV logs / DCGM exporter dumps (list of paths)
+provider = "aws"            # commitment offers and prices of this provider
+whole_units = False         # commit whole instances (mixed-integer program)
+tag = "team"                # Tags key that groups the bill
+idle_threshold = 0.1        # GPU utilization under which an hour is idle (0-1)
+title = None
+note = ""
+"""),
+    code("""\
+# setup
+import aicost
+from aicost._paths import data_dir
+from aicost.report import blocks as R
+
+samples = data_dir() / "samples"
+synthetic = demand is None and focus is None
+if synthetic:  # nothing given: show the shipped synthetic samples, and say so
+    demand = str(samples / "synthetic_demand_2026.csv")
+    focus = str(samples / "synthetic_focus_2026-05.parquet")
+    utilization = [str(p) for p in sorted(samples.glob("synthetic_nvidia-smi_*.csv"))] + [
+        str(samples / "synthetic_dcgm_2026-05.prom")]
+errors = (aicost.spend.SpendInputError, aicost.InfeasibleError, FileNotFoundError)
+"""),
+    code("""\
+# spend: compute
+port = R.attempt("Commitment portfolio", lambda: aicost.spend.optimize_portfolio(
+    demand, provider=provider, whole_units=whole_units), also=errors) if demand else None
+analysis = R.attempt("Spend analysis", lambda: aicost.spend.analyze_spend(
+    focus, utilization or None, tag=tag, idle_threshold=idle_threshold), also=errors) \\
+    if focus else None
+"""),
+    code("""\
+# header and recommendation
+R.header(title or "Spend: commitments, on demand, spot and waste",
+         note=note or ("Synthetic sample inputs (data/samples): pass --demand, --focus and "
+                       "--utilization for your own." if synthetic else ""),
+         params={"demand": demand, "FOCUS bill": focus, "utilization": utilization,
+                 "provider": provider, "whole units": whole_units, "tag": tag,
+                 "idle threshold": f"{idle_threshold:.0%}"})
+parts = []
+if port is not None and port.ok:
+    parts.append(R.text("{t}", t=port.value.recommendation))
+if analysis is not None and analysis.ok:
+    parts.append(R.text("{t}", t=analysis.value.text))
+if parts:
+    R.callout("<br><br>".join(parts), kind="recommendation", title="In short")
+for o in (port, analysis):
+    if o is not None and not o.ok:
+        R.unavailable(o)
+if port is None and analysis is None:
+    R.paragraph("Give a demand CSV (--demand) or a FOCUS bill (--focus).")
+"""),
+    md("""\
+## Commitment portfolio
+
+A linear program over the hourly demand (HiGHS through SciPy) chooses committed GPUs per offer and
+term; on demand and spot cover the rest, spot within each workload class's share. The duration
+curve sorts the hours from busiest to quietest against the committed baseline; the risk table
+re-prices the commitments if demand comes in 30% lower to 30% higher."""),
+    code("""\
+# spend: portfolio
+if port is not None and port.ok:
+    p = port.value
+    R.table(p.commitments[p.commitments["committed_gpus"] > 1e-6], caption="What to commit to")
+    for a in p.pools["accelerator"]:
+        R.figure(aicost.viz.demand_duration_figure(p, a))
+    R.figure(aicost.viz.portfolio_cost_figure(p))
+    R.table(p.pools, caption="Per accelerator")
+    R.table(p.risk, caption="Unused-commitment risk under forecast error")
+    R.figure(aicost.viz.commitment_risk_figure(p))
+"""),
+    md("""\
+## Waste from the bill
+
+Idle GPU-hours (allocated, under the utilization threshold) from telemetry joined to the bill's
+cost per GPU-hour, unused commitments from the FOCUS status columns, and the effective $ per
+GPU-hour paid against list."""),
+    code("""\
+# spend: waste
+if analysis is not None and analysis.ok:
+    a = analysis.value
+    R.figure(aicost.viz.waste_by_team_figure(a))
+    R.table(a.waste_by_team, caption=f"Waste by {tag}")
+    R.figure(aicost.viz.cost_by_pricing_category_figure(a))
+    R.table(a.by_accelerator, caption="Effective $ per GPU-hour by accelerator and instance")
+    R.table(a.unused_commitments, caption="Commitments: used and unused cost")
+    R.facts({"FOCUS version": a.summary["focus_version"], "line items": f"{a.summary['rows']:,}",
+             "missing FOCUS 1.2 mandatory columns":
+                 ", ".join(a.bill.missing.get("1.2", [])) or "none"}, title="The bill")
+"""),
+    md("## How this report was made"),
+    code("""\
+# appendix
+R.timings_table()
+"""),
+]
+
 # ----------------------------------------------------------------------------- demo
 DEMO = [
     params("""\
@@ -624,6 +726,7 @@ TEMPLATES = {
     "benchmark": (BENCHMARK, "aicost compute benchmark"),
     "catalog": (CATALOG, "aicost catalog"),
     "demo": (DEMO, "aicost demo"),
+    "spend": (SPEND, "aicost spend"),
 }
 
 

@@ -224,6 +224,23 @@ KINDS: dict[str, Kind] = {
                 Param("store", "bool", "save the measurements in the results store", True),
             ),
         ),
+        Kind(
+            "spend",
+            "commitments vs on-demand vs spot over a year of demand, and waste from a FOCUS "
+            "bill and GPU telemetry (synthetic samples when no input is given)",
+            (
+                Param("demand", "path", "hourly demand CSV: timestamp, accelerator, gpus", None),
+                Param("focus", "path", "FOCUS 1.0-1.3 bill, CSV or Parquet", None),
+                Param("utilization", "list", "nvidia-smi CSV logs / DCGM dumps (paths)", None),
+                Param("provider", "str", "commitment offers and prices of this provider", "aws"),
+                Param("whole_units", "bool", "commit whole instances (mixed-integer program)",
+                      False),
+                Param("tag", "str", "Tags key that groups the bill", "team"),
+                Param("idle_threshold", "float", "GPU utilization under which an hour is idle "
+                      "(0-1)", 0.1),
+                _TITLE, _NOTE,
+            ),
+        ),
     )
 }
 

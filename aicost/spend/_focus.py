@@ -28,6 +28,7 @@ __all__ = [
     "focus_missing_columns",
     "focus_summary",
     "gpu_line_items",
+    "match_key_sql",
     "read_focus",
 ]
 
@@ -57,8 +58,7 @@ FOCUS_TIMESTAMP_COLUMNS = ("ChargePeriodStart", "ChargePeriodEnd")
 _ID_COLUMNS = ("BillingAccountId", "SubAccountId", "InvoiceId", "ResourceId", "SkuId",
                "SkuPriceId", "CommitmentDiscountId", "CapacityReservationId")
 #: text columns searched for an instance type or accelerator name
-_MATCH_COLUMNS = ("SkuId", "SkuPriceDetails", "ChargeDescription", "ResourceType",
-                  "ResourceName", "SkuMeter")
+_MATCH_COLUMNS = ("SkuId", "SkuPriceDetails", "ChargeDescription", "ResourceType", "SkuMeter")
 #: FOCUS ProviderName spellings -> catalog provider
 _PROVIDERS = {"aws": "aws", "amazon web services": "aws", "amazon": "aws",
               "microsoft": "azure", "azure": "azure", "microsoft azure": "azure",
@@ -169,6 +169,7 @@ def read_focus(path: str | os.PathLike, *, sample_size: int = 20480) -> FocusBil
     if not any(ch in p for ch in "*?[") and not Path(p).exists():
         raise FileNotFoundError(f"FOCUS file {p!r} does not exist")
     con = duckdb.connect()
+    con.execute("SET enable_progress_bar = false")
     lit = "'" + p.replace("'", "''") + "'"
     is_parquet = p.lower().endswith((".parquet", ".pq"))
     try:
@@ -261,24 +262,32 @@ def _instance_patterns(catalog):
     return pats, apats
 
 
-def gpu_line_items(bill: FocusBill, catalog=None) -> pd.DataFrame:
+def match_key_sql(bill: FocusBill) -> tuple[str, str]:
+    """SQL expressions of the provider and the text a line item is matched on."""
+    parts = [f"coalesce(CAST({_q(c)} AS VARCHAR), '')" for c in _MATCH_COLUMNS if bill.has(c)]
+    key = "concat_ws('|', " + ", ".join(parts) + ")" if parts else "''"
+    return bill.col("ProviderName", "''"), key
+
+
+def gpu_line_items(bill: FocusBill, catalog=None, keys: pd.DataFrame | None = None
+                   ) -> pd.DataFrame:
     """Map the bill's distinct SKUs to catalog instances and accelerators.
 
     Creates the DuckDB view ``focus_gpu`` (every GPU line item with ``instance_type,
     accelerator, gpus_per_unit, gpu_hours``) and returns the mapping, one row per distinct
     match key: ``provider, key, instance_type, accelerator, gpus_per_unit, rows``.
     ``gpu_hours`` is ``ConsumedQuantity`` times the instance's GPUs when ``ConsumedUnit`` is
-    hours, the quantity itself when the unit says GPU-hours.
+    hours, the quantity itself when the unit says GPU-hours. ``keys`` (``provider, key,
+    rows``), when a caller has already aggregated the bill, saves a scan.
     """
     from .. import catalog as C
 
     cat = catalog if catalog is not None else C.load()
-    parts = [f"coalesce(CAST({_q(c)} AS VARCHAR), '')" for c in _MATCH_COLUMNS if bill.has(c)]
-    key = "concat_ws('|', " + ", ".join(parts) + ")" if parts else "''"
-    prov = bill.col("ProviderName", "''")
-    keys = bill.con.sql(
-        f"SELECT {prov} AS provider, {key} AS key, count(*) AS rows FROM focus "
-        "GROUP BY ALL").df()
+    prov, key = match_key_sql(bill)
+    if keys is None:
+        keys = bill.con.sql(
+            f"SELECT {prov} AS provider, {key} AS key, count(*) AS rows FROM focus "
+            "GROUP BY ALL").df()
     pats, apats = _instance_patterns(cat)
     out = []
     for prv, k, n in keys.itertuples(index=False):

@@ -358,7 +358,7 @@ def optimize_portfolio(demand, offers: Iterable[Offer] | None = None, *,
                        forecast_errors: Sequence[float] = DEFAULT_FORECAST_ERRORS,
                        spot_overhead: float | None = None,
                        provider: str | None = "aws", catalog=None,
-                       time_limit_s: float = 60.0) -> Portfolio:
+                       time_limit_s: float = 60.0, mip_rel_gap: float = 1e-3) -> Portfolio:
     """Choose committed GPUs per offer and term over hourly demand (HiGHS LP or MILP).
 
     Parameters
@@ -387,6 +387,9 @@ def optimize_portfolio(demand, offers: Iterable[Offer] | None = None, *,
         Where default offers come from.
     time_limit_s : float [s]
         HiGHS time limit.
+    mip_rel_gap : float
+        With ``whole_units``: stop when the best whole-unit portfolio is within this share of
+        the lower bound (``summary['mip_gap']`` says how close it got).
 
     Returns
     -------
@@ -426,19 +429,34 @@ def optimize_portfolio(demand, offers: Iterable[Offer] | None = None, *,
     P, T = d.shape
     pool_of = {a: i for i, a in enumerate(pools)}
 
-    # variables: [x_o units of hourly offers] [y_{o,w} units of blocks] [C_a] [od_{a,t}] [sp_{a,t}]
+    # Hours that lie in the same capacity-block windows and have the same demand and spot cap
+    # are interchangeable: the program keeps one row per such group, weighted by its hours
+    # (exact; a year of hourly demand shrinks to a few hundred or thousand rows per pool).
     hourly = [o for o in offers if o.term != "capacity_block"]
     blocks = [o for o in offers if o.term == "capacity_block"]
     nh = len(hourly)
-    win_start = []
-    for o in blocks:
-        bh = int(o.block_hours)
-        win_start.append(np.arange(0, T, bh))
+    t_all = np.arange(T)
+    win_start = [np.arange(0, T, int(o.block_hours)) for o in blocks]
+    seg = (np.unique(np.stack([t_all // int(o.block_hours) for o in blocks], axis=1), axis=0,
+                     return_inverse=True)[1].ravel() if blocks else np.zeros(T, dtype=np.int64))
+    groups = []  # (pool, representative hour, demand, spot cap, hours in group)
+    for i in range(P):
+        key = np.stack([seg.astype(float), d[i], s[i]], axis=1)
+        uniq, first, counts = np.unique(key, axis=0, return_index=True, return_counts=True)
+        groups.append((np.full(len(uniq), i), first, uniq[:, 1], uniq[:, 2], counts))
+    g_pool = np.concatenate([g[0] for g in groups])
+    g_rep = np.concatenate([g[1] for g in groups])
+    g_d = np.concatenate([g[2] for g in groups])
+    g_s = np.concatenate([g[3] for g in groups])
+    g_n = np.concatenate([g[4] for g in groups]).astype(float)
+    G = len(g_d)
+
+    # variables: [x_o units of hourly offers] [y_{o,w} units of blocks] [C_a] [od_g] [sp_g]
     nb = int(sum(len(w) for w in win_start))
     iC = nh + nb
     iod = iC + P
-    isp = iod + P * T
-    n = isp + P * T
+    isp = iod + G
+    n = isp + G
     cost = np.zeros(n)
     ub = np.full(n, np.inf)
     for j, o in enumerate(hourly):
@@ -454,51 +472,50 @@ def optimize_portfolio(demand, offers: Iterable[Offer] | None = None, *,
             ub[k:k + len(ws)] = float(o.max_units)
         block_cols.append(k + np.arange(len(ws)))
         k += len(ws)
-    for i, a in enumerate(pools):
-        cost[iod + i * T: iod + (i + 1) * T] = od_price[a]
-        if a in sp_price and sp_price[a] < od_price[a]:
-            cost[isp + i * T: isp + (i + 1) * T] = sp_price[a]
-            ub[isp + i * T: isp + (i + 1) * T] = s[i]
-        else:
-            ub[isp + i * T: isp + (i + 1) * T] = 0.0
+    odv = np.array([od_price[a] for a in pools])
+    spv = np.array([sp_price[a] if a in sp_price and sp_price[a] < od_price[a] else np.nan
+                    for a in pools])
+    cost[iod:iod + G] = odv[g_pool] * g_n
+    has_spot = ~np.isnan(spv[g_pool])
+    cost[isp:isp + G] = np.where(has_spot, np.nan_to_num(spv[g_pool]), 0.0) * g_n
+    ub[isp:isp + G] = np.where(has_spot, g_s, 0.0)
 
-    # coverage rows (pool, hour): C_a + sum_blocks g y + od + sp >= d
-    rows, cols, vals = [], [], []
-    r_all = np.arange(P * T)
-    rows += [r_all, r_all, r_all]
-    cols += [iC + r_all // T, iod + r_all, isp + r_all]
-    vals += [np.ones(P * T)] * 3
+    # coverage rows (group): C_pool + sum_blocks g y_{b, w(t)} + od_g + sp_g >= d_g
+    r_all = np.arange(G)
+    rows = [r_all, r_all, r_all]
+    cols = [iC + g_pool, iod + r_all, isp + r_all]
+    vals = [np.ones(G)] * 3
     for o, bc in zip(blocks, block_cols):
-        i = pool_of[o.accelerator]
-        t = np.arange(T)
-        rows.append(i * T + t)
-        cols.append(bc[t // int(o.block_hours)])
-        vals.append(np.full(T, float(o.gpus_per_unit)))
+        sel = np.flatnonzero(g_pool == pool_of[o.accelerator])
+        rows.append(sel)
+        cols.append(bc[g_rep[sel] // int(o.block_hours)])
+        vals.append(np.full(len(sel), float(o.gpus_per_unit)))
     # pool rows: C_a - sum_{hourly o in a} g_o x_o = 0
     for i, a in enumerate(pools):
-        rows.append(np.array([P * T + i]))
+        rows.append(np.array([G + i]))
         cols.append(np.array([iC + i]))
         vals.append(np.array([1.0]))
         for j, o in enumerate(hourly):
             if o.accelerator == a:
-                rows.append(np.array([P * T + i]))
+                rows.append(np.array([G + i]))
                 cols.append(np.array([j]))
                 vals.append(np.array([-float(o.gpus_per_unit)]))
     A = sparse.csr_array((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
-                         shape=(P * T + P, n))
-    lo = np.concatenate([d.ravel(), np.zeros(P)])
-    hi = np.concatenate([np.full(P * T, np.inf), np.zeros(P)])
+                         shape=(G + P, n))
+    lo = np.concatenate([g_d, np.zeros(P)])
+    hi = np.concatenate([np.full(G, np.inf), np.zeros(P)])
     if whole_units and (nh + nb) > 0:
         integrality = np.zeros(n)
         integrality[: nh + nb] = 1
         res = milp(cost, constraints=LinearConstraint(A, lo, hi), integrality=integrality,
                    bounds=Bounds(np.zeros(n), ub),
-                   options={"time_limit": time_limit_s, "disp": False})
+                   options={"time_limit": time_limit_s, "disp": False,
+                            "mip_rel_gap": mip_rel_gap})
         solver = "HiGHS MILP (scipy.optimize.milp)"
     else:
-        res = linprog(cost, A_ub=-A[: P * T], b_ub=-d.ravel(), A_eq=A[P * T:],
-                      b_eq=np.zeros(P), bounds=np.column_stack([np.zeros(n), ub]),
-                      method="highs", options={"time_limit": time_limit_s})
+        res = linprog(cost, A_ub=-A[:G], b_ub=-g_d, A_eq=A[G:], b_eq=np.zeros(P),
+                      bounds=np.column_stack([np.zeros(n), ub]), method="highs",
+                      options={"time_limit": time_limit_s})
         solver = "HiGHS LP (scipy.optimize.linprog)"
     if res.x is None:
         raise AicostError(f"the commitment program was not solved: {res.message}")
@@ -540,7 +557,8 @@ def optimize_portfolio(demand, offers: Iterable[Offer] | None = None, *,
     summary = evaluate_commitments(d, s, committed, committed_usd, od_price, sp_price)
     summary.update({"hours": T, "solver": solver, "whole_units": bool(whole_units),
                     "lp_objective_usd": float(res.fun) if res.fun is not None else float("nan"),
-                    "spot_overhead": overhead})
+                    "spot_overhead": overhead,
+                    "mip_gap": float(getattr(res, "mip_gap", 0.0) or 0.0) if whole_units else 0.0})
     used, spot, od = _allocate(d, s, committed, od_price, sp_price)
     hourly_df = pd.DataFrame({
         "timestamp": np.tile(idx.to_numpy(), P),

@@ -151,7 +151,7 @@ def write_synthetic_focus(path: str | os.PathLike, *, resources: int = 24, hours
       NULL AS CapacityReservationId, NULL AS CapacityReservationStatus,
       '{{"team":"' || team || '","project":"proj-' || CAST(rid % 5 AS VARCHAR)
         || '","workload":"' || workload || '"}}' AS Tags
-    FROM x ORDER BY rid, hr
+    FROM x
     """
     con.sql(f"COPY ({sql}) TO '{str(p)}' {fmt}")
     return int(resources) * int(hours)

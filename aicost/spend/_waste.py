@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from ._focus import FocusBill, gpu_line_items, read_focus
+from ._focus import FocusBill, gpu_line_items, match_key_sql, read_focus
 
 __all__ = ["DEFAULT_IDLE_THRESHOLD", "SpendAnalysis", "analyze_spend"]
 
@@ -92,22 +92,45 @@ def analyze_spend(focus, utilization=None, *, demand=None, tag: str = "team",
         raise ValueError(f"idle_threshold {idle_threshold!r} must lie in [0, 1]")
     cat = catalog if catalog is not None else C.load()
     bill = focus if isinstance(focus, FocusBill) else read_focus(focus)
-    gpu_line_items(bill, cat)
     tg = bill.tag(tag)
     status = bill.col("CommitmentDiscountStatus", "NULL")
     pcat = bill.col("PricingCategory", "'Unknown'")
     listc = bill.col("ListCost", "EffectiveCost")
     rid = bill.col("ResourceId", "NULL")
-    by_category = bill.sql(f"""
+    prov, key = match_key_sql(bill)
+    unit = f"lower(coalesce({bill.col('ConsumedUnit', 'NULL')}, ''))"
+    qty = bill.col("ConsumedQuantity", "NULL")
+    # one scan of the bill: everything below is computed from this (small) aggregate
+    bill.con.sql(f"""
+        CREATE OR REPLACE TEMP TABLE spend_agg AS
         SELECT date_trunc('day', ChargePeriodStart) AS day,
-               coalesce({pcat}, 'Unknown') AS pricing_category,
-               sum(EffectiveCost) AS effective_usd, sum({listc}) AS list_usd
-        FROM focus GROUP BY ALL ORDER BY day, pricing_category""")
-    used = f"coalesce({status}, 'Used') <> 'Unused'"
+               coalesce({pcat}, 'Unknown') AS pricing_category, {status} AS status,
+               {bill.col('CommitmentDiscountId', 'NULL')} AS commitment_id,
+               coalesce({tg}, '(untagged)') AS tagv, {prov} AS _prov, {key} AS _key,
+               CASE WHEN {unit} LIKE '%gpu%' THEN 'gpu'
+                    WHEN {unit} LIKE 'hour%' OR {unit} LIKE 'hr%' OR {unit} = 'h' THEN 'hour'
+                    ELSE 'period' END AS uc,
+               sum(EffectiveCost) AS eff, sum({listc}) AS lst, sum({qty}) AS qty,
+               sum(greatest(date_diff('second', ChargePeriodStart, ChargePeriodEnd), 0)
+                   / 3600.0) AS hrs, count(*) AS n
+        FROM focus GROUP BY ALL""")
+    keys = bill.sql("SELECT _prov AS provider, _key AS key, sum(n) AS rows FROM spend_agg "
+                    "GROUP BY ALL")
+    gpu_line_items(bill, cat, keys=keys)
+    bill.con.sql("""
+        CREATE OR REPLACE TEMP VIEW spend_gpu AS
+        SELECT a.*, m.instance_type, m.accelerator, m.gpus_per_unit,
+               CASE a.uc WHEN 'gpu' THEN a.qty WHEN 'hour' THEN a.qty * m.gpus_per_unit
+                         ELSE a.hrs * m.gpus_per_unit END AS gpu_hours
+        FROM spend_agg a JOIN gpu_map m ON a._prov = m.provider AND a._key = m.key""")
+    by_category = bill.sql("""
+        SELECT day, pricing_category, sum(eff) AS effective_usd, sum(lst) AS list_usd
+        FROM spend_agg GROUP BY ALL ORDER BY day, pricing_category""")
+    used_a = "coalesce(status, 'Used') <> 'Unused'"
     acc = bill.sql(f"""
         SELECT accelerator, instance_type, sum(gpu_hours) AS gpu_hours,
-               sum(EffectiveCost) AS effective_usd, sum({listc}) AS list_usd
-        FROM focus_gpu WHERE {used} GROUP BY ALL ORDER BY effective_usd DESC""")
+               sum(eff) AS effective_usd, sum(lst) AS list_usd
+        FROM spend_gpu WHERE {used_a} GROUP BY ALL ORDER BY effective_usd DESC""")
     acc["effective_usd_per_gpu_hour"] = acc["effective_usd"] / acc["gpu_hours"]
     acc["list_usd_per_gpu_hour"] = acc["list_usd"] / acc["gpu_hours"]
     inst = cat.instances
@@ -118,20 +141,20 @@ def analyze_spend(focus, utilization=None, *, demand=None, tag: str = "team",
         if not rows.empty:
             od[it] = float(rows["price_usd_per_gpu_hour"].min())
     acc["catalog_on_demand_usd_per_gpu_hour"] = acc["instance_type"].map(od)
-    unused = bill.sql(f"""
-        SELECT {bill.col('CommitmentDiscountId', 'NULL')} AS commitment_id,
-               sum(CASE WHEN {status} = 'Unused' THEN EffectiveCost ELSE 0 END) AS unused_usd,
-               sum(CASE WHEN {status} = 'Used' THEN EffectiveCost ELSE 0 END) AS used_usd
-        FROM focus WHERE {status} IS NOT NULL GROUP BY ALL ORDER BY unused_usd DESC""")
+    unused = bill.sql("""
+        SELECT commitment_id,
+               sum(CASE WHEN status = 'Unused' THEN eff ELSE 0 END) AS unused_usd,
+               sum(CASE WHEN status = 'Used' THEN eff ELSE 0 END) AS used_usd
+        FROM spend_agg WHERE status IS NOT NULL GROUP BY ALL ORDER BY unused_usd DESC""")
     team = bill.sql(f"""
-        SELECT coalesce({tg}, '(untagged)') AS {tag}, sum(EffectiveCost) AS effective_usd,
-               sum(CASE WHEN {status} = 'Unused' THEN EffectiveCost ELSE 0 END)
-                 AS unused_commitment_usd
-        FROM focus GROUP BY ALL""")
+        SELECT tagv AS {tag}, sum(eff) AS effective_usd,
+               sum(CASE WHEN status = 'Unused' THEN eff ELSE 0 END) AS unused_commitment_usd
+        FROM spend_agg GROUP BY ALL""")
     tgpu = bill.sql(f"""
-        SELECT coalesce({tg}, '(untagged)') AS {tag}, sum(gpu_hours) AS gpu_hours
-        FROM focus_gpu WHERE {used} GROUP BY ALL""")
+        SELECT tagv AS {tag}, sum(gpu_hours) AS gpu_hours
+        FROM spend_gpu WHERE {used_a} GROUP BY ALL""")
     team = team.merge(tgpu, on=tag, how="left").fillna({"gpu_hours": 0.0})
+    used = f"coalesce({status}, 'Used') <> 'Unused'"
 
     # idle GPU-hours: telemetry per GPU and hour, joined to the bill's cost per GPU-hour
     idle = pd.DataFrame(columns=["resource_id", "hour", "gpus_seen", "idle_gpus",
@@ -214,8 +237,8 @@ def analyze_spend(focus, utilization=None, *, demand=None, tag: str = "team",
                  f" were idle (under {idle_threshold:.0%} utilization), costing "
                  f"${s['idle_usd']:,.0f}.")
     if len(team) and team["waste_usd"].iloc[0] > 0:
-        text += (f" The most waste is {tag} {team[tag].iloc[0]!s} "
-                 f"(${team['waste_usd'].iloc[0]:,.0f}).")
+        text += (f" The largest waste is {team[tag].iloc[0]!s} ({tag}): "
+                 f"${team['waste_usd'].iloc[0]:,.0f}.")
     if demand is not None:
         text += f" Demand exceeded what was provisioned by {s['shortfall_gpu_hours']:,.0f} GPU-hours."
     return SpendAnalysis(summary=summary, by_category=by_category, by_accelerator=acc,

@@ -44,22 +44,32 @@ def demand_duration_figure(portfolio, accelerator: str | None = None):
     """
     go = _go()
     h = portfolio.hourly
+    c = portfolio.commitments
     if accelerator is not None:
         h = h[h["accelerator"] == accelerator]
-    g = h.groupby("timestamp")[["demand_gpus", "committed_gpus", "spot_gpus"]].sum()
+        c = c[c["accelerator"] == accelerator]
+    g = h.groupby("timestamp")[["demand_gpus", "committed_gpus"]].sum()
     order = np.argsort(-g["demand_gpus"].to_numpy(), kind="stable")
     d = g["demand_gpus"].to_numpy()[order]
-    c = g["committed_gpus"].to_numpy()[order]
+    flat = float(c.loc[c["term"] != "capacity_block", "committed_gpus"].sum())
+    blocks = g["committed_gpus"].to_numpy()[order] - flat
     x = np.arange(1, len(d) + 1) / max(len(d), 1) * 100
     fig = go.Figure()
+    fig.add_trace(go.Scatter(x=[0, 100], y=[flat, flat], name="committed baseline (1y/3y)",
+                             mode="lines", fill="tozeroy",
+                             line={"color": _CATEGORY_COLORS["committed"], "width": 2},
+                             fillcolor="rgba(42,111,151,0.25)",
+                             hovertemplate=f"{flat:.1f} GPUs committed<extra></extra>"))
+    if (blocks > 1e-9).any():
+        m = blocks > 1e-9
+        fig.add_trace(go.Scatter(x=x[m], y=(flat + blocks)[m], mode="markers",
+                                 name="baseline + capacity blocks that hour",
+                                 marker={"color": "#8ab6d6", "size": 3},
+                                 hovertemplate="%{y:.0f} GPUs with blocks<extra></extra>"))
     fig.add_trace(go.Scatter(x=x, y=d, name="demand (sorted)", mode="lines",
                              line={"color": "#333", "width": 2},
                              hovertemplate="%{y:.0f} GPUs or more in %{x:.1f}% of hours"
                                            "<extra></extra>"))
-    fig.add_trace(go.Scatter(x=x, y=c, name="committed", mode="lines", fill="tozeroy",
-                             line={"color": _CATEGORY_COLORS["committed"], "width": 1.5},
-                             fillcolor="rgba(42,111,151,0.25)",
-                             hovertemplate="%{y:.1f} GPUs committed<extra></extra>"))
     s = portfolio.summary
     title = ("Demand duration curve" + (f": {accelerator}" if accelerator else "")
              + f" (commitment utilization {s['commitment_utilization']:.0%}, "
