@@ -12,6 +12,12 @@ from collections.abc import Sequence
 
 import numpy as np
 
+
+def _shown(value):
+    """``value`` as people write it in a message (numpy scalars as plain Python numbers)."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
 __all__ = [
     "as_tuple",
     "check_nonnegative",
@@ -41,10 +47,10 @@ def check_positive(name: str, value, unit: str = "", *, allow_zero: bool = False
     try:
         v = float(value)
     except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a number{unit}, got {value!r}") from None
+        raise ValueError(f"{name} must be a number{unit}, got {_shown(value)!r}") from None
     if not math.isfinite(v) or v < 0 or (v == 0 and not allow_zero):
         what = ">= 0" if allow_zero else "a positive number"
-        raise ValueError(f"{name} must be {what}{unit}, got {value!r}")
+        raise ValueError(f"{name} must be {what}{unit}, got {_shown(value)!r}")
     return v
 
 
@@ -61,10 +67,10 @@ def positive_int(name: str, value, allow_zero: bool = False) -> int:
     """``int(value)`` when it is a whole number > 0 (>= 0 with ``allow_zero``); bools refused."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer, float)) or (
             isinstance(value, float) and not value.is_integer()):
-        raise ValueError(f"{name} must be an integer, got {value!r}")
+        raise ValueError(f"{name} must be an integer, got {_shown(value)!r}")
     v = int(value)
     if v < 0 or (v == 0 and not allow_zero):
-        raise ValueError(f"{name} must be {'>= 0' if allow_zero else 'positive'}, got {value!r}")
+        raise ValueError(f"{name} must be {'>= 0' if allow_zero else 'positive'}, got {_shown(value)!r}")
     return v
 
 

@@ -65,7 +65,6 @@ def main(argv=None) -> int:
     import numpy as np
 
     import aicost
-    from aicost.plan import _evaluate as ev
     from aicost.plan import plan_inference, plan_training
 
     cat = aicost.catalog.load()
@@ -73,10 +72,10 @@ def main(argv=None) -> int:
     plan = plan_training(args.model, args.tokens, deadline=args.deadline, catalog=cat)
 
     # 1. the search rate: the kernel and the per-configuration reduction over every candidate
-    cfg, lay, ctx = plan.extras["search"]
-    n = len(cfg) * lay.n
-    n_modeled = plan.request["n_modeled"]
-    best_s, times, best_cpu = _best_of(lambda: ev.search_training(cfg, lay, ctx), args.repeat)
+    search = plan.search
+    n = search.n_candidates
+    n_modeled = search.n_modeled
+    best_s, times, best_cpu = _best_of(search.evaluate, args.repeat)
     rate = n / best_s
     rate_cpu = n / best_cpu
 
@@ -99,7 +98,8 @@ def main(argv=None) -> int:
         load = ""
     print(f"machine: {platform.node()} ({platform.processor() or platform.machine()}, {os.cpu_count()} CPUs"
           f"{load}), Python {platform.python_version()}, numpy {np.__version__}, one thread")
-    print(f"search: {n:,} candidates ({len(cfg):,} configurations x {lay.n} layouts; {n_modeled:,} passed "
+    print(f"search: {n:,} candidates ({len(search.configs):,} configurations x {search.layouts.n} layouts; "
+          f"{n_modeled:,} passed "
           f"the structural checks and went through the full model) in {best_s * 1e3:.0f} ms wall, "
           f"{best_cpu * 1e3:.0f} ms CPU (best of {args.repeat}; median wall "
           f"{statistics.median(times) * 1e3:.0f} ms)")

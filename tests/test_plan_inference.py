@@ -80,9 +80,11 @@ def test_latency_by_batch_and_replicas_by_rate(serve):
     rr = serve.replicas_by_rate(rates=[1, 10, 30, 60, 120], top=2)
     for _, part in rr.groupby("label"):
         assert part["instances"].is_monotonic_increasing
-    with pytest.raises(ValueError, match="inference plans"):
-        aicost.plan.plan_training("llama-3.1-8b", 1e11, deadline="30d", providers=["aws"],
-                                  max_gpus=64).latency_by_batch()
+    # the serving views belong to ServingPlan; a TrainingPlan has none
+    train = aicost.plan.plan_training("llama-3.1-8b", 1e11, deadline="30d", providers=["aws"], max_gpus=64)
+    assert isinstance(train, aicost.plan.TrainingPlan) and isinstance(serve, aicost.plan.ServingPlan)
+    assert isinstance(train, aicost.plan.Plan) and isinstance(serve, aicost.plan.Plan)
+    assert not hasattr(train, "latency_by_batch") and not hasattr(train, "replicas_by_rate")
 
 
 def test_demand_curve_autoscaled_vs_static(cat):

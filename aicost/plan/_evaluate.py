@@ -31,6 +31,7 @@ from ..model import (
     optimizer_state_bytes,
     training_arrays,
 )
+from ._reasons import MIN_GOODPUT, TrainingDrop
 from ._result import Recommendation, Sensitivity, _fmt_usd
 
 __all__ = [
@@ -62,25 +63,12 @@ DEFAULT_CHECKPOINT_BW_BYTES_PER_S = 10e9
 #: per-chunk candidate budget of the search: bounds the temporary arrays (~60 of this size)
 _CHUNK_CANDIDATES = 1 << 17
 
-#: least expected goodput (failure-free work / expected wall time) of a feasible training plan:
-#: below it the job mostly waits for restarts and re-does lost work (aicost's own threshold)
-MIN_GOODPUT = 0.5
-
-#: why a candidate was dropped; the codes are the order of the checks (a higher code got further)
-REASONS = {
-    1: "not offered at this pricing",
-    2: "tp > GPUs per node",
-    3: "tp does not divide the attention heads",
-    4: "pp > layers",
-    5: "GPUs not divisible by tp x pp",
-    6: "global batch too small for dp x micro-batch",
-    7: "memory does not fit",
-    8: "interrupted too often (expected goodput under 50%)",
-    9: "deadline missed",
-    10: "over budget",
-}
+#: why a candidate was dropped, by code (``TrainingDrop``'s values and texts; kept for callers
+#: that read the codes of `Plan.candidates`)
+REASONS = {int(r): r.text for r in TrainingDrop if r is not TrainingDrop.OK}
 #: the stage a feasible candidate reaches
-OK = 11
+OK = int(TrainingDrop.OK)
+D = TrainingDrop
 
 
 # --------------------------------------------------------------------------- inputs
@@ -294,19 +282,19 @@ def training_kernel(c: dict, lay: dict, ctx: TrainingContext) -> dict[str, np.nd
         code[np.broadcast_to(mask, shape)] = value
 
     if ctx.budget_usd is not None:
-        mark(cost > ctx.budget_usd, 10)
+        mark(cost > ctx.budget_usd, D.OVER_BUDGET)
     if ctx.deadline_s is not None:
-        mark(wall > ctx.deadline_s, 9)
+        mark(wall > ctx.deadline_s, D.DEADLINE_MISSED)
     # a run that spends most of its time failing and restarting is not a plan, deadline or not
-    mark(~np.isfinite(wall) | ~(r["goodput"] >= MIN_GOODPUT), 8)
-    mark(r["out_of_memory"], 7)
-    mark(m < 1, 6)
-    mark((gpus % mp) != 0, 5)
-    mark(r["pp_exceeds_layers"], 4)
-    mark(r["tp_splits_heads"], 3)
-    mark(r["tp_exceeds_node"], 2)
+    mark(~np.isfinite(wall) | ~(r["goodput"] >= MIN_GOODPUT), D.LOW_GOODPUT)
+    mark(r["out_of_memory"], D.OUT_OF_MEMORY)
+    mark(m < 1, D.BATCH_TOO_SMALL)
+    mark((gpus % mp) != 0, D.GPUS_NOT_DIVISIBLE)
+    mark(r["pp_exceeds_layers"], D.PP_EXCEEDS_LAYERS)
+    mark(r["tp_splits_heads"], D.TP_SPLITS_HEADS)
+    mark(r["tp_exceeds_node"], D.TP_EXCEEDS_NODE)
     price = c["price_usd_per_hour"]
-    mark(~np.isfinite(price) | ~(price > 0), 1)
+    mark(~np.isfinite(price) | ~(price > 0), D.NOT_OFFERED)
     r.update(code=code, time_s=wall, cost_usd=cost, memory_bytes=r["mem_total"], dp=dp,
              n_micro_batches=m, global_batch=global_batch, checkpoint_s=ckpt_s + 0.0 * wall,
              restart_s=restart + 0.0 * wall, storage_usd=storage_usd,
@@ -328,25 +316,6 @@ def _lay_arrays(lay, idx=None, row: bool = True) -> dict[str, np.ndarray]:
     out["rc"] = out["rc"].astype(np.int64)
     out["zero"] = out["zero"].astype(np.int64)
     return out
-
-
-def _structural_code(c: dict, lay: dict, ctx: TrainingContext) -> np.ndarray:
-    """The cheap checks (no model math) as a reason code array: pricing, tp against the node and
-    the heads, pp against the layers, GPUs against tp x pp, the batch against dp x micro-batch.
-    The kernel applies the same checks; this lets the search skip the model for these."""
-    tp, pp, mb = lay["tp"], lay["pp"], lay["mb"]
-    gpus, gpn, price = c["gpus"], c["gpus_per_node"], c["price_usd_per_hour"]
-    mp = tp * pp
-    dp1 = np.maximum(np.floor_divide(gpus, mp), 1.0)
-    shape = np.broadcast_shapes(np.shape(tp), np.shape(gpus))
-    code = np.zeros(shape, dtype=np.int8)
-    code[np.broadcast_to(np.floor_divide(ctx.batch_seqs, dp1 * mb) < 1, shape)] = 6
-    code[np.broadcast_to((gpus % mp) != 0, shape)] = 5
-    code[np.broadcast_to(pp > ctx.spec.n_layers, shape)] = 4
-    code[np.broadcast_to((ctx.spec.n_heads % tp) != 0, shape)] = 3
-    code[np.broadcast_to(tp > gpn, shape)] = 2
-    code[np.broadcast_to(~np.isfinite(price) | ~(price > 0), shape)] = 1
-    return code
 
 
 def search_training(cfg: pd.DataFrame, lay, ctx: TrainingContext, detail: bool = False,
@@ -397,16 +366,16 @@ def search_training(cfg: pd.DataFrame, lay, ctx: TrainingContext, detail: bool =
     # configurations without a price at their pricing: every layout is "not offered"
     price = carr["price_usd_per_hour"]
     priced = np.isfinite(price) & (price > 0)
-    counts[1] += int((~priced).sum()) * n_lay
+    counts[D.NOT_OFFERED] += int((~priced).sum()) * n_lay
     # layout-only checks, per GPUs-per-node group: skip the layouts that cannot run there
     lay_code = np.zeros(n_lay, dtype=np.int8)
-    lay_code[lay.pp > ctx.spec.n_layers] = 4
-    lay_code[(ctx.spec.n_heads % lay.tp) != 0] = 3
+    lay_code[lay.pp > ctx.spec.n_layers] = D.PP_EXCEEDS_LAYERS
+    lay_code[(ctx.spec.n_heads % lay.tp) != 0] = D.TP_SPLITS_HEADS
     gpn_all = carr["gpus_per_node"]
     for gpn in np.unique(gpn_all[priced]):
         sel = np.flatnonzero(priced & (gpn_all == gpn))
         lcode = lay_code.copy()
-        lcode[(lcode == 0) & (lay.tp > gpn)] = 2
+        lcode[(lcode == 0) & (lay.tp > gpn)] = D.TP_EXCEEDS_NODE
         keep = np.flatnonzero(lcode == 0)
         counts += np.bincount(lcode[lcode != 0], minlength=OK + 1)[: OK + 1] * sel.size
         if keep.size == 0:
@@ -423,11 +392,12 @@ def search_training(cfg: pd.DataFrame, lay, ctx: TrainingContext, detail: bool =
             gpus = c["gpus"]
             div_bad = np.remainder(gpus, mp) != 0
             batch_bad = np.floor_divide(gpus, mp) * larr["mb"] > ctx.batch_seqs
-            code = np.where(div_bad, np.int8(5), np.where(batch_bad, np.int8(6), np.int8(0)))
+            code = np.where(div_bad, np.int8(D.GPUS_NOT_DIVISIBLE),
+                            np.where(batch_bad, np.int8(D.BATCH_TOO_SMALL), np.int8(0)))
             todo = code == 0
             if restrict is not None:
                 sub = restrict[np.ix_(idx, keep)]
-                code[todo & ~sub] = 7
+                code[todo & ~sub] = D.OUT_OF_MEMORY
                 todo &= sub
             ci, li = np.nonzero(todo)
             n_modeled += ci.size
@@ -447,14 +417,14 @@ def search_training(cfg: pd.DataFrame, lay, ctx: TrainingContext, detail: bool =
             stage = np.where(code == 0, OK, code).astype(np.int64)
             best_stage = stage.max(axis=1)
             at_best = stage == best_stage[:, None]
-            key = np.where(best_stage[:, None] == 7, mem, t)
+            key = np.where(best_stage[:, None] == D.OUT_OF_MEMORY, mem, t)
             key = np.where(at_best, key, inf)
             red["layout"][idx] = keep[np.argmin(key, axis=1)]
             red["stage"][idx] = best_stage
-            red["fastest_fit_s"][idx] = np.where(stage >= 9, t, inf).min(axis=1)
-            red["cheapest_in_deadline_usd"][idx] = np.where(stage >= 10, cost, inf).min(axis=1)
-            red["min_memory_bytes"][idx] = np.where(stage >= 7, mem, inf).min(axis=1)
-            red["fastest_any_memory_s"][idx] = np.where(stage >= 7, t, inf).min(axis=1)
+            red["fastest_fit_s"][idx] = np.where(stage >= D.DEADLINE_MISSED, t, inf).min(axis=1)
+            red["cheapest_in_deadline_usd"][idx] = np.where(stage >= D.OVER_BUDGET, cost, inf).min(axis=1)
+            red["min_memory_bytes"][idx] = np.where(stage >= D.OUT_OF_MEMORY, mem, inf).min(axis=1)
+            red["fastest_any_memory_s"][idx] = np.where(stage >= D.OUT_OF_MEMORY, t, inf).min(axis=1)
             red["ok"][np.ix_(idx, keep)] = stage == OK
             if detail:
                 det.append(pd.DataFrame({
@@ -635,14 +605,14 @@ def training_infeasible_message(cands: pd.DataFrame, ctx: TrainingContext, offer
     summary = "; ".join(f"{r}: {n}" for r, n in counts.items())
     stage = cands["stage"].to_numpy()
     fit = cands[np.isfinite(cands["fastest_fit_s"].to_numpy())]
-    if (stage == 1).all():
+    if (stage == D.NOT_OFFERED).all():
         pricings = ", ".join(sorted(set(cands["pricing"])))
         return (f"no offer searched has a price for {pricings}; allow another pricing model (e.g. "
                 f"pricing=('on_demand', 'spot')) or other providers. Dropped: {summary}")
-    if (stage <= 7).all():
+    if (stage <= D.OUT_OF_MEMORY).all():
         need = float(np.nanmin(cands["min_memory_bytes"].to_numpy()))
         largest = float(offers["memory_bytes"].max())
-        if (stage == 7).any() and math.isfinite(need):
+        if (stage == D.OUT_OF_MEMORY).any() and math.isfinite(need):
             i = int(np.nanargmin(cands["min_memory_bytes"].to_numpy()))
             r = cands.iloc[i]
             return (f"{spec.name} fits on no offer searched: the leanest layout (on "
@@ -654,7 +624,7 @@ def training_infeasible_message(cands: pd.DataFrame, ctx: TrainingContext, offer
         return (f"no layout of {spec.name} is valid on the offers searched ({summary}); check tp/pp "
                 "against the GPUs per node and the model's heads and layers, or raise max_gpus")
     parts = []
-    if ctx.deadline_s is not None and not (stage >= 10).any() and not fit.empty:
+    if ctx.deadline_s is not None and not (stage >= D.OVER_BUDGET).any() and not fit.empty:
         i = int(np.argmin(fit["fastest_fit_s"].to_numpy()))
         r = fit.iloc[i]
         need = float(r["fastest_fit_s"])

@@ -16,13 +16,23 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
 
 from .._checks import as_tuple, check_positive
 from .._errors import InfeasibleError
-from .._units import GIB, HOUR_S, format_bytes, format_duration, normalize_dtype, parse_duration
+from .._units import (
+    DTYPE_BYTES,
+    GIB,
+    HOUR_S,
+    format_bytes,
+    format_duration,
+    normalize_dtype,
+    parse_duration,
+)
 from ..hardware import Cluster, load_catalog, normalize_pricings, offers_table
 from ..model import (
     DEFAULT_BANDWIDTH_EFFICIENCY,
@@ -38,22 +48,23 @@ from ..model import (
     resolve_model,
 )
 from . import _evaluate as ev
+from ._reasons import ServingDrop
 from ._result import Plan, Recommendation, Sensitivity, _fmt_usd
 
-__all__ = ["INFERENCE_COLUMNS", "INFERENCE_REASONS", "plan_inference"]
+__all__ = [
+    "INFERENCE_COLUMNS",
+    "INFERENCE_REASONS",
+    "MAX_REQUESTS_PER_S",
+    "ServingContext",
+    "ServingPlan",
+    "ServingSearch",
+    "plan_inference",
+]
 
-#: why a serving candidate was dropped; codes in the order of the checks
-INFERENCE_REASONS = {
-    1: "not offered at this pricing",
-    2: "tp > GPUs per node",
-    3: "tp does not divide the attention heads",
-    4: "weights do not fit",
-    5: "KV cache does not fit at this batch",
-    6: "TPOT target missed",
-    7: "TTFT target missed",
-    8: "over budget",
-}
-_OK = 9
+#: why a serving candidate was dropped, by code (``ServingDrop``'s values and texts)
+INFERENCE_REASONS = {int(r): r.text for r in ServingDrop if r is not ServingDrop.OK}
+_OK = int(ServingDrop.OK)
+D = ServingDrop
 
 #: batch sizes searched: powers of two, plus the largest batch that fits (code -1)
 _BATCH_GRID = tuple(2 ** k for k in range(0, 12)) + (-1,)
@@ -73,14 +84,14 @@ def _demand_rate(demand):
 
 def _kernel(c: dict, lay: dict, ctx: dict) -> dict:
     """Serving candidates: config arrays ``c`` broadcast against layout arrays ``lay``."""
-    spec = ctx["spec"]
+    spec = ctx.spec
     tp, bcode = lay["tp"], lay["batch"]
-    common = dict(weight_bytes=ctx["weight_bytes"], kv_bytes=ctx["kv_bytes"], act_bytes=ctx["act_bytes"])
-    max_b = max_batch_arrays(spec, tp=tp, context_tokens=ctx["p"] + ctx["o"],
+    common = dict(weight_bytes=ctx.weight_bytes, kv_bytes=ctx.kv_bytes, act_bytes=ctx.act_bytes)
+    max_b = max_batch_arrays(spec, tp=tp, context_tokens=ctx.prompt_tokens + ctx.output_tokens,
                               memory_bytes=c["memory_bytes"], **common)
     batch = np.where(bcode < 0, np.maximum(max_b, 1.0), bcode)
     r = inference_arrays(
-        spec, tp=tp, batch=batch, prompt_tokens=ctx["p"], output_tokens=ctx["o"],
+        spec, tp=tp, batch=batch, prompt_tokens=ctx.prompt_tokens, output_tokens=ctx.output_tokens,
         peak_flops_per_s=c["peak_flops_per_s"], mem_bw_bytes_per_s=c["mem_bw_bytes_per_s"],
         memory_bytes=c["memory_bytes"], compute_efficiency=c["efficiency"],
         bandwidth_efficiency=c["bandwidth_efficiency"],
@@ -98,28 +109,28 @@ def _codes(c, lay, r, ctx) -> np.ndarray:
     def mark(mask, v):
         code[np.broadcast_to(mask, shape)] = v
 
-    if ctx["tpot_target"] is not None:
-        mark(r["tpot_s"] > ctx["tpot_target"], 6)
-    mark(r["batch"] > r["max_batch"], 5)
-    mark(r["max_batch"] < 1, 4)
-    mark((ctx["spec"].n_heads % lay["tp"]) != 0, 3)
-    mark(lay["tp"] > c["gpus_per_node"], 2)
+    if ctx.tpot_target_s is not None:
+        mark(r["tpot_s"] > ctx.tpot_target_s, D.TPOT_MISSED)
+    mark(r["batch"] > r["max_batch"], D.KV_CACHE_DOES_NOT_FIT)
+    mark(r["max_batch"] < 1, D.WEIGHTS_DO_NOT_FIT)
+    mark((ctx.spec.n_heads % lay["tp"]) != 0, D.TP_SPLITS_HEADS)
+    mark(lay["tp"] > c["gpus_per_node"], D.TP_EXCEEDS_NODE)
     price = c["price_usd_per_hour"]
-    mark(~np.isfinite(price) | ~(price > 0), 1)
+    mark(~np.isfinite(price) | ~(price > 0), D.NOT_OFFERED)
     return code
 
 
 def _size(c, lay, r, ctx, rate) -> dict:
     """Replicas for ``rate`` under the TTFT target, whole instances, cost, $ per token (1-D)."""
-    target = np.inf if ctx["ttft_target"] is None else ctx["ttft_target"]
+    target = np.inf if ctx.ttft_target_s is None else ctx.ttft_target_s
     reps, ttft = replicas_arrays(rate=rate, batch=r["batch"], service_s=r["service_s"],
                                   base_ttft_s=r["ttft_s"], ttft_target_s=target,
-                                  percentile=ctx["percentile"])
+                                  percentile=ctx.percentile)
     reps = np.asarray(reps, dtype=float)
     per_inst = np.maximum(np.floor_divide(c["gpus_per_node"], lay["tp"]), 1.0)
     inst = np.ceil(reps / per_inst)
     cost_h = inst * c["price_usd_per_hour"]
-    tokens_h = rate * (ctx["p"] + ctx["o"]) * HOUR_S
+    tokens_h = rate * (ctx.prompt_tokens + ctx.output_tokens) * HOUR_S
     share = r["prefill_share"]
     with np.errstate(divide="ignore", invalid="ignore"):
         util = rate * r["service_s"] / (reps * r["batch"])
@@ -128,10 +139,10 @@ def _size(c, lay, r, ctx, rate) -> dict:
             "replicas_per_instance": per_inst, "ttft_queued_s": np.asarray(ttft, dtype=float),
             "utilization": util, "cost_usd_per_hour": cost_h,
             "usd_per_million_tokens": cost_h / tokens_h * 1e6,
-            "usd_per_million_input_tokens": cost_h * share / (rate * ctx["p"] * HOUR_S) * 1e6,
-            "usd_per_million_output_tokens": cost_h * (1 - share) / (rate * ctx["o"] * HOUR_S) * 1e6,
+            "usd_per_million_input_tokens": cost_h * share / (rate * ctx.prompt_tokens * HOUR_S) * 1e6,
+            "usd_per_million_output_tokens": cost_h * (1 - share) / (rate * ctx.output_tokens * HOUR_S) * 1e6,
         }
-    out["latency_s"] = out["ttft_queued_s"] + ctx["o"] * r["tpot_s"]
+    out["latency_s"] = out["ttft_queued_s"] + ctx.output_tokens * r["tpot_s"]
     return out
 
 
@@ -166,9 +177,9 @@ def _evaluate(cfg: pd.DataFrame, lay: dict, ctx: dict, rate: float, scale: float
             sized[k] = full
         reps = sized["replicas"][todo]
         sub = code[todo]
-        sub[~np.isfinite(reps)] = 7
-        if ctx["budget"] is not None:
-            sub[(sub == 0) & (sized["cost_usd_per_hour"][todo] > ctx["budget"])] = 8
+        sub[~np.isfinite(reps)] = D.TTFT_MISSED
+        if ctx.budget_usd_per_hour is not None:
+            sub[(sub == 0) & (sized["cost_usd_per_hour"][todo] > ctx.budget_usd_per_hour)] = D.OVER_BUDGET
         code[todo] = sub
     df = cfg.iloc[ci].reset_index(drop=True)
     df["config_id"] = ci
@@ -198,13 +209,13 @@ def _evaluate(cfg: pd.DataFrame, lay: dict, ctx: dict, rate: float, scale: float
 def _bottleneck(df: pd.DataFrame, ctx: dict) -> np.ndarray:
     """What limits a serving candidate: the latency target that stopped a larger batch, memory
     capacity (KV cache), or the decode roofline side (``aicost.model.decode_bound``)."""
-    bound = decode_bound(ctx["spec"], batch=df["batch"].to_numpy(float),
-                         context_tokens=ctx["p"] + ctx["o"] / 2.0, tp=df["tp"].to_numpy(float),
+    bound = decode_bound(ctx.spec, batch=df["batch"].to_numpy(float),
+                         context_tokens=ctx.prompt_tokens + ctx.output_tokens / 2.0, tp=df["tp"].to_numpy(float),
                          peak_flops_per_s=df["peak_flops_per_s"].to_numpy(),
                          mem_bw_bytes_per_s=df["mem_bw_bytes_per_s"].to_numpy(),
                          compute_efficiency=df["efficiency"].to_numpy(),
                          bandwidth_efficiency=df["bandwidth_efficiency"].to_numpy(),
-                         weight_bytes=ctx["weight_bytes"], kv_bytes=ctx["kv_bytes"])
+                         weight_bytes=ctx.weight_bytes, kv_bytes=ctx.kv_bytes)
     out = np.where(bound == "compute", "compute", "memory bandwidth").astype(object)
     at_max = df["batch"].to_numpy() >= df["max_batch"].to_numpy()
     out[at_max] = "memory capacity (KV cache)"
@@ -240,7 +251,7 @@ def plan_inference(
     objective: str = "auto",
     min_replicas: int = 1,
     scale_up_lag_s: float = 300.0,
-) -> Plan:
+) -> ServingPlan:
     """Find what to rent to serve ``model`` at a request rate under latency targets.
 
     Parameters
@@ -252,7 +263,7 @@ def plan_inference(
         A demand curve (``time_s``, ``requests_per_s``): a shipped trace name such as
         ``"synthetic_diurnal_chat_24h"``, a CSV, or a DataFrame. Candidates are sized for its
         peak; the recommendation is also provisioned over it, autoscaled against static
-        (``Plan.extras["demand"]``).
+        (``ServingPlan.demand``).
     prompt_tokens, output_tokens : int
         Mean prompt and output length [tokens].
     ttft_s, tpot_s : float or str, optional
@@ -281,7 +292,7 @@ def plan_inference(
 
     Returns
     -------
-    Plan
+    ServingPlan
         ``kind="inference"``; ``time_col="latency_s"`` (TTFT at the percentile + output x
         TPOT), ``cost_col="cost_usd_per_hour"``.
 
@@ -293,6 +304,131 @@ def plan_inference(
         For unknown names and impossible numbers.
     """
     t0 = time.perf_counter()
+    ctx, rate, trace, pricing, objective, be = _validate(
+        model, requests_per_s, demand, prompt_tokens=prompt_tokens, output_tokens=output_tokens,
+        ttft_s=ttft_s, tpot_s=tpot_s, ttft_percentile=ttft_percentile,
+        budget_usd_per_hour=budget_usd_per_hour, objective=objective, dtype=dtype, kv_dtype=kv_dtype,
+        pricing=pricing, bandwidth_efficiency=bandwidth_efficiency)
+    cfg, lay = _resolve(ctx, catalog=catalog, store=store, pricing=pricing, providers=providers,
+                        accelerators=accelerators, efficiency=efficiency, bandwidth_efficiency=be, tp=tp,
+                        batch=batch)
+    cands, reason_counts = _search(cfg, lay, ctx, rate)
+    sort_col, objective_text = _score(cands, ctx, objective)
+    spec = ctx.spec
+    request = {"model": spec.name, "requests_per_s": rate, "demand": None if demand is None else
+               (demand if isinstance(demand, str) else "DataFrame"),
+               "prompt_tokens": ctx.prompt_tokens, "output_tokens": ctx.output_tokens,
+               "ttft_s": ctx.ttft_target_s, "tpot_s": ctx.tpot_target_s,
+               "ttft_percentile": ctx.percentile, "pricing": list(pricing), "dtype": ctx.dtype,
+               "kv_dtype": ctx.kv_dtype, "budget_usd_per_hour": ctx.budget_usd_per_hour,
+               "providers": None if providers is None else list(providers) if not isinstance(providers, str)
+               else providers}
+    plan = ServingPlan(candidates=cands, request=request, n_evaluated=len(cfg) * lay["tp"].size,
+                       reason_counts=reason_counts, elapsed_s=time.perf_counter() - t0, sort_col=sort_col,
+                       objective=objective_text,
+                       assumptions=_assumptions(ctx, rate, be, min_replicas, scale_up_lag_s, demand is not None),
+                       search=ServingSearch(configs=cfg, layouts=lay, context=ctx, rate=rate))
+    if not cands["feasible"].any():
+        raise InfeasibleError(_infeasible_message(cands, ctx, rate, cfg))
+    if trace is not None:
+        plan.demand = demand_curve(plan, trace, min_replicas=min_replicas, scale_up_lag_s=scale_up_lag_s)
+    return plan
+
+
+@dataclass(frozen=True)
+class ServingContext:
+    """The scalar side of a serving search: the model, the request shape and the targets.
+
+    Attributes
+    ----------
+    spec : aicost.model.ModelSpec
+    prompt_tokens, output_tokens : int
+        Mean prompt and output length [tokens].
+    ttft_target_s, tpot_target_s : float or None
+        Latency targets [s] (None: no target).
+    percentile : float or None
+        The percentile the TTFT target applies to (None: the mean).
+    budget_usd_per_hour : float or None
+        Largest acceptable cost [USD/h].
+    dtype, kv_dtype : str
+    weight_bytes, kv_bytes, act_bytes : float
+        Bytes per weight, per KV-cache element and per activation [B].
+    """
+
+    spec: object
+    prompt_tokens: int
+    output_tokens: int
+    ttft_target_s: float | None
+    tpot_target_s: float | None
+    percentile: float | None
+    budget_usd_per_hour: float | None
+    dtype: str
+    kv_dtype: str
+    weight_bytes: float
+    kv_bytes: float
+    act_bytes: float
+
+
+@dataclass(frozen=True)
+class ServingSearch:
+    """What a serving search evaluated: configurations (offers with efficiencies), the layout
+    grid (``tp`` and ``batch`` arrays, batch -1 = the largest that fits), the context and the
+    request rate it was sized for [requests/s]."""
+
+    configs: pd.DataFrame
+    layouts: dict
+    context: ServingContext
+    rate: float
+
+
+@dataclass(eq=False)
+class ServingPlan(Plan):
+    """`plan_inference`'s answer: candidates are offer x pricing x tp x batch, each sized in
+    replicas for the request rate; ``demand`` holds the autoscaled-against-static comparison when
+    the plan was made for a demand trace."""
+
+    search: ServingSearch | None = field(default=None, repr=False)
+    demand: dict | None = field(default=None, repr=False)
+
+    kind: ClassVar[str] = "inference"
+    time_col: ClassVar[str] = "latency_s"
+    cost_col: ClassVar[str] = "cost_usd_per_hour"
+    table_columns: ClassVar[tuple[str, ...]] = INFERENCE_COLUMNS
+    distinct_by: ClassVar[tuple[str, ...]] = ("provider", "instance_type", "pricing", "tp")
+
+    def _recommend(self) -> Recommendation | None:
+        row = self.feasible.iloc[0]
+        s = self.search
+        sens = _sensitivity(row, s.configs, s.layouts, s.context, s.rate, self.sort_col)
+        return _recommendation(row, s.context, s.rate, self.objective, sens, self.assumptions, self.demand)
+
+    def latency_by_batch(self, offer: dict | None = None) -> pd.DataFrame:
+        """TTFT (unloaded) and TPOT against batch for one configuration (default: the
+        recommendation's offer, pricing and tp)."""
+        return latency_by_batch(self, offer)
+
+    def replicas_by_rate(self, rates=None, top: int = 4) -> pd.DataFrame:
+        """Replicas, instances and cost per hour against the request rate for the ``top``
+        cheapest distinct offers."""
+        return replicas_by_rate(self, rates, top)
+
+    @property
+    def extras(self) -> dict:
+        """Read-only: ``search`` as ``(configs, layouts, context, rate)`` and ``demand``."""
+        out: dict = {}
+        if self.search is not None:
+            s = self.search
+            out["search"] = (s.configs, s.layouts, s.context, s.rate)
+        if self.demand is not None:
+            out["demand"] = self.demand
+        return out
+
+
+def _validate(model, requests_per_s, demand, *, prompt_tokens, output_tokens, ttft_s, tpot_s,
+              ttft_percentile, budget_usd_per_hour, objective, dtype, kv_dtype, pricing,
+              bandwidth_efficiency):
+    """Check the arguments before any search; returns the context, the rate to size for, the
+    demand trace (or None), the pricings, the objective and the bandwidth efficiency."""
     spec = resolve_model(model)
     trace = None
     if (requests_per_s is None) == (demand is None):
@@ -324,31 +460,38 @@ def plan_inference(
         budget_usd_per_hour = check_positive("budget_usd_per_hour", budget_usd_per_hour, " [USD/h]")
     if objective not in ("auto", "cost", "time", "balanced"):
         raise ValueError(f"objective must be auto, cost, time or balanced, got {objective!r}")
+    if objective == "auto":
+        objective = "cost" if (ttft_t or tpot_t or budget_usd_per_hour) else "balanced"
     dtype = normalize_dtype(dtype)
     kv_dtype = normalize_dtype(kv_dtype or dtype)
     pricing = normalize_pricings(pricing)
-    from .._units import DTYPE_BYTES
-
+    be = DEFAULT_BANDWIDTH_EFFICIENCY if bandwidth_efficiency is None else float(bandwidth_efficiency)
+    if not 0 < be <= 1:
+        raise ValueError(f"bandwidth_efficiency must be in (0, 1], got {be!r}")
     wb = float(DTYPE_BYTES[dtype])
-    ctx = {"spec": spec, "p": p, "o": o, "ttft_target": ttft_t, "tpot_target": tpot_t,
-           "percentile": ttft_percentile, "budget": budget_usd_per_hour, "weight_bytes": wb,
-           "kv_bytes": float(DTYPE_BYTES[kv_dtype]), "act_bytes": 2.0 if wb < 2 else wb}
+    ctx = ServingContext(spec=spec, prompt_tokens=p, output_tokens=o, ttft_target_s=ttft_t,
+                         tpot_target_s=tpot_t, percentile=ttft_percentile,
+                         budget_usd_per_hour=budget_usd_per_hour, dtype=dtype, kv_dtype=kv_dtype,
+                         weight_bytes=wb, kv_bytes=float(DTYPE_BYTES[kv_dtype]),
+                         act_bytes=2.0 if wb < 2 else wb)
+    return ctx, rate, trace, pricing, objective, be
 
+
+def _resolve(ctx: ServingContext, *, catalog, store, pricing, providers, accelerators, efficiency,
+             bandwidth_efficiency, tp, batch):
+    """Offers (``aicost.hardware``) with their efficiencies, and the (tp, batch) grid."""
     cat = load_catalog(catalog)
-    cfg = offers_table(cat, pricing=pricing, providers=providers, accelerators=accelerators, dtype=dtype)
+    cfg = offers_table(cat, pricing=pricing, providers=providers, accelerators=accelerators, dtype=ctx.dtype)
     cfg = cfg[np.isfinite(cfg["peak_flops_per_s"].to_numpy())].reset_index(drop=True)
     if cfg.empty:
         raise InfeasibleError(f"no offer in the catalog matches providers={providers}, "
-                              f"accelerators={accelerators}, dtype={dtype}; widen the filters")
-    eff = ev.efficiencies(sorted(set(cfg["accelerator"])), dtype, store, efficiency,
+                              f"accelerators={accelerators}, dtype={ctx.dtype}; widen the filters")
+    eff = ev.efficiencies(sorted(set(cfg["accelerator"])), ctx.dtype, store, efficiency,
                           kernel_factor=INFERENCE_KERNEL_FACTOR)
     cfg["efficiency"] = cfg["accelerator"].map(lambda a: eff[a].compute).astype(float)
     cfg["comm_efficiency"] = cfg["accelerator"].map(lambda a: eff[a].comm).astype(float)
     cfg["efficiency_source"] = cfg["accelerator"].map(lambda a: eff[a].compute_source)
-    be = DEFAULT_BANDWIDTH_EFFICIENCY if bandwidth_efficiency is None else float(bandwidth_efficiency)
-    if not 0 < be <= 1:
-        raise ValueError(f"bandwidth_efficiency must be in (0, 1], got {be!r}")
-    cfg["bandwidth_efficiency"] = be
+    cfg["bandwidth_efficiency"] = bandwidth_efficiency
 
     max_gpn = int(cfg["gpus_per_node"].max())
     tps = as_tuple(tp, [t for t in (1, 2, 4, 8, 16, 32) if t <= max_gpn])
@@ -363,64 +506,43 @@ def plan_inference(
         if isinstance(b, bool) or int(b) != b or (b < 1 and b != -1):
             raise ValueError(f"batch must be positive integers, got {b!r}")
     grid = np.meshgrid(np.array(tps, dtype=float), np.array(batches, dtype=float), indexing="ij")
-    lay = {"tp": grid[0].ravel(), "batch": grid[1].ravel()}
+    return cfg, {"tp": grid[0].ravel(), "batch": grid[1].ravel()}
 
+
+def _search(cfg: pd.DataFrame, lay: dict, ctx: ServingContext, rate: float) -> tuple[pd.DataFrame, pd.Series]:
+    """Every candidate evaluated, and the dropped ones counted by reason."""
     cands = _evaluate(cfg, lay, ctx, rate)
     # a batch equal to a grid point and to "the largest that fits" is the same candidate
     cands = cands.drop_duplicates(subset=["config_id", "tp", "batch"], keep="first").reset_index(drop=True)
-    n_eval = len(cfg) * lay["tp"].size
-    codes = cands["code"].to_numpy()
-    counts = np.bincount(codes, minlength=_OK)
+    counts = np.bincount(cands["code"].to_numpy(), minlength=_OK)
     reason_counts = pd.Series({INFERENCE_REASONS[i]: int(counts[i]) for i in sorted(INFERENCE_REASONS)
                                if counts[i] > 0}, dtype=np.int64)
-    if objective == "auto":
-        objective = "cost" if (ttft_t or tpot_t or budget_usd_per_hour) else "balanced"
-    sort_col, objective_text = {
-        "cost": ("cost_usd_per_hour", "cheapest plan that meets the latency targets"),
-        "time": ("latency_s", "lowest-latency plan that meets the constraints"),
-        "balanced": ("balanced_score", "knee of the latency-cost frontier (smallest latency x cost)"),
-    }[objective]
-    ok = cands["feasible"].to_numpy()
+    return cands, reason_counts
+
+
+_OBJECTIVES = {
+    "cost": ("cost_usd_per_hour", "cheapest plan that meets the latency targets"),
+    "time": ("latency_s", "lowest-latency plan that meets the constraints"),
+    "balanced": ("balanced_score", "knee of the latency-cost frontier (smallest latency x cost)"),
+}
+
+
+def _score(cands: pd.DataFrame, ctx: ServingContext, objective: str) -> tuple[str, str]:
+    """The column `ServingPlan.best` minimizes (adding ``balanced_score`` when asked)."""
+    sort_col, objective_text = _OBJECTIVES[objective]
     if sort_col == "balanced_score":
+        ok = cands["feasible"].to_numpy()
         t, c = cands["latency_s"].to_numpy(), cands["cost_usd_per_hour"].to_numpy()
         tmin = np.nanmin(np.where(ok, t, np.nan)) if ok.any() else 1.0
         cmin = np.nanmin(np.where(ok, c, np.nan)) if ok.any() else 1.0
         cands["balanced_score"] = (t / tmin) * (c / cmin)
-    request = {"model": spec.name, "requests_per_s": rate, "demand": None if demand is None else
-               (demand if isinstance(demand, str) else "DataFrame"),
-               "prompt_tokens": p, "output_tokens": o, "ttft_s": ttft_t, "tpot_s": tpot_t,
-               "ttft_percentile": ttft_percentile, "pricing": list(pricing), "dtype": dtype,
-               "kv_dtype": kv_dtype, "budget_usd_per_hour": budget_usd_per_hour,
-               "providers": None if providers is None else list(providers) if not isinstance(providers, str)
-               else providers}
-    assumptions = _assumptions(ctx, rate, be, min_replicas, scale_up_lag_s, demand is not None)
-    elapsed = time.perf_counter() - t0
-
-    def recommend(plan: Plan) -> Recommendation | None:
-        if not plan.candidates["feasible"].any():
-            return None
-        row = plan.feasible.iloc[0]
-        sens = _sensitivity(row, plan, cfg, lay, ctx, rate, sort_col)
-        return _recommendation(row, ctx, rate, plan.objective, sens, assumptions, plan.extras.get("demand"))
-
-    plan = Plan(kind="inference", candidates=cands, request=request, n_evaluated=n_eval,
-                reason_counts=reason_counts, elapsed_s=elapsed, time_col="latency_s",
-                cost_col="cost_usd_per_hour", sort_col=sort_col, objective=objective_text,
-                assumptions=assumptions, table_columns=INFERENCE_COLUMNS,
-                distinct_by=("provider", "instance_type", "pricing", "tp"), _recommend=recommend,
-                extras={"search": (cfg, lay, ctx, rate)})
-    if not ok.any():
-        raise InfeasibleError(_infeasible_message(cands, ctx, rate, cfg))
-    if trace is not None:
-        plan.extras["demand"] = demand_curve(plan, trace, min_replicas=min_replicas,
-                                             scale_up_lag_s=scale_up_lag_s)
-    return plan
+    return sort_col, objective_text
 
 
 def _assumptions(ctx, rate, be, min_replicas, lag, with_demand) -> tuple[str, ...]:
-    pct = "mean" if ctx["percentile"] is None else f"p{ctx['percentile'] * 100:g}"
+    pct = "mean" if ctx.percentile is None else f"p{ctx.percentile * 100:g}"
     out = [
-        f"{rate:.4g} requests/s{' at the peak' if with_demand else ''} of {ctx['p']} prompt + {ctx['o']} output tokens, Poisson arrivals; "
+        f"{rate:.4g} requests/s{' at the peak' if with_demand else ''} of {ctx.prompt_tokens} prompt + {ctx.output_tokens} output tokens, Poisson arrivals; "
         f"TTFT target on the {pct} with M/M/c (Erlang C) queueing over replicas x batch slots",
         "continuous batching: each decode iteration admits batch/output new requests whose prefill "
         "shares it (TPOT includes that share)",
@@ -449,12 +571,12 @@ def _headline(row) -> str:
 
 
 def _recommendation(row, ctx, rate, objective, sens, assumptions, demand) -> Recommendation:
-    pct = "mean" if ctx["percentile"] is None else f"p{ctx['percentile'] * 100:g}"
+    pct = "mean" if ctx.percentile is None else f"p{ctx.percentile * 100:g}"
     bott = str(row["bottleneck"])
     details = [
         f"Latency: TTFT {format_duration(float(row['ttft_s']))} ({pct}, queueing included; "
         f"{format_duration(float(row['ttft_unloaded_s']))} unloaded), TPOT "
-        f"{format_duration(float(row['tpot_s']))}, a {ctx['o']}-token answer in "
+        f"{format_duration(float(row['tpot_s']))}, a {ctx.output_tokens}-token answer in "
         f"{format_duration(float(row['latency_s']))}.",
         f"Each replica serves {float(row['requests_per_s_per_replica']):.2f} req/s "
         f"({float(row['output_tokens_per_s_per_replica']):,.0f} output tokens/s) at batch "
@@ -474,7 +596,7 @@ def _recommendation(row, ctx, rate, objective, sens, assumptions, demand) -> Rec
     elif bott.startswith("memory capacity"):
         details.append("The batch is capped by the KV cache that fits: more GPU memory per replica "
                        "(larger tp or an accelerator with more memory) would raise throughput per GPU.")
-    if ctx["tpot_target"] is not None and float(row["tpot_s"]) > 0.9 * ctx["tpot_target"]:
+    if ctx.tpot_target_s is not None and float(row["tpot_s"]) > 0.9 * ctx.tpot_target_s:
         bott = "latency target (TPOT)"
         details.append("The TPOT target caps the batch: relaxing it would allow larger batches and a "
                        "lower cost per token.")
@@ -495,7 +617,7 @@ def _recommendation(row, ctx, rate, objective, sens, assumptions, demand) -> Rec
         sensitivity=sens, time_col="latency_s", cost_col="cost_usd_per_hour")
 
 
-def _sensitivity(row, plan, cfg, lay, ctx, rate, sort_col, scale: float = 0.8) -> Sensitivity:
+def _sensitivity(row, cfg, lay, ctx, rate, sort_col, scale: float = 0.8) -> Sensitivity:
     """Re-evaluate every candidate with compute and bandwidth efficiency ``scale`` times lower."""
     cands = _evaluate(cfg, lay, ctx, rate, scale=scale)
     cands = cands.drop_duplicates(subset=["config_id", "tp", "batch"], keep="first")
@@ -520,56 +642,66 @@ def _sensitivity(row, plan, cfg, lay, ctx, rate, sort_col, scale: float = 0.8) -
 
 
 def _infeasible_message(cands, ctx, rate, cfg) -> str:
-    spec = ctx["spec"]
+    spec = ctx.spec
     counts = cands["reason"].value_counts()
     summary = "; ".join(f"{r}: {n}" for r, n in counts.items())
     codes = cands["code"].to_numpy()
-    if (codes == 1).all():
+    if (codes == D.NOT_OFFERED).all():
         pricings = ", ".join(sorted(set(cands["pricing"])))
         return (f"no offer searched has a price for {pricings}; allow another pricing model (e.g. "
                 f"pricing=('on_demand', 'spot')) or other providers. Dropped: {summary}")
-    if (codes <= 3).all():
+    if (codes <= D.TP_SPLITS_HEADS).all():
         return (f"no tensor-parallel degree searched is valid on these offers ({summary}); tp must fit "
                 f"in a node and divide {spec.name}'s {spec.n_heads} attention heads")
-    if (codes <= 4).all():
+    if (codes <= D.WEIGHTS_DO_NOT_FIT).all():
         # nothing fits: the leanest replica (largest tp) against the largest memory
-        w = float(spec.n_params * ctx["weight_bytes"])
+        w = float(spec.n_params * ctx.weight_bytes)
         i = int(np.argmax(cfg["memory_bytes"].to_numpy() * cfg["gpus_per_node"].to_numpy()))
         r = cfg.iloc[i]
+        gpn = int(r["gpus_per_node"])
+        usable = float(r["memory_bytes"]) * GPU_MEMORY_UTILIZATION
+        if w / gpn < usable:
+            # the weights fit; the KV cache of a single sequence (plus the workspace) does not
+            seq = ctx.prompt_tokens + ctx.output_tokens
+            return (f"{spec.name} fits on no offer searched: the weights fit ({format_bytes(w / gpn)} per GPU "
+                    f"at tp={gpn} on {r['provider']} {r['instance_type']}, {gpn} x {r['accelerator']}), but "
+                    f"the KV cache of one {seq:,}-token sequence and the prefill workspace do not fit in the "
+                    f"{GPU_MEMORY_UTILIZATION:.0%} of memory the engine uses; use a shorter context, an fp8 KV "
+                    f"cache (kv_dtype='fp8'), or offers with more memory. Dropped: {summary}")
         return (f"{spec.name} fits on no offer searched: its weights alone need {format_bytes(w)} "
                 f"({format_bytes(w / int(r['gpus_per_node']))} per GPU at tp={int(r['gpus_per_node'])}), "
                 f"against {float(r['memory_gib']):.0f} GiB x {GPU_MEMORY_UTILIZATION:.0%} usable per GPU "
                 f"on the largest ({r['provider']} {r['instance_type']}, {int(r['gpus_per_node'])} x "
                 f"{r['accelerator']}); use a smaller dtype (fp8), or add offers with more memory. "
                 f"Dropped: {summary}")
-    if ctx["tpot_target"] is not None and not (codes >= 7).any() and not (codes == 0).any():
-        fits = cands[codes >= 6]
+    if ctx.tpot_target_s is not None and not (codes >= D.TTFT_MISSED).any() and not (codes == 0).any():
+        fits = cands[codes >= D.TPOT_MISSED]
         best = fits.loc[fits["tpot_s"].idxmin()]
-        return (f"no configuration meets TPOT {format_duration(ctx['tpot_target'])}: the fastest "
+        return (f"no configuration meets TPOT {format_duration(ctx.tpot_target_s)}: the fastest "
                 f"({int(best['tp'])} x {best['accelerator']} on {best['provider']} {best['instance_type']}, "
                 f"batch {int(best['batch'])}) takes {format_duration(float(best['tpot_s']))} per token; "
                 f"relax tpot_s to >= {format_duration(float(best['tpot_s']) * 1.01)} or allow larger tp. "
                 f"Dropped: {summary}")
-    if ctx["ttft_target"] is not None and not (codes >= 8).any() and not (codes == 0).any():
-        fits = cands[codes == 7]
+    if ctx.ttft_target_s is not None and not (codes >= D.OVER_BUDGET).any() and not (codes == 0).any():
+        fits = cands[codes == D.TTFT_MISSED]
         best = fits.loc[fits["ttft_unloaded_s"].idxmin()]
-        return (f"no configuration meets TTFT {format_duration(ctx['ttft_target'])} at {rate:g} req/s: "
+        return (f"no configuration meets TTFT {format_duration(ctx.ttft_target_s)} at {rate:g} req/s: "
                 f"even unloaded the fastest ({int(best['tp'])} x {best['accelerator']} on {best['provider']} "
                 f"{best['instance_type']}) needs {format_duration(float(best['ttft_unloaded_s']))} to the "
                 f"first token; relax ttft_s to >= {format_duration(float(best['ttft_unloaded_s']) * 1.2)}, "
                 f"shorten prompts or allow larger tp. Dropped: {summary}")
-    if ctx["budget"] is not None:
-        fits = cands[codes == 8]
+    if ctx.budget_usd_per_hour is not None:
+        fits = cands[codes == D.OVER_BUDGET]
         if len(fits):
             best = fits.loc[fits["cost_usd_per_hour"].idxmin()]
-            return (f"no configuration fits the {_fmt_usd(ctx['budget'])}/h budget: the cheapest that meets "
+            return (f"no configuration fits the {_fmt_usd(ctx.budget_usd_per_hour)}/h budget: the cheapest that meets "
                     f"the targets ({_headline(best)}) costs {_fmt_usd(float(best['cost_usd_per_hour']))}/h; "
                     f"raise the budget or relax the latency targets. Dropped: {summary}")
     return f"no serving configuration meets the constraints; relax the latency targets. Dropped: {summary}"
 
 
 # --------------------------------------------------------------------------- views used by Plan
-def latency_by_batch(plan: Plan, offer: dict | None = None) -> pd.DataFrame:
+def latency_by_batch(plan: ServingPlan, offer: dict | None = None) -> pd.DataFrame:
     """TTFT (unloaded) and TPOT against batch for one configuration (default: the recommendation's
     offer, pricing and tp), from the plan's candidates (batches that fit)."""
     df = plan.candidates
@@ -593,23 +725,23 @@ def latency_by_batch(plan: Plan, offer: dict | None = None) -> pd.DataFrame:
     return out
 
 
-def replicas_by_rate(plan: Plan, rates=None, top: int = 4) -> pd.DataFrame:
+def replicas_by_rate(plan: ServingPlan, rates=None, top: int = 4) -> pd.DataFrame:
     """Replicas and instances needed against the request rate for the ``top`` cheapest distinct
     offers of the plan (their recommended tp and batch), under the plan's TTFT target."""
     ok = plan.feasible.drop_duplicates(subset=["provider", "instance_type", "pricing"], keep="first").head(top)
     if ok.empty:
         raise ValueError("the plan has no feasible candidate")
-    cfg, lay, ctx, rate = plan.extras["search"]
+    ctx, rate = plan.search.context, plan.search.rate
     r = np.asarray(rates if rates is not None else np.linspace(rate / 20, rate * 2, 60), dtype=float)
     if np.any(r < 0):
         raise ValueError("rates must be >= 0")
-    target = np.inf if ctx["ttft_target"] is None else ctx["ttft_target"]
+    target = np.inf if ctx.ttft_target_s is None else ctx.ttft_target_s
     frames = []
     for _, row in ok.iterrows():
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             reps, _ = replicas_arrays(rate=r, batch=float(row["batch"]), service_s=float(row["service_s"]),
                                        base_ttft_s=float(row["ttft_unloaded_s"]), ttft_target_s=target,
-                                       percentile=ctx["percentile"])
+                                       percentile=ctx.percentile)
         reps = np.where(r > 0, reps, 0.0)
         inst = np.ceil(reps / float(row["replicas_per_instance"]))
         frames.append(pd.DataFrame({
@@ -620,7 +752,7 @@ def replicas_by_rate(plan: Plan, rates=None, top: int = 4) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
-def demand_curve(plan: Plan, trace, *, min_replicas: int = 1, scale_up_lag_s: float = 300.0) -> dict:
+def demand_curve(plan: ServingPlan, trace, *, min_replicas: int = 1, scale_up_lag_s: float = 300.0) -> dict:
     """Provision the recommendation over a demand trace, autoscaled against static.
 
     Uses ``aicost.model.estimate_inference`` on the recommended configuration (its hardware
@@ -634,9 +766,9 @@ def demand_curve(plan: Plan, trace, *, min_replicas: int = 1, scale_up_lag_s: fl
         ``demand_plan`` (the model's DemandPlan).
     """
     row = plan.feasible.iloc[0]
-    _, _, ctx, _ = plan.extras["search"]
+    ctx = plan.search.context
     est = estimate_inference(
-        ctx["spec"], Cluster(accelerator=row["accelerator"], gpus=int(row["tp"]),
+        ctx.spec, Cluster(accelerator=row["accelerator"], gpus=int(row["tp"]),
                              gpus_per_node=int(row["gpus_per_node"]),
                              price_usd_per_gpu_hour=float(row["price_usd_per_hour"]) / int(row["gpus_per_node"]),
                              peak_flops_per_s=float(row["peak_flops_per_s"]),
@@ -645,9 +777,9 @@ def demand_curve(plan: Plan, trace, *, min_replicas: int = 1, scale_up_lag_s: fl
                              scale_up_bw_bytes_per_s=float(row["scale_up_bw_bytes_per_s"]),
                              scale_up_latency_s=float(row["scale_up_latency_s"]),
                              scale_out_bw_bytes_per_s=float(row["scale_out_bw_bytes_per_s"])),
-        tp=int(row["tp"]), prompt_tokens=ctx["p"], output_tokens=ctx["o"],
-        requests_per_s=float(trace["requests_per_s"].max()), ttft_s=ctx["ttft_target"],
-        tpot_s=ctx["tpot_target"], ttft_percentile=ctx["percentile"], batch=int(row["batch"]),
+        tp=int(row["tp"]), prompt_tokens=ctx.prompt_tokens, output_tokens=ctx.output_tokens,
+        requests_per_s=float(trace["requests_per_s"].max()), ttft_s=ctx.ttft_target_s,
+        tpot_s=ctx.tpot_target_s, ttft_percentile=ctx.percentile, batch=int(row["batch"]),
         compute_efficiency=float(row["efficiency"]), bandwidth_efficiency=float(row["bandwidth_efficiency"]))
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         dp = autoscale(est, trace, min_replicas=min_replicas, scale_up_lag_s=scale_up_lag_s)

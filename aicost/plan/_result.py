@@ -7,15 +7,15 @@ Both show themselves in Jupyter (``_repr_html_``) and in a terminal (``str``).
 from __future__ import annotations
 
 import html
-import math
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from functools import cached_property
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
 
-from .._units import format_duration, format_usd
+from .._markup import mathjax_safe
+from .._units import format_duration, format_table, format_usd
 from ._pareto import pareto_mask
 
 __all__ = ["Plan", "Recommendation", "Sensitivity"]
@@ -23,43 +23,18 @@ __all__ = ["Plan", "Recommendation", "Sensitivity"]
 #: how many rows the text and HTML views show
 _SHOW_ROWS = 8
 
-
 _fmt_usd = format_usd
-
-
-def _fmt_value(col: str, x: Any) -> str:
-    """Format one cell of a plan table for people, by the unit its column name carries."""
-    if isinstance(x, (bool, np.bool_)):
-        return "yes" if x else "no"
-    if isinstance(x, (int, np.integer)):
-        return f"{int(x):,}"
-    if isinstance(x, (float, np.floating)):
-        if not math.isfinite(float(x)):
-            return "-" if math.isnan(float(x)) else "inf"
-        if col.endswith("_s"):
-            return format_duration(x)
-        if "usd" in col:
-            return _fmt_usd(x)
-        if col in ("mfu", "hfu", "goodput", "utilization") or col.endswith("_frac") or col.endswith("_util"):
-            return f"{100 * float(x):.1f}%"
-        if abs(x) >= 100:
-            return f"{x:,.0f}"
-        return f"{x:.3g}"
-    return "" if x is None else str(x)
-
-
-def _format_table(df: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
-    cols = [c for c in columns if c in df.columns]
-    if "reason" in cols and not df["reason"].astype(str).str.len().any():
-        cols.remove("reason")  # a table of feasible plans has no reasons to show
-    out = pd.DataFrame({c: [_fmt_value(c, v) for v in df[c].tolist()] for c in cols})
-    return out
 
 
 def _row_label(row) -> str:
     """A short name of a candidate row ("64x H100-SXM aws p5.48xlarge (spot)")."""
     gpus = f"{int(row['gpus'])}x " if "gpus" in row and pd.notna(row["gpus"]) else ""
     return f"{gpus}{row['accelerator']} {row['provider']} {row['instance_type']} ({row['pricing']})"
+
+
+def _table(df: pd.DataFrame, columns) -> pd.DataFrame:
+    """The rows people read, every cell through ``format_table`` (feasible rows drop ``reason``)."""
+    return format_table(df.reset_index(drop=True), list(columns))
 
 
 @dataclass(frozen=True)
@@ -206,7 +181,7 @@ class Recommendation:
             parts += [f"<li>{e(a)}</li>" for a in self.assumptions]
             parts.append("</ul></details>")
         parts.append("</div>")
-        return "".join(parts)
+        return mathjax_safe("".join(parts))  # "$1.2M ... $42/h" is not MathJax in Jupyter
 
     def to_dict(self) -> dict:
         """A JSON-friendly dict of the recommendation."""
@@ -227,17 +202,13 @@ class Recommendation:
 
 @dataclass(eq=False)
 class Plan:
-    """The planner's answer to one question.
+    """The planner's answer to one question (the base of `TrainingPlan` and `ServingPlan`).
 
     Attributes
     ----------
-    kind : str
-        ``"training"`` or ``"inference"``.
     candidates : pandas.DataFrame
         One row per candidate configuration (feasible and infeasible), with the ``feasible`` flag
-        and the ``reason`` it was dropped ("" when feasible). For training, each row is an offer x
-        node count x pricing x storage tier with its best parallel layout (every layout was
-        evaluated; ``detail=True`` keeps them all).
+        and the ``reason`` it was dropped ("" when feasible).
     request : dict
         The question: model, tokens or traffic, constraints.
     n_evaluated : int
@@ -246,41 +217,50 @@ class Plan:
         Evaluated candidates dropped per reason (layouts included).
     elapsed_s : float
         Wall time of the search [s].
-    time_col, cost_col : str
-        The objective columns of `candidates` ([s], and [USD] or [USD/h]).
     sort_col : str
         The column `best` minimizes.
     objective : str
         What `best` minimizes, in words.
     assumptions : tuple of str
         The assumptions behind every number.
+
+    Class attributes
+    ----------------
+    kind : str
+        ``"training"`` or ``"inference"``.
+    time_col, cost_col : str
+        The objective columns of `candidates` ([s], and [USD] or [USD/h]).
     table_columns : tuple of str
         The columns the text and HTML views show.
     distinct_by : tuple of str
-        Columns that make two plans different to a reader (training: provider, instance,
-        nodes, pricing; the storage tier is a detail): `top` and the views list the best row
-        of each such group.
-    extras : dict
-        Kind-specific results: ``search`` (the search inputs, to re-run it), ``demand`` (serving
-        against a demand curve), ``layouts`` (training with ``detail=True``).
+        Columns that make two plans different to a reader: `top` and the views list the best
+        row of each such group.
     """
 
-    kind: str
     candidates: pd.DataFrame
     request: dict
     n_evaluated: int
     reason_counts: pd.Series
     elapsed_s: float
-    time_col: str
-    cost_col: str
     sort_col: str
     objective: str
     assumptions: tuple[str, ...] = ()
-    table_columns: tuple[str, ...] = ()
-    distinct_by: tuple[str, ...] = ()
-    extras: dict = field(default_factory=dict, repr=False)
-    _recommend: Callable[[Plan], Recommendation | None] | None = field(default=None, repr=False)
-    _best_cache: list = field(default_factory=list, repr=False)
+
+    kind: ClassVar[str] = "plan"
+    time_col: ClassVar[str] = "time_s"
+    cost_col: ClassVar[str] = "cost_usd"
+    table_columns: ClassVar[tuple[str, ...]] = ()
+    distinct_by: ClassVar[tuple[str, ...]] = ()
+
+    def _recommend(self) -> Recommendation | None:
+        """The recommendation for the first row of `feasible` (subclasses build it)."""
+        return None
+
+    @property
+    def extras(self) -> dict:
+        """A read-only view of the subclass's typed results under their old names (``search``,
+        ``layouts``, ``demand``), for code written against the single ``Plan`` class."""
+        return {}
 
     # ------------------------------------------------------------------ views
     @property
@@ -319,12 +299,12 @@ class Plan:
         return out.sort_values(["candidates", "evaluated"], ascending=False, kind="stable").reset_index(
             drop=True)
 
-    @property
+    @cached_property
     def best(self) -> Recommendation | None:
-        """The recommendation (None when no candidate is feasible)."""
-        if not self._best_cache:
-            self._best_cache.append(self._recommend(self) if self._recommend is not None else None)
-        return self._best_cache[0]
+        """The recommendation (None when no candidate is feasible); computed once."""
+        if not self.candidates["feasible"].any():
+            return None
+        return self._recommend()
 
     def top(self, n: int = 10, distinct: bool = True) -> pd.DataFrame:
         """The ``n`` best feasible candidates with the columns people read first.
@@ -382,26 +362,6 @@ class Plan:
             frames.append(pd.DataFrame({"deadline_s": d, by: key, self.cost_col: cost, "plan": plan}))
         return pd.concat(frames, ignore_index=True)
 
-    def latency_by_batch(self, offer: dict | None = None) -> pd.DataFrame:
-        """Serving plans: TTFT (unloaded) and TPOT against batch for one configuration
-        (default: the recommendation's offer, pricing and tp)."""
-        self._need("inference", "latency_by_batch")
-        from ._inference import latency_by_batch
-
-        return latency_by_batch(self, offer)
-
-    def replicas_by_rate(self, rates=None, top: int = 4) -> pd.DataFrame:
-        """Serving plans: replicas, instances and cost per hour against the request rate for
-        the ``top`` cheapest distinct offers."""
-        self._need("inference", "replicas_by_rate")
-        from ._inference import replicas_by_rate
-
-        return replicas_by_rate(self, rates, top)
-
-    def _need(self, kind: str, what: str) -> None:
-        if self.kind != kind:
-            raise ValueError(f"{what} is for {kind} plans; this is a {self.kind} plan")
-
     # ------------------------------------------------------------------ text
     def summary(self) -> str:
         """One line: how many candidates, how many feasible, how long the search took."""
@@ -428,11 +388,11 @@ class Plan:
         if not self.feasible.empty:
             shown = self._distinct(self.feasible).head(_SHOW_ROWS)
             lines.append(f"Best {len(shown)} plans:")
-            lines.append(_format_table(shown, cols).to_string(index=False))
+            lines.append(_table(shown, cols).to_string(index=False))
             lines.append("")
             front = self.pareto
             lines.append(f"Pareto frontier (time against cost, {len(front)} points):")
-            lines.append(_format_table(front.head(2 * _SHOW_ROWS), cols).to_string(index=False))
+            lines.append(_table(front.head(2 * _SHOW_ROWS), cols).to_string(index=False))
             lines.append("")
         lines.append(self.explain())
         return "\n".join(lines)
@@ -452,17 +412,17 @@ class Plan:
         if not self.feasible.empty:
             shown = self._distinct(self.feasible).head(_SHOW_ROWS)
             parts.append(f"<p><b>Best {len(shown)} plans</b></p>")
-            parts.append(_format_table(shown, cols).to_html(index=False))
+            parts.append(_table(shown, cols).to_html(index=False))
             front = self.pareto
             parts.append(f"<p><b>Pareto frontier</b> (time against cost, {len(front)} points)</p>")
-            parts.append(_format_table(front.head(2 * _SHOW_ROWS), cols).to_html(index=False))
+            parts.append(_table(front.head(2 * _SHOW_ROWS), cols).to_html(index=False))
         inf = self.infeasible
         if not inf.empty:
             parts.append("<details><summary>Dropped candidates by reason</summary>")
             parts.append(inf.to_html(index=False))
             parts.append("</details>")
         parts.append("</div>")
-        return "".join(parts)
+        return mathjax_safe("".join(parts))
 
     def to_dict(self, top: int = 10) -> dict:
         """A JSON-friendly summary: request, best, top plans, Pareto frontier, infeasible counts."""

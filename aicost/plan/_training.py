@@ -21,7 +21,8 @@ from __future__ import annotations
 import datetime as _dt
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
@@ -37,7 +38,10 @@ from ._result import Plan, Recommendation, Sensitivity
 __all__ = [
     "DEFAULT_GLOBAL_BATCH_TOKENS",
     "DEFAULT_MAX_GPUS",
+    "MAX_TRAINING_TOKENS",
     "TRAINING_COLUMNS",
+    "TrainingPlan",
+    "TrainingSearch",
     "plan_training",
 ]
 
@@ -185,7 +189,7 @@ def plan_training(
     objective: str = "auto",
     detail: bool = False,
     now: _dt.datetime | None = None,
-) -> Plan:
+) -> TrainingPlan:
     """Find what to rent to train ``model`` on ``tokens`` tokens, by a deadline and/or a budget.
 
     Parameters
@@ -236,7 +240,7 @@ def plan_training(
 
     Returns
     -------
-    Plan
+    TrainingPlan
 
     Raises
     ------
@@ -249,6 +253,56 @@ def plan_training(
         For impossible numbers (zero tokens, negative budget, past deadline, tp > GPUs per node).
     """
     t0 = time.perf_counter()
+    req = _validate(model, tokens, deadline, budget_usd, pricing=pricing, max_gpus=max_gpus,
+                    min_gpus=min_gpus, objective=objective, seq_len=seq_len,
+                    global_batch_tokens=global_batch_tokens, dtype=dtype, now=now)
+    offers, lay, cfg, ctx = _resolve(req, catalog=catalog, store=store, providers=providers,
+                                     accelerators=accelerators, storage_tier=storage_tier,
+                                     efficiency=efficiency, layout=(tp, pp, micro_batch, zero_stage, recompute),
+                                     reliability=(failure_rate_per_gpu_hour, spot_preemption_rate_per_hour,
+                                                  restart_s))
+    reduced, reason_counts, n_eval, details = ev.search_training(cfg, lay, ctx, detail=detail)
+    cands, sort_col, objective_text = _score(cfg, reduced, lay, ctx, details, req.objective)
+    search = TrainingSearch(configs=cfg, layouts=lay, context=ctx, ok=reduced["ok"],
+                            n_modeled=int(reduced["n_modeled"]))
+    request = {
+        "model": req.spec.name, "tokens": req.tokens, "deadline_s": req.deadline_s,
+        "budget_usd": req.budget_usd,
+        "providers": None if providers is None else list(providers) if not isinstance(providers, str)
+        else providers, "pricing": list(req.pricing), "max_gpus": req.max_gpus, "dtype": dtype,
+        "seq_len": req.seq_len, "global_batch_tokens": req.global_batch_tokens, "storage_tier": storage_tier,
+        "n_modeled": search.n_modeled,
+    }
+    plan = TrainingPlan(candidates=cands, request=request, n_evaluated=n_eval, reason_counts=reason_counts,
+                        elapsed_s=time.perf_counter() - t0, sort_col=sort_col, objective=objective_text,
+                        assumptions=ev.training_assumptions(ctx, req.batch_seqs), search=search,
+                        layouts=details)
+    if not cands["feasible"].any():
+        raise InfeasibleError(ev.training_infeasible_message(cands, ctx, offers, req.max_gpus))
+    return plan
+
+
+@dataclass(frozen=True)
+class _TrainingRequest:
+    """`plan_training`'s arguments, checked and in SI units."""
+
+    spec: object
+    tokens: float
+    deadline_s: float | None
+    budget_usd: float | None
+    pricing: tuple[str, ...]
+    max_gpus: int
+    min_gpus: int
+    objective: str
+    seq_len: int
+    global_batch_tokens: float
+    batch_seqs: int
+    dtype: str
+
+
+def _validate(model, tokens, deadline, budget_usd, *, pricing, max_gpus, min_gpus, objective, seq_len,
+              global_batch_tokens, dtype, now) -> _TrainingRequest:
+    """Check the arguments (ValueError/UnknownNameError saying what to fix), before any search."""
     spec = resolve_model(model)
     tokens = check_positive("tokens", tokens, " of tokens")
     if budget_usd is not None:
@@ -266,76 +320,126 @@ def plan_training(
     if seq < 1:
         raise ValueError(f"seq_len must be a positive number of tokens, got {seq_len!r}")
     gb_tokens = check_positive("global_batch_tokens", global_batch_tokens, " of tokens")
-    batch_seqs = max(1, int(round(gb_tokens / seq)))
+    return _TrainingRequest(spec=spec, tokens=tokens, deadline_s=deadline_s, budget_usd=budget_usd,
+                            pricing=pricing, max_gpus=int(max_gpus), min_gpus=int(min_gpus),
+                            objective=objective, seq_len=seq, global_batch_tokens=gb_tokens,
+                            batch_seqs=max(1, int(round(gb_tokens / seq))), dtype=normalize_dtype(dtype))
 
+
+def _resolve(req: _TrainingRequest, *, catalog, store, providers, accelerators, storage_tier, efficiency,
+             layout, reliability):
+    """The search space: offers (``aicost.hardware``) with their efficiencies, the layouts, the
+    configurations (offers x node counts x checkpoint tiers) and the search context."""
     cat = load_catalog(catalog)
-    offers = offers_table(cat, pricing=pricing, providers=providers, accelerators=accelerators,
-                          dtype=dtype)
+    offers = offers_table(cat, pricing=req.pricing, providers=providers, accelerators=accelerators,
+                          dtype=req.dtype)
     offers = offers[np.isfinite(offers["peak_flops_per_s"].to_numpy())].reset_index(drop=True)
     if offers.empty:
         raise InfeasibleError(
             f"no offer in the catalog matches: providers={providers}, accelerators={accelerators}, "
-            f"dtype={dtype}; widen the filters")
-    max_gpn = int(offers["gpus_per_node"].max())
-    lay = _layouts(spec, max_gpn, tp, pp, micro_batch, zero_stage, recompute)
-
-    eff = ev.efficiencies(sorted(set(offers["accelerator"])), dtype, store, efficiency)
+            f"dtype={req.dtype}; widen the filters")
+    lay = _layouts(req.spec, int(offers["gpus_per_node"].max()), *layout)
+    eff = ev.efficiencies(sorted(set(offers["accelerator"])), req.dtype, store, efficiency)
     offers["efficiency"] = offers["accelerator"].map(lambda a: eff[a].compute).astype(float)
     offers["comm_efficiency"] = offers["accelerator"].map(lambda a: eff[a].comm).astype(float)
     offers["efficiency_source"] = offers["accelerator"].map(lambda a: eff[a].compute_source)
-    rel = ev.reliability_defaults(failure_rate_per_gpu_hour, spot_preemption_rate_per_hour, restart_s)
-
+    rel = ev.reliability_defaults(*reliability)
     tiers = _checkpoint_tiers(cat, sorted(set(offers["provider"])), storage_tier)
-    cfg = ev.training_configs(offers, tiers, spec, min_gpus=int(min_gpus), max_gpus=int(max_gpus),
+    cfg = ev.training_configs(offers, tiers, req.spec, min_gpus=req.min_gpus, max_gpus=req.max_gpus,
                               node_counts=_node_counts)
     if cfg.empty:
         raise InfeasibleError(
-            f"no node count of any offer fits between min_gpus={min_gpus} and max_gpus={max_gpus}; "
+            f"no node count of any offer fits between min_gpus={req.min_gpus} and max_gpus={req.max_gpus}; "
             "raise max_gpus")
+    ctx = ev.TrainingContext(spec=req.spec, tokens=req.tokens, seq_len=req.seq_len, batch_seqs=req.batch_seqs,
+                             deadline_s=req.deadline_s, budget_usd=req.budget_usd, rel=rel, dtype=req.dtype)
+    return offers, lay, cfg, ctx
 
-    ctx = ev.TrainingContext(spec=spec, tokens=tokens, seq_len=seq, batch_seqs=batch_seqs,
-                             deadline_s=deadline_s, budget_usd=budget_usd, rel=rel,
-                             dtype=normalize_dtype(dtype))
-    reduced, reason_counts, n_eval, details = ev.search_training(cfg, lay, ctx, detail=detail)
 
+def _score(cfg, reduced, lay, ctx, details, objective) -> tuple[pd.DataFrame, str, str]:
+    """The candidate table (one row per configuration, its chosen layout evaluated) and the
+    column `TrainingPlan.best` minimizes."""
     cands = ev.training_frame(cfg, reduced, lay, ctx, details)
-    sort_col, objective_text = _objective(objective, deadline_s, budget_usd)
+    sort_col, objective_text = _objective(objective, ctx.deadline_s, ctx.budget_usd)
     if sort_col == "balanced_score":
-        ok = cands["feasible"].to_numpy()
-        t = cands["time_s"].to_numpy()
-        c = cands["cost_usd"].to_numpy()
-        tmin = np.nanmin(np.where(ok, t, np.nan)) if ok.any() else 1.0
-        cmin = np.nanmin(np.where(ok, c, np.nan)) if ok.any() else 1.0
-        cands["balanced_score"] = (t / tmin) * (c / cmin)
-    elapsed = time.perf_counter() - t0
+        cands["balanced_score"] = _balanced_score(cands, "time_s", "cost_usd")
+    return cands, sort_col, objective_text
 
-    request = {
-        "model": spec.name, "tokens": tokens, "deadline_s": deadline_s, "budget_usd": budget_usd,
-        "providers": None if providers is None else list(providers) if not isinstance(providers, str)
-        else providers, "pricing": list(pricing), "max_gpus": int(max_gpus), "dtype": dtype,
-        "seq_len": seq, "global_batch_tokens": gb_tokens, "storage_tier": storage_tier,
-    }
-    assumptions = ev.training_assumptions(ctx, batch_seqs)
 
-    def recommend(plan: Plan) -> Recommendation | None:
-        if not plan.candidates["feasible"].any():
-            return None
-        row = plan.feasible.iloc[0]
-        sens = _training_sensitivity(row, cfg, lay, ctx, plan.sort_col, reduced["ok"])
-        return ev.training_recommendation(row, ctx, plan.objective, sens, assumptions)
+def _balanced_score(cands: pd.DataFrame, time_col: str, cost_col: str) -> np.ndarray:
+    """time / fastest x cost / cheapest over the feasible rows (the knee of the frontier)."""
+    ok = cands["feasible"].to_numpy()
+    t = cands[time_col].to_numpy()
+    c = cands[cost_col].to_numpy()
+    tmin = np.nanmin(np.where(ok, t, np.nan)) if ok.any() else 1.0
+    cmin = np.nanmin(np.where(ok, c, np.nan)) if ok.any() else 1.0
+    return (t / tmin) * (c / cmin)
 
-    request["n_modeled"] = int(reduced["n_modeled"])
-    plan = Plan(kind="training", candidates=cands, request=request, n_evaluated=n_eval,
-                reason_counts=reason_counts, elapsed_s=elapsed, time_col="time_s",
-                cost_col="cost_usd", sort_col=sort_col, objective=objective_text,
-                assumptions=assumptions, table_columns=TRAINING_COLUMNS,
-                distinct_by=("provider", "instance_type", "nodes", "pricing"), _recommend=recommend,
-                extras={"search": (cfg, lay, ctx)})
-    if details is not None:
-        plan.extras["layouts"] = details
-    if not cands["feasible"].any():
-        raise InfeasibleError(ev.training_infeasible_message(cands, ctx, offers, max_gpus))
-    return plan
+
+@dataclass(frozen=True)
+class TrainingSearch:
+    """What a training search evaluated, kept so the recommendation (and a re-plan) can re-use it.
+
+    Attributes
+    ----------
+    configs : pandas.DataFrame
+        Configurations (offer x node count x pricing x checkpoint tier), one per candidate row.
+    layouts : _Layouts
+        The parallel layouts searched (tp, pp, micro-batch, ZeRO stage, recompute arrays).
+    context : TrainingContext
+        The model, the job and the constraints.
+    ok : numpy.ndarray of bool
+        ``(n_configs, n_layouts)``: the feasible candidates.
+    n_modeled : int
+        Candidates that went through the full model.
+    """
+
+    configs: pd.DataFrame
+    layouts: object
+    context: ev.TrainingContext
+    ok: np.ndarray
+    n_modeled: int
+
+    @property
+    def n_candidates(self) -> int:
+        """Configurations x layouts searched."""
+        return len(self.configs) * self.layouts.n
+
+    def evaluate(self, detail: bool = False):
+        """Run the vectorized search again over the same candidates (what a plan spends its
+        time on): ``(reduced, reason_counts, n_evaluated, details)``, as the planner uses them."""
+        return ev.search_training(self.configs, self.layouts, self.context, detail=detail)
+
+
+@dataclass(eq=False)
+class TrainingPlan(Plan):
+    """`plan_training`'s answer: candidates are offer x node count x pricing x storage tier with
+    their best parallel layout (``layouts`` has every evaluated layout with ``detail=True``)."""
+
+    search: TrainingSearch | None = field(default=None, repr=False)
+    layouts: pd.DataFrame | None = field(default=None, repr=False)
+
+    kind: ClassVar[str] = "training"
+    time_col: ClassVar[str] = "time_s"
+    cost_col: ClassVar[str] = "cost_usd"
+    table_columns: ClassVar[tuple[str, ...]] = TRAINING_COLUMNS
+    distinct_by: ClassVar[tuple[str, ...]] = ("provider", "instance_type", "nodes", "pricing")
+
+    def _recommend(self) -> Recommendation | None:
+        row = self.feasible.iloc[0]
+        s = self.search
+        sens = _training_sensitivity(row, s.configs, s.layouts, s.context, self.sort_col, s.ok)
+        return ev.training_recommendation(row, s.context, self.objective, sens, self.assumptions)
+
+    @property
+    def extras(self) -> dict:
+        """Read-only: ``search`` as ``(configs, layouts, context)`` and ``layouts`` (detail)."""
+        out: dict = {}
+        if self.search is not None:
+            out["search"] = (self.search.configs, self.search.layouts, self.search.context)
+        if self.layouts is not None:
+            out["layouts"] = self.layouts
+        return out
 
 
 def _objective(objective: str, deadline_s, budget_usd) -> tuple[str, str]:

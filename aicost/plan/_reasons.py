@@ -1,0 +1,88 @@
+"""Why the planners drop a candidate: one `IntEnum` per planner, in the order of the checks.
+
+The value of a reason is the stage of the check that removed the candidate (a higher value got
+further), so the search can keep "the layout that got furthest" with a max. The texts are built
+from the constants the checks use (``MIN_GOODPUT``), so the words and the rule cannot drift.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+__all__ = [
+    "MIN_GOODPUT",
+    "ServingDrop",
+    "TrainingDrop",
+]
+
+#: least expected goodput (failure-free work / expected wall time) of a feasible training plan:
+#: below it the job mostly waits for restarts and re-does lost work (aicost's own threshold)
+MIN_GOODPUT = 0.5
+
+
+class TrainingDrop(IntEnum):
+    """Why `plan_training` dropped a candidate (value = stage of the check; ``OK`` passed all)."""
+
+    NOT_OFFERED = 1
+    TP_EXCEEDS_NODE = 2
+    TP_SPLITS_HEADS = 3
+    PP_EXCEEDS_LAYERS = 4
+    GPUS_NOT_DIVISIBLE = 5
+    BATCH_TOO_SMALL = 6
+    OUT_OF_MEMORY = 7
+    LOW_GOODPUT = 8
+    DEADLINE_MISSED = 9
+    OVER_BUDGET = 10
+    OK = 11
+
+    @property
+    def text(self) -> str:
+        """The reason in words, as `Plan.candidates["reason"]` shows it."""
+        return _TRAINING_TEXT[self]
+
+
+_TRAINING_TEXT = {
+    TrainingDrop.NOT_OFFERED: "not offered at this pricing",
+    TrainingDrop.TP_EXCEEDS_NODE: "tp > GPUs per node",
+    TrainingDrop.TP_SPLITS_HEADS: "tp does not divide the attention heads",
+    TrainingDrop.PP_EXCEEDS_LAYERS: "pp > layers",
+    TrainingDrop.GPUS_NOT_DIVISIBLE: "GPUs not divisible by tp x pp",
+    TrainingDrop.BATCH_TOO_SMALL: "global batch too small for dp x micro-batch",
+    TrainingDrop.OUT_OF_MEMORY: "memory does not fit",
+    TrainingDrop.LOW_GOODPUT: f"interrupted too often (expected goodput under {MIN_GOODPUT:.0%})",
+    TrainingDrop.DEADLINE_MISSED: "deadline missed",
+    TrainingDrop.OVER_BUDGET: "over budget",
+    TrainingDrop.OK: "",
+}
+
+
+class ServingDrop(IntEnum):
+    """Why `plan_inference` dropped a candidate (value = stage of the check; ``OK`` passed all)."""
+
+    NOT_OFFERED = 1
+    TP_EXCEEDS_NODE = 2
+    TP_SPLITS_HEADS = 3
+    WEIGHTS_DO_NOT_FIT = 4
+    KV_CACHE_DOES_NOT_FIT = 5
+    TPOT_MISSED = 6
+    TTFT_MISSED = 7
+    OVER_BUDGET = 8
+    OK = 9
+
+    @property
+    def text(self) -> str:
+        """The reason in words, as `Plan.candidates["reason"]` shows it."""
+        return _SERVING_TEXT[self]
+
+
+_SERVING_TEXT = {
+    ServingDrop.NOT_OFFERED: "not offered at this pricing",
+    ServingDrop.TP_EXCEEDS_NODE: "tp > GPUs per node",
+    ServingDrop.TP_SPLITS_HEADS: "tp does not divide the attention heads",
+    ServingDrop.WEIGHTS_DO_NOT_FIT: "weights do not fit",
+    ServingDrop.KV_CACHE_DOES_NOT_FIT: "KV cache does not fit at this batch",
+    ServingDrop.TPOT_MISSED: "TPOT target missed",
+    ServingDrop.TTFT_MISSED: "TTFT target missed",
+    ServingDrop.OVER_BUDGET: "over budget",
+    ServingDrop.OK: "",
+}
