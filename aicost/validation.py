@@ -158,19 +158,26 @@ def _predict_training(row, spec, acc, cat, curve):
 
 
 def _predict_serving(row, spec, acc, cat):
-    from .model import estimate_inference
+    from dataclasses import replace
+
+    from .model import estimate_inference, get_engine
 
     dtype = str(row["dtype"])
     batch = _num(row, "batch")
+    engine = get_engine(row["engine"]) if _num(row, "engine") else None
+    if engine is not None and _num(row, "max_num_seqs") is not None:
+        engine = replace(engine, max_batch=int(row["max_num_seqs"]))
     est = estimate_inference(spec, acc.name, tp=int(row["tp"]), prompt_tokens=int(row["input_tokens"]),
                              output_tokens=int(row["output_tokens"]), batch=None if batch is None else int(batch),
-                             dtype=dtype, kv_dtype=dtype, catalog=cat, price_usd_per_gpu_hour=1.0)
+                             dtype=dtype, kv_dtype=dtype, catalog=cat, price_usd_per_gpu_hour=1.0,
+                             engine=engine)
     metric = row["metric"]
     reasons = []
     if metric == "output_tokens_per_s":
         pred = est.output_tokens_per_s_per_replica
         if batch is None:
-            reasons.append(f"full load: aicost's largest batch that fits ({est.batch})")
+            reasons.append(f"full load: the largest batch the {engine.name if engine else 'default'} memory "
+                           f"rule allows ({est.batch})")
     elif metric == "ttft_s":
         pred = est.ttft_no_queue_s
     elif metric == "latency_s":
@@ -197,7 +204,8 @@ def validate_published_runs(runs=None, *, catalog=None, curve=None):
     -------
     pandas.DataFrame
         ``id, class, metric, model, accelerator, layout_published, published, predicted, error_pct,
-        reason, source``; ``error_pct = 100 (predicted - published) / published``; ``predicted`` is
+        reason, notes, source``; ``reason`` is what the model leaves out for that row, ``notes``
+        what the CSV says about the source's configuration; ``error_pct = 100 (predicted - published) / published``; ``predicted`` is
         NaN with the reason when the model cannot run the row (e.g. accelerator not in the catalog).
     """
     import pandas as pd
@@ -215,7 +223,8 @@ def validate_published_runs(runs=None, *, catalog=None, curve=None):
         rec = {"id": row["id"], "class": _CLASSES.get(row["metric"], row["metric"]), "metric": row["metric"],
                "model": row["model"], "accelerator": row["accelerator"], "dtype": row["dtype"],
                "layout_published": row["layout_published"], "published": float(row["published_value"]),
-               "predicted": np.nan, "reason": "", "source": row["source"]}
+               "predicted": np.nan, "reason": "", "notes": row.get("notes") if isinstance(row.get("notes"), str) else "",
+               "source": row["source"]}
         spec = models.get(row["model"])
         try:
             acc = cat.accelerator(row["accelerator"])
@@ -242,7 +251,7 @@ def validate_published_runs(runs=None, *, catalog=None, curve=None):
     df = pd.DataFrame(out)
     df["error_pct"] = 100.0 * (df["predicted"] - df["published"]) / df["published"]
     cols = ["id", "class", "metric", "model", "accelerator", "dtype", "layout_published", "published",
-            "predicted", "error_pct", "reason", "source"]
+            "predicted", "error_pct", "reason", "notes", "source"]
     return df[cols]
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from aicost import UnknownNameError
-from aicost.model._engines import ENGINES, engine_kv_budget_bytes, get_engine
+from aicost.model import ENGINES, engine_kv_budget_bytes, get_engine
 
 GIB = 2**30
 

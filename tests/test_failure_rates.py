@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from aicost import UnknownNameError
-from aicost.model._failure_rates import (
+from aicost.model import (
     DEFAULT_FLEET_CLASS,
     failure_rates,
     interruption_rate_per_hour,

@@ -9,13 +9,24 @@ layers, plus two tensor-parallel all-reduces per layer (Megatron-LM) and the out
   writing the K/V of ``n P`` tokens: compute-bound for any real prompt.
 * Decode step at batch ``B`` with context ``c``: ``2 N_layer B + 4 d_attn c B`` FLOPs per
   layer; reads the layer's weights (mixture-of-experts: the experts that ``B`` tokens touch,
-  ``E (1 - (1 - k/E)^B)``) and ``B c`` tokens of KV cache: memory-bound until ``B`` reaches
-  the ridge point.
+  ``E (1 - (1 - k/E)^B)``) and ``B c`` tokens of KV cache. The roofline applies per kernel, and
+  the kernels run one after the other: the GEMMs take ``max(2 N_layer B / rate, weights / bw)``,
+  the attention kernel ``max(4 d_attn c B / rate, KV / bw)``, and the step is their **sum**. Near
+  the ridge point this is what measured engines do (the GEMMs turn compute-bound while attention
+  still streams the KV cache, and the two do not overlap); ``max`` of the layer totals would let
+  the KV reads hide behind GEMM compute, which no engine's kernel schedule does.
 * KV cache: ``2 L n_kv_heads head_dim bytes`` per token (grouped-query attention); with
   ``tp > n_kv_heads`` each GPU keeps one (replicated) KV head.
 * Largest batch: ``(memory * GPU_MEMORY_UTILIZATION - weights - workspace) / (KV per sequence
   of P + O tokens)`` (vLLM reserves ``gpu_memory_utilization = 0.9`` of the device and sizes
   the KV pool with what the weights and a profiling forward pass leave).
+
+The prefill produces the first token (its last position's logits are sampled), so the time to
+first token without queueing is the prefill alone, not prefill plus a decode step.
+
+Serving engines (``engine="vllm" | "trtllm" | "sglang"``, :mod:`aicost.model._engines`) set the
+KV-cache budget rule and the running-batch cap; without one the vLLM-like rule above applies
+with no cap.
 
 Continuous batching (Yu et al. 2022, Orca; Kwon et al. 2023, vLLM) at ``B`` concurrent
 sequences: each iteration emits one token per sequence and, on average, admits ``B/O`` new
@@ -28,8 +39,7 @@ Queueing (replicas for a rate): ``R`` replicas offer ``c = R * B`` request slots
 holds a slot for ``S = t_prefill(1) + O * TPOT(B)``. With Poisson arrivals at ``lambda`` and
 the pooled slots as an M/M/c queue, Erlang C gives the probability ``P_w`` of waiting and the
 waiting-time tail ``P(W > t) = P_w exp(-(c/S - lambda) t)``, so the ``p``-quantile wait is
-``max(0, ln(P_w / (1 - p)) / (c/S - lambda))`` and ``TTFT_p = wait_p + t_prefill(1) +
-t_decode(B)``. The replica count is the smallest with ``rho = lambda S / c < 1`` and
+``max(0, ln(P_w / (1 - p)) / (c/S - lambda))`` and ``TTFT_p = wait_p + t_prefill(1)``. The replica count is the smallest with ``rho = lambda S / c < 1`` and
 ``TTFT_p <= target``. (M/M/c treats service times as exponential; real lifetimes vary with
 output length, which this reproduces better than a deterministic M/D/c would.)
 
@@ -50,6 +60,7 @@ from .._checks import positive_int
 from .._units import DTYPE_BYTES, GIB, HOUR_S, format_bytes, format_duration, normalize_dtype
 from ..calibrate import DEFAULT_BANDWIDTH_EFFICIENCY, INFERENCE_KERNEL_FACTOR
 from . import _comm
+from ._engines import engine_kv_budget_bytes, get_engine
 from ._spec import FFN_TYPES, ModelSpec, _spec_check
 
 __all__ = [
@@ -102,12 +113,25 @@ def _workspace_bytes(spec: ModelSpec, tp, act_bytes, chunk_tokens=PREFILL_CHUNK_
 
 
 def max_batch_arrays(spec: ModelSpec, *, tp, context_tokens, memory_bytes, weight_bytes=2.0,
-                      kv_bytes=2.0, act_bytes=2.0, utilization=GPU_MEMORY_UTILIZATION):
-    """Largest number of concurrent sequences of ``context_tokens`` that fit (0 = none) [int]."""
-    free = (np.asarray(memory_bytes, float) * utilization - _weights_per_gpu(spec, tp, weight_bytes)
-            - _workspace_bytes(spec, tp, act_bytes))
+                      kv_bytes=2.0, act_bytes=2.0, utilization=GPU_MEMORY_UTILIZATION, engine=None):
+    """Largest number of concurrent sequences of ``context_tokens`` that fit (0 = none) [int].
+
+    ``engine`` (a name or :class:`aicost.model.EngineSpec`) applies that engine's KV-cache rule and
+    batch cap instead of ``utilization`` of the total memory without a cap.
+    """
+    weights = _weights_per_gpu(spec, tp, weight_bytes)
+    workspace = _workspace_bytes(spec, tp, act_bytes)
+    if engine is None:
+        free = np.asarray(memory_bytes, float) * utilization - weights - workspace
+    else:
+        eng = get_engine(engine)
+        free = engine_kv_budget_bytes(eng, memory_bytes=memory_bytes, weights_bytes=weights,
+                                      workspace_bytes=workspace, tp=tp)
     per_seq = _kv_bytes_per_token_gpu(spec, tp, kv_bytes) * np.asarray(context_tokens, float)
-    return np.maximum(np.floor(free / per_seq), 0.0)
+    out = np.maximum(np.floor(free / per_seq), 0.0)
+    if engine is not None and eng.max_batch:
+        out = np.minimum(out, float(eng.max_batch))
+    return out
 
 
 def _touched_experts(spec: ModelSpec, tokens):
@@ -165,15 +189,29 @@ def decode_roofline(spec: ModelSpec, *, batch, context_tokens, tp, peak_flops_pe
     (compute_s, memory_s) : arrays [s]
         FLOPs / (peak x compute efficiency) and bytes / (bandwidth x bandwidth efficiency).
     """
+    g_c, g_m, a_c, a_m = _decode_kernels(spec, batch=batch, context_tokens=context_tokens, tp=tp,
+                                         peak_flops_per_s=peak_flops_per_s,
+                                         mem_bw_bytes_per_s=mem_bw_bytes_per_s,
+                                         compute_efficiency=compute_efficiency,
+                                         bandwidth_efficiency=bandwidth_efficiency,
+                                         weight_bytes=weight_bytes, kv_bytes=kv_bytes)
+    return g_c + a_c, g_m + a_m
+
+
+def _decode_kernels(spec: ModelSpec, *, batch, context_tokens, tp, peak_flops_per_s, mem_bw_bytes_per_s,
+                    compute_efficiency, bandwidth_efficiency, weight_bytes=2.0, kv_bytes=2.0):
+    """One layer's decode kernels on one GPU: ``(gemm_compute_s, gemm_memory_s, attn_compute_s,
+    attn_memory_s)`` (the GEMMs read the weights, attention reads the KV cache)."""
     b = np.asarray(batch, float)
     c = np.asarray(context_tokens, float)
     t = np.asarray(tp, float)
-    flops = (2.0 * _matmul_params_layer(spec) * b + 4.0 * spec.d_attn * c * b) / t
-    nbytes = (_layer_weight_bytes(spec, b, t, weight_bytes)
-              + b * c * _kv_bytes_per_token_gpu(spec, t, kv_bytes) / spec.n_layers)
-    compute_s = flops / (np.asarray(peak_flops_per_s, float) * compute_efficiency)
-    memory_s = nbytes / (np.asarray(mem_bw_bytes_per_s, float) * bandwidth_efficiency)
-    return compute_s, memory_s
+    rate = np.asarray(peak_flops_per_s, float) * compute_efficiency
+    bw = np.asarray(mem_bw_bytes_per_s, float) * bandwidth_efficiency
+    gemm_c = 2.0 * _matmul_params_layer(spec) * b / t / rate
+    gemm_m = _layer_weight_bytes(spec, b, t, weight_bytes) / bw
+    attn_c = 4.0 * spec.d_attn * c * b / t / rate
+    attn_m = b * c * _kv_bytes_per_token_gpu(spec, t, kv_bytes) / spec.n_layers / bw
+    return gemm_c, gemm_m, attn_c, attn_m
 
 
 def decode_bound(spec: ModelSpec, **kw) -> np.ndarray:
@@ -188,19 +226,21 @@ def decode_step_arrays(spec: ModelSpec, *, batch, context_tokens, tp, peak_flops
                        kv_bytes=2.0, act_bytes=2.0):
     """One decode iteration for ``batch`` sequences at ``context_tokens`` of context [s].
 
-    Every layer at its `decode_roofline` (the larger of compute and memory time) plus two
-    tensor-parallel all-reduces, then the output head. Arrays broadcast.
+    Every layer's GEMMs and attention kernel each at their roofline, one after the other
+    (module docstring), plus two tensor-parallel all-reduces, then the output head. Arrays
+    broadcast.
     """
     b = np.asarray(batch, float)
     t = np.asarray(tp, float)
-    t_c, t_m = decode_roofline(spec, batch=b, context_tokens=context_tokens, tp=t,
-                               peak_flops_per_s=peak_flops_per_s, mem_bw_bytes_per_s=mem_bw_bytes_per_s,
-                               compute_efficiency=compute_efficiency,
-                               bandwidth_efficiency=bandwidth_efficiency, weight_bytes=weight_bytes,
-                               kv_bytes=kv_bytes)
+    g_c, g_m, a_c, a_m = _decode_kernels(spec, batch=b, context_tokens=context_tokens, tp=t,
+                                         peak_flops_per_s=peak_flops_per_s,
+                                         mem_bw_bytes_per_s=mem_bw_bytes_per_s,
+                                         compute_efficiency=compute_efficiency,
+                                         bandwidth_efficiency=bandwidth_efficiency,
+                                         weight_bytes=weight_bytes, kv_bytes=kv_bytes)
     rate = np.asarray(peak_flops_per_s, float) * compute_efficiency
     bw = np.asarray(mem_bw_bytes_per_s, float) * bandwidth_efficiency
-    layer = np.maximum(t_c, t_m)
+    layer = np.maximum(g_c, g_m) + np.maximum(a_c, a_m)
     ar = _tp_allreduce(b * spec.d_model * act_bytes, t, scale_up_bw_bytes_per_s, scale_up_latency_s)
     head = np.maximum(2.0 * spec.vocab_size * spec.d_model * b / t / rate,
                       spec.vocab_size * spec.d_model * weight_bytes / t / bw)
@@ -217,8 +257,9 @@ def _tp_allreduce(nbytes, tp, bw, lat):
 def inference_arrays(spec: ModelSpec, *, tp, batch, prompt_tokens, output_tokens, peak_flops_per_s,
                       mem_bw_bytes_per_s, memory_bytes, compute_efficiency, bandwidth_efficiency,
                       scale_up_bw_bytes_per_s=np.inf, scale_up_latency_s=0.0, weight_bytes=2.0,
-                      kv_bytes=2.0, act_bytes=2.0, price_usd_per_gpu_hour=np.nan):
-    """One replica at a given batch, vectorized (every keyword broadcasts).
+                      kv_bytes=2.0, act_bytes=2.0, price_usd_per_gpu_hour=np.nan, engine=None):
+    """One replica at a given batch, vectorized (every keyword broadcasts but ``engine``, a
+    serving-engine preset for the largest batch: see `max_batch_arrays`).
 
     Returns
     -------
@@ -226,7 +267,7 @@ def inference_arrays(spec: ModelSpec, *, tp, batch, prompt_tokens, output_tokens
         ``weights_bytes, kv_bytes_per_seq, workspace_bytes, max_batch, fits`` (batch >= 1 and
         <= max_batch), ``prefill_s`` (one prompt), ``decode_step_s`` (at the mean context
         ``P + O/2``), ``tpot_s`` (decode step + the prefill share of an iteration), ``ttft_s``
-        (no queue: prefill + one decode step), ``service_s`` (a request's lifetime),
+        (no queue: the prefill, which produces the first token), ``service_s`` (a request's lifetime),
         ``requests_per_s`` (replica throughput), ``output_tokens_per_s``, ``prefill_share``
         (of the GPU time), ``cost_usd_per_hour`` (replica), ``usd_per_1m_input`` and
         ``usd_per_1m_output`` at full load.
@@ -245,7 +286,7 @@ def inference_arrays(spec: ModelSpec, *, tp, batch, prompt_tokens, output_tokens
     service = prefill + o * tpot
     rps = (b / o) / tpot
     max_b = max_batch_arrays(spec, tp=t, context_tokens=p + o, memory_bytes=memory_bytes,
-                              weight_bytes=weight_bytes, kv_bytes=kv_bytes, act_bytes=act_bytes)
+                              weight_bytes=weight_bytes, kv_bytes=kv_bytes, act_bytes=act_bytes, engine=engine)
     gpu_prefill = prefill
     gpu_decode = o * dec / b
     share = gpu_prefill / (gpu_prefill + gpu_decode)
@@ -257,7 +298,7 @@ def inference_arrays(spec: ModelSpec, *, tp, batch, prompt_tokens, output_tokens
         "workspace_bytes": _workspace_bytes(spec, t, act_bytes) + 0.0 * b,
         "max_batch": max_b, "fits": (b >= 1) & (b <= max_b),
         "prefill_s": prefill + 0.0 * b, "decode_step_s": dec, "tpot_s": tpot,
-        "ttft_s": prefill + dec, "service_s": service, "requests_per_s": rps,
+        "ttft_s": prefill + 0.0 * b, "service_s": service, "requests_per_s": rps,
         "output_tokens_per_s": rps * o, "prefill_share": share, "cost_usd_per_hour": cost_h + 0.0 * b,
         "usd_per_1m_input": cost_h * share / (req_h * p) * 1e6,
         "usd_per_1m_output": cost_h * (1.0 - share) / (req_h * o) * 1e6,
@@ -366,7 +407,7 @@ def replicas_arrays(*, rate, batch, service_s, base_ttft_s, ttft_target_s=np.inf
 
 # ---- public -----------------------------------------------------------------------------
 def _setup(model, accelerator, tp, dtype, kv_dtype, pricing, price_usd_per_gpu_hour, instance,
-           compute_efficiency, bandwidth_efficiency, catalog, store, gpus_per_node):
+           compute_efficiency, bandwidth_efficiency, catalog, store, gpus_per_node, engine=None):
     from ..hardware import Cluster, resolve_hardware
 
     spec = _spec_check(model)
@@ -409,6 +450,9 @@ def _setup(model, accelerator, tp, dtype, kv_dtype, pricing, price_usd_per_gpu_h
                scale_up_bw_bytes_per_s=hw.scale_up_bw_bytes_per_s * hw.comm_efficiency,
                scale_up_latency_s=hw.scale_up_latency_s, weight_bytes=wb, kv_bytes=kb, act_bytes=ab,
                price_usd_per_gpu_hour=hw.price_usd_per_gpu_hour)
+    if engine is not None:
+        arr["engine"] = get_engine(engine)
+        src["engine"] = arr["engine"].assumption()
     return spec, tp, dtype, kv_dtype, hw, src, arr
 
 
@@ -423,7 +467,7 @@ DEFAULT_BATCH_GRID = tuple(2 ** k for k in range(0, 12))
 def latency_curve(model, accelerator="H100-SXM", *, tp=1, prompt_tokens=512, output_tokens=256,
                   batches=None, dtype="bf16", kv_dtype=None, pricing="on_demand",
                   price_usd_per_gpu_hour=None, instance=None, compute_efficiency=None,
-                  bandwidth_efficiency=None, catalog=None, store=None, gpus_per_node=8):
+                  bandwidth_efficiency=None, catalog=None, store=None, gpus_per_node=8, engine=None):
     """TTFT, TPOT and throughput of one replica against batch size (a DataFrame).
 
     Columns: ``batch, fits, prefill_s, decode_step_s, tpot_s, ttft_s, requests_per_s,
@@ -435,7 +479,7 @@ def latency_curve(model, accelerator="H100-SXM", *, tp=1, prompt_tokens=512, out
     p, o = _check_tokens(prompt_tokens, output_tokens)
     spec, tp, dtype, kv_dtype, hw, src, arr = _setup(
         model, accelerator, tp, dtype, kv_dtype, pricing, price_usd_per_gpu_hour, instance,
-        compute_efficiency, bandwidth_efficiency, catalog, store, gpus_per_node)
+        compute_efficiency, bandwidth_efficiency, catalog, store, gpus_per_node, engine)
     b = np.asarray(batches if batches is not None else DEFAULT_BATCH_GRID, dtype=float)
     if np.any(b < 1):
         raise ValueError("batch sizes must be >= 1")
@@ -567,7 +611,7 @@ def estimate_inference(model, accelerator="H100-SXM", *, tp=1, prompt_tokens=512
                        ttft_percentile=DEFAULT_TTFT_PERCENTILE, batch=None, dtype="bf16", kv_dtype=None,
                        pricing="on_demand", price_usd_per_gpu_hour=None, instance=None,
                        compute_efficiency=None, bandwidth_efficiency=None, catalog=None, store=None,
-                       gpus_per_node=8) -> InferenceEstimate:
+                       gpus_per_node=8, engine=None) -> InferenceEstimate:
     """Estimate serving ``model`` on replicas of ``tp`` accelerators.
 
     Parameters
@@ -592,6 +636,9 @@ def estimate_inference(model, accelerator="H100-SXM", *, tp=1, prompt_tokens=512
     pricing, price_usd_per_gpu_hour, instance : price from the catalog or explicit [USD/GPU-h].
     compute_efficiency, bandwidth_efficiency : float, optional
         Override the prefill compute efficiency and decode bandwidth efficiency.
+    engine : {"vllm", "trtllm", "sglang"} or EngineSpec, optional
+        Serving-engine preset: its KV-cache memory rule and batch cap (named in ``sources``);
+        default: ``GPU_MEMORY_UTILIZATION`` of the memory, no cap.
 
     Raises
     ------
@@ -617,10 +664,10 @@ def estimate_inference(model, accelerator="H100-SXM", *, tp=1, prompt_tokens=512
                           kv_dtype=kv_dtype, pricing=pricing, price_usd_per_gpu_hour=price_usd_per_gpu_hour,
                           instance=instance, compute_efficiency=compute_efficiency,
                           bandwidth_efficiency=bandwidth_efficiency, catalog=catalog, store=store,
-                          gpus_per_node=gpus_per_node)
+                          gpus_per_node=gpus_per_node, engine=engine)
     spec, tp, dtype, kv_dtype, hw, src, arr = _setup(
         model, accelerator, tp, dtype, kv_dtype, pricing, price_usd_per_gpu_hour, instance,
-        compute_efficiency, bandwidth_efficiency, catalog, store, gpus_per_node)
+        compute_efficiency, bandwidth_efficiency, catalog, store, gpus_per_node, engine)
     max_b = curve.attrs["max_batch"]
     weights = float(_weights_per_gpu(spec, tp, arr["weight_bytes"]))
     if max_b < 1:
