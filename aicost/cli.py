@@ -212,7 +212,9 @@ def _add_catalog(sub) -> None:
                     "under $AICOST_HOME/catalog/; each refresh is also kept as price history. "
                     "Offline or on a failure: one line says what failed and which cached or "
                     "shipped data is used instead.")
-    rp.add_argument("--source", choices=("skypilot", "gpuhunt"), default="skypilot")
+    rp.add_argument("--source", choices=("skypilot", "gpuhunt"), default="skypilot",
+                    help="skypilot (public catalogs over HTTPS, default) or gpuhunt (needs the "
+                         "gpuhunt package: pip install 'aicost[gpuhunt]')")
     rp.add_argument("--providers", metavar="P1,P2", help="e.g. aws,gcp,lambda (default: "
                                                            "the main GPU clouds)")
     rp.add_argument("--version", default="v7", choices=("v6", "v7", "v8"),
@@ -224,7 +226,7 @@ def _add_catalog(sub) -> None:
     rp.set_defaults(func=_cmd_catalog_refresh)
     hp = csub.add_parser("history", help="how the price per GPU-hour of an accelerator moved")
     hp.add_argument("name", help="accelerator, any alias or prefix (h100: every H100)")
-    hp.add_argument("--provider")
+    hp.add_argument("--provider", help="only offers of this provider")
     hp.add_argument("--plot", metavar="HTML", help="also write a plotly chart to this file")
     _add_format(hp)
     hp.set_defaults(func=_cmd_catalog_history)
