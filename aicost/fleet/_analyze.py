@@ -378,7 +378,8 @@ def load(store=None, fleet_id: str | None = None):
         FROM runs WHERE kind <> 'fleet' AND context->>'$.fleet_id' = ?
         ORDER BY unit_id""", [fleet_id])
     recs = store.sql("""
-        SELECT u.unit_id, r.kind, r.name, r.dtype, r.shape, r.value, r.unit, r.seq
+        SELECT u.unit_id, r.kind, r.name, r.dtype, r.shape, r.value, r.unit, r.median_s,
+               r.min_s, r.seq
         FROM results r JOIN (SELECT run_id, context->>'$.unit_id' AS unit_id FROM runs
                              WHERE kind <> 'fleet' AND context->>'$.fleet_id' = ?) u
              USING (run_id)

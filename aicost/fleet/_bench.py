@@ -23,7 +23,8 @@ __all__ = ["FleetError", "FleetRun", "bench", "local_cluster", "records_from_uni
 UNIT_COLUMNS = ["fleet_id", "unit_id", "host", "worker", "gpu_index", "gpu_uuid", "gpu_serial",
                 "driver_version", "sku", "backend", "sm_clock_mhz", "mem_clock_mhz",
                 "max_sm_clock_mhz", "throttle_reasons", "simulated"]
-RECORD_COLUMNS = [*UNIT_COLUMNS, "kind", "name", "dtype", "shape", "metric", "value", "unit"]
+RECORD_COLUMNS = [*UNIT_COLUMNS, "kind", "name", "dtype", "shape", "metric", "value", "unit",
+                  "median_s", "min_s"]
 
 
 class FleetError(AicostError, RuntimeError):
@@ -40,7 +41,8 @@ class FleetRun:
         Id shared by every run this fleet benchmark saved (``fleet-YYYYmmddTHHMMSS-xxxxxx``).
     suite : str
     records : pandas.DataFrame
-        One row per unit x measurement: :data:`RECORD_COLUMNS` (``value`` in ``unit``).
+        One row per unit x measurement: :data:`RECORD_COLUMNS` (``value`` in ``unit``; the
+        median and best sample time ``median_s``, ``min_s`` [s] where the suite gives them).
     units : pandas.DataFrame
         One row per unit: identity, ``status`` (``ok``/``failed``), ``reason``, ``wall_s``.
     dashboard_link : str or None
@@ -383,10 +385,11 @@ def records_from_units(identities: list[dict], record_lists: list[list[dict]]):
     frames = []
     for ident, recs in zip(identities, record_lists):
         df = pd.DataFrame(recs)
-        for c in ("kind", "name", "dtype", "shape", "value", "unit"):
+        keep = ["kind", "name", "dtype", "shape", "value", "unit", "median_s", "min_s"]
+        for c in keep:
             if c not in df:
                 df[c] = None
-        df = df[["kind", "name", "dtype", "shape", "value", "unit"]].copy()
+        df = df[keep].copy()
         for k, v in ident.items():
             df[k] = v
         frames.append(df)
@@ -395,7 +398,8 @@ def records_from_units(identities: list[dict], record_lists: list[list[dict]]):
             + out["shape"].fillna("").astype(str)).str.strip()
     nth = out.assign(_b=base).groupby(["unit_id", "_b"], sort=False).cumcount()
     out["metric"] = base.where(nth == 0, base + " #" + (nth + 1).astype(str))
-    out["value"] = pd.to_numeric(out["value"], errors="coerce")
+    for c in ("value", "median_s", "min_s"):
+        out[c] = pd.to_numeric(out[c], errors="coerce")
     return out.reindex(columns=RECORD_COLUMNS)
 
 
@@ -419,7 +423,9 @@ def save(run: FleetRun, store=None) -> list[str]:
     keep = recs["unit_id"].isin(ok_units).to_numpy()
     recs = recs[keep]
     run_index = recs["unit_id"].map(pos).to_numpy()
-    results = recs[["kind", "name", "backend", "dtype", "shape", "value", "unit"]].assign(
+    cols = [c for c in ("kind", "name", "backend", "dtype", "shape", "value", "unit",
+                        "median_s", "min_s") if c in recs.columns]
+    results = recs[cols].assign(
         device=recs["sku"].to_numpy())
     batch = []
     for row in run.units.to_dict(orient="records"):

@@ -105,7 +105,7 @@ def simulate_fleet(n_nodes: int = 128, gpus_per_node: int = 8, *, slow_fraction:
         "shape": np.tile(one["shape"].to_numpy(), n_units),
         "metric": np.tile(one["metric"].to_numpy(), n_units),
         "value": values.ravel(), "unit": np.tile(units_s, n_units),
-    })[RECORD_COLUMNS]
+    }).reindex(columns=RECORD_COLUMNS)
     units = rec.drop_duplicates("unit_id")[["fleet_id", "unit_id", "host", "worker", "gpu_index",
                                             "gpu_uuid", "gpu_serial", "driver_version", "sku",
                                             "backend", "simulated"]].reset_index(drop=True)
