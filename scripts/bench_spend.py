@@ -25,13 +25,23 @@ from pathlib import Path
 PY = sys.executable
 
 
-def _child(code: str) -> dict:
-    """Run code in a fresh interpreter; it prints a JSON dict; add its peak RSS [MiB]."""
-    wrapper = (code + "\nimport resource, json as _j\n"
+def _child(code: str, mem_gib: float | None = None) -> dict:
+    """Run code in a fresh interpreter; it prints a JSON dict; add its peak RSS [MiB].
+
+    ``mem_gib`` caps the child's address space (RLIMIT_AS) so that a reader that would need more
+    memory than the machine has fails with MemoryError instead of pushing others into swap.
+    """
+    cap = ("import resource as _res\n_res.setrlimit(_res.RLIMIT_AS, "
+           f"({int(mem_gib * 2**30)}, {int(mem_gib * 2**30)}))\n" if mem_gib else "")
+    wrapper = (cap + code + "\nimport resource, json as _j\n"
                "_r['peak_rss_mib'] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024\n"
                "print('@@' + _j.dumps(_r))\n")
     out = subprocess.run([PY, "-c", wrapper], capture_output=True, text=True)
     if out.returncode != 0:
+        last = (out.stderr.strip().splitlines() or ["?"])[-1]
+        if mem_gib and ("MemoryError" in out.stderr or "bad_alloc" in out.stderr
+                        or "out of memory" in out.stderr.lower() or out.returncode < 0):
+            return {"failed": f"out of memory under a {mem_gib:g} GiB cap ({last[:120]})"}
         raise RuntimeError(out.stderr[-3000:])
     line = [x for x in out.stdout.splitlines() if x.startswith("@@")][-1]
     return json.loads(line[2:])
@@ -89,7 +99,7 @@ for whole in (False, True):
     print(f"  peak RSS {r['peak_rss_mib']:.0f} MiB")
 
 
-def bench_focus(rows: int, fmt: str, tmp: Path) -> dict:
+def bench_focus(rows: int, fmt: str, tmp: Path, pandas_mem_gib: float = 8.0) -> dict:
     path = tmp / f"focus_{rows}.{fmt}"
     hours = 8760 if rows >= 8760 * 10 else 24
     resources = max(1, rows // hours)
@@ -112,6 +122,11 @@ _r = {{'open_s': t_open, 'total_s': time.perf_counter() - t,
        'effective_usd': a.summary['effective_usd'], 'gpu_hours': a.summary['gpu_hours'],
        'unused_usd': a.summary['unused_commitment_usd']}}
 """)
+    print(f"FOCUS {fmt}: {gen['rows']:,} rows, {size / 1e6:,.0f} MB (generated in "
+          f"{gen['gen_s']:.0f} s)")
+    print(f"  aicost (DuckDB) read_focus + analyze_spend: {ours['total_s']:6.1f} s, peak RSS "
+          f"{ours['peak_rss_mib']:,.0f} MiB   reference: 10M rows < 60 s, bounded memory",
+          flush=True)
     reader = "pd.read_parquet(p)" if fmt == "parquet" else "pd.read_csv(p)"
     pand = _child(f"""
 import time, json, pandas as pd
@@ -125,11 +140,11 @@ team = df['Tags'].str.extract(r'"team":"([^"]*)"')[0]
 unused = df.loc[df['CommitmentDiscountStatus'] == 'Unused'].groupby(team)['EffectiveCost'].sum()
 _r = {{'read_s': t_read, 'total_s': time.perf_counter() - t,
        'effective_usd': float(df['EffectiveCost'].sum()), 'unused_usd': float(unused.sum())}}
-""")
-    print(f"FOCUS {fmt}: {gen['rows']:,} rows, {size / 1e6:,.0f} MB (generated in "
-          f"{gen['gen_s']:.0f} s)")
-    print(f"  aicost (DuckDB) read_focus + analyze_spend: {ours['total_s']:6.1f} s, peak RSS "
-          f"{ours['peak_rss_mib']:,.0f} MiB   reference: 10M rows < 60 s, bounded memory")
+""", mem_gib=pandas_mem_gib)
+    if "failed" in pand:
+        print(f"  pandas {reader.split('(')[0]} + the same summary: failed, {pand['failed']}")
+        path.unlink()
+        return {"rows": gen["rows"], "ours": ours, "pandas": pand}
     print(f"  pandas {reader.split('(')[0]} + the same summary: {pand['total_s']:6.1f} s, peak RSS "
           f"{pand['peak_rss_mib']:,.0f} MiB (read alone {pand['read_s']:.1f} s)")
     agree = abs(ours['effective_usd'] - pand['effective_usd']) <= 1e-6 * max(1, pand['effective_usd'])
@@ -145,6 +160,9 @@ def main() -> None:
     ap.add_argument("--csv-rows", type=int, default=1_000_000, help="CSV bill rows (0: skip)")
     ap.add_argument("--growth", action="store_true",
                     help="also time 1/10 and 1/100 of --rows to show the growth")
+    ap.add_argument("--pandas-mem-gib", type=float, default=8.0,
+                    help="address-space cap of the pandas comparison [GiB] (it needs about "
+                         "1.7 GiB per million rows)")
     ap.add_argument("--skip-focus", action="store_true")
     ap.add_argument("--skip-portfolio", action="store_true")
     args = ap.parse_args()
@@ -159,9 +177,9 @@ def main() -> None:
         if args.growth:
             sizes = [args.rows // 100, args.rows // 10, args.rows]
         for n in sizes:
-            bench_focus(n, "parquet", tmp)
+            bench_focus(n, "parquet", tmp, args.pandas_mem_gib)
         if args.csv_rows:
-            bench_focus(args.csv_rows, "csv", tmp)
+            bench_focus(args.csv_rows, "csv", tmp, args.pandas_mem_gib)
 
 
 if __name__ == "__main__":
