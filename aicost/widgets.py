@@ -788,8 +788,6 @@ class SpendPortfolio(Dashboard):
         return self._cache[key]
 
     def _update(self) -> None:
-        from .spend._portfolio import evaluate_commitments
-
         discount = float(self.value("discount"))
         port = self._portfolio(discount, self.value("term"))
         self.portfolio = port
@@ -799,7 +797,7 @@ class SpendPortfolio(Dashboard):
         committed = (port.hourly.pivot_table(index="timestamp", columns="accelerator",
                                              values="committed_gpus", aggfunc="sum")
                      [port.inputs["pools"]].to_numpy().T)
-        ev = evaluate_commitments(d, s, committed, port.summary["committed_usd"],
+        ev = self._spend.evaluate_commitments(d, s, committed, port.summary["committed_usd"],
                                   port.inputs["on_demand"], port.inputs["spot"])
         tot = d.sum(axis=0)
         order = np.argsort(-tot, kind="stable")
