@@ -201,7 +201,7 @@ def _fold(value) -> str:
 
 def _row_key(spec: TableSpec, row: dict) -> tuple:
     if spec.name == "instances":
-        return tuple(str(row.get(k) or "").strip().lower() for k in spec.key)
+        return tuple([str(row.get(k) or "").strip().lower() for k in spec.key])
     return (_fold(row.get("name")),)
 
 
@@ -365,6 +365,7 @@ def _merge(tables, spec: TableSpec, header, rows, path, check_header: bool = Tru
                                    path=path, row=1, column=col)
     base = tables[spec.name]
     index = _KeyIndex(spec, base)
+    required = [c.name for c in spec.columns if c.required]
     seen: dict[tuple, int] = {}
     for line, fields in rows:
         row = _convert_row(spec, header, fields, path, line, need_required=False)
@@ -381,8 +382,8 @@ def _merge(tables, spec: TableSpec, header, rows, path, check_header: bool = Tru
                 path=path, row=line, column=spec.key[-1] if spec.name == "instances" else "name")
         seen[key] = line
         targets = index.matching(row)
-        given = {k: v for k, v in row.items() if v is not None and k != _ORIGIN}
         if targets:
+            given = {k: v for k, v in row.items() if v is not None and k != _ORIGIN}
             if not any(k not in spec.key for k in given):
                 continue  # nothing to change
             for i in targets:
@@ -397,12 +398,12 @@ def _merge(tables, spec: TableSpec, header, rows, path, check_header: bool = Tru
                 new[_ORIGIN] = (path, line)
                 base[i] = new
             continue
-        for col in spec.columns:
-            if col.required and row.get(col.name) is None:
+        for name in required:
+            if row.get(name) is None:
                 raise CatalogError(
                     f"expected a value: {_key_text(spec, row)} matches no catalog row, so this "
                     "is a new row and needs every required column", path=path, row=line,
-                    column=col.name)
+                    column=name)
         base.append(row)
         index.add(len(base) - 1)
 
@@ -508,28 +509,36 @@ def _cross_check(tables: dict[str, list[dict]]) -> tuple[_NameIndex, _NameIndex,
     sto = _NameIndex("storage tier", tables["storage"])
     accs = tables["accelerators"]
     fabs = tables["fabrics"]
+    acc_memo: dict = {}  # user files repeat a few names over many rows: resolve each once
+    fab_memo: dict = {}
     for j, r in enumerate(tables["instances"]):
         path, line = r[_ORIGIN]
-        i = acc.get(r["accelerator"])
+        name = r["accelerator"]
+        i = acc_memo[name] if name in acc_memo else acc_memo.setdefault(name, acc.get(name))
         if i is None:
             sugg = acc.suggest(r["accelerator"])
             hint = ("; did you mean " + " or ".join(repr(s) for s in sugg) + "?") if sugg else ""
             raise CatalogError(
                 f"unknown accelerator {r['accelerator']!r}{hint} (add it to accelerators.csv "
                 "or a user accelerators file first)", path=path, row=line, column="accelerator")
-        new = dict(r)
-        new["accelerator"] = accs[i]["name"]
+        changes = {}
+        if accs[i]["name"] != name:
+            changes["accelerator"] = accs[i]["name"]
         for col in ("scale_up_fabric", "scale_out_fabric"):
-            if r.get(col) is None:
+            fname = r.get(col)
+            if fname is None:
                 continue
-            k = fab.get(r[col])
+            k = fab_memo[fname] if fname in fab_memo else fab_memo.setdefault(fname,
+                                                                               fab.get(fname))
             if k is None:
                 sugg = fab.suggest(r[col])
                 hint = ("; did you mean " + " or ".join(repr(s) for s in sugg) + "?") if sugg else ""
                 raise CatalogError(f"unknown fabric {r[col]!r}{hint}", path=path, row=line,
                                    column=col)
-            new[col] = fabs[k]["name"]
-        tables["instances"][j] = new
+            if fabs[k]["name"] != fname:
+                changes[col] = fabs[k]["name"]
+        if changes:  # canonical spellings; rows are never shared, so a copy only when needed
+            tables["instances"][j] = {**r, **changes}
     return acc, fab, sto
 
 
