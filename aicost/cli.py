@@ -1142,7 +1142,7 @@ def _check_destinations(args) -> None:
     command = getattr(args, "command", None)
     if command in ("report", "demo") and isinstance(getattr(args, "output", None), str):
         _check_output_file(args.output, "-o")
-    if (command == "bench" and not getattr(args, "no_store", True)
+    if (command in ("bench", "demo") and not getattr(args, "no_store", True)
             and not getattr(args, "list_backends", False)):
         from .store import Store
 
