@@ -373,3 +373,20 @@ def test_cli_list_says_how_old_the_prices_are(capsys):
     assert main(["catalog", "list", "instances", "--format", "csv"]) == 0
     captured = capsys.readouterr()
     assert "prices as of" not in captured.out and "prices as of 2025-10-01" in captured.err
+
+
+def test_price_history_figure(server, aicost_home, store):
+    from aicost import viz
+
+    _refresh(server, aicost_home, store, providers="nebius", now=T0)
+    server.files["/catalogs/v7/nebius/vms.csv"] = NEBIUS.replace(b",28.00,", b",24.00,")
+    _refresh(server, aicost_home, store, providers="nebius", now=T1)
+    fig = viz.price_history_figure(price_history("H200-SXM", provider="nebius", store=store))
+    (trace,) = fig.data  # one line: nebius H200-SXM, the cheapest offer at each time
+    assert trace.name == "nebius H200-SXM"
+    # refresh at T0 ($3.50), the shipped row (as_of 2026-11-30, $28/8), refresh at T1 ($24/8)
+    assert list(trace.y) == [3.5, 3.5, 3.0]
+    empty = viz.price_history_figure(price_history("H200-SXM", provider="nebius",
+                                                   store=Store(":memory:"),
+                                                   include_shipped=False))
+    assert not empty.data and "aicost catalog refresh" in empty.layout.annotations[0].text
