@@ -196,7 +196,8 @@ def _server_main(conn, bind_host: str, port: int, streams: int, deadline_s: floa
 
     # each stream keeps its own (time, cumulative bytes) samples: no shared sampler whose first
     # sample waits for every thread to start, nothing to interpolate across other streams' stalls
-    period = max(_SAMPLE_PERIOD_S, deadline_s / _MAX_SAMPLES_PER_STREAM)
+    run_s = max(deadline_s - _SETUP_TIMEOUT_S - 2 * _IO_TIMEOUT_S, 0.0)  # omit + duration
+    period = max(_SAMPLE_PERIOD_S, run_s / _MAX_SAMPLES_PER_STREAM)
     times = [array("d") for _ in range(streams)]
     totals = [array("d") for _ in range(streams)]
 
@@ -538,8 +539,6 @@ def measure_tcp(
         _, got, uncertain, per_stream, server_errors = msg
         if server_errors:
             raise OSError(f"the TCP server failed: {server_errors[0]}")
-        if os.environ.get("AICOST_DEBUG_TCP"):
-            print(f"tcp window: {got:.0f} B, edge uncertainty {uncertain:.0f} B")
         if got <= 0 or 2 * uncertain > _MAX_EDGE_UNCERTAINTY * got:
             why = (f"the receiver's byte counts around its edges leave +-{2 * uncertain / got:.0%}"
                    f" of the bytes uncertain (at most {_MAX_EDGE_UNCERTAINTY:.0%} allowed)"
