@@ -1,0 +1,265 @@
+"""aicost.fleet: a real LocalCluster end to end, a worker killed mid-run, the outlier logic on
+real measurements with a known slow unit, pricing, efficiency, NCCL pairs under a mock."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from aicost import fleet
+from aicost.store import Store
+
+distributed = pytest.importorskip("distributed")
+
+DATA = Path(__file__).parent / "data" / "fleet"
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    from distributed import Client
+
+    with fleet.local_cluster(2, gpu=False) as cl, Client(cl) as client:
+        yield client
+
+
+@pytest.mark.slow
+def test_local_cluster_end_to_end_into_store(cluster, tmp_path):
+    store = Store(tmp_path / "fleet.duckdb")
+    run = fleet.bench(cluster, "smoke", store=store, progress=False)
+    assert len(run.units) == 2 and set(run.units["status"]) == {"ok"}
+    assert run.failures.empty and run.missing == []
+    assert set(run.records["metric"].str.split().str[0]) == {"gemm", "triad"}
+    assert (run.records["value"] > 0).all()
+    assert run.records["gpu_index"].isna().all()  # CPU-only workers: no GPU identity
+    assert run.dashboard_link and run.dashboard_link.startswith("http")
+    # one transaction: 2 unit runs + 1 fleet summary, all sharing the fleet id
+    runs = store.runs()
+    assert sorted(runs["kind"]) == ["compute", "compute", "fleet"]
+    back = fleet.load(store)
+    assert back.fleet_id == run.fleet_id
+    cols = ["unit_id", "metric", "value"]
+    pd.testing.assert_frame_equal(
+        back.records[cols].sort_values(cols[:2]).reset_index(drop=True),
+        run.records[cols].sort_values(cols[:2]).reset_index(drop=True))
+
+
+@pytest.mark.slow
+def test_worker_killed_mid_run_keeps_others_and_reruns_missing(cluster, tmp_path):
+    store = Store(tmp_path / "fleet.duckdb")
+    pids = cluster.run(os.getpid)
+    names = cluster.run_on_scheduler(
+        lambda dask_scheduler: {a: str(w.name) for a, w in dask_scheduler.workers.items()})
+    victim = next(a for a in pids if names[a] == "1")
+    box = {}
+    t = threading.Thread(target=lambda: box.update(
+        run=fleet.bench(cluster, "smoke", store=store, progress=False, poll_s=0.2)))
+    t.start()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:  # kill worker 1 while it is measuring
+        busy = cluster.processing()
+        if any(k.startswith("aicost-fleet") for k in busy.get(victim, ())):
+            break
+        time.sleep(0.05)
+    os.kill(pids[victim], signal.SIGKILL)
+    t.join(120)
+    run = box["run"]
+    assert list(run.missing) == ["1"]
+    reason = run.failures["reason"].iloc[0]
+    assert "left the cluster" in reason or "KilledWorker" in reason
+    ok = run.units[run.units["status"] == "ok"]
+    assert list(ok["worker"]) == ["0"] and len(run.records) == 2  # worker 0's results kept
+    # the store holds the failed unit as a partial run with the reason, nothing half-written
+    runs = store.runs()
+    assert runs["partial"].sum() == 2  # the failed unit and the fleet summary
+    assert sorted(runs["n_results"]) == [0, 0, 2]
+    # rerun only what is missing (the nanny restarted worker "1")
+    cluster.wait_for_workers(2, timeout=60)
+    again = fleet.bench(cluster, "smoke", workers=run.missing, store=store, progress=False)
+    assert list(again.units["worker"]) == ["1"] and set(again.units["status"]) == {"ok"}
+
+
+def test_unknown_worker_name_says_what_exists(cluster):
+    with pytest.raises(fleet.FleetError, match="no worker named '7'"):
+        fleet.bench(cluster, "smoke", workers=["7"], store=False, progress=False)
+
+
+def test_bad_suite_and_address():
+    with pytest.raises(ValueError, match="smoke, quick, full"):
+        fleet.bench("tcp://127.0.0.1:1", "fastest", store=False)
+    with pytest.raises(fleet.FleetError, match="cannot reach the Dask scheduler"):
+        fleet.bench("tcp://127.0.0.1:1", "smoke", store=False)
+
+
+def _threads_records():
+    return pd.read_csv(DATA / "cpu_slow_unit.csv")
+
+
+def test_outlier_logic_flags_the_real_slow_unit():
+    """Records measured on this machine (scripts/make_fleet_test_data.py, best-sample rates):
+    6 units on the Numba backend and one on the NumPy backend, whose STREAM triad makes a
+    temporary (slower by construction). The measurement also found unit5, configured like the
+    normal ones, slow on the triad in all 3 rounds (cause unknown: a slow-but-not-failed unit,
+    the kind the analysis exists for); GEMM (BLAS, the same in both backends) flags nothing."""
+    recs = _threads_records()
+    an = fleet.analyze(recs)
+    slow = an.slow_units()
+    known = [u for u in recs["unit_id"].unique() if u.endswith("-numpy")]
+    assert len(known) == 1 and known[0] in set(slow["unit_id"])
+    assert set(slow["metric"].str.split().str[0]) == {"triad"}
+    assert set(slow["unit_id"]) == {known[0], "vm/worker-1/unit5"}
+    row = slow.set_index("unit_id").loc[known[0]]
+    assert row["slower_pct"] > 100 and row["score"] > an.threshold
+    assert set(an.stragglers["unit_id"]) == set(slow["unit_id"])
+    d = an.distribution.set_index("metric")
+    for m in d.index:
+        assert d.loc[m, "p5"] <= d.loc[m, "median"] <= d.loc[m, "p95"]
+
+
+def test_outlier_score_matches_hand_computation():
+    recs = _threads_records()
+    recs = recs[recs["metric"].str.startswith("triad")]
+    v = recs["value"].to_numpy()
+    med = pd.Series(v).median()
+    mad = (pd.Series(v) - med).abs().median()
+    an = fleet.analyze(recs)
+    s = an.scores.set_index("unit_id")["score"]
+    for u, x in zip(recs["unit_id"], v):
+        assert s[u] == pytest.approx((med - x) / max(1.4826 * mad, 0.005 * med))
+
+
+def test_thresholds_and_min_units():
+    recs = _threads_records()
+    assert fleet.analyze(recs, threshold=1e9).stragglers.empty
+    few = recs[recs["unit_id"].isin(recs["unit_id"].unique()[-2:])]
+    assert not fleet.analyze(few).scores["slow"].any()  # 2 units: nothing to compare with
+    with pytest.raises(ValueError, match="threshold"):
+        fleet.analyze(recs, threshold=0)
+
+
+def test_simulated_fleet_finds_its_slow_units_and_prices_nodes():
+    run = fleet.simulate_fleet(8, 8, slow_fraction=0.05, seed=3)
+    assert run.records["simulated"].all()
+    truly = set(run.units.loc[run.units["simulated_slow"], "unit_id"])
+    assert truly
+    an = fleet.analyze(run)
+    gemm = an.slow_units()
+    gemm = set(gemm[gemm["metric"].str.startswith("gemm bf16")]["unit_id"])
+    assert gemm <= truly and len(gemm) >= len(truly) - 1
+    prices = fleet.price_per_node(run, providers=["aws", "runpod"])
+    assert set(prices["provider"]) == {"aws", "runpod"} and len(prices) == 16
+    row = prices[prices["provider"] == "aws"].iloc[0]
+    assert row["usd_per_bf16_pflop_hour"] == pytest.approx(
+        row["price_usd_per_hour"] / row["measured_bf16_pflops"])
+    assert row["price_usd_per_hour"] == pytest.approx(8 * 7.91)
+
+
+def test_efficiency_per_sku_percentile():
+    run = fleet.simulate_fleet(4, 8, seed=1)
+    med = fleet.efficiency(run)
+    low = fleet.efficiency(run, percentile=10)
+    (name, e), = med.items()
+    assert name == "H200-SXM" and e.measured and "fleet p50 of 32 units" in e.source
+    assert 0.6 < e.value < 0.85 and low[name].value < e.value
+    assert fleet.efficiency(_threads_records()) == {}  # CPUs: not in the catalog
+
+
+def test_save_is_one_transaction(tmp_path, monkeypatch):
+    store = Store(tmp_path / "s.duckdb")
+    run = fleet.simulate_fleet(2, 2, seed=0)
+    ids = fleet.save(run, store)
+    assert len(ids) == 5
+    assert len(fleet.load(store).records) == len(run.records)
+    bad = fleet.simulate_fleet(2, 2, seed=1)
+    bad.records["value"] = bad.records["value"].astype(object)
+    bad.records.loc[bad.records.index[-1], "value"] = "not a number"
+    with pytest.raises(ValueError):
+        fleet.save(bad, store)
+    assert len(store.runs()) == 5  # nothing of the failed batch
+
+
+def test_nccl_pairs_with_a_mock_and_slow_pair():
+    calls = []
+
+    def measure(ops, sizes, devices, warmup, iters):
+        calls.append(tuple(devices))
+        bw = 100e9 if devices != [1, 3] else 60e9
+        return pd.DataFrame([{"size_bytes": sizes[0], "value": bw, "median_s": 1e-3,
+                              "params": {"algbw_bytes_per_s": bw}, "device": "4x mock"}])
+
+    pairs = fleet.nccl_pairs([0, 1, 2, 3], measure=measure)
+    assert calls == [(0, 1), (0, 2), (0, 3), (1, 2), (1, 3), (2, 3)]
+    flagged = fleet.flag_slow_pairs(pairs)
+    assert flagged[flagged["slow"]][["gpu_a", "gpu_b"]].values.tolist() == [[1, 3]]
+
+
+def test_nccl_pairs_needs_two_gpus():
+    from aicost import BackendUnavailableError
+
+    with pytest.raises(BackendUnavailableError, match="two GPUs"):
+        fleet.nccl_pairs([0])
+
+
+def test_unit_planning_one_per_gpu_once_per_host():
+    from aicost.fleet import _bench  # same package: the planner is private
+
+    workers = {"tcp://a:1": {"name": "0", "host": "a"}, "tcp://a:2": {"name": "1", "host": "a"},
+               "tcp://b:1": {"name": "2", "host": "b"}, "tcp://c:1": {"name": "3", "host": "c"}}
+    gpus = [{"gpu_index": i, "gpu_uuid": f"GPU-{i}"} for i in range(2)]
+    probes = {"tcp://a:1": {"host": "a", "gpus": gpus, "cuda_visible_devices": None},
+              "tcp://a:2": {"host": "a", "gpus": gpus, "cuda_visible_devices": None},
+              "tcp://b:1": {"host": "b", "gpus": gpus, "cuda_visible_devices": "1,0"},
+              "tcp://c:1": {"host": "c", "gpus": [], "cuda_visible_devices": None}}
+    units = _bench._plan_units(workers, probes, None)
+    got = [(u["unit_id"], u["worker"], u["isolate"]) for u in units]
+    assert got == [("a/gpu0", "0", True), ("a/gpu1", "0", True), ("b/gpu1", "2", False),
+                   ("c/worker-3", "3", False)]
+
+
+def test_gpu_inventory_without_nvml_is_empty_and_probe_describes_worker():
+    pytest.importorskip("numpy")
+    inv = fleet.gpu_inventory()
+    if inv:  # a GPU machine: every record names its GPU
+        assert {"gpu_index", "gpu_uuid", "driver_version", "throttle_reasons"} <= set(inv[0])
+    else:
+        assert fleet.probe()["gpus"] == []
+
+
+@pytest.mark.requires_gpu
+def test_nccl_pairs_on_real_gpus():
+    from conftest import HAS_GPU
+
+    if not HAS_GPU:
+        pytest.skip("needs CUDA GPUs")
+    from aicost import network
+
+    n, _ = network.gpu_count()
+    if n < 2:
+        pytest.skip("needs two GPUs")
+    pairs = fleet.nccl_pairs(nbytes=64 * 2**20, iters=5)
+    assert len(pairs) == n * (n - 1) // 2 and (pairs["busbw_bytes_per_s"] > 0).all()
+
+
+def test_cli_fleet_analyze_reads_the_newest_stored_fleet(capsys):
+    from aicost.cli import main
+
+    fleet.save(fleet.simulate_fleet(4, 8, slow_fraction=0.1, seed=2), Store())
+    assert main(["fleet", "analyze"]) == 0
+    out = capsys.readouterr().out
+    assert "FleetAnalysis(32 units" in out and "stragglers" in out
+    assert main(["fleet", "analyze", "--format", "csv"]) == 0
+    assert capsys.readouterr().out.startswith("unit_id,")
+    assert main(["fleet", "analyze", "fleet-nope"]) == 2
+
+
+@pytest.mark.slow
+def test_cli_fleet_bench_local(capsys):
+    from aicost.cli import main
+
+    assert main(["fleet", "bench", "--local", "2", "--suite", "smoke", "--no-store"]) == 0
+    assert "2 of 2 units measured" in capsys.readouterr().out
