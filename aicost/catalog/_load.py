@@ -36,6 +36,7 @@ import pandas as pd
 
 from .._errors import CatalogError, CatalogWarning, UnknownNameError, did_you_mean
 from .._paths import data_dir
+from ._cache import refreshed_frames, refreshed_stamps
 from ._records import PRICINGS, Accelerator, Fabric, Instance, StorageTier, normalize_pricing
 from ._schema import TABLE_ALIASES, TABLES, TableSpec, convert_cell, normalize_name
 from ._skypilot import import_skypilot
@@ -145,6 +146,10 @@ def _header_columns(spec: TableSpec, header: tuple[str, ...]) -> tuple:
     return cols
 
 
+#: date cell text -> date, as convert_cell returned it (valid dates only)
+_DATES: dict = {}
+
+
 def _fast_number(col, text: str):
     """The number convert_cell would return for a valid cell, or None (then convert_cell
     decides, with its error message). ``float`` accepts what the schema's number pattern does,
@@ -178,7 +183,17 @@ def _convert_row(spec: TableSpec, header: list[str], fields: list[str], path: st
         if col.kind == "str":  # as convert_cell does, without its call per cell
             row[col_name] = text.strip()
             continue
-        value = _fast_number(col, text) if col.kind in ("float", "int") else None
+        kind = col.kind
+        if kind == "date":  # a file repeats a few dates over many rows: convert each once
+            value = _DATES.get(text)
+            if value is None:
+                value = convert_cell(col, text, path=path, line=line)
+                if len(_DATES) > 4096:
+                    _DATES.clear()
+                _DATES[text] = value
+            row[col_name] = value
+            continue
+        value = _fast_number(col, text) if kind in ("float", "int") else None
         row[col_name] = (value if value is not None
                          else convert_cell(col, text, path=path, line=line))
         if col_name in _PRICE_COLUMNS and row[col_name] == 0:
@@ -340,6 +355,8 @@ def _apply_import(tables: dict[str, list[dict]], df: pd.DataFrame, path: str) ->
                 continue
             beside.append((old, row))
         base.append(row)
+    if df.attrs.get("aicost_quiet"):  # a refreshed catalog: refresh() reported it already
+        return
     summary = df.attrs.get("summary")
     if summary is not None and (summary.rows_dropped or summary.unknown_accelerators):
         warnings.warn(f"SkyPilot import {summary.line()}", CatalogWarning, stacklevel=4)
@@ -967,8 +984,9 @@ def _stamp(path: str) -> tuple[str, int, int]:
     return (path, st.st_mtime_ns, st.st_size)
 
 
-def load(extra=None, *, base: str | os.PathLike | None = None) -> Catalog:
-    """Load the catalog: the shipped CSVs plus user files that add or override rows.
+def load(extra=None, *, base: str | os.PathLike | None = None,
+         refreshed: bool = True) -> Catalog:
+    """Load the catalog: the shipped CSVs, the refreshed catalogs, user files overriding rows.
 
     Parameters
     ----------
@@ -979,6 +997,11 @@ def load(extra=None, *, base: str | os.PathLike | None = None) -> Catalog:
     base : path, optional
         A directory holding ``accelerators.csv``, ``instances.csv``, ``storage_tiers.csv``
         and ``fabrics.csv`` to use instead of the shipped ones.
+    refreshed : bool
+        Include the catalogs ``aicost catalog refresh`` cached under
+        ``$AICOST_HOME/catalog/`` (default True; without a refresh there are none). They
+        come after the shipped rows and before ``extra``; an imported offer never replaces a
+        curated row (both are listed). Ignored with ``base``.
 
     Returns
     -------
@@ -998,19 +1021,20 @@ def load(extra=None, *, base: str | os.PathLike | None = None) -> Catalog:
     else:
         items = list(extra)
     base_dir = Path(base) if base is not None else _shipped_dir()
+    fresh = refreshed_stamps() if refreshed and base is None else ()
     if any(isinstance(x, pd.DataFrame) for x in items):
-        return _build(base_dir, items)
+        return _build(base_dir, [*refreshed_frames(fresh), *items])
     for x in items:
         if not isinstance(x, (str, os.PathLike)):
             raise TypeError(f"extra must hold paths or DataFrames, got {type(x).__name__}")
     stamps = tuple(_stamp(str(Path(x))) for x in items)
     base_stamp = tuple(_stamp(str(base_dir / s.filename)) for s in TABLES.values())
-    return _load_cached_with(str(base_dir), base_stamp, stamps).copy()
+    return _load_cached_with(str(base_dir), base_stamp, stamps, fresh).copy()
 
 
 @functools.lru_cache(maxsize=16)
-def _load_cached_with(base: str, base_stamp, extras) -> Catalog:
-    return _build(Path(base), [e[0] for e in extras])
+def _load_cached_with(base: str, base_stamp, extras, fresh=()) -> Catalog:
+    return _build(Path(base), [*refreshed_frames(fresh), *(e[0] for e in extras)])
 
 
 def _cache_clear() -> None:
