@@ -201,8 +201,9 @@ def _add_catalog(sub) -> None:
                     help="user CSV adding or overriding rows (repeatable)")
     lp.add_argument("--all", action="store_true",
                     help="every column in the table format (csv and json always have all)")
-    lp.add_argument("--refreshed", action="store_true",
-                    help="include the catalogs fetched by `aicost catalog refresh`")
+    lp.add_argument("--shipped", action="store_true",
+                    help="leave out the catalogs fetched by `aicost catalog refresh` (they are "
+                         "included by default once fetched)")
     _add_format(lp)
     lp.set_defaults(func=_cmd_catalog_list)
     rp = csub.add_parser(
@@ -266,8 +267,7 @@ _TABLE_COLUMNS = {
 def _cmd_catalog_list(args) -> int:
     from . import catalog
 
-    cat = (catalog.load_refreshed() if getattr(args, "refreshed", False)
-           else catalog.load(extra=args.extra or None))
+    cat = catalog.load(extra=args.extra or None, refreshed=not args.shipped)
     df = cat.table(args.table, provider=args.provider)
     if args.accelerator:
         if "accelerator" not in df.columns:

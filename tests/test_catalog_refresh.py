@@ -390,3 +390,21 @@ def test_price_history_figure(server, aicost_home, store):
                                                    store=Store(":memory:"),
                                                    include_shipped=False))
     assert not empty.data and "aicost catalog refresh" in empty.layout.annotations[0].text
+
+
+def test_load_includes_the_refreshed_catalogs_quietly(server, aicost_home, store, tmp_path):
+    import warnings
+
+    before = len(load().instances)
+    _refresh(server, aicost_home, store, providers="hyperbolic")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # refresh() already said what it dropped
+        cat = load()
+    assert len(cat.instances) == before + 37 - 3  # 3 hyperbolic offers are shipped rows already
+    assert len(load(refreshed=False).instances) == before
+    # a negotiated price (user file) applies after the refreshed catalogs
+    mine = tmp_path / "negotiated.csv"
+    mine.write_text("provider,instance_type,region,price_on_demand_usd_per_hour\n"
+                    "hyperbolic,2x-RTX4090-21-90,default,0.44\n")
+    row = load(extra=mine).instance("2x-RTX4090-21-90", provider="hyperbolic")
+    assert row.price_on_demand_usd_per_hour == 0.44

@@ -22,8 +22,19 @@ from ._records import (
     UnknownPricingError,
     normalize_pricing,
 )
+from ._refresh import (
+    RefreshReport,
+    RefreshResult,
+    catalog_status,
+    load_refreshed,
+    oldest_as_of,
+    price_age_note,
+    price_history,
+    prices_as_of,
+    refresh,
+)
 from ._schema import normalize_name
-from ._skypilot import from_skypilot
+from ._skypilot import ImportSummary, from_skypilot
 
 # PRICINGS (pricing name -> instance price column) is public: it is aicost's one pricing
 # vocabulary. The other named constants (TABLES, PLAUSIBLE_USD_PER_GPU_HOUR,
@@ -32,13 +43,23 @@ __all__ = [
     "Accelerator",
     "Catalog",
     "Fabric",
+    "ImportSummary",
     "Instance",
     "PRICINGS",
+    "RefreshReport",
+    "RefreshResult",
     "StorageTier",
     "UnknownPricingError",
+    "catalog_status",
     "from_skypilot",
     "load",
+    "load_refreshed",
     "normalize_name",
     "normalize_pricing",
+    "oldest_as_of",
+    "price_age_note",
+    "price_history",
+    "prices_as_of",
     "read_table",
+    "refresh",
 ]

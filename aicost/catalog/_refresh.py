@@ -23,7 +23,6 @@ beside it (url, etag, last_modified, fetched_at, checked_at, sha256, bytes).
 from __future__ import annotations
 
 import datetime as _dt
-import functools
 import hashlib
 import html
 import http.client
@@ -38,7 +37,7 @@ from pathlib import Path
 import pandas as pd
 
 from .._errors import CatalogError
-from .._paths import aicost_home
+from ._cache import SOURCES, cache_dir, cached_files, import_cached, parse_time, read_meta
 from ._load import Catalog, load
 from ._skypilot import SKYPILOT_REQUIRED_COLUMNS, ImportSummary, import_skypilot
 
@@ -61,7 +60,6 @@ __all__ = [
 
 #: where SkyPilot publishes its catalogs (raw files of the public repository's main branch)
 SKYPILOT_BASE_URL = "https://raw.githubusercontent.com/skypilot-org/skypilot-catalog/master/catalogs"
-SOURCES = ("skypilot", "gpuhunt")
 #: providers refreshed when none are named (SkyPilot catalog directories with GPU offers)
 DEFAULT_PROVIDERS = ("aws", "gcp", "azure", "lambda", "oci", "runpod", "nebius", "vast",
                      "cudo", "fluidstack", "paperspace", "hyperbolic", "do", "primeintellect",
@@ -139,12 +137,6 @@ class RefreshReport:
 
 
 # ============================================================================ cache
-def cache_dir(source: str = "skypilot", home: str | os.PathLike | None = None) -> Path:
-    """``$AICOST_HOME/catalog/<source>`` (not created here)."""
-    base = Path(home) if home is not None else aicost_home()
-    return base / "catalog" / source
-
-
 def _atomic_write(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` so that readers see the old file or the new one, never half."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -161,28 +153,6 @@ def _atomic_write(path: Path, data: bytes) -> None:
         except FileNotFoundError:
             pass
         raise
-
-
-def _read_meta(folder: Path) -> dict | None:
-    """The cache's meta.json, or None when missing, unreadable or not matching the file."""
-    try:
-        meta = json.loads((folder / "meta.json").read_text())
-        data = (folder / "vms.csv").read_bytes()
-    except (OSError, ValueError):
-        return None
-    if not isinstance(meta, dict) or meta.get("sha256") != hashlib.sha256(data).hexdigest():
-        return None
-    return meta
-
-
-def _parse_time(text) -> _dt.datetime | None:
-    if not text:
-        return None
-    try:
-        t = _dt.datetime.fromisoformat(str(text))
-    except ValueError:
-        return None
-    return t if t.tzinfo else t.replace(tzinfo=_dt.timezone.utc)
 
 
 # ============================================================================ fetching
@@ -263,7 +233,7 @@ def _fallback_text(meta: dict | None, provider: str) -> str:
 def _refresh_skypilot(provider: str, base_url: str, version: str, folder: Path,
                       timeout_s: float, max_bytes: int, now: _dt.datetime):
     url = f"{base_url.rstrip('/')}/{version}/{provider}/vms.csv"
-    meta = _read_meta(folder)
+    meta = read_meta(folder)
     try:
         status, body, headers = _fetch(url, meta, timeout_s, max_bytes)
         if status == 304:
@@ -271,18 +241,18 @@ def _refresh_skypilot(provider: str, base_url: str, version: str, folder: Path,
                 raise _FetchError("HTTP 304 Not Modified but no cached copy to reuse")
             meta["checked_at"] = now.isoformat()
             _atomic_write(folder / "meta.json", json.dumps(meta, indent=1).encode())
-            df = _import_cached(folder, meta)
+            df = import_cached(folder, meta)
             return RefreshResult(
                 "skypilot", provider, url, "unchanged", str(folder / "vms.csv"),
-                _parse_time(meta.get("fetched_at")), len(df),
+                parse_time(meta.get("fetched_at")), len(df),
                 f"{provider}: unchanged since {str(meta.get('fetched_at'))[:16]} (HTTP 304); "
                 f"{len(df)} offers", df.attrs.get("summary")), df
         text, df = _validate(body, url, provider, now, version)
     except _FetchError as exc:
-        df = _import_cached(folder, meta) if meta else None
+        df = import_cached(folder, meta) if meta else None
         return RefreshResult(
             "skypilot", provider, url, "failed", str(folder / "vms.csv") if meta else None,
-            _parse_time(meta.get("fetched_at")) if meta else None, 0 if df is None else len(df),
+            parse_time(meta.get("fetched_at")) if meta else None, 0 if df is None else len(df),
             f"aicost catalog refresh: {provider}: {url}: {exc}; "
             f"{_fallback_text(meta, provider)}"), None
     # the data first, then the meta naming its hash: a crash in between leaves a meta that
@@ -296,13 +266,6 @@ def _refresh_skypilot(provider: str, base_url: str, version: str, folder: Path,
     summary = df.attrs["summary"]
     return RefreshResult("skypilot", provider, url, "updated", str(folder / "vms.csv"), now,
                          len(df), f"{provider}: {summary.line()}", summary), df
-
-
-def _import_cached(folder: Path, meta: dict) -> pd.DataFrame:
-    """The cached file imported with its fetch time as as_of and its URL as source."""
-    fetched = _parse_time(meta.get("fetched_at")) or _dt.datetime.now(_dt.timezone.utc)
-    return import_skypilot(folder / "vms.csv", meta.get("provider") or folder.name, as_of=fetched,
-                           source_url=meta.get("url"))
 
 
 def _gpuhunt_frame(provider: str, now: _dt.datetime) -> tuple[str, pd.DataFrame]:
@@ -332,7 +295,7 @@ def _gpuhunt_frame(provider: str, now: _dt.datetime) -> tuple[str, pd.DataFrame]
 
 def _refresh_gpuhunt(provider: str, folder: Path, now: _dt.datetime):
     url = f"gpuhunt:{provider}"
-    meta = _read_meta(folder)
+    meta = read_meta(folder)
     try:
         import gpuhunt  # noqa: F401
     except ImportError:
@@ -436,57 +399,35 @@ def refresh(source: str = "skypilot", providers=None, *, version: str = "v7",
         st = store if isinstance(store, Store) else Store(store)
         for res, df in frames:
             written += st.save_offer_prices(df, fetched_at=when, source=source, url=res.url)
-    _cached_refreshed.cache_clear()
     return RefreshReport(tuple(results), written)
 
 
 # ============================================================================ using the cache
-def _cached_files(source: str | None = None, home=None) -> list[tuple[Path, dict]]:
-    out = []
-    sources = [source] if source else list(SOURCES)
-    for src in sources:
-        root = cache_dir(src, home)
-        if not root.is_dir():
-            continue
-        for csv_path in sorted(root.glob("*/*/vms.csv")):
-            meta = _read_meta(csv_path.parent)
-            if meta is not None:
-                out.append((csv_path, {**meta, "source": src}))
-    return out
+def load_refreshed(source: str | None = None, *, extra=None, home=None) -> Catalog:
+    """The shipped catalog plus the refreshed (cached) provider catalogs, plus ``extra``.
 
-
-@functools.lru_cache(maxsize=4)
-def _cached_refreshed(stamps: tuple) -> Catalog:
-    frames = [_import_cached(Path(p).parent, meta) for p, meta in
-              ((s[0], json.loads(s[3])) for s in stamps)]
-    import warnings
-
-    from .._errors import CatalogWarning
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", CatalogWarning)  # refresh() already reported them
-        return load(extra=frames) if frames else load()
-
-
-def load_refreshed(source: str | None = None, *, home=None) -> Catalog:
-    """The shipped catalog plus every refreshed (cached) provider catalog.
-
+    Since :func:`load` includes every valid cached catalog by default, this is ``load()``
+    for the default source and home; it narrows to one ``source`` or reads another ``home``.
     Imported offers carry the source URL and fetch date as ``source``/``as_of``; an imported
-    offer never replaces a curated row (both are listed). Built once per set of cached files
-    (keyed by their modification times), so a warm call costs a copy.
+    offer never replaces a curated row (both are listed).
 
     Parameters
     ----------
     source : str, optional
         ``skypilot`` or ``gpuhunt``; default both.
+    extra : path, DataFrame or list, optional
+        User files applied after the refreshed catalogs (negotiated prices).
     home : path, optional
         Instead of ``$AICOST_HOME``.
     """
-    stamps = []
-    for path, meta in _cached_files(source, home):
-        st = path.stat()
-        stamps.append((str(path), st.st_mtime_ns, st.st_size, json.dumps(meta, sort_keys=True)))
-    return _cached_refreshed(tuple(stamps)).copy()
+    if source is None and home is None:
+        return load(extra=extra)
+    from ._cache import refreshed_frames, refreshed_stamps
+
+    items = [] if extra is None else ([extra] if isinstance(extra, (str, os.PathLike,
+                                                                      pd.DataFrame)) else list(extra))
+    return load(extra=[*refreshed_frames(refreshed_stamps(source, home)), *items],
+                refreshed=False)
 
 
 def catalog_status(*, home=None, catalog: Catalog | None = None) -> pd.DataFrame:
@@ -500,7 +441,7 @@ def catalog_status(*, home=None, catalog: Catalog | None = None) -> pd.DataFrame
     """
     today = _dt.date.today()
     rows = []
-    cat = catalog if catalog is not None else load()
+    cat = catalog if catalog is not None else load(refreshed=False)
     inst = cat.instances
     for prov, grp in inst.groupby("provider", sort=True):
         dates = grp["as_of"].map(_dt.date.fromisoformat)
@@ -508,9 +449,9 @@ def catalog_status(*, home=None, catalog: Catalog | None = None) -> pd.DataFrame
                      "oldest_as_of": min(dates), "newest_as_of": max(dates),
                      "age_days": (today - min(dates)).days, "fetched_at": None,
                      "location": str(cat.files[1]) if len(cat.files) > 1 else ""})
-    for path, meta in _cached_files(None, home):
+    for path, meta in cached_files(None, home):
         try:
-            df = _import_cached(path.parent, meta)
+            df = import_cached(path.parent, meta)
         except CatalogError as exc:
             rows.append({"source": meta["source"], "provider": path.parent.name, "offers": 0,
                          "oldest_as_of": None, "newest_as_of": None, "age_days": None,
@@ -607,7 +548,7 @@ def price_history(accelerator: str | None = None, provider: str | None = None, *
     store : Store or path, optional
         Results store holding the history; default the user's store.
     catalog : Catalog, optional
-        For the shipped points and accelerator names; default ``load()``.
+        For the shipped points and accelerator names; default ``load(refreshed=False)``.
     include_shipped : bool
         Add the shipped catalog's rows as points at their ``as_of``.
 
@@ -619,7 +560,7 @@ def price_history(accelerator: str | None = None, provider: str | None = None, *
     """
     from ..store import Store
 
-    cat = catalog if catalog is not None else load()
+    cat = catalog if catalog is not None else load(refreshed=False)
     names = _accelerator_names(cat, accelerator)
     st = store if isinstance(store, Store) else Store(store)
     hist = st.offer_prices(provider=provider)
@@ -681,7 +622,7 @@ def prices_as_of(date, *, store=None, catalog: Catalog | None = None) -> Catalog
     store : Store or path, optional
         Results store holding the history; default the user's store.
     catalog : Catalog, optional
-        Default :func:`load_refreshed`.
+        Default :func:`load` (shipped plus refreshed catalogs).
 
     Returns
     -------
@@ -696,7 +637,7 @@ def prices_as_of(date, *, store=None, catalog: Catalog | None = None) -> Catalog
     if day is None:
         raise ValueError(f"date must be a date YYYY-MM-DD, got {date!r}")
     end = _dt.datetime.combine(day, _dt.time.max)
-    cat = catalog if catalog is not None else load_refreshed()
+    cat = catalog if catalog is not None else load()
     st = store if isinstance(store, Store) else Store(store)
     hist = st.offer_prices(until=end)
     latest: dict[tuple, dict] = {}
