@@ -8,8 +8,8 @@ providers does. The files are served by a local HTTP server and fetched with
 ``aicost.catalog.refresh`` (the real code path: download, validation, atomic cache, history)
 into a temporary AICOST_HOME. Then it prints, in one run:
 
-* ``load_refreshed()`` cold (first build: parse and import every cached file) and warm
-  (the cached build, copied) against the 1 s warm target;
+* ``aicost.catalog.load()`` (which includes the refreshed catalogs) cold (first build: parse
+  and import every cached file) and warm (the cached build, copied) against the 1 s target;
 * ``plan_training("llama-3.1-70b", 2e12, deadline="30d")`` CPU time over today's catalog and
   over the refreshed one, against the 5 s target.
 
@@ -108,11 +108,11 @@ def main(argv=None) -> int:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             t0, c0 = time.perf_counter(), time.process_time()
-            big = aicost.catalog.load_refreshed()
+            big = aicost.catalog.load()  # includes the refreshed catalogs
             cold_s, cold_cpu = time.perf_counter() - t0, time.process_time() - c0
-            warm_s, warm_cpu, big = _best(aicost.catalog.load_refreshed, max(args.repeat, 5))
-            today = aicost.catalog.load()
-            today_load_s, _, today = _best(aicost.catalog.load, max(args.repeat, 5))
+            warm_s, warm_cpu, big = _best(aicost.catalog.load, max(args.repeat, 5))
+            today_load_s, _, today = _best(lambda: aicost.catalog.load(refreshed=False),
+                                           max(args.repeat, 5))
 
         def plan(cat):
             return lambda: plan_training("llama-3.1-70b", 2e12, deadline="30d", catalog=cat)
@@ -127,10 +127,10 @@ def main(argv=None) -> int:
           f"per real file) -> {offers:,} offers in {refresh_s:.2f} s (download, validation, "
           f"atomic cache, {report.history_rows:,} history rows)")
     print(f"catalog instances: today {len(today.instances):,}, refreshed {len(big.instances):,}")
-    print(f"load_refreshed(): cold {cold_s:.2f} s ({cold_cpu:.2f} s CPU), warm {warm_s * 1e3:.0f} ms "
+    print(f"load() with the refreshed catalogs: cold {cold_s:.2f} s ({cold_cpu:.2f} s CPU), warm {warm_s * 1e3:.0f} ms "
           f"({warm_cpu * 1e3:.0f} ms CPU)   target warm < {TARGET_WARM_LOAD_S:.0f} s   "
           f"{'OK' if warm_s < TARGET_WARM_LOAD_S else 'SLOWER THAN TARGET'}   "
-          f"(load() of today's catalog, warm: {today_load_s * 1e3:.0f} ms)")
+          f"(load(refreshed=False), warm: {today_load_s * 1e3:.0f} ms)")
     print(f"plan_training(llama-3.1-70b, 2e12 tokens, deadline 30d), best of {args.repeat}:")
     print(f"  today's catalog:     {p_today_s:.2f} s wall, {p_today_cpu:.2f} s CPU")
     print(f"  refreshed catalog:   {p_big_s:.2f} s wall, {p_big_cpu:.2f} s CPU   target < "
