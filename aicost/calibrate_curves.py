@@ -270,7 +270,7 @@ def layer_gemm_shapes(spec, tokens, tp=1):
 def layer_compute_efficiency(spec, *, micro_batch, seq_len, tp=1, peak_flops_per_s, mem_bw_bytes_per_s,
                              n_units=132, dtype_bytes=2.0, curve: GemmCurve = DEFAULT_GEMM_CURVE,
                              attention="flash", attn_peak_flops_per_s=None, recompute="selective",
-                             cast_bytes=0.0) -> dict:
+                             cast_bytes=0.0, context_parallel=1) -> dict:
     """Fraction of peak one layer's training FLOPs run at on one GPU, from its kernels' times.
 
     Forward GEMMs at :func:`gemm_efficiency`; backward GEMMs (twice the FLOPs, same shapes
@@ -278,6 +278,8 @@ def layer_compute_efficiency(spec, *, micro_batch, seq_len, tp=1, peak_flops_per
     at ``attn_peak_flops_per_s`` (bf16 even in FP8 training); elementwise work at memory
     bandwidth (3x the forward bytes for forward + backward, 4x with full recompute).
     ``cast_bytes``: extra bytes per token and layer for FP8 casts (quantize each GEMM input).
+    ``context_parallel``: each GPU holds ``seq_len / cp`` tokens of every sequence and attends
+    them to all ``seq_len`` keys.
 
     Returns
     -------
@@ -286,7 +288,9 @@ def layer_compute_efficiency(spec, *, micro_batch, seq_len, tp=1, peak_flops_per
         ``elementwise``.
     """
     b, s = int(micro_batch), int(seq_len)
-    tokens = b * s
+    cp = max(int(context_parallel), 1)
+    sq = s // cp  # queries (and tokens) on this GPU
+    tokens = b * sq
     t = max(int(tp), 1)
     passes = 4.0 if recompute == "full" else 3.0  # fwd + 2x bwd (+ fwd again)
     gemm_flops = 0.0
@@ -303,8 +307,8 @@ def layer_compute_efficiency(spec, *, micro_batch, seq_len, tp=1, peak_flops_per
     attn_pk = peak_flops_per_s if attn_peak_flops_per_s is None else attn_peak_flops_per_s
     hd = spec.d_head
     attn_passes = 4.0 if recompute in ("selective", "full") else 3.0  # selective recomputes it
-    attn_flops = 4.0 * b * s * s * hd * heads * attn_passes
-    e_attn = float(gemm_efficiency(s, s, hd, curve=curve, peak_flops_per_s=attn_pk,
+    attn_flops = 4.0 * b * sq * s * hd * heads * attn_passes
+    e_attn = float(gemm_efficiency(sq, s, hd, curve=curve, peak_flops_per_s=attn_pk,
                                    mem_bw_bytes_per_s=mem_bw_bytes_per_s, n_units=n_units))
     causal = 0.5 if attention == "flash" else 1.0
     attn_time = attn_flops * causal / (e_attn * attn_pk)
@@ -314,7 +318,7 @@ def layer_compute_efficiency(spec, *, micro_batch, seq_len, tp=1, peak_flops_per
     elem = (ELEMENTWISE_TENSORS_PER_TOKEN * spec.d_model + _ACT_TENSORS_PER_FFN * spec.active_ffn_width) / t
     elem_bytes = tokens * (elem * act_bytes + cast_bytes / t) * passes
     if attention != "flash":
-        elem_bytes += b * heads * s * s * act_bytes * _SCORE_PASSES * passes / 2.0
+        elem_bytes += b * heads * sq * s * act_bytes * _SCORE_PASSES * passes / 2.0
     elem_time = elem_bytes / (mem_bw_bytes_per_s * curve.bw_efficiency)
     total = gemm_time + attn_time + elem_time
     flops = gemm_flops + attn_flops

@@ -106,26 +106,21 @@ def _predict_training(row, spec, acc, cat, curve):
     fp8 = dtype.startswith("fp8")
     attention = "materialized" if str(row["id"]).startswith("mlm-") else "flash"
     eff = layer_compute_efficiency(
-        spec, micro_batch=mb, seq_len=seq // cp, tp=tp, peak_flops_per_s=peak, mem_bw_bytes_per_s=bw,
+        spec, micro_batch=mb, seq_len=seq, tp=tp, peak_flops_per_s=peak, mem_bw_bytes_per_s=bw,
         n_units=_units_for(acc.name), dtype_bytes=1.0 if fp8 else 2.0, curve=curve, attention=attention,
         attn_peak_flops_per_s=bf16_peak, recompute=str(row["recompute"]),
-        cast_bytes=6.0 * spec.d_model if fp8 else 0.0)["efficiency"]
-    if cp > 1:
-        reasons.append(f"context parallelism {cp} emulated as data parallelism over {seq // cp}-token chunks "
-                       "(ring-attention traffic and the cross-chunk attention FLOPs left out)")
+        cast_bytes=6.0 * spec.d_model if fp8 else 0.0, context_parallel=cp)["efficiency"]
     if ep > 1:
-        reasons.append(f"expert parallelism {ep}: all-to-all not modelled; experts sharded by TP/PP only")
-    if spec.is_moe:
-        reasons.append("MoE memory without expert parallelism")
+        reasons.append(f"expert parallelism {ep}: all-to-all exposed, routing balanced (as the NeMo runs force)")
     tokens = float(_num(row, "tokens", gb * seq * 100.0))
     cluster = Cluster(accelerator=acc.name, gpus=gpus, gpus_per_node=int(row["gpus_per_node"]),
                       scale_up=_num(row, "scale_up"), scale_out=_num(row, "scale_out"), efficiency=eff,
                       price_usd_per_gpu_hour=1.0)
 
     def run(v):
-        job = TrainingJob(spec, tokens, global_batch=gb * cp, micro_batch=mb, tp=tp, pp=pp, dp=dp * cp,
+        job = TrainingJob(spec, tokens, global_batch=gb, micro_batch=mb, tp=tp, pp=pp, dp=dp, cp=cp, ep=ep,
                           recompute=str(row["recompute"]), zero_stage=int(row["zero_stage"]),
-                          seq_len=seq // cp, virtual_stages=v, dtype=dtype)
+                          seq_len=seq, virtual_stages=v, dtype=dtype)
         return estimate_training(job, cluster, catalog=cat)
 
     if vp_given is not None:

@@ -9,6 +9,7 @@ import pytest
 
 from aicost.model import (
     DEFAULT_FAILURES_PER_GPU_HOUR,
+    DEFAULT_JOB_FAILURES_PER_HOUR,
     Cluster,
     TrainingJob,
     estimate_training,
@@ -23,10 +24,21 @@ HW = dict(accelerator="H100-SXM", peak_flops_per_s=989e12, memory_bytes=80 * 2**
 
 
 def test_llama3_failure_rate():
-    assert DEFAULT_FAILURES_PER_GPU_HOUR == pytest.approx(419 / (54 * 24 * 16384))
-    assert DEFAULT_FAILURES_PER_GPU_HOUR == pytest.approx(1.973e-5, rel=1e-3)
-    mtbf_h = 1 / (DEFAULT_FAILURES_PER_GPU_HOUR * 16384)
+    # 78% of Meta's 419 interruptions were hardware (scale with the GPUs), the rest come with the job
+    assert DEFAULT_FAILURES_PER_GPU_HOUR == pytest.approx(0.78 * 419 / (54 * 24 * 16384))
+    assert DEFAULT_JOB_FAILURES_PER_HOUR == pytest.approx(0.22 * 419 / (54 * 24))
+    mtbf_h = 1 / (DEFAULT_FAILURES_PER_GPU_HOUR * 16384 + DEFAULT_JOB_FAILURES_PER_HOUR)
     assert mtbf_h == pytest.approx(54 * 24 / 419)  # ~3.1 h between interruptions at 16k GPUs
+    # a small job is not 2048x as reliable as a 16k-GPU one: the job term caps its MTBF (~14 h)
+    assert 1 / (DEFAULT_FAILURES_PER_GPU_HOUR * 8 + DEFAULT_JOB_FAILURES_PER_HOUR) < 15
+
+
+def test_fleet_class_table_holds_the_same_defaults():
+    from aicost.model import failure_rates
+
+    h = failure_rates("hyperscale-h100")
+    assert h.failures_per_gpu_hour == pytest.approx(DEFAULT_FAILURES_PER_GPU_HOUR, rel=1e-3)
+    assert h.job_failures_per_hour == pytest.approx(DEFAULT_JOB_FAILURES_PER_HOUR, rel=1e-3)
 
 
 def test_young_and_daly():
@@ -86,7 +98,7 @@ def test_reliability_arrays_shapes_and_limits():
     r = reliability_arrays(np.array([3600.0, 3600.0]), np.array([8, 16384]), np.array([1, 2048]), 60.0, 600.0)
     assert r["goodput"][0] > r["goodput"][1]
     assert np.all(r["expected_wall_s"] >= 3600.0)
-    r0 = reliability_arrays(3600.0, 8, 1, 60.0, 600.0, failures_per_gpu_hour=0.0)
+    r0 = reliability_arrays(3600.0, 8, 1, 60.0, 600.0, failures_per_gpu_hour=0.0, job_failures_per_hour=0.0)
     assert float(r0["goodput"]) == 1.0 and float(r0["expected_interruptions"]) == 0.0
 
 
@@ -95,11 +107,12 @@ def test_failures_raise_expected_cost_and_spot_adds_preemptions():
     e = estimate_training(job, Cluster(gpus=512, **HW))
     assert e.expected_wall_s > e.wall_s
     assert e.expected_cost_usd > e.cost_usd
-    assert e.mtbf_s == pytest.approx(3600 / (DEFAULT_FAILURES_PER_GPU_HOUR * 512))
+    assert e.mtbf_s == pytest.approx(3600 / (DEFAULT_FAILURES_PER_GPU_HOUR * 512 + DEFAULT_JOB_FAILURES_PER_HOUR))
     assert e.checkpoint_interval_s == pytest.approx(optimal_checkpoint_interval(60.0, e.mtbf_s))
     spot = estimate_training(job, Cluster(gpus=512, pricing="spot", preemptions_per_node_hour=0.01, **HW))
     assert spot.mtbf_s < e.mtbf_s and spot.goodput < e.goodput
     assert spot.restart_s > e.restart_s  # spot waits for replacement capacity
     none = estimate_training(TrainingJob("llama-3.1-8b", 2e11, global_batch=512, checkpoint_s=60.0,
-                                         failures_per_gpu_hour=0.0), Cluster(gpus=512, **HW))
+                                         failures_per_gpu_hour=0.0, job_failures_per_hour=0.0),
+                              Cluster(gpus=512, **HW))
     assert none.goodput == 1.0 and none.expected_wall_s == pytest.approx(none.wall_s)

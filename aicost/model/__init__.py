@@ -87,6 +87,7 @@ from ._memory import (
 )
 from ._reliability import (
     DEFAULT_FAILURES_PER_GPU_HOUR,
+    DEFAULT_JOB_FAILURES_PER_HOUR,
     DEFAULT_RESTART_S,
     DEFAULT_SPOT_PREEMPTIONS_PER_NODE_HOUR,
     DEFAULT_SPOT_RESTART_S,
@@ -97,6 +98,8 @@ from ._reliability import (
 from ._spec import FFN_TYPES, ModelSpec, get_model, list_models, load_models, resolve_model
 from ._training import (
     CHECKPOINT_BYTES_PER_PARAM,
+    GRAD_BUCKET_PARAMS,
+    TP_OVERLAP_EXPOSED_SHARE,
     TrainingEstimate,
     TrainingJob,
     estimate_training,
@@ -110,6 +113,7 @@ __all__ = [  # noqa: RUF022 - plain sorted(), as tests/test_exports.py checks
     "DEFAULT_BANDWIDTH_EFFICIENCY",
     "DEFAULT_FAILURES_PER_GPU_HOUR",
     "DEFAULT_FLEET_CLASS",
+    "DEFAULT_JOB_FAILURES_PER_HOUR",
     "DEFAULT_RESTART_S",
     "DEFAULT_SPOT_PREEMPTIONS_PER_NODE_HOUR",
     "DEFAULT_SPOT_RESTART_S",
@@ -121,6 +125,7 @@ __all__ = [  # noqa: RUF022 - plain sorted(), as tests/test_exports.py checks
     "FFN_TYPES",
     "FailureRates",
     "GPU_MEMORY_UTILIZATION",
+    "GRAD_BUCKET_PARAMS",
     "Hardware",
     "INFERENCE_KERNEL_FACTOR",
     "InferenceEstimate",
@@ -130,6 +135,7 @@ __all__ = [  # noqa: RUF022 - plain sorted(), as tests/test_exports.py checks
     "PREFILL_CHUNK_TOKENS",
     "RECOMPUTE_CODES",
     "RUNTIME_RESERVE_BYTES",
+    "TP_OVERLAP_EXPOSED_SHARE",
     "TRAINING_KERNEL_FACTOR",
     "TrainingEstimate",
     "TrainingJob",

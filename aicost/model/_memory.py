@@ -86,22 +86,27 @@ def _recompute_code(recompute) -> np.ndarray:
     return arr
 
 
-def _stage_params(spec: ModelSpec, tp, pp):
+def _stage_params(spec: ModelSpec, tp, pp, ep=1):
     """Parameters held by one GPU of the largest pipeline stage before ZeRO sharding.
 
     Layers split ``ceil(L/pp)`` per stage; the vocabulary-parallel embedding (and the untied
     output projection) are sharded over ``tp``. With ``pp > 1`` the first stage holds the input
     embedding and the last the output projection (a copy when tied, as Megatron-LM does).
+    Expert parallelism ``ep`` shards the routed experts of mixture-of-experts layers ``ep`` ways
+    (each GPU keeps ``n_experts / ep`` of them; shared experts stay replicated).
     """
     tp = np.asarray(tp, dtype=float)
     pp = np.asarray(pp, dtype=float)
+    ep = np.asarray(ep, dtype=float)
     layers = np.ceil(spec.n_layers / pp)
     vd = float(spec.vocab_size * spec.d_model)
     emb_only = float(spec.embedding_params)
     single = emb_only + spec.head_params
     multi = max(emb_only, vd)
     embed = np.where(pp <= 1, single, multi)
-    return (layers * spec.layer_params + embed) / tp + spec.final_norm_params
+    routed = spec.n_experts * spec.ffn_params_per_expert * spec.n_moe_layers / spec.n_layers
+    per_layer = spec.layer_params - routed * (1.0 - 1.0 / ep)
+    return (layers * per_layer + embed) / tp + spec.final_norm_params
 
 
 def model_state_bytes(params, dp, zero_stage, weight_bytes=2.0, grad_bytes=2.0, optim_bytes=12.0):
@@ -130,7 +135,8 @@ def activation_bytes_per_layer(spec: ModelSpec, micro_batch, seq_len, tp, sequen
     h = float(spec.d_model)
     a = float(spec.n_heads)
     ffn_mult = 6.0 if FFN_TYPES[spec.ffn] == 3 else 4.0
-    sharded = (4.0 * spec.d_attn + 4.0 * spec.d_kv) / h + ffn_mult * spec.d_ff * spec.experts_per_token / h
+    # the FFN width a token passes through (MoE: k routed + shared experts, mean over layers)
+    sharded = (4.0 * spec.d_attn + 4.0 * spec.d_kv) / h + ffn_mult * spec.active_ffn_width / h
     unsharded = 10.0
     score = np.where(rc >= 1, 0.0, 5.0 * a / h) * s
     sbh = s * b * h
@@ -145,14 +151,16 @@ def activation_bytes_per_layer(spec: ModelSpec, micro_batch, seq_len, tp, sequen
 def _training_memory_arrays(spec: ModelSpec, micro_batch, seq_len, tp, pp, dp, zero_stage,
                             recompute_code, sequence_parallel, n_micro_batches=None,
                             weight_bytes=2.0, grad_bytes=2.0, optim_bytes=12.0, act_bytes=2.0,
-                            virtual_stages=1):
+                            virtual_stages=1, expert_parallel=1, context_parallel=1):
     """Per-GPU training memory of the most loaded GPU, vectorized over layouts.
 
     Every argument but ``spec`` may be a numpy array; they broadcast together.
     ``n_micro_batches`` (per data-parallel replica per step) limits the micro-batches in
     flight on the first pipeline stage; ``None`` assumes at least ``pp``. ``virtual_stages``
     > 1 (interleaved schedule) multiplies the first stage's layer activations by
-    ``1 + (pp-1)/(pp v)``.
+    ``1 + (pp-1)/(pp v)``. ``expert_parallel`` shards the routed experts (`_stage_params`);
+    ``context_parallel`` splits each sequence, so activations are those of ``seq_len / cp``
+    tokens, and ZeRO shards over the ``dp * cp`` ranks that hold the same weights.
 
     Returns
     -------
@@ -161,8 +169,11 @@ def _training_memory_arrays(spec: ModelSpec, micro_batch, seq_len, tp, pp, dp, z
     """
     tp_a = np.asarray(tp, dtype=float)
     pp_a = np.asarray(pp, dtype=float)
-    params = _stage_params(spec, tp_a, pp_a)
-    w, g, o = model_state_bytes(params, dp, zero_stage, weight_bytes, grad_bytes, optim_bytes)
+    cp_a = np.asarray(context_parallel, dtype=float)
+    seq_len = np.asarray(seq_len, dtype=float) / cp_a
+    params = _stage_params(spec, tp_a, pp_a, expert_parallel)
+    w, g, o = model_state_bytes(params, np.asarray(dp, float) * cp_a, zero_stage, weight_bytes, grad_bytes,
+                                optim_bytes)
     per_layer = activation_bytes_per_layer(spec, micro_batch, seq_len, tp_a, sequence_parallel,
                                             recompute_code, act_bytes)
     in_flight = pp_a if n_micro_batches is None else np.minimum(pp_a, np.asarray(n_micro_batches, float))

@@ -1,10 +1,14 @@
 """Failures, checkpoints and goodput: what interruptions cost a training run.
 
 * Failure rate: Meta report 419 unexpected interruptions in a 54-day snapshot of Llama 3 405B
-  pre-training on 16,384 H100 GPUs ("The Llama 3 Herd of Models", 2024, Sec. 3.3.4, Table 5):
-  419 / (54 * 24 h * 16,384 GPUs) = 1.97e-5 interruptions per GPU-hour. A synchronous job on
-  ``n`` GPUs stops when any of them fails, so its mean time between failures is
-  ``M = 1 / (rate * n)`` (3.1 h at 16,384 GPUs, 48 h at 1,024).
+  pre-training on 16,384 H100 GPUs ("The Llama 3 Herd of Models", 2024, Sec. 3.3.4, Table 5),
+  about 78% of them hardware. A synchronous job on ``n`` GPUs stops when any of them fails and
+  when its own software does, so its interruption rate is
+  ``rate_gpu * n + rate_job``: the hardware part ``0.78 * 419 / (54 * 24 h * 16,384)`` =
+  1.54e-5 per GPU-hour scales with ``n``, the software part ``0.22 * 419 / (54 * 24 h)`` = 0.071
+  per hour comes with the job (3.1 h between interruptions at 16,384 GPUs as Meta saw, 11 h at
+  1,024, 14 h at 8 instead of the 6,300 h a pure ``1/n`` law would give). Other fleets:
+  ``aicost.model.failure_rates(fleet_class)`` (``data/failure_rates.csv``, with sources).
 * Spot capacity: a preemption of any node stops the job; the rate per node-hour is the user's
   (``DEFAULT_SPOT_PREEMPTIONS_PER_NODE_HOUR`` otherwise) and adds to the failure rate.
 * Checkpoint interval (Young 1974; Daly 2006): Young's first-order optimum
@@ -25,10 +29,12 @@ from .._units import HOURS_PER_MONTH
 
 __all__ = [
     "DEFAULT_FAILURES_PER_GPU_HOUR",
+    "DEFAULT_JOB_FAILURES_PER_HOUR",
     "DEFAULT_RESTART_S",
     "DEFAULT_SPOT_PREEMPTIONS_PER_NODE_HOUR",
     "DEFAULT_SPOT_RESTART_S",
     "LLAMA3_GPU_HOURS",
+    "LLAMA3_HARDWARE_SHARE",
     "LLAMA3_INTERRUPTIONS",
     "reliability_arrays",
     "expected_wall_time",
@@ -39,8 +45,13 @@ __all__ = [
 LLAMA3_INTERRUPTIONS = 419
 #: ... during a 54-day snapshot on 16,384 H100 GPUs
 LLAMA3_GPU_HOURS = 54 * 24 * 16384
-#: unexpected interruptions per GPU-hour (Llama 3 405B pre-training): 1.973e-5
-DEFAULT_FAILURES_PER_GPU_HOUR = LLAMA3_INTERRUPTIONS / LLAMA3_GPU_HOURS
+#: share of those interruptions Meta attributes to confirmed or suspected hardware (Sec. 3.3.4)
+LLAMA3_HARDWARE_SHARE = 0.78
+#: hardware interruptions per GPU-hour (Llama 3 405B pre-training): 1.539e-5; scales with the GPUs
+DEFAULT_FAILURES_PER_GPU_HOUR = LLAMA3_HARDWARE_SHARE * LLAMA3_INTERRUPTIONS / LLAMA3_GPU_HOURS
+#: software interruptions per job-hour (the other 22%: 92 in 1,296 h): 0.0711; does not scale
+#: with the job's size. data/failure_rates.csv's "hyperscale-h100" row holds the same two numbers.
+DEFAULT_JOB_FAILURES_PER_HOUR = (1.0 - LLAMA3_HARDWARE_SHARE) * LLAMA3_INTERRUPTIONS / (54 * 24)
 #: time from a failure to training again: detect, reschedule, reload the checkpoint, warm up.
 #: An assumption (10 min); the Llama 3 report states most interruptions were handled by
 #: automation without giving a restart time. Set ``TrainingJob.restart_s`` from your own logs.
@@ -116,8 +127,11 @@ def expected_wall_time(work_s, mtbf_s, checkpoint_s, restart_s, interval_s=None)
 
 def reliability_arrays(work_s, n_gpus, n_nodes, checkpoint_s, restart_s,
                         failures_per_gpu_hour=DEFAULT_FAILURES_PER_GPU_HOUR,
-                        preemptions_per_node_hour=0.0):
+                        preemptions_per_node_hour=0.0, job_failures_per_hour=DEFAULT_JOB_FAILURES_PER_HOUR):
     """Vectorized reliability: all arguments broadcast.
+
+    The job is interrupted at ``failures_per_gpu_hour * n_gpus + preemptions_per_node_hour *
+    n_nodes + job_failures_per_hour`` per hour (the last term does not scale with the job).
 
     Returns
     -------
@@ -127,7 +141,8 @@ def reliability_arrays(work_s, n_gpus, n_nodes, checkpoint_s, restart_s,
         writing checkpoints, failure-free), ``lost_work_s`` (expected re-done work + restarts).
     """
     rate_per_s = (np.asarray(failures_per_gpu_hour, float) * np.asarray(n_gpus, float)
-                  + np.asarray(preemptions_per_node_hour, float) * np.asarray(n_nodes, float)) / 3600.0
+                  + np.asarray(preemptions_per_node_hour, float) * np.asarray(n_nodes, float)
+                  + np.asarray(job_failures_per_hour, float)) / 3600.0
     with np.errstate(divide="ignore"):
         mtbf = np.where(rate_per_s > 0, 1.0 / np.where(rate_per_s > 0, rate_per_s, 1.0), np.inf)
     d = np.asarray(checkpoint_s, float)

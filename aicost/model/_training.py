@@ -70,6 +70,7 @@ from ._memory import (
 )
 from ._reliability import (
     DEFAULT_FAILURES_PER_GPU_HOUR,
+    DEFAULT_JOB_FAILURES_PER_HOUR,
     DEFAULT_RESTART_S,
     DEFAULT_SPOT_PREEMPTIONS_PER_NODE_HOUR,
     DEFAULT_SPOT_RESTART_S,
@@ -80,7 +81,9 @@ from ._spec import ModelSpec, _spec_check
 __all__ = [
     "CHECKPOINT_BYTES_PER_PARAM",
     "DEFAULT_CHECKPOINT_WRITE_BYTES_PER_S_PER_NODE",
+    "GRAD_BUCKET_PARAMS",
     "OPTIMIZER_BYTES_PER_PARAM",
+    "TP_OVERLAP_EXPOSED_SHARE",
     "TrainingEstimate",
     "TrainingJob",
     "_flops_per_token",
@@ -101,6 +104,13 @@ CHECKPOINT_BYTES_PER_PARAM = 14.0
 #: (an assumption, roughly one 25 GB/s NIC at 10% for checkpoint traffic; give a storage tier
 #: or TrainingJob.checkpoint_s for a real number)
 DEFAULT_CHECKPOINT_WRITE_BYTES_PER_S_PER_NODE = 2e9
+#: gradient bucket of the bucketed data-parallel reduction [parameters] (Megatron-LM's DDP default
+#: bucket of 40M parameters; PyTorch DDP's 25 MB buckets are smaller still)
+GRAD_BUCKET_PARAMS = 40e6
+#: share of the tensor-parallel collectives left exposed when they overlap the GEMMs
+#: (``overlap_tp_comm``): an assumption; TransformerEngine's userbuffers split each collective into
+#: chunks pipelined with the GEMM pieces, and the first/last chunk and the non-GEMM ops stay exposed
+TP_OVERLAP_EXPOSED_SHARE = 0.25
 
 
 # ---- FLOPs ------------------------------------------------------------------------------
@@ -156,7 +166,8 @@ def training_flops(spec: ModelSpec | str, tokens: float, recompute: str = "none"
 # ---- array cores ------------------------------------------------------------------------
 def _training_step_arrays(*, flops_micro, peak_flops_per_s, efficiency, pp, n_micro,
                           t_tp_micro=0.0, t_pp_micro=0.0, t_dp=0.0, backward_share=2.0 / 3.0,
-                          t_optimizer=0.0, virtual_stages=1):
+                          t_optimizer=0.0, virtual_stages=1, t_ep_micro=0.0, t_cp_micro=0.0,
+                          overlap_grad_reduce=True, n_buckets=1.0, distributed_optimizer=False):
     """Step time and its parts [s] for the slowest pipeline stage (arrays broadcast).
 
     Parameters
@@ -176,24 +187,45 @@ def _training_step_arrays(*, flops_micro, peak_flops_per_s, efficiency, pp, n_mi
     virtual_stages : array
         Model chunks per GPU of the interleaved 1F1B schedule (Narayanan et al. 2021 Sec. 2.2.2):
         the bubble shrinks to ``(pp-1)/(v m)``.
+    t_ep_micro, t_cp_micro : array [s]
+        Exposed expert-parallel all-to-all and context-parallel ring traffic of one micro-batch.
+    overlap_grad_reduce : bool or array
+        Bucketed data-parallel reduction (Megatron-LM ``--overlap-grad-reduce``, PyTorch DDP
+        buckets): gradient buckets are reduced while the last micro-batch's backward runs, and with
+        a distributed optimizer the parameter all-gather (half of ``t_dp``) runs under the next
+        step's first forward; only what exceeds those windows, and at least the last bucket
+        (``t_dp / n_buckets``), is exposed. False: the whole ``t_dp`` minus the last backward.
+    n_buckets : array
+        Gradient buckets per step (``ceil(gradient bytes / bucket size)``).
+    distributed_optimizer : bool or array
+        ZeRO >= 1: the reduction is a reduce-scatter plus a parameter all-gather (each half of
+        ``t_dp``), the all-gather overlapping the next step's first forward.
 
     Returns
     -------
     dict of arrays [s]
-        ``compute, tp_comm, pp_comm, bubble, dp_exposed, optimizer, step``.
+        ``compute, tp_comm, pp_comm, ep_comm, cp_comm, bubble, dp_exposed, optimizer, step``.
     """
     t_c = np.asarray(flops_micro, float) / (np.asarray(peak_flops_per_s, float) * efficiency)
     m = np.asarray(n_micro, float)
-    slot = t_c + t_tp_micro + t_pp_micro
+    slot = t_c + t_tp_micro + t_pp_micro + t_ep_micro + t_cp_micro
     compute = m * t_c
     tp_comm = m * np.asarray(t_tp_micro, float)
     pp_comm = m * np.asarray(t_pp_micro, float)
+    ep_comm = m * np.asarray(t_ep_micro, float)
+    cp_comm = m * np.asarray(t_cp_micro, float)
     bubble = (np.asarray(pp, float) - 1.0) / np.asarray(virtual_stages, float) * slot
-    dp_exposed = np.maximum(np.asarray(t_dp, float) - backward_share * t_c, 0.0)
+    t_dp = np.asarray(t_dp, float)
+    bwd = backward_share * t_c
+    ag = np.where(np.asarray(distributed_optimizer, bool), 0.5, 0.0) * t_dp
+    nb = np.asarray(n_buckets, float)
+    bucketed = (np.maximum(t_dp - ag - bwd, (t_dp - ag) / nb)
+                + np.where(ag > 0, np.maximum(ag - (1.0 - backward_share) * t_c, ag / nb), 0.0))
+    dp_exposed = np.where(np.asarray(overlap_grad_reduce, bool), bucketed, np.maximum(t_dp - bwd, 0.0))
     opt = np.asarray(t_optimizer, float) + 0.0 * t_c
-    step = compute + tp_comm + pp_comm + bubble + dp_exposed + opt
-    return {"compute": compute, "tp_comm": tp_comm, "pp_comm": pp_comm, "bubble": bubble,
-            "dp_exposed": dp_exposed, "optimizer": opt, "step": step}
+    step = compute + tp_comm + pp_comm + ep_comm + cp_comm + bubble + dp_exposed + opt
+    return {"compute": compute, "tp_comm": tp_comm, "pp_comm": pp_comm, "ep_comm": ep_comm, "cp_comm": cp_comm,
+            "bubble": bubble, "dp_exposed": dp_exposed, "optimizer": opt, "step": step}
 
 
 def _training_feasibility(spec: ModelSpec, *, tp, pp, dp, global_batch, micro_batch, gpus_per_node,
@@ -237,7 +269,9 @@ def training_arrays(spec: ModelSpec, *, tokens, global_batch, micro_batch, seq_l
                           price_usd_per_gpu_hour=np.nan, dtype_bytes=2.0, optim_bytes=12.0,
                           checkpoint_s=0.0, restart_s=DEFAULT_RESTART_S,
                           failures_per_gpu_hour=DEFAULT_FAILURES_PER_GPU_HOUR,
-                          preemptions_per_node_hour=0.0, comm_efficiency=1.0, virtual_stages=1):
+                          preemptions_per_node_hour=0.0, comm_efficiency=1.0, virtual_stages=1,
+                          expert_parallel=1, context_parallel=1, overlap_grad_reduce=True, overlap_tp_comm=False,
+                          job_failures_per_hour=DEFAULT_JOB_FAILURES_PER_HOUR):
     """Evaluate training layouts vectorized: every keyword may be a numpy array (broadcast).
 
     Layout: ``tp`` x ``pp`` x ``dp`` GPUs, ranks ordered tensor, data, pipeline (Megatron-LM),
@@ -248,6 +282,20 @@ def training_arrays(spec: ModelSpec, *, tokens, global_batch, micro_batch, seq_l
     ``virtual_stages`` > 1 selects Megatron-LM's interleaved schedule: bubble ``(pp-1)/(v m)``,
     ``v`` times the pipeline sends, and ``1 + (pp-1)/(pp v)`` times the first stage's
     activations (Korthikanti et al. 2022 Sec. 4.2.3).
+
+    ``context_parallel`` (``cp``, ring attention as in Megatron-LM's context parallelism) splits
+    every sequence over ``cp`` GPUs: ``tp * pp * dp * cp`` GPUs, each computing ``1/cp`` of every
+    layer (its queries against all keys), the K/V chunks passing around the ring
+    (``3 (cp-1)`` chunk sends per layer for forward and backward) under the attention kernel, only
+    the excess exposed. ``expert_parallel`` (``ep``, carved out of the ``tp * dp * cp`` ranks) shards the
+    routed experts ``ep`` ways and costs four all-to-alls per MoE layer and micro-batch (dispatch
+    and combine, forward and backward; six with full recompute) of ``tokens * k * d_model``
+    values over the scale-up fabric when ``tp * ep`` GPUs fit in a node, else the scale-out one;
+    they are exposed (no DualPipe-style overlap). ``overlap_grad_reduce``: bucketed DP reduction
+    (`_training_step_arrays`). ``overlap_tp_comm``: tensor-parallel collectives split into
+    chunks that overlap the GEMMs (TransformerEngine userbuffers); only
+    ``TP_OVERLAP_EXPOSED_SHARE`` of them, or what exceeds the compute, stays exposed.
+    ``job_failures_per_hour``: interruptions that do not scale with the job (reliability).
 
     Returns
     -------
@@ -262,12 +310,13 @@ def training_arrays(spec: ModelSpec, *, tokens, global_batch, micro_batch, seq_l
     """
     f = lambda x: np.asarray(x, dtype=float)  # noqa: E731
     tp_, pp_, dp_ = f(tp), f(pp), f(dp)
+    ep_, cp_ = f(expert_parallel), f(context_parallel)
     gb, mb, s = f(global_batch), f(micro_batch), f(seq_len)
     gpn = f(gpus_per_node)
     rc = np.asarray(recompute_code)
     scale_up_bw_bytes_per_s = f(scale_up_bw_bytes_per_s) * comm_efficiency
     scale_out_bw_bytes_per_s = f(scale_out_bw_bytes_per_s) * comm_efficiency
-    n_gpus = tp_ * pp_ * dp_
+    n_gpus = tp_ * pp_ * dp_ * cp_
     n_nodes = np.ceil(n_gpus / gpn)
     n_micro = gb / (mb * dp_)
     tokens_step = gb * s
@@ -275,36 +324,59 @@ def training_arrays(spec: ModelSpec, *, tokens, global_batch, micro_batch, seq_l
 
     layer_model, layer_hw, head = _flops_per_token(spec, s, rc)
     layers_stage = np.ceil(spec.n_layers / pp_)
-    flops_micro = mb * s * (layers_stage * layer_hw + head) / tp_
+    flops_micro = mb * s * (layers_stage * layer_hw + head) / (tp_ * cp_)
     model_flops_step = tokens_step * (spec.n_layers * layer_model + head)
     hw_flops_step = tokens_step * (spec.n_layers * layer_hw + head)
 
     # tensor parallel: 4 (6 with full recompute) all-reduces of b*s*h activations per layer
-    act_bytes_micro = mb * s * spec.d_model * dtype_bytes
+    act_bytes_micro = mb * s / cp_ * spec.d_model * dtype_bytes
     n_ar = layers_stage * np.where(rc == 2, 6.0, 4.0)
     t_tp = n_ar * _comm.allreduce_time(act_bytes_micro, tp_, scale_up_bw_bytes_per_s, scale_up_latency_s)
+    t_c_micro = flops_micro / (f(peak_flops_per_s) * efficiency)
+    t_tp = np.where(np.asarray(overlap_tp_comm, bool),
+                    np.maximum(t_tp - t_c_micro, TP_OVERLAP_EXPOSED_SHARE * t_tp), t_tp)
+    # context parallelism: K/V chunks around the ring under the attention kernel
+    cp_in_node = tp_ * cp_ <= gpn
+    cp_bw = np.where(cp_in_node, scale_up_bw_bytes_per_s, scale_out_bw_bytes_per_s)
+    cp_lat = np.where(cp_in_node, scale_up_latency_s, scale_out_latency_s)
+    kv_chunk = mb * s / cp_ * 2.0 * spec.d_kv * dtype_bytes / tp_
+    t_ring = 3.0 * (cp_ - 1.0) * _comm.p2p_time(kv_chunk, cp_bw, cp_lat)
+    attn_share = 3.0 * 4.0 * spec.d_attn * s / layer_model
+    t_cp = np.where(cp_ > 1, layers_stage * np.maximum(t_ring - attn_share * t_c_micro / layers_stage, 0.0), 0.0)
+    # expert parallelism: all-to-all dispatch/combine of the routed tokens per MoE layer
+    moe_layers_stage = layers_stage * spec.n_moe_layers / spec.n_layers
+    ep_in_node = tp_ * ep_ <= gpn
+    ep_bw = np.where(ep_in_node, scale_up_bw_bytes_per_s, scale_out_bw_bytes_per_s)
+    ep_lat = np.where(ep_in_node, scale_up_latency_s, scale_out_latency_s)
+    a2a_bytes = mb * s / (cp_ * tp_) * spec.experts_per_token * spec.d_model * dtype_bytes
+    n_a2a = np.where(rc == 2, 6.0, 4.0) * moe_layers_stage
+    t_ep = np.where(ep_ > 1, n_a2a * _comm.collective_time("all_to_all", a2a_bytes, ep_, ep_bw, ep_lat), 0.0)
     # pipeline: one send forward and one backward per micro-batch, b*s*h/tp bytes each
-    stage_in_node = tp_ * dp_ < gpn
+    stage_in_node = tp_ * dp_ * cp_ < gpn
     p2p_bw = np.where(stage_in_node, scale_up_bw_bytes_per_s, scale_out_bw_bytes_per_s)
     p2p_lat = np.where(stage_in_node, scale_up_latency_s, scale_out_latency_s)
     v = f(virtual_stages)
     t_pp = np.where(pp_ > 1, 2.0 * v * _comm.p2p_time(act_bytes_micro / tp_, p2p_bw, p2p_lat), 0.0)
     # data parallel: hierarchical all-reduce of the stage's gradients
-    params_stage = _stage_params(spec, tp_, pp_)
+    params_stage = _stage_params(spec, tp_, pp_, ep_)
     z = np.asarray(zero_stage)
     grad_bytes = params_stage * dtype_bytes * np.where(z >= 3, 1.5, 1.0)
-    n_local = np.minimum(dp_, np.maximum(1.0, np.floor(gpn / tp_)))
-    n_dp_nodes = np.ceil(dp_ / n_local)
+    dpc = dp_ * cp_  # ranks holding the same weights (CP ranks too)
+    n_local = np.minimum(dpc, np.maximum(1.0, np.floor(gpn / tp_)))
+    n_dp_nodes = np.ceil(dpc / n_local)
     t_dp = _comm.hierarchical_allreduce_time(grad_bytes, n_local, n_dp_nodes, scale_up_bw_bytes_per_s,
                                            scale_up_latency_s, scale_out_bw_bytes_per_s,
                                            scale_out_latency_s)
     backward_share = np.where(rc == 2, 0.75, 2.0 / 3.0)
-    opt_params = params_stage / np.where(z >= 1, dp_, 1.0)
+    opt_params = params_stage / np.where(z >= 1, dpc, 1.0)
+    n_buckets = np.maximum(np.ceil(params_stage / GRAD_BUCKET_PARAMS), 1.0)
     t_opt = opt_params * OPTIMIZER_BYTES_PER_PARAM / f(mem_bw_bytes_per_s)
     parts = _training_step_arrays(flops_micro=flops_micro, peak_flops_per_s=peak_flops_per_s,
                                   efficiency=efficiency, pp=pp_, n_micro=n_micro, t_tp_micro=t_tp,
                                   t_pp_micro=t_pp, t_dp=t_dp, backward_share=backward_share,
-                                  t_optimizer=t_opt, virtual_stages=v)
+                                  t_optimizer=t_opt, virtual_stages=v, t_ep_micro=t_ep, t_cp_micro=t_cp,
+                                  overlap_grad_reduce=overlap_grad_reduce, n_buckets=n_buckets,
+                                  distributed_optimizer=z >= 1)
     step = parts["step"]
     peak = f(peak_flops_per_s)
     mfu = model_flops_step / (step * n_gpus * peak)
@@ -313,9 +385,10 @@ def training_arrays(spec: ModelSpec, *, tokens, global_batch, micro_batch, seq_l
     gpu_hours = work * n_gpus / HOUR_S
     price = f(price_usd_per_gpu_hour)
     mem = _training_memory_arrays(spec, mb, s, tp_, pp_, dp_, z, rc, sequence_parallel, n_micro,
-                                  dtype_bytes, dtype_bytes, optim_bytes, dtype_bytes, virtual_stages=v)
+                                  dtype_bytes, dtype_bytes, optim_bytes, dtype_bytes, virtual_stages=v,
+                                  expert_parallel=ep_, context_parallel=cp_)
     rel = reliability_arrays(work, n_gpus, n_nodes, checkpoint_s, restart_s, failures_per_gpu_hour,
-                              preemptions_per_node_hour)
+                              preemptions_per_node_hour, job_failures_per_hour)
     feas = _training_feasibility(spec, tp=tp, pp=pp, dp=dp, global_batch=global_batch,
                                  micro_batch=micro_batch, gpus_per_node=gpus_per_node,
                                  memory_total=mem["total"], gpu_memory_bytes=gpu_memory_bytes,
@@ -381,7 +454,19 @@ class TrainingJob:
         Time from an interruption to training again [s]; default ``DEFAULT_RESTART_S``
         (``DEFAULT_SPOT_RESTART_S`` on spot capacity).
     failures_per_gpu_hour : float
-        Hardware/software interruption rate (default: Llama 3 report).
+        Hardware interruption rate per GPU-hour (default: Llama 3 report, hardware share).
+    job_failures_per_hour : float
+        Interruptions per hour that do not scale with the job's GPUs (software; default: Llama 3
+        report, the non-hardware share); ``aicost.model.failure_rates(fleet_class)`` has both
+        numbers for other fleets.
+    ep, cp : int
+        Expert parallelism (shards the routed experts; all-to-all per MoE layer; carved out of the
+        ``tp * dp * cp`` ranks) and context parallelism (splits each sequence; ``tp * pp * dp * cp``
+        GPUs).
+    overlap_grad_reduce : bool
+        Bucketed data-parallel reduction overlapping the backward pass (default True).
+    overlap_tp_comm : bool
+        Tensor-parallel collectives overlapped with the GEMMs (default False).
     """
 
     model: ModelSpec | str
@@ -401,6 +486,11 @@ class TrainingJob:
     checkpoint_s: float | None = None
     restart_s: float | None = None
     failures_per_gpu_hour: float = DEFAULT_FAILURES_PER_GPU_HOUR
+    job_failures_per_hour: float = DEFAULT_JOB_FAILURES_PER_HOUR
+    ep: int = 1
+    cp: int = 1
+    overlap_grad_reduce: bool = True
+    overlap_tp_comm: bool = False
 
 
 def _checkpoint_seconds(job: TrainingJob, cluster: Cluster, hw: Hardware, spec: ModelSpec):
@@ -486,12 +576,16 @@ class TrainingEstimate:
     compute_efficiency: float
     comm_efficiency: float
     sources: dict = field(default_factory=dict, compare=False)
+    ep: int = 1
+    cp: int = 1
+    ep_comm_s: float = 0.0
+    cp_comm_s: float = 0.0
 
     @property
     def breakdown(self) -> dict[str, float]:
         """Step-time parts [s]."""
         return {k: getattr(self, f"{k}_s") for k in
-                ("compute", "tp_comm", "pp_comm", "bubble", "dp_exposed", "optimizer")}
+                ("compute", "tp_comm", "pp_comm", "ep_comm", "cp_comm", "bubble", "dp_exposed", "optimizer")}
 
     @property
     def bottleneck(self) -> str:
@@ -512,9 +606,13 @@ class TrainingEstimate:
             ("layout", f"{self.n_gpus} x {self.accelerator}: tp {self.tp} x pp {self.pp} x dp {self.dp}, "
                        f"micro-batch {self.micro_batch}, global batch {self.global_batch} x {self.seq_len} tokens, "
                        f"recompute {self.recompute}, ZeRO {self.zero_stage}"
-                       + (f", interleaved x{self.virtual_stages}" if self.virtual_stages > 1 else "")),
+                       + (f", interleaved x{self.virtual_stages}" if self.virtual_stages > 1 else "")
+                       + (f", ep {self.ep}" if self.ep > 1 else "") + (f", cp {self.cp}" if self.cp > 1 else "")),
             ("step time", f"{format_duration(self.step_s)} = compute {format_duration(self.compute_s)} + TP "
-                          f"{format_duration(self.tp_comm_s)} + PP {format_duration(self.pp_comm_s)} + bubble "
+                          f"{format_duration(self.tp_comm_s)} + PP {format_duration(self.pp_comm_s)}"
+                          + (f" + EP all-to-all {format_duration(self.ep_comm_s)}" if self.ep > 1 else "")
+                          + (f" + CP ring {format_duration(self.cp_comm_s)}" if self.cp > 1 else "")
+                          + " + bubble "
                           f"{format_duration(self.bubble_s)} + DP exposed {format_duration(self.dp_exposed_s)} + "
                           f"optimizer {format_duration(self.optimizer_s)}"),
             ("throughput", f"{self.tflops_per_gpu:.0f} TFLOP/s per GPU (model), MFU {self.mfu:.1%}, "
@@ -599,13 +697,22 @@ def estimate_training(job: TrainingJob, cluster: Cluster, catalog=None, store=No
     if tp > cluster.gpus_per_node:
         raise ValueError(f"tp={tp} is larger than the {cluster.gpus_per_node} GPUs in a node: tensor "
                          "parallelism needs the scale-up fabric; lower tp and raise pp or dp")
-    if cluster.gpus % (tp * pp):
-        raise ValueError(f"{cluster.gpus} GPUs do not split into tp={tp} x pp={pp} groups; "
-                         f"use a GPU count that is a multiple of {tp * pp}")
-    dp = cluster.gpus // (tp * pp) if job.dp is None else positive_int("dp", job.dp)
-    if tp * pp * dp != cluster.gpus:
-        raise ValueError(f"tp*pp*dp = {tp}*{pp}*{dp} = {tp * pp * dp} does not match the cluster's "
+    ep = positive_int("ep", job.ep)
+    cp = positive_int("cp", job.cp)
+    if cluster.gpus % (tp * pp * cp):
+        raise ValueError(f"{cluster.gpus} GPUs do not split into tp={tp} x pp={pp} x cp={cp} groups; "
+                         f"use a GPU count that is a multiple of {tp * pp * cp}")
+    dp = cluster.gpus // (tp * pp * cp) if job.dp is None else positive_int("dp", job.dp)
+    if tp * pp * dp * cp != cluster.gpus:
+        raise ValueError(f"tp*pp*dp*cp = {tp}*{pp}*{dp}*{cp} = {tp * pp * dp * cp} does not match the cluster's "
                          f"{cluster.gpus} GPUs; leave dp=None to derive it")
+    if ep > 1 and (not spec.is_moe or spec.n_experts % ep or (tp * dp * cp) % ep):
+        raise ValueError(f"ep={ep} needs a mixture-of-experts model whose {spec.n_experts} experts it divides, "
+                         f"and must divide tp*dp*cp = {tp * dp * cp} (expert parallelism is carved out of the "
+                         "ranks that share the dense weights)")
+    if cp > 1 and seq % (2 * cp):
+        raise ValueError(f"cp={cp} needs a sequence length divisible by 2*cp (load-balanced causal chunks); "
+                         f"seq_len is {seq}")
     if spec.n_heads % tp:
         raise ValueError(f"tp={tp} does not divide {spec.name}'s {spec.n_heads} attention heads")
     if pp > spec.n_layers:
@@ -645,17 +752,29 @@ def estimate_training(job: TrainingJob, cluster: Cluster, catalog=None, store=No
         gpu_memory_bytes=hw.memory_bytes, price_usd_per_gpu_hour=hw.price_usd_per_gpu_hour,
         dtype_bytes=nbytes, optim_bytes=optimizer_state_bytes(job.optimizer, dtype), checkpoint_s=ck_s,
         restart_s=restart, failures_per_gpu_hour=fail, preemptions_per_node_hour=preempt,
-        comm_efficiency=hw.comm_efficiency, virtual_stages=v)
+        comm_efficiency=hw.comm_efficiency, virtual_stages=v, expert_parallel=ep, context_parallel=cp,
+        overlap_grad_reduce=job.overlap_grad_reduce, overlap_tp_comm=job.overlap_tp_comm,
+        job_failures_per_hour=check_positive("job_failures_per_hour", job.job_failures_per_hour, allow_zero=True))
     g = {k: (float(v) if np.ndim(v) == 0 else v) for k, v in r.items()}
     mem = MemoryBreakdown(weights=g["mem_weights"], gradients=g["mem_gradients"],
                           optimizer=g["mem_optimizer"], activations=g["mem_activations"],
-                          total=g["mem_total"], params_per_gpu=float(_stage_params(spec, tp, pp)))
+                          total=g["mem_total"], params_per_gpu=float(_stage_params(spec, tp, pp, ep)))
     sources = dict(hw.sources)
     sources.update(checkpoint=ck_src,
                    restart=("TrainingJob.restart_s" if job.restart_s is not None else
                             "assumption DEFAULT_SPOT_RESTART_S" if pricing_spot else "assumption DEFAULT_RESTART_S"),
-                   failures=("Llama 3 report: 419 interruptions / 54 d on 16,384 H100 (Sec. 3.3.4)"
-                             if fail == DEFAULT_FAILURES_PER_GPU_HOUR else "TrainingJob.failures_per_gpu_hour"),
+                   failures=(f"{fail:.3g} per GPU-hour + {job.job_failures_per_hour:.3g} per job-hour: "
+                             + ("Llama 3 report, 419 interruptions / 54 d on 16,384 H100, 78% hardware (Sec. 3.3.4)"
+                                if fail == DEFAULT_FAILURES_PER_GPU_HOUR
+                                and job.job_failures_per_hour == DEFAULT_JOB_FAILURES_PER_HOUR
+                                else "TrainingJob.failures_per_gpu_hour / job_failures_per_hour")),
+                   overlap=("bucketed DP gradient reduction overlaps the last backward"
+                            + (", parameter all-gather the next forward" if zero >= 1 else "")
+                            if job.overlap_grad_reduce else "DP reduction after the last backward only")
+                           + ("; TP collectives overlapped with GEMMs" if job.overlap_tp_comm else
+                              "; TP collectives exposed")
+                           + ("; EP all-to-all exposed (no DualPipe-style overlap)" if ep > 1 else "")
+                           + ("; CP ring traffic under the attention kernel" if cp > 1 else ""),
                    preemptions=f"{preempt:g} per node-hour" + (" (spot default)" if pricing_spot and
                                                                cluster.preemptions_per_node_hour is None else ""))
     return TrainingEstimate(
@@ -673,4 +792,5 @@ def estimate_training(job: TrainingJob, cluster: Cluster, catalog=None, store=No
         expected_interruptions=g["expected_interruptions"], goodput=g["goodput"],
         expected_wall_s=g["expected_wall_s"], expected_gpu_hours=g["expected_gpu_hours"],
         expected_cost_usd=g["expected_cost_usd"], gemm_efficiency=hw.gemm_efficiency,
-        compute_efficiency=hw.compute_efficiency, comm_efficiency=hw.comm_efficiency, sources=sources)
+        compute_efficiency=hw.compute_efficiency, comm_efficiency=hw.comm_efficiency, sources=sources,
+        ep=ep, cp=cp, ep_comm_s=g["ep_comm_s"], cp_comm_s=g["cp_comm_s"])
