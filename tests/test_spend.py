@@ -66,7 +66,7 @@ def test_brute_force_two_terms_and_a_block_whole_units():
               S.Offer("blk", "H100-SXM", "capacity_block", 5.2, od, gpus_per_unit=8,
                       block_hours=24)]
     port = S.optimize_portfolio(_demand(d), offers, whole_units=True, spot_share_max={},
-                                forecast_errors=())
+                                forecast_errors=(), mip_rel_gap=0.0)
     best = np.inf
     for a, b, c0, c1 in itertools.product(range(5), range(2), range(5), range(5)):
         committed = 8 * (a + b) + np.r_[np.full(24, 8 * c0), np.full(24, 8 * c1)]
@@ -142,3 +142,27 @@ def test_demand_errors_name_line_and_column(tmp_path):
     p.write_text("timestamp,accelerator,gpus\n2026-01-01T00:00:00Z,H100,8\n")
     df = S.read_demand(p, catalog=aicost.catalog.load())
     assert df["accelerator"].iloc[0] == "H100-SXM"
+
+
+class _Best:
+    def __init__(self, kind, row, time_col):
+        self.kind, self.row, self.time_col = kind, row, time_col
+
+
+class _Plan:
+    def __init__(self, kind, row, time_col="time_s"):
+        self.best = _Best(kind, row, time_col)
+
+
+def test_demand_from_plans_places_work_on_the_calendar():
+    train = _Plan("training", {"accelerator": "H100-SXM", "gpus": 64, "time_s": 10 * 3600 + 1})
+    serve = _Plan("inference", {"accelerator": "L40S", "gpus": 8.0, "replicas": 4.0},
+                  time_col="latency_s")
+    d = S.demand_from_plans([{"plan": train, "start": "2026-01-02"},
+                             {"plan": serve, "trace": [0.5, 1.0]}],
+                            start="2026-01-01", hours=72)
+    h = d[d["accelerator"] == "H100-SXM"].set_index("timestamp")["gpus"]
+    assert h.sum() == 64 * 11 and h.index[h > 0].min() == pd.Timestamp("2026-01-02", tz="UTC")
+    s = d[d["accelerator"] == "L40S"]["gpus"].to_numpy()
+    assert list(s[:4]) == [4.0, 8.0, 4.0, 8.0]  # 2 then 4 replicas of 2 GPUs
+    assert set(d["workload_class"]) == {"training", "serving"}

@@ -130,3 +130,15 @@ def test_shortfall_from_demand(tmp_path):
         ["timestamp", "accelerator", "gpus"]]
     a = S.analyze_spend(bill, demand=d)
     assert a.summary["shortfall_gpu_hours"] == pytest.approx(3 * len(prov))
+
+
+def test_demand_from_bill_matches_gpu_hours(tmp_path):
+    p = tmp_path / "bill.csv"
+    S.write_synthetic_focus(p, resources=6, hours=30)
+    d = S.demand_from_bill(p)
+    bill = S.read_focus(p)
+    S.gpu_line_items(bill)
+    used = bill.sql("SELECT sum(gpu_hours) AS g FROM focus_gpu "
+                    "WHERE coalesce(CommitmentDiscountStatus, 'Used') <> 'Unused'")["g"].iloc[0]
+    assert d["gpus"].sum() == pytest.approx(used)
+    assert set(d["workload_class"]) <= {"training", "serving", "batch", "web"}

@@ -13,6 +13,7 @@ today.
 
 from __future__ import annotations
 
+from ._demand import demand_from_bill, demand_from_plans
 from ._focus import (
     FOCUS_MANDATORY_COLUMNS,
     FocusBill,
@@ -57,6 +58,8 @@ __all__ = [
     "THREE_YEAR_DISCOUNT",
     "analyze_spend",
     "catalog_offers",
+    "demand_from_bill",
+    "demand_from_plans",
     "evaluate_commitments",
     "focus_missing_columns",
     "focus_summary",
