@@ -133,6 +133,22 @@ class Dashboard:
                 return
         self.update()
 
+    def _show_first_answer(self) -> None:
+        """Compute the first answer, then rebuild the FigureWidget around it.
+
+        plotly's anywidget FigureWidget sends trace changes as messages to the views that
+        exist; a figure built empty and filled before it is displayed showed empty axes in
+        JupyterLab (the view starts from the state at construction). A widget constructed
+        with the data shows it; later changes reach the displayed view.
+        """
+        self.update()
+        _, go = _imports()
+        fresh = go.FigureWidget(self.figure)
+        children = list(self.widget.children)
+        children[children.index(self.figure)] = fresh
+        self.figure = fresh
+        self.widget.children = tuple(children)
+
     def _run_pending(self) -> None:
         self._pending = None
         self.update()
@@ -338,7 +354,7 @@ class TrainingPlanner(_PlanDashboard):
         fig = self._make_figure(go, "expected wall time [days]", "expected cost [USD]")
         super().__init__(controls, fig, "Training planner")
         controls["efficiency_auto"].observe(self._toggle_eff, names="value")
-        self.update()
+        self._show_first_answer()
 
     def _toggle_eff(self, change) -> None:
         _toggle_efficiency(self, change)
@@ -415,7 +431,7 @@ class ServingPlanner(_PlanDashboard):
         fig = self._make_figure(go, "latency [s]", "cost [USD/h]")
         super().__init__(controls, fig, "Serving planner")
         controls["efficiency_auto"].observe(lambda ch: _toggle_efficiency(self, ch), names="value")
-        self.update()
+        self._show_first_answer()
 
     def _update(self) -> None:
         from . import plan as _plan
@@ -584,7 +600,7 @@ class RooflineExplorer(Dashboard):
                           margin={"l": 60, "r": 20, "t": 30, "b": 50})
         super().__init__(controls, fig, "Roofline explorer")
         self.rows: list[dict] = []
-        self.update()
+        self._show_first_answer()
 
     def _accelerator_names(self) -> list[str]:
         df = self.catalog.accelerators
@@ -770,7 +786,7 @@ class SpendPortfolio(Dashboard):
                           yaxis_title="GPUs", legend={"orientation": "h", "y": -0.25})
         super().__init__(controls, fig, "Commitment portfolio")
         self.debounce_s = 0.2
-        self.update()
+        self._show_first_answer()
 
     def _portfolio(self, discount: float, term: str):
         key = (round(discount, 4), term)
