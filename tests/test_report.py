@@ -18,7 +18,7 @@ PLOTLY_MIME = "application/vnd.plotly.v1+json"
 
 # ----------------------------------------------------------------------------- kinds
 def test_kinds_are_listed_and_each_template_declares_every_parameter():
-    assert aicost.report.kinds() == ["benchmark", "catalog", "demo", "serving_plan", "training_plan"]
+    assert aicost.report.kinds() == ["benchmark", "catalog", "demo", "fleet", "serving_plan", "spend", "training_plan"]
     for name in aicost.report.kinds():
         path = aicost.report.template_path(name)
         assert path.is_file(), path
