@@ -158,3 +158,11 @@ def test_moe_defaults_keep_dense_counts():
     with pytest.raises(ValueError, match="qk_rope_head_dim"):
         ModelSpec(name="x", n_layers=2, d_model=64, n_heads=4, d_ff=256, vocab_size=100, seq_len=128,
                   kv_lora_rank=16)
+
+
+def test_mla_kv_cache_in_serving_is_the_latent():
+    from aicost.model import estimate_inference
+
+    e = estimate_inference("deepseek-v3", "H200-SXM", tp=8, prompt_tokens=1000, output_tokens=1000, dtype="fp8")
+    # 61 layers x (512 + 64) values x 1 byte x 2000 tokens, on every tensor-parallel rank
+    assert e.kv_bytes_per_seq_per_gpu == pytest.approx(61 * 576 * 2000)

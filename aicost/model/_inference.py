@@ -97,6 +97,8 @@ def _kv_heads_per_gpu(spec: ModelSpec, tp):
 
 
 def _kv_bytes_per_token_gpu(spec: ModelSpec, tp, kv_bytes):
+    if spec.is_mla:  # the compressed latent + RoPE key, the same on every tensor-parallel rank
+        return spec.n_layers * (spec.kv_lora_rank + spec.qk_rope_head_dim) * kv_bytes + 0.0 * np.asarray(tp, float)
     return 2.0 * spec.n_layers * _kv_heads_per_gpu(spec, tp) * spec.d_head * kv_bytes
 
 
