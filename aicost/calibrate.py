@@ -15,6 +15,7 @@ Each answer is an :class:`Efficiency` that says where its number came from.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -99,14 +100,14 @@ def _catalog():
     return catalog.load()
 
 
-def _resolve_accelerator(name):
+def _resolve_accelerator(name, cat=None):
     """A catalog Accelerator for a record, a catalog name, an alias or a CUDA device name."""
     if name is None:
         return None
     if hasattr(name, "peak_flops_per_s"):
         return name
     try:
-        return _catalog().accelerator(str(name))
+        return (cat if cat is not None else _catalog()).accelerator(str(name))
     except LookupError:  # a device the catalog does not know: nothing to calibrate against
         return None
 
@@ -130,25 +131,38 @@ def _store_results(store, **filters):
 
 
 def _shipped_results():
-    """Measured results shipped in ``data/results/*.json`` (one DataFrame, with the file)."""
+    """Measured results shipped in ``data/results/*.json`` (one DataFrame, with the file).
+
+    The files are parsed once per (path, size, modification time); the frame is shared, so
+    callers filter it into new frames and never modify it in place.
+    """
     import pandas as pd
 
     try:
         from ._paths import data_dir
-        from .bench import load_results
 
         folder = data_dir() / "results"
-        frames = []
-        for path in sorted(folder.glob("*.json")):
-            try:
-                df = load_results(path).df.copy()
-            except (OSError, ValueError, KeyError):  # a damaged results file is skipped
-                continue
-            df["source_file"] = path.name
-            frames.append(df)
-        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+        stamps = tuple((str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in sorted(folder.glob("*.json")))
     except OSError:  # no readable data directory (an unusual install)
         return pd.DataFrame()
+    return _read_shipped(stamps)
+
+
+@functools.lru_cache(maxsize=4)
+def _read_shipped(stamps: tuple):
+    import pandas as pd
+
+    from .bench import load_results
+
+    frames = []
+    for path, _size, _mtime in stamps:
+        try:
+            df = load_results(path).df.copy()
+        except (OSError, ValueError, KeyError):  # a damaged results file is skipped
+            continue
+        df["source_file"] = Path(path).name
+        frames.append(df)
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
 _params = decode_params
@@ -175,31 +189,37 @@ def _shape_distance(a, b) -> float:
 _DEFAULT_SHAPE = (8192, 8192, 8192)
 
 
-def measured_gemm(accelerator, dtype: str = "bf16", store=None):
+def measured_gemm(accelerator, dtype: str = "bf16", store=None, catalog=None):
     """The stored GEMM results for ``accelerator`` and ``dtype`` (store, then shipped files).
 
+    ``catalog`` (default: the shipped one) resolves the device names the results carry.
     Returns a DataFrame with ``m, n, k``, ``value`` [FLOP/s], ``peak`` and ``origin``
     columns (empty when none).
     """
     import pandas as pd
 
-    acc = _resolve_accelerator(accelerator)
+    acc = _resolve_accelerator(accelerator, catalog)
     dtype = normalize_dtype(dtype)
     frames = []
     for origin, df in (("store", _store_results(store, kind="compute", name="gemm", dtype=dtype)),
                        ("shipped", _shipped_results())):
         if df is None or len(df) == 0:
             continue
+        if acc is not None:
+            # resolve each distinct device name once, in one catalog (a results file holds
+            # hundreds of rows), and keep this accelerator's rows before anything else
+            cat = catalog if catalog is not None else _catalog()
+            mine = [d for d in pd.unique(df["device"])
+                    if getattr(_resolve_accelerator(d, cat), "name", None) == acc.name]
+            if not mine:
+                continue
+            df = df[df["device"].isin(mine).to_numpy()]
         df = df[(df["name"] == "gemm") & (df["dtype"] == dtype)].copy()
         if "kind" in df:
             df = df[df["kind"].fillna("compute") == "compute"]
         if len(df) == 0:
             continue
-        if acc is not None:
-            keep = [(_resolve_accelerator(d) is not None and _resolve_accelerator(d).name == acc.name)
-                    for d in df["device"]]
-            df = df[keep]
-        else:
+        if acc is None:
             df = df[df["device"].astype(str) == str(accelerator)]
         if len(df) == 0:
             continue
@@ -219,7 +239,7 @@ def measured_gemm(accelerator, dtype: str = "bf16", store=None):
 
 
 # ----------------------------------------------------------------------------- GEMM
-def gemm_efficiency(accelerator, dtype: str = "bf16", store=None, shape=None) -> Efficiency:
+def gemm_efficiency(accelerator, dtype: str = "bf16", store=None, shape=None, catalog=None) -> Efficiency:
     """Achieved GEMM rate / catalog dense peak for ``accelerator`` in ``dtype``.
 
     Parameters
@@ -233,6 +253,8 @@ def gemm_efficiency(accelerator, dtype: str = "bf16", store=None, shape=None) ->
         Measured results shipped with aicost (``data/results``) are used after the store.
     shape : int, (m, n, k), "MxNxK" or a layer name of ``aicost.bench.GEMM_SHAPES``, optional
         Pick the measurement at the nearest shape (log-distance); default a large square GEMM.
+    catalog : aicost.catalog.Catalog, optional
+        Where the peak and the device names are looked up (default: the shipped catalog).
 
     Returns
     -------
@@ -241,7 +263,7 @@ def gemm_efficiency(accelerator, dtype: str = "bf16", store=None, shape=None) ->
         documented default of :data:`DEFAULT_GEMM_EFFICIENCY`.
     """
     dtype = normalize_dtype(dtype)
-    acc = _resolve_accelerator(accelerator)
+    acc = _resolve_accelerator(accelerator, catalog)
     name = getattr(acc, "name", str(accelerator))
     want = _shape_tuple(shape) or _DEFAULT_SHAPE
     peak = None
@@ -251,7 +273,7 @@ def gemm_efficiency(accelerator, dtype: str = "bf16", store=None, shape=None) ->
         except (ValueError, KeyError, LookupError):  # no peak for this dtype
             peak = None
     if peak and peak > 0:
-        df = measured_gemm(acc, dtype, store=store)
+        df = measured_gemm(acc, dtype, store=store, catalog=catalog)
         if len(df):
             dist = [_shape_distance((m, n, k), want) for m, n, k in zip(df["m"], df["n"], df["k"])]
             df = df.assign(_dist=dist)
@@ -295,7 +317,8 @@ def _norm_op(op: str) -> str:
         return str(op)
 
 
-def collective_efficiency(fabric_or_device=None, op: str = "all_reduce", store=None) -> Efficiency:
+def collective_efficiency(fabric_or_device=None, op: str = "all_reduce", store=None,
+                          catalog=None) -> Efficiency:
     """NCCL bus bandwidth / catalog link bandwidth for large messages of collective ``op``.
 
     Parameters
@@ -308,6 +331,8 @@ def collective_efficiency(fabric_or_device=None, op: str = "all_reduce", store=N
         all_reduce, all_gather, reduce_scatter, ...
     store : Store, None or False
         As for :func:`gemm_efficiency`.
+    catalog : aicost.catalog.Catalog, optional
+        Where fabrics and accelerators are looked up (default: the shipped catalog).
 
     Returns
     -------
@@ -323,13 +348,17 @@ def collective_efficiency(fabric_or_device=None, op: str = "all_reduce", store=N
         details={"op": op, "target": None if fabric_or_device is None else str(fabric_or_device)})
     if fabric_or_device is None:
         return default
+    df = _store_results(store, kind="collective", name=op)
+    if df is None or len(df) == 0:  # nothing measured: no need to look anything up
+        return default
+    cat = catalog if catalog is not None else _catalog()
     ref_bw, acc, label = None, None, str(fabric_or_device)
     try:
-        fab = _catalog().fabric(str(fabric_or_device))
+        fab = cat.fabric(str(fabric_or_device))
         ref_bw = float(fab.bandwidth_bytes_per_s)
         label = f"fabric {fab.name} ({ref_bw / 1e9:.0f} GB/s per direction)"
     except LookupError:  # not a fabric: an accelerator
-        acc = _resolve_accelerator(fabric_or_device)
+        acc = _resolve_accelerator(fabric_or_device, cat)
         if acc is not None:
             try:
                 ref_bw = float(acc.scale_up_bw_bytes_per_s)
@@ -338,13 +367,10 @@ def collective_efficiency(fabric_or_device=None, op: str = "all_reduce", store=N
                 ref_bw = None
     if not ref_bw or ref_bw <= 0:
         return default
-    df = _store_results(store, kind="collective", name=op)
-    if df is None or len(df) == 0:
-        return default
     df = df[df["name"].map(_norm_op) == op]
     if acc is not None and len(df):
-        df = df[[(_resolve_accelerator(d) is not None and _resolve_accelerator(d).name == acc.name)
-                 for d in df["device"]]]
+        names = {d: getattr(_resolve_accelerator(d, cat), "name", None) for d in set(df["device"])}
+        df = df[[names[d] == acc.name for d in df["device"]]]
     if len(df) == 0:
         return default
     sizes = [float(_params(p).get("nbytes") or s or 0) for p, s in zip(df["params"], df["size_bytes"])]

@@ -218,7 +218,7 @@ def resolve_hardware(cluster: Cluster, dtype: str = "bf16", catalog=None, store=
         else:
             price = float(p)
             src["price"] = f"catalog instance {inst.provider} {inst.instance_type} ({cluster.pricing})"
-    g = gemm_efficiency(name, dtype, store=store, shape=shape)
+    g = gemm_efficiency(acc if acc is not None else name, dtype, store=store, shape=shape, catalog=cat)
     gemm, gsrc = float(g.value), str(g.source)
     if cluster.efficiency is not None:
         eff = float(cluster.efficiency)
@@ -227,7 +227,7 @@ def resolve_hardware(cluster: Cluster, dtype: str = "bf16", catalog=None, store=
         eff = gemm * kernel_factor
         src["efficiency"] = f"GEMM efficiency {gemm:.3f} ({gsrc}) x kernel factor {kernel_factor}"
     src["gemm_efficiency"] = gsrc
-    c = collective_efficiency(name, store=store)
+    c = collective_efficiency(name, store=store, catalog=cat)
     ceff, csrc = float(c.value), str(c.source)
     src["comm_efficiency"] = csrc
     tier = cat.storage_tier(cluster.storage_tier) if cluster.storage_tier is not None else None

@@ -43,7 +43,8 @@ class AcceleratorEfficiency:
 
 
 def resolve_efficiencies(accelerators: Sequence[str], dtype: str, store=None, efficiency=None,
-                         kernel_factor: float = TRAINING_KERNEL_FACTOR) -> dict[str, AcceleratorEfficiency]:
+                         kernel_factor: float = TRAINING_KERNEL_FACTOR,
+                         catalog=None) -> dict[str, AcceleratorEfficiency]:
     """Compute and collective efficiencies, with their sources, per accelerator name.
 
     Parameters
@@ -60,6 +61,9 @@ def resolve_efficiencies(accelerators: Sequence[str], dtype: str, store=None, ef
         `resolve_hardware` does.
     kernel_factor : float
         ``aicost.calibrate.TRAINING_KERNEL_FACTOR`` (training) or ``INFERENCE_KERNEL_FACTOR``.
+    catalog : aicost.catalog.Catalog, optional
+        Where the accelerators' peaks come from (a measured rate is divided by this peak);
+        default the shipped catalog.
 
     Returns
     -------
@@ -78,7 +82,7 @@ def resolve_efficiencies(accelerators: Sequence[str], dtype: str, store=None, ef
         per = {a.lower(): efficiency for a in accelerators}
     out: dict[str, AcceleratorEfficiency] = {}
     for a in accelerators:
-        c = collective_efficiency(a, store=store)
+        c = collective_efficiency(a, store=store, catalog=catalog)
         ce, csrc = float(c.value), str(c.source)
         if a.lower() in per:
             v = float(per[a.lower()])
@@ -86,7 +90,7 @@ def resolve_efficiencies(accelerators: Sequence[str], dtype: str, store=None, ef
                 raise ValueError(f"efficiency for {a} must be in (0, 1] (fraction of peak), got {v!r}")
             out[a] = AcceleratorEfficiency(v, "given by the caller", ce, csrc)
             continue
-        g = gemm_efficiency(a, dtype, store=store)
+        g = gemm_efficiency(a, dtype, store=store, catalog=catalog)
         value, src = float(g.value), str(g.source)
         kind = "measured" if src.lower().startswith("measured") else "documented default"
         out[a] = AcceleratorEfficiency(

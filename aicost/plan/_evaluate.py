@@ -100,10 +100,10 @@ class TrainingContext:
 
 
 def efficiencies(accelerators: Sequence[str], dtype: str, store, efficiency,
-                 kernel_factor: float = TRAINING_KERNEL_FACTOR) -> dict:
+                 kernel_factor: float = TRAINING_KERNEL_FACTOR, catalog=None) -> dict:
     """``aicost.hardware.resolve_efficiencies`` (name -> `AcceleratorEfficiency`)."""
     return resolve_efficiencies(accelerators, dtype, store=store, efficiency=efficiency,
-                                kernel_factor=kernel_factor)
+                                kernel_factor=kernel_factor, catalog=catalog)
 
 
 def reliability_defaults(failure_rate, preemption_rate, restart_s) -> dict:

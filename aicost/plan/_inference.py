@@ -487,7 +487,7 @@ def _resolve(ctx: ServingContext, *, catalog, store, pricing, providers, acceler
         raise InfeasibleError(f"no offer in the catalog matches providers={providers}, "
                               f"accelerators={accelerators}, dtype={ctx.dtype}; widen the filters")
     eff = ev.efficiencies(sorted(set(cfg["accelerator"])), ctx.dtype, store, efficiency,
-                          kernel_factor=INFERENCE_KERNEL_FACTOR)
+                          kernel_factor=INFERENCE_KERNEL_FACTOR, catalog=cat)
     cfg["efficiency"] = cfg["accelerator"].map(lambda a: eff[a].compute).astype(float)
     cfg["comm_efficiency"] = cfg["accelerator"].map(lambda a: eff[a].comm).astype(float)
     cfg["efficiency_source"] = cfg["accelerator"].map(lambda a: eff[a].compute_source)

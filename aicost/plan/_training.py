@@ -339,7 +339,7 @@ def _resolve(req: _TrainingRequest, *, catalog, store, providers, accelerators, 
             f"no offer in the catalog matches: providers={providers}, accelerators={accelerators}, "
             f"dtype={req.dtype}; widen the filters")
     lay = _layouts(req.spec, int(offers["gpus_per_node"].max()), *layout)
-    eff = ev.efficiencies(sorted(set(offers["accelerator"])), req.dtype, store, efficiency)
+    eff = ev.efficiencies(sorted(set(offers["accelerator"])), req.dtype, store, efficiency, catalog=cat)
     offers["efficiency"] = offers["accelerator"].map(lambda a: eff[a].compute).astype(float)
     offers["comm_efficiency"] = offers["accelerator"].map(lambda a: eff[a].comm).astype(float)
     offers["efficiency_source"] = offers["accelerator"].map(lambda a: eff[a].compute_source)
