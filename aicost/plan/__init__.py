@@ -17,6 +17,7 @@ the candidates and what to relax.
 from __future__ import annotations
 
 from ._demo import demo_plans
+from ._evaluate import CHECKPOINT_KEEP
 from ._inference import ServingContext, ServingPlan, plan_inference
 from ._pareto import pareto_mask
 from ._reasons import MIN_GOODPUT, ServingDrop, TrainingDrop
@@ -24,6 +25,7 @@ from ._result import Plan, Recommendation, Sensitivity
 from ._training import TrainingPlan, plan_training
 
 __all__ = [
+    "CHECKPOINT_KEEP",
     "MIN_GOODPUT",
     "Plan",
     "Recommendation",
