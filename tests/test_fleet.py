@@ -263,3 +263,14 @@ def test_cli_fleet_bench_local(capsys):
 
     assert main(["fleet", "bench", "--local", "2", "--suite", "smoke", "--no-store"]) == 0
     assert "2 of 2 units measured" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_report_kind_fleet_from_the_store(tmp_path):
+    import aicost
+
+    fleet.save(fleet.simulate_fleet(4, 8, slow_fraction=0.1, seed=5), Store())
+    out = aicost.report.build("fleet", tmp_path / "fleet.html")
+    html = Path(tmp_path / "fleet.html").read_text()
+    assert out.name == "fleet.html" and "Stragglers, slowest first" in html
+    assert "fleet-simulated-4x8-seed5" in html and "usd_per_bf16_pflop_hour" in html
