@@ -111,7 +111,10 @@ def _predict_training(row, spec, acc, cat, curve):
         attn_peak_flops_per_s=bf16_peak, recompute=str(row["recompute"]),
         cast_bytes=6.0 * spec.d_model if fp8 else 0.0, context_parallel=cp)["efficiency"]
     if ep > 1:
-        reasons.append(f"expert parallelism {ep}: all-to-all exposed, routing balanced (as the NeMo runs force)")
+        ov = str(_num(row, "ep_overlap", "no")).lower() == "yes"
+        reasons.append(f"expert parallelism {ep}: all-to-all "
+                       + ("overlapped with compute (the source says so)" if ov else "exposed (overlap not stated)")
+                       + ", routing balanced")
     tokens = float(_num(row, "tokens", gb * seq * 100.0))
     cluster = Cluster(accelerator=acc.name, gpus=gpus, gpus_per_node=int(row["gpus_per_node"]),
                       scale_up=_num(row, "scale_up"), scale_out=_num(row, "scale_out"), efficiency=eff,
@@ -119,6 +122,7 @@ def _predict_training(row, spec, acc, cat, curve):
 
     def run(v):
         job = TrainingJob(spec, tokens, global_batch=gb, micro_batch=mb, tp=tp, pp=pp, dp=dp, cp=cp, ep=ep,
+                          overlap_ep_comm=str(_num(row, "ep_overlap", "no")).lower() == "yes",
                           recompute=str(row["recompute"]), zero_stage=int(row["zero_stage"]),
                           seq_len=seq, virtual_stages=v, dtype=dtype)
         return estimate_training(job, cluster, catalog=cat)

@@ -53,3 +53,12 @@ def test_tp_overlap_leaves_a_share_exposed():
     over = estimate_training(TrainingJob("llama-3.1-70b", 1e9, overlap_tp_comm=True, **kw), c)
     assert 0 < over.tp_comm_s < plain.tp_comm_s
     assert over.tp_comm_s == pytest.approx(0.25 * plain.tp_comm_s, rel=1e-9) or over.tp_comm_s > 0.25 * plain.tp_comm_s
+
+
+def test_ep_overlap_hides_the_all_to_all_up_to_the_compute():
+    base = dict(global_batch=64, micro_batch=1, tp=1, pp=1, seq_len=4096, zero_stage=1, ep=8)
+    c = Cluster(gpus=8, **HW)
+    exposed = estimate_training(TrainingJob("mixtral-8x7b", 1e9, **base), c)
+    hidden = estimate_training(TrainingJob("mixtral-8x7b", 1e9, overlap_ep_comm=True, **base), c)
+    assert hidden.ep_comm_s == pytest.approx(max(exposed.ep_comm_s - exposed.compute_s, 0.0))
+    assert "DualPipe-style)" in hidden.sources["overlap"] and "exposed" in exposed.sources["overlap"]

@@ -271,7 +271,7 @@ def training_arrays(spec: ModelSpec, *, tokens, global_batch, micro_batch, seq_l
                           failures_per_gpu_hour=DEFAULT_FAILURES_PER_GPU_HOUR,
                           preemptions_per_node_hour=0.0, comm_efficiency=1.0, virtual_stages=1,
                           expert_parallel=1, context_parallel=1, overlap_grad_reduce=True, overlap_tp_comm=False,
-                          job_failures_per_hour=DEFAULT_JOB_FAILURES_PER_HOUR):
+                          job_failures_per_hour=DEFAULT_JOB_FAILURES_PER_HOUR, overlap_ep_comm=False):
     """Evaluate training layouts vectorized: every keyword may be a numpy array (broadcast).
 
     Layout: ``tp`` x ``pp`` x ``dp`` GPUs, ranks ordered tensor, data, pipeline (Megatron-LM),
@@ -291,7 +291,9 @@ def training_arrays(spec: ModelSpec, *, tokens, global_batch, micro_batch, seq_l
     routed experts ``ep`` ways and costs four all-to-alls per MoE layer and micro-batch (dispatch
     and combine, forward and backward; six with full recompute) of ``tokens * k * d_model``
     values over the scale-up fabric when ``tp * ep`` GPUs fit in a node, else the scale-out one;
-    they are exposed (no DualPipe-style overlap). ``overlap_grad_reduce``: bucketed DP reduction
+    they are exposed unless ``overlap_ep_comm`` (DeepSeek-V3's DualPipe, Megatron-Core's
+    1F1B all-to-all overlap: one micro-batch's all-to-all under another's compute, so only what
+    exceeds a micro-batch's compute is exposed). ``overlap_grad_reduce``: bucketed DP reduction
     (`_training_step_arrays`). ``overlap_tp_comm``: tensor-parallel collectives split into
     chunks that overlap the GEMMs (TransformerEngine userbuffers); only
     ``TP_OVERLAP_EXPOSED_SHARE`` of them, or what exceeds the compute, stays exposed.
@@ -351,6 +353,7 @@ def training_arrays(spec: ModelSpec, *, tokens, global_batch, micro_batch, seq_l
     a2a_bytes = mb * s / (cp_ * tp_) * spec.experts_per_token * spec.d_model * dtype_bytes
     n_a2a = np.where(rc == 2, 6.0, 4.0) * moe_layers_stage
     t_ep = np.where(ep_ > 1, n_a2a * _comm.collective_time("all_to_all", a2a_bytes, ep_, ep_bw, ep_lat), 0.0)
+    t_ep = np.where(np.asarray(overlap_ep_comm, bool), np.maximum(t_ep - t_c_micro, 0.0), t_ep)
     # pipeline: one send forward and one backward per micro-batch, b*s*h/tp bytes each
     stage_in_node = tp_ * dp_ * cp_ < gpn
     p2p_bw = np.where(stage_in_node, scale_up_bw_bytes_per_s, scale_out_bw_bytes_per_s)
@@ -467,6 +470,9 @@ class TrainingJob:
         Bucketed data-parallel reduction overlapping the backward pass (default True).
     overlap_tp_comm : bool
         Tensor-parallel collectives overlapped with the GEMMs (default False).
+    overlap_ep_comm : bool
+        Expert-parallel all-to-all overlapped with another micro-batch's compute (DualPipe;
+        default False).
     """
 
     model: ModelSpec | str
@@ -491,6 +497,7 @@ class TrainingJob:
     cp: int = 1
     overlap_grad_reduce: bool = True
     overlap_tp_comm: bool = False
+    overlap_ep_comm: bool = False
 
 
 def _checkpoint_seconds(job: TrainingJob, cluster: Cluster, hw: Hardware, spec: ModelSpec):
@@ -754,6 +761,7 @@ def estimate_training(job: TrainingJob, cluster: Cluster, catalog=None, store=No
         restart_s=restart, failures_per_gpu_hour=fail, preemptions_per_node_hour=preempt,
         comm_efficiency=hw.comm_efficiency, virtual_stages=v, expert_parallel=ep, context_parallel=cp,
         overlap_grad_reduce=job.overlap_grad_reduce, overlap_tp_comm=job.overlap_tp_comm,
+        overlap_ep_comm=job.overlap_ep_comm,
         job_failures_per_hour=check_positive("job_failures_per_hour", job.job_failures_per_hour, allow_zero=True))
     g = {k: (float(v) if np.ndim(v) == 0 else v) for k, v in r.items()}
     mem = MemoryBreakdown(weights=g["mem_weights"], gradients=g["mem_gradients"],
@@ -773,7 +781,8 @@ def estimate_training(job: TrainingJob, cluster: Cluster, catalog=None, store=No
                             if job.overlap_grad_reduce else "DP reduction after the last backward only")
                            + ("; TP collectives overlapped with GEMMs" if job.overlap_tp_comm else
                               "; TP collectives exposed")
-                           + ("; EP all-to-all exposed (no DualPipe-style overlap)" if ep > 1 else "")
+                           + (("; EP all-to-all overlapped with compute (DualPipe-style)" if job.overlap_ep_comm
+                               else "; EP all-to-all exposed (no DualPipe-style overlap)") if ep > 1 else "")
                            + ("; CP ring traffic under the attention kernel" if cp > 1 else ""),
                    preemptions=f"{preempt:g} per node-hour" + (" (spot default)" if pricing_spot and
                                                                cluster.preemptions_per_node_hour is None else ""))
