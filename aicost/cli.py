@@ -882,7 +882,7 @@ def _add_fleet(sub) -> None:
     ap.add_argument("--threshold", type=float, default=3.5, help="robust z-score cut-off")
     ap.add_argument("--min-slower", type=float, default=5.0, help="... and at least this much "
                                                                   "slower than the median [%%]")
-    ap.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    _add_format(ap)
     ap.set_defaults(func=_cmd_fleet_analyze)
 
 
