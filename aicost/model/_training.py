@@ -260,6 +260,31 @@ def _interleave_invalid(spec, pp, v, global_batch, micro_times_dp):
     return (v > 1) & bad
 
 
+def _cp_ring_time(spec, mb, s, tp_, cp_, gpn, layers_stage, layer_model, t_c_micro, dtype_bytes,
+                  su_bw, su_lat, so_bw, so_lat):
+    """Exposed context-parallel ring traffic of one micro-batch on one GPU [s]."""
+    cp_in_node = tp_ * cp_ <= gpn
+    cp_bw = np.where(cp_in_node, su_bw, so_bw)
+    cp_lat = np.where(cp_in_node, su_lat, so_lat)
+    kv_chunk = mb * s / cp_ * 2.0 * spec.d_kv * dtype_bytes / tp_
+    t_ring = 3.0 * (cp_ - 1.0) * _comm.p2p_time(kv_chunk, cp_bw, cp_lat)
+    attn_share = 3.0 * 4.0 * spec.d_attn * s / layer_model
+    return np.where(cp_ > 1, layers_stage * np.maximum(t_ring - attn_share * t_c_micro / layers_stage, 0.0), 0.0)
+
+
+def _ep_all_to_all_time(spec, mb, s, tp_, cp_, ep_, gpn, layers_stage, rc, t_c_micro, dtype_bytes,
+                        su_bw, su_lat, so_bw, so_lat, overlap_ep_comm):
+    """Exposed expert-parallel all-to-all of one micro-batch on one GPU [s]."""
+    moe_layers_stage = layers_stage * spec.n_moe_layers / spec.n_layers
+    ep_in_node = tp_ * ep_ <= gpn
+    ep_bw = np.where(ep_in_node, su_bw, so_bw)
+    ep_lat = np.where(ep_in_node, su_lat, so_lat)
+    a2a_bytes = mb * s / (cp_ * tp_) * spec.experts_per_token * spec.d_model * dtype_bytes
+    n_a2a = np.where(rc == 2, 6.0, 4.0) * moe_layers_stage
+    t_ep = np.where(ep_ > 1, n_a2a * _comm.collective_time("all_to_all", a2a_bytes, ep_, ep_bw, ep_lat), 0.0)
+    return np.where(np.asarray(overlap_ep_comm, bool), np.maximum(t_ep - t_c_micro, 0.0), t_ep)
+
+
 def training_arrays(spec: ModelSpec, *, tokens, global_batch, micro_batch, seq_len, tp, pp, dp,
                           zero_stage=0, recompute_code=0, sequence_parallel=False,
                           peak_flops_per_s, efficiency, gpus_per_node=8,
@@ -335,25 +360,20 @@ def training_arrays(spec: ModelSpec, *, tokens, global_batch, micro_batch, seq_l
     n_ar = layers_stage * np.where(rc == 2, 6.0, 4.0)
     t_tp = n_ar * _comm.allreduce_time(act_bytes_micro, tp_, scale_up_bw_bytes_per_s, scale_up_latency_s)
     t_c_micro = flops_micro / (f(peak_flops_per_s) * efficiency)
-    t_tp = np.where(np.asarray(overlap_tp_comm, bool),
-                    np.maximum(t_tp - t_c_micro, TP_OVERLAP_EXPOSED_SHARE * t_tp), t_tp)
-    # context parallelism: K/V chunks around the ring under the attention kernel
-    cp_in_node = tp_ * cp_ <= gpn
-    cp_bw = np.where(cp_in_node, scale_up_bw_bytes_per_s, scale_out_bw_bytes_per_s)
-    cp_lat = np.where(cp_in_node, scale_up_latency_s, scale_out_latency_s)
-    kv_chunk = mb * s / cp_ * 2.0 * spec.d_kv * dtype_bytes / tp_
-    t_ring = 3.0 * (cp_ - 1.0) * _comm.p2p_time(kv_chunk, cp_bw, cp_lat)
-    attn_share = 3.0 * 4.0 * spec.d_attn * s / layer_model
-    t_cp = np.where(cp_ > 1, layers_stage * np.maximum(t_ring - attn_share * t_c_micro / layers_stage, 0.0), 0.0)
-    # expert parallelism: all-to-all dispatch/combine of the routed tokens per MoE layer
-    moe_layers_stage = layers_stage * spec.n_moe_layers / spec.n_layers
-    ep_in_node = tp_ * ep_ <= gpn
-    ep_bw = np.where(ep_in_node, scale_up_bw_bytes_per_s, scale_out_bw_bytes_per_s)
-    ep_lat = np.where(ep_in_node, scale_up_latency_s, scale_out_latency_s)
-    a2a_bytes = mb * s / (cp_ * tp_) * spec.experts_per_token * spec.d_model * dtype_bytes
-    n_a2a = np.where(rc == 2, 6.0, 4.0) * moe_layers_stage
-    t_ep = np.where(ep_ > 1, n_a2a * _comm.collective_time("all_to_all", a2a_bytes, ep_, ep_bw, ep_lat), 0.0)
-    t_ep = np.where(np.asarray(overlap_ep_comm, bool), np.maximum(t_ep - t_c_micro, 0.0), t_ep)
+    # (layouts that do not use an option skip its arrays: the planner's grids stay fast)
+    if np.any(overlap_tp_comm):
+        t_tp = np.where(np.asarray(overlap_tp_comm, bool),
+                        np.maximum(t_tp - t_c_micro, TP_OVERLAP_EXPOSED_SHARE * t_tp), t_tp)
+    t_cp = 0.0
+    if np.any(cp_ > 1):  # context parallelism: K/V chunks around the ring under the attention kernel
+        t_cp = _cp_ring_time(spec, mb, s, tp_, cp_, gpn, layers_stage, layer_model, t_c_micro, dtype_bytes,
+                             scale_up_bw_bytes_per_s, scale_up_latency_s, scale_out_bw_bytes_per_s,
+                             scale_out_latency_s)
+    t_ep = 0.0
+    if np.any(ep_ > 1):  # expert parallelism: all-to-all dispatch/combine of the routed tokens
+        t_ep = _ep_all_to_all_time(spec, mb, s, tp_, cp_, ep_, gpn, layers_stage, rc, t_c_micro, dtype_bytes,
+                                   scale_up_bw_bytes_per_s, scale_up_latency_s, scale_out_bw_bytes_per_s,
+                                   scale_out_latency_s, overlap_ep_comm)
     # pipeline: one send forward and one backward per micro-batch, b*s*h/tp bytes each
     stage_in_node = tp_ * dp_ * cp_ < gpn
     p2p_bw = np.where(stage_in_node, scale_up_bw_bytes_per_s, scale_out_bw_bytes_per_s)
