@@ -676,7 +676,14 @@ def _add_plan(sub) -> None:
                      help="tokens per optimizer step (default 4Mi, as Llama 2)")
     tp_.add_argument("--seq-len", type=int, help="training sequence length (default: the model's)")
     tp_.add_argument("--failure-rate", type=number,
-                     help="interruptions per GPU-hour (default: Llama 3 report, 1.97e-5)")
+                     help="interruptions per GPU-hour (default: the fleet class's, Llama 3 report "
+                          "1.54e-5); given alone it is the whole failure model (no per-job term)")
+    tp_.add_argument("--job-failure-rate", type=number,
+                     help="interruptions per job-hour that do not scale with the GPUs (default: "
+                          "the fleet class's, Llama 3 report 0.071)")
+    tp_.add_argument("--fleet-class",
+                     help="failure rates of this fleet class (data/failure_rates.csv, e.g. "
+                          "new-cluster-a100; default hyperscale-h100)")
     tp_.add_argument("--preemption-rate", type=number,
                      help="spot preemptions per node-hour (default: 0.2 per node-month)")
     tp_.set_defaults(func=_cmd_plan_train)
@@ -747,6 +754,7 @@ def _cmd_plan_train(args) -> int:
                          efficiency=args.efficiency, objective=args.objective,
                          global_batch_tokens=args.global_batch_tokens, seq_len=args.seq_len,
                          failure_rate_per_gpu_hour=args.failure_rate,
+                         job_failure_rate_per_hour=args.job_failure_rate, fleet_class=args.fleet_class,
                          spot_preemption_rate_per_hour=args.preemption_rate,
                          catalog=_plan_catalog(args))
     _print_plan(plan, args.top, args.json, args.format)

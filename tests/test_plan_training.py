@@ -98,7 +98,8 @@ def _scalar(row, plan, dtype="bf16"):
                       recompute=row["recompute"], zero_stage=int(row["zero_stage"]),
                       seq_len=ctx.seq_len, checkpoint_s=float(row["checkpoint_s"]),
                       restart_s=float(row["restart_s"]),
-                      failures_per_gpu_hour=ctx.rel["failures_per_gpu_hour"], dtype=dtype)
+                      failures_per_gpu_hour=ctx.rel["failures_per_gpu_hour"],
+                      job_failures_per_hour=ctx.rel["job_failures_per_hour"], dtype=dtype)
     gpn = int(row["gpus_per_node"])
     cl = Cluster(accelerator=row["accelerator"], gpus=int(row["gpus"]), gpus_per_node=gpn,
                  pricing=row["pricing"], price_usd_per_gpu_hour=float(row["price_usd_per_hour"]) / gpn,
@@ -307,3 +308,41 @@ def test_vectorized_agrees_with_scalar_other_dtypes(cat, dtype):
     est = _scalar(row, p, dtype=dtype)
     assert est.expected_wall_s == pytest.approx(row["time_s"], rel=1e-9)
     assert est.memory.total == pytest.approx(row["memory_per_gpu_gib"] * 2**30, rel=1e-9)
+
+
+def test_failure_rates_semantics_and_assumptions(cat):
+    """Default: the fleet class's two terms, named; a per-GPU rate from the caller is the whole
+    failure model (no per-job term) unless a job term is given too."""
+    from aicost.model import (
+        DEFAULT_FAILURES_PER_GPU_HOUR,
+        DEFAULT_JOB_FAILURES_PER_HOUR,
+        failure_rates,
+    )
+
+    kw = dict(deadline="20d", catalog=cat, providers=["aws"], max_gpus=64, accelerators=["H100-SXM"],
+              pricing="on_demand")
+    p = plan_training("llama-3.1-8b", 1e11, **kw)
+    rel = p.search.context.rel
+    assert rel["failures_per_gpu_hour"] == DEFAULT_FAILURES_PER_GPU_HOUR
+    assert rel["job_failures_per_hour"] == DEFAULT_JOB_FAILURES_PER_HOUR
+    text = " ".join(p.assumptions)
+    assert "fleet class hyperscale-h100" in text and "per job-hour" in text
+    assert "bucketed DP gradient reduction" in text and "TP collectives exposed" in text
+    # MTBF of the chosen candidate follows rate = gpu * n + job
+    b = p.best.row
+    rate = DEFAULT_FAILURES_PER_GPU_HOUR * b["gpus"] + DEFAULT_JOB_FAILURES_PER_HOUR
+    assert b["mtbf_s"] == pytest.approx(3600.0 / rate, rel=1e-9)
+
+    q = plan_training("llama-3.1-8b", 1e11, failure_rate_per_gpu_hour=0, spot_preemption_rate_per_hour=0, **kw)
+    assert q.best.row["goodput"] == 1.0 and q.best.row["expected_interruptions"] == 0.0
+    assert "given by the caller" in " ".join(q.assumptions)
+
+    r = plan_training("llama-3.1-8b", 1e11, failure_rate_per_gpu_hour=0, job_failure_rate_per_hour=0.5, **kw)
+    assert r.best.row["mtbf_s"] == pytest.approx(7200.0)
+
+    fc = failure_rates("new-cluster-a100")
+    s = plan_training("llama-3.1-8b", 1e11, fleet_class="new-cluster-a100", **kw)
+    assert s.search.context.rel["failures_per_gpu_hour"] == fc.failures_per_gpu_hour
+    assert "fleet class new-cluster-a100" in " ".join(s.assumptions)
+    with pytest.raises(UnknownNameError):
+        plan_training("llama-3.1-8b", 1e11, fleet_class="no-such-fleet", **kw)

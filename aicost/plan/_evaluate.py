@@ -23,11 +23,14 @@ from ..hardware import resolve_efficiencies
 from ..model import (
     CHECKPOINT_BYTES_PER_PARAM,
     DEFAULT_FAILURES_PER_GPU_HOUR,
+    DEFAULT_FLEET_CLASS,
+    DEFAULT_JOB_FAILURES_PER_HOUR,
     DEFAULT_RESTART_S,
     DEFAULT_SPOT_PREEMPTIONS_PER_NODE_HOUR,
     DEFAULT_SPOT_RESTART_S,
     RUNTIME_RESERVE_BYTES,
     TRAINING_KERNEL_FACTOR,
+    failure_rates,
     optimizer_state_bytes,
     training_arrays,
 )
@@ -49,6 +52,7 @@ __all__ = [
     "training_configs",
     "training_frame",
     "training_headline",
+    "training_overlap_text",
     "training_infeasible_message",
     "training_kernel",
     "training_recommendation",
@@ -106,8 +110,18 @@ def efficiencies(accelerators: Sequence[str], dtype: str, store, efficiency,
                                 kernel_factor=kernel_factor, catalog=catalog)
 
 
-def reliability_defaults(failure_rate, preemption_rate, restart_s) -> dict:
-    """The reliability assumptions, with ``aicost.model``'s defaults for those not given."""
+def reliability_defaults(failure_rate, preemption_rate, restart_s, job_failure_rate=None,
+                         fleet_class=None) -> dict:
+    """The reliability assumptions, with ``aicost.model``'s defaults for those not given.
+
+    Interruptions per hour of a job on ``n`` GPUs: ``failures_per_gpu_hour * n +
+    job_failures_per_hour`` (``aicost.model.failure_rates``). By default both terms come from
+    the fleet class (``fleet_class``, default ``aicost.model.DEFAULT_FLEET_CLASS``: the Llama 3
+    report). A per-GPU rate given by the caller (``failure_rate``) replaces the whole failure
+    model: the per-job term is then 0 unless ``job_failure_rate`` is given too, so
+    ``failure_rate=0`` means no failures at all. ``job_failure_rate`` alone replaces only the
+    per-job term. The returned ``failure_source`` says which applied.
+    """
     def _nonneg(name, v, default):
         if v is None:
             return float(default)
@@ -116,9 +130,31 @@ def reliability_defaults(failure_rate, preemption_rate, restart_s) -> dict:
             raise ValueError(f"{name} must be >= 0, got {v!r}")
         return v
 
+    if fleet_class is None:
+        fleet = DEFAULT_FLEET_CLASS
+        gpu_default, job_default = DEFAULT_FAILURES_PER_GPU_HOUR, DEFAULT_JOB_FAILURES_PER_HOUR
+        fleet_source = "Llama 3 405B report, 419 interruptions in 54 days on 16,384 H100, 78% hardware"
+    else:
+        rates = failure_rates(fleet_class)
+        fleet = rates.fleet_class
+        gpu_default, job_default = rates.failures_per_gpu_hour, rates.job_failures_per_hour
+        fleet_source = rates.source
+    if failure_rate is not None and job_failure_rate is None:
+        job_default = 0.0  # the caller's per-GPU rate is the whole failure model
+    gpu = _nonneg("failure_rate_per_gpu_hour", failure_rate, gpu_default)
+    job = _nonneg("job_failure_rate_per_hour", job_failure_rate, job_default)
+    if failure_rate is None and job_failure_rate is None:
+        source = f"fleet class {fleet}: {fleet_source}"
+    elif failure_rate is None:
+        source = f"per GPU-hour from fleet class {fleet}: {fleet_source}; per job-hour given by the caller"
+    elif job_failure_rate is None:
+        source = "given by the caller, per-job term off"
+    else:
+        source = "given by the caller"
     return {
-        "failures_per_gpu_hour": _nonneg("failure_rate_per_gpu_hour", failure_rate,
-                                         DEFAULT_FAILURES_PER_GPU_HOUR),
+        "failures_per_gpu_hour": gpu,
+        "job_failures_per_hour": job,
+        "failure_source": source,
         "preemptions_per_node_hour": _nonneg("spot_preemption_rate_per_hour", preemption_rate,
                                              DEFAULT_SPOT_PREEMPTIONS_PER_NODE_HOUR),
         "restart_s": _nonneg("restart_s", restart_s, DEFAULT_RESTART_S),
@@ -268,6 +304,7 @@ def training_kernel(c: dict, lay: dict, ctx: TrainingContext) -> dict[str, np.nd
         gpu_memory_bytes=c["memory_bytes"], price_usd_per_gpu_hour=price_gpu, checkpoint_s=ckpt_s,
         dtype_bytes=ctx.dtype_bytes, optim_bytes=ctx.optim_bytes,
         restart_s=restart, failures_per_gpu_hour=ctx.rel["failures_per_gpu_hour"],
+        job_failures_per_hour=ctx.rel["job_failures_per_hour"],
         preemptions_per_node_hour=c["spot"] * ctx.rel["preemptions_per_node_hour"],
         comm_efficiency=c["comm_efficiency"])
     wall = r["expected_wall_s"]
@@ -529,6 +566,21 @@ def training_headline(row) -> str:
             f"recompute {row['recompute']}")
 
 
+def training_overlap_text(zero_stages=(1,), ep: bool = False, cp: bool = False) -> str:
+    """The overlap assumptions of the planner's kernel call, in the words of
+    ``aicost.model.estimate_training``'s ``sources["overlap"]`` (bucketed DP reduction on,
+    TP collectives exposed, EP all-to-all exposed)."""
+    text = "bucketed DP gradient reduction overlaps the last backward"
+    if any(int(z) >= 1 for z in zero_stages):
+        text += ", parameter all-gather the next forward (ZeRO >= 1)"
+    text += "; TP collectives exposed"
+    if ep:
+        text += "; EP all-to-all exposed (no DualPipe-style overlap)"
+    if cp:
+        text += "; CP ring traffic under the attention kernel"
+    return text
+
+
 def training_assumptions(ctx: TrainingContext, batch_seqs: int) -> tuple[str, ...]:
     rel = ctx.rel
     return (
@@ -539,11 +591,11 @@ def training_assumptions(ctx: TrainingContext, batch_seqs: int) -> tuple[str, ..
         "1F1B pipeline schedule, bubble (pp-1)/m",
         f"{format_bytes(RUNTIME_RESERVE_BYTES)} per GPU kept free for the CUDA context, "
         "NCCL and fragmentation",
-        "tensor parallelism inside a node; data-parallel gradient reduction overlapped with the "
-        "backward pass of the last micro-batch; alpha-beta ring collectives",
+        "tensor parallelism inside a node; alpha-beta ring collectives; overlap: " + training_overlap_text(),
         "multi-node clusters only of offers with a cluster network in the catalog (a scale-out "
         "fabric or a network bandwidth); other offers are planned as single nodes",
-        f"failures {rel['failures_per_gpu_hour']:.3g} per GPU-hour (Llama 3 405B report); spot "
+        f"failures {rel['failures_per_gpu_hour']:.3g} per GPU-hour + {rel['job_failures_per_hour']:.3g} per "
+        f"job-hour, {rel['failure_source']}; spot "
         f"preemptions {rel['preemptions_per_node_hour']:.3g} per node-hour; restart "
         f"{format_duration(rel['restart_s'])} ({format_duration(rel['spot_restart_s'])} after a "
         "preemption) plus reading the checkpoint",

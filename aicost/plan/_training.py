@@ -186,6 +186,8 @@ def plan_training(
     failure_rate_per_gpu_hour: float | None = None,
     spot_preemption_rate_per_hour: float | None = None,
     restart_s: float | None = None,
+    job_failure_rate_per_hour: float | None = None,
+    fleet_class: str | None = None,
     objective: str = "auto",
     detail: bool = False,
     now: _dt.datetime | None = None,
@@ -229,7 +231,18 @@ def plan_training(
         Pin or restrict the layout search (default: tp 1..GPUs per node, pp 1..64, micro-batch
         1/2/4, ZeRO 1 and 3, recompute none/selective/full).
     failure_rate_per_gpu_hour, spot_preemption_rate_per_hour, restart_s : float, optional
-        Reliability assumptions (defaults: ``aicost.model`` reliability constants).
+        Reliability assumptions (defaults: ``aicost.model`` reliability constants). A job on ``n``
+        GPUs is interrupted ``failure_rate_per_gpu_hour * n + job_failure_rate_per_hour`` times
+        an hour. A ``failure_rate_per_gpu_hour`` given here is the whole failure model: the
+        per-job term is then 0 unless ``job_failure_rate_per_hour`` is given too (so
+        ``failure_rate_per_gpu_hour=0`` means no failures) [1/(GPU h)], [1/(node h)], [s].
+    job_failure_rate_per_hour : float, optional
+        Interruptions per job-hour that do not scale with the GPUs (software, hangs) [1/h];
+        default the fleet class's (0 when only ``failure_rate_per_gpu_hour`` is given).
+    fleet_class : str, optional
+        Both failure rates from ``aicost.model.failure_rates(fleet_class)``
+        (``data/failure_rates.csv``; default ``aicost.model.DEFAULT_FLEET_CLASS``, the Llama 3
+        report); rates given explicitly take precedence. The plan's assumptions name the source.
     objective : {"auto", "cost", "time", "balanced"}
         What `Plan.best` minimizes; ``auto`` is cost under a deadline, time under a budget alone,
         and the knee of the frontier (``balanced``: the smallest time x cost) without either.
@@ -260,7 +273,7 @@ def plan_training(
                                      accelerators=accelerators, storage_tier=storage_tier,
                                      efficiency=efficiency, layout=(tp, pp, micro_batch, zero_stage, recompute),
                                      reliability=(failure_rate_per_gpu_hour, spot_preemption_rate_per_hour,
-                                                  restart_s))
+                                                  restart_s, job_failure_rate_per_hour, fleet_class))
     reduced, reason_counts, n_eval, details = ev.search_training(cfg, lay, ctx, detail=detail)
     cands, sort_col, objective_text = _score(cfg, reduced, lay, ctx, details, req.objective)
     search = TrainingSearch(configs=cfg, layouts=lay, context=ctx, ok=reduced["ok"],
