@@ -702,6 +702,9 @@ def _add_plan(sub) -> None:
     sp.add_argument("--tpot", type=duration, help="time-per-output-token target, e.g. 50ms")
     sp.add_argument("--budget", type=number,
                     help="largest cost per hour [USD/h], e.g. 200 (training: total USD)")
+    sp.add_argument("--engine", choices=("vllm", "trtllm", "sglang"),
+                    help="serving engine preset: its KV-cache memory rule and batch cap (default: "
+                         "engine-neutral, 90%% of GPU memory, no batch cap)")
     sp.set_defaults(func=_cmd_plan_serve)
 
 
@@ -772,7 +775,7 @@ def _cmd_plan_serve(args) -> int:
                           prompt_tokens=args.prompt, output_tokens=args.output, ttft_s=args.ttft,
                           tpot_s=args.tpot, providers=args.providers, pricing=args.pricing,
                           accelerators=args.accelerators, efficiency=args.efficiency,
-                          budget_usd_per_hour=args.budget,
+                          budget_usd_per_hour=args.budget, engine=args.engine,
                           objective=args.objective, catalog=_plan_catalog(args))
     _print_plan(plan, args.top, args.json, args.format)
     return 0

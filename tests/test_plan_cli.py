@@ -74,3 +74,10 @@ def test_plan_train_reliability_options(capsys):
                "--top", "1"])
     out = capsys.readouterr().out
     assert rc == 0 and "goodput 100.0%" in out and "0 interruptions expected" in out.replace("0.0 ", "0 ")
+
+
+def test_plan_serve_engine(capsys):
+    rc = main(["plan", "serve", "--model", "llama-3.1-8b", "--qps", "20", "--tpot", "50ms",
+               "--providers", "aws", "--engine", "trtllm", "--top", "1"])
+    out = capsys.readouterr().out
+    assert rc == 0 and "engine trtllm:" in out

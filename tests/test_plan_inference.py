@@ -141,3 +141,39 @@ def test_demand_dataframe_checked(cat):
 def test_pricing_nobody_offers(cat):
     with pytest.raises(InfeasibleError, match="no offer searched has a price for reserved_1y"):
         plan_inference("llama-3.1-8b", 10, catalog=cat, providers=["runpod"], pricing=["reserved_1y"])
+
+
+@pytest.mark.parametrize("engine", ["vllm", "trtllm", "sglang"])
+def test_engine_preset_sizes_batch_and_is_named(cat, engine):
+    """plan_inference(engine=...) sizes the largest batch by the engine's memory rule and cap
+    (the same as aicost.model.estimate_inference with that engine) and names it."""
+    from aicost.model import ENGINES
+
+    p = plan_inference("llama-3.1-8b", 30, prompt_tokens=512, output_tokens=256, tpot_s="50ms",
+                       catalog=cat, providers=["aws"], engine=engine)
+    eng = ENGINES[engine]
+    assert any(a.startswith("decode reaches") and f"engine {engine}:" in a for a in p.assumptions)
+    assert p.request["engine"] == engine and p.search.context.engine is eng
+    ok = p.feasible
+    if eng.max_batch:
+        assert (ok["max_batch"] <= eng.max_batch).all()
+    row = ok.iloc[0]
+    gpn = int(row["gpus_per_node"])
+    cl = Cluster(accelerator=row["accelerator"], gpus=int(row["tp"]), gpus_per_node=gpn,
+                 price_usd_per_gpu_hour=float(row["price_usd_per_hour"]) / gpn,
+                 peak_flops_per_s=float(row["peak_flops_per_s"]), memory_bytes=float(row["memory_bytes"]),
+                 mem_bw_bytes_per_s=float(row["mem_bw_bytes_per_s"]),
+                 scale_up_bw_bytes_per_s=float(row["scale_up_bw_bytes_per_s"]),
+                 scale_up_latency_s=float(row["scale_up_latency_s"]),
+                 scale_out_bw_bytes_per_s=float(row["scale_out_bw_bytes_per_s"]))
+    est = estimate_inference("llama-3.1-8b", cl, tp=int(row["tp"]), prompt_tokens=512, output_tokens=256,
+                             requests_per_s=30, tpot_s=0.05, batch=int(row["batch"]),
+                             compute_efficiency=float(row["efficiency"]),
+                             bandwidth_efficiency=float(row["bandwidth_efficiency"]), engine=engine)
+    assert est.max_batch == int(row["max_batch"])
+    assert est.tpot_s == pytest.approx(row["tpot_s"], rel=1e-9)
+
+
+def test_engine_unknown_suggests(cat):
+    with pytest.raises(UnknownNameError, match="vllm"):
+        plan_inference("llama-3.1-8b", 30, catalog=cat, providers=["aws"], engine="vlm")

@@ -38,9 +38,11 @@ from ..model import (
     DEFAULT_BANDWIDTH_EFFICIENCY,
     GPU_MEMORY_UTILIZATION,
     INFERENCE_KERNEL_FACTOR,
+    EngineSpec,
     autoscale,
     decode_bound,
     estimate_inference,
+    get_engine,
     inference_arrays,
     load_trace,
     max_batch_arrays,
@@ -88,7 +90,7 @@ def _kernel(c: dict, lay: dict, ctx: dict) -> dict:
     tp, bcode = lay["tp"], lay["batch"]
     common = dict(weight_bytes=ctx.weight_bytes, kv_bytes=ctx.kv_bytes, act_bytes=ctx.act_bytes)
     max_b = max_batch_arrays(spec, tp=tp, context_tokens=ctx.prompt_tokens + ctx.output_tokens,
-                              memory_bytes=c["memory_bytes"], **common)
+                              memory_bytes=c["memory_bytes"], engine=ctx.engine, **common)
     batch = np.where(bcode < 0, np.maximum(max_b, 1.0), bcode)
     r = inference_arrays(
         spec, tp=tp, batch=batch, prompt_tokens=ctx.prompt_tokens, output_tokens=ctx.output_tokens,
@@ -97,7 +99,7 @@ def _kernel(c: dict, lay: dict, ctx: dict) -> dict:
         bandwidth_efficiency=c["bandwidth_efficiency"],
         scale_up_bw_bytes_per_s=c["scale_up_bw_bytes_per_s"] * c["comm_efficiency"],
         scale_up_latency_s=c["scale_up_latency_s"],
-        price_usd_per_gpu_hour=c["price_usd_per_hour"] / c["gpus_per_node"], **common)
+        price_usd_per_gpu_hour=c["price_usd_per_hour"] / c["gpus_per_node"], engine=ctx.engine, **common)
     r["batch"] = batch + 0.0 * r["tpot_s"]
     return r
 
@@ -251,6 +253,7 @@ def plan_inference(
     objective: str = "auto",
     min_replicas: int = 1,
     scale_up_lag_s: float = 300.0,
+    engine=None,
 ) -> ServingPlan:
     """Find what to rent to serve ``model`` at a request rate under latency targets.
 
@@ -289,6 +292,10 @@ def plan_inference(
         given, else the knee of the latency-cost frontier.
     min_replicas, scale_up_lag_s : int, float [s]
         The autoscaler of the demand comparison.
+    engine : {None, "vllm", "trtllm", "sglang"} or aicost.model.EngineSpec, optional
+        Serving engine preset (``aicost.model.ENGINES``): its KV-cache memory rule and batch cap
+        size the largest batch, and the assumptions name it. None keeps aicost's engine-neutral
+        rule (``GPU_MEMORY_UTILIZATION`` of the memory, no batch cap).
 
     Returns
     -------
@@ -308,7 +315,7 @@ def plan_inference(
         model, requests_per_s, demand, prompt_tokens=prompt_tokens, output_tokens=output_tokens,
         ttft_s=ttft_s, tpot_s=tpot_s, ttft_percentile=ttft_percentile,
         budget_usd_per_hour=budget_usd_per_hour, objective=objective, dtype=dtype, kv_dtype=kv_dtype,
-        pricing=pricing, bandwidth_efficiency=bandwidth_efficiency)
+        pricing=pricing, bandwidth_efficiency=bandwidth_efficiency, engine=engine)
     cfg, lay = _resolve(ctx, catalog=catalog, store=store, pricing=pricing, providers=providers,
                         accelerators=accelerators, efficiency=efficiency, bandwidth_efficiency=be, tp=tp,
                         batch=batch)
@@ -321,6 +328,7 @@ def plan_inference(
                "ttft_s": ctx.ttft_target_s, "tpot_s": ctx.tpot_target_s,
                "ttft_percentile": ctx.percentile, "pricing": list(pricing), "dtype": ctx.dtype,
                "kv_dtype": ctx.kv_dtype, "budget_usd_per_hour": ctx.budget_usd_per_hour,
+               "engine": None if ctx.engine is None else ctx.engine.name,
                "providers": None if providers is None else list(providers) if not isinstance(providers, str)
                else providers}
     plan = ServingPlan(candidates=cands, request=request, n_evaluated=len(cfg) * lay["tp"].size,
@@ -353,6 +361,8 @@ class ServingContext:
     dtype, kv_dtype : str
     weight_bytes, kv_bytes, act_bytes : float
         Bytes per weight, per KV-cache element and per activation [B].
+    engine : aicost.model.EngineSpec or None
+        The serving engine preset (None: the engine-neutral memory rule).
     """
 
     spec: object
@@ -367,6 +377,7 @@ class ServingContext:
     weight_bytes: float
     kv_bytes: float
     act_bytes: float
+    engine: EngineSpec | None = None
 
 
 @dataclass(frozen=True)
@@ -426,7 +437,7 @@ class ServingPlan(Plan):
 
 def _validate(model, requests_per_s, demand, *, prompt_tokens, output_tokens, ttft_s, tpot_s,
               ttft_percentile, budget_usd_per_hour, objective, dtype, kv_dtype, pricing,
-              bandwidth_efficiency):
+              bandwidth_efficiency, engine=None):
     """Check the arguments before any search; returns the context, the rate to size for, the
     demand trace (or None), the pricings, the objective and the bandwidth efficiency."""
     spec = resolve_model(model)
@@ -473,7 +484,8 @@ def _validate(model, requests_per_s, demand, *, prompt_tokens, output_tokens, tt
                          tpot_target_s=tpot_t, percentile=ttft_percentile,
                          budget_usd_per_hour=budget_usd_per_hour, dtype=dtype, kv_dtype=kv_dtype,
                          weight_bytes=wb, kv_bytes=float(DTYPE_BYTES[kv_dtype]),
-                         act_bytes=2.0 if wb < 2 else wb)
+                         act_bytes=2.0 if wb < 2 else wb,
+                         engine=None if engine is None else get_engine(engine))
     return ctx, rate, trace, pricing, objective, be
 
 
@@ -546,9 +558,10 @@ def _assumptions(ctx, rate, be, min_replicas, lag, with_demand) -> tuple[str, ..
         f"TTFT target on the {pct} with M/M/c (Erlang C) queueing over replicas x batch slots",
         "continuous batching: each decode iteration admits batch/output new requests whose prefill "
         "shares it (TPOT includes that share)",
-        f"decode reaches {be:.0%} of the memory bandwidth; the engine uses "
-        f"{GPU_MEMORY_UTILIZATION:.0%} of GPU memory (vLLM's default), the rest of it after weights "
-        "and workspace holds the KV cache",
+        f"decode reaches {be:.0%} of the memory bandwidth; "
+        + (f"the engine uses {GPU_MEMORY_UTILIZATION:.0%} of GPU memory (vLLM's default), the rest of it "
+           "after weights and workspace holds the KV cache; no batch cap (engine=None)" if ctx.engine is None
+           else ctx.engine.assumption()),
         "tensor parallelism inside a node; replicas packed onto whole instances "
         "(GPUs per node // tp each) and billed per instance-hour",
         "prices are the catalog's list prices; spot capacity assumed available (serving on spot "
@@ -780,7 +793,8 @@ def demand_curve(plan: ServingPlan, trace, *, min_replicas: int = 1, scale_up_la
         tp=int(row["tp"]), prompt_tokens=ctx.prompt_tokens, output_tokens=ctx.output_tokens,
         requests_per_s=float(trace["requests_per_s"].max()), ttft_s=ctx.ttft_target_s,
         tpot_s=ctx.tpot_target_s, ttft_percentile=ctx.percentile, batch=int(row["batch"]),
-        compute_efficiency=float(row["efficiency"]), bandwidth_efficiency=float(row["bandwidth_efficiency"]))
+        compute_efficiency=float(row["efficiency"]), bandwidth_efficiency=float(row["bandwidth_efficiency"]),
+        engine=ctx.engine)
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         dp = autoscale(est, trace, min_replicas=min_replicas, scale_up_lag_s=scale_up_lag_s)
     tl = dp.timeline
