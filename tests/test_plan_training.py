@@ -346,3 +346,34 @@ def test_failure_rates_semantics_and_assumptions(cat):
     assert "fleet class new-cluster-a100" in " ".join(s.assumptions)
     with pytest.raises(UnknownNameError):
         plan_training("llama-3.1-8b", 1e11, fleet_class="no-such-fleet", **kw)
+
+
+def test_cpu_preprocessing_check(cat):
+    """An offer whose vCPUs cannot tokenize what its GPUs consume is dropped, with the numbers;
+    the shipped rate keeps ordinary plans; the check is per candidate (step time) and vectorized."""
+    from aicost.bench import default_preprocess_rates
+
+    kw = dict(deadline="20d", catalog=cat, providers=["aws"], max_gpus=128)
+    p = plan_training("llama-3.2-1b", 2e11, **kw)
+    assert p.search.context.preprocess_tokens_per_s_per_vcpu == default_preprocess_rates()["text"]
+    assert any("data loading" in a and "tokens/s" in a for a in p.assumptions)
+    c = p.candidates
+    need = c["global_batch"] * c["tokens_per_step"] / c["global_batch"] / (c["step_s"] * c["gpus"])
+    np.testing.assert_allclose(c["preprocess_need_tokens_per_s"], need, rtol=1e-9)
+    np.testing.assert_allclose(c["preprocess_have_tokens_per_s"],
+                               c["vcpus"] / c["gpus_per_node"] * default_preprocess_rates()["text"])
+
+    q = plan_training("llama-3.2-1b", 2e11, preprocess_tokens_per_s_per_vcpu=300, **kw)
+    slow = q.candidates[q.candidates["stage"] == TrainingDrop.CPU_PREPROCESS_TOO_SLOW]
+    assert len(slow) > 0
+    assert (slow["preprocess_need_tokens_per_s"] > slow["preprocess_have_tokens_per_s"]).all()
+    r = slow.iloc[0]
+    assert r["reason"] == (f"vCPUs cannot tokenize fast enough: need {r['preprocess_need_tokens_per_s']:,.0f} "
+                           f"tokens/s per GPU, have {r['preprocess_have_tokens_per_s']:,.0f}")
+    ok = q.feasible
+    assert (ok["preprocess_need_tokens_per_s"] <= ok["preprocess_have_tokens_per_s"]).all()
+    assert "vCPUs cannot tokenize fast enough" in set(q.infeasible["reason"])
+    with pytest.raises(InfeasibleError, match="vCPUs can tokenize.*more vCPUs per GPU"):
+        plan_training("llama-3.2-1b", 2e11, preprocess_tokens_per_s_per_vcpu=10, **kw)
+    with pytest.raises(ValueError, match="preprocess_tokens_per_s_per_vcpu"):
+        plan_training("llama-3.2-1b", 2e11, preprocess_tokens_per_s_per_vcpu=-1, **kw)

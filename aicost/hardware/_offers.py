@@ -101,7 +101,8 @@ def offers_table(
         Columns ``provider, instance_type, region, regions, accelerator, gpus_per_node, pricing,
         price_usd_per_hour`` (per instance), ``peak_flops_per_s, memory_bytes, memory_gib,
         mem_bw_bytes_per_s, scale_up_bw_bytes_per_s`` (per accelerator),
-        ``scale_out_bw_bytes_per_s`` (per instance), latencies. Rows without a usable price for a
+        ``scale_out_bw_bytes_per_s`` (per instance), latencies, ``network_gbps`` and ``vcpus``
+        (per instance; NaN when the catalog has none). Rows without a usable price for a
         pricing model are kept with NaN prices (the planner reports them as not offered).
     """
     inst = catalog.instances
@@ -113,6 +114,7 @@ def offers_table(
         "accelerator": inst["accelerator"].to_numpy(dtype=object),
         "gpus_per_node": pd.to_numeric(inst["accelerator_count"], errors="coerce").to_numpy(dtype=float),
         "network_gbps": pd.to_numeric(inst["network_gbps"], errors="coerce").to_numpy(dtype=float),
+        "vcpus": pd.to_numeric(inst["vcpus"], errors="coerce").to_numpy(dtype=float),
         "scale_up_fabric": inst["scale_up_fabric"].fillna("").astype(str).to_numpy(),
         "scale_out_fabric": inst["scale_out_fabric"].fillna("").astype(str).to_numpy(),
     })
@@ -197,5 +199,5 @@ def offers_table(
             "scale_up_fabric", "scale_out_fabric",
             "pricing", "price_usd_per_hour", "peak_flops_per_s", "memory_bytes", "memory_gib",
             "mem_bw_bytes_per_s", "scale_up_bw_bytes_per_s", "scale_out_bw_bytes_per_s",
-            "scale_up_latency_s", "scale_out_latency_s", "network_gbps"]
+            "scale_up_latency_s", "scale_out_latency_s", "network_gbps", "vcpus"]
     return out[cols].reset_index(drop=True)

@@ -34,7 +34,7 @@ from ..model import (
     optimizer_state_bytes,
     training_arrays,
 )
-from ._reasons import MIN_GOODPUT, TrainingDrop
+from ._reasons import MIN_GOODPUT, REASON_DETAIL_SEP, TrainingDrop
 from ._result import Recommendation, Sensitivity, _fmt_usd
 
 __all__ = [
@@ -46,15 +46,16 @@ __all__ = [
     "checkpoint_tiers",
     "efficiencies",
     "evaluate_one",
+    "preprocess_reason",
     "reliability_defaults",
     "search_training",
     "training_assumptions",
     "training_configs",
     "training_frame",
     "training_headline",
-    "training_overlap_text",
     "training_infeasible_message",
     "training_kernel",
+    "training_overlap_text",
     "training_recommendation",
 ]
 
@@ -88,6 +89,9 @@ class TrainingContext:
     budget_usd: float | None
     rel: dict
     dtype: str = "bf16"
+    #: tokens per second one vCPU tokenizes [tokens/s] (``aicost.bench.default_preprocess_rates()``,
+    #: text pipeline); ``inf`` switches the CPU preprocessing check off
+    preprocess_tokens_per_s_per_vcpu: float = math.inf
 
     @property
     def dtype_bytes(self) -> float:
@@ -263,6 +267,8 @@ def _cfg_arrays(cfg: pd.DataFrame, shape_col: bool) -> dict[str, np.ndarray]:
             "scale_out_latency_s", "price_usd_per_hour", "ckpt_bw_bytes_per_s",
             "storage_usd_per_gb_month"]
     out = {c: cfg[c].to_numpy(dtype=float) for c in cols}
+    # vCPUs per instance (NaN where the catalog has none: the CPU check then passes)
+    out["vcpus"] = cfg["vcpus"].to_numpy(dtype=float) if "vcpus" in cfg else np.full(len(cfg), np.nan)
     out["spot"] = (cfg["pricing"].to_numpy() == "spot").astype(float)
     if shape_col:
         out = {k: v[:, None] for k, v in out.items()}
@@ -324,6 +330,10 @@ def training_kernel(c: dict, lay: dict, ctx: TrainingContext) -> dict[str, np.nd
         mark(wall > ctx.deadline_s, D.DEADLINE_MISSED)
     # a run that spends most of its time failing and restarting is not a plan, deadline or not
     mark(~np.isfinite(wall) | ~(r["goodput"] >= MIN_GOODPUT), D.LOW_GOODPUT)
+    # the instance's vCPUs must tokenize the tokens its GPUs consume at this step time
+    need = global_batch * ctx.seq_len / (r["step_s"] * dp1 * mp)
+    have = c["vcpus"] / gpn * ctx.preprocess_tokens_per_s_per_vcpu
+    mark(need > have, D.CPU_PREPROCESS_TOO_SLOW)
     mark(r["out_of_memory"], D.OUT_OF_MEMORY)
     mark(m < 1, D.BATCH_TOO_SMALL)
     mark((gpus % mp) != 0, D.GPUS_NOT_DIVISIBLE)
@@ -336,6 +346,7 @@ def training_kernel(c: dict, lay: dict, ctx: TrainingContext) -> dict[str, np.nd
              n_micro_batches=m, global_batch=global_batch, checkpoint_s=ckpt_s + 0.0 * wall,
              restart_s=restart + 0.0 * wall, storage_usd=storage_usd,
              tokens_per_step=global_batch * ctx.seq_len + 0.0 * wall,
+             preprocess_need_tokens_per_s=need + 0.0 * wall, preprocess_have_tokens_per_s=have + 0.0 * wall,
              comm_exposed_s=r["tp_comm_s"] + r["pp_comm_s"] + r["dp_exposed_s"])
     return r
 
@@ -513,6 +524,11 @@ def training_frame(cfg: pd.DataFrame, red: dict, lay, ctx: TrainingContext, deta
     # a configuration whose chosen layout is feasible must be; keep the reduction's stage
     df["feasible"] = code == 0
     df["reason"] = [REASONS.get(int(x), "") for x in code]
+    slow = code == D.CPU_PREPROCESS_TOO_SLOW
+    if slow.any():
+        df.loc[slow, "reason"] = [
+            preprocess_reason(n, h) for n, h in zip(df.loc[slow, "preprocess_need_tokens_per_s"],
+                                                    df.loc[slow, "preprocess_have_tokens_per_s"])]
     df["stage"] = red["stage"]
     for k in ("fastest_fit_s", "cheapest_in_deadline_usd", "min_memory_bytes", "fastest_any_memory_s"):
         df[k] = red[k]
@@ -522,6 +538,11 @@ def training_frame(cfg: pd.DataFrame, red: dict, lay, ctx: TrainingContext, deta
     df["memory_bound"] = df["fastest_any_memory_s"] < 0.95 * df["fastest_fit_s"]
     df.loc[df["memory_bound"] & df["feasible"], "bottleneck"] = "memory"
     return df
+
+
+def preprocess_reason(need: float, have: float) -> str:
+    """The CPU preprocessing drop in numbers (per GPU, tokens/s)."""
+    return f"{D.CPU_PREPROCESS_TOO_SLOW.text}{REASON_DETAIL_SEP}{need:,.0f} tokens/s per GPU, have {have:,.0f}"
 
 
 def _bottleneck(df: pd.DataFrame) -> np.ndarray:
@@ -602,6 +623,10 @@ def training_assumptions(ctx: TrainingContext, batch_seqs: int) -> tuple[str, ..
         f"checkpoints of {CHECKPOINT_BYTES_PER_PARAM:g} bytes per parameter at the Daly-optimal interval, "
         f"{CHECKPOINT_KEEP} kept on the storage tier and billed for the run (730-hour billing month)",
         "prices are the catalog's list prices; spot capacity is assumed available at the spot price",
+        (f"data loading: each vCPU tokenizes {ctx.preprocess_tokens_per_s_per_vcpu:,.0f} tokens/s (byte-level "
+         "BPE, aicost.bench text pipeline); offers whose vCPUs per GPU cannot feed the GPUs at the step time "
+         "are dropped" if math.isfinite(ctx.preprocess_tokens_per_s_per_vcpu) else
+         "data loading not checked (preprocess_tokens_per_s_per_vcpu=inf)"),
     )
 
 
@@ -653,7 +678,7 @@ def training_infeasible_message(cands: pd.DataFrame, ctx: TrainingContext, offer
                                 max_gpus: int) -> str:
     """Say which constraint removed the candidates and what to relax (SkyPilot style)."""
     spec = ctx.spec
-    counts = cands["reason"].value_counts()
+    counts = cands["reason"].str.split(REASON_DETAIL_SEP, regex=False).str[0].value_counts()
     summary = "; ".join(f"{r}: {n}" for r, n in counts.items())
     stage = cands["stage"].to_numpy()
     fit = cands[np.isfinite(cands["fastest_fit_s"].to_numpy())]
@@ -675,6 +700,17 @@ def training_infeasible_message(cands: pd.DataFrame, ctx: TrainingContext, offer
                     f"shorten seq_len. Dropped: {summary}")
         return (f"no layout of {spec.name} is valid on the offers searched ({summary}); check tp/pp "
                 "against the GPUs per node and the model's heads and layers, or raise max_gpus")
+    if (stage <= D.CPU_PREPROCESS_TOO_SLOW).all():
+        slow = cands[stage == D.CPU_PREPROCESS_TOO_SLOW]
+        ratio = (slow["preprocess_have_tokens_per_s"] / slow["preprocess_need_tokens_per_s"]).to_numpy()
+        r = slow.iloc[int(np.nanargmax(ratio))]
+        return (f"{spec.name} trains faster than the offers' vCPUs can tokenize: on {r['provider']} "
+                f"{r['instance_type']} ({r['vcpus']:g} vCPUs for {int(r['gpus_per_node'])} GPUs) the GPUs need "
+                f"{r['preprocess_need_tokens_per_s']:,.0f} tokens/s per GPU and the vCPUs give "
+                f"{r['preprocess_have_tokens_per_s']:,.0f} ({ctx.preprocess_tokens_per_s_per_vcpu:,.0f} per vCPU); "
+                "choose instances with more vCPUs per GPU, pre-tokenize the data set, or pass your measured "
+                "rate (preprocess_tokens_per_s_per_vcpu, aicost.bench.preprocess_throughput). "
+                f"Dropped: {summary}")
     parts = []
     if ctx.deadline_s is not None and not (stage >= D.OVER_BUDGET).any() and not fit.empty:
         i = int(np.argmin(fit["fastest_fit_s"].to_numpy()))

@@ -11,6 +11,7 @@ from enum import IntEnum
 
 __all__ = [
     "MIN_GOODPUT",
+    "REASON_DETAIL_SEP",
     "ServingDrop",
     "TrainingDrop",
 ]
@@ -18,6 +19,10 @@ __all__ = [
 #: least expected goodput (failure-free work / expected wall time) of a feasible training plan:
 #: below it the job mostly waits for restarts and re-does lost work (aicost's own threshold)
 MIN_GOODPUT = 0.5
+#: a candidate's reason may carry its numbers after this separator ("vCPUs cannot tokenize fast
+#: enough: need 5,260 tokens/s per GPU, have 2,400"); the part before it is the drop's ``text``,
+#: which is what reason counts group by
+REASON_DETAIL_SEP = ": need "
 
 
 class TrainingDrop(IntEnum):
@@ -30,10 +35,11 @@ class TrainingDrop(IntEnum):
     GPUS_NOT_DIVISIBLE = 5
     BATCH_TOO_SMALL = 6
     OUT_OF_MEMORY = 7
-    LOW_GOODPUT = 8
-    DEADLINE_MISSED = 9
-    OVER_BUDGET = 10
-    OK = 11
+    CPU_PREPROCESS_TOO_SLOW = 8
+    LOW_GOODPUT = 9
+    DEADLINE_MISSED = 10
+    OVER_BUDGET = 11
+    OK = 12
 
     @property
     def text(self) -> str:
@@ -49,6 +55,8 @@ _TRAINING_TEXT = {
     TrainingDrop.GPUS_NOT_DIVISIBLE: "GPUs not divisible by tp x pp",
     TrainingDrop.BATCH_TOO_SMALL: "global batch too small for dp x micro-batch",
     TrainingDrop.OUT_OF_MEMORY: "memory does not fit",
+    # Plan.candidates adds the numbers per row ("...: need N tokens/s per GPU, have M")
+    TrainingDrop.CPU_PREPROCESS_TOO_SLOW: "vCPUs cannot tokenize fast enough",
     TrainingDrop.LOW_GOODPUT: f"interrupted too often (expected goodput under {MIN_GOODPUT:.0%})",
     TrainingDrop.DEADLINE_MISSED: "deadline missed",
     TrainingDrop.OVER_BUDGET: "over budget",

@@ -17,6 +17,7 @@ import pandas as pd
 from .._markup import mathjax_safe
 from .._units import format_duration, format_table, format_usd
 from ._pareto import pareto_mask
+from ._reasons import REASON_DETAIL_SEP
 
 __all__ = ["Plan", "Recommendation", "Sensitivity"]
 
@@ -288,7 +289,7 @@ class Plan:
         """Why candidates were dropped: one row per reason with the number of configurations
         (``candidates``) and of evaluated candidates, layouts included (``evaluated``)."""
         bad = self.candidates[~self.candidates["feasible"]]
-        per_cfg = bad["reason"].value_counts()
+        per_cfg = bad["reason"].str.split(REASON_DETAIL_SEP, regex=False).str[0].value_counts()  # numbers off
         out = pd.DataFrame({"reason": list(self.reason_counts.index),
                             "evaluated": self.reason_counts.to_numpy(dtype=np.int64)})
         out["candidates"] = [int(per_cfg.get(r, 0)) for r in out["reason"]]

@@ -188,6 +188,7 @@ def plan_training(
     restart_s: float | None = None,
     job_failure_rate_per_hour: float | None = None,
     fleet_class: str | None = None,
+    preprocess_tokens_per_s_per_vcpu: float | None = None,
     objective: str = "auto",
     detail: bool = False,
     now: _dt.datetime | None = None,
@@ -243,6 +244,13 @@ def plan_training(
         Both failure rates from ``aicost.model.failure_rates(fleet_class)``
         (``data/failure_rates.csv``; default ``aicost.model.DEFAULT_FLEET_CLASS``, the Llama 3
         report); rates given explicitly take precedence. The plan's assumptions name the source.
+    preprocess_tokens_per_s_per_vcpu : float, optional
+        Tokens one vCPU tokenizes per second [tokens/s] (default: the shipped text-pipeline rate,
+        ``aicost.bench.default_preprocess_rates()["text"]``; measure your own with
+        ``aicost.bench.preprocess_throughput("text")``; ``math.inf`` switches the check off). A
+        candidate whose instance's vCPUs per GPU times this rate is below the tokens per second
+        per GPU it trains at is dropped (``TrainingDrop.CPU_PREPROCESS_TOO_SLOW``); offers
+        without a vCPU count in the catalog pass.
     objective : {"auto", "cost", "time", "balanced"}
         What `Plan.best` minimizes; ``auto`` is cost under a deadline, time under a budget alone,
         and the knee of the frontier (``balanced``: the smallest time x cost) without either.
@@ -273,7 +281,8 @@ def plan_training(
                                      accelerators=accelerators, storage_tier=storage_tier,
                                      efficiency=efficiency, layout=(tp, pp, micro_batch, zero_stage, recompute),
                                      reliability=(failure_rate_per_gpu_hour, spot_preemption_rate_per_hour,
-                                                  restart_s, job_failure_rate_per_hour, fleet_class))
+                                                  restart_s, job_failure_rate_per_hour, fleet_class),
+                                     preprocess_rate=preprocess_tokens_per_s_per_vcpu)
     reduced, reason_counts, n_eval, details = ev.search_training(cfg, lay, ctx, detail=detail)
     cands, sort_col, objective_text = _score(cfg, reduced, lay, ctx, details, req.objective)
     search = TrainingSearch(configs=cfg, layouts=lay, context=ctx, ok=reduced["ok"],
@@ -340,7 +349,7 @@ def _validate(model, tokens, deadline, budget_usd, *, pricing, max_gpus, min_gpu
 
 
 def _resolve(req: _TrainingRequest, *, catalog, store, providers, accelerators, storage_tier, efficiency,
-             layout, reliability):
+             layout, reliability, preprocess_rate=None):
     """The search space: offers (``aicost.hardware``) with their efficiencies, the layouts, the
     configurations (offers x node counts x checkpoint tiers) and the search context."""
     cat = load_catalog(catalog)
@@ -364,8 +373,15 @@ def _resolve(req: _TrainingRequest, *, catalog, store, providers, accelerators, 
         raise InfeasibleError(
             f"no node count of any offer fits between min_gpus={req.min_gpus} and max_gpus={req.max_gpus}; "
             "raise max_gpus")
+    if preprocess_rate is None:
+        from ..bench import default_preprocess_rates
+
+        preprocess_rate = default_preprocess_rates()["text"]
+    if not (isinstance(preprocess_rate, (int, float)) and preprocess_rate == float("inf")):
+        preprocess_rate = check_positive("preprocess_tokens_per_s_per_vcpu", preprocess_rate, " [tokens/s]")
     ctx = ev.TrainingContext(spec=req.spec, tokens=req.tokens, seq_len=req.seq_len, batch_seqs=req.batch_seqs,
-                             deadline_s=req.deadline_s, budget_usd=req.budget_usd, rel=rel, dtype=req.dtype)
+                             deadline_s=req.deadline_s, budget_usd=req.budget_usd, rel=rel, dtype=req.dtype,
+                             preprocess_tokens_per_s_per_vcpu=preprocess_rate)
     return offers, lay, cfg, ctx
 
 
