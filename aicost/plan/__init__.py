@@ -21,6 +21,7 @@ from ._evaluate import CHECKPOINT_KEEP
 from ._inference import ServingContext, ServingPlan, plan_inference
 from ._pareto import pareto_mask
 from ._reasons import MIN_GOODPUT, ServingDrop, TrainingDrop
+from ._replan import PlanCache
 from ._result import Plan, Recommendation, Sensitivity
 from ._training import TrainingPlan, plan_training
 
@@ -28,6 +29,7 @@ __all__ = [
     "CHECKPOINT_KEEP",
     "MIN_GOODPUT",
     "Plan",
+    "PlanCache",
     "Recommendation",
     "Sensitivity",
     "ServingContext",

@@ -1,0 +1,96 @@
+"""`aicost.plan.PlanCache`: re-plans from the cached candidate arrays equal cold plans."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import aicost
+from aicost.plan import PlanCache, plan_training
+
+MODEL = "llama-3.1-8b"
+BASE = dict(tokens=2e11, deadline="20d", max_gpus=128)
+
+
+@pytest.fixture(scope="module")
+def cat():
+    return aicost.catalog.load()
+
+
+@pytest.fixture(scope="module")
+def cache(cat):
+    c = PlanCache(max_entries=2)
+    c.plan_training(MODEL, catalog=cat, **BASE)
+    return c
+
+
+def _same(a, b):
+    assert a.reason_counts.equals(b.reason_counts)
+    assert a.n_evaluated == b.n_evaluated
+    assert a.search.n_modeled == b.search.n_modeled
+    assert np.array_equal(a.search.ok, b.search.ok)
+    pd.testing.assert_frame_equal(a.candidates, b.candidates)
+    pd.testing.assert_frame_equal(a.pareto, b.pareto)
+    assert a.best.headline == b.best.headline
+    assert a.best.row == b.best.row or pd.Series(a.best.row).equals(pd.Series(b.best.row))
+    assert a.best.sensitivity == b.best.sensitivity
+    assert a.assumptions == b.assumptions
+
+
+CHANGES = [
+    {},
+    {"deadline": "40d"},
+    {"deadline": "3d"},
+    {"deadline": None, "budget_usd": 2e5},
+    {"budget_usd": 1e6},
+    {"tokens": 5e11},
+    {"tokens": 1e11, "deadline": "10d"},
+    {"pricing": "on_demand"},
+    {"pricing": ("spot", "reserved_1y")},
+    {"providers": ["aws", "gcp"]},
+    {"providers": ["lambda"], "tokens": 3e11},
+    {"accelerators": ["H100"]},
+    {"objective": "time"},
+]
+
+
+@pytest.mark.parametrize("change", CHANGES, ids=[str(c) or "same" for c in CHANGES])
+def test_replan_equals_cold_plan(cache, cat, change):
+    kw = dict(BASE, **change)
+    full_before = cache.misses
+    try:
+        cold = plan_training(MODEL, catalog=cat, **kw)
+    except aicost.InfeasibleError as err:
+        with pytest.raises(aicost.InfeasibleError) as warm_err:
+            cache.plan_training(MODEL, catalog=cat, **kw)
+        assert str(warm_err.value) == str(err)
+        return
+    warm = cache.plan_training(MODEL, catalog=cat, **kw)
+    assert cache.misses == full_before  # answered from the cached arrays
+    assert not cache.last_full
+    _same(warm, cold)
+
+
+def test_structural_change_is_a_new_entry_and_lru_is_bounded(cat):
+    c = PlanCache(max_entries=1)
+    assert c.will_reevaluate(MODEL, catalog=cat, max_gpus=64)
+    c.plan_training(MODEL, 1e11, "30d", catalog=cat, max_gpus=64)
+    assert not c.will_reevaluate(MODEL, catalog=cat, max_gpus=64, pricing="spot")
+    c.plan_training(MODEL, 1e11, "30d", catalog=cat, max_gpus=64, pricing="spot")
+    assert (c.misses, c.hits) == (1, 1)
+    c.plan_training(MODEL, 1e11, "30d", catalog=cat, max_gpus=64, dtype="fp8")
+    assert c.last_full and c.misses == 2 and len(c) == 1
+
+
+def test_catalog_change_invalidates(cat):
+    c = PlanCache()
+    mine = aicost.catalog.load()
+    c.plan_training(MODEL, 1e11, "30d", catalog=mine, max_gpus=64)
+    mine.instances.loc[:, "price_on_demand_usd_per_hour"] = mine.instances["price_on_demand_usd_per_hour"] * 2
+    assert c.will_reevaluate(MODEL, catalog=mine, max_gpus=64)
+
+
+def test_max_entries_checked():
+    with pytest.raises(ValueError):
+        PlanCache(max_entries=0)
