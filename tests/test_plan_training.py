@@ -377,3 +377,45 @@ def test_cpu_preprocessing_check(cat):
         plan_training("llama-3.2-1b", 2e11, preprocess_tokens_per_s_per_vcpu=10, **kw)
     with pytest.raises(ValueError, match="preprocess_tokens_per_s_per_vcpu"):
         plan_training("llama-3.2-1b", 2e11, preprocess_tokens_per_s_per_vcpu=-1, **kw)
+
+
+def test_expert_parallel_axis_for_moe(cat):
+    """MoE models search ep over the divisors of their experts within the scale-up domain; a
+    chosen ep > 1 layout agrees with estimate_training(ep=...); dense models search ep=1 only."""
+    p = plan_training("mixtral-8x7b", 2e11, deadline="30d", catalog=cat, providers=["aws"], max_gpus=128,
+                      ep=(1, 2, 4, 8), pricing="on_demand", detail=True)
+    lay = p.search.layouts
+    assert set(lay.ep) == {1, 2, 4, 8}
+    assert any("expert parallelism" in a for a in p.assumptions)
+    det = p.extras["layouts"]
+    ok = det[det["code"] == 0]
+    cfg = p.search.configs.set_index("config_id")
+    dom = cfg.loc[ok["config_id"], "scale_up_domain_gpus"].to_numpy()
+    assert (ok["tp"].to_numpy() * ok["ep"].to_numpy() <= dom).all()
+    assert (ok["ep"] > 1).any()
+    bad = det[det["code"] == TrainingDrop.EP_INVALID]
+    assert len(bad) > 0
+    row = p.feasible[p.feasible["ep"] > 1]
+    if len(row):
+        r = row.iloc[0]
+        gpn = int(r["gpus_per_node"])
+        job = TrainingJob(model="mixtral-8x7b", tokens=2e11, global_batch=int(r["global_batch"]),
+                          micro_batch=int(r["micro_batch"]), tp=int(r["tp"]), pp=int(r["pp"]), ep=int(r["ep"]),
+                          recompute=r["recompute"], zero_stage=int(r["zero_stage"]),
+                          seq_len=p.search.context.seq_len, checkpoint_s=float(r["checkpoint_s"]),
+                          restart_s=float(r["restart_s"]))
+        cl = Cluster(accelerator=r["accelerator"], gpus=int(r["gpus"]), gpus_per_node=gpn,
+                     price_usd_per_gpu_hour=float(r["price_usd_per_hour"]) / gpn, efficiency=float(r["efficiency"]),
+                     peak_flops_per_s=float(r["peak_flops_per_s"]), memory_bytes=float(r["memory_bytes"]),
+                     mem_bw_bytes_per_s=float(r["mem_bw_bytes_per_s"]),
+                     scale_up_bw_bytes_per_s=float(r["scale_up_bw_bytes_per_s"]),
+                     scale_up_latency_s=float(r["scale_up_latency_s"]),
+                     scale_out_bw_bytes_per_s=float(r["scale_out_bw_bytes_per_s"]) / gpn,
+                     scale_out_latency_s=float(r["scale_out_latency_s"]))
+        est = estimate_training(job, cl)
+        assert est.step_s == pytest.approx(r["step_s"], rel=1e-9)
+        assert est.memory.total == pytest.approx(r["memory_per_gpu_gib"] * 2**30, rel=1e-9)
+    assert set(plan_training("llama-3.1-8b", 1e11, deadline="30d", catalog=cat, providers=["aws"],
+                             max_gpus=16).search.layouts.ep) == {1}
+    with pytest.raises(ValueError, match="ep=3"):
+        plan_training("mixtral-8x7b", 1e11, catalog=cat, providers=["aws"], max_gpus=16, ep=3)

@@ -102,7 +102,8 @@ def offers_table(
         price_usd_per_hour`` (per instance), ``peak_flops_per_s, memory_bytes, memory_gib,
         mem_bw_bytes_per_s, scale_up_bw_bytes_per_s`` (per accelerator),
         ``scale_out_bw_bytes_per_s`` (per instance), latencies, ``network_gbps`` and ``vcpus``
-        (per instance; NaN when the catalog has none). Rows without a usable price for a
+        (per instance; NaN when the catalog has none), ``scale_up_domain_gpus`` (GPUs one
+        scale-up fabric joins, ``aicost.catalog.Catalog.scale_up_domain_gpus``). Rows without a usable price for a
         pricing model are kept with NaN prices (the planner reports them as not offered).
     """
     inst = catalog.instances
@@ -115,6 +116,9 @@ def offers_table(
         "gpus_per_node": pd.to_numeric(inst["accelerator_count"], errors="coerce").to_numpy(dtype=float),
         "network_gbps": pd.to_numeric(inst["network_gbps"], errors="coerce").to_numpy(dtype=float),
         "vcpus": pd.to_numeric(inst["vcpus"], errors="coerce").to_numpy(dtype=float),
+        # GPUs one scale-up fabric joins (NVL72: 72 over several instances; else the instance's)
+        "scale_up_domain_gpus": (pd.to_numeric(inst["scale_up_domain_gpus"], errors="coerce").to_numpy(dtype=float)
+                                 if "scale_up_domain_gpus" in inst else np.full(len(inst), np.nan)),
         "scale_up_fabric": inst["scale_up_fabric"].fillna("").astype(str).to_numpy(),
         "scale_out_fabric": inst["scale_out_fabric"].fillna("").astype(str).to_numpy(),
     })
@@ -199,5 +203,8 @@ def offers_table(
             "scale_up_fabric", "scale_out_fabric",
             "pricing", "price_usd_per_hour", "peak_flops_per_s", "memory_bytes", "memory_gib",
             "mem_bw_bytes_per_s", "scale_up_bw_bytes_per_s", "scale_out_bw_bytes_per_s",
-            "scale_up_latency_s", "scale_out_latency_s", "network_gbps", "vcpus"]
+            "scale_up_latency_s", "scale_out_latency_s", "network_gbps", "vcpus", "scale_up_domain_gpus"]
+    dom = out["scale_up_domain_gpus"].to_numpy(dtype=float)
+    out["scale_up_domain_gpus"] = np.where(np.isfinite(dom) & (dom > 0), dom,
+                                           out["gpus_per_node"].to_numpy(dtype=float)).astype(np.int64)
     return out[cols].reset_index(drop=True)

@@ -269,6 +269,9 @@ def _cfg_arrays(cfg: pd.DataFrame, shape_col: bool) -> dict[str, np.ndarray]:
     out = {c: cfg[c].to_numpy(dtype=float) for c in cols}
     # vCPUs per instance (NaN where the catalog has none: the CPU check then passes)
     out["vcpus"] = cfg["vcpus"].to_numpy(dtype=float) if "vcpus" in cfg else np.full(len(cfg), np.nan)
+    # GPUs one scale-up fabric joins (the tp x ep limit); the node where the catalog has none
+    out["scale_up_domain_gpus"] = (cfg["scale_up_domain_gpus"].to_numpy(dtype=float)
+                                   if "scale_up_domain_gpus" in cfg else out["gpus_per_node"].copy())
     out["spot"] = (cfg["pricing"].to_numpy() == "spot").astype(float)
     if shape_col:
         out = {k: v[:, None] for k, v in out.items()}
@@ -289,6 +292,7 @@ def training_kernel(c: dict, lay: dict, ctx: TrainingContext) -> dict[str, np.nd
     """
     spec = ctx.spec
     tp, pp, mb, zero, rc = lay["tp"], lay["pp"], lay["mb"], lay["zero"], lay["rc"]
+    ep = lay.get("ep", 1.0)
     gpn, gpus = c["gpus_per_node"], c["gpus"]
     mp = tp * pp
     dp = np.floor_divide(gpus, mp)
@@ -312,7 +316,7 @@ def training_kernel(c: dict, lay: dict, ctx: TrainingContext) -> dict[str, np.nd
         restart_s=restart, failures_per_gpu_hour=ctx.rel["failures_per_gpu_hour"],
         job_failures_per_hour=ctx.rel["job_failures_per_hour"],
         preemptions_per_node_hour=c["spot"] * ctx.rel["preemptions_per_node_hour"],
-        comm_efficiency=c["comm_efficiency"])
+        comm_efficiency=c["comm_efficiency"], expert_parallel=ep)
     wall = r["expected_wall_s"]
     storage_usd = CHECKPOINT_KEEP * ckpt_bytes / 1e9 * c["storage_usd_per_gb_month"] * (wall / MONTH_S)
     cost = r["expected_cost_usd"] + storage_usd
@@ -336,6 +340,7 @@ def training_kernel(c: dict, lay: dict, ctx: TrainingContext) -> dict[str, np.nd
     mark(need > have, D.CPU_PREPROCESS_TOO_SLOW)
     mark(r["out_of_memory"], D.OUT_OF_MEMORY)
     mark(m < 1, D.BATCH_TOO_SMALL)
+    mark(_ep_invalid(ep, tp, dp, c.get("scale_up_domain_gpus", gpn)), D.EP_INVALID)
     mark((gpus % mp) != 0, D.GPUS_NOT_DIVISIBLE)
     mark(r["pp_exceeds_layers"], D.PP_EXCEEDS_LAYERS)
     mark(r["tp_splits_heads"], D.TP_SPLITS_HEADS)
@@ -351,12 +356,18 @@ def training_kernel(c: dict, lay: dict, ctx: TrainingContext) -> dict[str, np.nd
     return r
 
 
+def _ep_invalid(ep, tp, dp, domain):
+    """Expert parallelism is carved out of the tp x dp ranks (``ep`` must divide ``tp * dp``) and
+    its all-to-all stays inside one scale-up domain (``tp * ep <= domain``)."""
+    return (np.remainder(tp * dp, ep) != 0) | (tp * ep > domain)
+
+
 # --------------------------------------------------------------------------- the search
 _RECOMPUTE_NAMES = ("none", "selective", "full")
 
 
 def _lay_arrays(lay, idx=None, row: bool = True) -> dict[str, np.ndarray]:
-    names = {"tp": lay.tp, "pp": lay.pp, "mb": lay.mb, "zero": lay.zero, "rc": lay.rc}
+    names = {"tp": lay.tp, "pp": lay.pp, "mb": lay.mb, "zero": lay.zero, "rc": lay.rc, "ep": lay.ep}
     out = {}
     for k, v in names.items():
         a = v.astype(float) if idx is None else v[idx].astype(float)
@@ -399,6 +410,7 @@ def search_training(cfg: pd.DataFrame, lay, ctx: TrainingContext, detail: bool =
         zero_stage, recompute, code, reason, time_s, cost_usd, memory_bytes).
     """
     n_cfg, n_lay = len(cfg), lay.n
+    moe = bool((lay.ep > 1).any())
     carr = _cfg_arrays(cfg, shape_col=False)
     larr_all = _lay_arrays(lay, row=False)
     red = {k: np.full(n_cfg, np.inf) for k in ("fastest_fit_s", "cheapest_in_deadline_usd",
@@ -442,6 +454,10 @@ def search_training(cfg: pd.DataFrame, lay, ctx: TrainingContext, detail: bool =
             batch_bad = np.floor_divide(gpus, mp) * larr["mb"] > ctx.batch_seqs
             code = np.where(div_bad, np.int8(D.GPUS_NOT_DIVISIBLE),
                             np.where(batch_bad, np.int8(D.BATCH_TOO_SMALL), np.int8(0)))
+            if moe:
+                ep_bad = _ep_invalid(larr["ep"], larr["tp"], np.floor_divide(gpus, mp),
+                                     c["scale_up_domain_gpus"])
+                code = np.where(~div_bad & ep_bad, np.int8(D.EP_INVALID), code)
             todo = code == 0
             if restrict is not None:
                 sub = restrict[np.ix_(idx, keep)]
@@ -488,6 +504,7 @@ def search_training(cfg: pd.DataFrame, lay, ctx: TrainingContext, detail: bool =
         li_all = details["layout"].to_numpy()
         details["tp"] = lay.tp[li_all]
         details["pp"] = lay.pp[li_all]
+        details["ep"] = lay.ep[li_all]
         details["micro_batch"] = lay.mb[li_all]
         details["zero_stage"] = lay.zero[li_all]
         details["recompute"] = np.array(_RECOMPUTE_NAMES, dtype=object)[lay.rc[li_all]]
@@ -508,6 +525,7 @@ def training_frame(cfg: pd.DataFrame, red: dict, lay, ctx: TrainingContext, deta
     df["tp"] = lay.tp[idx]
     df["pp"] = lay.pp[idx]
     df["dp"] = out["dp"].astype(np.int64)
+    df["ep"] = lay.ep[idx]
     df["micro_batch"] = lay.mb[idx]
     df["zero_stage"] = lay.zero[idx]
     df["recompute"] = np.array(_RECOMPUTE_NAMES, dtype=object)[lay.rc[idx]]
@@ -566,7 +584,8 @@ def evaluate_one(cfg_row: pd.Series, row: pd.Series, ctx: TrainingContext) -> di
     carr = _cfg_arrays(cfg_row.to_frame().T.infer_objects(), shape_col=False)
     larr = {"tp": np.array([float(row["tp"])]), "pp": np.array([float(row["pp"])]),
             "mb": np.array([float(row["micro_batch"])]), "zero": np.array([int(row["zero_stage"])]),
-            "rc": np.array([_RECOMPUTE_NAMES.index(row["recompute"])])}
+            "rc": np.array([_RECOMPUTE_NAMES.index(row["recompute"])]),
+            "ep": np.array([float(row.get("ep", 1))])}
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         out = training_kernel(carr, larr, ctx)
     code = int(out["code"][0])
@@ -578,12 +597,13 @@ def evaluate_one(cfg_row: pd.Series, row: pd.Series, ctx: TrainingContext) -> di
 def training_headline(row) -> str:
     """The configuration in words."""
     where = f"{row['provider']} {row['instance_type']}"
+    ep = f" ep={int(row['ep'])}" if int(row.get("ep", 1)) > 1 else ""
     region = row.get("region", "")
     if region:
         where += f", {region}"
     return (f"{int(row['gpus'])} x {row['accelerator']} ({int(row['nodes'])} x {where}, "
             f"{str(row['pricing']).replace('_', '-')}), tp={int(row['tp'])} pp={int(row['pp'])} "
-            f"dp={int(row['dp'])}, micro-batch {int(row['micro_batch'])}, ZeRO-{int(row['zero_stage'])}, "
+            f"dp={int(row['dp'])}{ep}, micro-batch {int(row['micro_batch'])}, ZeRO-{int(row['zero_stage'])}, "
             f"recompute {row['recompute']}")
 
 
@@ -612,7 +632,10 @@ def training_assumptions(ctx: TrainingContext, batch_seqs: int) -> tuple[str, ..
         "1F1B pipeline schedule, bubble (pp-1)/m",
         f"{format_bytes(RUNTIME_RESERVE_BYTES)} per GPU kept free for the CUDA context, "
         "NCCL and fragmentation",
-        "tensor parallelism inside a node; alpha-beta ring collectives; overlap: " + training_overlap_text(),
+        "tensor parallelism inside a node"
+        + ("; expert parallelism (ep) out of the tp x dp ranks, tp x ep within the scale-up domain, "
+           "all-to-all per MoE layer" if getattr(ctx.spec, "is_moe", False) else "")
+        + "; alpha-beta ring collectives; overlap: " + training_overlap_text(ep=getattr(ctx.spec, "is_moe", False)),
         "multi-node clusters only of offers with a cluster network in the catalog (a scale-out "
         "fabric or a network bandwidth); other offers are planned as single nodes",
         f"failures {rel['failures_per_gpu_hour']:.3g} per GPU-hour + {rel['job_failures_per_hour']:.3g} per "

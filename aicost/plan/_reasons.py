@@ -33,13 +33,14 @@ class TrainingDrop(IntEnum):
     TP_SPLITS_HEADS = 3
     PP_EXCEEDS_LAYERS = 4
     GPUS_NOT_DIVISIBLE = 5
-    BATCH_TOO_SMALL = 6
-    OUT_OF_MEMORY = 7
-    CPU_PREPROCESS_TOO_SLOW = 8
-    LOW_GOODPUT = 9
-    DEADLINE_MISSED = 10
-    OVER_BUDGET = 11
-    OK = 12
+    EP_INVALID = 6
+    BATCH_TOO_SMALL = 7
+    OUT_OF_MEMORY = 8
+    CPU_PREPROCESS_TOO_SLOW = 9
+    LOW_GOODPUT = 10
+    DEADLINE_MISSED = 11
+    OVER_BUDGET = 12
+    OK = 13
 
     @property
     def text(self) -> str:
@@ -53,6 +54,7 @@ _TRAINING_TEXT = {
     TrainingDrop.TP_SPLITS_HEADS: "tp does not divide the attention heads",
     TrainingDrop.PP_EXCEEDS_LAYERS: "pp > layers",
     TrainingDrop.GPUS_NOT_DIVISIBLE: "GPUs not divisible by tp x pp",
+    TrainingDrop.EP_INVALID: "ep does not divide tp x dp, or tp x ep exceeds the scale-up domain",
     TrainingDrop.BATCH_TOO_SMALL: "global batch too small for dp x micro-batch",
     TrainingDrop.OUT_OF_MEMORY: "memory does not fit",
     # Plan.candidates adds the numbers per row ("...: need N tokens/s per GPU, have M")

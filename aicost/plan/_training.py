@@ -67,6 +67,11 @@ class _Layouts:
     mb: np.ndarray
     zero: np.ndarray
     rc: np.ndarray  # index into _RECOMPUTE
+    ep: np.ndarray | None = None  # expert parallelism (all 1 for dense models)
+
+    def __post_init__(self):
+        if self.ep is None:
+            object.__setattr__(self, "ep", np.ones_like(self.tp))
 
     @property
     def n(self) -> int:
@@ -123,13 +128,24 @@ def _deadline_s(deadline, now: _dt.datetime | None) -> float | None:
     return float(seconds)
 
 
-def _layouts(spec, max_gpn: int, tp, pp, micro_batch, zero_stage, recompute) -> _Layouts:
+def _expert_parallel_choices(spec, max_domain: int) -> list[int]:
+    """Expert-parallel degrees searched: 1 for dense models; for mixture-of-experts models the
+    divisors of the routed experts up to the largest scale-up domain (all-to-all stays on the
+    scale-up fabric; the search drops tp x ep beyond each offer's domain)."""
+    if not spec.is_moe:
+        return [1]
+    return [d for d in range(1, min(int(spec.n_experts), int(max_domain)) + 1) if spec.n_experts % d == 0]
+
+
+def _layouts(spec, max_gpn: int, tp, pp, micro_batch, zero_stage, recompute, ep=None,
+             max_domain: int | None = None) -> _Layouts:
     tps = as_tuple(tp, _powers_of_two(max_gpn))
+    eps = as_tuple(ep, _expert_parallel_choices(spec, max_domain or max_gpn))
     pps = as_tuple(pp, [p for p in _powers_of_two(64) if p <= spec.n_layers])
     mbs = as_tuple(micro_batch, (1, 2, 4))
     zs = as_tuple(zero_stage, (1, 3))
     rcs = as_tuple(recompute, _RECOMPUTE)
-    for name, vals in (("tp", tps), ("pp", pps), ("micro_batch", mbs)):
+    for name, vals in (("tp", tps), ("pp", pps), ("micro_batch", mbs), ("ep", eps)):
         for v in vals:
             if int(v) != v or v < 1:
                 raise ValueError(f"{name} must be positive integers, got {v!r}")
@@ -139,13 +155,18 @@ def _layouts(spec, max_gpn: int, tp, pp, micro_batch, zero_stage, recompute) -> 
     for r in rcs:
         if r not in _RECOMPUTE:
             raise ValueError(f"recompute must be one of {', '.join(_RECOMPUTE)}, got {r!r}")
+    bad_ep = [e for e in eps if e > 1 and (not spec.is_moe or spec.n_experts % e)]
+    if bad_ep:
+        raise ValueError(f"ep={bad_ep[0]} must divide the routed experts of a mixture-of-experts model "
+                         f"({spec.name} has {spec.n_experts}); use ep=1 for a dense model")
     if min(tps) > max_gpn:
         raise ValueError(
             f"tp={min(tps)} is larger than the GPUs in any node searched (at most {max_gpn} per node): "
             "tensor parallelism runs inside a node; use tp <= GPUs per node")
     grids = np.meshgrid(np.array(tps, dtype=np.int64), np.array(pps, dtype=np.int64),
                         np.array(mbs, dtype=np.int64), np.array(zs, dtype=np.int64),
-                        np.array([_RECOMPUTE.index(r) for r in rcs], dtype=np.int64), indexing="ij")
+                        np.array([_RECOMPUTE.index(r) for r in rcs], dtype=np.int64),
+                        np.array(eps, dtype=np.int64), indexing="ij")
     flat = [g.ravel() for g in grids]
     return _Layouts(*flat)
 
@@ -180,6 +201,7 @@ def plan_training(
     global_batch_tokens: float = DEFAULT_GLOBAL_BATCH_TOKENS,
     tp=None,
     pp=None,
+    ep=None,
     micro_batch=None,
     zero_stage=None,
     recompute=None,
@@ -231,6 +253,10 @@ def plan_training(
     tp, pp, micro_batch, zero_stage, recompute : int, str or sequence, optional
         Pin or restrict the layout search (default: tp 1..GPUs per node, pp 1..64, micro-batch
         1/2/4, ZeRO 1 and 3, recompute none/selective/full).
+    ep : int or sequence, optional
+        Expert parallelism searched for a mixture-of-experts model (default: the divisors of its
+        routed experts up to the largest scale-up domain, ``scale_up_domain_gpus``; ``tp x ep``
+        must fit each offer's domain and ``ep`` divide ``tp x dp``); 1 for dense models.
     failure_rate_per_gpu_hour, spot_preemption_rate_per_hour, restart_s : float, optional
         Reliability assumptions (defaults: ``aicost.model`` reliability constants). A job on ``n``
         GPUs is interrupted ``failure_rate_per_gpu_hour * n + job_failure_rate_per_hour`` times
@@ -279,7 +305,7 @@ def plan_training(
                     global_batch_tokens=global_batch_tokens, dtype=dtype, now=now)
     offers, lay, cfg, ctx = _resolve(req, catalog=catalog, store=store, providers=providers,
                                      accelerators=accelerators, storage_tier=storage_tier,
-                                     efficiency=efficiency, layout=(tp, pp, micro_batch, zero_stage, recompute),
+                                     efficiency=efficiency, layout=(tp, pp, micro_batch, zero_stage, recompute, ep),
                                      reliability=(failure_rate_per_gpu_hour, spot_preemption_rate_per_hour,
                                                   restart_s, job_failure_rate_per_hour, fleet_class),
                                      preprocess_rate=preprocess_tokens_per_s_per_vcpu)
@@ -360,7 +386,8 @@ def _resolve(req: _TrainingRequest, *, catalog, store, providers, accelerators, 
         raise InfeasibleError(
             f"no offer in the catalog matches: providers={providers}, accelerators={accelerators}, "
             f"dtype={req.dtype}; widen the filters")
-    lay = _layouts(req.spec, int(offers["gpus_per_node"].max()), *layout)
+    lay = _layouts(req.spec, int(offers["gpus_per_node"].max()), *layout,
+                   max_domain=int(offers["scale_up_domain_gpus"].max()))
     eff = ev.efficiencies(sorted(set(offers["accelerator"])), req.dtype, store, efficiency, catalog=cat)
     offers["efficiency"] = offers["accelerator"].map(lambda a: eff[a].compute).astype(float)
     offers["comm_efficiency"] = offers["accelerator"].map(lambda a: eff[a].comm).astype(float)
