@@ -94,3 +94,18 @@ def test_catalog_change_invalidates(cat):
 def test_max_entries_checked():
     with pytest.raises(ValueError):
         PlanCache(max_entries=0)
+
+
+def test_moe_replans_equal_cold_plans(cat):
+    c = PlanCache()
+    base = dict(tokens=1e11, deadline="30d", max_gpus=64, catalog=cat)
+    c.plan_training("mixtral-8x7b", **base)
+    for change in ({"deadline": "10d"}, {"tokens": 3e11}, {"pricing": "spot"}):
+        kw = dict(base, **change)
+        _same(c.plan_training("mixtral-8x7b", **kw), plan_training("mixtral-8x7b", **kw))
+    assert c.misses == 1
+
+
+def test_unknown_option_is_a_type_error():
+    with pytest.raises(TypeError, match="max_gpu"):
+        PlanCache().plan_training(MODEL, 1e11, "30d", max_gpu=8)

@@ -53,6 +53,28 @@ _CFG_KEY = ("provider", "instance_type", "region", "pricing", "accelerator", "no
             "gpus_per_node", "price_usd_per_hour", "efficiency", "comm_efficiency", "ckpt_bw_bytes_per_s")
 
 
+#: plan_training's arguments in the order _training._resolve takes them (those it has)
+_LAYOUT_ARGS = ("tp", "pp", "micro_batch", "zero_stage", "recompute", "ep")
+_RELIABILITY_ARGS = ("failure_rate_per_gpu_hour", "spot_preemption_rate_per_hour", "restart_s",
+                     "job_failure_rate_per_hour", "fleet_class")
+
+
+def _plan_params() -> dict:
+    import inspect
+
+    return inspect.signature(tr.plan_training).parameters
+
+
+def _lay_ep(lay) -> np.ndarray:
+    ep = getattr(lay, "ep", None)
+    return np.ones_like(lay.tp) if ep is None else ep
+
+
+def _lay_keys(lay):
+    """One key per layout: (tp, pp, micro-batch, ZeRO, recompute, ep)."""
+    return zip(lay.tp, lay.pp, lay.mb, lay.zero, lay.rc, _lay_ep(lay))
+
+
 def _row_keys(cfg: pd.DataFrame):
     """One hashable key per configuration row (NaN-safe: compared as text)."""
     return zip(*(cfg[c].astype(str).to_numpy() for c in _CFG_KEY))
@@ -196,6 +218,9 @@ class PlanCache:
     # ------------------------------------------------------------------ the call
     def plan_training(self, model, tokens, deadline=None, budget_usd=None, **options) -> tr.TrainingPlan:
         """`plan_training` answered from the cache when it can (same arguments, same result)."""
+        unknown = sorted(set(options) - set(_plan_params()))
+        if unknown:
+            raise TypeError(f"plan_training() got an unexpected keyword argument {unknown[0]!r}")
         if options.get("detail"):
             self.last_full = True
             return tr.plan_training(model, tokens, deadline, budget_usd, **options)
@@ -224,13 +249,14 @@ class PlanCache:
                            objective=opts.get("objective", "auto"), seq_len=sig.get("seq_len"),
                            global_batch_tokens=sig.get("global_batch_tokens", tr.DEFAULT_GLOBAL_BATCH_TOKENS),
                            dtype=sig.get("dtype", "bf16"), now=opts.get("now"))
-        layout = tuple(sig.get(k) for k in ("tp", "pp", "micro_batch", "zero_stage", "recompute"))
-        rel = [sig.get(k) for k in ("failure_rate_per_gpu_hour", "spot_preemption_rate_per_hour", "restart_s")]
-        for k in ("job_failure_rate_per_hour", "fleet_class"):
-            if k in sig:
-                rel.append(sig[k])
-        return req, dict(catalog=sig["catalog"], store=sig.get("store"), storage_tier=sig.get("storage_tier"),
-                         efficiency=sig.get("efficiency"), layout=layout, reliability=tuple(rel))
+        params = _plan_params()
+        layout = tuple(sig.get(k) for k in _LAYOUT_ARGS if k in params)
+        rel = tuple(sig.get(k) for k in _RELIABILITY_ARGS if k in params)
+        res = dict(catalog=sig["catalog"], store=sig.get("store"), storage_tier=sig.get("storage_tier"),
+                   efficiency=sig.get("efficiency"), layout=layout, reliability=rel)
+        if "preprocess_tokens_per_s_per_vcpu" in params:
+            res["preprocess_rate"] = sig.get("preprocess_tokens_per_s_per_vcpu")
+        return req, res
 
     def _build(self, model, tokens, opts) -> _Entry:
         req, res = self._args(model, tokens, None, None, opts, _ALL_PRICINGS)
@@ -251,8 +277,14 @@ class PlanCache:
         batch_bad = np.floor_divide(gpus, mp) * larr["mb"] > ctx.batch_seqs
         lc = np.broadcast_to(lay_code, (n_cfg, n_lay)).copy()
         lc[(lc == 0) & (lay.tp[None, :] > carr["gpus_per_node"][:, None])] = D.TP_EXCEEDS_NODE
-        struct = np.where(lc != 0, lc, np.where(div_bad, np.int8(D.GPUS_NOT_DIVISIBLE),
-                                                np.where(batch_bad, np.int8(D.BATCH_TOO_SMALL), np.int8(0))))
+        inner = np.where(div_bad, np.int8(D.GPUS_NOT_DIVISIBLE),
+                         np.where(batch_bad, np.int8(D.BATCH_TOO_SMALL), np.int8(0)))
+        ep = _lay_ep(lay)
+        if (ep > 1).any() and hasattr(ev, "_ep_invalid"):  # search_training's EP check, as it does it
+            ep_bad = ev._ep_invalid(larr["ep"], larr["tp"], np.floor_divide(gpus, mp),
+                                    carr["scale_up_domain_gpus"][:, None])
+            inner = np.where(~div_bad & ep_bad, np.int8(D.EP_INVALID), inner)
+        struct = np.where(lc != 0, lc, inner)
         code[priced] = struct[priced]
         todo = priced[:, None] & (struct == 0)
         flat = np.flatnonzero(todo)
@@ -284,7 +316,7 @@ class PlanCache:
         wall_factor, interval, no_fail = _reliability_factors(ctx, cfg, ci, step, gb, ngpu)
         slot = np.full((n_cfg, n_lay), -1, dtype=np.int32)
         slot.ravel()[flat] = np.arange(nm, dtype=np.int32)
-        lay_index = {k: i for i, k in enumerate(zip(lay.tp, lay.pp, lay.mb, lay.zero, lay.rc))}
+        lay_index = {k: i for i, k in enumerate(_lay_keys(lay))}
         row_index: dict = {}
         for i, k in enumerate(_row_keys(cfg)):
             row_index.setdefault(k, i)
@@ -351,7 +383,7 @@ class PlanCache:
         req, res = self._args(model, tokens, None, None, opts, opts.get("pricing", ("on_demand", "spot")))
         offers, lay, cfg, ctx = tr._resolve(req, providers=opts.get("providers"),
                                             accelerators=opts.get("accelerators"), **res)
-        cols = np.array([e.lay_index.get(k, -1) for k in zip(lay.tp, lay.pp, lay.mb, lay.zero, lay.rc)])
+        cols = np.array([e.lay_index.get(k, -1) for k in _lay_keys(lay)], dtype=np.int64)
         rows = np.array([e.row_index.get(k, -1) for k in _row_keys(cfg)], dtype=np.int64)
         if (cols < 0).any() or (rows < 0).any():
             return None
