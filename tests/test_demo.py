@@ -27,8 +27,9 @@ def _text(html: str) -> str:
 def test_cli_demo_calls_run_demo(monkeypatch, tmp_path, capsys):
     calls = []
 
-    def fake_run_demo(output, store):
+    def fake_run_demo(output, store, progress=None):
         calls.append((output, store))
+        assert callable(progress)  # the CLI prints each section as it starts
         return Path(output)
 
     monkeypatch.setattr(aicost.demo, "run_demo", fake_run_demo)
