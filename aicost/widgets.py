@@ -128,10 +128,16 @@ class Dashboard:
             except RuntimeError:  # no event loop (a script or a test): update now
                 loop = None
             if loop is not None:
-                self.status.value = "<small><i>updating…</i></small>"
+                busy = self._pending_status()
+                if busy:
+                    self.status.value = busy
                 self._pending = loop.call_later(self.debounce_s, self._run_pending)
                 return
         self.update()
+
+    def _pending_status(self) -> str:
+        """What the status line says while a change waits for its update ("" keeps it)."""
+        return "<small><i>updating…</i></small>"
 
     def _show_first_answer(self) -> None:
         """Compute the first answer, then rebuild the FigureWidget around it.
@@ -352,12 +358,31 @@ class TrainingPlanner(_PlanDashboard):
                                         continuous_update=False, disabled=eff_auto),
         }
         fig = self._make_figure(go, "expected wall time [days]", "expected cost [USD]")
+        # re-plans from cached candidate arrays (issue 16): only a model, efficiency or catalog
+        # change evaluates the model again; the rest answers in a fraction of a second
+        from .plan import PlanCache
+
+        self.plan_cache = PlanCache(max_entries=2)
+        self.plan_function = self.plan_cache.plan_training
+        self.debounce_s = 0.15
         super().__init__(controls, fig, "Training planner")
         controls["efficiency_auto"].observe(self._toggle_eff, names="value")
         self._show_first_answer()
 
     def _toggle_eff(self, change) -> None:
         _toggle_efficiency(self, change)
+
+    def _pending_status(self) -> str:
+        """Say "planning…" only when the change needs a full evaluation (a model, efficiency or
+        catalog change); a cached re-plan keeps the current status until it answers."""
+        cache = getattr(self, "plan_cache", None)
+        if cache is None or self.plan_function != cache.plan_training:
+            return super()._pending_status()
+        v = self.value
+        full = cache.will_reevaluate(_model_arg(v("model")), catalog=self.catalog,
+                                     efficiency=None if v("efficiency_auto") else v("efficiency"),
+                                     **self.plan_options)
+        return "<small><i>planning…</i></small>" if full else ""
 
     def _update(self) -> None:
         from . import plan as _plan

@@ -109,3 +109,22 @@ def test_moe_replans_equal_cold_plans(cat):
 def test_unknown_option_is_a_type_error():
     with pytest.raises(TypeError, match="max_gpu"):
         PlanCache().plan_training(MODEL, 1e11, "30d", max_gpu=8)
+
+
+def test_training_planner_widget_uses_the_cache(cat):
+    pytest.importorskip("ipywidgets")
+    pytest.importorskip("plotly")
+    from aicost.widgets import training_planner
+
+    tp = training_planner(MODEL, tokens=2e11, deadline="20d", catalog=cat, max_gpus=128)
+    assert tp.plan_cache.misses == 1
+    tp.controls["deadline_days"].value = 40.0
+    tp.controls["budget_usd"].value = 2e6
+    tp.flush()
+    assert tp.plan_cache.misses == 1 and tp.plan_cache.hits >= 1
+    cold = plan_training(MODEL, 2e11, deadline=40 * 86400.0, budget_usd=2e6, catalog=cat, max_gpus=128,
+                         pricing=tuple(tp.value("pricing")))
+    assert tp.plan.best.headline == cold.best.headline
+    assert tp._pending_status() == ""  # a cached re-plan: no "planning..."
+    other = next(m for m in tp.controls["model"].options if m != MODEL)
+    assert tp.plan_cache.will_reevaluate(other, catalog=cat, max_gpus=128)  # -> "planning..."
