@@ -155,6 +155,7 @@ class _Entry:
     wall_factor: np.ndarray  # per modeled: M e^{R/M} (e^{(tau+d)/M} - 1), independent of the work
     interval_s: np.ndarray  # per modeled: the Daly checkpoint interval tau
     no_failures: np.ndarray  # per modeled: infinite MTBF (wall = work)
+    views: OrderedDict = dataclasses.field(default_factory=OrderedDict)  # (filters, tokens) -> _view
 
 
 class PlanCache:
@@ -403,7 +404,17 @@ class PlanCache:
         ctx = dataclasses.replace(e.ctx, tokens=req.tokens, deadline_s=req.deadline_s, budget_usd=req.budget_usd)
         fkey = tuple(_hashable(opts.get(k)) for k in _FILTERS)
         tm, cm, lowm = self._tail(e, req.tokens, rows, fkey)
-        reduced, reason_counts, n_eval = _reduce(e, rows, cols, lay, cfg, ctx, tm, cm, lowm)
+        vkey = (fkey, req.tokens)
+        view = e.views.get(vkey)
+        if view is None:
+            view = _view(e, rows, cols, lay, cfg, ctx, tm, cm, lowm)
+            e.views[vkey] = view
+            while len(e.views) > 2:
+                e.views.popitem(last=False)
+        else:
+            e.views.move_to_end(vkey)
+        reduced, reason_counts = _limits(view, ctx)
+        n_eval = view["n_eval"]
         cands, sort_col, objective_text = tr._score(cfg, reduced, lay, ctx, None, req.objective)
         search = tr.TrainingSearch(configs=cfg, layouts=lay, context=ctx, ok=reduced["ok"],
                                    n_modeled=int(reduced["n_modeled"]))
@@ -509,6 +520,58 @@ def _reduce(e: _Entry, rows, cols, lay, cfg, ctx, tm, cm, lowm):
         red["fastest_any_memory_s"][sel] = np.where(stage >= D.OUT_OF_MEMORY, t, inf).min(axis=1)
         red["ok"][np.ix_(sel, keep)] = stage == OK
     red["n_modeled"] = n_modeled
-    reason_counts = pd.Series({ev.REASONS[i]: int(counts[i]) for i in sorted(ev.REASONS) if counts[i] > 0},
-                              dtype=np.int64)
-    return red, reason_counts, n_cfg * n_lay
+    return red, counts, n_cfg * n_lay
+
+
+def _reason_counts(counts) -> pd.Series:
+    return pd.Series({ev.REASONS[i]: int(counts[i]) for i in sorted(ev.REASONS) if counts[i] > 0},
+                     dtype=np.int64)
+
+
+def _view(e: _Entry, rows, cols, lay, cfg, ctx, tm, cm, lowm) -> dict:
+    """The reduction without a deadline or a budget, and the candidates they can still drop:
+    the feasible ones (fit in memory, enough goodput), with their time and cost."""
+    free = dataclasses.replace(ctx, deadline_s=None, budget_usd=None)
+    red, counts, n_eval = _reduce(e, rows, cols, lay, cfg, free, tm, cm, lowm)
+    ri, cj = np.nonzero(red["ok"])
+    sl = e.slot[rows[ri], cols[cj]]
+    return {"red": red, "counts": counts, "n_eval": n_eval, "ri": ri, "cj": cj, "t": tm[sl], "cost": cm[sl]}
+
+
+def _limits(v: dict, ctx):
+    """Apply the deadline and the budget to a `_view`: only the rows with feasible candidates
+    change (their stage, chosen layout and cheapest cost within the deadline), exactly as
+    `_evaluate.search_training` decides them (fastest at the furthest stage, ties to the first
+    layout)."""
+    OK = ev.OK
+    base = v["red"]
+    red = {k: (val.copy() if isinstance(val, np.ndarray) else val) for k, val in base.items() if k != "ok"}
+    ri, cj, t, cost = v["ri"], v["cj"], v["t"], v["cost"]
+    st = np.full(ri.size, OK, dtype=np.int64)
+    if ctx.deadline_s is not None:
+        st[t > ctx.deadline_s] = D.DEADLINE_MISSED
+    if ctx.budget_usd is not None:
+        st[(st == OK) & (cost > ctx.budget_usd)] = D.OVER_BUDGET
+    counts = v["counts"].copy()  # feasible candidates count under code 0 there
+    moved = st[st != OK]
+    counts[0] -= moved.size
+    counts += np.bincount(moved, minlength=OK + 1)[: OK + 1]
+    ok = np.zeros_like(base["ok"])
+    if ri.size:
+        starts = np.flatnonzero(np.r_[True, ri[1:] != ri[:-1]])
+        rws = ri[starts]
+        best = np.maximum.reduceat(st, starts)
+        at_best = st == np.repeat(best, np.diff(np.r_[starts, ri.size]))  # per candidate
+        key = np.where(at_best, t, np.inf)
+        # the first (lowest layout index: nonzero is row-major) fastest candidate at the best stage
+        counts_per_row = np.diff(np.r_[starts, ri.size])
+        is_min = key == np.repeat(np.minimum.reduceat(key, starts), counts_per_row)
+        first = np.flatnonzero(is_min)
+        first = first[np.r_[True, ri[first][1:] != ri[first][:-1]]]
+        red["layout"][rws] = cj[first]
+        red["stage"][rws] = best
+        red["cheapest_in_deadline_usd"][rws] = np.minimum.reduceat(
+            np.where(st >= D.OVER_BUDGET, cost, np.inf), starts)
+        ok[ri, cj] = st == OK
+    red["ok"] = ok
+    return red, _reason_counts(counts)
