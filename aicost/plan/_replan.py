@@ -143,7 +143,7 @@ class _Entry:
     row_index: dict
     cfg: pd.DataFrame
     code: np.ndarray  # (rows, layouts) int8: final code without deadline/budget/low goodput
-    mem: np.ndarray  # (rows, layouts) float64, inf where not modeled
+    mem: np.ndarray  # per modeled: memory per GPU [B]
     slot: np.ndarray  # (rows, layouts) int32: index into the modeled arrays, -1 if not modeled
     mrow: np.ndarray  # modeled -> row
     step_s: np.ndarray
@@ -172,7 +172,8 @@ class PlanCache:
     ----------
     max_entries : int
         Entries kept (least recently used dropped first). One entry for a 70B model over the
-        whole shipped catalog holds ~15M candidates: ~150 MB of arrays.
+        whole shipped catalog (11M candidates, 2.6M of them modeled) holds ~270 MB of arrays
+        (more while re-plans for other token counts or filters are kept: up to 2 each).
 
     Attributes
     ----------
@@ -297,7 +298,7 @@ class PlanCache:
         step = np.empty(nm)
         gb = np.empty(nm)
         ngpu = np.empty(nm)
-        mem = np.full((n_cfg, n_lay), np.inf)
+        mem = np.empty(nm)
         chunk = ev._CHUNK_CANDIDATES
         for lo in range(0, nm, chunk):
             s = slice(lo, lo + chunk)
@@ -310,7 +311,7 @@ class PlanCache:
             code.ravel()[flat[s]] = np.where(k == D.LOW_GOODPUT, np.int8(0), k)
             t[s] = np.nan_to_num(out["time_s"], nan=np.inf)
             cost[s] = np.nan_to_num(out["cost_usd"], nan=np.inf)
-            mem.ravel()[flat[s]] = out["memory_bytes"]
+            mem[s] = out["memory_bytes"]
             step[s] = out["step_s"]
             gb[s] = out["global_batch"]
             ngpu[s] = out["n_gpus"]
@@ -487,10 +488,11 @@ def _reduce(e: _Entry, rows, cols, lay, cfg, ctx, tm, cm, lowm):
         ix = np.ix_(rows[sel], cols[keep])
         code = e.code[ix]
         slot = e.slot[ix]
-        mem = e.mem[ix]
         m = slot >= 0
         n_modeled += int(m.sum())
         sl = slot[m]
+        mem = np.full(code.shape, inf)
+        mem[m] = e.mem[sl]
         t = np.full(code.shape, inf)
         cost = np.full(code.shape, inf)
         t[m] = tm[sl]
