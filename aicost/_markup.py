@@ -7,7 +7,18 @@ two dollars. These helpers write ``$`` so that it stays a dollar sign.
 
 from __future__ import annotations
 
-__all__ = ["escape_figure", "mathjax_safe", "mathjax_safe_markdown", "plotly_text"]
+__all__ = [
+    "MATHJAX_IGNORE_CLASSES",
+    "escape_figure",
+    "mathjax_safe",
+    "mathjax_safe_html",
+    "mathjax_safe_markdown",
+    "plotly_text",
+]
+
+#: the classes MathJax 3 (``mathjax_ignore``) and MathJax 2 / JupyterLab configs
+#: (``tex2jax_ignore``) skip when they typeset a page
+MATHJAX_IGNORE_CLASSES = "tex2jax_ignore mathjax_ignore"
 
 
 def mathjax_safe(text: object) -> str:
@@ -21,6 +32,20 @@ def mathjax_safe(text: object) -> str:
     'Cost &#36;1.28M at &#36;42/h'
     """
     return str(text).replace("$", "&#36;")
+
+
+def mathjax_safe_html(html_text: object) -> str:
+    """An HTML fragment (a ``_repr_html_``, an ipywidgets ``HTML`` value) that no MathJax
+    typesets: wrapped in an element of class :data:`MATHJAX_IGNORE_CLASSES`, ``$`` as ``&#36;``.
+
+    The entity alone is not enough in JupyterLab: the browser decodes it into the page's text
+    and JupyterLab's MathJax reads the text, so "Cost &#36;1.28M at &#36;42/h" still became
+    math between the two dollars. MathJax skips everything inside an ignore class.
+
+    >>> mathjax_safe_html("<b>$42/h</b>")
+    '<div class="tex2jax_ignore mathjax_ignore"><b>&#36;42/h</b></div>'
+    """
+    return f'<div class="{MATHJAX_IGNORE_CLASSES}">{mathjax_safe(html_text)}</div>'
 
 
 def mathjax_safe_markdown(text: object) -> str:

@@ -23,7 +23,7 @@ import math
 
 import numpy as np
 
-from ._markup import mathjax_safe
+from ._markup import mathjax_safe_html
 
 __all__ = [
     "Dashboard",
@@ -241,7 +241,7 @@ def _plan_table(plan, question: str, max_rows: int = 10) -> str:
     table = humanize(top).to_html(index=False, escape=True, border=0) if len(top) else ""
     table = table.replace("<td>", '<td style="padding:1px 6px">').replace(
         "<th>", '<th style="padding:1px 6px">')
-    return mathjax_safe(
+    return mathjax_safe_html(
         f'<div style="margin:6px 0;line-height:1.4;white-space:normal;overflow-wrap:anywhere">'
         f'{body}</div>'
         f'<div style="overflow-x:auto;font-size:12px;line-height:1.2">{table}</div>')
@@ -301,7 +301,7 @@ class _PlanDashboard(Dashboard):
                 b.x, b.y, b.text = [], [], []
             self._draw_limits()
         self.table.value = _plan_table(plan, question)
-        self.status.value = mathjax_safe(f"<small>{_esc(plan.summary())}</small>")
+        self.status.value = mathjax_safe_html(f"<small>{_esc(plan.summary())}</small>")
         self._show_efficiency(plan)
 
     def _show_efficiency(self, plan) -> None:

@@ -91,7 +91,11 @@ def lab(tmp_path_factory):
 
 def _run_all(page, base, token, name, timeout_s=150):
     """Open notebook ``name`` in JupyterLab and run all its cells; return when done."""
-    page.goto(f"{base}/lab/tree/{name}?token={token}", wait_until="domcontentloaded",
+    print(f"[{time.monotonic():.1f}] open {name}", flush=True)
+    # ?reset: a fresh workspace. Without it JupyterLab restores the notebook opened before,
+    # and anywidget cannot re-initialize the FigureWidgets of a restored tab whose models live
+    # in another kernel ("[anywidget] Failed to initialize model", an upstream limitation).
+    page.goto(f"{base}/lab/tree/{name}?reset&token={token}", wait_until="domcontentloaded",
               timeout=90_000)
     page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=90_000)
     page.wait_for_function("""() => {
@@ -102,6 +106,7 @@ def _run_all(page, base, token, name, timeout_s=150):
     _notebook(page).click()
     page.keyboard.press("Escape")
     # Run > Run All Cells, through the menu bar
+    print(f"[{time.monotonic():.1f}] run all {name}", flush=True)
     page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
     page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
     # done when no code cell shows [*] or [ ] and every code cell has a number
@@ -134,7 +139,8 @@ def test_jupyterlab_shows_dollars_and_live_dashboards(lab, tmp_path):
                                     args=["--no-sandbox", "--disable-gpu"])
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            page.on("pageerror", lambda exc: (errors.append(str(exc)),
+                                               print(f"[{time.monotonic():.1f}] {exc}", flush=True)))
 
             _run_all(page, base, token, "08_dashboards.ipynb")
             page.screenshot(path=str(tmp_path / "lab-08.png"), full_page=False)
@@ -143,7 +149,8 @@ def test_jupyterlab_shows_dollars_and_live_dashboards(lab, tmp_path):
             assert page.locator(".jp-OutputArea .js-plotly-plot").count() >= 3, \
                 "the dashboards' figures did not render"
             assert re.search(r"\$\d[\d,.]*[kM]?(/h)?", outputs), "no dollar amount shown"
-            assert _mathjax_nodes(page) == [], "dollars rendered as MathJax"
+            nodes = _mathjax_nodes(page)
+            assert nodes == [], f"dollars rendered as MathJax: {nodes}"
 
             # move a control: the deadline of the training planner; the star must move.
             # JupyterLab renders only the cells in view: scroll the planner's cell in first
@@ -180,7 +187,8 @@ def test_jupyterlab_shows_dollars_and_live_dashboards(lab, tmp_path):
             page.screenshot(path=str(tmp_path / "lab-03.png"), full_page=False)
             text = _notebook(page).inner_text()
             assert re.search(r"\$\d[\d,.]*[kM]", text), "no '$1.28M'-style amount in notebook 03"
-            assert _mathjax_nodes(page) == [], "a plan's dollars rendered as MathJax (notebook 03)"
+            nodes = _mathjax_nodes(page)
+            assert nodes == [], f"a plan's dollars rendered as MathJax (notebook 03): {nodes}"
         finally:
             browser.close()
     assert errors == [], errors

@@ -212,6 +212,9 @@ def test_plan_html_is_mathjax_safe(cat):
                                          catalog=cat, **FEW)
     assert "$" not in tp.table.value and "&#36;" in tp.table.value
     assert "$" not in tp.status.value
+    # JupyterLab decodes &#36; before MathJax reads the page: the ignore class is what protects
+    for value in (tp.table.value, tp.status.value, tp.plan._repr_html_()):
+        assert value.startswith('<div class="tex2jax_ignore mathjax_ignore">')
 
 
 def test_roofline_explorer_with_an_empty_store(cat, aicost_home):

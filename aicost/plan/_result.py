@@ -14,7 +14,7 @@ from typing import ClassVar
 import numpy as np
 import pandas as pd
 
-from .._markup import mathjax_safe
+from .._markup import mathjax_safe_html
 from .._units import format_duration, format_table, format_usd
 from ._pareto import pareto_mask
 from ._reasons import REASON_DETAIL_SEP
@@ -182,7 +182,7 @@ class Recommendation:
             parts += [f"<li>{e(a)}</li>" for a in self.assumptions]
             parts.append("</ul></details>")
         parts.append("</div>")
-        return mathjax_safe("".join(parts))  # "$1.2M ... $42/h" is not MathJax in Jupyter
+        return mathjax_safe_html("".join(parts))  # "$1.2M ... $42/h" is not MathJax in Jupyter
 
     def to_dict(self) -> dict:
         """A JSON-friendly dict of the recommendation."""
@@ -423,7 +423,7 @@ class Plan:
             parts.append(inf.to_html(index=False))
             parts.append("</details>")
         parts.append("</div>")
-        return mathjax_safe("".join(parts))
+        return mathjax_safe_html("".join(parts))
 
     def to_dict(self, top: int = 10) -> dict:
         """A JSON-friendly summary: request, best, top plans, Pareto frontier, infeasible counts."""
