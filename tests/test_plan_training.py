@@ -419,3 +419,17 @@ def test_expert_parallel_axis_for_moe(cat):
                              max_gpus=16).search.layouts.ep) == {1}
     with pytest.raises(ValueError, match="ep=3"):
         plan_training("mixtral-8x7b", 1e11, catalog=cat, providers=["aws"], max_gpus=16, ep=3)
+
+
+def test_plan_says_how_old_its_prices_are():
+    """Issue 13: every plan states the oldest as_of among the offers it searched, flagged past 180 days."""
+    import datetime
+
+    plan = plan_training("llama-3.1-8b", 1e11, deadline="30d", max_gpus=64)
+    offers_dates = {d for d in plan.candidates["as_of"].astype(str) if d}
+    assert plan.prices_as_of == min(datetime.date.fromisoformat(d) for d in offers_dates)
+    note = plan.best.details[-1]
+    assert note.startswith(f"Prices as of {plan.prices_as_of.isoformat()}")
+    age_days = (datetime.date.today() - plan.prices_as_of).days
+    assert ("aicost catalog refresh" in note) == (age_days > 180)
+    assert note in str(plan.best)

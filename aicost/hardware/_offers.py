@@ -103,7 +103,8 @@ def offers_table(
         mem_bw_bytes_per_s, scale_up_bw_bytes_per_s`` (per accelerator),
         ``scale_out_bw_bytes_per_s`` (per instance), latencies, ``network_gbps`` and ``vcpus``
         (per instance; NaN when the catalog has none), ``scale_up_domain_gpus`` (GPUs one
-        scale-up fabric joins, ``aicost.catalog.Catalog.scale_up_domain_gpus``). Rows without a usable price for a
+        scale-up fabric joins, ``aicost.catalog.Catalog.scale_up_domain_gpus``), ``as_of`` (the
+        date of the prices, the oldest of the regions collapsed into the row). Rows without a usable price for a
         pricing model are kept with NaN prices (the planner reports them as not offered).
     """
     inst = catalog.instances
@@ -121,6 +122,9 @@ def offers_table(
                                  if "scale_up_domain_gpus" in inst else np.full(len(inst), np.nan)),
         "scale_up_fabric": inst["scale_up_fabric"].fillna("").astype(str).to_numpy(),
         "scale_out_fabric": inst["scale_out_fabric"].fillna("").astype(str).to_numpy(),
+        # the date of the row's prices (catalog ``as_of``): plans say how old their prices are
+        "as_of": inst["as_of"].fillna("").astype(str).to_numpy() if "as_of" in inst
+        else np.full(len(inst), "", dtype=object),
     })
     for p in pricing:
         # the catalog schema fixes the column of each pricing (aicost.catalog.PRICINGS)
@@ -160,6 +164,8 @@ def offers_table(
     first = grouped.first().reset_index()
     regions = grouped["region"].agg(lambda r: ",".join(dict.fromkeys(r))).reset_index(drop=True)
     first["regions"] = regions.to_numpy()
+    # regions collapsed into one offer keep the oldest date among them
+    first["as_of"] = grouped["as_of"].min().reset_index(drop=True).to_numpy()
     first["region"] = [r.split(",")[0] for r in first["regions"]]
 
     specs = _accelerator_specs(catalog, sorted(set(first["accelerator"])), dtype)
@@ -203,7 +209,8 @@ def offers_table(
             "scale_up_fabric", "scale_out_fabric",
             "pricing", "price_usd_per_hour", "peak_flops_per_s", "memory_bytes", "memory_gib",
             "mem_bw_bytes_per_s", "scale_up_bw_bytes_per_s", "scale_out_bw_bytes_per_s",
-            "scale_up_latency_s", "scale_out_latency_s", "network_gbps", "vcpus", "scale_up_domain_gpus"]
+            "scale_up_latency_s", "scale_out_latency_s", "network_gbps", "vcpus", "scale_up_domain_gpus",
+            "as_of"]
     dom = out["scale_up_domain_gpus"].to_numpy(dtype=float)
     out["scale_up_domain_gpus"] = np.where(np.isfinite(dom) & (dom > 0), dom,
                                            out["gpus_per_node"].to_numpy(dtype=float)).astype(np.int64)

@@ -6,6 +6,8 @@ Both show themselves in Jupyter (``_repr_html_``) and in a terminal (``str``).
 
 from __future__ import annotations
 
+import dataclasses
+import datetime
 import html
 from dataclasses import dataclass
 from functools import cached_property
@@ -305,7 +307,32 @@ class Plan:
         """The recommendation (None when no candidate is feasible); computed once."""
         if not self.candidates["feasible"].any():
             return None
-        return self._recommend()
+        rec = self._recommend()
+        note = self.price_note
+        if rec is not None and note:
+            rec = dataclasses.replace(rec, details=(*rec.details, note[0].upper() + note[1:] + "."))
+        return rec
+
+    @property
+    def prices_as_of(self) -> datetime.date | None:
+        """The oldest ``as_of`` date among the catalog offers this plan searched (None when
+        the catalog gave none)."""
+        from ..catalog import oldest_as_of
+
+        if "as_of" not in self.candidates.columns:
+            return None
+        dates = [d for d in pd.unique(self.candidates["as_of"].astype(str)) if d and d != "nan"]
+        return oldest_as_of(dates)
+
+    @property
+    def price_note(self) -> str:
+        """How old the plan's prices are: ``"prices as of 2025-10-01, 14 months old; run
+        `aicost catalog refresh`"`` (flagged past 180 days), or
+        ``"prices as of 2026-11-02"``; ``""`` when the catalog gave no dates."""
+        from ..catalog import price_age_note
+
+        oldest = self.prices_as_of
+        return price_age_note(oldest, always=True) if oldest is not None else ""
 
     def top(self, n: int = 10, distinct: bool = True) -> pd.DataFrame:
         """The ``n`` best feasible candidates with the columns people read first.
