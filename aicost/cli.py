@@ -146,12 +146,28 @@ def _header(column: str) -> str:
     return col.replace("_", " ")
 
 
+def _json_safe(obj):
+    """``obj`` with NaN and infinities as ``null`` and numpy scalars as Python numbers: strict
+    JSON that any parser reads (Python's ``json`` would write the non-standard ``NaN``)."""
+    import math
+
+    if isinstance(obj, dict):
+        return {k: _json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_json_safe(v) for v in obj]
+    if hasattr(obj, "item") and getattr(obj, "shape", None) == ():
+        obj = obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
+
+
 def _json_out(records, path: str | None) -> None:
     """Write JSON records to ``path``; ``-`` means standard output."""
     if path is None:
         return
     if path == "-":
-        json.dump(records, sys.stdout, indent=2, default=str)
+        json.dump(_json_safe(records), sys.stdout, indent=2, default=str, allow_nan=False)
         sys.stdout.write("\n")
     else:
         _write_json(records, path)
@@ -168,7 +184,7 @@ def _write_json(records, path: str) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
         with os.fdopen(fd, "w") as fh:
-            json.dump(records, fh, indent=2, default=str)
+            json.dump(_json_safe(records), fh, indent=2, default=str, allow_nan=False)
             fh.write("\n")
         os.replace(tmp, target)
     except BaseException:
@@ -333,7 +349,7 @@ def _cmd_catalog_show(args) -> int:
         doc = rec.to_dict()
         if offers is not None:
             doc["offers"] = json.loads(offers.to_json(orient="records", default_handler=str))
-        print(json.dumps(doc, indent=2, default=str))
+        print(json.dumps(_json_safe(doc), indent=2, default=str, allow_nan=False))
     elif args.format == "csv":
         import pandas as pd
 
@@ -544,7 +560,7 @@ def _print_result(res, args) -> None:
     if args.json == "-":
         return
     if args.format == "json":
-        print(json.dumps(res.to_dict(), indent=2, default=str))
+        print(json.dumps(_json_safe(res.to_dict()), indent=2, default=str, allow_nan=False))
     else:
         print(res)
 
@@ -657,6 +673,10 @@ def _add_plan(sub) -> None:
                             "in the results store, else documented)")
         q.add_argument("--extra", action="append", default=[], metavar="CSV",
                        help="user catalog CSV adding or overriding rows (repeatable)")
+        q.add_argument("--as-of", dest="as_of", metavar="YYYY-MM-DD",
+                       help="price the plan as on this date, from the price history that "
+                            "`aicost catalog refresh` keeps in the results store "
+                            "(aicost.catalog.prices_as_of)")
         q.add_argument("--objective", choices=("auto", "cost", "time", "balanced"), default="auto",
                        help="what the recommendation optimizes (default auto: cheapest that meets "
                             "the targets)")
@@ -715,7 +735,7 @@ def _print_plan(plan, top: int, json_path: str | None, fmt: str = "table") -> No
     if json_path == "-":
         return
     if fmt == "json":
-        print(json.dumps(plan.to_dict(top=top), indent=2, default=str))
+        print(json.dumps(_json_safe(plan.to_dict(top=top)), indent=2, default=str, allow_nan=False))
         return
     if fmt == "csv":
         _emit(plan.top(top), "csv")
@@ -739,11 +759,13 @@ def _print_plan(plan, top: int, json_path: str | None, fmt: str = "table") -> No
 
 
 def _plan_catalog(args):
-    if not args.extra:
+    as_of = getattr(args, "as_of", None)
+    if not args.extra and not as_of:
         return None
     from . import catalog
 
-    return catalog.load(extra=args.extra)
+    cat = catalog.load(extra=args.extra or None)
+    return catalog.prices_as_of(as_of, catalog=cat) if as_of else cat
 
 
 def _cmd_plan_train(args) -> int:

@@ -408,3 +408,28 @@ def test_load_includes_the_refreshed_catalogs_quietly(server, aicost_home, store
                     "hyperbolic,2x-RTX4090-21-90,default,0.44\n")
     row = load(extra=mine).instance("2x-RTX4090-21-90", provider="hyperbolic")
     assert row.price_on_demand_usd_per_hour == 0.44
+
+
+def test_plan_cli_prices_at_an_earlier_date(server, aicost_home, capsys):
+    """`aicost plan serve --as-of DATE` re-prices the plan from the history in the user's store."""
+    import json
+
+    from aicost import cli
+
+    home_store = Store(aicost_home / "results.duckdb")
+    _refresh(server, aicost_home, home_store, providers="nebius", now=T0)
+    server.files["/catalogs/v7/nebius/vms.csv"] = NEBIUS.replace(b",28.00,", b",24.00,")
+    _refresh(server, aicost_home, home_store, providers="nebius", now=T1)
+
+    def best_price(*extra):
+        args = ["plan", "serve", "--model", "llama-3.1-8b", "--qps", "1", "--providers", "nebius",
+                "--accelerators", "h200", "--pricing", "on_demand", "--format", "json", *extra]
+        assert cli.main(args) == 0
+        out = json.loads(capsys.readouterr().out)
+        return {round(r["price_usd_per_hour"], 6) for r in out["top"]
+                if r.get("instance_type") == "gpu-h200-sxm_8gpu-128vcpu-1600gb"}
+
+    assert best_price("--as-of", "2026-07-01") == {28.0}
+    assert best_price() == {24.0}
+    assert cli.main(["plan", "serve", "--model", "llama-3.1-8b", "--qps", "1",
+                     "--as-of", "July"]) != 0

@@ -164,3 +164,19 @@ def test_bench_tables_show_noise_and_never_a_flagged_number_alone():
     assert "1 of 2 measurements were flagged" in summary
     only_noisy = bench_summary_html(df.iloc[[1]], {"device": "cpu"})
     assert "flagged: noisy" in only_noisy
+
+
+def test_plan_json_is_strict_json(capsys):
+    """No bare NaN/Infinity in --format json (a strict parser, e.g. jq or JavaScript, rejects them)."""
+    import json
+
+    from aicost import cli
+
+    assert cli.main(["plan", "serve", "--model", "llama-3.1-8b", "--qps", "1", "--providers", "nebius",
+                     "--format", "json"]) == 0
+
+    def refuse(name):
+        raise ValueError(f"non-standard JSON constant {name}")
+
+    doc = json.loads(capsys.readouterr().out, parse_constant=refuse)
+    assert doc["top"] and doc["kind"] == "inference"
