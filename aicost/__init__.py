@@ -16,6 +16,7 @@ from ._errors import (
     BackendUnavailableError,
     CatalogError,
     InfeasibleError,
+    InputFileError,
     StoreError,
     UnknownNameError,
 )
@@ -46,6 +47,7 @@ __all__ = [
     "BackendUnavailableError",
     "CatalogError",
     "InfeasibleError",
+    "InputFileError",
     "StoreError",
     "UnknownNameError",
     "__version__",

@@ -16,6 +16,7 @@ __all__ = [
     "CatalogError",
     "CatalogWarning",
     "InfeasibleError",
+    "InputFileError",
     "StoreError",
     "UnknownNameError",
     "did_you_mean",
@@ -26,7 +27,37 @@ class AicostError(Exception):
     """Base class of every error aicost raises on purpose."""
 
 
-class CatalogError(AicostError, ValueError):
+class InputFileError(AicostError, ValueError):
+    """An input file (catalog CSV, demand CSV, bill, log) is malformed.
+
+    The message names the file, the 1-based line (the header is line 1) and the column, and
+    says what was expected; ``path``, ``row``, ``column`` and ``reason`` keep them apart.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str | None = None,
+        row: int | None = None,
+        column: str | None = None,
+    ) -> None:
+        self.path = None if path is None else str(path)
+        self.row = row
+        self.column = column
+        self.reason = message
+        where = []
+        if path is not None:
+            where.append(str(path))
+        if row is not None:
+            where.append(f"line {row}")
+        if column is not None:
+            where.append(f"column {column!r}")
+        prefix = ", ".join(where)
+        super().__init__(f"{prefix}: {message}" if prefix else message)
+
+
+class CatalogError(InputFileError):
     """A catalog CSV is malformed.
 
     Parameters
@@ -40,28 +71,6 @@ class CatalogError(AicostError, ValueError):
     column : str, optional
         The column name.
     """
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        path: str | None = None,
-        row: int | None = None,
-        column: str | None = None,
-    ) -> None:
-        self.path = path
-        self.row = row
-        self.column = column
-        self.reason = message
-        where = []
-        if path is not None:
-            where.append(str(path))
-        if row is not None:
-            where.append(f"line {row}")
-        if column is not None:
-            where.append(f"column {column!r}")
-        prefix = ", ".join(where)
-        super().__init__(f"{prefix}: {message}" if prefix else message)
 
 
 class CatalogWarning(UserWarning):

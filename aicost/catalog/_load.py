@@ -24,9 +24,7 @@ written to CSV (header = line 1).
 
 from __future__ import annotations
 
-import csv
 import functools
-import io
 import math
 import os
 from collections.abc import Iterable
@@ -37,14 +35,17 @@ import pandas as pd
 from .._errors import CatalogError, CatalogWarning, UnknownNameError, did_you_mean
 from .._paths import data_dir
 from ._cache import refreshed_frames, refreshed_stamps
+from ._csvfile import MAX_FILE_BYTES as _CSV_MAX_FILE_BYTES
+from ._csvfile import read_rows
 from ._records import PRICINGS, Accelerator, Fabric, Instance, StorageTier, normalize_pricing
 from ._schema import TABLE_ALIASES, TABLES, TableSpec, convert_cell, normalize_name
 from ._skypilot import import_skypilot
 
 __all__ = ["Catalog", "load", "read_table"]
 
-#: largest catalog file read [B] (a million instance rows take about 100 MB)
-MAX_FILE_BYTES = 256 << 20
+#: largest catalog file read [B] (``_csvfile.MAX_FILE_BYTES``; a module attribute here so tests
+#: can lower it)
+MAX_FILE_BYTES = _CSV_MAX_FILE_BYTES
 
 #: columns a user file may carry that the loader ignores
 _IGNORED_COLUMNS = ("table", "notes", "comment")
@@ -59,45 +60,7 @@ _PRICE_COLUMNS = frozenset(("price_on_demand_usd_per_hour", "price_spot_usd_per_
 # ============================================================================ reading
 def _read_rows(path, text: str | None = None) -> tuple[list[str], list[tuple[int, list[str]]]]:
     """Return the header and ``(line, fields)`` of each non-blank record of a CSV file."""
-    name = str(path)
-    if text is None:
-        try:
-            with open(path, "rb") as fh:  # bounded: `--extra /dev/zero` must not eat the memory
-                raw = fh.read(MAX_FILE_BYTES + 1)
-            if len(raw) > MAX_FILE_BYTES:
-                raise CatalogError(f"the file is larger than {MAX_FILE_BYTES >> 20} MiB; is it a "
-                                   "catalog CSV?", path=name)
-        except FileNotFoundError:
-            raise CatalogError("file not found", path=name) from None
-        except OSError as exc:
-            raise CatalogError(f"cannot read the file: {exc.strerror or exc}", path=name) from None
-        try:
-            text = raw.decode("utf-8-sig")
-        except UnicodeDecodeError as exc:
-            line = raw[: exc.start].count(b"\n") + 1
-            raise CatalogError(f"not UTF-8 text (byte {exc.start})", path=name, row=line) from None
-    if "\x00" in text:
-        line = text[: text.index("\x00")].count("\n") + 1
-        raise CatalogError("the file holds a NUL byte; is it a CSV text file?", path=name, row=line)
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-    header: list[str] | None = None
-    rows: list[tuple[int, list[str]]] = []
-    start = 1
-    try:
-        for fields in reader:
-            line = start
-            start = reader.line_num + 1
-            if not fields or all(not f.strip() for f in fields):
-                continue
-            if header is None:
-                header = [f.strip() for f in fields]
-                continue
-            rows.append((line, fields))
-    except csv.Error as exc:
-        raise CatalogError(f"malformed CSV: {exc}", path=name, row=start) from None
-    if header is None:
-        raise CatalogError("the file is empty; expected a header line", path=name, row=1)
-    return header, rows
+    return read_rows(path, text, max_bytes=MAX_FILE_BYTES)
 
 
 def _check_header(spec: TableSpec | None, header: list[str], path: str, *, full: bool,

@@ -36,7 +36,6 @@ import csv
 import datetime as _dt
 import functools
 import html
-import io
 import json
 import math
 import re
@@ -48,6 +47,7 @@ import pandas as pd
 
 from .._errors import CatalogError
 from .._paths import data_dir
+from ._csvfile import read_rows
 from ._schema import INSTANCE_COLUMNS, normalize_name
 
 __all__ = [
@@ -191,43 +191,6 @@ class ImportSummary:
 
 
 # ============================================================================ reading
-def _read_csv(path: Path | None, text: str | None, name: str):
-    """Header and ``(line, fields)`` of each non-blank record (own reader: no _load import)."""
-    if text is None:
-        try:
-            raw = Path(path).read_bytes()
-        except FileNotFoundError:
-            raise CatalogError("file not found", path=name) from None
-        except OSError as exc:
-            raise CatalogError(f"cannot read the file: {exc.strerror or exc}", path=name) from None
-        try:
-            text = raw.decode("utf-8-sig")
-        except UnicodeDecodeError as exc:
-            line = raw[: exc.start].count(b"\n") + 1
-            raise CatalogError(f"not UTF-8 text (byte {exc.start})", path=name, row=line) from None
-    if "\x00" in text:
-        line = text[: text.index("\x00")].count("\n") + 1
-        raise CatalogError("the file holds a NUL byte; is it a CSV text file?", path=name, row=line)
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-    header: list[str] | None = None
-    rows: list[tuple[int, list[str]]] = []
-    start = 1
-    try:
-        for fields in reader:
-            line, start = start, reader.line_num + 1
-            if not fields or all(not f.strip() for f in fields):
-                continue
-            if header is None:
-                header = [f.strip() for f in fields]
-                continue
-            rows.append((line, fields))
-    except csv.Error as exc:
-        raise CatalogError(f"malformed CSV: {exc}", path=name, row=start) from None
-    if header is None:
-        raise CatalogError("the file is empty; expected a header line", path=name, row=1)
-    return header, rows
-
-
 def _number(text: str) -> float | None:
     t = (text or "").strip()
     if not t:
@@ -414,7 +377,7 @@ def import_skypilot(path, provider: str | None = None, *, as_of=None, catalog=No
     """
     p = Path(path)
     name = source_url or str(p)
-    header, rows = _read_csv(p, text, name)
+    header, rows = read_rows(p, text, name)
     for col in SKYPILOT_REQUIRED_COLUMNS:
         if col not in header:
             raise CatalogError(

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .._errors import AicostError
+from .._errors import InputFileError
 
 __all__ = ["DEMAND_COLUMNS", "SpendInputError", "demand_matrix", "read_demand", "validate_demand"]
 
@@ -22,28 +22,12 @@ DEMAND_COLUMNS = ("timestamp", "accelerator", "gpus")
 DEFAULT_CLASS = "default"
 
 
-class SpendInputError(AicostError, ValueError):
+class SpendInputError(InputFileError):
     """A spend input (demand CSV, FOCUS bill, telemetry log) is malformed.
 
     The message names the file, the 1-based line (the header is line 1) and the column, and
     says what was expected.
     """
-
-    def __init__(self, message: str, *, path=None, row: int | None = None,
-                 column: str | None = None) -> None:
-        self.path = None if path is None else str(path)
-        self.row = row
-        self.column = column
-        self.reason = message
-        where = []
-        if path is not None:
-            where.append(str(path))
-        if row is not None:
-            where.append(f"line {row}")
-        if column is not None:
-            where.append(f"column {column!r}")
-        prefix = ", ".join(where)
-        super().__init__(f"{prefix}: {message}" if prefix else message)
 
 
 def _missing_columns(have, need, path, what: str) -> None:
