@@ -159,6 +159,19 @@ def _duckdb_message(exc: BaseException) -> str:
     return lines[0] if lines else type(exc).__name__
 
 
+def _insert_results(con, frame) -> None:
+    """Append a DataFrame of result rows (``run_id, seq`` and `RESULT_COLUMNS`) to ``results``
+    inside the caller's transaction, each column cast to the table's type."""
+    con.register("_aicost_new_results", frame)
+    try:
+        cols = ", ".join(["run_id", "seq", *RESULT_COLUMNS])
+        casts = ", ".join(["run_id", "seq"]
+                          + [f"CAST({c} AS {t}) AS {c}" for c, t in RESULT_COLUMNS.items()])
+        con.execute(f"INSERT INTO results ({cols}) SELECT {casts} FROM _aicost_new_results")
+    finally:
+        con.unregister("_aicost_new_results")
+
+
 def _rollback(con) -> None:
     """Roll back, keeping the error that got us here: after an I/O error DuckDB has already
     aborted the transaction, and "cannot rollback - no transaction is active" must not replace
@@ -464,14 +477,7 @@ class Store:
                      _dumps(versions), _dumps(ctx), note],
                 )
                 if len(frame):
-                    con.register("_aicost_new_results", frame)
-                    cols = ", ".join(["run_id", "seq", *RESULT_COLUMNS])
-                    casts = ", ".join(
-                        ["run_id", "seq"]
-                        + [f"CAST({c} AS {t}) AS {c}" for c, t in RESULT_COLUMNS.items()]
-                    )
-                    con.execute(f"INSERT INTO results ({cols}) SELECT {casts} FROM _aicost_new_results")
-                    con.unregister("_aicost_new_results")
+                    _insert_results(con, frame)
                 con.execute("COMMIT")
             except BaseException:
                 _rollback(con)
@@ -572,14 +578,7 @@ class Store:
                                 "note FROM _aicost_new_runs")
                     con.unregister("_aicost_new_runs")
                 if results is not None:
-                    con.register("_aicost_new_results", results)
-                    cols = ", ".join(["run_id", "seq", *RESULT_COLUMNS])
-                    casts = ", ".join(
-                        ["run_id", "seq"]
-                        + [f"CAST({c} AS {t}) AS {c}" for c, t in RESULT_COLUMNS.items()]
-                    )
-                    con.execute(f"INSERT INTO results ({cols}) SELECT {casts} FROM _aicost_new_results")
-                    con.unregister("_aicost_new_results")
+                    _insert_results(con, results)
                 con.execute("COMMIT")
             except BaseException:
                 _rollback(con)

@@ -47,6 +47,7 @@ __all__ = [
     "efficiencies",
     "evaluate_one",
     "preprocess_reason",
+    "reduce_layouts",
     "reliability_defaults",
     "search_training",
     "training_assumptions",
@@ -377,6 +378,32 @@ def _lay_arrays(lay, idx=None, row: bool = True) -> dict[str, np.ndarray]:
     return out
 
 
+def reduce_layouts(red: dict, counts: np.ndarray, rows: np.ndarray, keep: np.ndarray,
+                   code: np.ndarray, t: np.ndarray, cost: np.ndarray, mem: np.ndarray) -> None:
+    """Fold one block of evaluated candidates into the per-configuration reduction, in place.
+
+    ``code``, ``t`` [s], ``cost`` [USD] and ``mem`` [B] are ``(len(rows), len(keep))`` arrays for
+    configurations ``rows`` x layouts ``keep``. Each configuration keeps its layout that got
+    furthest through the checks (fastest among those; least memory when all ran out of it), the
+    fastest time that fits, the cheapest cost within the deadline, and its ok mask; ``counts``
+    adds the candidates per drop reason. The planner and `PlanCache` share it.
+    """
+    inf = np.inf
+    counts += np.bincount(code.ravel(), minlength=OK + 1)[: OK + 1]
+    stage = np.where(code == 0, OK, code).astype(np.int64)
+    best_stage = stage.max(axis=1)
+    at_best = stage == best_stage[:, None]
+    key = np.where(best_stage[:, None] == D.OUT_OF_MEMORY, mem, t)
+    key = np.where(at_best, key, inf)
+    red["layout"][rows] = keep[np.argmin(key, axis=1)]
+    red["stage"][rows] = best_stage
+    red["fastest_fit_s"][rows] = np.where(stage >= D.DEADLINE_MISSED, t, inf).min(axis=1)
+    red["cheapest_in_deadline_usd"][rows] = np.where(stage >= D.OVER_BUDGET, cost, inf).min(axis=1)
+    red["min_memory_bytes"][rows] = np.where(stage >= D.OUT_OF_MEMORY, mem, inf).min(axis=1)
+    red["fastest_any_memory_s"][rows] = np.where(stage >= D.OUT_OF_MEMORY, t, inf).min(axis=1)
+    red["ok"][np.ix_(rows, keep)] = stage == OK
+
+
 def search_training(cfg: pd.DataFrame, lay, ctx: TrainingContext, detail: bool = False,
                     restrict: np.ndarray | None = None):
     """Evaluate every configuration against every layout, in chunks of configurations.
@@ -477,19 +504,7 @@ def search_training(cfg: pd.DataFrame, lay, ctx: TrainingContext, detail: bool =
                 t[ci, li] = np.nan_to_num(out["time_s"], nan=inf)
                 cost[ci, li] = np.nan_to_num(out["cost_usd"], nan=inf)
                 mem[ci, li] = out["memory_bytes"]
-            counts += np.bincount(code.ravel(), minlength=OK + 1)[: OK + 1]
-            stage = np.where(code == 0, OK, code).astype(np.int64)
-            best_stage = stage.max(axis=1)
-            at_best = stage == best_stage[:, None]
-            key = np.where(best_stage[:, None] == D.OUT_OF_MEMORY, mem, t)
-            key = np.where(at_best, key, inf)
-            red["layout"][idx] = keep[np.argmin(key, axis=1)]
-            red["stage"][idx] = best_stage
-            red["fastest_fit_s"][idx] = np.where(stage >= D.DEADLINE_MISSED, t, inf).min(axis=1)
-            red["cheapest_in_deadline_usd"][idx] = np.where(stage >= D.OVER_BUDGET, cost, inf).min(axis=1)
-            red["min_memory_bytes"][idx] = np.where(stage >= D.OUT_OF_MEMORY, mem, inf).min(axis=1)
-            red["fastest_any_memory_s"][idx] = np.where(stage >= D.OUT_OF_MEMORY, t, inf).min(axis=1)
-            red["ok"][np.ix_(idx, keep)] = stage == OK
+            reduce_layouts(red, counts, idx, keep, code, t, cost, mem)
             if detail:
                 det.append(pd.DataFrame({
                     "config_id": np.repeat(idx, keep.size), "layout": np.tile(keep, idx.size),

@@ -508,19 +508,7 @@ def _reduce(e: _Entry, rows, cols, lay, cfg, ctx, tm, cm, lowm):
             free &= ~miss
         if ctx.budget_usd is not None:
             code[free & (cost > ctx.budget_usd)] = D.OVER_BUDGET
-        counts += np.bincount(code.ravel(), minlength=OK + 1)[: OK + 1]
-        stage = np.where(code == 0, OK, code).astype(np.int64)
-        best_stage = stage.max(axis=1)
-        at_best = stage == best_stage[:, None]
-        key = np.where(best_stage[:, None] == D.OUT_OF_MEMORY, mem, t)
-        key = np.where(at_best, key, inf)
-        red["layout"][sel] = keep[np.argmin(key, axis=1)]
-        red["stage"][sel] = best_stage
-        red["fastest_fit_s"][sel] = np.where(stage >= D.DEADLINE_MISSED, t, inf).min(axis=1)
-        red["cheapest_in_deadline_usd"][sel] = np.where(stage >= D.OVER_BUDGET, cost, inf).min(axis=1)
-        red["min_memory_bytes"][sel] = np.where(stage >= D.OUT_OF_MEMORY, mem, inf).min(axis=1)
-        red["fastest_any_memory_s"][sel] = np.where(stage >= D.OUT_OF_MEMORY, t, inf).min(axis=1)
-        red["ok"][np.ix_(sel, keep)] = stage == OK
+        ev.reduce_layouts(red, counts, sel, keep, code, t, cost, mem)
     red["n_modeled"] = n_modeled
     return red, counts, n_cfg * n_lay
 
