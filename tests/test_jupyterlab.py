@@ -25,7 +25,8 @@ playwright_api = pytest.importorskip("playwright.sync_api", reason="pip install 
 pytest.importorskip("jupyterlab")
 pytest.importorskip("anywidget")
 
-pytestmark = [requires_chromium, pytest.mark.slow]
+# two notebooks run in a live JupyterLab: a few minutes on a loaded 2-core machine
+pytestmark = [requires_chromium, pytest.mark.slow, pytest.mark.timeout(1500)]
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
@@ -89,7 +90,7 @@ def lab(tmp_path_factory):
         log.close()
 
 
-def _run_all(page, base, token, name, timeout_s=150):
+def _run_all(page, base, token, name, timeout_s=420):
     """Open notebook ``name`` in JupyterLab and run all its cells; return when done."""
     print(f"[{time.monotonic():.1f}] open {name}", flush=True)
     # ?reset: a fresh workspace. Without it JupyterLab restores the notebook opened before,
