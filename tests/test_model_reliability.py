@@ -30,7 +30,8 @@ def test_llama3_failure_rate():
     mtbf_h = 1 / (DEFAULT_FAILURES_PER_GPU_HOUR * 16384 + DEFAULT_JOB_FAILURES_PER_HOUR)
     assert mtbf_h == pytest.approx(54 * 24 / 419)  # ~3.1 h between interruptions at 16k GPUs
     # a small job is not 2048x as reliable as a 16k-GPU one: the job term caps its MTBF (~14 h)
-    assert 1 / (DEFAULT_FAILURES_PER_GPU_HOUR * 8 + DEFAULT_JOB_FAILURES_PER_HOUR) < 15
+    small_job_mtbf_h = 1 / (DEFAULT_FAILURES_PER_GPU_HOUR * 8 + DEFAULT_JOB_FAILURES_PER_HOUR)
+    assert 10 < small_job_mtbf_h < 15
 
 
 def test_fleet_class_table_holds_the_same_defaults():
