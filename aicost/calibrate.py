@@ -120,14 +120,36 @@ def _store_results(store, **filters):
         return pd.DataFrame()
     try:
         if store is None:
-            from .store import Store, default_path
+            from .store import default_path
 
-            if not Path(default_path()).exists():
+            path = Path(default_path())
+            if not path.exists():
                 return pd.DataFrame()
-            store = Store()
+            # one plan asks for every accelerator: read the file once per state, not per call
+            return _read_store_file(_file_stamp(path), tuple(sorted(filters.items())))
         return store.results(**filters)
     except StoreError:  # an unusable store (damaged, locked, newer schema): calibrate from defaults
         return pd.DataFrame()
+
+
+def _file_stamp(path: Path) -> tuple:
+    """What changes when a DuckDB file changes: its and its write-ahead log's size and mtime."""
+    stamp = [str(path)]
+    for p in (path, path.with_name(path.name + ".wal")):
+        try:
+            st = p.stat()
+            stamp += [st.st_size, st.st_mtime_ns]
+        except FileNotFoundError:
+            stamp += [None, None]
+    return tuple(stamp)
+
+
+@functools.lru_cache(maxsize=16)
+def _read_store_file(stamp: tuple, filters: tuple):
+    """Results of the default store at file state ``stamp`` (cached; callers must not mutate)."""
+    from .store import Store
+
+    return Store(stamp[0]).results(**dict(filters))
 
 
 def _shipped_results():
