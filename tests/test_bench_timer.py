@@ -273,3 +273,114 @@ def test_cpu_backends_refuse_what_they_do_not_offer():
         be.transfer_fns(1024)
     with pytest.raises(ValueError, match="roofline"):
         be.mix_fn("fp32", 1, None, None, 1.0, 0.0)
+
+
+# ----------------------------------------------------------------------------- sustained GEMMs
+class _FakeGpuTime:
+    """A host clock that a fake GEMM advances (``time`` as the timer module sees it)."""
+
+    def __init__(self):
+        self.now = 0.0
+
+    def perf_counter(self):
+        return self.now
+
+
+def _fake_cuda_backend(host, gemm_s):
+    """A CUDA-looking backend whose clock is a CudaEventClock with every CUDA call mocked: each
+    GEMM call takes ``gemm_s`` of (fake) GPU and host time."""
+    from aicost.bench import CudaEventClock
+
+    class FakeEvents(CudaEventClock):
+        def __init__(self):  # no CUDA: nothing of the real clock's state is needed
+            self.batches, self.flushes = [], 0
+
+        def l2_flusher(self):
+            def flush():
+                self.flushes += 1
+            return flush
+
+        def measure(self, fn, args, kwargs):
+            return self.measure_batch(fn, args, kwargs, 1)[0]
+
+        def measure_batch(self, fn, args, kwargs, count, flush=None):
+            self.batches.append(count)
+            out = []
+            for _ in range(count):
+                if flush is not None:
+                    flush()
+                fn(*args, **kwargs)
+                out.append(gemm_s)
+            return out
+
+        def wall(self):
+            return host.now
+
+        def sync(self):
+            return None
+
+    clock = FakeEvents()
+    calls = []
+
+    class Backend:
+        name, device_kind = "fake-cuda", "cuda"
+        gemm_dtypes, stream_dtypes, roofline_dtypes = ("bf16",), (), ()
+        has_transfers, unsupported = False, {}
+
+        def device_name(self):
+            return "Fake GPU (not in the catalog)"
+
+        def mem_free_bytes(self):
+            return 1 << 40
+
+        def free_all(self):
+            return None
+
+        def event_clock(self):
+            return clock
+
+        def gemm_operands(self, dtype, m, n, k, seed):
+            return object(), object(), object()
+
+        def gemm_fn(self, dtype, a, b, c):
+            def fn():
+                calls.append(host.now)
+                host.now += gemm_s
+            return fn
+
+    return Backend(), clock, calls
+
+
+def test_gpu_gemm_samples_at_least_100_ms_after_warm_up(monkeypatch):
+    """A GPU GEMM is sampled for >= GPU_GEMM_MIN_TIME_S of measured time after >= GPU_WARMUP_S
+    of warm-up, even when the suite asks for 20 ms (the quick suite's setting)."""
+    import aicost.bench._timer as timer_mod
+    from aicost.bench import GPU_GEMM_MIN_TIME_S, GPU_WARMUP_S, gemm
+
+    assert GPU_GEMM_MIN_TIME_S >= 0.1 and GPU_WARMUP_S >= 0.1
+    host = _FakeGpuTime()
+    monkeypatch.setattr(timer_mod, "time", host)  # the warm-up loop reads this clock
+    monkeypatch.setattr("aicost.bench._measure.peak_flops", lambda be, dt: None)  # no catalog
+    gemm_s = 1.5e-3  # a steady 1.5 ms GEMM: the RSE converges at once, only min_time_s holds it
+    be, clock, calls = _fake_cuda_backend(host, gemm_s)
+    df = gemm("bf16", [(8192, 8192, 8192)], be, False,
+              {"min_samples": 10, "min_time_s": 0.02, "max_time_s": 1.0})
+    row = df.iloc[0]
+    samples = list(row["samples_s"])
+    assert sum(samples) >= GPU_GEMM_MIN_TIME_S - 1e-12
+    assert row["n_samples"] == len(samples) >= math.ceil(GPU_GEMM_MIN_TIME_S / gemm_s)
+    assert row["params"]["stop_reason"] == "converged"
+    n_warm = len(calls) - sum(clock.batches)
+    assert n_warm * gemm_s >= GPU_WARMUP_S - 1e-12  # the warm-up ran 100 ms before sampling
+    assert clock.flushes >= len(samples)  # a flush before every sample (outside the timing)
+    assert row["value"] == pytest.approx(2 * 8192**3 / gemm_s)
+
+
+def test_cpu_gemm_keeps_the_suites_min_time():
+    from aicost.bench._measure import gemm_timer_kwargs
+
+    quick = {"min_samples": 10, "min_time_s": 0.02, "max_time_s": 1.0}
+    assert gemm_timer_kwargs(quick, gpu=False)["min_time_s"] == 0.02
+    kw = gemm_timer_kwargs(quick, gpu=True)
+    assert kw["min_time_s"] == 0.1 and kw["max_time_s"] >= 0.3
+    assert gemm_timer_kwargs({"min_time_s": 0.5, "max_time_s": 9.0}, gpu=True)["min_time_s"] == 0.5

@@ -29,6 +29,8 @@ from ._rows import COLUMNS as COLUMNS
 from ._rows import JSON_FIELDS as JSON_FIELDS
 from ._run import Run, load_results
 from ._suite import run
+from ._timer import GPU_GEMM_MIN_TIME_S as GPU_GEMM_MIN_TIME_S
+from ._timer import GPU_WARMUP_S as GPU_WARMUP_S
 from ._timer import (
     BenchResult,
     CpuClock,

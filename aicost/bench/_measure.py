@@ -22,7 +22,7 @@ from ._rows import (
     timer_kwargs,
     unsupported_reason,
 )
-from ._timer import benchmark
+from ._timer import GPU_GEMM_MIN_TIME_S, benchmark
 from ._workloads import (
     GEMM_SHAPES,
     MIX_A,
@@ -36,6 +36,7 @@ from ._workloads import (
 
 __all__ = [
     "gemm",
+    "gemm_timer_kwargs",
     "launch_latency",
     "memory_capacity",
     "reduction",
@@ -43,6 +44,16 @@ __all__ = [
     "stream",
     "transfer",
 ]
+
+
+def gemm_timer_kwargs(timer: dict | None, gpu: bool) -> dict:
+    """The timer settings of one GEMM: on a GPU at least :data:`GPU_GEMM_MIN_TIME_S` of
+    samples (and a ``max_time_s`` that leaves room for them, with the warm-up)."""
+    kw = timer_kwargs(timer)
+    if gpu:
+        kw["min_time_s"] = max(float(kw["min_time_s"]), GPU_GEMM_MIN_TIME_S)
+        kw["max_time_s"] = max(float(kw["max_time_s"]), 3.0 * GPU_GEMM_MIN_TIME_S)
+    return kw
 
 
 def _tune_waves(be, dtype: str, arrays: dict, candidates=(1, 2, 4, 8, None)) -> tuple:
@@ -156,6 +167,14 @@ def gemm(dtype: str | Sequence[str] = "fp32", shape=None, backend="auto", check:
         fp64, fp32, tf32, bf16, fp16, int8 (what the backend offers; the error says why not).
     shape : int, (m, n, k), "MxNxK", a name from :data:`GEMM_SHAPES`, or a list of these
         Default 4096 on a GPU, 1024 on the CPU.
+    backend : str or backend object
+    check : bool
+        Check the product against float64 NumPy first.
+    timer : dict, optional
+        Keyword arguments of :func:`aicost.bench.benchmark`. On a GPU every GEMM is sampled for
+        at least :data:`aicost.bench.GPU_GEMM_MIN_TIME_S` (0.1 s) of measured time after its
+        warm-up, whatever ``min_time_s`` says (the sustained, power-capped rate), and
+        ``max_time_s`` is raised to leave room for it.
     """
     import pandas as pd
 
@@ -186,7 +205,7 @@ def gemm(dtype: str | Sequence[str] = "fp32", shape=None, backend="auto", check:
             a, b, c = be.gemm_operands(dt, m, n, k, 4321)
             fn = be.gemm_fn(dt, a, b, c)
             res = benchmark(fn, device=be.device_kind, clock=be.event_clock(),
-                            **timer_kwargs(timer))
+                            **gemm_timer_kwargs(timer, gpu))
             flops = 2.0 * m * n * k
             params = {"m": m, "n": n, "k": k, "group": "gemm", "checked": bool(check),
                       "intensity_flop_per_byte": flops / nbytes}
