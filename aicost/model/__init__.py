@@ -21,7 +21,8 @@ the scalar one agree by construction (tests check it to 1e-12).
     Everything ``estimate_training`` computes (step parts, MFU, wall time, memory, reliability,
     the infeasibility masks), as a dict of arrays.
 ``reliability_arrays(work_s, n_gpus, n_nodes, checkpoint_s, restart_s, ...)``
-    Young/Daly checkpoint interval, expected wall time and goodput.
+    Young/Daly checkpoint interval, expected wall time and goodput; the same in two steps:
+    ``reliability_factors`` (what does not depend on the work) and ``reliability_for_work``.
 ``inference_arrays(spec, *, tp, batch, prompt_tokens, output_tokens, ...)``
     One serving replica at a batch: sizes, prefill, decode step, TPOT, TTFT, throughput, cost.
 ``prefill_arrays``, ``decode_step_arrays``, ``decode_roofline`` (compute and memory time of a
@@ -94,6 +95,8 @@ from ._reliability import (
     expected_wall_time,
     optimal_checkpoint_interval,
     reliability_arrays,
+    reliability_factors,
+    reliability_for_work,
 )
 from ._spec import FFN_TYPES, ModelSpec, get_model, list_models, load_models, resolve_model
 from ._training import (
@@ -168,6 +171,8 @@ __all__ = [  # noqa: RUF022 - plain sorted(), as tests/test_exports.py checks
     "optimizer_state_bytes",
     "prefill_arrays",
     "reliability_arrays",
+    "reliability_factors",
+    "reliability_for_work",
     "replicas_arrays",
     "replicas_for_rate",
     "resolve_hardware",

@@ -36,9 +36,11 @@ __all__ = [
     "LLAMA3_GPU_HOURS",
     "LLAMA3_HARDWARE_SHARE",
     "LLAMA3_INTERRUPTIONS",
-    "reliability_arrays",
     "expected_wall_time",
     "optimal_checkpoint_interval",
+    "reliability_arrays",
+    "reliability_factors",
+    "reliability_for_work",
 ]
 
 #: "The Llama 3 Herd of Models" (Meta, 2024), Sec. 3.3.4: 419 unexpected interruptions ...
@@ -119,10 +121,61 @@ def expected_wall_time(work_s, mtbf_s, checkpoint_s, restart_s, interval_s=None)
     d = np.asarray(checkpoint_s, dtype=float)
     r = np.asarray(restart_s, dtype=float)
     tau = _interval(d, m) if interval_s is None else np.asarray(interval_s, dtype=float)
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        t = m * np.exp(r / m) * np.expm1((tau + d) / m) * w / tau
-    t = np.where(np.isinf(m), w, t)
+    t = _wall(w, m, tau, _wall_factor(m, d, r, tau))
     return float(t) if t.ndim == 0 else t
+
+
+def _wall_factor(m, d, r, tau):
+    """``M e^{R/M} (e^{(tau+delta)/M} - 1)``: the expected wall time is this times work / tau."""
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        return m * np.exp(r / m) * np.expm1((tau + d) / m)
+
+
+def _wall(w, m, tau, factor):
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        t = factor * w / tau
+    return np.where(np.isinf(m), w, t)
+
+
+def reliability_factors(n_gpus, n_nodes, checkpoint_s, restart_s,
+                        failures_per_gpu_hour=DEFAULT_FAILURES_PER_GPU_HOUR,
+                        preemptions_per_node_hour=0.0, job_failures_per_hour=DEFAULT_JOB_FAILURES_PER_HOUR):
+    """The parts of `reliability_arrays` that do not depend on the work: arrays broadcast.
+
+    Returns
+    -------
+    dict of arrays
+        ``mtbf_s`` (job) [s], ``interval_s`` (Daly) [s], ``checkpoint_s`` [s] and
+        ``wall_factor`` (``M e^{R/M} (e^{(tau+delta)/M} - 1)`` [s]: the expected wall time of
+        ``work`` seconds of work is ``wall_factor * work / interval_s``). `reliability_for_work`
+        finishes them for a work; a planner computes them once per cluster and reuses them for
+        every layout and token count.
+    """
+    rate_per_s = (np.asarray(failures_per_gpu_hour, float) * np.asarray(n_gpus, float)
+                  + np.asarray(preemptions_per_node_hour, float) * np.asarray(n_nodes, float)
+                  + np.asarray(job_failures_per_hour, float)) / 3600.0
+    with np.errstate(divide="ignore"):
+        mtbf = np.where(rate_per_s > 0, 1.0 / np.where(rate_per_s > 0, rate_per_s, 1.0), np.inf)
+    d = np.asarray(checkpoint_s, float)
+    tau = _interval(d, mtbf)
+    return {"mtbf_s": mtbf, "interval_s": tau, "checkpoint_s": d,
+            "wall_factor": _wall_factor(mtbf, d, np.asarray(restart_s, dtype=float), tau)}
+
+
+def reliability_for_work(work_s, factors: dict) -> dict:
+    """`reliability_arrays` for ``work_s`` seconds of failure-free work [s], from
+    `reliability_factors` (arrays broadcast; the same numbers as `reliability_arrays`)."""
+    mtbf, tau, d = factors["mtbf_s"], factors["interval_s"], factors["checkpoint_s"]
+    w = np.asarray(work_s, float)
+    wall = np.asarray(_wall(w, mtbf, tau, factors["wall_factor"]), dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ckpt_overhead = np.where(np.isinf(tau), 0.0, np.floor(w / tau) * d)
+        goodput = np.where(wall > 0, w / wall, 1.0)
+    interruptions = np.where(np.isinf(mtbf), 0.0, wall / np.where(np.isinf(mtbf), 1.0, mtbf))
+    lost = np.maximum(wall - w - ckpt_overhead, 0.0)
+    return {"mtbf_s": mtbf, "interval_s": tau, "expected_wall_s": wall, "goodput": goodput,
+            "expected_interruptions": interruptions, "checkpoint_overhead_s": ckpt_overhead,
+            "lost_work_s": lost}
 
 
 def reliability_arrays(work_s, n_gpus, n_nodes, checkpoint_s, restart_s,
@@ -132,6 +185,7 @@ def reliability_arrays(work_s, n_gpus, n_nodes, checkpoint_s, restart_s,
 
     The job is interrupted at ``failures_per_gpu_hour * n_gpus + preemptions_per_node_hour *
     n_nodes + job_failures_per_hour`` per hour (the last term does not scale with the job).
+    ``reliability_for_work(work_s, reliability_factors(...))``.
 
     Returns
     -------
@@ -140,20 +194,6 @@ def reliability_arrays(work_s, n_gpus, n_nodes, checkpoint_s, restart_s,
         expected wall), ``expected_interruptions``, ``checkpoint_overhead_s`` (time spent
         writing checkpoints, failure-free), ``lost_work_s`` (expected re-done work + restarts).
     """
-    rate_per_s = (np.asarray(failures_per_gpu_hour, float) * np.asarray(n_gpus, float)
-                  + np.asarray(preemptions_per_node_hour, float) * np.asarray(n_nodes, float)
-                  + np.asarray(job_failures_per_hour, float)) / 3600.0
-    with np.errstate(divide="ignore"):
-        mtbf = np.where(rate_per_s > 0, 1.0 / np.where(rate_per_s > 0, rate_per_s, 1.0), np.inf)
-    d = np.asarray(checkpoint_s, float)
-    tau = _interval(d, mtbf)
-    wall = np.asarray(expected_wall_time(work_s, mtbf, d, restart_s, tau), dtype=float)
-    w = np.asarray(work_s, float)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        ckpt_overhead = np.where(np.isinf(tau), 0.0, np.floor(w / tau) * d)
-        goodput = np.where(wall > 0, w / wall, 1.0)
-    interruptions = np.where(np.isinf(mtbf), 0.0, wall / np.where(np.isinf(mtbf), 1.0, mtbf))
-    lost = np.maximum(wall - w - ckpt_overhead, 0.0)
-    return {"mtbf_s": mtbf, "interval_s": tau, "expected_wall_s": wall, "goodput": goodput,
-            "expected_interruptions": interruptions, "checkpoint_overhead_s": ckpt_overhead,
-            "lost_work_s": lost}
+    return reliability_for_work(work_s, reliability_factors(
+        n_gpus, n_nodes, checkpoint_s, restart_s, failures_per_gpu_hour, preemptions_per_node_hour,
+        job_failures_per_hour))
