@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ..calibrate import TRAINING_KERNEL_FACTOR, collective_efficiency, gemm_efficiency
+from ..calibrate import TRAINING_KERNEL_FACTOR, Efficiency, collective_efficiency, gemm_efficiency
 
 __all__ = [
     "AcceleratorEfficiency",
@@ -55,9 +55,14 @@ def resolve_efficiencies(accelerators: Sequence[str], dtype: str, store=None, ef
         Compute dtype whose GEMM efficiency is looked up.
     store : aicost.store.Store, optional
         Results store with measurements (default: the user's store when it exists).
-    efficiency : float or dict, optional
-        A number for every accelerator, a dict by name (the others fall back to calibration) or
-        None: the GEMM efficiency from ``aicost.calibrate`` times ``kernel_factor``, exactly as
+    efficiency : float, Efficiency or dict, optional
+        For every accelerator, or a dict by name (the others fall back to calibration). A plain
+        number is the END-TO-END compute efficiency (fraction of the dense peak while
+        computing, kernel factor included) and is used as given. An
+        :class:`aicost.calibrate.Efficiency` (what ``aicost.calibrate.gemm_efficiency`` and
+        ``aicost.fleet.efficiency`` return) is a GEMM efficiency (achieved GEMM rate / peak)
+        and is multiplied by ``kernel_factor``, as a calibrated one is. None: the GEMM
+        efficiency from ``aicost.calibrate`` times ``kernel_factor``, exactly as
         `resolve_hardware` does.
     kernel_factor : float
         ``aicost.calibrate.TRAINING_KERNEL_FACTOR`` (training) or ``INFERENCE_KERNEL_FACTOR``.
@@ -85,7 +90,19 @@ def resolve_efficiencies(accelerators: Sequence[str], dtype: str, store=None, ef
         c = collective_efficiency(a, store=store, catalog=catalog)
         ce, csrc = float(c.value), str(c.source)
         if a.lower() in per:
-            v = float(per[a.lower()])
+            given = per[a.lower()]
+            if isinstance(given, Efficiency):  # a GEMM efficiency (calibrate, fleet.efficiency)
+                v = float(given.value)
+                if not 0 < v <= 1:
+                    raise ValueError(f"GEMM efficiency for {a} must be in (0, 1] (fraction of peak), "
+                                     f"got {v!r} ({given.source})")
+                kind = "measured" if given.measured else "given by the caller"
+                out[a] = AcceleratorEfficiency(
+                    v * kernel_factor,
+                    f"{kind}: GEMM efficiency {v:.2f} x kernel factor {kernel_factor} ({given.source})",
+                    ce, csrc)
+                continue
+            v = float(given)
             if not 0 < v <= 1:
                 raise ValueError(f"efficiency for {a} must be in (0, 1] (fraction of peak), got {v!r}")
             out[a] = AcceleratorEfficiency(v, "given by the caller", ce, csrc)
