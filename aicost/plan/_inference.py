@@ -282,9 +282,11 @@ def plan_inference(
         (default: powers of two up to 2048 and the largest that fits).
     budget_usd_per_hour : float, optional
         Largest acceptable cost [USD/h].
-    efficiency : float or dict, optional
-        Prefill compute efficiency (fraction of peak); default GEMM efficiency (calibrated)
-        times ``aicost.model.INFERENCE_KERNEL_FACTOR``.
+    efficiency : float, aicost.calibrate.Efficiency or dict, optional
+        Prefill compute efficiency (fraction of peak), used as given; an
+        ``aicost.calibrate.Efficiency`` (``aicost.fleet.efficiency``) is a GEMM efficiency and
+        is multiplied by ``aicost.model.INFERENCE_KERNEL_FACTOR``. Default GEMM efficiency
+        (calibrated) times ``aicost.model.INFERENCE_KERNEL_FACTOR``.
     bandwidth_efficiency : float, optional
         Decode memory-bandwidth efficiency (default ``aicost.model.DEFAULT_BANDWIDTH_EFFICIENCY``).
     objective : {"auto", "cost", "time", "balanced"}

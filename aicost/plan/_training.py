@@ -241,8 +241,13 @@ def plan_training(
         Cluster sizes searched [GPUs].
     storage_tier : str, optional
         Checkpoint to this tier only (default: every shared tier of the offer's provider).
-    efficiency : float or dict, optional
-        GEMM efficiency (achieved / peak) for every accelerator, or per accelerator name; default
+    efficiency : float, aicost.calibrate.Efficiency or dict, optional
+        For every accelerator, or per accelerator name. A plain number is the end-to-end
+        training compute efficiency (fraction of the dense peak while computing, the training
+        kernel factor included; e.g. 0.55), used as given. An ``aicost.calibrate.Efficiency``
+        (what ``aicost.fleet.efficiency(run)`` and ``aicost.calibrate.gemm_efficiency`` return)
+        is a GEMM efficiency and is multiplied by ``aicost.calibrate.TRAINING_KERNEL_FACTOR``,
+        as a calibrated one is: pass ``efficiency=fleet.efficiency(run)`` as it is. Default
         from ``aicost.calibrate`` (measured when the store has results, documented otherwise).
     dtype : str
         Training compute dtype (``bf16``).
