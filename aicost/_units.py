@@ -182,7 +182,7 @@ def format_duration(seconds: float) -> str:
 
 
 def format_usd(x: object) -> str:
-    """Format dollars for people: ``'$1.68M'``, ``'$70.2k'``, ``'$42'``, ``'$2.490'``; ``'n/a'``
+    """Format dollars for people: ``'$1.68M'``, ``'$70.2k'``, ``'$42'``, ``'$2.49'``, ``'$0.020'``; ``'n/a'``
     for a missing, non-numeric or infinite amount."""
     try:
         v = float(x)  # type: ignore[arg-type]
@@ -196,7 +196,9 @@ def format_usd(x: object) -> str:
         return f"${v / 1e3:,.1f}k"
     if abs(v) >= 10:
         return f"${v:,.0f}"
-    return f"${v:,.3f}"
+    if abs(v) >= 1:  # an hourly price: cents ("$2.49/h", not "$2.490/h")
+        return f"${v:,.2f}"
+    return f"${v:,.3f}"  # sub-dollar amounts (per 1M tokens) keep a tenth of a cent
 
 
 # ----------------------------------------------------------------------------- table cells

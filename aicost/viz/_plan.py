@@ -72,19 +72,32 @@ def _hline(fig, y: float, text: str, axis_type: str | None, **line) -> None:
                        font={"color": "#c33"})
 
 
-def _log_ticks(values) -> dict:
-    """Ticks at 1-2-5 steps covering ``values`` for a log axis: plotly's own ticks on a log axis
-    spanning less than a decade are bare digits ("1", "12.08017")."""
+def _log_ticks(values, label=None) -> dict:
+    """Ticks at 1-2-5 steps covering ``values`` for a log axis, each labelled in full by
+    ``label`` (default ``"{:g}"``): plotly's own minor log ticks are bare digits ("2", "5")
+    that read as 2 and 5 on a dollar or day axis, and its ticks on an axis spanning less than
+    a decade are digits like "12.08017". Over more than four decades only the powers of ten."""
     v = np.asarray([x for x in values if x is not None and np.isfinite(x) and x > 0], float)
     if v.size == 0:
         return {}
     lo, hi = v.min(), v.max()
+    steps = (1,) if np.log10(hi / lo) > 4 else (1, 2, 5)
     ticks = [m * 10.0**e for e in range(int(np.floor(np.log10(lo))) - 1,
-                                        int(np.ceil(np.log10(hi))) + 1) for m in (1, 2, 5)]
+                                        int(np.ceil(np.log10(hi))) + 1) for m in steps]
     inside = [t for t in ticks if lo / 1.5 <= t <= hi * 1.5]
     if len(inside) < 2:
         inside = [t for t in ticks if lo / 10 <= t <= hi * 10]
-    return {"tickmode": "array", "tickvals": inside, "ticktext": [f"{t:g}" for t in inside]}
+    label = label or "{:g}".format
+    return {"tickmode": "array", "tickvals": inside, "ticktext": [label(t) for t in inside]}
+
+
+def _usd_tick(value: float) -> str:
+    """A dollar tick label: ``$500``, ``$20k``, ``$1.5M`` (one "$": plotly typesets text
+    between two dollar signs as MathJax)."""
+    for scale, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if value >= scale:
+            return f"${value / scale:g}{suffix}"
+    return f"${value:g}"
 
 
 def _check_kind(plan, kind: str, what: str) -> None:
@@ -138,8 +151,14 @@ def pareto_figure(plan, max_points: int = 3000):
         _hline(fig, req["budget_usd"], "budget", "log")
     fig.update_layout(title=f"{plan.kind.capitalize()} plans for {req.get('model')}: time against cost",
                       xaxis_title=time_title, yaxis_title=cost_title, xaxis_type="log", yaxis_type="log",
-                      xaxis_dtick="D2", yaxis_dtick="D2",  # 1, 2, 5 labels: 5-9 crowded the axis
                       legend_title="accelerator", template="plotly_white")
+    # 1-2-5 ticks labelled in full ("$20k", "0.2"): plotly's "D2" minor labels were bare digits
+    times = [*(ok[plan.time_col] / scale), *(front[plan.time_col] / scale),
+             *([req["deadline_s"] / scale] if training and req.get("deadline_s") else [])]
+    costs = [*ok[plan.cost_col], *front[plan.cost_col],
+             *([req["budget_usd"]] if training and req.get("budget_usd") else [])]
+    fig.update_xaxes(**_log_ticks(times))
+    fig.update_yaxes(**_log_ticks(costs, _usd_tick))
     return fig
 
 
@@ -238,14 +257,21 @@ def cost_vs_deadline_figure(plan, deadlines_s=None):
     go = _go()
     table = plan.cost_by_deadline(deadlines_s)
     fig = go.Figure()
-    for pricing, part in table.groupby("pricing", sort=True):
+    # "any" (the cheapest over every pricing) coincides with one of the others everywhere: drawn
+    # first, wide and pale, so it shows as a band under them instead of vanishing behind them
+    groups = sorted(table.groupby("pricing", sort=True), key=lambda kv: kv[0] != "any")
+    for pricing, part in groups:
+        line = ({"shape": "hv", "width": 9, "color": "rgba(120,120,120,0.35)"} if pricing == "any"
+                else {"shape": "hv", "width": 2})
         fig.add_trace(go.Scatter(x=part["deadline_s"] / _DAY, y=part["cost_usd"], mode="lines",
-                                 name=str(pricing), line={"shape": "hv"}, text=part["plan"],
+                                 name=str(pricing),
+                                 line=line, text=part["plan"],
                                  hovertemplate="%{x:.1f} d: $%{y:,.0f}<br>%{text}<extra></extra>"))
     fig.update_layout(title=f"Cheapest plan against the deadline ({plan.request.get('model')})",
                       xaxis_title="deadline [days]", xaxis_type="log", yaxis_title="expected cost [USD]",
-                      yaxis_type="log", xaxis_dtick="D2", yaxis_dtick="D2",
-                      template="plotly_white", legend_title="pricing")
+                      yaxis_type="log", template="plotly_white", legend_title="pricing (any: cheapest of all)")
+    fig.update_xaxes(**_log_ticks(table["deadline_s"] / _DAY))
+    fig.update_yaxes(**_log_ticks(table["cost_usd"], _usd_tick))
     return fig
 
 
