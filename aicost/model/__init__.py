@@ -76,6 +76,8 @@ from ._inference import (
     ttft_quantile,
 )
 from ._memory import (
+    FP8_GEMM_INPUT_BYTES,
+    FP8_WEIGHT_CACHE_BYTES_PER_PARAM,
     OPTIMIZER_STATE_BYTES,
     RECOMPUTE_CODES,
     RUNTIME_RESERVE_BYTES,
@@ -126,6 +128,8 @@ __all__ = [  # noqa: RUF022 - plain sorted(), as tests/test_exports.py checks
     "ENGINES",
     "EngineSpec",
     "FFN_TYPES",
+    "FP8_GEMM_INPUT_BYTES",
+    "FP8_WEIGHT_CACHE_BYTES_PER_PARAM",
     "FailureRates",
     "GPU_MEMORY_UTILIZATION",
     "GRAD_BUCKET_PARAMS",

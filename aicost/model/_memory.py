@@ -19,16 +19,35 @@ tensor + sequence + selective      ``sbh/t * 34``
 full recompute                     ``2sbh`` (the layer input)
 =================================  ==========================
 
-The 24 that tensor parallelism shards is 2 (Q) + 2 (K) + 2 (V) + 2 (attention output) + 16 (the
+Without dropout (``ModelSpec.dropout`` False: most models since 2023) the two 1-byte dropout masks
+of the ``10`` are not stored. The 24 that tensor parallelism shards is 2 (Q) + 2 (K) + 2 (V) + 2 (attention output) + 16 (the
 two ``4h``-wide GELU tensors). aicost writes these terms from the architecture, so the table
 is reproduced exactly for a GPT-style model (multi-head, GELU, ``d_ff = 4h``) and generalises to
 grouped-query attention (K and V are ``2*kv_heads*head_dim/h`` each), gated FFNs (three
 ``d_ff``-wide tensors: ``6 d_ff/h``) and mixture-of-experts (``experts_per_token`` expert MLPs
 per token). The ``5as/h`` term (softmax output, dropout mask and output) is what selective
-recompute (or FlashAttention) removes. With a 1F1B pipeline schedule the first stage holds the
-activations of ``min(pp, n_micro_batches)`` micro-batches of its ``L/pp`` layers (Korthikanti
-Sec. 4.2.3); the output layer adds ``4sbh/t (1 + v/h)`` (logits in fp32) on the last stage and
-the embedding dropout ``sbh*p/t`` on the first (Sec. 4.3).
+recompute (or FlashAttention) removes. With a 1F1B pipeline schedule stage ``i`` holds the
+activations of ``min(pp - i, n_micro_batches)`` micro-batches of its layers (Korthikanti
+Sec. 4.2.3), so the first stage is the most loaded; when ``pp`` does not divide ``L`` the
+``L mod pp`` extra layers go to the last stages, which hold the fewest micro-batches in flight
+(Megatron-Core's ``--decoder-first-pipeline-num-layers``; Llama 3 405B's 126 layers on 16 stages,
+arXiv:2407.21783 Sec. 3.3.2), and the most loaded stage is the larger of the first stage
+(``floor(L/pp)`` layers x ``min(pp, m)``) and the first stage with an extra layer
+(``ceil(L/pp)`` x ``min(L mod pp, m)``). The interleaved schedule with ``v`` model chunks per GPU
+keeps ``min(pp v + pp - 1, m v)`` chunk-micro-batches of ``L/(pp v)`` layers in flight on the
+first stage (Megatron-LM's warm-up of ``2(pp-1) + (v-1) pp`` chunk-micro-batches plus one, capped
+by the ``m v`` there are): ``L (1 + (pp-1)/(pp v))`` layers' worth when ``m`` is large
+(Korthikanti Sec. 4.2.3), ``m/pp`` of the model's layers when ``m <= pp``. The output layer adds
+``4sbh/t (1 + v/h)`` (logits in fp32) on the last stage and the embedding dropout ``sbh*p/t`` on
+the first (Sec. 4.3).
+
+FP8 training (TransformerEngine recipes, current or delayed scaling, MXFP8) casts every GEMM input
+to FP8 and keeps that FP8 copy, not the bf16 one, for the weight-gradient GEMM: the tensors that
+are only GEMM inputs (the two normalized layer inputs and the down-projection input) are stored in
+``FP8_GEMM_INPUT_BYTES``; the attention inputs and output (FlashAttention's backward reads them in
+bf16), the norm inputs and the FFN up-projection outputs stay bf16. It also keeps FP8 copies of the
+local weights (row-wise and, for the transposed GEMMs of the backward pass, column-wise) for the
+whole step: ``FP8_WEIGHT_CACHE_BYTES_PER_PARAM`` per parameter besides the bf16 weights.
 """
 
 from __future__ import annotations
@@ -44,6 +63,8 @@ from .._units import DTYPE_BYTES, GIB, format_bytes, normalize_dtype
 from ._spec import FFN_TYPES, ModelSpec, _spec_check
 
 __all__ = [
+    "FP8_GEMM_INPUT_BYTES",
+    "FP8_WEIGHT_CACHE_BYTES_PER_PARAM",
     "OPTIMIZER_STATE_BYTES",
     "RECOMPUTE_CODES",
     "RUNTIME_RESERVE_BYTES",
@@ -68,6 +89,13 @@ RECOMPUTE_CODES = {"none": 0, "selective": 1, "full": 2}
 #: by ``MemoryBreakdown.fits`` (an assumption: the CUDA context alone takes ~0.5 GiB on
 #: Hopper, NCCL and the PyTorch caching allocator's fragmentation take the rest)
 RUNTIME_RESERVE_BYTES = 2 * GIB
+#: bytes per value of the activations FP8 training keeps as GEMM inputs (the FP8 cast that
+#: TransformerEngine saves for the weight-gradient GEMM; MXFP8's block scales add ~3%, ignored)
+FP8_GEMM_INPUT_BYTES = 1.0
+#: FP8 copies of the local weights kept through a step in FP8 training: row-wise for the forward
+#: GEMM and column-wise (transposed) for the data-gradient GEMM, 1 byte each (TransformerEngine
+#: caches them across micro-batches; Hopper's FP8 tensor cores take only the TN layout) [B/param]
+FP8_WEIGHT_CACHE_BYTES_PER_PARAM = 2.0
 
 
 def _recompute_code(recompute) -> np.ndarray:
@@ -125,8 +153,13 @@ def model_state_bytes(params, dp, zero_stage, weight_bytes=2.0, grad_bytes=2.0, 
 
 
 def activation_bytes_per_layer(spec: ModelSpec, micro_batch, seq_len, tp, sequence_parallel,
-                                recompute_code, act_bytes=2.0):
-    """Activation bytes of one transformer layer on one GPU (Korthikanti et al. 2022, Table 2)."""
+                                recompute_code, act_bytes=2.0, gemm_input_bytes=None):
+    """Activation bytes of one transformer layer on one GPU (Korthikanti et al. 2022, Table 2).
+
+    ``gemm_input_bytes``: bytes per value of the tensors kept only as GEMM inputs (the QKV and FFN
+    inputs after the norms, the down-projection input); default ``act_bytes``;
+    ``FP8_GEMM_INPUT_BYTES`` in FP8 training.
+    """
     s = np.asarray(seq_len, dtype=float)
     b = np.asarray(micro_batch, dtype=float)
     t = np.asarray(tp, dtype=float)
@@ -134,10 +167,16 @@ def activation_bytes_per_layer(spec: ModelSpec, micro_batch, seq_len, tp, sequen
     rc = np.asarray(recompute_code)
     h = float(spec.d_model)
     a = float(spec.n_heads)
-    ffn_mult = 6.0 if FFN_TYPES[spec.ffn] == 3 else 4.0
+    # bytes per value, relative to Korthikanti's 2-byte activations
+    gi = 2.0 if gemm_input_bytes is None else 2.0 * np.asarray(gemm_input_bytes, float) / float(act_bytes)
+    # FFN: the up-projection output(s) (2 bytes per d_ff each; two for gated FFNs) and the
+    # down-projection input (a GEMM input: GELU's output, SwiGLU's product)
+    ffn_mult = (4.0 if FFN_TYPES[spec.ffn] == 3 else 2.0) + gi
     # the FFN width a token passes through (MoE: k routed + shared experts, mean over layers)
     sharded = (4.0 * spec.d_attn + 4.0 * spec.d_kv) / h + ffn_mult * spec.active_ffn_width / h
-    unsharded = 10.0
+    # two norm inputs (2 + 2), the two normalized GEMM inputs (QKV, FFN up), two dropout masks (1 + 1)
+    # when the model trains with dropout
+    unsharded = (6.0 if spec.dropout else 4.0) + 2.0 * gi
     score = np.where(rc >= 1, 0.0, 5.0 * a / h) * s
     sbh = s * b * h
     # plain TP: sbh(10 + (sharded + score)/t); with sequence parallelism the 10 is sharded too
@@ -151,16 +190,18 @@ def activation_bytes_per_layer(spec: ModelSpec, micro_batch, seq_len, tp, sequen
 def _training_memory_arrays(spec: ModelSpec, micro_batch, seq_len, tp, pp, dp, zero_stage,
                             recompute_code, sequence_parallel, n_micro_batches=None,
                             weight_bytes=2.0, grad_bytes=2.0, optim_bytes=12.0, act_bytes=2.0,
-                            virtual_stages=1, expert_parallel=1, context_parallel=1):
+                            virtual_stages=1, expert_parallel=1, context_parallel=1, fp8=False):
     """Per-GPU training memory of the most loaded GPU, vectorized over layouts.
 
     Every argument but ``spec`` may be a numpy array; they broadcast together.
     ``n_micro_batches`` (per data-parallel replica per step) limits the micro-batches in
-    flight on the first pipeline stage; ``None`` assumes at least ``pp``. ``virtual_stages``
-    > 1 (interleaved schedule) multiplies the first stage's layer activations by
-    ``1 + (pp-1)/(pp v)``. ``expert_parallel`` shards the routed experts (`_stage_params`);
-    ``context_parallel`` splits each sequence, so activations are those of ``seq_len / cp``
-    tokens, and ZeRO shards over the ``dp * cp`` ranks that hold the same weights.
+    flight on the pipeline stages; ``None`` assumes at least ``pp``. ``virtual_stages``
+    > 1 (interleaved schedule): ``min(pp v + pp - 1, m v)`` chunk-micro-batches of ``L/(pp v)``
+    layers in flight on the first stage (module docstring). ``expert_parallel`` shards the routed
+    experts (`_stage_params`); ``context_parallel`` splits each sequence, so activations are those
+    of ``seq_len / cp`` tokens, and ZeRO shards over the ``dp * cp`` ranks that hold the same
+    weights. ``fp8``: FP8 training (GEMM inputs kept in ``FP8_GEMM_INPUT_BYTES``, FP8 weight
+    copies ``FP8_WEIGHT_CACHE_BYTES_PER_PARAM`` per local parameter, counted in ``weights``).
 
     Returns
     -------
@@ -174,18 +215,38 @@ def _training_memory_arrays(spec: ModelSpec, micro_batch, seq_len, tp, pp, dp, z
     params = _stage_params(spec, tp_a, pp_a, expert_parallel)
     w, g, o = model_state_bytes(params, np.asarray(dp, float) * cp_a, zero_stage, weight_bytes, grad_bytes,
                                 optim_bytes)
+    fp8_a = np.asarray(fp8, bool)
+    if np.any(fp8_a):
+        w = w + np.where(fp8_a, params * FP8_WEIGHT_CACHE_BYTES_PER_PARAM
+                         / np.where(np.asarray(zero_stage) >= 3, np.asarray(dp, float) * cp_a, 1.0), 0.0)
+    gib = np.where(fp8_a, FP8_GEMM_INPUT_BYTES, act_bytes)
     per_layer = activation_bytes_per_layer(spec, micro_batch, seq_len, tp_a, sequence_parallel,
-                                            recompute_code, act_bytes)
-    in_flight = pp_a if n_micro_batches is None else np.minimum(pp_a, np.asarray(n_micro_batches, float))
-    layers = np.ceil(spec.n_layers / pp_a)
+                                            recompute_code, act_bytes, gemm_input_bytes=gib)
+    m = np.inf if n_micro_batches is None else np.asarray(n_micro_batches, float)
+    in_flight = np.minimum(pp_a, m)
+    layer_mb = _layer_micro_batches_in_flight(spec.n_layers, pp_a, m, np.asarray(virtual_stages, float))
     sbh = np.asarray(seq_len, float) * np.asarray(micro_batch, float) * spec.d_model
     extra = sbh * in_flight / tp_a  # embedding dropout on the first stage (Korthikanti Sec. 4.3)
     extra = extra + np.where(pp_a <= 1, 4.0 * sbh / tp_a * (1.0 + spec.vocab_size / spec.d_model), 0.0)
-    v = np.asarray(virtual_stages, float)
-    interleave = np.where(v > 1, 1.0 + (pp_a - 1.0) / (pp_a * v), 1.0)  # Korthikanti Sec. 4.2.3
-    act = (layers * in_flight * per_layer * interleave + extra * (act_bytes / 2.0))
+    act = (layer_mb * per_layer + extra * (act_bytes / 2.0))
     total = w + g + o + act
     return {"weights": w, "gradients": g, "optimizer": o, "activations": act, "total": total}
+
+
+def _layer_micro_batches_in_flight(n_layers, pp, n_micro, v):
+    """Layer activations (in units of one layer's for one micro-batch) on the most loaded stage.
+
+    1F1B (``v == 1``): stage ``i`` keeps ``min(pp - i, m)`` micro-batches; ``L mod pp`` extra
+    layers on the last stages; the maximum of the first stage and the first stage with an extra
+    layer. Interleaved (``v > 1``): ``min(pp v + pp - 1, m v)`` chunk-micro-batches of
+    ``L / (pp v)`` layers on the first stage. Arrays broadcast; ``n_micro`` may be ``inf``.
+    """
+    L = float(n_layers)
+    q = np.floor(L / pp)
+    r = L - q * pp
+    plain = np.maximum(q * np.minimum(pp, n_micro), np.where(r > 0, (q + 1.0) * np.minimum(r, n_micro), 0.0))
+    inter = L / (pp * np.maximum(v, 1.0)) * np.minimum(pp * v + pp - 1.0, n_micro * v)
+    return np.where(v > 1, inter, plain)
 
 
 @dataclass(frozen=True)
@@ -251,7 +312,8 @@ def optimizer_state_bytes(optimizer: str, dtype: str) -> float:
 def training_memory(spec: ModelSpec | str, micro_batch: int = 1, seq_len: int | None = None,
                     dtype: str = "bf16", optimizer: str = "adamw", zero_stage: int = 0,
                     dp: int = 1, tp: int = 1, pp: int = 1, sequence_parallel: bool = False,
-                    recompute: str = "none", n_micro_batches: int | None = None) -> MemoryBreakdown:
+                    recompute: str = "none", n_micro_batches: int | None = None,
+                    virtual_stages: int = 1) -> MemoryBreakdown:
     """Training memory of the most loaded GPU [bytes].
 
     Parameters
@@ -278,6 +340,8 @@ def training_memory(spec: ModelSpec | str, micro_batch: int = 1, seq_len: int | 
     n_micro_batches : int, optional
         Micro-batches per replica per step (limits those in flight on a pipeline); default
         assumes at least ``pp``.
+    virtual_stages : int
+        Model chunks per GPU of the interleaved 1F1B schedule (1: plain 1F1B).
 
     ``micro_batch``, ``seq_len``, ``dp``, ``tp``, ``pp``, ``zero_stage``, ``n_micro_batches``,
     ``sequence_parallel`` (and ``recompute`` as an array of names) may be numpy arrays: they
@@ -291,7 +355,7 @@ def training_memory(spec: ModelSpec | str, micro_batch: int = 1, seq_len: int | 
     dtype = normalize_dtype(dtype)
     seq_len = seq_len if seq_len is not None else spec.pretrain_seq_len
     ints = {"micro_batch": micro_batch, "seq_len": seq_len, "dp": dp, "tp": tp, "pp": pp,
-            "zero_stage": zero_stage}
+            "zero_stage": zero_stage, "virtual_stages": virtual_stages}
     if n_micro_batches is not None:
         ints["n_micro_batches"] = n_micro_batches
     vals = {k: _int_array(k, v, allow_zero=(k == "zero_stage")) for k, v in ints.items()}
@@ -306,7 +370,8 @@ def training_memory(spec: ModelSpec | str, micro_batch: int = 1, seq_len: int | 
     out = _training_memory_arrays(spec, vals["micro_batch"], vals["seq_len"], vals["tp"], vals["pp"],
                                   vals["dp"], vals["zero_stage"], rc, np.asarray(sequence_parallel, bool),
                                   vals.get("n_micro_batches"), nbytes, nbytes,
-                                  optimizer_state_bytes(optimizer, dtype), nbytes)
+                                  optimizer_state_bytes(optimizer, dtype), nbytes, fp8=(dtype == "fp8"),
+                                  virtual_stages=vals["virtual_stages"])
     params = _stage_params(spec, vals["tp"], vals["pp"])
     scalar = all(np.ndim(v) == 0 for v in out.values())
     conv = (lambda x: float(x)) if scalar else (lambda x: np.asarray(x, dtype=float))  # noqa: E731
@@ -314,7 +379,7 @@ def training_memory(spec: ModelSpec | str, micro_batch: int = 1, seq_len: int | 
                            config=(("micro_batch", micro_batch), ("seq_len", seq_len), ("dtype", dtype),
                                    ("optimizer", optimizer), ("zero_stage", zero_stage), ("dp", dp),
                                    ("tp", tp), ("pp", pp), ("sequence_parallel", sequence_parallel),
-                                   ("recompute", recompute)))
+                                   ("recompute", recompute), ("virtual_stages", virtual_stages)))
 
 
 def _int_array(name: str, value, allow_zero: bool = False):

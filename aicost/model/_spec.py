@@ -99,6 +99,11 @@ class ModelSpec:
     published_active_params : float, optional
         Active parameters per token stated by the source (validation only; sources differ on
         whether the input embedding counts, see ``data/models.csv``).
+    dropout : bool
+        Trained with dropout (GPT-3-era Megatron-LM models): activation memory keeps the two
+        1-byte dropout masks per layer of Korthikanti et al.'s ``34``; False (Llama, Mistral,
+        Qwen, DeepSeek and most models since 2023 train without dropout, and PyTorch's
+        ``dropout(p=0)`` returns its input without a mask).
     aliases : tuple of str
         Other names ``get_model`` accepts.
     source, as_of : str
@@ -133,6 +138,7 @@ class ModelSpec:
     qk_rope_head_dim: int | None = None
     v_head_dim: int | None = None
     published_active_params: float | None = None
+    dropout: bool = False
     aliases: tuple[str, ...] = field(default=(), compare=False)
     source: str = field(default="user", compare=False)
     as_of: str = field(default="", compare=False)
@@ -403,7 +409,7 @@ _INT_COLS = ("n_layers", "d_model", "n_heads", "n_kv_heads", "d_ff", "vocab_size
 _OPT_INT_COLS = ("head_dim", "train_seq_len", "norms_per_layer", "moe_d_ff", "moe_layer_step", "q_lora_rank",
                  "kv_lora_rank", "qk_rope_head_dim", "v_head_dim")
 _NONNEG_INT_COLS = ("n_shared_experts", "n_dense_layers")
-_BOOL_COLS = ("tied_embeddings", "qkv_bias", "bias", "learned_pos_emb")
+_BOOL_COLS = ("tied_embeddings", "qkv_bias", "bias", "learned_pos_emb", "dropout")
 _REQUIRED = ("name", *_INT_COLS, "ffn", "tied_embeddings", "source", "as_of")
 _TRUE = {"true", "1", "yes", "y", "t"}
 _FALSE = {"false", "0", "no", "n", "f", ""}
