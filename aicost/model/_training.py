@@ -296,7 +296,7 @@ def training_arrays(spec: ModelSpec, *, tokens, global_batch, micro_batch, seq_l
                           failures_per_gpu_hour=DEFAULT_FAILURES_PER_GPU_HOUR,
                           preemptions_per_node_hour=0.0, comm_efficiency=1.0, virtual_stages=1,
                           expert_parallel=1, context_parallel=1, overlap_grad_reduce=True, overlap_tp_comm=False,
-                          job_failures_per_hour=DEFAULT_JOB_FAILURES_PER_HOUR, overlap_ep_comm=False):
+                          job_failures_per_hour=DEFAULT_JOB_FAILURES_PER_HOUR, overlap_ep_comm=False, fp8=False):
     """Evaluate training layouts vectorized: every keyword may be a numpy array (broadcast).
 
     Layout: ``tp`` x ``pp`` x ``dp`` GPUs, ranks ordered tensor, data, pipeline (Megatron-LM),
@@ -323,6 +323,7 @@ def training_arrays(spec: ModelSpec, *, tokens, global_batch, micro_batch, seq_l
     chunks that overlap the GEMMs (TransformerEngine userbuffers); only
     ``TP_OVERLAP_EXPOSED_SHARE`` of them, or what exceeds the compute, stays exposed.
     ``job_failures_per_hour``: interruptions that do not scale with the job (reliability).
+    ``fp8``: FP8 training memory (GEMM inputs cached in FP8, FP8 weight copies; `_memory`).
 
     Returns
     -------
@@ -409,7 +410,7 @@ def training_arrays(spec: ModelSpec, *, tokens, global_batch, micro_batch, seq_l
     price = f(price_usd_per_gpu_hour)
     mem = _training_memory_arrays(spec, mb, s, tp_, pp_, dp_, z, rc, sequence_parallel, n_micro,
                                   dtype_bytes, dtype_bytes, optim_bytes, dtype_bytes, virtual_stages=v,
-                                  expert_parallel=ep_, context_parallel=cp_)
+                                  expert_parallel=ep_, context_parallel=cp_, fp8=fp8)
     rel = reliability_arrays(work, n_gpus, n_nodes, checkpoint_s, restart_s, failures_per_gpu_hour,
                               preemptions_per_node_hour, job_failures_per_hour)
     feas = _training_feasibility(spec, tp=tp, pp=pp, dp=dp, global_batch=global_batch,
@@ -781,7 +782,7 @@ def estimate_training(job: TrainingJob, cluster: Cluster, catalog=None, store=No
         restart_s=restart, failures_per_gpu_hour=fail, preemptions_per_node_hour=preempt,
         comm_efficiency=hw.comm_efficiency, virtual_stages=v, expert_parallel=ep, context_parallel=cp,
         overlap_grad_reduce=job.overlap_grad_reduce, overlap_tp_comm=job.overlap_tp_comm,
-        overlap_ep_comm=job.overlap_ep_comm,
+        overlap_ep_comm=job.overlap_ep_comm, fp8=(dtype == "fp8"),
         job_failures_per_hour=check_positive("job_failures_per_hour", job.job_failures_per_hour, allow_zero=True))
     g = {k: (float(v) if np.ndim(v) == 0 else v) for k, v in r.items()}
     mem = MemoryBreakdown(weights=g["mem_weights"], gradients=g["mem_gradients"],
