@@ -84,6 +84,58 @@ def test_worker_killed_mid_run_keeps_others_and_reruns_missing(cluster, tmp_path
     assert list(again.units["worker"]) == ["1"] and set(again.units["status"]) == {"ok"}
 
 
+def _sleepy_unit(suite, gpu_index=None, **kw):
+    """Stands in for fleet.run_unit on the workers: worker "1" sleeps through any cancellation
+    (a hung benchmark), worker "0" answers at once with one record."""
+    from distributed import get_worker
+
+    if str(get_worker().name) == "1":
+        time.sleep(600)
+    rec = {"kind": "compute", "name": "gemm", "dtype": "fp32", "shape": "8x8x8", "value": 1e9,
+           "unit": "FLOP/s", "median_s": 1e-6, "min_s": 1e-6}
+    return {"records": [rec], "context": {"device": "cpu", "backend": "stub"}, "errors": [],
+            "inventory": None, "host": "h", "pid": os.getpid(), "wall_s": 0.0}
+
+
+@pytest.mark.slow
+def test_timeout_stops_the_hung_task_and_keeps_the_others(cluster, tmp_path, monkeypatch):
+    import cloudpickle
+
+    import aicost.fleet._bench as fb
+
+    cloudpickle.register_pickle_by_value(__import__(__name__))  # workers cannot import tests
+    monkeypatch.setattr(fb, "run_unit", _sleepy_unit)
+    monkeypatch.setattr(fb, "CANCEL_GRACE_S", 0.5)
+    cluster.wait_for_workers(2, timeout=60)
+    names = cluster.run_on_scheduler(
+        lambda dask_scheduler: {a: str(w.name) for a, w in dask_scheduler.workers.items()})
+    pids = cluster.run(os.getpid)
+    victim_pid = next(pids[a] for a in pids if names[a] == "1")
+    try:
+        run = fleet.bench(cluster, "smoke", store=Store(tmp_path / "f.duckdb"), progress=False,
+                          timeout_s=4.0, poll_s=0.2)
+    finally:
+        cloudpickle.unregister_pickle_by_value(__import__(__name__))
+    assert run.missing == ["1"]
+    reason = run.failures["reason"].iloc[0]
+    assert reason.startswith("timed out after 4 s") and "worker 1 was restarted" in reason
+    assert list(run.records["worker"]) == ["0"] and run.records["value"].iloc[0] == 1e9
+    # the hung task really stopped: its process is gone, the worker came back fresh and idle
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            os.kill(victim_pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.2)
+    else:
+        pytest.fail("the worker process running the hung task is still alive")
+    cluster.wait_for_workers(2, timeout=60)
+    new = cluster.run_on_scheduler(
+        lambda dask_scheduler: {str(w.name): a for a, w in dask_scheduler.workers.items()})
+    assert not any(k.startswith("aicost-fleet") for k in cluster.processing().get(new["1"], ()))
+
+
 def test_unknown_worker_name_says_what_exists(cluster):
     with pytest.raises(fleet.FleetError, match="no worker named '7'"):
         fleet.bench(cluster, "smoke", workers=["7"], store=False, progress=False)
@@ -167,6 +219,47 @@ def test_efficiency_per_sku_percentile():
     assert name == "H200-SXM" and e.measured and "fleet p50 of 32 units" in e.source
     assert 0.6 < e.value < 0.85 and low[name].value < e.value
     assert fleet.efficiency(_threads_records()) == {}  # CPUs: not in the catalog
+
+
+def test_efficiency_semantics_number_vs_measured_gemm_efficiency():
+    """efficiency=: a plain number is the end-to-end compute efficiency (used as given); an
+    Efficiency (fleet.efficiency, calibrate.gemm_efficiency) is a GEMM efficiency and gets the
+    kernel factor, exactly as the calibrated default does."""
+    import aicost
+    from aicost.calibrate import INFERENCE_KERNEL_FACTOR, TRAINING_KERNEL_FACTOR, gemm_efficiency
+    from aicost.hardware import resolve_efficiencies
+
+    cat = aicost.catalog.load()
+    name = "H200-SXM"
+    given = resolve_efficiencies([name], "bf16", efficiency=0.5, catalog=cat)[name]
+    assert given.compute == 0.5 and given.compute_source == "given by the caller"
+    e = fleet.efficiency(fleet.simulate_fleet(4, 8, seed=1), catalog=cat)[name]
+    got = resolve_efficiencies([name], "bf16", efficiency={name: e}, catalog=cat)[name]
+    assert got.compute == pytest.approx(e.value * TRAINING_KERNEL_FACTOR)
+    assert got.compute_source.startswith("measured: GEMM efficiency") and "fleet p50" in got.compute_source
+    inf = resolve_efficiencies([name], "bf16", efficiency=e, catalog=cat,
+                               kernel_factor=INFERENCE_KERNEL_FACTOR)[name]
+    assert inf.compute == pytest.approx(e.value * INFERENCE_KERNEL_FACTOR)
+    # the calibrated default and the same GEMM efficiency passed explicitly agree
+    g = gemm_efficiency(name, "bf16", store=False, catalog=cat)
+    explicit = resolve_efficiencies([name], "bf16", efficiency={name: g}, catalog=cat)[name]
+    assert explicit.compute == pytest.approx(g.value * TRAINING_KERNEL_FACTOR)
+    with pytest.raises(ValueError, match="GEMM efficiency for H200-SXM must be in"):
+        resolve_efficiencies([name], "bf16", efficiency={name: type(e)(1.5, "x")}, catalog=cat)
+
+
+@pytest.mark.slow
+def test_fleet_efficiency_feeds_plan_training():
+    import aicost
+
+    cat = aicost.catalog.load()
+    effs = fleet.efficiency(fleet.simulate_fleet(4, 8, seed=1), catalog=cat)
+    plan = aicost.plan.plan_training("llama-3.1-8b", 2e11, deadline="20d", catalog=cat,
+                                     providers=["aws"], accelerators=["H200-SXM"], max_gpus=64,
+                                     efficiency=effs)
+    e = effs["H200-SXM"]
+    assert plan.best.efficiency == pytest.approx(e.value * aicost.calibrate.TRAINING_KERNEL_FACTOR)
+    assert "fleet p50 of 32 units" in plan.best.efficiency_source
 
 
 def test_save_is_one_transaction(tmp_path, monkeypatch):

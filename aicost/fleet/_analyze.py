@@ -286,9 +286,12 @@ def efficiency(records, *, dtype: str = "bf16", percentile: float = 50.0, catalo
     -------
     dict
         Catalog accelerator name -> :class:`aicost.calibrate.Efficiency` (``measured=True``,
-        the source names the fleet, percentile and unit count). Pass
-        ``{name: e.value for name, e in ...}`` as ``efficiency=`` to the planner; SKUs the
-        catalog does not know are left out.
+        the source names the fleet, percentile and unit count): a GEMM efficiency. Pass the
+        dict as it is as ``efficiency=`` to ``aicost.plan.plan_training`` (or
+        ``plan_inference``): the planner multiplies an ``Efficiency`` by its kernel factor
+        (``aicost.calibrate.TRAINING_KERNEL_FACTOR``), as it does a calibrated GEMM
+        efficiency, whereas a plain number there is the end-to-end compute efficiency. SKUs
+        the catalog does not know are left out.
     """
     from .. import catalog as _catalog
     from .._errors import AicostError

@@ -27,6 +27,13 @@ RECORD_COLUMNS = [*UNIT_COLUMNS, "kind", "name", "dtype", "shape", "metric", "va
                   "median_s", "min_s"]
 
 
+#: after cancelling a timed-out unit, how long its task may take to end before its worker is
+#: restarted [s]
+CANCEL_GRACE_S = 2.0
+#: how long a worker restart may take [s]
+RESTART_TIMEOUT_S = 60.0
+
+
 class FleetError(AicostError, RuntimeError):
     """A fleet run cannot start (no workers, bad address, unknown worker names)."""
 
@@ -204,7 +211,12 @@ def bench(client_or_address, suite: str = "quick", *, workers=None, store=None,
         Where the client writes (None: the default store; False: nothing). Workers never
         touch it.
     timeout_s : float
-        A unit still running after this long is reported as timed out [s].
+        A unit not finished this long after the run started is reported as timed out [s]. Its
+        task is cancelled; if it keeps running (a running Python function cannot be
+        interrupted), the worker running it is restarted (``Client.restart_workers``: its nanny
+        starts a fresh process), or retired where it cannot be restarted; the reason says
+        which. Other units' results are kept. A unit measuring a GPU in a child process
+        (``isolate``) kills that process itself after ``timeout_s``.
     backend : str
         ``aicost.bench`` backend on the workers (``auto``).
     numba_threads : int or dict, optional
@@ -257,7 +269,8 @@ def bench(client_or_address, suite: str = "quick", *, workers=None, store=None,
                 continue
             nt = numba_threads.get(u["worker"]) if isinstance(numba_threads, dict) else numba_threads
             fut = client.submit(run_unit, suite, u["gpu_index"], isolate=u["isolate"],
-                                backend=backend, numba_threads=nt, workers=[u["address"]],
+                                backend=backend, numba_threads=nt, timeout_s=timeout_s,
+                                workers=[u["address"]],
                                 allow_other_workers=False, pure=False, retries=0,
                                 key=f"aicost-fleet-{fleet_id}-{u['unit_id']}")
             futures[fut] = u
@@ -295,6 +308,7 @@ def _follow(client, futures: dict, results: dict, timeout_s: float, poll_s: floa
 
         bar = tqdm(total=len(futures), desc="fleet units", unit="unit")
     pending = set(futures)
+    timed_out: list = []
     t0 = time.monotonic()
     absent: dict = {}  # address -> consecutive polls it was missing
     try:
@@ -334,11 +348,82 @@ def _follow(client, futures: dict, results: dict, timeout_s: float, poll_s: floa
                     pending.discard(fut)
                     fut.cancel()
                     results[u["unit_id"]] = {"status": "failed", "reason": reason}
+                    if reason.startswith("timed out"):
+                        timed_out.append(fut)
                     if bar is not None:
                         bar.update(1)
+            if timed_out:
+                _stop_timed_out(client, [(f, futures[f]) for f in timed_out], results)
+                timed_out.clear()
     finally:
         if bar is not None:
             bar.close()
+
+
+def _busy_with(keys, dask_worker=None):
+    """Run on a worker (``client.run``, on its event loop): those of ``keys`` it still executes.
+
+    A cancelled task that is running keeps its thread (Python cannot interrupt it); the worker
+    then holds it as ``cancelled`` until the function returns.
+    """
+    out = []
+    for k in keys:
+        ts = dask_worker.state.tasks.get(k)
+        if ts is not None and ts.state in ("executing", "long-running", "cancelled"):
+            out.append(k)
+    return out
+
+
+def _stop_timed_out(client, stuck: list, results: dict) -> None:
+    """Stop timed-out units for real: cancel (done by the caller), give the task
+    :data:`CANCEL_GRACE_S` to end, then restart the worker process of any still running it
+    (``Client.restart_workers``: the nanny starts a fresh process), or retire that worker
+    (``Client.retire_workers``) when it cannot be restarted. Each unit's reason says which."""
+    by_addr: dict = {}
+    for fut, u in stuck:
+        by_addr.setdefault(u["address"], []).append((fut, u))
+    deadline = time.monotonic() + CANCEL_GRACE_S
+    busy: dict = {}
+    while True:
+        busy = {}
+        for addr, items in by_addr.items():
+            keys = [f.key for f, _ in items]
+            try:
+                ans = client.run(_busy_with, keys, workers=[addr], on_error="return")
+            except (OSError, TimeoutError) as exc:  # the worker went away meanwhile
+                ans = {addr: exc}
+            got = ans.get(addr)
+            if isinstance(got, list) and got:
+                busy[addr] = got
+        if not busy or time.monotonic() >= deadline:
+            break
+        time.sleep(min(0.2, max(0.0, deadline - time.monotonic())))
+    for addr, keys in busy.items():
+        items = [(f, u) for f, u in by_addr[addr] if f.key in keys]
+        name = items[0][1]["worker"]
+        what = _restart_or_retire(client, addr, name)
+        for _fut, u in items:
+            results[u["unit_id"]]["reason"] += (
+                f"; the task kept running after it was cancelled, so {what}")
+
+
+def _restart_or_retire(client, addr: str, name: str) -> str:
+    """Restart the worker at ``addr`` (its nanny starts a fresh process), else retire it; say
+    what happened, in words for a failure reason."""
+    try:
+        res = client.restart_workers([addr], timeout=RESTART_TIMEOUT_S, raise_for_error=False)
+        ok = (res or {}).get(addr) == "OK"
+        if ok:
+            return f"worker {name} was restarted to stop it (a fresh process; other work on it was lost)"
+        why = (res or {}).get(addr)
+    except (OSError, TimeoutError, ValueError, RuntimeError) as exc:  # no nanny, comm failure
+        why = f"{type(exc).__name__}: {exc}"
+    try:
+        client.retire_workers([addr], close_workers=True)
+        return f"worker {name} was retired from the cluster to stop it (restart failed: {why})"
+    except (OSError, TimeoutError, ValueError, RuntimeError) as exc:
+        return (f"worker {name} could not be stopped (restart: {why}; retire: "
+                f"{type(exc).__name__}: {exc}); it may still be running that task")
 
 
 def _assemble(fleet_id: str, suite: str, units: list, results: dict, link) -> FleetRun:

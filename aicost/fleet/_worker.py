@@ -129,7 +129,8 @@ def _run_here(suite: str, backend: str):
 
 
 def run_unit(suite: str = "quick", gpu_index: int | None = None, *, isolate: bool = False,
-             backend: str = "auto", numba_threads: int | None = None) -> dict:
+             backend: str = "auto", numba_threads: int | None = None,
+             timeout_s: float | None = None) -> dict:
     """Benchmark one unit (a GPU, or this CPU-only worker) and return the records.
 
     Parameters
@@ -145,6 +146,8 @@ def run_unit(suite: str = "quick", gpu_index: int | None = None, *, isolate: boo
         ``aicost.bench`` backend (``auto``: the best that runs here).
     numba_threads : int, optional
         Limit Numba's CPU threads for this unit (a deliberately slower CPU unit).
+    timeout_s : float, optional
+        With ``isolate``: kill the child process after this long and raise [s].
 
     Returns
     -------
@@ -165,8 +168,12 @@ def run_unit(suite: str = "quick", gpu_index: int | None = None, *, isolate: boo
         code = ("import json, sys; from aicost.fleet import run_unit; "
                 f"r = run_unit({suite!r}, None, backend={backend!r}); "
                 "sys.stdout.write('\\n@@AICOST@@' + json.dumps(r, default=str))")
-        proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
-                              text=True, check=False)
+        try:
+            proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                                  text=True, check=False, timeout=timeout_s)
+        except subprocess.TimeoutExpired as exc:  # subprocess.run has killed the child
+            raise TimeoutError(f"benchmark process for GPU {gpu_index} did not finish in "
+                               f"{timeout_s:g} s and was killed") from exc
         if proc.returncode != 0 or "@@AICOST@@" not in proc.stdout:
             tail = (proc.stderr or proc.stdout).strip().splitlines()[-5:]
             raise RuntimeError(f"benchmark process for GPU {gpu_index} exited with "
