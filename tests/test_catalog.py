@@ -133,7 +133,9 @@ def test_prices_match_the_per_gpu_price_their_source_states(cat):
         ("aws", "p4de.24xlarge", 3.43),
         ("aws", "g6e.2xlarge", 2.24),
         ("aws", "g5.xlarge", 1.01),
-        ("lambda", "gpu_1x_h100_sxm5", 3.99),
+        # the brief's "Lambda H100 $3.99" is the 8x H100 SXM price per GPU-hour of 2026-09
+        # (1x H100 SXM: $4.29; SkyPilot's older catalog snapshot: $3.29)
+        ("lambda", "gpu_8x_h100_sxm5", 3.99),
         ("aws-capacity-block", "p5.48xlarge", 4.92),
         ("aws-capacity-block", "p5en.48xlarge", 5.41),
     ],

@@ -130,14 +130,17 @@ def test_refreshed_catalog_keeps_curated_rows_and_says_where_prices_come_from(
     # the PCIe card stays a PCIe card (SkyPilot calls it "H100")
     assert set(pcie["accelerator"]) == {"H100-PCIe"}
     imported = pcie[pcie.source.str.contains(url, regex=False)]
-    assert len(imported) == 2 and set(imported["as_of"]) == {"2026-11-30"}
-    # the curated us-east-1 row is identical to the import: listed once, curated source kept
-    east = pcie[pcie.region == "us-east-1"]
-    assert len(east) == 1 and east.iloc[0]["source"].startswith("lambda.ai/pricing")
-    # a curated row that differs from the import is kept, the import listed beside it
-    sxm = inst[(inst.provider == "lambda") & (inst.instance_type == "gpu_1x_h100_sxm5")
-               & (inst.region == "us-east-1")]
-    assert sorted(sxm["price_on_demand_usd_per_hour"]) == [3.29, 3.99]
+    assert len(imported) == 3 and set(imported["as_of"]) == {"2026-11-30"}
+    # the curated us-east-1 A6000 row is identical to the import: listed once, curated source kept
+    a6000 = inst[(inst.provider == "lambda") & (inst.instance_type == "gpu_1x_a6000")
+                 & (inst.region == "us-east-1")]
+    assert len(a6000) == 1 and "catalogs/v7/lambda/vms.csv at commit" in a6000.iloc[0]["source"]
+    # a curated row that differs from the import is kept, the import listed beside it (the
+    # shipped prices were read in 2026-09, the SkyPilot test file is an older snapshot)
+    for itype, prices in (("gpu_1x_h100_sxm5", [3.29, 4.29]), ("gpu_1x_h100_pcie", [2.49, 3.29])):
+        rows = inst[(inst.provider == "lambda") & (inst.instance_type == itype)
+                    & (inst.region == "us-east-1")]
+        assert sorted(rows["price_on_demand_usd_per_hour"]) == prices
     # workstation GPUs and GH200 are imported, not dropped
     assert {"A6000", "RTX6000", "V100", "GH200", "RTX4090"} <= set(inst["accelerator"])
     # known 8-GPU families get aicost's scale-up fabric; SkyPilot says nothing about networks

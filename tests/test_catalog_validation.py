@@ -358,3 +358,55 @@ def test_errors_are_aicost_errors(tmp_path):
     path.write_text("provider,instance_type\naws,p5.48xlarge\n")  # an override with nothing to set
     assert load(extra=path).instance("p5.48xlarge").price_on_demand_usd_per_hour == 55.04
     assert issubclass(CatalogError, aicost.AicostError)
+
+
+# ----------------------------------------------------------------------------- estimates (issue 13)
+def test_every_shipped_estimate_is_flagged_in_the_estimated_column():
+    """A row whose source says 'estimate' names the estimated columns, and only such rows do."""
+    cat = load(refreshed=False)
+    for table, key in (("accelerators", "name"), ("instances", "instance_type")):
+        df = getattr(cat, table)
+        says = df["source"].str.lower().str.contains("estimate")
+        flagged = df["estimated"].astype(str) != ""
+        assert (says == flagged).all(), list(df.loc[says != flagged, key])
+    # the chips whose peaks could not be read from a datasheet say which ones are estimates
+    assert set(cat.accelerator("H800").estimated) >= {"bf16_tflops", "fp8_tflops"}
+    assert cat.accelerator("Trainium3").estimated == ("scale_up_gb_s",)
+    assert cat.instance("trn3.48xlarge").estimated == ("accelerator_count", "price_on_demand_usd_per_hour")
+    assert cat.instance("p5.48xlarge", provider="aws").estimated == (
+        "price_spot_usd_per_hour", "price_reserved_1y_usd_per_hour")
+
+
+def test_trainium3_peaks_are_the_neuron_docs_dense_figures():
+    """Trainium3's dense BF16 rate is 671 TFLOP/s (Neuron docs), not half its FP8 rate."""
+    acc = load(refreshed=False).accelerator("Trainium3")
+    assert (acc.bf16_tflops, acc.fp8_tflops, acc.fp32_tflops) == (671, 2517, 183)
+    assert "awsdocs-neuron" in acc.source
+
+
+def test_estimated_must_name_columns_of_its_table(base):
+    path = base / "instances.csv"
+    _set_cell(path, 2, "estimated", "spot|price_of_gold")
+    err = _error(base=base)
+    assert (err.path, err.row, err.column) == (str(path), 2, "estimated")
+    assert "'price_of_gold'" in str(err)
+
+
+def test_estimated_accepts_pricing_names(tmp_path):
+    """An override may flag its price with the pricing vocabulary (on_demand, spot, ...)."""
+    extra = tmp_path / "mine.csv"
+    extra.write_text(
+        "provider,instance_type,region,price_on_demand_usd_per_hour,estimated,source,as_of\n"
+        "aws,p5.48xlarge,us-east-1,40.0,on-demand,a quote we expect next month (estimate),2026-11-30\n")
+    inst = load(extra=extra, refreshed=False).instance("p5.48xlarge", provider="aws", region="us-east-1")
+    assert inst.price_on_demand_usd_per_hour == 40.0
+    assert inst.estimated == ("price_on_demand_usd_per_hour",)
+
+
+def test_an_override_replaces_the_estimate_it_overrides(tmp_path):
+    """A negotiated spot price is no longer the catalog's estimate; the other estimates stay."""
+    extra = tmp_path / "mine.csv"
+    extra.write_text("provider,instance_type,region,price_spot_usd_per_hour,source,as_of\n"
+                     "aws,p5.48xlarge,us-east-1,20.0,our contract,2026-11-30\n")
+    inst = load(extra=extra, refreshed=False).instance("p5.48xlarge", provider="aws", region="us-east-1")
+    assert inst.estimated == ("price_reserved_1y_usd_per_hour",)

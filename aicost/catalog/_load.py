@@ -37,7 +37,15 @@ from .._paths import data_dir
 from ._cache import refreshed_frames, refreshed_stamps
 from ._csvfile import MAX_FILE_BYTES as _CSV_MAX_FILE_BYTES
 from ._csvfile import read_rows
-from ._records import PRICINGS, Accelerator, Fabric, Instance, StorageTier, normalize_pricing
+from ._records import (
+    PRICINGS,
+    Accelerator,
+    Fabric,
+    Instance,
+    StorageTier,
+    UnknownPricingError,
+    normalize_pricing,
+)
 from ._schema import TABLE_ALIASES, TABLES, TableSpec, convert_cell, normalize_name
 from ._skypilot import import_skypilot
 
@@ -164,6 +172,8 @@ def _convert_row(spec: TableSpec, header: list[str], fields: list[str], path: st
                 "expected a positive price [USD/h], got 0: a price of 0 would read as free or "
                 "as not offered; leave the cell empty (not offered, or keep the shipped price in "
                 "an override)", path=path, row=line, column=col_name)
+    if row.get("estimated"):
+        row["estimated"] = _estimated_columns(spec, row["estimated"], path, line)
     if need_required:
         for col in spec.columns:
             if col.required and row.get(col.name) is None:
@@ -171,6 +181,28 @@ def _convert_row(spec: TableSpec, header: list[str], fields: list[str], path: st
                                    row=line, column=col.name)
     row[_ORIGIN] = (path, line)
     return row
+
+
+def _estimated_columns(spec: TableSpec, names, path: str, line: int) -> tuple[str, ...]:
+    """The ``estimated`` cell as column names of ``spec`` (a pricing name, ``spot``, stands for
+    its price column in the instances table); an unknown name raises naming the cell."""
+    out = []
+    for name in names:
+        col = name
+        if spec.name == "instances" and name not in spec.column_names:
+            try:
+                col = PRICINGS[normalize_pricing(name)]
+            except UnknownPricingError:
+                col = name
+        if col not in spec.column_names or col in ("source", "as_of", "estimated"):
+            choices = [c for c in spec.column_names if c not in ("source", "as_of", "estimated")]
+            hint = did_you_mean(name, choices)
+            extra = f"; did you mean {' or '.join(repr(h) for h in hint)}?" if hint else ""
+            raise CatalogError(f"'estimated' must name columns of this table, got {name!r}{extra}",
+                               path=path, row=line, column="estimated")
+        if col not in out:
+            out.append(col)
+    return tuple(out)
 
 
 def _fold(value) -> str:
@@ -373,6 +405,9 @@ def _merge(tables, spec: TableSpec, header, rows, path, check_header: bool = Tru
                     if k in spec.key:
                         continue  # keep the shipped spelling of the key
                     new[k] = v
+                if "estimated" not in given and old.get("estimated"):
+                    # a value the user gives replaces the estimate it overrides
+                    new["estimated"] = tuple(c for c in old["estimated"] if c not in given)
                 if "source" not in given:
                     new["source"] = f"user override ({path} line {line}); was: {old['source']}"
                 new[_ORIGIN] = (path, line)
@@ -586,9 +621,11 @@ def _record(cls, row: dict):
             scale_up_bw_bytes_per_s=None if r.get("scale_up_gb_s") is None
             else r["scale_up_gb_s"] * 1e9,
             tdp_watts=r.get("tdp_watts"), source=r["source"], as_of=r["as_of"],
-            memory_gb=r.get("memory_gb"), fp4_tflops=r.get("fp4_tflops"))
+            memory_gb=r.get("memory_gb"), fp4_tflops=r.get("fp4_tflops"),
+            estimated=tuple(r.get("estimated") or ()))
     if cls is Instance:
-        return Instance(**{k: r.get(k) for k in TABLES["instances"].column_names})
+        return Instance(**{k: r.get(k) for k in TABLES["instances"].column_names
+                           if k != "estimated"}, estimated=tuple(r.get("estimated") or ()))
     if cls is StorageTier:
         mb = 1e6
         return StorageTier(

@@ -135,6 +135,9 @@ class Accelerator(_RecordMixin):
         Memory as the datasheet prints it [GB, vendor's unit].
     fp4_tflops : float or None
         Dense FP4 peak (NVFP4/MXFP4) [TFLOP/s]; ``None`` where the chip has none.
+    estimated : tuple of str
+        The catalog columns of this row whose values are estimates (``bf16_tflops``,
+        ``mem_bw_gb_s``, ...); empty when every number is read from the source.
     """
 
     name: str
@@ -155,6 +158,7 @@ class Accelerator(_RecordMixin):
     as_of: _dt.date
     memory_gb: float | None = None
     fp4_tflops: float | None = None
+    estimated: tuple[str, ...] = ()
 
     @property
     def memory_bytes(self) -> int:
@@ -217,6 +221,9 @@ class Instance(_RecordMixin):
         Fabric names (look them up with ``Catalog.fabric``).
     source : str
     as_of : datetime.date
+    estimated : tuple of str
+        The price columns (and others) of this row that are estimates, not read from the
+        source; empty when every number is a published one.
     """
 
     _title_fields = ("provider", "instance_type", "region")
@@ -237,6 +244,7 @@ class Instance(_RecordMixin):
     scale_out_fabric: str | None
     source: str
     as_of: _dt.date
+    estimated: tuple[str, ...] = ()
 
     @property
     def network_bytes_per_s(self) -> float | None:

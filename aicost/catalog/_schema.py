@@ -82,6 +82,14 @@ class TableSpec:
 _SOURCE = Column("source", "str", True, doc="where the numbers come from (URL or document); "
                  "an estimate says 'estimate:'")
 _AS_OF = Column("as_of", "date", True, doc="date the numbers were read, YYYY-MM-DD")
+#: the row's columns whose values are estimates (not read from the cited source); the planner
+#: flags plans built on an estimated price, peak or memory bandwidth and can leave them out
+#: (``plan_training(..., estimates=False)``)
+_ESTIMATED = Column("estimated", "list",
+                    doc="the columns of this row whose values are estimates, '|'-separated "
+                        "(instances may name a pricing: on_demand, spot, reserved_1y); empty: "
+                        "every number is read from the source; `source` says how each estimate "
+                        "was made")
 
 ACCELERATOR_COLUMNS = (
     Column("name", "str", True, doc="canonical name, e.g. H100-SXM"),
@@ -103,6 +111,7 @@ ACCELERATOR_COLUMNS = (
     Column("scale_up_gb_s", "float",
            doc="scale-up interconnect (NVLink, Infinity Fabric, ICI, ...) per device, ONE direction [GB/s]"),
     Column("tdp_watts", "float", doc="board power [W]"),
+    _ESTIMATED,
     _SOURCE,
     _AS_OF,
 )
@@ -123,6 +132,7 @@ INSTANCE_COLUMNS = (
            doc="1-year reserved/committed price, empty if not published [USD/h]"),
     Column("scale_up_fabric", "str", doc="fabric name between the accelerators of one instance"),
     Column("scale_out_fabric", "str", doc="fabric name between instances"),
+    _ESTIMATED,
     _SOURCE,
     _AS_OF,
 )
