@@ -19,11 +19,16 @@ def _shown(value):
 
 
 __all__ = [
+    "MAX_INPUT_BYTES",
     "as_tuple",
     "check_nonnegative",
     "check_positive",
     "positive_int",
+    "read_bounded",
 ]
+
+#: largest user input file (demand CSV, telemetry log, demand trace) read into memory [B]
+MAX_INPUT_BYTES = 256 << 20
 
 
 def check_positive(name: str, value, unit: str = "", *, allow_zero: bool = False) -> float:
@@ -81,3 +86,44 @@ def as_tuple(value, default: Sequence) -> tuple:
     if isinstance(value, (int, np.integer, str)):
         return (value,)
     return tuple(value)
+
+
+def read_bounded(path, what: str, max_bytes: int | None = None, error=None) -> bytes:
+    """The bytes of the file ``path`` (gunzipped when it ends in ``.gz``), at most ``max_bytes``.
+
+    Parameters
+    ----------
+    path : path-like
+        The file.
+    what : str
+        What the file should be ("a demand CSV"), for the message.
+    max_bytes : int, optional
+        Refuse a larger (decompressed) file [B]; default :data:`MAX_INPUT_BYTES`. ``/dev/zero``
+        or a mistaken multi-GB file must give an error, not eat the memory.
+    error : type, optional
+        The :class:`aicost._errors.InputFileError` subclass to raise (default that class).
+
+    Raises
+    ------
+    aicost._errors.InputFileError
+        The file is larger than the limit or cannot be decompressed.
+    FileNotFoundError, OSError
+        The file cannot be opened.
+    """
+    import gzip
+
+    from ._errors import InputFileError
+
+    error = InputFileError if error is None else error
+    limit = MAX_INPUT_BYTES if max_bytes is None else int(max_bytes)
+    name = str(path)
+    opener = gzip.open if name.endswith(".gz") else open
+    try:
+        with opener(path, "rb") as fh:
+            raw = fh.read(limit + 1)
+    except (gzip.BadGzipFile, EOFError) as exc:
+        raise error(f"cannot decompress: {exc}", path=name) from None
+    if len(raw) > limit:
+        raise error(f"the file is larger than {limit >> 20} MiB; is it {what}? "
+                             "(split it, or aggregate it first)", path=name)
+    return raw

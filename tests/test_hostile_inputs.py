@@ -505,3 +505,35 @@ def test_catalog_input_size_is_capped(monkeypatch, tmp_path):
     monkeypatch.setattr(_load, "MAX_FILE_BYTES", 1 << 20)
     with pytest.raises(CatalogError, match="larger than 1 MiB"):
         catalog.load(extra=["/dev/zero"])
+
+
+@pytest.mark.parametrize("reader", ["demand", "nvidia_smi", "dcgm", "trace"])
+def test_user_input_files_are_size_capped(reader, monkeypatch, tmp_path):
+    """/dev/zero (endless) or a file over the cap: an error naming the file, not a full memory."""
+    import gzip
+
+    from aicost import _checks
+    from aicost._errors import InputFileError
+    from aicost.model import load_trace
+    from aicost.spend import read_dcgm, read_demand, read_nvidia_smi
+
+    monkeypatch.setattr(_checks, "MAX_INPUT_BYTES", 1 << 20)
+    read = {"demand": read_demand, "nvidia_smi": read_nvidia_smi, "dcgm": read_dcgm,
+            "trace": load_trace}[reader]
+    endless = tmp_path / "endless.csv"
+    endless.symlink_to("/dev/zero")
+    with pytest.raises(InputFileError, match=r"endless\.csv: the file is larger than 1 MiB"):
+        read(str(endless))
+    # a small gzip bomb: 2 MiB of commas in 2 kB compressed is refused the same way
+    bomb = tmp_path / "big.csv.gz"
+    bomb.write_bytes(gzip.compress(b"," * (2 << 20)))
+    with pytest.raises(InputFileError, match="larger than 1 MiB"):
+        read(str(bomb))
+
+
+def test_size_cap_keeps_ordinary_files_readable(tmp_path):
+    from aicost.spend import read_demand
+
+    p = tmp_path / "demand.csv"
+    p.write_text("timestamp,accelerator,gpus\n2026-01-01T00:00:00Z,H100-SXM,8\n")
+    assert read_demand(p)["gpus"].tolist() == [8]

@@ -113,7 +113,12 @@ def load_trace(trace=None):
                 raise UnknownNameError("trace", str(trace), list_traces())
         if not path.exists():
             raise FileNotFoundError(f"no trace file at {path}")
-        df, where = pd.read_csv(path, comment="#"), str(path)
+        import io
+
+        from .._checks import read_bounded
+
+        raw = read_bounded(path, "a demand trace CSV (time_s, requests_per_s)")
+        df, where = pd.read_csv(io.BytesIO(raw), comment="#"), str(path)
     for col in ("time_s", "requests_per_s"):
         if col not in df.columns:
             raise CatalogError(f"missing column {col!r} (have {', '.join(map(str, df.columns))})",

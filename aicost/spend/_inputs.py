@@ -6,12 +6,14 @@ A demand CSV has the columns ``timestamp, accelerator, gpus`` and optionally ``w
 
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from .._checks import read_bounded
 from .._errors import InputFileError
 
 __all__ = ["DEMAND_COLUMNS", "SpendInputError", "demand_matrix", "read_demand", "validate_demand"]
@@ -148,8 +150,9 @@ def read_demand(path: str | os.PathLike, *, catalog=None) -> pd.DataFrame:
     p = Path(path)
     if not p.exists():
         raise FileNotFoundError(f"demand file {str(p)!r} does not exist")
+    raw = read_bounded(p, "a demand CSV", error=SpendInputError)
     try:
-        df = pd.read_csv(p, dtype=str, keep_default_na=False, skipinitialspace=True)
+        df = pd.read_csv(io.BytesIO(raw), dtype=str, keep_default_na=False, skipinitialspace=True)
     except (pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise SpendInputError(f"cannot parse as CSV: {exc}", path=p) from None
     except pd.errors.EmptyDataError:

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .._checks import read_bounded
 from ._inputs import SpendInputError
 
 __all__ = ["DCGM_METRICS", "read_dcgm", "read_nvidia_smi", "read_utilization"]
@@ -27,6 +28,16 @@ DCGM_METRICS = {
 _COLUMNS = ["timestamp", "resource_id", "gpu_uuid", "gpu_util", "memory_used_bytes",
             "sm_active", "tensor_active"]
 _NUM = re.compile(r"^\s*([-+0-9.eE]+)\s*(%|MiB|MB|GiB)?\s*$")
+
+
+def _text(p: Path, what: str) -> str:
+    """The file as text, bounded in size, with a message naming the file if it is not UTF-8."""
+    raw = read_bounded(p, what, error=SpendInputError)
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise SpendInputError(f"not UTF-8 text (byte {exc.start})", path=p,
+                              row=raw[: exc.start].count(b"\n") + 1) from None
 
 
 def read_nvidia_smi(path: str | os.PathLike, resource_id: str | None = None) -> pd.DataFrame:
@@ -49,7 +60,7 @@ def read_nvidia_smi(path: str | os.PathLike, resource_id: str | None = None) -> 
     """
     p = Path(path)
     rid = resource_id or p.name.split(".")[0].rsplit("nvidia-smi_", 1)[-1]
-    lines = p.read_text().splitlines()
+    lines = _text(p, "an nvidia-smi CSV log").splitlines()
     if not lines:
         raise SpendInputError("empty nvidia-smi log", path=p, row=1)
     header = [h.strip() for h in lines[0].split(",")]
@@ -116,7 +127,7 @@ def read_dcgm(path: str | os.PathLike, resource_label: str = "Hostname") -> pd.D
     """
     p = Path(path)
     recs = []
-    for i, line in enumerate(p.read_text().splitlines(), start=1):
+    for i, line in enumerate(_text(p, "a DCGM exporter dump").splitlines(), start=1):
         s = line.strip()
         if not s or s.startswith("#"):
             continue
