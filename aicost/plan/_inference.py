@@ -105,14 +105,14 @@ def _kernel(c: dict, lay: dict, ctx: dict) -> dict:
 
 
 def _codes(c, lay, r, ctx) -> np.ndarray:
+    """Structural reason codes (offer, tp, memory); latency targets and budget come later
+    (`_finish`), so the codes do not depend on them."""
     shape = np.shape(r["tpot_s"])
     code = np.zeros(shape, dtype=np.int8)
 
     def mark(mask, v):
         code[np.broadcast_to(mask, shape)] = v
 
-    if ctx.tpot_target_s is not None:
-        mark(r["tpot_s"] > ctx.tpot_target_s, D.TPOT_MISSED)
     mark(r["batch"] > r["max_batch"], D.KV_CACHE_DOES_NOT_FIT)
     mark(r["max_batch"] < 1, D.WEIGHTS_DO_NOT_FIT)
     mark((ctx.spec.n_heads % lay["tp"]) != 0, D.TP_SPLITS_HEADS)
@@ -122,12 +122,28 @@ def _codes(c, lay, r, ctx) -> np.ndarray:
     return code
 
 
-def _size(c, lay, r, ctx, rate) -> dict:
-    """Replicas for ``rate`` under the TTFT target, whole instances, cost, $ per token (1-D)."""
+def unique_replicas(*, rate, batch, service_s, base_ttft_s, ttft_target_s, percentile):
+    """``aicost.model.replicas_arrays`` evaluated once per distinct (batch, service time,
+    unloaded TTFT): offers of one accelerator in many regions, providers and pricings share
+    them. The function is elementwise, so the result is the same array."""
+    trip = np.stack([np.asarray(batch, float), np.asarray(service_s, float),
+                     np.asarray(base_ttft_s, float)], axis=1)
+    if trip.shape[0] == 0:
+        return np.empty(0), np.empty(0)
+    u, inv = np.unique(trip, axis=0, return_inverse=True)
+    inv = inv.reshape(-1)
+    reps, ttft = replicas_arrays(rate=rate, batch=u[:, 0], service_s=u[:, 1], base_ttft_s=u[:, 2],
+                                 ttft_target_s=ttft_target_s, percentile=percentile)
+    return np.asarray(reps, dtype=float)[inv], np.asarray(ttft, dtype=float)[inv]
+
+
+def _size(c, lay, r, ctx, rate, replicas=unique_replicas) -> dict:
+    """Replicas for ``rate`` under the TTFT target, whole instances, cost, $ per token (1-D).
+
+    ``replicas`` sizes the replicas (`unique_replicas`, or a memo of it: `ServingPlanCache`)."""
     target = np.inf if ctx.ttft_target_s is None else ctx.ttft_target_s
-    reps, ttft = replicas_arrays(rate=rate, batch=r["batch"], service_s=r["service_s"],
-                                  base_ttft_s=r["ttft_s"], ttft_target_s=target,
-                                  percentile=ctx.percentile)
+    reps, ttft = replicas(rate=rate, batch=r["batch"], service_s=r["service_s"],
+                          base_ttft_s=r["ttft_s"], ttft_target_s=target, percentile=ctx.percentile)
     reps = np.asarray(reps, dtype=float)
     per_inst = np.maximum(np.floor_divide(c["gpus_per_node"], lay["tp"]), 1.0)
     inst = np.ceil(reps / per_inst)
@@ -148,8 +164,31 @@ def _size(c, lay, r, ctx, rate) -> dict:
     return out
 
 
-def _evaluate(cfg: pd.DataFrame, lay: dict, ctx: dict, rate: float, scale: float = 1.0) -> pd.DataFrame:
-    """Every candidate (configs x layouts), as one DataFrame with reason codes."""
+#: reason text by code (index = `ServingDrop` value; "" when feasible)
+_REASON_TEXT = np.array([INFERENCE_REASONS.get(i, "") for i in range(_OK + 1)], dtype=object)
+#: candidate columns that depend on the request rate, the TTFT target or the budget
+_SIZED_COLUMNS = ("replicas", "instances", "gpus", "replicas_per_instance", "utilization",
+                  "cost_usd_per_hour", "usd_per_million_tokens", "usd_per_million_input_tokens",
+                  "usd_per_million_output_tokens", "latency_s")
+
+
+@dataclass(frozen=True, eq=False)
+class _Base:
+    """The part of a serving search that no request rate, latency target or budget changes:
+    every candidate (configs x layouts, a batch that is both a grid point and "the largest that
+    fits" kept once) through the model (``aicost.model.inference_arrays``), its structural
+    reason code, and the candidate table with the sized columns still empty. `_finish` sizes it
+    for a rate and applies the targets; `ServingPlanCache` keeps it."""
+
+    frame: pd.DataFrame
+    struct: np.ndarray  # int8 structural code per candidate (0: fits)
+    c: dict  # per candidate: gpus_per_node, price_usd_per_hour
+    lay: dict  # per candidate: tp
+    r: dict  # per candidate: batch, service_s, ttft_s, tpot_s, prefill_share
+
+
+def _base(cfg: pd.DataFrame, lay: dict, ctx: ServingContext, scale: float = 1.0) -> _Base:
+    """The model side of every candidate (configs x layouts), independent of rate and targets."""
     n_cfg, n_lay = len(cfg), lay["tp"].size
     carr = {k: cfg[k].to_numpy(dtype=float)[:, None] for k in
             ("gpus_per_node", "price_usd_per_hour", "peak_flops_per_s", "mem_bw_bytes_per_s",
@@ -161,31 +200,17 @@ def _evaluate(cfg: pd.DataFrame, lay: dict, ctx: dict, rate: float, scale: float
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         r = _kernel(carr, larr, ctx)
         code = _codes(carr, larr, r, ctx)
-    flat = {k: np.broadcast_to(v, code.shape).ravel() for k, v in r.items()}
     ci = np.repeat(np.arange(n_cfg), n_lay)
     li = np.tile(np.arange(n_lay), n_cfg)
-    c1 = {k: v[:, 0][ci] for k, v in carr.items()}
-    l1 = {k: v[0][li] for k, v in larr.items()}
-    code = code.ravel()
-    todo = np.flatnonzero(code == 0)
-    sized = {}
-    if todo.size:
-        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            part = _size({k: v[todo] for k, v in c1.items()}, {k: v[todo] for k, v in l1.items()},
-                         {k: v[todo] for k, v in flat.items()}, ctx, rate)
-        for k, v in part.items():
-            full = np.full(code.size, np.nan)
-            full[todo] = v
-            sized[k] = full
-        reps = sized["replicas"][todo]
-        sub = code[todo]
-        sub[~np.isfinite(reps)] = D.TTFT_MISSED
-        if ctx.budget_usd_per_hour is not None:
-            sub[(sub == 0) & (sized["cost_usd_per_hour"][todo] > ctx.budget_usd_per_hour)] = D.OVER_BUDGET
-        code[todo] = sub
+    batch = np.broadcast_to(r["batch"], code.shape).ravel()
+    # a batch equal to a grid point and to "the largest that fits" is the same candidate
+    keep = ~pd.DataFrame({"c": ci, "t": lay["tp"][li], "b": batch.astype(np.int64)}).duplicated().to_numpy()
+    ci, li = ci[keep], li[keep]
+    flat = {k: np.broadcast_to(v, code.shape).ravel()[keep] for k, v in r.items()}
+    code = code.ravel()[keep]
     df = cfg.iloc[ci].reset_index(drop=True)
     df["config_id"] = ci
-    df["tp"] = l1["tp"].astype(np.int64)
+    df["tp"] = lay["tp"][li].astype(np.int64)
     df["batch"] = flat["batch"].astype(np.int64)
     for k in ("max_batch", "prefill_s", "decode_step_s", "tpot_s", "service_s", "requests_per_s",
               "output_tokens_per_s", "prefill_share", "weights_bytes", "kv_bytes_per_seq",
@@ -194,17 +219,53 @@ def _evaluate(cfg: pd.DataFrame, lay: dict, ctx: dict, rate: float, scale: float
     df["ttft_unloaded_s"] = flat["ttft_s"]
     df = df.rename(columns={"requests_per_s": "requests_per_s_per_replica",
                             "output_tokens_per_s": "output_tokens_per_s_per_replica"})
-    for k in ("replicas", "instances", "gpus", "replicas_per_instance", "utilization",
-              "cost_usd_per_hour", "usd_per_million_tokens", "usd_per_million_input_tokens",
-              "usd_per_million_output_tokens", "latency_s"):
-        df[k] = sized.get(k, np.full(len(df), np.nan))
-    df["ttft_s"] = sized.get("ttft_queued_s", np.full(len(df), np.nan))
+    nan = np.full(len(df), np.nan)
+    for k in _SIZED_COLUMNS:
+        df[k] = nan
+    df["ttft_s"] = nan
     df["memory_per_gpu_gib"] = (df["weights_bytes"] + df["workspace_bytes"]
                                 + df["batch"] * df["kv_bytes_per_seq"]) / GIB
     df["feasible"] = code == 0
     df["code"] = code
-    df["reason"] = [INFERENCE_REASONS.get(int(x), "") for x in code]
+    df["reason"] = _REASON_TEXT[code]
     df["bottleneck"] = _bottleneck(df, ctx)
+    c1 = {k: carr[k][:, 0][ci] for k in ("gpus_per_node", "price_usd_per_hour")}
+    r1 = {k: flat[k] for k in ("batch", "service_s", "ttft_s", "tpot_s", "prefill_share")}
+    return _Base(frame=df, struct=code, c=c1, lay={"tp": lay["tp"][li]}, r=r1)
+
+
+def _finish(base: _Base, ctx: ServingContext, rate: float, replicas=unique_replicas) -> pd.DataFrame:
+    """The candidates of ``base`` for ``rate`` and the context's targets and budget: the TPOT
+    target, replicas under the TTFT target (Erlang C), cost, and the final reason codes."""
+    code = base.struct.copy()
+    if ctx.tpot_target_s is not None:
+        code[(code == 0) & (base.r["tpot_s"] > ctx.tpot_target_s)] = D.TPOT_MISSED
+    todo = np.flatnonzero(code == 0)
+    n = code.size
+    sized = {}
+    if todo.size:
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            part = _size({k: v[todo] for k, v in base.c.items()}, {k: v[todo] for k, v in base.lay.items()},
+                         {k: v[todo] for k, v in base.r.items()}, ctx, rate, replicas=replicas)
+        for k, v in part.items():
+            full = np.full(n, np.nan)
+            full[todo] = v
+            sized[k] = full
+        reps = sized["replicas"][todo]
+        sub = code[todo]
+        sub[~np.isfinite(reps)] = D.TTFT_MISSED
+        if ctx.budget_usd_per_hour is not None:
+            sub[(sub == 0) & (sized["cost_usd_per_hour"][todo] > ctx.budget_usd_per_hour)] = D.OVER_BUDGET
+        code[todo] = sub
+    df = base.frame.copy()
+    for k in _SIZED_COLUMNS:
+        if k in sized:
+            df[k] = sized[k]
+    if "ttft_queued_s" in sized:
+        df["ttft_s"] = sized["ttft_queued_s"]
+    df["feasible"] = code == 0
+    df["code"] = code
+    df["reason"] = _REASON_TEXT[code]
     return df
 
 
@@ -321,7 +382,18 @@ def plan_inference(
     cfg, lay = _resolve(ctx, catalog=catalog, store=store, pricing=pricing, providers=providers,
                         accelerators=accelerators, efficiency=efficiency, bandwidth_efficiency=be, tp=tp,
                         batch=batch)
-    cands, reason_counts = _search(cfg, lay, ctx, rate)
+    search = ServingSearch(configs=cfg, layouts=lay, context=ctx, rate=rate,
+                           memo={"base": {1.0: _base(cfg, lay, ctx)}})
+    return _plan(search, trace, pricing, objective, be, providers, demand, min_replicas, scale_up_lag_s, t0)
+
+
+def _plan(search: ServingSearch, trace, pricing, objective, be, providers, demand, min_replicas,
+          scale_up_lag_s, t0) -> ServingPlan:
+    """`plan_inference` after the arguments are checked and the offers resolved: size the
+    candidates for the rate, score them and assemble the `ServingPlan` (also
+    `ServingPlanCache`'s answer, from a cached ``search.memo``)."""
+    cfg, lay, ctx, rate = search.configs, search.layouts, search.context, search.rate
+    cands, reason_counts = _search(search)
     sort_col, objective_text = _score(cands, ctx, objective)
     spec = ctx.spec
     request = {"model": spec.name, "requests_per_s": rate, "demand": None if demand is None else
@@ -337,7 +409,7 @@ def plan_inference(
                        reason_counts=reason_counts, elapsed_s=time.perf_counter() - t0, sort_col=sort_col,
                        objective=objective_text,
                        assumptions=_assumptions(ctx, rate, be, min_replicas, scale_up_lag_s, demand is not None),
-                       search=ServingSearch(configs=cfg, layouts=lay, context=ctx, rate=rate))
+                       search=search)
     if not cands["feasible"].any():
         raise InfeasibleError(_infeasible_message(cands, ctx, rate, cfg))
     if trace is not None:
@@ -392,6 +464,10 @@ class ServingSearch:
     layouts: dict
     context: ServingContext
     rate: float
+    #: what the rate and the targets do not change, kept for the recommendation's re-evaluation:
+    #: ``"base"`` (efficiency scale -> the model side of every candidate) and ``"replicas"``
+    #: (a memo of `unique_replicas`, `ServingPlanCache`'s)
+    memo: dict = field(default_factory=dict, repr=False, compare=False)
 
 
 @dataclass(eq=False)
@@ -412,7 +488,7 @@ class ServingPlan(Plan):
     def _recommend(self) -> Recommendation | None:
         row = self.feasible.iloc[0]
         s = self.search
-        sens = _sensitivity(row, s.configs, s.layouts, s.context, s.rate, self.sort_col)
+        sens = _sensitivity(row, s, self.sort_col)
         return _recommendation(row, s.context, s.rate, self.objective, sens, self.assumptions, self.demand)
 
     def latency_by_batch(self, offer: dict | None = None) -> pd.DataFrame:
@@ -523,11 +599,19 @@ def _resolve(ctx: ServingContext, *, catalog, store, pricing, providers, acceler
     return cfg, {"tp": grid[0].ravel(), "batch": grid[1].ravel()}
 
 
-def _search(cfg: pd.DataFrame, lay: dict, ctx: ServingContext, rate: float) -> tuple[pd.DataFrame, pd.Series]:
+def _searched(search: ServingSearch, scale: float = 1.0) -> pd.DataFrame:
+    """The candidates of ``search`` with efficiency ``scale`` times the configurations' (the model
+    side from ``search.memo`` when it has it), sized for its rate under its targets."""
+    bases = search.memo.setdefault("base", {})
+    base = bases.get(scale)
+    if base is None:
+        base = bases[scale] = _base(search.configs, search.layouts, search.context, scale)
+    return _finish(base, search.context, search.rate, replicas=search.memo.get("replicas", unique_replicas))
+
+
+def _search(search: ServingSearch) -> tuple[pd.DataFrame, pd.Series]:
     """Every candidate evaluated, and the dropped ones counted by reason."""
-    cands = _evaluate(cfg, lay, ctx, rate)
-    # a batch equal to a grid point and to "the largest that fits" is the same candidate
-    cands = cands.drop_duplicates(subset=["config_id", "tp", "batch"], keep="first").reset_index(drop=True)
+    cands = _searched(search)
     counts = np.bincount(cands["code"].to_numpy(), minlength=_OK)
     reason_counts = pd.Series({INFERENCE_REASONS[i]: int(counts[i]) for i in sorted(INFERENCE_REASONS)
                                if counts[i] > 0}, dtype=np.int64)
@@ -632,10 +716,9 @@ def _recommendation(row, ctx, rate, objective, sens, assumptions, demand) -> Rec
         sensitivity=sens, time_col="latency_s", cost_col="cost_usd_per_hour")
 
 
-def _sensitivity(row, cfg, lay, ctx, rate, sort_col, scale: float = 0.8) -> Sensitivity:
+def _sensitivity(row, search: ServingSearch, sort_col, scale: float = 0.8) -> Sensitivity:
     """Re-evaluate every candidate with compute and bandwidth efficiency ``scale`` times lower."""
-    cands = _evaluate(cfg, lay, ctx, rate, scale=scale)
-    cands = cands.drop_duplicates(subset=["config_id", "tp", "batch"], keep="first")
+    cands = _searched(search, scale)
     same = cands[(cands["config_id"] == row["config_id"]) & (cands["tp"] == row["tp"])]
     # the same replica shape at the same batch (or the largest that still fits)
     same = same[same["batch"] <= int(row["batch"])].sort_values("batch").tail(1)
