@@ -1057,16 +1057,73 @@ def _command_tree(parser, path=()) -> dict:
     return tree
 
 
+#: options whose values are names from aicost's data, completed from it (dest -> source)
+_NAME_VALUES = {"model": "models", "accelerator": "accelerators", "accelerators": "accelerators",
+                "provider": "providers", "providers": "providers", "pricing": "pricings"}
+
+
+def _name_lists() -> dict[str, list[str]]:
+    """The names the completion offers for ``--model``, ``--accelerator``, ``--provider`` and
+    ``--pricing``: the shipped presets and catalog (read once, when the script is printed)."""
+    from . import catalog
+    from .model import list_models
+
+    try:
+        cat = catalog.load(refreshed=False)
+    except (AicostError, OSError) as exc:  # a broken user catalog: complete commands anyway
+        print(f"aicost completion: catalog names left out ({exc})", file=sys.stderr)
+        return {"models": list_models(), "pricings": sorted(catalog.PRICINGS)}
+    return {"models": list_models(), "accelerators": sorted(cat.accelerators["name"].astype(str)),
+            "providers": sorted(set(cat.instances["provider"].astype(str))),
+            "pricings": sorted(catalog.PRICINGS)}
+
+
+def _option_values(parser, names: dict[str, list[str]], out=None) -> dict[str, list[str]]:
+    """``{"--format": ["csv", "json", "table"], "--model": [...], ...}`` over every command (an
+    option takes the same values wherever it appears; the union when they differ)."""
+    out = {} if out is None else out
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in action.choices.values():
+                _option_values(child, names, out)
+            continue
+        if not action.option_strings or action.nargs == 0:
+            continue
+        values = ([str(c) for c in action.choices] if action.choices
+                  else names.get(_NAME_VALUES.get(action.dest, ""), []))
+        for opt in action.option_strings:
+            if values:
+                out[opt] = sorted({*out.get(opt, []), *values})
+    return out
+
+
 def completion_script(shell: str = "bash") -> str:
-    """A bash (or zsh, through bashcompinit) completion script for the ``aicost`` command."""
-    tree = _command_tree(build_parser())
+    """A bash (or zsh, through bashcompinit) completion script for the ``aicost`` command:
+    commands, options, and option values (``--format`` choices, model presets after ``--model``,
+    catalog accelerators and providers, pricings)."""
+    parser = build_parser()
+    tree = _command_tree(parser)
     cases = "\n".join(f'        "{" ".join(path)}") words="{" ".join(words)}" ;;'
-                       for path, words in sorted(tree.items()))
+                      for path, words in sorted(tree.items()))
+    values = _option_values(parser, _name_lists())
+    value_cases = "\n".join(f'        {opt}) words="{" ".join(v)}" ;;' for opt, v in sorted(values.items()))
     commands = sorted({name for path in tree for name in path})
     script = f"""# aicost {shell} completion (aicost completion {shell})
 _aicost_complete() {{
-    local cur path w i words
+    local cur prev path w i words
     cur="${{COMP_WORDS[COMP_CWORD]}}"
+    prev="${{COMP_WORDS[COMP_CWORD-1]}}"
+    words=""
+    case "$prev" in
+{value_cases}
+    esac
+    if [[ -n "$words" ]]; then
+        # a comma-separated list (--providers aws,gcp): complete the last item
+        local head="" last="$cur"
+        if [[ "$cur" == *,* ]]; then head="${{cur%,*}},"; last="${{cur##*,}}"; fi
+        COMPREPLY=( $(compgen -P "$head" -W "$words" -- "$last") )
+        return 0
+    fi
     path=""
     for ((i = 1; i < COMP_CWORD; i++)); do
         w="${{COMP_WORDS[i]}}"

@@ -144,6 +144,32 @@ def test_completion_script_knows_the_commands():
     assert completion_script("zsh").startswith("autoload -U +X bashcompinit")
 
 
+def _complete(script: str, line: str) -> list[str]:
+    """What bash offers for the last word of ``line`` with the completion ``script`` loaded."""
+    words = line.split(" ")
+    prog = (script + "\nCOMP_WORDS=(" + " ".join(f"'{w}'" for w in words) + ")\n"
+            f"COMP_CWORD={len(words) - 1}\n_aicost_complete\nprintf '%s\\n' \"${{COMPREPLY[@]}}\"\n")
+    res = subprocess.run(["bash", "-c", prog], text=True, capture_output=True, check=True)
+    return sorted(w for w in res.stdout.splitlines() if w)
+
+
+def test_completion_completes_option_values():
+    from aicost import catalog
+    from aicost.model import list_models
+
+    script = completion_script("bash")
+    assert _complete(script, "aicost plan train --model llama-3.1-") == sorted(
+        m for m in list_models() if m.startswith("llama-3.1-"))
+    assert _complete(script, "aicost catalog list instances --format j") == ["json"]
+    assert "H100-SXM" in _complete(script, "aicost plan train --accelerators H1")
+    providers = sorted(set(catalog.load(refreshed=False).instances["provider"].astype(str)))
+    assert _complete(script, "aicost plan train --providers aws,g") == [
+        f"aws,{p}" for p in providers if p.startswith("g")]
+    assert _complete(script, "aicost plan train --pricing sp") == ["spot"]
+    # options and commands are still completed where no value is expected
+    assert _complete(script, "aicost plan tr") == ["train"]
+
+
 def test_bench_tables_show_noise_and_never_a_flagged_number_alone():
     """A 256^3 GEMM measured 163, 2.2, 175 and 166 GFLOP/s in four quick runs: the noisy one
     carries its flag wherever it is shown, and the summary prefers a clean measurement."""
