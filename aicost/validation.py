@@ -129,16 +129,22 @@ def _predict_training(row, spec, acc, cat, curve):
 
     if vp_given is not None:
         e = run(int(vp_given))
-    else:  # not published: the fastest valid interleaving, as the planner would choose
+    else:  # not published: the fastest valid interleaving that fits, as the planner would choose
         tried = []
         for v in (1, 2, 3, 4, 6, 8):
             try:
                 tried.append((run(v), v))
             except ValueError:
                 continue
-        e, v = min(tried, key=lambda ev: ev[0].step_s)
+        fitting = [ev for ev in tried if ev[0].fits] or tried
+        e, v = min(fitting, key=lambda ev: ev[0].step_s)
         if pp > 1:
-            reasons.append(f"virtual stages not published: {v} chosen (fastest valid)")
+            reasons.append(f"virtual stages not published: {v} chosen (fastest valid"
+                           + (" that fits)" if e.fits else ")"))
+            faster = sorted(w for ew, w in tried if ew.step_s < e.step_s and not ew.fits)
+            if e.fits and faster:
+                reasons.append(f"the faster interleavings ({', '.join(map(str, faster))}) do not fit in memory "
+                               "by aicost's model (the source's schedule may hold fewer micro-batches in flight)")
     if not e.fits:
         reasons.append("does not fit in memory by aicost's model")
     step = e.step_s
