@@ -170,6 +170,11 @@ class Accelerator(_RecordMixin):
         """The dtypes this chip has a peak for, in aicost's order."""
         return tuple(d for d in DTYPES if getattr(self, _DTYPE_FIELD[d]) is not None)
 
+    def peak_is_estimated(self, dtype: str) -> bool:
+        """Whether the catalog's peak for ``dtype`` is an estimate (its column is listed in
+        `estimated`), not a datasheet figure."""
+        return _DTYPE_FIELD[normalize_dtype(dtype)] in self.estimated
+
     def peak_tflops(self, dtype: str) -> float:
         """Dense peak for ``dtype`` [TFLOP/s, TOP/s for int8]."""
         return self.peak_flops_per_s(dtype) / 1e12

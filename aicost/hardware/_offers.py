@@ -58,7 +58,15 @@ def _accelerator_specs(cat, names: Sequence[str], dtype: str) -> pd.DataFrame:
         except (ValueError, KeyError, LookupError):
             peak = float("nan")
         su = getattr(acc, "scale_up_bw_bytes_per_s", None)
+        try:
+            peak_est = bool(acc.peak_is_estimated(dtype))
+        except (ValueError, KeyError, LookupError, AttributeError):
+            peak_est = False
+        est = tuple(getattr(acc, "estimated", ()) or ())
         rows.append({
+            # what of the chip is an estimate, in words: plans built on it say so
+            "accelerator_estimated": ", ".join(w for w, on in (
+                (f"{dtype} peak", peak_est), ("memory bandwidth", "mem_bw_gb_s" in est)) if on),
             "accelerator": name,
             "accelerator_name": getattr(acc, "name", name),
             "peak_flops_per_s": peak,
@@ -79,6 +87,7 @@ def offers_table(
     accelerators: Iterable[str] | None = None,
     dtype: str = "bf16",
     min_gpus_per_node: int = 1,
+    estimates: bool = True,
 ) -> pd.DataFrame:
     """The offers the planner searches: one row per (instance offer, pricing) with a price.
 
@@ -94,6 +103,10 @@ def offers_table(
         Keep only these accelerators (any alias the catalog accepts).
     dtype : str
         The training/inference dtype whose peak is looked up.
+    estimates : bool
+        Keep offers built on estimates (default). ``False`` leaves out every offer whose price
+        for that pricing, accelerator count, or accelerator peak at ``dtype`` or memory
+        bandwidth the catalog marks as estimated (its ``estimated`` column).
 
     Returns
     -------
@@ -104,7 +117,9 @@ def offers_table(
         ``scale_out_bw_bytes_per_s`` (per instance), latencies, ``network_gbps`` and ``vcpus``
         (per instance; NaN when the catalog has none), ``scale_up_domain_gpus`` (GPUs one
         scale-up fabric joins, ``aicost.catalog.Catalog.scale_up_domain_gpus``), ``as_of`` (the
-        date of the prices, the oldest of the regions collapsed into the row). Rows without a usable price for a
+        date of the prices, the oldest of the regions collapsed into the row), ``estimated`` (what
+        of the offer is an estimate, in words: ``"price"``, ``"bf16 peak"``, ``"memory
+        bandwidth"``, ``"accelerator count"``, comma-separated; ``""`` when nothing is). Rows without a usable price for a
         pricing model are kept with NaN prices (the planner reports them as not offered).
     """
     inst = catalog.instances
@@ -124,6 +139,9 @@ def offers_table(
         "scale_out_fabric": inst["scale_out_fabric"].fillna("").astype(str).to_numpy(),
         # the date of the row's prices (catalog ``as_of``): plans say how old their prices are
         "as_of": inst["as_of"].fillna("").astype(str).to_numpy() if "as_of" in inst
+        else np.full(len(inst), "", dtype=object),
+        # the row's estimated columns ('|'-separated, catalog ``estimated``)
+        "instance_estimated": inst["estimated"].fillna("").astype(str).to_numpy() if "estimated" in inst
         else np.full(len(inst), "", dtype=object),
     })
     for p in pricing:
@@ -158,7 +176,7 @@ def offers_table(
 
     # collapse offers identical but for the region
     key = ["provider", "instance_type", "accelerator", "gpus_per_node", "network_gbps",
-           "scale_up_fabric", "scale_out_fabric", *[f"price_{p}" for p in pricing]]
+           "scale_up_fabric", "scale_out_fabric", "instance_estimated", *[f"price_{p}" for p in pricing]]
     df = df.sort_values(["provider", "instance_type", "region"], kind="stable")
     grouped = df.groupby(key, dropna=False, sort=False)
     first = grouped.first().reset_index()
@@ -198,19 +216,26 @@ def offers_table(
     first["scale_up_latency_s"] = su_lat
 
     long = []
+    inst_est = [set(e.split("|")) - {""} for e in first["instance_estimated"]]
+    count_est = ["accelerator count" if "accelerator_count" in e else "" for e in inst_est]
     for p in pricing:
         part = first.drop(columns=[f"price_{q}" for q in pricing]).copy()
         part["pricing"] = p
         part["price_usd_per_hour"] = first[f"price_{p}"].to_numpy()
+        # what of this offer is an estimate: its price for this pricing, its shape, its chip
+        part["estimated"] = [", ".join(w for w in (("price" if PRICINGS[p] in e else ""), c, a) if w)
+                             for e, c, a in zip(inst_est, count_est, first["accelerator_estimated"])]
         long.append(part)
     out = pd.concat(long, ignore_index=True)
+    if not estimates:
+        out = out[out["estimated"].to_numpy() == ""]
     out["gpus_per_node"] = out["gpus_per_node"].astype(np.int64)
     cols = ["provider", "instance_type", "region", "regions", "accelerator", "gpus_per_node",
             "scale_up_fabric", "scale_out_fabric",
             "pricing", "price_usd_per_hour", "peak_flops_per_s", "memory_bytes", "memory_gib",
             "mem_bw_bytes_per_s", "scale_up_bw_bytes_per_s", "scale_out_bw_bytes_per_s",
             "scale_up_latency_s", "scale_out_latency_s", "network_gbps", "vcpus", "scale_up_domain_gpus",
-            "as_of"]
+            "as_of", "estimated"]
     dom = out["scale_up_domain_gpus"].to_numpy(dtype=float)
     out["scale_up_domain_gpus"] = np.where(np.isfinite(dom) & (dom > 0), dom,
                                            out["gpus_per_node"].to_numpy(dtype=float)).astype(np.int64)

@@ -113,7 +113,8 @@ def _codes(c, lay, r, ctx) -> np.ndarray:
     def mark(mask, v):
         code[np.broadcast_to(mask, shape)] = v
 
-    mark(r["batch"] > r["max_batch"], D.KV_CACHE_DOES_NOT_FIT)
+    mark(r["batch"] > r["max_batch"], D.ENGINE_BATCH_CAP)  # the KV cache holds it, the engine's cap does not
+    mark(r["batch"] > r["max_batch_kv"], D.KV_CACHE_DOES_NOT_FIT)
     mark(r["max_batch"] < 1, D.WEIGHTS_DO_NOT_FIT)
     mark((ctx.spec.n_heads % lay["tp"]) != 0, D.TP_SPLITS_HEADS)
     mark(lay["tp"] > c["gpus_per_node"], D.TP_EXCEEDS_NODE)
@@ -212,7 +213,7 @@ def _base(cfg: pd.DataFrame, lay: dict, ctx: ServingContext, scale: float = 1.0)
     df["config_id"] = ci
     df["tp"] = lay["tp"][li].astype(np.int64)
     df["batch"] = flat["batch"].astype(np.int64)
-    for k in ("max_batch", "prefill_s", "decode_step_s", "tpot_s", "service_s", "requests_per_s",
+    for k in ("max_batch", "max_batch_kv", "prefill_s", "decode_step_s", "tpot_s", "service_s", "requests_per_s",
               "output_tokens_per_s", "prefill_share", "weights_bytes", "kv_bytes_per_seq",
               "workspace_bytes"):
         df[k] = flat[k]
@@ -271,7 +272,8 @@ def _finish(base: _Base, ctx: ServingContext, rate: float, replicas=unique_repli
 
 def _bottleneck(df: pd.DataFrame, ctx: dict) -> np.ndarray:
     """What limits a serving candidate: the latency target that stopped a larger batch, memory
-    capacity (KV cache), or the decode roofline side (``aicost.model.decode_bound``)."""
+    capacity (KV cache), the engine's batch cap, or the decode roofline side
+    (``aicost.model.decode_bound``)."""
     bound = decode_bound(ctx.spec, batch=df["batch"].to_numpy(float),
                          context_tokens=ctx.prompt_tokens + ctx.output_tokens / 2.0, tp=df["tp"].to_numpy(float),
                          peak_flops_per_s=df["peak_flops_per_s"].to_numpy(),
@@ -281,7 +283,9 @@ def _bottleneck(df: pd.DataFrame, ctx: dict) -> np.ndarray:
                          weight_bytes=ctx.weight_bytes, kv_bytes=ctx.kv_bytes)
     out = np.where(bound == "compute", "compute", "memory bandwidth").astype(object)
     at_max = df["batch"].to_numpy() >= df["max_batch"].to_numpy()
-    out[at_max] = "memory capacity (KV cache)"
+    capped = df["max_batch"].to_numpy() < df["max_batch_kv"].to_numpy()
+    out[at_max & ~capped] = "memory capacity (KV cache)"
+    out[at_max & capped] = "engine batch cap"
     return out
 
 
@@ -304,6 +308,7 @@ def plan_inference(
     catalog=None,
     store=None,
     accelerators: Iterable[str] | None = None,
+    estimates: bool = True,
     dtype: str = "bf16",
     kv_dtype: str | None = None,
     tp=None,
@@ -335,7 +340,7 @@ def plan_inference(
         output token (``"1s"``, ``"50ms"``).
     ttft_percentile : float or None
         Percentile the TTFT target applies to (None: the mean).
-    providers, pricing, catalog, store, accelerators : as in `plan_training`.
+    providers, pricing, catalog, store, accelerators, estimates : as in `plan_training`.
     dtype, kv_dtype : str
         Weight/compute and KV-cache dtypes.
     tp, batch : int or sequence, optional
@@ -381,7 +386,7 @@ def plan_inference(
         pricing=pricing, bandwidth_efficiency=bandwidth_efficiency, engine=engine)
     cfg, lay = _resolve(ctx, catalog=catalog, store=store, pricing=pricing, providers=providers,
                         accelerators=accelerators, efficiency=efficiency, bandwidth_efficiency=be, tp=tp,
-                        batch=batch)
+                        batch=batch, estimates=estimates)
     search = ServingSearch(configs=cfg, layouts=lay, context=ctx, rate=rate,
                            memo={"base": {1.0: _base(cfg, lay, ctx)}})
     return _plan(search, trace, pricing, objective, be, providers, demand, min_replicas, scale_up_lag_s, t0)
@@ -568,14 +573,16 @@ def _validate(model, requests_per_s, demand, *, prompt_tokens, output_tokens, tt
 
 
 def _resolve(ctx: ServingContext, *, catalog, store, pricing, providers, accelerators, efficiency,
-             bandwidth_efficiency, tp, batch):
+             bandwidth_efficiency, tp, batch, estimates=True):
     """Offers (``aicost.hardware``) with their efficiencies, and the (tp, batch) grid."""
     cat = load_catalog(catalog)
-    cfg = offers_table(cat, pricing=pricing, providers=providers, accelerators=accelerators, dtype=ctx.dtype)
+    cfg = offers_table(cat, pricing=pricing, providers=providers, accelerators=accelerators, dtype=ctx.dtype,
+                       estimates=estimates)
     cfg = cfg[np.isfinite(cfg["peak_flops_per_s"].to_numpy())].reset_index(drop=True)
     if cfg.empty:
         raise InfeasibleError(f"no offer in the catalog matches providers={providers}, "
-                              f"accelerators={accelerators}, dtype={ctx.dtype}; widen the filters")
+                              f"accelerators={accelerators}, dtype={ctx.dtype}"
+                              f"{'' if estimates else ', estimates=False'}; widen the filters")
     eff = ev.efficiencies(sorted(set(cfg["accelerator"])), ctx.dtype, store, efficiency,
                           kernel_factor=INFERENCE_KERNEL_FACTOR, catalog=cat)
     cfg["efficiency"] = cfg["accelerator"].map(lambda a: eff[a].compute).astype(float)

@@ -258,6 +258,8 @@ class PlanCache:
                    efficiency=sig.get("efficiency"), layout=layout, reliability=rel)
         if "preprocess_tokens_per_s_per_vcpu" in params:
             res["preprocess_rate"] = sig.get("preprocess_tokens_per_s_per_vcpu")
+        if "estimates" in params:  # keys its own entry (offers built on estimates left out or not)
+            res["estimates"] = sig.get("estimates", True)
         return req, res
 
     def _build(self, model, tokens, opts) -> _Entry:

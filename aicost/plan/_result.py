@@ -311,7 +311,35 @@ class Plan:
         note = self.price_note
         if rec is not None and note:
             rec = dataclasses.replace(rec, details=(*rec.details, note[0].upper() + note[1:] + "."))
+        est = self.estimate_note(rec.row if rec is not None else None)
+        if rec is not None and est:
+            rec = dataclasses.replace(rec, details=(*rec.details, est))
         return rec
+
+    def estimate_note(self, row: dict | None = None) -> str:
+        """What of the plan rests on catalog estimates, in words ("" when nothing does).
+
+        For the recommended ``row``: "Price estimated, not a published list price; bf16 peak
+        estimated, not a datasheet figure (catalog column `estimated`) ..."; otherwise, how many
+        plans of the time-cost frontier do. Plan with ``estimates=False`` to leave them out.
+        """
+        if "estimated" not in self.candidates.columns:
+            return ""
+        words = {"price": "price estimated, not a published list price",
+                 "memory bandwidth": "memory bandwidth estimated, not a datasheet figure",
+                 "accelerator count": "accelerators per instance estimated"}
+        est = str((row or {}).get("estimated") or "")
+        if est and est != "nan":
+            parts = [words.get(p, f"{p} estimated, not a datasheet figure") for p in est.split(", ")]
+            text = "; ".join(parts)
+            return (f"{text[0].upper()}{text[1:]} (catalog column `estimated`); plan with "
+                    "estimates=False to leave offers built on estimates out.")
+        front = self.pareto
+        n = int((front["estimated"].astype(str).replace("nan", "") != "").sum()) if len(front) else 0
+        if not n:
+            return ""
+        return (f"{n} of the {len(front)} plans on the time-cost frontier rest on estimated prices or "
+                "peaks (column `estimated`); plan with estimates=False to leave them out.")
 
     @property
     def prices_as_of(self) -> datetime.date | None:

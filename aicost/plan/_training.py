@@ -192,6 +192,7 @@ def plan_training(
     catalog=None,
     store=None,
     accelerators: Iterable[str] | None = None,
+    estimates: bool = True,
     max_gpus: int = DEFAULT_MAX_GPUS,
     min_gpus: int = 1,
     storage_tier: str | None = None,
@@ -237,6 +238,11 @@ def plan_training(
         Results store whose GEMM measurements set the efficiency (default: the user's store).
     accelerators : iterable of str, optional
         Only these accelerators (any alias).
+    estimates : bool
+        Search offers built on catalog estimates too (default). ``False`` leaves out every offer
+        whose price, accelerator count, or accelerator peak at ``dtype`` or memory bandwidth the
+        catalog marks as estimated (``aicost.hardware.offers_table``); a plan that uses one says
+        so in its recommendation ("price estimated, not a published list price").
     max_gpus, min_gpus : int
         Cluster sizes searched [GPUs].
     storage_tier : str, optional
@@ -310,7 +316,8 @@ def plan_training(
                     global_batch_tokens=global_batch_tokens, dtype=dtype, now=now)
     offers, lay, cfg, ctx = _resolve(req, catalog=catalog, store=store, providers=providers,
                                      accelerators=accelerators, storage_tier=storage_tier,
-                                     efficiency=efficiency, layout=(tp, pp, micro_batch, zero_stage, recompute, ep),
+                                     efficiency=efficiency, estimates=estimates,
+                                     layout=(tp, pp, micro_batch, zero_stage, recompute, ep),
                                      reliability=(failure_rate_per_gpu_hour, spot_preemption_rate_per_hour,
                                                   restart_s, job_failure_rate_per_hour, fleet_class),
                                      preprocess_rate=preprocess_tokens_per_s_per_vcpu)
@@ -380,17 +387,18 @@ def _validate(model, tokens, deadline, budget_usd, *, pricing, max_gpus, min_gpu
 
 
 def _resolve(req: _TrainingRequest, *, catalog, store, providers, accelerators, storage_tier, efficiency,
-             layout, reliability, preprocess_rate=None):
+             layout, reliability, preprocess_rate=None, estimates=True):
     """The search space: offers (``aicost.hardware``) with their efficiencies, the layouts, the
     configurations (offers x node counts x checkpoint tiers) and the search context."""
     cat = load_catalog(catalog)
     offers = offers_table(cat, pricing=req.pricing, providers=providers, accelerators=accelerators,
-                          dtype=req.dtype)
+                          dtype=req.dtype, estimates=estimates)
     offers = offers[np.isfinite(offers["peak_flops_per_s"].to_numpy())].reset_index(drop=True)
     if offers.empty:
         raise InfeasibleError(
             f"no offer in the catalog matches: providers={providers}, accelerators={accelerators}, "
-            f"dtype={req.dtype}; widen the filters")
+            f"dtype={req.dtype}{'' if estimates else ', estimates=False'}; widen the filters"
+            f"{'' if estimates else ' or allow offers built on estimates (estimates=True)'}")
     lay = _layouts(req.spec, int(offers["gpus_per_node"].max()), *layout,
                    max_domain=int(offers["scale_up_domain_gpus"].max()))
     eff = ev.efficiencies(sorted(set(offers["accelerator"])), req.dtype, store, efficiency, catalog=cat)
