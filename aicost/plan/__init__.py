@@ -22,6 +22,7 @@ from ._inference import ServingContext, ServingPlan, plan_inference
 from ._pareto import pareto_mask
 from ._reasons import MIN_GOODPUT, ServingDrop, TrainingDrop
 from ._replan import PlanCache
+from ._replan_serving import ServingPlanCache
 from ._result import Plan, Recommendation, Sensitivity
 from ._training import TrainingPlan, plan_training
 
@@ -35,6 +36,7 @@ __all__ = [
     "ServingContext",
     "ServingDrop",
     "ServingPlan",
+    "ServingPlanCache",
     "TrainingDrop",
     "TrainingPlan",
     "demo_plans",
