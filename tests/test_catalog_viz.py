@@ -76,3 +76,12 @@ def test_figures_filter_by_provider_and_accelerator(cat):
 
     with pytest.raises(aicost.UnknownNameError):
         viz.price_per_gpu_hour_figure(cat, providers=["amazon-web"])
+
+
+def test_every_shipped_accelerator_has_a_fixed_colour():
+    """A new catalog accelerator gets its line in ACCELERATOR_COLORS (charts keep their legend)."""
+    from aicost.catalog import load
+
+    names = {n.lower() for n in load(refreshed=False).accelerators["name"]}
+    assert names <= set(viz.ACCELERATOR_COLORS), sorted(names - set(viz.ACCELERATOR_COLORS))
+    assert viz.accelerator_color("Trainium3") == viz.ACCELERATOR_COLORS["trainium3"]
