@@ -43,21 +43,30 @@ pass). The result is the fraction of peak the layer's FLOPs run at: what
 
 from __future__ import annotations
 
+import functools
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 __all__ = [
+    "COMPUTE_UNITS",
     "DEFAULT_GEMM_CURVE",
     "ELEMENTWISE_TENSORS_PER_TOKEN",
+    "FP8_CAST_TENSORS_PER_TOKEN",
     "GEMM_TILES",
     "GemmCurve",
+    "MIN_POINTS_FOR_K_HALF",
+    "compute_units",
+    "default_gemm_curve",
     "fit_gemm_curve",
+    "gemm_curve",
     "gemm_efficiency",
     "layer_compute_efficiency",
     "layer_gemm_shapes",
+    "layout_compute_efficiency",
     "measured_gemm_points",
 ]
 
@@ -75,6 +84,30 @@ _ACT_TENSORS_PER_FFN = 3.0  # gated unit: read 2 halves, write 1 (plain GELU: re
 #: materialized attention (no FlashAttention): softmax, mask and dropout read/write the s x s
 #: scores per head about this many times per forward pass
 _SCORE_PASSES = 6.0
+#: FP8 training: bytes per token and layer, in units of ``d_model``, of the casts that quantize the
+#: GEMM inputs (one byte each: the inputs of the QKV, output, FFN-up and FFN-down GEMMs and the
+#: two gradients of the backward pass, Transformer Engine's delayed-scaling recipe); the attention
+#: core stays in bf16, at the bf16 peak.
+FP8_CAST_TENSORS_PER_TOKEN = 6.0
+#: Fewer measured GEMMs than this (of one accelerator and dtype) fit only ``e_max``; ``k_half``
+#: then keeps the default family's value (two free constants need shapes that vary ``k``).
+MIN_POINTS_FOR_K_HALF = 8
+#: Compute units (SMs / CUs) per accelerator family for wave quantization [count] (vendor
+#: datasheets: A100 108 SMs, H100/H200/H800/GH200 SXM 132, B200 148, MI300X/MI325X 304 CUs; TPU: 2
+#: TensorCores of 4 MXUs with 128x128 tiles, where wave effects are not modelled: 1 means "no
+#: quantization"). Matched as a substring of the catalog name, first match wins; others: 132.
+COMPUTE_UNITS = {"A100": 108, "H100": 132, "H200": 132, "H800": 132, "GH200": 132, "MI300X": 304,
+                 "MI325X": 304, "B200": 148, "TPU": 1}
+_DEFAULT_UNITS = 132
+
+
+def compute_units(accelerator) -> int:
+    """Compute units (SMs / CUs) of an accelerator name for wave quantization (:data:`COMPUTE_UNITS`)."""
+    name = str(getattr(accelerator, "name", accelerator)).lower()
+    for key, u in COMPUTE_UNITS.items():
+        if key.lower() in name:
+            return u
+    return _DEFAULT_UNITS
 
 
 @dataclass(frozen=True)
@@ -118,6 +151,23 @@ DEFAULT_GEMM_CURVE = GemmCurve(
     dtype="any", e_max=0.72, k_half=139.0,
     source="default family: e_max = aicost.calibrate fallback GEMM efficiency 0.72; k_half from the "
            "H200 2026-11 bf16/fp16 sweep fit")
+
+
+def default_gemm_curve(dtype: str = "bf16") -> GemmCurve:
+    """The default family for an accelerator never measured in ``dtype``: ``e_max`` is
+    ``aicost.calibrate.DEFAULT_GEMM_EFFICIENCY[dtype]`` (the documented large-GEMM fallback),
+    ``k_half`` and the bandwidth efficiency those of :data:`DEFAULT_GEMM_CURVE`."""
+    from ._units import normalize_dtype
+    from .calibrate import DEFAULT_GEMM_EFFICIENCY
+
+    dtype = normalize_dtype(dtype)
+    if dtype not in DEFAULT_GEMM_EFFICIENCY:
+        raise ValueError(f"no default GEMM efficiency for {dtype!r}; known: {', '.join(DEFAULT_GEMM_EFFICIENCY)}")
+    e = DEFAULT_GEMM_EFFICIENCY[dtype]
+    return GemmCurve(dtype=dtype, e_max=e, k_half=DEFAULT_GEMM_CURVE.k_half,
+                     bw_efficiency=DEFAULT_GEMM_CURVE.bw_efficiency,
+                     source=(f"default family (e_max {e:.2f} = aicost.calibrate.DEFAULT_GEMM_EFFICIENCY[{dtype!r}], "
+                             f"k_half {DEFAULT_GEMM_CURVE.k_half:.0f} from the H200 2026-11 sweep fit)"))
 
 
 def _wave_factor(m, n, n_units):
@@ -203,11 +253,12 @@ def measured_gemm_points(source=None):
 
 
 def fit_gemm_curve(points, dtype: str | tuple = ("bf16", "fp16"), *, mem_bw_bytes_per_s=4.8e12,
-                   dtype_bytes=2.0) -> GemmCurve:
+                   dtype_bytes=2.0, k_half: float | None = None) -> GemmCurve:
     """Fit ``e_max`` and ``k_half`` to measured GEMMs of ``dtype`` (least squares in log space).
 
     ``k_half`` is searched on a grid (0-4096 elements); for each value ``e_max`` is the closed-form
-    least-squares scale. Returns a :class:`GemmCurve` whose ``source`` names the points.
+    least-squares scale. ``k_half`` given: only ``e_max`` is fitted (few points). Returns a
+    :class:`GemmCurve` whose ``source`` names the points.
     """
     dtypes = (dtype,) if isinstance(dtype, str) else tuple(dtype)
     pts = points[points["dtype"].isin(dtypes)]
@@ -215,16 +266,16 @@ def fit_gemm_curve(points, dtype: str | tuple = ("bf16", "fp16"), *, mem_bw_byte
         raise ValueError(f"no measured GEMMs of dtype {dtypes} to fit; measure with `aicost bench`")
     m, n, k = (pts[c].to_numpy(float) for c in ("m", "n", "k"))
     units = pts["sm_count"].to_numpy(float)
+    peaks = pts["peak_flops_per_s"].to_numpy(float)
     y = pts["efficiency"].to_numpy(float)
     best = None
-    for kh in np.concatenate([[0.0], np.geomspace(8, 4096, 60)]):
+    grid = np.concatenate([[0.0], np.geomspace(8, 4096, 60)]) if k_half is None else [float(k_half)]
+    for kh in grid:
         shape = _wave_factor(m, n, units) * k / (k + kh)
         scale = float(np.exp(np.mean(np.log(y) - np.log(shape))))
         trial = GemmCurve(dtype="/".join(dtypes), e_max=min(scale, 1.0), k_half=float(kh))
-        pred = np.array([float(gemm_efficiency(a, b, c, curve=trial, peak_flops_per_s=p,
-                                               mem_bw_bytes_per_s=mem_bw_bytes_per_s,
-                                               dtype_bytes=dtype_bytes, n_units=u))
-                         for a, b, c, p, u in zip(m, n, k, pts["peak_flops_per_s"], units)])
+        pred = gemm_efficiency(m, n, k, curve=trial, peak_flops_per_s=peaks,
+                               mem_bw_bytes_per_s=mem_bw_bytes_per_s, dtype_bytes=dtype_bytes, n_units=units)
         err = float(np.sqrt(np.mean((pred / y - 1.0) ** 2)))
         if best is None or err < best[0]:
             best = (err, trial)
@@ -234,43 +285,130 @@ def fit_gemm_curve(points, dtype: str | tuple = ("bf16", "fp16"), *, mem_bw_byte
                      f"{'/'.join(dtypes)} GEMMs on {devices}", rms_error=err, n_points=len(pts))
 
 
+# ---- the curve of an accelerator ----------------------------------------------------------------
+def gemm_curve(accelerator, dtype: str = "bf16", store=None, catalog=None) -> GemmCurve:
+    """The GEMM curve of ``accelerator`` in ``dtype``: fitted to its measured GEMMs, else the default family.
+
+    Measured GEMMs come from ``aicost.calibrate.measured_gemm`` (the results store, then the
+    shipped ``data/results``), each as achieved rate / the catalog's dense peak.
+    :data:`MIN_POINTS_FOR_K_HALF` points or more (with at least three reduction lengths) fit both
+    constants; fewer fit ``e_max`` only, with the default ``k_half``. Nothing measured:
+    :func:`default_gemm_curve`.
+
+    Parameters
+    ----------
+    accelerator : str or Accelerator
+        Catalog name, alias or the name CUDA reports.
+    dtype : str
+    store : Store, None or False
+        As ``aicost.calibrate.gemm_efficiency``.
+    catalog : aicost.catalog.Catalog, optional
+
+    Returns
+    -------
+    GemmCurve
+        ``source`` names the fit and its points, or the default family.
+    """
+    import pandas as pd
+
+    from ._units import normalize_dtype
+    from .calibrate import _resolve_accelerator, measured_gemm
+
+    dtype = normalize_dtype(dtype)
+    acc = _resolve_accelerator(accelerator, catalog)
+    peak = None
+    if acc is not None:
+        try:
+            peak = float(acc.peak_flops_per_s(dtype))
+        except (ValueError, KeyError, LookupError):  # no peak for this dtype
+            peak = None
+    if peak and peak > 0 and math.isfinite(peak):
+        df = measured_gemm(acc, dtype, store=store, catalog=catalog)
+        if len(df):
+            units = compute_units(acc.name)
+            pts = pd.DataFrame({"device": df["device"].astype(str), "dtype": dtype,
+                                "m": df["m"].astype(int), "n": df["n"].astype(int), "k": df["k"].astype(int),
+                                "efficiency": pd.to_numeric(df["value"]).to_numpy(float) / peak,
+                                "peak_flops_per_s": peak, "sm_count": units})
+            pts = pts[(pts["m"] > 0) & (pts["n"] > 0) & (pts["k"] > 0)]
+            if len(pts):
+                where = sorted({"results store" if o == "store" else f"aicost data/results/{f}"
+                                for o, f in zip(df["origin"], df.get("source_file", df["origin"]))})
+                key = (dtype, float(acc.mem_bw_bytes_per_s or 0.0),
+                       tuple(map(tuple, pts[["m", "n", "k", "efficiency", "sm_count"]].to_numpy(float))),
+                       tuple(sorted(set(pts["device"]))), tuple(where))
+                return _fit_cached(key)
+    return default_gemm_curve(dtype)
+
+
+@functools.lru_cache(maxsize=64)
+def _fit_cached(key) -> GemmCurve:
+    import pandas as pd
+
+    dtype, bw, rows, devices, where = key
+    arr = np.array(rows, dtype=float)
+    pts = pd.DataFrame({"device": devices[0], "dtype": dtype, "m": arr[:, 0], "n": arr[:, 1], "k": arr[:, 2],
+                        "efficiency": arr[:, 3], "peak_flops_per_s": 1.0, "sm_count": arr[:, 4]})
+    few = len(pts) < MIN_POINTS_FOR_K_HALF or pts["k"].nunique() < 3
+    fit = fit_gemm_curve(pts, dtype, mem_bw_bytes_per_s=bw if bw > 0 else 4.8e12,
+                         k_half=DEFAULT_GEMM_CURVE.k_half if few else None)
+    what = "e_max" if few else "e_max and k_half"
+    return GemmCurve(dtype=dtype, e_max=fit.e_max, k_half=fit.k_half, bw_efficiency=fit.bw_efficiency,
+                     source=(f"{what} fitted to {len(pts)} measured {dtype} GEMMs on {', '.join(devices)} "
+                             f"({'; '.join(where)}; rms error {fit.rms_error:.1%})"),
+                     rms_error=fit.rms_error, n_points=len(pts))
+
+
 # ---- per-layer shapes and the layer kernel-time model --------------------------------------------
-def layer_gemm_shapes(spec, tokens, tp=1):
+def layer_gemm_shapes(spec, tokens, tp=1, ep=1):
     """Forward GEMMs of one transformer layer on one GPU: list of ``(name, m, n, k, count)``.
 
-    ``tokens`` is the number of tokens in the micro-batch (``micro_batch * seq_len``); tensor
+    ``tokens`` is the number of tokens in the micro-batch (``micro_batch * seq_len / cp``); tensor
     parallelism splits ``n`` of the column-parallel GEMMs and ``k`` of the row-parallel ones.
-    MoE layers: each of ``n_experts`` experts sees ``tokens * experts_per_token / n_experts``
-    tokens (balanced routing), the shared experts all of them; the layer list is the mean over
-    dense and MoE layers weighted by their counts.
+    MoE layers: with ``ep``-way expert parallelism each GPU holds ``n_experts / ep`` experts, each
+    seeing ``tokens * ep * experts_per_token / n_experts`` tokens (balanced routing, the all-to-all
+    gathers them from ``ep`` ranks), the shared experts all of them; the layer list is the mean over
+    dense and MoE layers weighted by their counts. ``tokens``, ``tp`` and ``ep`` may be arrays
+    (broadcast); with scalars the shapes are plain numbers.
     """
-    t = max(int(tp), 1)
+    scalar = all(np.ndim(x) == 0 for x in (tokens, tp, ep))
+    tokens = np.asarray(tokens, dtype=float)
+    t = np.maximum(np.floor(np.asarray(tp, dtype=float)), 1.0)
+    e = np.maximum(np.floor(np.asarray(ep, dtype=float)), 1.0)
     d = spec.d_model
-    qkv_n = (spec.d_attn + 2 * spec.d_kv) // t if not getattr(spec, "is_mla", False) else \
-        spec.n_heads * (spec.d_head + spec.qk_rope_head_dim) // t
-    shapes = [("qkv", tokens, max(qkv_n, 1), d, 1.0),
-              ("attn_out", tokens, d, max(spec.n_heads * spec.d_v_head // t, 1), 1.0)]
+    if getattr(spec, "is_mla", False):
+        qkv_w = spec.n_heads * (spec.d_head + spec.qk_rope_head_dim)
+    else:
+        qkv_w = spec.d_attn + 2 * spec.d_kv
+    shapes = [("qkv", tokens, np.maximum(np.floor_divide(qkv_w, t), 1.0), d, 1.0),
+              ("attn_out", tokens, d, np.maximum(np.floor_divide(spec.n_heads * spec.d_v_head, t), 1.0), 1.0)]
     gated = 2 if spec.ffn in ("swiglu", "geglu") else 1
     n_moe = spec.n_moe_layers
     frac_moe = n_moe / spec.n_layers
     if frac_moe < 1.0:
-        f = spec.d_ff // t
+        f = np.floor_divide(spec.d_ff, t)
         shapes += [("ffn_up", tokens, gated * f, d, 1.0 - frac_moe), ("ffn_down", tokens, d, f, 1.0 - frac_moe)]
     if frac_moe > 0.0:
-        fe = max(spec.expert_d_ff // t, 1)
-        per_expert = max(int(round(tokens * spec.experts_per_token / spec.n_experts)), 1)
-        shapes += [("expert_up", per_expert, gated * fe, d, frac_moe * spec.n_experts),
-                   ("expert_down", per_expert, d, fe, frac_moe * spec.n_experts)]
+        fe = np.maximum(np.floor_divide(spec.expert_d_ff, t), 1.0)
+        per_expert = np.maximum(np.round(tokens * e * spec.experts_per_token / spec.n_experts), 1.0)
+        local = frac_moe * spec.n_experts / e
+        shapes += [("expert_up", per_expert, gated * fe, d, local),
+                   ("expert_down", per_expert, d, fe, local)]
         if spec.n_shared_experts:
             shapes += [("shared_up", tokens, gated * fe, d, frac_moe * spec.n_shared_experts),
                        ("shared_down", tokens, d, fe, frac_moe * spec.n_shared_experts)]
+    if scalar:
+        def num(x):
+            x = float(x)
+            return int(x) if x.is_integer() else x
+        shapes = [(name, num(m), num(n), num(k), float(c)) for name, m, n, k, c in shapes]
     return shapes
 
 
 def layer_compute_efficiency(spec, *, micro_batch, seq_len, tp=1, peak_flops_per_s, mem_bw_bytes_per_s,
                              n_units=132, dtype_bytes=2.0, curve: GemmCurve = DEFAULT_GEMM_CURVE,
                              attention="flash", attn_peak_flops_per_s=None, recompute="selective",
-                             cast_bytes=0.0, context_parallel=1) -> dict:
+                             cast_bytes=0.0, context_parallel=1, expert_parallel=1) -> dict:
     """Fraction of peak one layer's training FLOPs run at on one GPU, from its kernels' times.
 
     Forward GEMMs at :func:`gemm_efficiency`; backward GEMMs (twice the FLOPs, same shapes
@@ -279,37 +417,93 @@ def layer_compute_efficiency(spec, *, micro_batch, seq_len, tp=1, peak_flops_per
     bandwidth (3x the forward bytes for forward + backward, 4x with full recompute).
     ``cast_bytes``: extra bytes per token and layer for FP8 casts (quantize each GEMM input).
     ``context_parallel``: each GPU holds ``seq_len / cp`` tokens of every sequence and attends
-    them to all ``seq_len`` keys.
+    them to all ``seq_len`` keys. ``expert_parallel``: see :func:`layer_gemm_shapes`.
+    Every layout argument may be an array (broadcast): :func:`layout_compute_efficiency` is the
+    planner's entry.
 
     Returns
     -------
     dict
-        ``efficiency`` (layer FLOPs / (time * peak)), and the time shares ``gemm``, ``attention``,
-        ``elementwise``.
+        ``efficiency`` (layer FLOPs / (time * peak)), the time shares ``gemm``, ``attention``,
+        ``elementwise`` and ``gemm_efficiency``; floats for scalar arguments, else arrays.
     """
-    b, s = int(micro_batch), int(seq_len)
-    cp = max(int(context_parallel), 1)
-    sq = s // cp  # queries (and tokens) on this GPU
+    rc = {"none": 0, "selective": 1, "full": 2}[recompute] if isinstance(recompute, str) else recompute
+    out = _layer_model(spec, micro_batch=micro_batch, seq_len=seq_len, tp=tp, cp=context_parallel,
+                       ep=expert_parallel, recompute_code=rc, peak=peak_flops_per_s,
+                       attn_peak=attn_peak_flops_per_s, bw=mem_bw_bytes_per_s, n_units=n_units,
+                       dtype_bytes=dtype_bytes, curve=curve, attention=attention, cast_bytes=cast_bytes)
+    if all(np.ndim(x) == 0 for x in (micro_batch, seq_len, tp, context_parallel, expert_parallel, rc)):
+        out = {k: float(v) for k, v in out.items()}
+    return out
+
+
+def layout_compute_efficiency(spec, *, curve: GemmCurve, peak_flops_per_s, mem_bw_bytes_per_s, dtype="bf16",
+                              seq_len, tp=1, micro_batch=1, ep=1, cp=1, recompute_code=1, n_units=132,
+                              attn_peak_flops_per_s=None, attention="flash"):
+    """Training compute efficiency of a layout (arrays broadcast): the planner's and
+    ``aicost.model.estimate_training``'s default.
+
+    :func:`layer_compute_efficiency` with the dtype's conventions: FP8 (and int8) GEMMs move one
+    byte per element and pay :data:`FP8_CAST_TENSORS_PER_TOKEN` ``d_model``-sized casts per token
+    and layer, the attention core runs at ``attn_peak_flops_per_s`` (the bf16 peak).
+
+    Parameters
+    ----------
+    spec : ModelSpec
+    curve : GemmCurve
+        The accelerator's curve (:func:`gemm_curve`).
+    peak_flops_per_s, mem_bw_bytes_per_s : float [FLOP/s], [B/s]
+    dtype : str
+    seq_len : int [tokens]
+    tp, micro_batch, ep, cp, recompute_code : int or array
+        Layout (``recompute_code`` 0 none, 1 selective, 2 full).
+    n_units : int
+        :func:`compute_units`.
+    attn_peak_flops_per_s : float, optional [FLOP/s]
+        Default ``peak_flops_per_s``.
+    attention : {"flash", "materialized"}
+
+    Returns
+    -------
+    numpy.ndarray
+        Model FLOPs of a layer / (kernel time x peak) [-].
+    """
+    low = str(dtype).lower().startswith(("fp8", "int8"))
+    return _layer_model(spec, micro_batch=micro_batch, seq_len=seq_len, tp=tp, cp=cp, ep=ep,
+                        recompute_code=recompute_code, peak=peak_flops_per_s, attn_peak=attn_peak_flops_per_s,
+                        bw=mem_bw_bytes_per_s, n_units=n_units, dtype_bytes=1.0 if low else 2.0, curve=curve,
+                        attention=attention,
+                        cast_bytes=FP8_CAST_TENSORS_PER_TOKEN * spec.d_model if low else 0.0)["efficiency"]
+
+
+def _layer_model(spec, *, micro_batch, seq_len, tp, cp, ep, recompute_code, peak, attn_peak, bw, n_units,
+                 dtype_bytes, curve, attention, cast_bytes) -> dict:
+    """The layer kernel-time model on arrays (module docstring); one code path for every caller."""
+    f = lambda x: np.asarray(x, dtype=float)  # noqa: E731
+    b = np.floor(f(micro_batch))
+    s = np.floor(f(seq_len))
+    c = np.maximum(np.floor(f(cp)), 1.0)
+    sq = np.floor_divide(s, c)  # queries (and tokens) on this GPU
     tokens = b * sq
-    t = max(int(tp), 1)
-    passes = 4.0 if recompute == "full" else 3.0  # fwd + 2x bwd (+ fwd again)
+    t = np.maximum(np.floor(f(tp)), 1.0)
+    rc = np.asarray(recompute_code)
+    passes = np.where(rc == 2, 4.0, 3.0)  # fwd + 2x bwd (+ fwd again)
     gemm_flops = 0.0
     gemm_time = 0.0
-    for _name, m, n, k, count in layer_gemm_shapes(spec, tokens, t):
-        f = 2.0 * m * n * k * count * passes
-        e = float(gemm_efficiency(m, n, k, curve=curve, peak_flops_per_s=peak_flops_per_s,
-                                  mem_bw_bytes_per_s=mem_bw_bytes_per_s, dtype_bytes=dtype_bytes,
-                                  n_units=n_units))
-        gemm_flops += f
-        gemm_time += f / (e * peak_flops_per_s)
+    for _name, m, n, k, count in layer_gemm_shapes(spec, tokens, t, ep):
+        fl = 2.0 * m * n * k * count * passes
+        e = gemm_efficiency(m, n, k, curve=curve, peak_flops_per_s=peak, mem_bw_bytes_per_s=bw,
+                            dtype_bytes=dtype_bytes, n_units=n_units)
+        gemm_flops = gemm_flops + fl
+        gemm_time = gemm_time + fl / (e * peak)
     # attention core: QK^T and PV, causal half skipped by FlashAttention-style kernels
-    heads = max(spec.n_heads // t, 1)
-    attn_pk = peak_flops_per_s if attn_peak_flops_per_s is None else attn_peak_flops_per_s
+    heads = np.maximum(np.floor_divide(spec.n_heads, t), 1.0)
+    attn_pk = peak if attn_peak is None else attn_peak
     hd = spec.d_head
-    attn_passes = 4.0 if recompute in ("selective", "full") else 3.0  # selective recomputes it
+    attn_passes = np.where(rc >= 1, 4.0, 3.0)  # selective (and full) recompute it
     attn_flops = 4.0 * b * sq * s * hd * heads * attn_passes
-    e_attn = float(gemm_efficiency(sq, s, hd, curve=curve, peak_flops_per_s=attn_pk,
-                                   mem_bw_bytes_per_s=mem_bw_bytes_per_s, n_units=n_units))
+    e_attn = gemm_efficiency(sq, s, hd, curve=curve, peak_flops_per_s=attn_pk, mem_bw_bytes_per_s=bw,
+                             n_units=n_units)
     causal = 0.5 if attention == "flash" else 1.0
     attn_time = attn_flops * causal / (e_attn * attn_pk)
     act_bytes = 2.0
@@ -318,11 +512,10 @@ def layer_compute_efficiency(spec, *, micro_batch, seq_len, tp=1, peak_flops_per
     elem = (ELEMENTWISE_TENSORS_PER_TOKEN * spec.d_model + _ACT_TENSORS_PER_FFN * spec.active_ffn_width) / t
     elem_bytes = tokens * (elem * act_bytes + cast_bytes / t) * passes
     if attention != "flash":
-        elem_bytes += b * heads * sq * s * act_bytes * _SCORE_PASSES * passes / 2.0
-    elem_time = elem_bytes / (mem_bw_bytes_per_s * curve.bw_efficiency)
+        elem_bytes = elem_bytes + b * heads * sq * s * act_bytes * _SCORE_PASSES * passes / 2.0
+    elem_time = elem_bytes / (bw * curve.bw_efficiency)
     total = gemm_time + attn_time + elem_time
     flops = gemm_flops + attn_flops
-    return {"efficiency": flops / (total * peak_flops_per_s), "gemm": gemm_time / total,
+    return {"efficiency": flops / (total * peak), "gemm": gemm_time / total,
             "attention": attn_time / total, "elementwise": elem_time / total,
-            "gemm_efficiency": gemm_flops / (gemm_time * peak_flops_per_s)}
-
+            "gemm_efficiency": gemm_flops / (gemm_time * peak)}

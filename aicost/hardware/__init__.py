@@ -9,6 +9,9 @@ The one home for resolving hardware, used by ``aicost.model`` (``estimate_traini
   `normalize_pricings` over aicost's one pricing vocabulary (``aicost.catalog.PRICINGS``);
 * `resolve_efficiencies` -> `AcceleratorEfficiency`: compute and collective efficiencies per
   accelerator; the numbers and defaults themselves belong to ``aicost.calibrate``;
+  `shape_aware_efficiency`: the training compute efficiency of a layout (GEMM curve + layer
+  kernel-time model, ``aicost.calibrate_curves``), the default of both ``estimate_training`` and
+  the planner;
 * fabrics: default latencies and bandwidths (``DEFAULT_SCALE_UP_LATENCY_S``, ...) and collective
   times over catalog fabrics (`fabric_collective_time`, `hierarchical_collective_time`).
 
@@ -19,7 +22,12 @@ Layering: ``catalog``, ``store``, ``calibrate`` and ``network`` -> ``hardware`` 
 from __future__ import annotations
 
 from ._cluster import Cluster, Hardware, load_catalog, pick_instance, resolve_hardware
-from ._efficiency import AcceleratorEfficiency, resolve_efficiencies
+from ._efficiency import (
+    AcceleratorEfficiency,
+    resolve_efficiencies,
+    shape_aware_efficiency,
+    shape_aware_source,
+)
 from ._fabric import (
     DEFAULT_SCALE_OUT_BW_BYTES_PER_S,
     DEFAULT_SCALE_OUT_LATENCY_S,
@@ -46,4 +54,6 @@ __all__ = [
     "pick_instance",
     "resolve_efficiencies",
     "resolve_hardware",
+    "shape_aware_efficiency",
+    "shape_aware_source",
 ]

@@ -11,11 +11,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
 from ..calibrate import TRAINING_KERNEL_FACTOR, Efficiency, collective_efficiency, gemm_efficiency
+from ..calibrate_curves import GemmCurve, compute_units, gemm_curve, layout_compute_efficiency
 
 __all__ = [
     "AcceleratorEfficiency",
     "resolve_efficiencies",
+    "shape_aware_efficiency",
+    "shape_aware_source",
 ]
 
 
@@ -34,12 +39,30 @@ class AcceleratorEfficiency:
     comm : float
         Achieved / link bandwidth of large collectives [-].
     comm_source : str
+    gemm_curve : aicost.calibrate_curves.GemmCurve or None
+        The accelerator's GEMM curve (fitted to its measurements, else the default family);
+        None when the caller gave the efficiency (then ``compute`` is used for every layout).
+    peak_flops_per_s, attn_peak_flops_per_s, mem_bw_bytes_per_s : float
+        Dense peak in the compute dtype, the bf16 peak the attention core runs at, and the
+        memory bandwidth [FLOP/s], [B/s] (NaN when the catalog has none).
+    compute_units : int
+        SMs / CUs (``aicost.calibrate_curves.compute_units``).
     """
 
     compute: float
     compute_source: str
     comm: float
     comm_source: str
+    gemm_curve: GemmCurve | None = None
+    peak_flops_per_s: float = float("nan")
+    attn_peak_flops_per_s: float = float("nan")
+    mem_bw_bytes_per_s: float = float("nan")
+    compute_units: int = 132
+
+    @property
+    def shape_aware(self) -> bool:
+        """True when training efficiency follows the layout's GEMM shapes (`shape_aware_efficiency`)."""
+        return self.gemm_curve is not None
 
 
 def resolve_efficiencies(accelerators: Sequence[str], dtype: str, store=None, efficiency=None,
@@ -110,7 +133,84 @@ def resolve_efficiencies(accelerators: Sequence[str], dtype: str, store=None, ef
         g = gemm_efficiency(a, dtype, store=store, catalog=catalog)
         value, src = float(g.value), str(g.source)
         kind = "measured" if src.lower().startswith("measured") else "documented default"
+        peak, attn_peak, bw = _peaks(a, dtype, catalog)
+        curve = gemm_curve(a, dtype, store=store, catalog=catalog) if np.isfinite(peak) and np.isfinite(bw) \
+            else None
         out[a] = AcceleratorEfficiency(
             value * kernel_factor, f"{kind}: GEMM efficiency {value:.2f} x kernel factor {kernel_factor} ({src})",
-            ce, csrc)
+            ce, csrc, gemm_curve=curve, peak_flops_per_s=peak, attn_peak_flops_per_s=attn_peak,
+            mem_bw_bytes_per_s=bw, compute_units=compute_units(a))
     return out
+
+
+def _peaks(name: str, dtype: str, catalog) -> tuple[float, float, float]:
+    """(dtype peak, attention peak, memory bandwidth) of a catalog accelerator; NaN where unknown.
+    The attention core runs at the bf16 peak in FP8/int8 training, else at the dtype's (as
+    `resolve_hardware`)."""
+    from ._cluster import load_catalog
+
+    nan = float("nan")
+    try:
+        acc = load_catalog(catalog).accelerator(name)
+    except LookupError:  # not in the catalog: no shape-aware efficiency
+        return nan, nan, nan
+
+    def peak(d):
+        try:
+            v = acc.peak_flops_per_s(d)
+        except (ValueError, KeyError, LookupError):  # no peak for this dtype
+            return nan
+        return float(v) if v else nan
+
+    p = peak(dtype)
+    attn = peak("bf16") if dtype in ("fp8", "int8") else p  # the attention core stays in bf16
+    bw = float(acc.mem_bw_bytes_per_s or nan)
+    return p, (attn if np.isfinite(attn) else p), bw
+
+
+def shape_aware_efficiency(eff, spec, *, dtype: str, seq_len, tp=1, micro_batch=1, ep=1, cp=1,
+                           recompute_code=1, attention: str = "flash"):
+    """Training compute efficiency of a layout on one accelerator (arrays broadcast).
+
+    The one rule ``aicost.model.estimate_training`` and the planner share: with a GEMM curve
+    (``eff.gemm_curve``, from `resolve_efficiencies` or `resolve_hardware`) the layer kernel-time
+    model of :func:`aicost.calibrate_curves.layout_compute_efficiency` over the layout's per-GPU
+    GEMM shapes (``micro_batch * seq_len / cp`` rows, widths split by ``tp``, ``ep`` experts'
+    tokens gathered per expert) and the non-GEMM work (attention core, norms, activations, FP8
+    casts) modelled in it, so no kernel factor on top; without one (an efficiency the caller gave)
+    ``eff.compute`` for every layout.
+
+    Parameters
+    ----------
+    eff : AcceleratorEfficiency or aicost.hardware.Hardware
+        Anything with ``gemm_curve``, ``compute`` or ``compute_efficiency``, ``peak_flops_per_s``,
+        ``attn_peak_flops_per_s``, ``mem_bw_bytes_per_s`` and ``compute_units``.
+    spec : aicost.model.ModelSpec
+    dtype : str
+    seq_len : int [tokens]
+    tp, micro_batch, ep, cp, recompute_code : int or array
+
+    Returns
+    -------
+    numpy.ndarray
+        Fraction of the dense peak [-], the broadcast shape of the layout arguments.
+    """
+    curve = getattr(eff, "gemm_curve", None)
+    shape = np.broadcast_shapes(*(np.shape(x) for x in (tp, micro_batch, ep, cp, recompute_code)))
+    if curve is None:
+        value = getattr(eff, "compute", None)
+        if value is None:
+            value = eff.compute_efficiency
+        return np.full(shape, float(value))
+    return np.broadcast_to(layout_compute_efficiency(
+        spec, curve=curve, peak_flops_per_s=eff.peak_flops_per_s, mem_bw_bytes_per_s=eff.mem_bw_bytes_per_s,
+        dtype=dtype, seq_len=seq_len, tp=tp, micro_batch=micro_batch, ep=ep, cp=cp,
+        recompute_code=recompute_code, n_units=eff.compute_units, attn_peak_flops_per_s=eff.attn_peak_flops_per_s,
+        attention=attention), shape)
+
+
+def shape_aware_source(curve, value=None) -> str:
+    """Where a shape-aware efficiency comes from, in a plan's words: ``"shape-aware GEMM
+    efficiency from <curve source>: 0.xx at this layout"`` (without the number when None)."""
+    text = f"shape-aware GEMM efficiency from {curve.source}"
+    return text if value is None else f"{text}: {float(value):.2f} at this layout"
