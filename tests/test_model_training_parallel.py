@@ -62,3 +62,32 @@ def test_ep_overlap_hides_the_all_to_all_up_to_the_compute():
     hidden = estimate_training(TrainingJob("mixtral-8x7b", 1e9, overlap_ep_comm=True, **base), c)
     assert hidden.ep_comm_s == pytest.approx(max(exposed.ep_comm_s - exposed.compute_s, 0.0))
     assert "DualPipe-style)" in hidden.sources["overlap"] and "exposed" in exposed.sources["overlap"]
+
+
+def test_tp_spans_instances_inside_an_nvl72_domain():
+    """Issue 13: tensor parallelism is limited by the scale-up domain, not the GPUs per node: on
+    4-GPU instances of a 72-GPU NVLink domain tp=8/16 runs at the scale-up bandwidth."""
+    kw = dict(global_batch=144, micro_batch=1, pp=1, seq_len=8192)
+    nvl = Cluster(gpus=72 * 2, gpus_per_node=4, scale_up_domain_gpus=72, **HW)
+    node8 = Cluster(gpus=72 * 2, gpus_per_node=8, **HW)
+    a = estimate_training(TrainingJob("llama-3.1-70b", 1e9, tp=8, **kw), nvl)
+    b = estimate_training(TrainingJob("llama-3.1-70b", 1e9, tp=8, **kw), node8)
+    # the same tp group on NVLink either way: the same TP time
+    assert a.tp_comm_s == pytest.approx(b.tp_comm_s, rel=1e-12) and a.tp_comm_s > 0
+    t16 = estimate_training(TrainingJob("llama-3.1-70b", 1e9, tp=16, **kw), nvl)
+    assert t16.tp == 16 and t16.dp == 9
+    with pytest.raises(ValueError, match="larger than the 4 GPUs in a node"):
+        estimate_training(TrainingJob("llama-3.1-70b", 1e9, tp=8, **kw), Cluster(gpus=144, gpus_per_node=4, **HW))
+    with pytest.raises(ValueError, match="72 GPUs of one scale-up domain"):
+        estimate_training(TrainingJob("llama-3.1-405b", 1e9, tp=128, **kw),
+                          Cluster(gpus=128, gpus_per_node=4, scale_up_domain_gpus=72, **HW))
+    with pytest.raises(ValueError, match="smaller than gpus_per_node"):
+        Cluster(gpus=16, gpus_per_node=8, scale_up_domain_gpus=4, **HW)
+
+
+def test_nvl72_domain_read_from_the_catalog():
+    from aicost.model import resolve_hardware
+
+    hw = resolve_hardware(Cluster(accelerator="GB200", gpus=72, gpus_per_node=4))
+    assert hw.scale_up_domain_gpus == 72 and "nvl72" in hw.sources["scale_up_domain"]
+    assert resolve_hardware(Cluster(accelerator="H100-SXM", gpus=16, gpus_per_node=8)).scale_up_domain_gpus == 8

@@ -71,6 +71,11 @@ class Cluster:
     checkpoint_write_bytes_per_s : float, optional
         Explicit hardware numbers (SI; scale-out bandwidth per GPU; checkpoint write rate of
         the whole job).
+    scale_up_domain_gpus : int, optional
+        GPUs one scale-up (NVLink-class) fabric joins, the limit of tensor and expert parallelism
+        (72 for a GB200/GB300 NVL72 rack of 4-GPU instances). Default: the ``scale_up`` fabric's
+        domain, else the catalog instance's (``Catalog.scale_up_domain_gpus``) when it has
+        ``gpus_per_node`` GPUs, else ``gpus_per_node``.
     """
 
     accelerator: str = "H100-SXM"
@@ -92,10 +97,16 @@ class Cluster:
     scale_out_bw_bytes_per_s: float | None = None
     scale_out_latency_s: float | None = None
     checkpoint_write_bytes_per_s: float | None = None
+    scale_up_domain_gpus: int | None = None
 
     def __post_init__(self) -> None:
         positive_int("Cluster.gpus", self.gpus)
         positive_int("Cluster.gpus_per_node", self.gpus_per_node)
+        if self.scale_up_domain_gpus is not None:
+            positive_int("Cluster.scale_up_domain_gpus", self.scale_up_domain_gpus)
+            if self.scale_up_domain_gpus < self.gpus_per_node:
+                raise ValueError(f"Cluster.scale_up_domain_gpus={self.scale_up_domain_gpus} is smaller than "
+                                 f"gpus_per_node={self.gpus_per_node}; a scale-up domain holds whole nodes")
         for name in ("price_usd_per_gpu_hour", "preemptions_per_node_hour"):
             v = getattr(self, name)
             if v is not None:
@@ -132,6 +143,8 @@ class Hardware:
     comm_efficiency: float = 1.0
     storage_tier: object = None
     sources: dict = field(default_factory=dict, compare=False)
+    #: GPUs one scale-up fabric joins (tensor/expert parallelism limit) [GPUs]; None = GPUs per node
+    scale_up_domain_gpus: int | None = None
 
 
 def resolve_hardware(cluster: Cluster, dtype: str = "bf16", catalog=None, store=None, shape=None,
@@ -231,11 +244,32 @@ def resolve_hardware(cluster: Cluster, dtype: str = "bf16", catalog=None, store=
     ceff, csrc = float(c.value), str(c.source)
     src["comm_efficiency"] = csrc
     tier = cat.storage_tier(cluster.storage_tier) if cluster.storage_tier is not None else None
+    domain = _scale_up_domain(cluster, cat, inst)
+    src["scale_up_domain"] = domain[1]
     return Hardware(accelerator=name, dtype=dtype, peak_flops_per_s=peak, memory_bytes=memory,
                     mem_bw_bytes_per_s=mem_bw, scale_up_bw_bytes_per_s=su_bw, scale_up_latency_s=su_lat,
                     scale_out_bw_bytes_per_s=so_bw, scale_out_latency_s=so_lat,
                     price_usd_per_gpu_hour=price, gemm_efficiency=gemm, compute_efficiency=eff,
-                    comm_efficiency=ceff, storage_tier=tier, sources=src)
+                    comm_efficiency=ceff, storage_tier=tier, sources=src, scale_up_domain_gpus=domain[0])
+
+
+def _scale_up_domain(cluster: Cluster, cat, inst) -> tuple[int, str]:
+    """GPUs of one scale-up domain and where that number comes from: the cluster's own field, its
+    ``scale_up`` fabric's domain, the priced instance's (when it has ``gpus_per_node`` GPUs), or
+    the node."""
+    gpn = int(cluster.gpus_per_node)
+    if cluster.scale_up_domain_gpus is not None:
+        return int(cluster.scale_up_domain_gpus), "Cluster (explicit)"
+    if cluster.scale_up is not None and cat is not None:
+        fab = cat.fabric(cluster.scale_up)
+        if getattr(fab, "scale_up_domain_gpus", None):
+            return max(int(fab.scale_up_domain_gpus), gpn), f"catalog fabric {fab.name}"
+    if inst is not None and cat is not None and int(inst.accelerator_count) == gpn \
+            and hasattr(cat, "scale_up_domain_gpus"):
+        n = int(cat.scale_up_domain_gpus(inst.instance_type, inst.provider, inst.region))
+        if n > gpn:
+            return n, f"catalog instance {inst.provider} {inst.instance_type} ({inst.scale_up_fabric})"
+    return gpn, "GPUs per node"
 
 
 def pick_instance(cat, cluster: Cluster, acc_name: str):

@@ -344,13 +344,98 @@ def erlang_c(c, a):
     return float(out) if out.ndim == 0 else out
 
 
+#: `replicas_arrays` tabulates the Erlang B recursion per element in tables of at most this many
+#: cells (16 MB), for loads whose recursion is at most `_ERLANG_TABLE_MAX_STEPS` long
+_ERLANG_TABLE_CELLS = 2_000_000
+_ERLANG_TABLE_MAX_STEPS = 20_000
+
+
+class _ErlangTable:
+    """`erlang_c` for fixed offered loads ``a`` (1-D, one per element) at any server count.
+
+    `erlang_c` runs the Erlang B recursion from ``k0`` up to the server count asked; a replica
+    search asks for many counts of the same loads. Here the recursion runs once per element, from
+    the same start by the same arithmetic, up to the largest count `erlang_c` can need
+    (``a + 12 sqrt(a) + 40``; beyond it the answer is 0), and each count is looked up: the same
+    numbers as `erlang_c`, without re-running the recursion per count.
+    """
+
+    def __init__(self, a: np.ndarray):
+        self.a = a
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            pos = (a > 0) & np.isfinite(a)
+            ap = np.where(pos, a, 1.0)
+            k0 = np.maximum(np.floor(ap - 12.0 * np.sqrt(ap) - 40.0), 0.0)
+            inv = np.where(k0 > 0, 1.0 / np.maximum(1.0 - k0 / ap, 1e-300), 1.0)  # B_0 = 1
+            top = np.where(pos, np.floor(ap + (12.0 * np.sqrt(ap) + 40.0) - k0), 0.0)
+            width = int(top.max()) + 2 if top.size else 1
+            tab = np.empty((width, a.size))
+            tab[0] = inv
+            for j in range(1, width):  # past an element's own top the values are never read
+                inv = 1.0 + ((k0 + j) / ap) * inv
+                tab[j] = inv
+        self.k0, self.tab = k0, tab
+
+    @staticmethod
+    def steps(a: np.ndarray) -> np.ndarray:
+        """Recursion steps a table needs per element (0 where the load is not positive)."""
+        with np.errstate(invalid="ignore"):
+            pos = (a > 0) & np.isfinite(a)
+            ap = np.where(pos, a, 1.0)
+            k0 = np.maximum(np.floor(ap - 12.0 * np.sqrt(ap) - 40.0), 0.0)
+            return np.where(pos, np.floor(ap + (12.0 * np.sqrt(ap) + 40.0) - k0), 0.0) + 2.0
+
+    def __call__(self, c, a):
+        """`erlang_c(c, a)` for this table's ``a`` (``c`` of the same shape)."""
+        c = np.asarray(c, dtype=float)
+        a = self.a
+        out = np.where(a <= 0, 0.0, 1.0)
+        with np.errstate(invalid="ignore"):
+            stable = (a < c) & (a > 0)
+            spread = 12.0 * np.sqrt(a) + 40.0
+            far = stable & (c > a + spread)
+        out = np.where(far, 0.0, out)
+        idx = np.flatnonzero(stable & ~far)
+        if idx.size:
+            cs, as_ = c[idx], a[idx]
+            j = np.floor(cs - self.k0[idx]).astype(np.int64)
+            b = 1.0 / self.tab[np.minimum(j, self.tab.shape[0] - 1), idx]
+            rho = as_ / cs
+            out[idx] = b / (1.0 - rho * (1.0 - b))
+        return out
+
+
+def _erlang_chunks(a: np.ndarray):
+    """Groups of element indices, each with its Erlang C function: a table (`_ErlangTable`) per
+    group of similar loads within `_ERLANG_TABLE_CELLS`, `erlang_c` itself for huge loads."""
+    steps = _ErlangTable.steps(a)
+    big = steps > _ERLANG_TABLE_MAX_STEPS
+    if big.any():
+        yield np.flatnonzero(big), erlang_c
+    order = np.flatnonzero(~big)
+    order = order[np.argsort(steps[order], kind="stable")]
+    w = steps[order]
+    start = 0
+    while start < order.size:
+        end = start + 1  # loads sorted: the table's width is its last element's
+        while end < order.size and (end + 1 - start) * w[end] <= _ERLANG_TABLE_CELLS:
+            end += 1
+        idx = order[start:end]
+        yield idx, _ErlangTable(a[idx])
+        start = end
+
+
 def ttft_quantile(replicas, batch, rate, service_s, base_ttft_s, percentile=DEFAULT_TTFT_PERCENTILE):
     """TTFT at ``percentile`` (``None``: mean) with ``replicas * batch`` slots [s]; inf if unstable."""
+    return _ttft_quantile(replicas, batch, rate, service_s, base_ttft_s, percentile, erlang_c)
+
+
+def _ttft_quantile(replicas, batch, rate, service_s, base_ttft_s, percentile, erlang):
     c = np.asarray(replicas, float) * np.asarray(batch, float)
     lam = np.asarray(rate, float)
     s = np.asarray(service_s, float)
     a = lam * s
-    pw = np.asarray(erlang_c(np.maximum(c, 1.0), a), dtype=float)
+    pw = np.asarray(erlang(np.maximum(c, 1.0), a), dtype=float)
     gap = c / s - lam
     with np.errstate(divide="ignore", invalid="ignore"):
         if percentile is None:
@@ -367,7 +452,9 @@ def replicas_arrays(*, rate, batch, service_s, base_ttft_s, ttft_target_s=np.inf
     """Smallest replica count meeting ``rate`` [req/s] under the TTFT target (vectorized).
 
     Returns ``(replicas, ttft_s)``; ``replicas`` is ``inf`` where even ``max_replicas`` (or any
-    count, when ``base_ttft_s`` already exceeds the target) cannot meet it.
+    count, when ``base_ttft_s`` already exceeds the target) cannot meet it. Each element is
+    searched on its own (exponential search, then bisection, on `ttft_quantile`), with the Erlang
+    B recursion of its load run once (`_ErlangTable`) rather than once per count tried.
     """
     lam = np.asarray(rate, float)
     b = np.asarray(batch, float)
@@ -375,9 +462,21 @@ def replicas_arrays(*, rate, batch, service_s, base_ttft_s, ttft_target_s=np.inf
     base = np.asarray(base_ttft_s, float)
     target = np.asarray(ttft_target_s, float)
     lam, b, s, base, target = np.broadcast_arrays(lam, b, s, base, target)
+    shape = lam.shape
+    flat = [x.ravel() for x in (lam, b, s, base, target)]
+    reps, ttft = np.empty(flat[0].size), np.empty(flat[0].size)
+    for idx, erlang in _erlang_chunks(flat[0] * flat[2]):
+        reps[idx], ttft[idx] = _replica_search(*(x[idx] for x in flat), percentile, max_replicas, erlang)
+    if len(shape) == 0:
+        return float(reps[0]), float(ttft[0])
+    return reps.reshape(shape), ttft.reshape(shape)
+
+
+def _replica_search(lam, b, s, base, target, percentile, max_replicas, erlang):
+    """`replicas_arrays` over 1-D arrays, with ``erlang`` (`erlang_c` or an `_ErlangTable`)."""
     lo = np.maximum(np.floor(lam * s / np.maximum(b, 1.0)) + 1.0, 1.0)
     lo = np.where(lam <= 0, 1.0, lo)
-    ok = lambda r: ttft_quantile(r, b, lam, s, base, percentile) <= target  # noqa: E731
+    ok = lambda r: _ttft_quantile(r, b, lam, s, base, percentile, erlang) <= target  # noqa: E731
     possible = (base <= target) & (b >= 1)
     hi = lo.copy()
     # exponential search for an upper bound, then bisection (TTFT falls as replicas grow)
@@ -401,9 +500,8 @@ def replicas_arrays(*, rate, batch, service_s, base_ttft_s, ttft_target_s=np.inf
         left = np.where(~good & (right - left > 1), mid, left)
     reps = np.where(done_lo, lo, right)
     reps = np.where(found, reps, np.inf)
-    ttft = np.where(found, ttft_quantile(np.where(found, reps, 1.0), b, lam, s, base, percentile), np.inf)
-    if reps.ndim == 0:
-        return float(reps), float(ttft)
+    ttft = np.where(found, _ttft_quantile(np.where(found, reps, 1.0), b, lam, s, base, percentile, erlang),
+                    np.inf)
     return reps, ttft
 
 

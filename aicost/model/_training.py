@@ -237,7 +237,10 @@ def _training_feasibility(spec: ModelSpec, *, tp, pp, dp, global_batch, micro_ba
     ``tp_splits_heads`` (``n_heads % tp``), ``pp_exceeds_layers``, ``batch_not_divisible``
     (``global_batch % (micro_batch*dp)``), ``out_of_memory`` (total + reserve > memory),
     ``interleave_invalid`` (``virtual_stages > 1`` needs ``pp > 1``, ``pp * v <= n_layers`` and a
-    micro-batch count that is a multiple of ``pp``, as Megatron-LM requires).
+    micro-batch count that is a multiple of ``pp``, as Megatron-LM requires; an uneven split of the
+    layers is allowed, as Llama 3 405B's 126 layers on pp=16, and costs the largest stage's
+    ``ceil(n_layers / pp)`` layers). ``gpus_per_node`` is the GPUs of one scale-up domain here
+    (``training_arrays`` passes ``scale_up_domain_gpus``): tensor parallelism must stay inside it.
     """
     tp = np.asarray(tp)
     gb = np.asarray(global_batch)
@@ -296,7 +299,8 @@ def training_arrays(spec: ModelSpec, *, tokens, global_batch, micro_batch, seq_l
                           failures_per_gpu_hour=DEFAULT_FAILURES_PER_GPU_HOUR,
                           preemptions_per_node_hour=0.0, comm_efficiency=1.0, virtual_stages=1,
                           expert_parallel=1, context_parallel=1, overlap_grad_reduce=True, overlap_tp_comm=False,
-                          job_failures_per_hour=DEFAULT_JOB_FAILURES_PER_HOUR, overlap_ep_comm=False, fp8=False):
+                          job_failures_per_hour=DEFAULT_JOB_FAILURES_PER_HOUR, overlap_ep_comm=False,
+                          scale_up_domain_gpus=None, fp8=False):
     """Evaluate training layouts vectorized: every keyword may be a numpy array (broadcast).
 
     Layout: ``tp`` x ``pp`` x ``dp`` GPUs, ranks ordered tensor, data, pipeline (Megatron-LM),
@@ -323,6 +327,11 @@ def training_arrays(spec: ModelSpec, *, tokens, global_batch, micro_batch, seq_l
     chunks that overlap the GEMMs (TransformerEngine userbuffers); only
     ``TP_OVERLAP_EXPOSED_SHARE`` of them, or what exceeds the compute, stays exposed.
     ``job_failures_per_hour``: interruptions that do not scale with the job (reliability).
+    ``scale_up_domain_gpus``: GPUs one scale-up fabric joins (default ``gpus_per_node``; 72 for a
+    GB200/GB300 NVL72 rack of 4-GPU instances). Tensor parallelism must stay inside it, and every
+    "inside the node" decision (TP, EP all-to-all, CP ring, pipeline sends, the intra-node level of
+    the DP reduction) is taken against it: a group inside the domain talks at the scale-up
+    bandwidth even when it spans several instances.
     ``fp8``: FP8 training memory (GEMM inputs cached in FP8, FP8 weight copies; `_memory`).
 
     Returns
@@ -341,6 +350,7 @@ def training_arrays(spec: ModelSpec, *, tokens, global_batch, micro_batch, seq_l
     ep_, cp_ = f(expert_parallel), f(context_parallel)
     gb, mb, s = f(global_batch), f(micro_batch), f(seq_len)
     gpn = f(gpus_per_node)
+    dom = gpn if scale_up_domain_gpus is None else np.maximum(f(scale_up_domain_gpus), gpn)
     rc = np.asarray(recompute_code)
     scale_up_bw_bytes_per_s = f(scale_up_bw_bytes_per_s) * comm_efficiency
     scale_out_bw_bytes_per_s = f(scale_out_bw_bytes_per_s) * comm_efficiency
@@ -367,16 +377,16 @@ def training_arrays(spec: ModelSpec, *, tokens, global_batch, micro_batch, seq_l
                         np.maximum(t_tp - t_c_micro, TP_OVERLAP_EXPOSED_SHARE * t_tp), t_tp)
     t_cp = 0.0
     if np.any(cp_ > 1):  # context parallelism: K/V chunks around the ring under the attention kernel
-        t_cp = _cp_ring_time(spec, mb, s, tp_, cp_, gpn, layers_stage, layer_model, t_c_micro, dtype_bytes,
+        t_cp = _cp_ring_time(spec, mb, s, tp_, cp_, dom, layers_stage, layer_model, t_c_micro, dtype_bytes,
                              scale_up_bw_bytes_per_s, scale_up_latency_s, scale_out_bw_bytes_per_s,
                              scale_out_latency_s)
     t_ep = 0.0
     if np.any(ep_ > 1):  # expert parallelism: all-to-all dispatch/combine of the routed tokens
-        t_ep = _ep_all_to_all_time(spec, mb, s, tp_, cp_, ep_, gpn, layers_stage, rc, t_c_micro, dtype_bytes,
+        t_ep = _ep_all_to_all_time(spec, mb, s, tp_, cp_, ep_, dom, layers_stage, rc, t_c_micro, dtype_bytes,
                                    scale_up_bw_bytes_per_s, scale_up_latency_s, scale_out_bw_bytes_per_s,
                                    scale_out_latency_s, overlap_ep_comm)
     # pipeline: one send forward and one backward per micro-batch, b*s*h/tp bytes each
-    stage_in_node = tp_ * dp_ * cp_ < gpn
+    stage_in_node = tp_ * dp_ * cp_ < dom
     p2p_bw = np.where(stage_in_node, scale_up_bw_bytes_per_s, scale_out_bw_bytes_per_s)
     p2p_lat = np.where(stage_in_node, scale_up_latency_s, scale_out_latency_s)
     v = f(virtual_stages)
@@ -386,7 +396,7 @@ def training_arrays(spec: ModelSpec, *, tokens, global_batch, micro_batch, seq_l
     z = np.asarray(zero_stage)
     grad_bytes = params_stage * dtype_bytes * np.where(z >= 3, 1.5, 1.0)
     dpc = dp_ * cp_  # ranks holding the same weights (CP ranks too)
-    n_local = np.minimum(dpc, np.maximum(1.0, np.floor(gpn / tp_)))
+    n_local = np.minimum(dpc, np.maximum(1.0, np.floor(dom / tp_)))
     n_dp_nodes = np.ceil(dpc / n_local)
     t_dp = _comm.hierarchical_allreduce_time(grad_bytes, n_local, n_dp_nodes, scale_up_bw_bytes_per_s,
                                            scale_up_latency_s, scale_out_bw_bytes_per_s,
@@ -414,7 +424,7 @@ def training_arrays(spec: ModelSpec, *, tokens, global_batch, micro_batch, seq_l
     rel = reliability_arrays(work, n_gpus, n_nodes, checkpoint_s, restart_s, failures_per_gpu_hour,
                               preemptions_per_node_hour, job_failures_per_hour)
     feas = _training_feasibility(spec, tp=tp, pp=pp, dp=dp, global_batch=global_batch,
-                                 micro_batch=micro_batch, gpus_per_node=gpus_per_node,
+                                 micro_batch=micro_batch, gpus_per_node=dom,
                                  memory_total=mem["total"], gpu_memory_bytes=gpu_memory_bytes,
                                  virtual_stages=v)
     feasible = ~np.logical_or.reduce(list(np.broadcast_arrays(*feas.values())))
@@ -704,10 +714,10 @@ def estimate_training(job: TrainingJob, cluster: Cluster, catalog=None, store=No
 
     Notes
     -----
-    Not modelled: expert parallelism (mixture-of-experts weights are sharded with ``tp`` like
-    dense ones, with no all-to-all), context parallelism, overlap of tensor-parallel
-    communication with compute, and fp32 gradient reduction (gradients are reduced in the
-    training dtype).
+    Tensor parallelism is limited by the scale-up domain (``Hardware.scale_up_domain_gpus``: 72
+    GPUs on an NVL72 rack), not by the GPUs per node. Not modelled: fp32 gradient reduction
+    (gradients are reduced in the training dtype) and the second parameter copy of DualPipe's
+    bidirectional pipeline (``overlap_ep_comm`` charges no memory).
     """
     spec = _spec_check(job.model)
     tokens = check_positive("tokens", job.tokens)
@@ -722,9 +732,6 @@ def estimate_training(job: TrainingJob, cluster: Cluster, catalog=None, store=No
     rc = int(_recompute_code(job.recompute))
     recompute = {v: k for k, v in RECOMPUTE_CODES.items()}[rc]
     seq = spec.pretrain_seq_len if job.seq_len is None else positive_int("seq_len", job.seq_len)
-    if tp > cluster.gpus_per_node:
-        raise ValueError(f"tp={tp} is larger than the {cluster.gpus_per_node} GPUs in a node: tensor "
-                         "parallelism needs the scale-up fabric; lower tp and raise pp or dp")
     ep = positive_int("ep", job.ep)
     cp = positive_int("cp", job.cp)
     if cluster.gpus % (tp * pp * cp):
@@ -761,6 +768,13 @@ def estimate_training(job: TrainingJob, cluster: Cluster, catalog=None, store=No
     pricing_spot = str(cluster.pricing).lower() == "spot"
     hw = resolve_hardware(cluster, dtype, catalog=catalog, store=store,
                           shape=(mb * seq, spec.d_model, spec.d_ff // tp))
+    domain = int(hw.scale_up_domain_gpus or cluster.gpus_per_node)
+    if tp > domain:
+        where = ("in a node" if domain == cluster.gpus_per_node else
+                 f"of one scale-up domain ({hw.sources.get('scale_up_domain', '')})")
+        raise ValueError(f"tp={tp} is larger than the {domain} GPUs {where}: tensor parallelism needs the "
+                         "scale-up fabric; lower tp and raise pp or dp, or set Cluster.scale_up_domain_gpus "
+                         "(e.g. 72 on a GB200 NVL72 rack)")
     ck_s, ck_src = _checkpoint_seconds(job, cluster, hw, spec)
     restart = job.restart_s if job.restart_s is not None else (
         DEFAULT_SPOT_RESTART_S if pricing_spot else DEFAULT_RESTART_S)
@@ -782,7 +796,7 @@ def estimate_training(job: TrainingJob, cluster: Cluster, catalog=None, store=No
         restart_s=restart, failures_per_gpu_hour=fail, preemptions_per_node_hour=preempt,
         comm_efficiency=hw.comm_efficiency, virtual_stages=v, expert_parallel=ep, context_parallel=cp,
         overlap_grad_reduce=job.overlap_grad_reduce, overlap_tp_comm=job.overlap_tp_comm,
-        overlap_ep_comm=job.overlap_ep_comm, fp8=(dtype == "fp8"),
+        overlap_ep_comm=job.overlap_ep_comm, scale_up_domain_gpus=domain, fp8=(dtype == "fp8"),
         job_failures_per_hour=check_positive("job_failures_per_hour", job.job_failures_per_hour, allow_zero=True))
     g = {k: (float(v) if np.ndim(v) == 0 else v) for k, v in r.items()}
     mem = MemoryBreakdown(weights=g["mem_weights"], gradients=g["mem_gradients"],
