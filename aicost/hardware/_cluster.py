@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from .._checks import check_positive, positive_int
 from .._units import GIB, normalize_dtype
 from ..calibrate import TRAINING_KERNEL_FACTOR, collective_efficiency, gemm_efficiency
+from ..calibrate_curves import compute_units, gemm_curve
 from ._fabric import DEFAULT_SCALE_OUT_LATENCY_S, DEFAULT_SCALE_UP_LATENCY_S
 
 __all__ = [
@@ -145,6 +146,13 @@ class Hardware:
     sources: dict = field(default_factory=dict, compare=False)
     #: GPUs one scale-up fabric joins (tensor/expert parallelism limit) [GPUs]; None = GPUs per node
     scale_up_domain_gpus: int | None = None
+    #: the accelerator's GEMM curve (``aicost.calibrate_curves.gemm_curve``) behind the shape-aware
+    #: training efficiency (``shape_aware_efficiency``); None when ``Cluster.efficiency`` is given
+    gemm_curve: object = None
+    #: peak the attention core runs at (bf16 even in FP8 training) [FLOP/s]
+    attn_peak_flops_per_s: float = float("nan")
+    #: SMs / CUs for wave quantization (``aicost.calibrate_curves.compute_units``)
+    compute_units: int = 132
 
 
 def resolve_hardware(cluster: Cluster, dtype: str = "bf16", catalog=None, store=None, shape=None,
@@ -240,6 +248,16 @@ def resolve_hardware(cluster: Cluster, dtype: str = "bf16", catalog=None, store=
         eff = gemm * kernel_factor
         src["efficiency"] = f"GEMM efficiency {gemm:.3f} ({gsrc}) x kernel factor {kernel_factor}"
     src["gemm_efficiency"] = gsrc
+    curve = None
+    if cluster.efficiency is None:
+        curve = gemm_curve(acc if acc is not None else name, dtype, store=store, catalog=cat)
+        src["gemm_curve"] = curve.source
+    attn_peak = peak
+    if acc is not None and dtype in ("fp8", "int8"):
+        try:
+            attn_peak = float(acc.peak_flops_per_s("bf16")) or peak
+        except (ValueError, KeyError, LookupError):  # no bf16 peak: attention at the dtype's peak
+            attn_peak = peak
     c = collective_efficiency(name, store=store, catalog=cat)
     ceff, csrc = float(c.value), str(c.source)
     src["comm_efficiency"] = csrc
@@ -250,7 +268,8 @@ def resolve_hardware(cluster: Cluster, dtype: str = "bf16", catalog=None, store=
                     mem_bw_bytes_per_s=mem_bw, scale_up_bw_bytes_per_s=su_bw, scale_up_latency_s=su_lat,
                     scale_out_bw_bytes_per_s=so_bw, scale_out_latency_s=so_lat,
                     price_usd_per_gpu_hour=price, gemm_efficiency=gemm, compute_efficiency=eff,
-                    comm_efficiency=ceff, storage_tier=tier, sources=src, scale_up_domain_gpus=domain[0])
+                    comm_efficiency=ceff, storage_tier=tier, sources=src, scale_up_domain_gpus=domain[0],
+                    gemm_curve=curve, attn_peak_flops_per_s=attn_peak, compute_units=compute_units(name))
 
 
 def _scale_up_domain(cluster: Cluster, cat, inst) -> tuple[int, str]:

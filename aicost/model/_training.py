@@ -21,8 +21,10 @@ per data-parallel replica)::
               + max(0, t_dp - t_backward(last micro))         # DP all-reduce overlapped with bwd
               + t_optimizer
 
-* ``t_compute = FLOPs / (peak(dtype) * efficiency)`` with ``efficiency = gemm_efficiency x
-  TRAINING_KERNEL_FACTOR`` unless ``Cluster.efficiency`` sets it;
+* ``t_compute = FLOPs / (peak(dtype) * efficiency)``; by default the efficiency is shape-aware
+  (``aicost.hardware.shape_aware_efficiency``: the layout's per-GPU GEMM shapes on the
+  accelerator's fitted or default GEMM curve, plus the attention core and the memory-bound work
+  between the GEMMs, ``aicost.calibrate_curves``); ``Cluster.efficiency`` overrides it;
 * ``t_tp``: Megatron's 4 all-reduces per layer per micro-batch (2 forward, 2 backward; 6 with
   full recomputation) of ``b*s*h`` activations among ``tp`` GPUs over the scale-up fabric, not
   overlapped (sequence parallelism replaces each by a reduce-scatter + all-gather: same bytes);
@@ -57,6 +59,8 @@ from ..hardware import (
     Cluster,
     Hardware,
     resolve_hardware,
+    shape_aware_efficiency,
+    shape_aware_source,
 )
 from . import _comm
 from ._memory import (
@@ -327,12 +331,12 @@ def training_arrays(spec: ModelSpec, *, tokens, global_batch, micro_batch, seq_l
     chunks that overlap the GEMMs (TransformerEngine userbuffers); only
     ``TP_OVERLAP_EXPOSED_SHARE`` of them, or what exceeds the compute, stays exposed.
     ``job_failures_per_hour``: interruptions that do not scale with the job (reliability).
+    ``fp8``: FP8 training memory (GEMM inputs cached in FP8, FP8 weight copies; `_memory`).
     ``scale_up_domain_gpus``: GPUs one scale-up fabric joins (default ``gpus_per_node``; 72 for a
     GB200/GB300 NVL72 rack of 4-GPU instances). Tensor parallelism must stay inside it, and every
     "inside the node" decision (TP, EP all-to-all, CP ring, pipeline sends, the intra-node level of
     the DP reduction) is taken against it: a group inside the domain talks at the scale-up
     bandwidth even when it spans several instances.
-    ``fp8``: FP8 training memory (GEMM inputs cached in FP8, FP8 weight copies; `_memory`).
 
     Returns
     -------
@@ -504,6 +508,10 @@ class TrainingJob:
     overlap_ep_comm : bool
         Expert-parallel all-to-all overlapped with another micro-batch's compute (DualPipe;
         default False).
+    attention : {"flash", "materialized"}
+        Attention kernel of the shape-aware compute efficiency: FlashAttention-style (default,
+        every current stack) or the ``s x s`` scores materialized with a memory-bound softmax
+        (2021-era Megatron-LM); ``aicost.calibrate_curves.layer_compute_efficiency``.
     """
 
     model: ModelSpec | str
@@ -529,6 +537,7 @@ class TrainingJob:
     overlap_grad_reduce: bool = True
     overlap_tp_comm: bool = False
     overlap_ep_comm: bool = False
+    attention: str = "flash"
 
 
 def _checkpoint_seconds(job: TrainingJob, cluster: Cluster, hw: Hardware, spec: ModelSpec):
@@ -784,10 +793,18 @@ def estimate_training(job: TrainingJob, cluster: Cluster, catalog=None, store=No
         preempt = DEFAULT_SPOT_PREEMPTIONS_PER_NODE_HOUR if pricing_spot else 0.0
     fail = check_positive("failures_per_gpu_hour", job.failures_per_gpu_hour, allow_zero=True)
     nbytes = float(DTYPE_BYTES[dtype]) if dtype not in ("fp8", "int8") else 2.0
+    if job.attention not in ("flash", "materialized"):
+        raise ValueError(f"attention must be 'flash' or 'materialized', got {job.attention!r}")
+    eff, eff_src = hw.compute_efficiency, hw.sources.get("efficiency", "")
+    if cluster.efficiency is None and hw.gemm_curve is not None:
+        # the default: the layout's per-GPU GEMM shapes on the accelerator's curve (the planner's rule)
+        eff = float(shape_aware_efficiency(hw, spec, dtype=dtype, seq_len=seq, tp=tp, micro_batch=mb, ep=ep,
+                                           cp=cp, recompute_code=rc, attention=job.attention))
+        eff_src = shape_aware_source(hw.gemm_curve, eff)
     r = training_arrays(
         spec, tokens=tokens, global_batch=gb, micro_batch=mb, seq_len=seq, tp=tp, pp=pp, dp=dp,
         zero_stage=zero, recompute_code=rc, sequence_parallel=sp,
-        peak_flops_per_s=hw.peak_flops_per_s, efficiency=hw.compute_efficiency,
+        peak_flops_per_s=hw.peak_flops_per_s, efficiency=eff,
         gpus_per_node=cluster.gpus_per_node, scale_up_bw_bytes_per_s=hw.scale_up_bw_bytes_per_s,
         scale_up_latency_s=hw.scale_up_latency_s, scale_out_bw_bytes_per_s=hw.scale_out_bw_bytes_per_s,
         scale_out_latency_s=hw.scale_out_latency_s, mem_bw_bytes_per_s=hw.mem_bw_bytes_per_s,
@@ -803,7 +820,7 @@ def estimate_training(job: TrainingJob, cluster: Cluster, catalog=None, store=No
                           optimizer=g["mem_optimizer"], activations=g["mem_activations"],
                           total=g["mem_total"], params_per_gpu=float(_stage_params(spec, tp, pp, ep)))
     sources = dict(hw.sources)
-    sources.update(checkpoint=ck_src,
+    sources.update(efficiency=eff_src, checkpoint=ck_src,
                    restart=("TrainingJob.restart_s" if job.restart_s is not None else
                             "assumption DEFAULT_SPOT_RESTART_S" if pricing_spot else "assumption DEFAULT_RESTART_S"),
                    failures=(f"{fail:.3g} per GPU-hour + {job.job_failures_per_hour:.3g} per job-hour: "
@@ -836,5 +853,5 @@ def estimate_training(job: TrainingJob, cluster: Cluster, catalog=None, store=No
         expected_interruptions=g["expected_interruptions"], goodput=g["goodput"],
         expected_wall_s=g["expected_wall_s"], expected_gpu_hours=g["expected_gpu_hours"],
         expected_cost_usd=g["expected_cost_usd"], gemm_efficiency=hw.gemm_efficiency,
-        compute_efficiency=hw.compute_efficiency, comm_efficiency=hw.comm_efficiency, sources=sources,
+        compute_efficiency=eff, comm_efficiency=hw.comm_efficiency, sources=sources,
         ep=ep, cp=cp, ep_comm_s=g["ep_comm_s"], cp_comm_s=g["cp_comm_s"])
