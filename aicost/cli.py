@@ -665,6 +665,9 @@ def _add_plan(sub) -> None:
         q.add_argument("--accelerators", "--accelerator", "--gpus", dest="accelerators",
                        type=names, help="comma-separated accelerators, any alias, e.g. h100,mi300x "
                                         "(default: all)")
+        q.add_argument("--no-estimates", action="store_true",
+                       help="leave out offers whose price or accelerator peak the catalog marks "
+                            "as an estimate (its 'estimated' column)")
         q.add_argument("--pricing", type=pricing_names, default=["on_demand", "spot"],
                        help="comma-separated pricing models: on_demand, spot, reserved "
                             "(1-year; also reserved_1y) (default: on_demand,spot)")
@@ -775,7 +778,7 @@ def _cmd_plan_train(args) -> int:
         raise ValueError(f"--top must be at least 1, got {args.top}")
     plan = plan_training(args.model, args.tokens, deadline=args.deadline, budget_usd=args.budget,
                          providers=args.providers, pricing=args.pricing, accelerators=args.accelerators,
-                         max_gpus=args.max_gpus, storage_tier=args.storage_tier,
+                         estimates=not args.no_estimates, max_gpus=args.max_gpus, storage_tier=args.storage_tier,
                          efficiency=args.efficiency, objective=args.objective,
                          global_batch_tokens=args.global_batch_tokens, seq_len=args.seq_len,
                          failure_rate_per_gpu_hour=args.failure_rate,
@@ -797,7 +800,7 @@ def _cmd_plan_serve(args) -> int:
                           prompt_tokens=args.prompt, output_tokens=args.output, ttft_s=args.ttft,
                           tpot_s=args.tpot, providers=args.providers, pricing=args.pricing,
                           accelerators=args.accelerators, efficiency=args.efficiency,
-                          budget_usd_per_hour=args.budget, engine=args.engine,
+                          estimates=not args.no_estimates, budget_usd_per_hour=args.budget, engine=args.engine,
                           objective=args.objective, catalog=_plan_catalog(args))
     _print_plan(plan, args.top, args.json, args.format)
     return 0

@@ -77,3 +77,14 @@ def test_serving_plans_leave_estimates_out_too(cat):
                           estimates=False)
     assert set(plan.candidates["estimated"]) == {""}
     assert "RTX-PRO-6000" not in set(plan.candidates["accelerator"])  # its price and bf16 peak are estimates
+
+
+def test_cli_no_estimates(capsys):
+    from aicost.cli import main
+
+    argv = ["plan", "train", "--model", MODEL, "--tokens", "2e11", "--accelerators", "trainium3",
+            "--pricing", "on_demand", "--top", "1"]
+    assert main(argv) == 0
+    assert "Price estimated, not a published list price" in capsys.readouterr().out
+    assert main([*argv, "--no-estimates"]) == 2
+    assert "estimates=False" in capsys.readouterr().err
