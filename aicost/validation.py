@@ -116,9 +116,10 @@ def _predict_training(row, spec, acc, cat, curve):
                        + ("overlapped with compute (the source says so)" if ov else "exposed (overlap not stated)")
                        + ", routing balanced")
     tokens = float(_num(row, "tokens", gb * seq * 100.0))
+    domain = _num(row, "scale_up_domain_gpus")
     cluster = Cluster(accelerator=acc.name, gpus=gpus, gpus_per_node=int(row["gpus_per_node"]),
                       scale_up=_num(row, "scale_up"), scale_out=_num(row, "scale_out"), efficiency=eff,
-                      price_usd_per_gpu_hour=1.0)
+                      price_usd_per_gpu_hour=1.0, scale_up_domain_gpus=None if domain is None else int(domain))
 
     def run(v):
         job = TrainingJob(spec, tokens, global_batch=gb, micro_batch=mb, tp=tp, pp=pp, dp=dp, cp=cp, ep=ep,

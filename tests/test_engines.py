@@ -10,11 +10,47 @@ from aicost.model import ENGINES, engine_kv_budget_bytes, get_engine
 GIB = 2**30
 
 
-def test_three_presets_with_sources():
-    assert set(ENGINES) == {"vllm", "trtllm", "sglang"}
+def test_presets_with_sources():
+    assert set(ENGINES) == {"vllm", "trtllm", "sglang", "trtllm-static"}
     for e in ENGINES.values():
         assert e.source and e.name in e.assumption()
     assert get_engine("TensorRT-LLM").name == "trtllm" and get_engine("vLLM").name == "vllm"
+    assert get_engine("trtllm_static").name == "trtllm-static"
+
+
+def test_static_batching_uses_all_free_memory():
+    kw = dict(memory_bytes=80e9, weights_bytes=14e9, workspace_bytes=2e9)
+    assert engine_kv_budget_bytes(get_engine("trtllm-static"), **kw) == pytest.approx(64e9)
+    assert engine_kv_budget_bytes(get_engine("trtllm"), **kw) == pytest.approx(0.9 * 64e9)
+
+
+def test_engine_batch_cap_is_not_a_memory_limit():
+    """A batch the KV cache holds but the engine's cap refuses says so (not 'does not fit')."""
+    from dataclasses import replace
+
+    from aicost import InfeasibleError
+    from aicost.model import estimate_inference, inference_arrays, max_batch_arrays
+
+    eng = replace(get_engine("vllm"), max_batch=16)
+    kw = dict(tp=1, context_tokens=1024, memory_bytes=80 * 2**30)
+    from aicost.model import get_model
+
+    spec = get_model("llama-3.1-8b")
+    capped = max_batch_arrays(spec, engine=eng, **kw)
+    kv = max_batch_arrays(spec, engine=eng, cap=False, **kw)
+    assert capped == 16 and kv > 16
+    with pytest.raises(InfeasibleError, match="batch cap of 16") as exc:
+        estimate_inference("llama-3.1-8b", "H100-SXM", prompt_tokens=512, output_tokens=512, batch=32,
+                           price_usd_per_gpu_hour=1.0, engine=eng)
+    assert "does not fit" not in str(exc.value)
+    with pytest.raises(InfeasibleError, match="does not fit"):
+        estimate_inference("llama-3.1-8b", "H100-SXM", prompt_tokens=512, output_tokens=512, batch=10**6,
+                           price_usd_per_gpu_hour=1.0, engine=eng)
+    r = inference_arrays(spec, tp=1, batch=32.0, prompt_tokens=512, output_tokens=512,
+                         peak_flops_per_s=989e12, mem_bw_bytes_per_s=3.35e12, memory_bytes=80 * 2**30,
+                         compute_efficiency=0.5, bandwidth_efficiency=0.8,
+                         engine=eng)
+    assert float(r["max_batch"]) == 16 and float(r["max_batch_kv"]) == kv
 
 
 def test_memory_rules_differ_when_weights_fill_the_gpu():
@@ -34,3 +70,18 @@ def test_sglang_fraction_follows_tp():
 def test_unknown_engine():
     with pytest.raises(UnknownNameError, match="did you mean 'vllm'"):
         get_engine("vlm")
+
+
+def test_plan_names_the_engine_batch_cap():
+    from dataclasses import replace
+
+    from aicost.plan import ServingDrop, plan_inference
+
+    eng = replace(get_engine("vllm"), max_batch=16)
+    p = plan_inference("llama-3.1-8b", 5, prompt_tokens=512, output_tokens=256, providers=["aws"],
+                       accelerators=["H100-SXM"], tp=[1], batch=[8, 16, 64], engine=eng)
+    c = p.candidates
+    over = c[c["batch"] == 64]
+    assert len(over) and set(over["reason"]) == {ServingDrop.ENGINE_BATCH_CAP.text}
+    assert (over["max_batch_kv"] > 64).all()
+    assert "engine batch cap" in set(c.loc[c["batch"] == 16, "bottleneck"])

@@ -14,6 +14,9 @@ TensorRT-LLM's rule than under a vLLM rule when the weights fill most of the mem
 * ``sglang``: ``mem_fraction_static`` of the total memory holds weights and the KV pool; the
   default depends on tensor parallelism (0.88 at TP 1, 0.87 at 2, 0.85 at 4, 0.81 at 8 in
   ``server_args``; version-dependent); the running batch is bounded by the pool only.
+* ``trtllm-static``: TensorRT-LLM's early static batching (v0.5 ``gptSessionBenchmark``): the
+  KV cache of the whole batch at its full length is allocated up front in the memory left after
+  weights and activations (no paging, no free-memory fraction); no batch cap but memory.
 
 Every plan names the engine and its rule in its assumptions (:meth:`EngineSpec.assumption`).
 """
@@ -83,6 +86,10 @@ ENGINES = {
     "sglang": EngineSpec("sglang", "fraction_of_total", ((1, 0.88), (2, 0.87), (4, 0.85), (8, 0.81)),
                          max_batch=None, max_num_tokens=8192,
                          source="SGLang server_args: mem_fraction_static by TP, chunked_prefill_size 8192"),
+    "trtllm-static": EngineSpec("trtllm-static", "fraction_of_free", 1.0, max_batch=None, max_num_tokens=None,
+                                source="TensorRT-LLM <= 0.5 static batching (gptSessionBenchmark): a contiguous KV "
+                                       "cache of max_batch_size x (input + output) tokens allocated in the memory "
+                                       "left after weights and activations, no free-memory fraction"),
 }
 
 
@@ -92,11 +99,15 @@ def get_engine(name: str | EngineSpec) -> EngineSpec:
 
     if isinstance(name, EngineSpec):
         return name
-    key = str(name).lower().replace("-", "").replace("_", "").replace("tensorrtllm", "trtllm")
-    if key not in ENGINES:
+    def norm(n):
+        return str(n).lower().replace("-", "").replace("_", "").replace("tensorrtllm", "trtllm")
+
+    by_key = {norm(k): v for k, v in ENGINES.items()}
+    key = norm(name)
+    if key not in by_key:
         raise UnknownNameError("serving engine", str(name), list(ENGINES),
                                hint="(or pass an aicost.model EngineSpec with your own memory rule)")
-    return ENGINES[key]
+    return by_key[key]
 
 
 def engine_kv_budget_bytes(engine: EngineSpec, *, memory_bytes, weights_bytes, workspace_bytes, tp=1):

@@ -115,11 +115,13 @@ def _workspace_bytes(spec: ModelSpec, tp, act_bytes, chunk_tokens=PREFILL_CHUNK_
 
 
 def max_batch_arrays(spec: ModelSpec, *, tp, context_tokens, memory_bytes, weight_bytes=2.0,
-                      kv_bytes=2.0, act_bytes=2.0, utilization=GPU_MEMORY_UTILIZATION, engine=None):
+                      kv_bytes=2.0, act_bytes=2.0, utilization=GPU_MEMORY_UTILIZATION, engine=None,
+                      cap=True):
     """Largest number of concurrent sequences of ``context_tokens`` that fit (0 = none) [int].
 
     ``engine`` (a name or :class:`aicost.model.EngineSpec`) applies that engine's KV-cache rule and
-    batch cap instead of ``utilization`` of the total memory without a cap.
+    batch cap instead of ``utilization`` of the total memory without a cap. ``cap=False`` leaves
+    the engine's batch cap (``EngineSpec.max_batch``) out: the largest batch its KV cache holds.
     """
     weights = _weights_per_gpu(spec, tp, weight_bytes)
     workspace = _workspace_bytes(spec, tp, act_bytes)
@@ -131,7 +133,7 @@ def max_batch_arrays(spec: ModelSpec, *, tp, context_tokens, memory_bytes, weigh
                                       workspace_bytes=workspace, tp=tp)
     per_seq = _kv_bytes_per_token_gpu(spec, tp, kv_bytes) * np.asarray(context_tokens, float)
     out = np.maximum(np.floor(free / per_seq), 0.0)
-    if engine is not None and eng.max_batch:
+    if cap and engine is not None and eng.max_batch:
         out = np.minimum(out, float(eng.max_batch))
     return out
 
@@ -266,7 +268,8 @@ def inference_arrays(spec: ModelSpec, *, tp, batch, prompt_tokens, output_tokens
     Returns
     -------
     dict of arrays
-        ``weights_bytes, kv_bytes_per_seq, workspace_bytes, max_batch, fits`` (batch >= 1 and
+        ``weights_bytes, kv_bytes_per_seq, workspace_bytes, max_batch, max_batch_kv`` (the largest
+        batch the KV cache holds, without the engine's batch cap), ``fits`` (batch >= 1 and
         <= max_batch), ``prefill_s`` (one prompt), ``decode_step_s`` (at the mean context
         ``P + O/2``), ``tpot_s`` (decode step + the prefill share of an iteration), ``ttft_s``
         (no queue: the prefill, which produces the first token), ``service_s`` (a request's lifetime),
@@ -289,6 +292,9 @@ def inference_arrays(spec: ModelSpec, *, tp, batch, prompt_tokens, output_tokens
     rps = (b / o) / tpot
     max_b = max_batch_arrays(spec, tp=t, context_tokens=p + o, memory_bytes=memory_bytes,
                               weight_bytes=weight_bytes, kv_bytes=kv_bytes, act_bytes=act_bytes, engine=engine)
+    max_b_kv = max_b if engine is None or not get_engine(engine).max_batch else max_batch_arrays(
+        spec, tp=t, context_tokens=p + o, memory_bytes=memory_bytes, weight_bytes=weight_bytes,
+        kv_bytes=kv_bytes, act_bytes=act_bytes, engine=engine, cap=False)
     gpu_prefill = prefill
     gpu_decode = o * dec / b
     share = gpu_prefill / (gpu_prefill + gpu_decode)
@@ -298,7 +304,7 @@ def inference_arrays(spec: ModelSpec, *, tp, batch, prompt_tokens, output_tokens
         "weights_bytes": _weights_per_gpu(spec, t, weight_bytes) + 0.0 * b,
         "kv_bytes_per_seq": _kv_bytes_per_token_gpu(spec, t, kv_bytes) * (p + o),
         "workspace_bytes": _workspace_bytes(spec, t, act_bytes) + 0.0 * b,
-        "max_batch": max_b, "fits": (b >= 1) & (b <= max_b),
+        "max_batch": max_b, "max_batch_kv": max_b_kv, "fits": (b >= 1) & (b <= max_b),
         "prefill_s": prefill + 0.0 * b, "decode_step_s": dec, "tpot_s": tpot,
         "ttft_s": prefill + 0.0 * b, "service_s": service, "requests_per_s": rps,
         "output_tokens_per_s": rps * o, "prefill_share": share, "cost_usd_per_hour": cost_h + 0.0 * b,
@@ -591,6 +597,7 @@ def latency_curve(model, accelerator="H100-SXM", *, tp=1, prompt_tokens=512, out
                        "usd_per_1m_input": r["usd_per_1m_input"], "usd_per_1m_output": r["usd_per_1m_output"],
                        "bound": bound})
     df.attrs["max_batch"] = int(np.asarray(r["max_batch"]).ravel()[0])
+    df.attrs["max_batch_kv"] = int(np.asarray(r["max_batch_kv"]).ravel()[0])
     df.attrs["sources"] = src
     return df
 
@@ -800,6 +807,12 @@ def estimate_inference(model, accelerator="H100-SXM", *, tp=1, prompt_tokens=512
 
         chosen = positive_int("batch", batch)
         if chosen > max_b:
+            max_kv = curve.attrs.get("max_batch_kv", max_b)
+            if chosen <= max_kv:
+                eng = get_engine(engine)
+                raise InfeasibleError(f"batch {chosen} exceeds the {eng.name} engine's batch cap of {max_b} running "
+                                      f"sequences (its KV cache would hold {max_kv}); raise the cap (EngineSpec."
+                                      "max_batch, the engine's max_num_seqs / max_batch_size) or lower the batch")
             raise InfeasibleError(f"batch {chosen} does not fit: at most {max_b} sequences of {p + o} tokens "
                                   f"fit on {tp} x {hw.accelerator}")
     r = {k: float(np.asarray(v)) for k, v in

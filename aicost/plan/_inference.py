@@ -113,7 +113,8 @@ def _codes(c, lay, r, ctx) -> np.ndarray:
     def mark(mask, v):
         code[np.broadcast_to(mask, shape)] = v
 
-    mark(r["batch"] > r["max_batch"], D.KV_CACHE_DOES_NOT_FIT)
+    mark(r["batch"] > r["max_batch"], D.ENGINE_BATCH_CAP)  # the KV cache holds it, the engine's cap does not
+    mark(r["batch"] > r["max_batch_kv"], D.KV_CACHE_DOES_NOT_FIT)
     mark(r["max_batch"] < 1, D.WEIGHTS_DO_NOT_FIT)
     mark((ctx.spec.n_heads % lay["tp"]) != 0, D.TP_SPLITS_HEADS)
     mark(lay["tp"] > c["gpus_per_node"], D.TP_EXCEEDS_NODE)
@@ -212,7 +213,7 @@ def _base(cfg: pd.DataFrame, lay: dict, ctx: ServingContext, scale: float = 1.0)
     df["config_id"] = ci
     df["tp"] = lay["tp"][li].astype(np.int64)
     df["batch"] = flat["batch"].astype(np.int64)
-    for k in ("max_batch", "prefill_s", "decode_step_s", "tpot_s", "service_s", "requests_per_s",
+    for k in ("max_batch", "max_batch_kv", "prefill_s", "decode_step_s", "tpot_s", "service_s", "requests_per_s",
               "output_tokens_per_s", "prefill_share", "weights_bytes", "kv_bytes_per_seq",
               "workspace_bytes"):
         df[k] = flat[k]
@@ -271,7 +272,8 @@ def _finish(base: _Base, ctx: ServingContext, rate: float, replicas=unique_repli
 
 def _bottleneck(df: pd.DataFrame, ctx: dict) -> np.ndarray:
     """What limits a serving candidate: the latency target that stopped a larger batch, memory
-    capacity (KV cache), or the decode roofline side (``aicost.model.decode_bound``)."""
+    capacity (KV cache), the engine's batch cap, or the decode roofline side
+    (``aicost.model.decode_bound``)."""
     bound = decode_bound(ctx.spec, batch=df["batch"].to_numpy(float),
                          context_tokens=ctx.prompt_tokens + ctx.output_tokens / 2.0, tp=df["tp"].to_numpy(float),
                          peak_flops_per_s=df["peak_flops_per_s"].to_numpy(),
@@ -281,7 +283,9 @@ def _bottleneck(df: pd.DataFrame, ctx: dict) -> np.ndarray:
                          weight_bytes=ctx.weight_bytes, kv_bytes=ctx.kv_bytes)
     out = np.where(bound == "compute", "compute", "memory bandwidth").astype(object)
     at_max = df["batch"].to_numpy() >= df["max_batch"].to_numpy()
-    out[at_max] = "memory capacity (KV cache)"
+    capped = df["max_batch"].to_numpy() < df["max_batch_kv"].to_numpy()
+    out[at_max & ~capped] = "memory capacity (KV cache)"
+    out[at_max & capped] = "engine batch cap"
     return out
 
 

@@ -74,10 +74,11 @@ class ServingDrop(IntEnum):
     TP_SPLITS_HEADS = 3
     WEIGHTS_DO_NOT_FIT = 4
     KV_CACHE_DOES_NOT_FIT = 5
-    TPOT_MISSED = 6
-    TTFT_MISSED = 7
-    OVER_BUDGET = 8
-    OK = 9
+    ENGINE_BATCH_CAP = 6
+    TPOT_MISSED = 7
+    TTFT_MISSED = 8
+    OVER_BUDGET = 9
+    OK = 10
 
     @property
     def text(self) -> str:
@@ -91,6 +92,7 @@ _SERVING_TEXT = {
     ServingDrop.TP_SPLITS_HEADS: "tp does not divide the attention heads",
     ServingDrop.WEIGHTS_DO_NOT_FIT: "weights do not fit",
     ServingDrop.KV_CACHE_DOES_NOT_FIT: "KV cache does not fit at this batch",
+    ServingDrop.ENGINE_BATCH_CAP: "batch above the engine's batch cap",
     ServingDrop.TPOT_MISSED: "TPOT target missed",
     ServingDrop.TTFT_MISSED: "TTFT target missed",
     ServingDrop.OVER_BUDGET: "over budget",
