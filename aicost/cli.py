@@ -13,7 +13,7 @@ aicost bench compute|storage|network ...
 aicost plan train|serve ...
 aicost report KIND ... -o report.html
 aicost demo
-aicost fleet bench --local N | --scheduler tcp://host:8786 [--suite quick]
+aicost fleet bench --local N | --scheduler tcp://host:8786 [--suite quick] [--storage DIR] [--network]
 aicost fleet analyze [FLEET_ID]
 aicost spend optimize DEMAND.csv [--provider aws] [--whole-units]
 aicost spend analyze FOCUS.csv|.parquet [--utilization LOG ...] [--tag team]
@@ -909,8 +909,14 @@ def _add_fleet(sub) -> None:
     bp.add_argument("--suite", default="quick", help="smoke, quick or full")
     bp.add_argument("--workers", help="only these worker names, comma-separated (a rerun of "
                                       "the missing ones)")
-    bp.add_argument("--timeout", type=float, default=1800.0, help="per-unit timeout [s]")
+    bp.add_argument("--timeout", type=float, default=1800.0,
+                    help="a unit not done this long after the start is cancelled (its worker "
+                         "restarted if it keeps running) and reported [s]")
     bp.add_argument("--no-store", action="store_true", help="do not save the results")
+    bp.add_argument("--storage", metavar="DIR",
+                    help="also measure storage in this directory, once per host")
+    bp.add_argument("--network", action="store_true",
+                    help="also measure TCP throughput between the hosts' workers (a ring)")
     bp.set_defaults(func=_cmd_fleet_bench)
     ap = fsub.add_parser("analyze", help="distributions, slow units and stragglers of a stored "
                                          "fleet run")
@@ -927,7 +933,8 @@ def _cmd_fleet_bench(args) -> int:
 
     workers = [w.strip() for w in args.workers.split(",")] if args.workers else None
     result = run(local=args.local, scheduler=args.scheduler, suite=args.suite, workers=workers,
-                 store=False if args.no_store else None, timeout_s=args.timeout)
+                 store=False if args.no_store else None, timeout_s=args.timeout,
+                 storage=args.storage, network=args.network)
     print(result)
     if result.missing:
         print(f"rerun the missing workers: aicost fleet bench --scheduler ADDRESS --workers "

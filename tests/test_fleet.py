@@ -136,6 +136,41 @@ def test_timeout_stops_the_hung_task_and_keeps_the_others(cluster, tmp_path, mon
     assert not any(k.startswith("aicost-fleet") for k in cluster.processing().get(new["1"], ()))
 
 
+@pytest.mark.slow
+def test_storage_and_tcp_in_the_same_transaction(cluster, tmp_path):
+    """storage= and network= on a LocalCluster of 2 workers (one host): storage once per host,
+    TCP both ways between the two workers; all saved in the fleet's one transaction."""
+    cluster.wait_for_workers(2, timeout=60)
+    store = Store(tmp_path / "f.duckdb")
+    (tmp_path / "data").mkdir()
+    run = fleet.bench(cluster, "smoke", store=store, progress=False,
+                      storage={"directory": str(tmp_path / "data"), "file_size": "8MiB",
+                               "duration_s": 0.3, "ramp_s": 0.1},
+                      network={"streams": 2, "omit_s": 0.2, "duration_s": 0.6})
+    assert run.failures.empty
+    assert all(not e for e in run.units["errors"]), list(run.units["errors"])
+    recs = run.records
+    sto = recs[recs["kind"] == "storage"]
+    assert sorted(sto["metric"]) == ["randread 4KiB", "seqread 1MiB"]
+    assert sto["unit_id"].nunique() == 1 and (sto["value"] > 0).all()  # one host: once
+    assert list(sto["unit"].unique()) == ["B/s"]
+    tcp = recs[recs["kind"] == "network"]
+    assert list(tcp["metric"].unique()) == ["tcp ring"] and len(tcp) == 2  # 0 -> 1 and 1 -> 0
+    assert (tcp["value"] > 1e6).all() and set(tcp["unit"]) == {"bit/s"}
+    for uid in tcp["unit_id"]:
+        to = run.contexts[uid]["tcp_to"]
+        assert to["worker"] != run.units.set_index("unit_id").loc[uid, "worker"]
+        assert to["sent_bits_per_s"] > 0
+    # one transaction: 2 unit runs + the fleet summary, holding compute, storage and network
+    runs = store.runs()
+    assert sorted(runs["kind"]) == ["compute", "compute", "fleet"]
+    kinds = store.sql("SELECT kind, count(*) AS n FROM results GROUP BY kind ORDER BY kind")
+    assert dict(zip(kinds["kind"], kinds["n"])) == {"compute": 4, "network": 2, "storage": 2}
+    assert not list((tmp_path / "data").iterdir())  # the storage work directory is removed
+    back = fleet.load(store)
+    assert sorted(back.records["metric"]) == sorted(recs["metric"])
+
+
 def test_unknown_worker_name_says_what_exists(cluster):
     with pytest.raises(fleet.FleetError, match="no worker named '7'"):
         fleet.bench(cluster, "smoke", workers=["7"], store=False, progress=False)

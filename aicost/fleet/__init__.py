@@ -6,6 +6,7 @@
 >>> fleet.price_per_node(run)        # $ per measured bf16 PFLOP-hour and TB/s-hour
 >>> fleet.efficiency(run, percentile=50)   # measured efficiency per SKU for the planner
 >>> fleet.bench(client, workers=run.missing)   # rerun only the failed workers
+>>> fleet.bench(client, "smoke", storage="/scratch", network=True)  # + storage, TCP ring
 
 Workers measure; the client alone writes the results store, one transaction per fleet run.
 Needs the ``fleet`` extra (Dask distributed); ``dask-cuda`` (``gpu`` extra) gives one worker
@@ -37,7 +38,14 @@ from ._bench import (
 )
 from ._nccl_pairs import flag_slow_pairs, nccl_pairs
 from ._simulate import simulate_fleet
-from ._worker import FLEET_SUITES, gpu_inventory, probe, run_unit
+from ._worker import (
+    FLEET_SUITES,
+    STORAGE_PATTERNS,
+    gpu_inventory,
+    probe,
+    run_unit,
+    storage_records,
+)
 
 __all__ = [
     "DEFAULT_MIN_SLOWER_PCT",
@@ -47,6 +55,7 @@ __all__ = [
     "FleetError",
     "FleetRun",
     "RECORD_COLUMNS",
+    "STORAGE_PATTERNS",
     "UNIT_COLUMNS",
     "analyze",
     "analyze_stored",
@@ -64,4 +73,5 @@ __all__ = [
     "run_unit",
     "save",
     "simulate_fleet",
+    "storage_records",
 ]

@@ -390,7 +390,8 @@ def load(store=None, fleet_id: str | None = None):
     units["fleet_id"] = fleet_id
     units["status"] = ["failed" if p else "ok" for p in units["partial"]]
     ident = units.drop(columns=["run_id", "partial", "note", "status", "reason"])
-    base = (recs["name"].astype(str) + " " + recs["dtype"].fillna("").astype(str) + " "
+    dt = recs["dtype"].fillna("").astype(str)  # as records_from_units: no dtype, no blank
+    base = (recs["name"].astype(str) + (" " + dt).where(dt != "", "") + " "
             + recs["shape"].fillna("").astype(str)).str.strip()
     nth = recs.assign(_b=base).groupby(["unit_id", "_b"], sort=False).cumcount()
     recs["metric"] = base.where(nth == 0, base + " #" + (nth + 1).astype(str))

@@ -15,7 +15,15 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from .._errors import AicostError
-from ._worker import FLEET_SUITES, probe, run_unit
+from ._worker import (
+    FLEET_SUITES,
+    probe,
+    run_unit,
+    storage_records,
+    tcp_collect,
+    tcp_listen,
+    tcp_send,
+)
 
 __all__ = ["FleetError", "FleetRun", "bench", "local_cluster", "records_from_units", "run", "save"]
 
@@ -194,7 +202,8 @@ def _plan_units(workers: dict, probes: dict, select: set | None) -> list[dict]:
 
 def bench(client_or_address, suite: str = "quick", *, workers=None, store=None,
           timeout_s: float = 1800.0, backend: str = "auto", numba_threads=None,
-          progress: bool = True, poll_s: float = 0.5) -> FleetRun:
+          progress: bool = True, poll_s: float = 0.5, storage=None,
+          network: bool | dict = False) -> FleetRun:
     """Benchmark every GPU (or CPU-only worker) of a Dask cluster; save in one transaction.
 
     Parameters
@@ -226,6 +235,23 @@ def bench(client_or_address, suite: str = "quick", *, workers=None, store=None,
         tqdm bar over completed units; the dashboard link is printed.
     poll_s : float
         How often the client checks for workers that left [s].
+    storage : str, path or dict, optional
+        Also measure storage, once per host, after the compute units: the directory to measure
+        on each host (it must exist there; a work directory is created in it and removed), or a
+        dict with ``directory`` and ``aicost.fleet.storage_records`` options (``file_size``,
+        ``workers``, ``duration_s``, ``ramp_s``, ``allow_buffered``). Records ``kind="storage"``,
+        metrics ``seqread 1MiB`` and ``randread 4KiB`` [B/s], on the host's first unit.
+    network : bool or dict
+        Also measure TCP throughput between workers, once per host, after the compute units:
+        each host's first worker sends to the next host's (a ring; on a single-host cluster
+        between two of its workers, or to itself when it has one worker), through
+        ``aicost.network.TcpReceiver`` / ``send_tcp``, transfers that share no host running
+        at once. A dict sets ``streams`` (4), ``omit_s`` (0.5) and ``duration_s`` (2.0).
+        Records ``kind="network"``, metric ``tcp ring`` [bit/s received], on the sender's unit;
+        the peer is in the unit's context (``tcp_to``).
+
+    Both extra measurements go to the store in the same transaction as the compute records; a
+    failed one is listed in the unit's ``errors``, and the unit's compute results are kept.
 
     Returns
     -------
@@ -275,6 +301,8 @@ def bench(client_or_address, suite: str = "quick", *, workers=None, store=None,
                                 key=f"aicost-fleet-{fleet_id}-{u['unit_id']}")
             futures[fut] = u
         _follow(client, futures, results, timeout_s, poll_s, progress)
+        if storage is not None or network:
+            _host_measurements(client, fleet_id, units, results, storage, network, progress)
     finally:
         if owned:
             client.close()
@@ -426,6 +454,133 @@ def _restart_or_retire(client, addr: str, name: str) -> str:
                 f"{type(exc).__name__}: {exc}); it may still be running that task")
 
 
+#: how long one host's storage measurement may take beyond its measured time [s] (layout of
+#: the files, work directory removal)
+STORAGE_SLACK_S = 120.0
+
+
+def _host_reps(units: list, results: dict) -> list[dict]:
+    """The first measured unit of each host (by worker name): where host measurements run."""
+    reps, seen = [], set()
+    for u in sorted(units, key=lambda u: (str(u["worker"]), str(u["unit_id"]))):
+        if results.get(u["unit_id"], {}).get("status") != "ok" or u["host"] in seen:
+            continue
+        seen.add(u["host"])
+        reps.append(u)
+    return reps
+
+
+def _note_error(results: dict, unit_id: str, label: str, exc) -> None:
+    msg = exc if isinstance(exc, str) else f"{type(exc).__name__}: {exc}"
+    results[unit_id].setdefault("errors", []).append([label, msg])
+
+
+def _host_measurements(client, fleet_id: str, units: list, results: dict, storage, network,
+                       progress: bool) -> None:
+    """Storage once per host and TCP between hosts' workers, after the compute units."""
+    from distributed import wait
+
+    reps = _host_reps(units, results)
+    if not reps:
+        return
+    if storage is not None:
+        opts = dict(storage) if isinstance(storage, dict) else {"directory": storage}
+        if "directory" not in opts:
+            raise ValueError("storage= needs a directory (a path, or a dict with 'directory')")
+        directory = str(opts.pop("directory"))
+        limit = (float(opts.get("duration_s", 1.0)) + float(opts.get("ramp_s", 0.25))) * 2
+        futs = {client.submit(storage_records, directory, **opts, workers=[u["address"]],
+                              allow_other_workers=False, pure=False,
+                              key=f"aicost-fleet-storage-{fleet_id}-{u['unit_id']}"): u
+                for u in reps}
+        done, _ = wait(list(futs), timeout=limit + STORAGE_SLACK_S)
+        for fut, u in futs.items():
+            if fut in done and fut.status == "finished":
+                results[u["unit_id"]].setdefault("extra_records", []).extend(fut.result())
+            else:
+                err = fut.exception() if fut in done and fut.status == "error" else "timed out"
+                if fut not in done:
+                    fut.cancel()
+                _note_error(results, u["unit_id"], f"storage {directory}", err)
+        if progress:
+            print(f"aicost fleet {fleet_id}: storage measured on {len(reps)} hosts")
+    if network:
+        _tcp_ring(client, fleet_id, units, reps, results,
+                  network if isinstance(network, dict) else {})
+        if progress:
+            print(f"aicost fleet {fleet_id}: TCP measured between workers")
+
+
+def _tcp_ring(client, fleet_id: str, units: list, reps: list, results: dict, opts: dict) -> None:
+    """Each representative worker sends to the next one (a ring), in phases of transfers that
+    share no worker; the receiver's count is the result."""
+    from distributed import wait
+    from distributed.comm import get_address_host
+
+    streams = int(opts.get("streams", 4))
+    omit_s, duration_s = float(opts.get("omit_s", 0.5)), float(opts.get("duration_s", 2.0))
+    nodes = list(reps)
+    if len(nodes) == 1:  # one host: two of its workers, if it has two
+        others = sorted({(str(u["worker"]), u["address"]) for u in units
+                         if u["address"] != nodes[0]["address"]
+                         and results.get(u["unit_id"], {}).get("status") == "ok"})
+        if others:
+            nodes.append(next(u for u in units if u["address"] == others[0][1]))
+    edges = ([(nodes[0], nodes[0])] if len(nodes) == 1 else
+             [(nodes[i], nodes[(i + 1) % len(nodes)]) for i in range(len(nodes))]
+             if len(nodes) > 2 else [(nodes[0], nodes[1]), (nodes[1], nodes[0])])
+    phases: list[list] = []
+    for e in edges:  # greedy: a transfer joins the first phase where neither worker is busy
+        ends = {e[0]["address"], e[1]["address"]}
+        for ph in phases:
+            if not any(ends & {x[0]["address"], x[1]["address"]} for x in ph):
+                ph.append(e)
+                break
+        else:
+            phases.append([e])
+    limit = omit_s + duration_s + 60.0
+    for n_ph, ph in enumerate(phases):
+        toks = {id(e): f"aicost-tcp-{fleet_id}-{n_ph}-{i}" for i, e in enumerate(ph)}
+        hosts = {id(e): get_address_host(e[1]["address"]) for e in ph}
+        listen = {id(e): client.submit(tcp_listen, toks[id(e)], hosts[id(e)], streams, omit_s,
+                                       duration_s, workers=[e[1]["address"]],
+                                       allow_other_workers=False, pure=False) for e in ph}
+        wait(list(listen.values()), timeout=limit)
+        send = {}
+        for e in ph:
+            f = listen[id(e)]
+            if f.status == "finished":
+                send[id(e)] = client.submit(tcp_send, hosts[id(e)], f.result(), streams, omit_s,
+                                            duration_s, workers=[e[0]["address"]],
+                                            allow_other_workers=False, pure=False)
+            else:
+                err = f.exception() if f.status == "error" else "timed out starting the receiver"
+                _note_error(results, e[0]["unit_id"], "tcp", err)
+        wait(list(send.values()), timeout=limit)
+        for e in ph:
+            if id(e) not in send:
+                continue
+            s_ok = send[id(e)].status == "finished"
+            c = client.submit(tcp_collect, toks[id(e)], not s_ok, workers=[e[1]["address"]],
+                              allow_other_workers=False, pure=False)
+            wait([c], timeout=limit)
+            src, dst = e
+            if s_ok and c.status == "finished":
+                res = c.result()
+                rec = {"kind": "network", "name": "tcp", "dtype": None, "shape": "ring",
+                       "value": res["bits_per_s"], "unit": "bit/s", "median_s": None,
+                       "min_s": None}
+                results[src["unit_id"]].setdefault("extra_records", []).append(rec)
+                results[src["unit_id"]].setdefault("context_extra", {})["tcp_to"] = {
+                    "worker": dst["worker"], "host": dst["host"], "address": hosts[id(e)],
+                    "sent_bits_per_s": send[id(e)].result(), "streams": streams,
+                    "omit_s": omit_s, "duration_s": duration_s}
+            else:
+                bad = send[id(e)] if not s_ok else c
+                err = bad.exception() if bad.status == "error" else f"tcp transfer {bad.status}"
+                _note_error(results, src["unit_id"], f"tcp to {dst['worker']}", err)
+
+
 def _assemble(fleet_id: str, suite: str, units: list, results: dict, link) -> FleetRun:
     import pandas as pd
 
@@ -449,9 +604,11 @@ def _assemble(fleet_id: str, suite: str, units: list, results: dict, link) -> Fl
         unit_rows.append({**ident, "status": res["status"], "reason": res.get("reason"),
                           "errors": res.get("errors") or [], "wall_s": res.get("wall_s"),
                           "n_records": len(res.get("records") or [])})
-        contexts[u["unit_id"]] = {**ctx, "nvml_inventory": res.get("inventory")}
-        if res["status"] == "ok" and res.get("records"):
-            frames.append(records_from_units([ident], [res["records"]]))
+        contexts[u["unit_id"]] = {**ctx, "nvml_inventory": res.get("inventory"),
+                                  **(res.get("context_extra") or {})}
+        recs = list(res.get("records") or []) + list(res.get("extra_records") or [])
+        if res["status"] == "ok" and recs:
+            frames.append(records_from_units([ident], [recs]))
     units_df = pd.DataFrame(unit_rows)
     records = (pd.concat(frames, ignore_index=True) if frames
                else pd.DataFrame(columns=RECORD_COLUMNS))
@@ -479,7 +636,8 @@ def records_from_units(identities: list[dict], record_lists: list[list[dict]]):
             df[k] = v
         frames.append(df)
     out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=RECORD_COLUMNS)
-    base = (out["name"].astype(str) + " " + out["dtype"].fillna("").astype(str) + " "
+    dt = out["dtype"].fillna("").astype(str)
+    base = (out["name"].astype(str) + (" " + dt).where(dt != "", "") + " "
             + out["shape"].fillna("").astype(str)).str.strip()
     nth = out.assign(_b=base).groupby(["unit_id", "_b"], sort=False).cumcount()
     out["metric"] = base.where(nth == 0, base + " #" + (nth + 1).astype(str))
@@ -538,7 +696,8 @@ def save(run: FleetRun, store=None) -> list[str]:
 
 
 def run(*, local: int | None = None, scheduler: str | None = None, suite: str = "quick",
-        workers=None, store=None, timeout_s: float = 1800.0, progress: bool = True) -> FleetRun:
+        workers=None, store=None, timeout_s: float = 1800.0, progress: bool = True,
+        storage=None, network: bool | dict = False) -> FleetRun:
     """Start-and-bench in one call (what ``aicost fleet bench`` runs).
 
     Parameters
@@ -548,18 +707,18 @@ def run(*, local: int | None = None, scheduler: str | None = None, suite: str = 
         worker per GPU with dask-cuda where GPUs are present) and close it afterwards.
     scheduler : str, optional
         Or use the running cluster at this address (``tcp://host:8786``).
-    suite, workers, store, timeout_s, progress
+    suite, workers, store, timeout_s, progress, storage, network
         As :func:`bench`.
     """
     if (local is None) == (scheduler is None):
         raise ValueError("give exactly one of local (worker count) or scheduler (address)")
     if scheduler is not None:
         return bench(scheduler, suite, workers=workers, store=store, timeout_s=timeout_s,
-                     progress=progress)
+                     progress=progress, storage=storage, network=network)
     if int(local) < 1:
         raise ValueError(f"local must be >= 1 worker, got {local!r}")
     from distributed import Client
 
     with local_cluster(int(local)) as cluster, Client(cluster) as client:
         return bench(client, suite, workers=workers, store=store, timeout_s=timeout_s,
-                     progress=progress)
+                     progress=progress, storage=storage, network=network)

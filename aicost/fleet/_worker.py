@@ -14,7 +14,15 @@ import sys
 import time
 from typing import Any
 
-__all__ = ["FLEET_SUITES", "gpu_inventory", "probe", "run_unit"]
+__all__ = ["FLEET_SUITES", "STORAGE_PATTERNS", "gpu_inventory", "probe", "run_unit",
+           "storage_records", "tcp_collect", "tcp_listen", "tcp_send"]
+
+#: what ``fleet.bench(storage=...)`` measures on each host: (pattern, block size), as
+#: ``aicost.storage.quick_check`` (large sequential reads feed data loaders, 4 KiB random reads
+#: show the device's IOPS)
+STORAGE_PATTERNS = (("seqread", "1MiB"), ("randread", "4KiB"))
+#: receivers waiting between fleet's tcp_listen and tcp_collect tasks on this worker
+_RECEIVERS: dict = {}
 
 #: suites a fleet can run: aicost.bench's ``quick`` and ``full``, and ``smoke`` (fleet's own:
 #: one GEMM and one STREAM triad, a few seconds on a CPU; for tests and dry runs)
@@ -212,3 +220,64 @@ def _unit_nvml(gpu_index: int | None) -> dict | None:
         if rec["gpu_index"] == gpu_index:
             return rec
     return None
+
+
+# ----------------------------------------------------------------------------- storage, TCP
+def storage_records(directory: str, *, file_size="64MiB", workers: int = 2,
+                    duration_s: float = 1.0, ramp_s: float = 0.25, allow_buffered: bool = True,
+                    patterns=STORAGE_PATTERNS) -> list[dict]:
+    """Measure the file system at ``directory`` on this worker's host (``aicost.storage``, fio
+    semantics, in a work directory it creates and removes) and return fleet records.
+
+    Each record: ``kind="storage"``, ``name`` the pattern, ``shape`` the block size, ``value``
+    the throughput [B/s], ``median_s`` the p50 latency, ``min_s`` None, and ``flags`` (e.g.
+    ``buffered-fallback`` where O_DIRECT is refused), ``iops``, ``lat_p99_s``, ``filesystem``.
+    """
+    from .. import storage
+
+    out = []
+    with storage.Workspace(directory, workers=workers, file_size=file_size,
+                           allow_buffered=allow_buffered) as ws:
+        for pattern, bs in patterns:
+            r = storage.measure(directory, pattern=pattern, block_size=bs, workers=workers,
+                                file_size=file_size, duration_s=duration_s, ramp_s=ramp_s,
+                                allow_buffered=allow_buffered, workspace=ws)
+            out.append({"kind": "storage", "name": pattern, "dtype": None, "shape": str(bs),
+                        "value": r.bytes_per_s, "unit": "B/s", "median_s": r.lat_p50_s,
+                        "min_s": None, "flags": ",".join(r.flags), "iops": r.iops,
+                        "lat_p99_s": r.lat_p99_s, "filesystem": r.filesystem,
+                        "directory": str(directory)})
+    return out
+
+
+def tcp_listen(token: str, host: str, streams: int = 4, omit_s: float = 0.5,
+               duration_s: float = 2.0) -> int:
+    """Start an ``aicost.network.TcpReceiver`` on ``host`` (this worker's address) and keep it
+    until :func:`tcp_collect`; return its port."""
+    from ..network import TcpReceiver
+
+    r = TcpReceiver(host, streams=int(streams), omit_s=float(omit_s), duration_s=float(duration_s))
+    _RECEIVERS[token] = r
+    return r.port
+
+
+def tcp_send(host: str, port: int, streams: int = 4, omit_s: float = 0.5,
+             duration_s: float = 2.0) -> float:
+    """Send to a receiver on another worker (``aicost.network.send_tcp``) [bit/s sent]."""
+    from ..network import send_tcp
+
+    return send_tcp(host, int(port), int(streams), float(omit_s), float(duration_s))
+
+
+def tcp_collect(token: str, abort: bool = False) -> dict:
+    """The result of the receiver :func:`tcp_listen` started (bytes received in the window);
+    ``abort`` closes it without a result (the sender failed)."""
+    r = _RECEIVERS.pop(token, None)
+    if r is None:
+        raise LookupError(f"no TCP receiver {token!r} on this worker (was it restarted?)")
+    if abort:
+        r.close()
+        return {}
+    res = r.result()
+    return {"bits_per_s": res.bits_per_s, "bytes_received": res.bytes_received,
+            "host": res.host, "streams": res.streams, "duration_s": res.duration_s}

@@ -30,10 +30,12 @@ from ._tcp import (
     MeasurementError,
     NetworkResult,
     PortInUseError,
+    TcpReceiver,
     measure_tcp,
     quick_check,
     results_frame,
     save_results,
+    send_tcp,
 )
 
 __all__ = [
@@ -45,6 +47,7 @@ __all__ = [
     "MeasurementError",
     "NetworkResult",
     "PortInUseError",
+    "TcpReceiver",
     "algbw_busbw",
     "busbw_factor",
     "collective_rows",
@@ -58,4 +61,5 @@ __all__ = [
     "round_nbytes",
     "save_collectives",
     "save_results",
+    "send_tcp",
 ]

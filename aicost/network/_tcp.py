@@ -19,6 +19,7 @@ its deadline.
 from __future__ import annotations
 
 import errno
+import math
 import os
 import socket
 import threading
@@ -34,10 +35,12 @@ __all__ = [
     "MeasurementError",
     "NetworkResult",
     "PortInUseError",
+    "TcpReceiver",
     "measure_tcp",
     "quick_check",
     "results_frame",
     "save_results",
+    "send_tcp",
 ]
 
 #: bytes per send/recv call; iperf3 uses 128 KiB for TCP, larger calls cost fewer syscalls
@@ -238,7 +241,8 @@ def _server_main(conn, bind_host: str, port: int, streams: int, deadline_s: floa
     for t in threads:
         t.join(max(0.0, deadline - time.monotonic()))
     per_stream = [c * 8 / (b - a) if b > a else 0.0 for c, a, b in zip(counts, first, last)]
-    conn.send(("drained", errors))
+    got_any = [a for a, c in zip(first, counts) if c]
+    conn.send(("drained", errors, min(got_any) if got_any else None))  # + first byte [monotonic s]
     window = window_source()  # (start, end) on the monotonic clock, from the client
     if window is None:
         return
@@ -558,6 +562,126 @@ def measure_tcp(
         for s in socks:
             s.close()
         server.close()
+
+
+class TcpReceiver:
+    """The receiving end of a TCP measurement between two hosts (``measure_tcp`` runs both ends
+    on one host): a server process listening on ``host``; :func:`send_tcp` on another host
+    sends to it; :meth:`result` then counts the bytes received in the window that starts
+    ``omit_s`` after the first byte arrived, on this host's clock (the two hosts' clocks are
+    never compared). ``aicost.fleet.bench(network=True)`` measures pairs of workers this way.
+
+    Parameters
+    ----------
+    host : str
+        Address of this host's interface to listen on (not a wildcard).
+    streams : int
+        Connections the sender will open.
+    omit_s, duration_s : float [s]
+        Warm-up not counted and measured window, as the sender's.
+    port : int
+        0: any free port (see :attr:`port`).
+    buffer_bytes : int [B]
+        Bytes per recv call.
+    """
+
+    def __init__(self, host: str, streams: int = 4, omit_s: float = 1.0, duration_s: float = 5.0,
+                 port: int = 0, buffer_bytes: int = DEFAULT_BUFFER_BYTES) -> None:
+        if isinstance(streams, bool) or not isinstance(streams, int) or not 1 <= streams <= MAX_STREAMS:
+            raise ValueError(f"streams must be a whole number in 1..{MAX_STREAMS}, got {streams!r}")
+        if not 0 < duration_s <= 3600 or not 0 <= omit_s <= 600:
+            raise ValueError(f"duration_s must be in (0, 3600] and omit_s in [0, 600] seconds, got "
+                             f"{duration_s!r}, {omit_s!r}")
+        self.host = _check_host(host, False)
+        self.streams, self.omit_s, self.duration_s = int(streams), float(omit_s), float(duration_s)
+        self.buffer_bytes = int(buffer_bytes)
+        deadline = omit_s + duration_s + _SETUP_TIMEOUT_S + 2 * _IO_TIMEOUT_S
+        self._server = _ServerProcess(self.host, port, self.streams, deadline, self.buffer_bytes)
+        msg = self._server.recv(_SETUP_TIMEOUT_S)
+        if msg[0] == "error":
+            self._server.close()
+            raise OSError(msg[1], f"the TCP receiver could not listen on {self.host}:{port}: {msg[2]}")
+        self.port = int(msg[1])
+
+    def result(self) -> NetworkResult:
+        """Wait for the sender to finish; the received throughput in the window (raises
+        :class:`MeasurementError` when the window is not resolved, ``TimeoutError`` when no
+        sender came)."""
+        try:
+            msg = self._server.recv(_SETUP_TIMEOUT_S + self.omit_s + self.duration_s + 2 * _IO_TIMEOUT_S)
+            if msg[0] == "error":
+                raise OSError(msg[1], f"the TCP receiver failed: {msg[2]}")
+            first = msg[2] if len(msg) > 2 else None
+            if first is None:
+                raise MeasurementError("the TCP receiver got no bytes; nothing was reported")
+            start = float(first) + self.omit_s
+            self._server.send_window(start, start + self.duration_s)
+            _, got, uncertain, per_stream, errors = self._server.recv(_IO_TIMEOUT_S + 5)
+        finally:
+            self._server.close()
+        if errors:
+            raise OSError(f"the TCP receiver failed: {errors[0]}")
+        if got <= 0 or 2 * uncertain > _MAX_EDGE_UNCERTAINTY * got:
+            raise MeasurementError(f"the {self.duration_s:g} s window is not resolved by the "
+                                   "receiver's byte counts; measure longer")
+        bps = got * 8 / self.duration_s
+        return NetworkResult(
+            host=self.host, port=self.port, streams=self.streams, duration_s=self.duration_s,
+            omit_s=self.omit_s, bits_per_s=bps, bytes_per_s=bps / 8, sender_bits_per_s=math.nan,
+            bytes_received=int(got), per_stream_bits_per_s=tuple(float(x) for x in per_stream),
+            buffer_bytes=self.buffer_bytes, bind_all=False)
+
+    def close(self) -> None:
+        """Stop the server process (also after an error)."""
+        self._server.close()
+
+
+def send_tcp(host: str, port: int, streams: int = 4, omit_s: float = 1.0, duration_s: float = 5.0,
+             buffer_bytes: int = DEFAULT_BUFFER_BYTES) -> float:
+    """Send to a :class:`TcpReceiver` for ``omit_s + duration_s`` [s] over ``streams``
+    connections; return what this end handed to the kernel after ``omit_s`` [bit/s]."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    socks = []
+    try:
+        for _ in range(int(streams)):
+            s = socket.socket(family, socket.SOCK_STREAM)
+            s.settimeout(_IO_TIMEOUT_S)
+            s.connect((host, int(port)))
+            socks.append(s)
+        payload = memoryview(bytearray(os.urandom(int(buffer_bytes))))
+        sent = [0] * len(socks)
+        errors: list[BaseException] = []
+        start = time.monotonic()
+        window_start, window_end = start + omit_s, start + omit_s + duration_s
+
+        def pump(i: int, s: socket.socket) -> None:
+            try:
+                while True:
+                    s.sendall(payload)
+                    now = time.monotonic()
+                    if now >= window_start:
+                        sent[i] += len(payload)
+                    if now >= window_end:
+                        break
+            except OSError as exc:
+                errors.append(exc)
+            finally:
+                try:
+                    s.shutdown(socket.SHUT_WR)
+                except OSError:
+                    pass
+
+        threads = [threading.Thread(target=pump, args=(i, s), daemon=True) for i, s in enumerate(socks)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        if errors:
+            raise OSError(f"sending to {host}:{port} failed: {errors[0]}") from errors[0]
+        return sum(sent) * 8 / duration_s
+    finally:
+        for s in socks:
+            s.close()
 
 
 def quick_check(*, duration_s: float = 1.5, streams: int = 4) -> NetworkResult:
