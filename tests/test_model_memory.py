@@ -88,3 +88,18 @@ def test_layouts_broadcast():
                         n_micro_batches=32)
     assert np.shape(m.activations) == (3,)
     assert np.all(np.diff(m.activations) < 0)
+
+
+def test_fp8_training_names_its_overheads():
+    from aicost.model import Cluster, TrainingJob, estimate_training, fp8_training_assumption
+
+    job = dict(global_batch=64, tp=1, seq_len=4096)
+    cl = Cluster(gpus=8, accelerator="H100-SXM", gpus_per_node=8, price_usd_per_gpu_hour=1.0,
+                 scale_out_bw_bytes_per_s=50e9)
+    e8 = estimate_training(TrainingJob("llama-3.1-8b", 1e12, dtype="fp8", **job), cl)
+    e16 = estimate_training(TrainingJob("llama-3.1-8b", 1e12, dtype="bf16", **job), cl)
+    assert e8.sources["fp8"] == fp8_training_assumption() and "fp8" not in e16.sources
+    for word in ("bf16 peak", "casts", "weight copies", "GEMM inputs"):
+        assert word in e8.sources["fp8"]
+    # FP8 weight copies cost memory; FP8 GEMM inputs save activation memory
+    assert e8.memory.weights > e16.memory.weights and e8.memory.activations < e16.memory.activations

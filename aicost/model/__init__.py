@@ -108,6 +108,7 @@ from ._training import (
     TrainingEstimate,
     TrainingJob,
     estimate_training,
+    fp8_training_assumption,
     training_arrays,
     training_flops,
 )
@@ -158,6 +159,7 @@ __all__ = [  # noqa: RUF022 - plain sorted(), as tests/test_exports.py checks
     "estimate_training",
     "expected_wall_time",
     "failure_rates",
+    "fp8_training_assumption",
     "get_engine",
     "get_model",
     "inference_arrays",

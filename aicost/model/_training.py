@@ -96,6 +96,7 @@ __all__ = [
     "_training_flops_arrays",
     "_training_step_arrays",
     "estimate_training",
+    "fp8_training_assumption",
     "training_flops",
 ]
 
@@ -451,6 +452,18 @@ def training_arrays(spec: ModelSpec, *, tokens, global_batch, micro_batch, seq_l
     out.update({f"mem_{k}": v for k, v in mem.items()})
     out.update(feas)
     return out
+
+
+def fp8_training_assumption() -> str:
+    """What FP8 training costs besides the FP8 GEMMs, in words (a plan's assumptions line)."""
+    from ..calibrate_curves import FP8_CAST_TENSORS_PER_TOKEN
+    from ._memory import FP8_GEMM_INPUT_BYTES, FP8_WEIGHT_CACHE_BYTES_PER_PARAM
+
+    return (f"FP8 training: GEMMs at the fp8 peak; attention, norms, activations and the optimizer in "
+            f"bf16/fp32 (attention at the bf16 peak); casts of {FP8_CAST_TENSORS_PER_TOKEN:g} d_model bytes per "
+            f"token and layer (per-tensor scaling) as extra memory traffic; bf16 master weights and gradients, "
+            f"fp32 optimizer states; GEMM inputs kept in {FP8_GEMM_INPUT_BYTES:g} B for the backward pass; "
+            f"FP8 weight copies {FP8_WEIGHT_CACHE_BYTES_PER_PARAM:g} B/param")
 
 
 # ---- records ----------------------------------------------------------------------------
@@ -838,6 +851,8 @@ def estimate_training(job: TrainingJob, cluster: Cluster, catalog=None, store=No
                            + ("; CP ring traffic under the attention kernel" if cp > 1 else ""),
                    preemptions=f"{preempt:g} per node-hour" + (" (spot default)" if pricing_spot and
                                                                cluster.preemptions_per_node_hour is None else ""))
+    if dtype == "fp8":
+        sources["fp8"] = fp8_training_assumption()
     return TrainingEstimate(
         model=spec.name, accelerator=hw.accelerator, n_gpus=cluster.gpus, tp=tp, pp=pp, dp=dp,
         micro_batch=mb, global_batch=gb, n_micro_batches=g["n_micro"], seq_len=seq, recompute=recompute,
