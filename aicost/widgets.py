@@ -454,23 +454,47 @@ class ServingPlanner(_PlanDashboard):
                                         continuous_update=False, disabled=eff_auto),
         }
         fig = self._make_figure(go, "latency [s]", "cost [USD/h]")
+        # re-plans from cached candidates (issue 16): a rate, TTFT, TPOT, budget change sizes the
+        # cached candidates again (no model evaluation); a model, token, efficiency, filter or
+        # catalog change evaluates the model once
+        from .plan import ServingPlanCache
+
+        self.plan_cache = ServingPlanCache(max_entries=4)
+        self.plan_function = self.plan_cache.plan_inference
+        self.debounce_s = 0.15
         super().__init__(controls, fig, "Serving planner")
         controls["efficiency_auto"].observe(lambda ch: _toggle_efficiency(self, ch), names="value")
         self._show_first_answer()
 
-    def _update(self) -> None:
-        from . import plan as _plan
-
+    def _plan_args(self) -> tuple[tuple, dict]:
+        """The arguments of `plan_inference` the controls ask for."""
         v = self.value
-        plan = (self.plan_function or _plan.plan_inference)(
-            _model_arg(v("model")), v("qps"), prompt_tokens=v("prompt_tokens"),
-            output_tokens=v("output_tokens"), ttft_s=v("ttft_ms") / 1e3,
-            tpot_s=v("tpot_ms") / 1e3, budget_usd_per_hour=v("budget_usd_per_hour") or None,
+        return (_model_arg(v("model")), v("qps")), dict(
+            prompt_tokens=v("prompt_tokens"), output_tokens=v("output_tokens"),
+            ttft_s=v("ttft_ms") / 1e3, tpot_s=v("tpot_ms") / 1e3,
+            budget_usd_per_hour=v("budget_usd_per_hour") or None,
             providers=list(v("providers")) or None,
             pricing=tuple(v("pricing")) or ("on_demand",), catalog=self.catalog,
             efficiency=None if v("efficiency_auto") else v("efficiency"),
             **self.plan_options,
         )
+
+    def _pending_status(self) -> str:
+        """Say "planning…" only when the change evaluates the model again (a model, token,
+        efficiency, filter or catalog change); a rate, TTFT, TPOT or budget change keeps the
+        current status until it answers."""
+        cache = getattr(self, "plan_cache", None)
+        if cache is None or self.plan_function != cache.plan_inference:
+            return super()._pending_status()
+        args, kwargs = self._plan_args()
+        return "<small><i>planning…</i></small>" if cache.will_reevaluate(*args, **kwargs) else ""
+
+    def _update(self) -> None:
+        from . import plan as _plan
+
+        v = self.value
+        args, kwargs = self._plan_args()
+        plan = (self.plan_function or _plan.plan_inference)(*args, **kwargs)
         self.figure.layout.xaxis.title.text = plan.time_col.replace("_", " ").replace(" s", " [s]")
         self.figure.layout.yaxis.title.text = plan.cost_col.replace("_", " ")
         q = (f"serve {v('model')} at {v('qps'):.3g} requests/s with TTFT <= {v('ttft_ms'):g} ms "
