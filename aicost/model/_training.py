@@ -282,14 +282,20 @@ def _cp_ring_time(spec, mb, s, tp_, cp_, gpn, layers_stage, layer_model, t_c_mic
 
 def _ep_all_to_all_time(spec, mb, s, tp_, cp_, ep_, gpn, layers_stage, rc, t_c_micro, dtype_bytes,
                         su_bw, su_lat, so_bw, so_lat, overlap_ep_comm):
-    """Exposed expert-parallel all-to-all of one micro-batch on one GPU [s]."""
+    """Exposed expert-parallel all-to-all of one micro-batch on one GPU [s].
+
+    Hierarchical, as ``aicost.hardware.hierarchical_collective_time`` counts an all-to-all: of the
+    ``ep`` peers (``tp`` GPUs apart), the ``g = min(ep, domain / tp)`` inside this GPU's scale-up
+    domain get their ``(g-1)/ep`` share of the send buffer over the scale-up fabric, the other
+    ``(ep-g)/ep`` leaves over the GPU's scale-out share.
+    """
     moe_layers_stage = layers_stage * spec.n_moe_layers / spec.n_layers
-    ep_in_node = tp_ * ep_ <= gpn
-    ep_bw = np.where(ep_in_node, su_bw, so_bw)
-    ep_lat = np.where(ep_in_node, su_lat, so_lat)
+    g = np.clip(np.floor(np.asarray(gpn, float) / tp_), 1.0, ep_)
     a2a_bytes = mb * s / (cp_ * tp_) * spec.experts_per_token * spec.d_model * dtype_bytes
     n_a2a = np.where(rc == 2, 6.0, 4.0) * moe_layers_stage
-    t_ep = np.where(ep_ > 1, n_a2a * _comm.collective_time("all_to_all", a2a_bytes, ep_, ep_bw, ep_lat), 0.0)
+    one = ((g - 1.0) * su_lat + a2a_bytes * (g - 1.0) / ep_ / su_bw
+           + (ep_ - g) * so_lat + a2a_bytes * (ep_ - g) / ep_ / so_bw)
+    t_ep = np.where(ep_ > 1, n_a2a * one, 0.0)
     return np.where(np.asarray(overlap_ep_comm, bool), np.maximum(t_ep - t_c_micro, 0.0), t_ep)
 
 
