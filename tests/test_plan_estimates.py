@@ -38,8 +38,9 @@ def test_offers_say_what_is_estimated(cat):
 def test_a_plan_on_an_estimated_price_says_so(cat):
     plan = plan_training(MODEL, TOKENS, accelerators=["Trainium3"], catalog=cat, pricing="on_demand")
     assert plan.best.row["estimated"] == "price, accelerator count"
-    note = plan.best.details[-1]
+    note = plan.best.details[-2]  # the last detail says how old the prices are
     assert note.startswith("Price estimated, not a published list price; accelerators per instance estimated")
+    assert plan.best.details[-1].startswith("Prices as of")
     assert "estimates=False" in note
 
 

@@ -308,12 +308,13 @@ class Plan:
         if not self.candidates["feasible"].any():
             return None
         rec = self._recommend()
-        note = self.price_note
-        if rec is not None and note:
-            rec = dataclasses.replace(rec, details=(*rec.details, note[0].upper() + note[1:] + "."))
+        # what rests on estimates, then how old the prices are (the last detail)
         est = self.estimate_note(rec.row if rec is not None else None)
         if rec is not None and est:
             rec = dataclasses.replace(rec, details=(*rec.details, est))
+        note = self.price_note
+        if rec is not None and note:
+            rec = dataclasses.replace(rec, details=(*rec.details, note[0].upper() + note[1:] + "."))
         return rec
 
     def estimate_note(self, row: dict | None = None) -> str:
