@@ -107,6 +107,7 @@ FILTERS = [
     {"providers": ["aws", "gcp"]},
     {"accelerators": ["h100", "l40s"], "tpot_s": 0.03},
     {"engine": "vllm"},
+    {"estimates": False},
     {"output_tokens": 128, "ttft_s": 0.5},
 ]
 

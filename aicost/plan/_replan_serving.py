@@ -46,6 +46,9 @@ __all__ = ["ServingPlanCache"]
 
 #: distinct (rate, TTFT target, percentile) whose replica sizings are kept
 _MAX_SIZINGS = 16
+#: `plan_inference` arguments an entry answers for; every other argument keys the entry
+_PER_CALL = ("requests_per_s", "demand", "ttft_s", "tpot_s", "ttft_percentile", "budget_usd_per_hour",
+             "objective", "min_replicas", "scale_up_lag_s")
 
 
 class _ReplicasMemo:
@@ -120,6 +123,13 @@ def _signature() -> inspect.Signature:
     return inspect.signature(inf.plan_inference)
 
 
+def _by_name(fn, args: dict, **given):
+    """Call ``fn`` with ``given`` and, by name, the arguments of ``args`` it takes (so a new
+    `plan_inference` argument reaches `_inference._validate` / `_resolve` as a cold call passes it)."""
+    params = inspect.signature(fn).parameters
+    return fn(**given, **{k: v for k, v in args.items() if k in params and k not in given})
+
+
 class ServingPlanCache:
     """A bounded, keyed LRU cache of evaluated serving searches, for fast re-plans.
 
@@ -176,24 +186,18 @@ class ServingPlanCache:
         """The bound arguments (defaults applied) and the checked request (`_inference._validate`)."""
         bound = _signature().bind(model, requests_per_s, **options)
         bound.apply_defaults()
-        a = bound.arguments
-        checked = inf._validate(
-            model, a["requests_per_s"], a["demand"], prompt_tokens=a["prompt_tokens"],
-            output_tokens=a["output_tokens"], ttft_s=a["ttft_s"], tpot_s=a["tpot_s"],
-            ttft_percentile=a["ttft_percentile"], budget_usd_per_hour=a["budget_usd_per_hour"],
-            objective=a["objective"], dtype=a["dtype"], kv_dtype=a["kv_dtype"], pricing=a["pricing"],
-            bandwidth_efficiency=a["bandwidth_efficiency"], engine=a["engine"])
-        return a, checked
+        a = dict(bound.arguments)
+        return a, _by_name(inf._validate, a)
 
     @staticmethod
     def _key(a, ctx, pricing, be):
-        """What the model side of the candidates depends on (everything but rate, targets, budget,
-        objective and the autoscaler), and the loaded catalog."""
+        """What the model side of the candidates depends on: every argument but the rate, the
+        targets, the budget, the objective and the autoscaler; the catalog's contents and the
+        store's calibration. Also the loaded catalog."""
         cat = load_catalog(a["catalog"])
-        key = (repr(ctx.spec), catalog_stamp(cat), calibration_stamp(a["store"]), ctx.prompt_tokens,
-               ctx.output_tokens, ctx.dtype, ctx.kv_dtype, repr(ctx.engine), _hashable(a["efficiency"]), be,
-               _hashable(a["tp"]), _hashable(a["batch"]), tuple(pricing), _hashable(a["providers"]),
-               _hashable(a["accelerators"]))
+        rest = tuple((k, _hashable(v)) for k, v in sorted(a.items())
+                     if k not in _PER_CALL + ("model", "catalog", "store"))
+        key = (repr(ctx.spec), catalog_stamp(cat), calibration_stamp(a["store"]), tuple(pricing), be, rest)
         return key, cat
 
     def will_reevaluate(self, model, requests_per_s=None, **options) -> bool:
@@ -215,10 +219,8 @@ class ServingPlanCache:
         self.last_full = entry is None
         if entry is None:
             self.misses += 1
-            cfg, lay = inf._resolve(ctx, catalog=cat, store=a["store"], pricing=pricing,
-                                    providers=a["providers"], accelerators=a["accelerators"],
-                                    efficiency=a["efficiency"], bandwidth_efficiency=be, tp=a["tp"],
-                                    batch=a["batch"])
+            cfg, lay = _by_name(inf._resolve, a, ctx=ctx, catalog=cat, pricing=pricing,
+                                bandwidth_efficiency=be)
             entry = _Entry(cfg, lay, {"base": {}, "replicas": self._replicas})
             self._entries[key] = entry
             while len(self._entries) > self.max_entries:
