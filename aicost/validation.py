@@ -36,6 +36,10 @@ __all__ = [
 COMPUTE_UNITS = {"A100": 108, "H100": 132, "H200": 132, "H800": 132, "GH200": 132, "MI300X": 304,
                  "MI325X": 304, "B200": 148, "TPU": 1}
 
+#: a row whose |error| exceeds this [%] is a miss (issue 12's bound for layout-published rows); its
+#: reason then says where the predicted time goes
+MISS_PCT = 25.0
+
 _CLASSES = {"tflops_per_gpu": "step time", "mfu": "step time", "tokens_per_s_per_gpu": "step time",
             "gpu_hours": "GPU-hours", "output_tokens_per_s": "serving throughput",
             "ttft_s": "serving latency", "latency_s": "serving latency"}
@@ -82,6 +86,34 @@ def _megatron_flops(spec, batch, seq):
     """Megatron-LM eq. 3 (arXiv:2104.04473): FLOPs of one iteration with full recomputation."""
     L, h, V = spec.n_layers, spec.d_model, spec.vocab_size
     return 96.0 * batch * seq * L * h * h * (1.0 + seq / (6.0 * h) + V / (16.0 * L * h))
+
+
+def _shares(parts: dict, total: float, n: int = 3) -> str:
+    top = sorted(((v, k) for k, v in parts.items() if v > 0), reverse=True)[:n]
+    return ", ".join(f"{k} {100.0 * v / total:.0f}%" for v, k in top)
+
+
+def _kind(source) -> str:
+    """Whether an efficiency was measured/fitted or is the documented default."""
+    text = str(source).lower()
+    if "explicit" in text:
+        return "given"
+    return "the default family: not measured for this accelerator and dtype" if "default" in text else "measured"
+
+
+def _training_diag(e, dtype: str) -> str:
+    """Where a training step's predicted time goes (the largest parts) and the compute efficiency."""
+    parts = {"compute": e.compute_s, "TP comm": e.tp_comm_s, "PP sends": e.pp_comm_s, "EP all-to-all": e.ep_comm_s,
+             "CP ring": e.cp_comm_s, "bubble": e.bubble_s, "DP exposed": e.dp_exposed_s, "optimizer": e.optimizer_s}
+    return (f"predicted step {e.step_s:.3g} s = {_shares(parts, e.step_s)}; compute at {e.compute_efficiency:.2f} "
+            f"of the {dtype} peak ({_kind(e.sources.get('efficiency', ''))})")
+
+
+def _serving_diag(est) -> str:
+    """A serving row's operating point: batch, decode side of the roofline, TPOT, compute efficiency."""
+    return (f"batch {est.batch} of at most {est.max_batch}, decode {est.decode_bound}-bound, TPOT "
+            f"{1e3 * est.tpot_s:.3g} ms, prefill {1e3 * est.prefill_s:.3g} ms; GEMM efficiency "
+            f"{_kind(est.sources.get('gemm_efficiency', ''))}")
 
 
 def _predict_training(row, spec, acc, cat, curve):
@@ -160,7 +192,7 @@ def _predict_training(row, spec, acc, cat, curve):
         pred = e.expected_gpu_hours
     else:
         raise ValueError(f"unknown training metric {metric!r} (row {row['id']})")
-    return float(pred), "; ".join(reasons)
+    return float(pred), "; ".join(reasons), _training_diag(e, dtype)
 
 
 def _predict_serving(row, spec, acc, cat):
@@ -192,7 +224,7 @@ def _predict_serving(row, spec, acc, cat):
         raise ValueError(f"unknown serving metric {metric!r} (row {row['id']})")
     if spec.is_moe:
         reasons.append("MoE decode reads the experts the batch touches")
-    return float(pred), "; ".join(reasons)
+    return float(pred), "; ".join(reasons), _serving_diag(est)
 
 
 def validate_published_runs(runs=None, *, catalog=None, curve=None):
@@ -244,18 +276,24 @@ def validate_published_runs(runs=None, *, catalog=None, curve=None):
             continue
         try:
             if row["kind"] == "train":
-                pred, reason = _predict_training(row, spec, acc, cat, curve)
+                pred, reason, diag = _predict_training(row, spec, acc, cat, curve)
             else:
-                pred, reason = _predict_serving(row, spec, acc, cat)
+                pred, reason, diag = _predict_serving(row, spec, acc, cat)
         except (AicostError, ValueError) as exc:
             rec["reason"] = f"model refused: {exc}"
             out.append(rec)
             continue
         rec["predicted"] = pred
         rec["reason"] = reason
+        rec["diag"] = diag
         out.append(rec)
     df = pd.DataFrame(out)
     df["error_pct"] = 100.0 * (df["predicted"] - df["published"]) / df["published"]
+    if "diag" in df:  # a miss says where the predicted time goes, so the reader sees what to doubt
+        miss = (df["error_pct"].abs() > MISS_PCT).to_numpy() & df["diag"].notna().to_numpy()
+        for i in np.flatnonzero(miss):
+            head = df.at[i, "reason"]
+            df.at[i, "reason"] = (f"{head}; " if head else "") + f"miss (> {MISS_PCT:g}%): {df.at[i, 'diag']}"
     cols = ["id", "class", "metric", "model", "accelerator", "dtype", "layout_published", "published",
             "predicted", "error_pct", "reason", "notes", "source"]
     return df[cols]

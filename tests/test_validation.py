@@ -44,3 +44,15 @@ def test_summary_classes(table):
     s = validation_summary(table).set_index("class")
     assert {"step time", "GPU-hours", "serving throughput", "serving latency"} <= set(s.index)
     assert (s["rows"] >= s["predicted"]).all()
+
+
+def test_a_miss_says_where_the_predicted_time_goes():
+    from aicost.validation import MISS_PCT, validate_published_runs
+
+    t = validate_published_runs()
+    miss = t[t["error_pct"].abs() > MISS_PCT]
+    assert len(miss) and miss["reason"].str.contains("miss").all()
+    ok = t[t["error_pct"].abs() <= MISS_PCT]
+    assert not ok["reason"].str.contains(r"miss \(").any()
+    train = miss[miss["class"] != "serving throughput"]["reason"]
+    assert train.str.contains("predicted step|decode").all()
