@@ -171,6 +171,19 @@ def test_storage_and_tcp_in_the_same_transaction(cluster, tmp_path):
     assert sorted(back.records["metric"]) == sorted(recs["metric"])
 
 
+def test_failed_storage_measurement_is_a_unit_error(cluster, tmp_path):
+    import aicost.fleet._bench as fb
+
+    cluster.wait_for_workers(2, timeout=60)
+    addr = sorted(cluster.run(os.getpid))[0]
+    units = [{"unit_id": "h/worker-0", "worker": "0", "host": "h", "address": addr}]
+    results = {"h/worker-0": {"status": "ok", "errors": []}}
+    fb._host_measurements(cluster, "fid", units, results, str(tmp_path / "missing"), False, False)
+    (label, msg), = results["h/worker-0"]["errors"]
+    assert label.startswith("storage ") and "FileNotFoundError" in msg
+    assert "extra_records" not in results["h/worker-0"]
+
+
 def test_unknown_worker_name_says_what_exists(cluster):
     with pytest.raises(fleet.FleetError, match="no worker named '7'"):
         fleet.bench(cluster, "smoke", workers=["7"], store=False, progress=False)

@@ -98,6 +98,10 @@ class FleetRun:
                  f"{len(self.units)} units measured, {len(self.records)} records)"]
         for r in self.failures.itertuples():
             lines.append(f"  FAILED {r.unit_id} (worker {r.worker}): {r.reason}")
+        if "errors" in self.units:  # measurements that failed inside a measured unit
+            for r in self.units[self.units["status"] == "ok"].itertuples():
+                for label, msg in (r.errors or []):
+                    lines.append(f"  error in {r.unit_id} ({label}): {msg}")
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
