@@ -387,8 +387,7 @@ def plan_inference(
     cfg, lay = _resolve(ctx, catalog=catalog, store=store, pricing=pricing, providers=providers,
                         accelerators=accelerators, efficiency=efficiency, bandwidth_efficiency=be, tp=tp,
                         batch=batch, estimates=estimates)
-    search = ServingSearch(configs=cfg, layouts=lay, context=ctx, rate=rate,
-                           memo={"base": {1.0: _base(cfg, lay, ctx)}})
+    search = ServingSearch(configs=cfg, layouts=lay, context=ctx, rate=rate)
     return _plan(search, trace, pricing, objective, be, providers, demand, min_replicas, scale_up_lag_s, t0)
 
 
@@ -469,9 +468,9 @@ class ServingSearch:
     layouts: dict
     context: ServingContext
     rate: float
-    #: what the rate and the targets do not change, kept for the recommendation's re-evaluation:
-    #: ``"base"`` (efficiency scale -> the model side of every candidate) and ``"replicas"``
-    #: (a memo of `unique_replicas`, `ServingPlanCache`'s)
+    #: `ServingPlanCache`'s memo of what the rate and the targets do not change: ``"base"``
+    #: (efficiency scale -> the model side of every candidate) and ``"replicas"`` (a memo of
+    #: `unique_replicas`); empty for a cold plan (nothing kept: a plan holds its candidates only)
     memo: dict = field(default_factory=dict, repr=False, compare=False)
 
 
@@ -609,10 +608,12 @@ def _resolve(ctx: ServingContext, *, catalog, store, pricing, providers, acceler
 def _searched(search: ServingSearch, scale: float = 1.0) -> pd.DataFrame:
     """The candidates of ``search`` with efficiency ``scale`` times the configurations' (the model
     side from ``search.memo`` when it has it), sized for its rate under its targets."""
-    bases = search.memo.setdefault("base", {})
-    base = bases.get(scale)
+    bases = search.memo.get("base")
+    base = None if bases is None else bases.get(scale)
     if base is None:
-        base = bases[scale] = _base(search.configs, search.layouts, search.context, scale)
+        base = _base(search.configs, search.layouts, search.context, scale)
+        if bases is not None:
+            bases[scale] = base
     return _finish(base, search.context, search.rate, replicas=search.memo.get("replicas", unique_replicas))
 
 
