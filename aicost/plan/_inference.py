@@ -75,7 +75,7 @@ _BATCH_GRID = tuple(2 ** k for k in range(0, 12)) + (-1,)
 INFERENCE_COLUMNS = (
     "provider", "instance_type", "accelerator", "pricing", "tp", "batch", "replicas", "instances",
     "gpus", "ttft_s", "tpot_s", "latency_s", "utilization", "cost_usd_per_hour",
-    "usd_per_million_tokens", "bottleneck", "reason",
+    "usd_per_million_tokens", "bottleneck", "estimated", "reason",
 )
 
 

@@ -56,7 +56,7 @@ _RECOMPUTE = ("none", "selective", "full")
 TRAINING_COLUMNS = (
     "provider", "instance_type", "accelerator", "gpus", "nodes", "pricing", "tp", "pp", "dp",
     "micro_batch", "zero_stage", "recompute", "memory_per_gpu_gib", "mfu", "time_s", "cost_usd",
-    "storage_tier", "bottleneck", "reason",
+    "storage_tier", "bottleneck", "estimated", "reason",
 )
 
 
