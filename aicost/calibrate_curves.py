@@ -312,10 +312,10 @@ def gemm_curve(accelerator, dtype: str = "bf16", store=None, catalog=None) -> Ge
     import pandas as pd
 
     from ._units import normalize_dtype
-    from .calibrate import _resolve_accelerator, measured_gemm
+    from .calibrate import measured_gemm
 
     dtype = normalize_dtype(dtype)
-    acc = _resolve_accelerator(accelerator, catalog)
+    acc = _accelerator(accelerator, catalog)
     peak = None
     if acc is not None:
         try:
@@ -339,6 +339,21 @@ def gemm_curve(accelerator, dtype: str = "bf16", store=None, catalog=None) -> Ge
                        tuple(sorted(set(pts["device"]))), tuple(where))
                 return _fit_cached(key)
     return default_gemm_curve(dtype)
+
+
+def _accelerator(name, catalog):
+    """A catalog Accelerator for a record, a catalog name, an alias or a CUDA device name (None
+    when the catalog does not know it: nothing to fit against)."""
+    if name is None or hasattr(name, "peak_flops_per_s"):
+        return name
+    if catalog is None:
+        from . import catalog as _catalog
+
+        catalog = _catalog.load()
+    try:
+        return catalog.accelerator(str(name))
+    except LookupError:  # a device the catalog does not know
+        return None
 
 
 @functools.lru_cache(maxsize=64)
