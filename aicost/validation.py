@@ -3,8 +3,10 @@
 Every row of the CSV is a number someone published (a paper's table, a framework's benchmark
 table, an engine's performance page, a model card) with the configuration needed to reproduce it.
 :func:`validate_published_runs` predicts each with aicost's public model functions and one set of
-constants: the GEMM curve and layer kernel-time model of :mod:`aicost.calibrate_curves` for the
-compute efficiency of training, the catalog's peaks and fabrics, and the model's documented
+constants, through the same default path a plan takes: ``estimate_training``'s shape-aware compute
+efficiency (each accelerator's GEMM curve, fitted where aicost has measurements and the documented
+default family elsewhere, over the row's layout through the layer kernel-time model of
+:mod:`aicost.calibrate_curves`), the catalog's peaks and fabrics, and the model's documented
 defaults for everything else. Nothing is fitted to these rows; a row the model cannot reproduce
 stays in the table with its error and the reason (``notes``).
 
@@ -22,6 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .calibrate_curves import COMPUTE_UNITS, compute_units  # COMPUTE_UNITS re-exported (one table)
+
 __all__ = [
     "COMPUTE_UNITS",
     "load_published_runs",
@@ -29,12 +33,6 @@ __all__ = [
     "validation_models",
     "validation_summary",
 ]
-
-#: Compute units (SMs / CUs) per accelerator for wave quantization [count] (vendor datasheets:
-#: A100 108 SMs, H100/H200/H800 SXM 132, MI300X 304 CUs; TPU v4 2 TensorCores of 4 MXUs, where
-#: tiles are 128x128 and wave effects are not modelled: 1 means "no quantization").
-COMPUTE_UNITS = {"A100": 108, "H100": 132, "H200": 132, "H800": 132, "GH200": 132, "MI300X": 304,
-                 "MI325X": 304, "B200": 148, "TPU": 1}
 
 #: a row whose |error| exceeds this [%] is a miss (issue 12's bound for layout-published rows); its
 #: reason then says where the predicted time goes
@@ -66,13 +64,6 @@ def validation_models() -> dict:
     out = {n: get_model(n) for n in list_models()}
     out.update(load_models(_validation_dir() / "models.csv"))
     return out
-
-
-def _units_for(name: str) -> int:
-    for key, u in COMPUTE_UNITS.items():
-        if key.lower() in name.lower():
-            return u
-    return 132
 
 
 def _num(row, col, default=None):
@@ -116,8 +107,7 @@ def _serving_diag(est) -> str:
             f"{_kind(est.sources.get('gemm_efficiency', ''))}")
 
 
-def _predict_training(row, spec, acc, cat, curve):
-    from .calibrate_curves import layer_compute_efficiency
+def _predict_training(row, spec, acc, cat, curve, store=False):
     from .model import Cluster, TrainingJob, estimate_training, training_flops
 
     reasons = []
@@ -137,11 +127,16 @@ def _predict_training(row, spec, acc, cat, curve):
     bw = acc.mem_bw_bytes_per_s
     fp8 = dtype.startswith("fp8")
     attention = "materialized" if str(row["id"]).startswith("mlm-") else "flash"
-    eff = layer_compute_efficiency(
-        spec, micro_batch=mb, seq_len=seq, tp=tp, peak_flops_per_s=peak, mem_bw_bytes_per_s=bw,
-        n_units=_units_for(acc.name), dtype_bytes=1.0 if fp8 else 2.0, curve=curve, attention=attention,
-        attn_peak_flops_per_s=bf16_peak, recompute=str(row["recompute"]),
-        cast_bytes=6.0 * spec.d_model if fp8 else 0.0, context_parallel=cp)["efficiency"]
+    # the default: estimate_training's shape-aware efficiency (the accelerator's GEMM curve over this
+    # layout's GEMM shapes, aicost.hardware.shape_aware_efficiency), as the planner uses it
+    eff = None
+    if curve is not None:  # a caller's curve: the same layer model on it, given as the efficiency
+        from .calibrate_curves import layout_compute_efficiency
+
+        eff = float(layout_compute_efficiency(
+            spec, curve=curve, peak_flops_per_s=peak, mem_bw_bytes_per_s=bw, dtype=dtype, seq_len=seq, tp=tp,
+            micro_batch=mb, ep=ep, cp=cp, recompute_code={"none": 0, "selective": 1, "full": 2}[str(row["recompute"])],
+            n_units=compute_units(acc.name), attn_peak_flops_per_s=bf16_peak if fp8 else peak, attention=attention))
     if ep > 1:
         ov = str(_num(row, "ep_overlap", "no")).lower() == "yes"
         reasons.append(f"expert parallelism {ep}: all-to-all "
@@ -157,8 +152,8 @@ def _predict_training(row, spec, acc, cat, curve):
         job = TrainingJob(spec, tokens, global_batch=gb, micro_batch=mb, tp=tp, pp=pp, dp=dp, cp=cp, ep=ep,
                           overlap_ep_comm=str(_num(row, "ep_overlap", "no")).lower() == "yes",
                           recompute=str(row["recompute"]), zero_stage=int(row["zero_stage"]),
-                          seq_len=seq, virtual_stages=v, dtype=dtype)
-        return estimate_training(job, cluster, catalog=cat)
+                          seq_len=seq, virtual_stages=v, dtype=dtype, attention=attention)
+        return estimate_training(job, cluster, catalog=cat, store=store)
 
     if vp_given is not None:
         e = run(int(vp_given))
@@ -227,7 +222,7 @@ def _predict_serving(row, spec, acc, cat):
     return float(pred), "; ".join(reasons), _serving_diag(est)
 
 
-def validate_published_runs(runs=None, *, catalog=None, curve=None):
+def validate_published_runs(runs=None, *, catalog=None, curve=None, store=False):
     """Predict every published run and compare (one set of constants for all rows).
 
     Parameters
@@ -236,7 +231,12 @@ def validate_published_runs(runs=None, *, catalog=None, curve=None):
         Default: :func:`load_published_runs`.
     catalog : aicost.catalog.Catalog, optional
     curve : aicost.calibrate_curves.GemmCurve, optional
-        GEMM curve for training compute efficiency (default ``DEFAULT_GEMM_CURVE``).
+        One GEMM curve for every training row's compute efficiency. Default: none, each row
+        gets ``estimate_training``'s default shape-aware efficiency (its accelerator's curve:
+        fitted where aicost has measurements, the documented default family otherwise).
+    store : Store, None or False
+        Results store whose GEMM measurements fit the curves (default False: only the shipped
+        measurements, so the table is the same on every machine; None: the user's store).
 
     Returns
     -------
@@ -250,11 +250,9 @@ def validate_published_runs(runs=None, *, catalog=None, curve=None):
 
     from . import catalog as _catalog
     from ._errors import AicostError
-    from .calibrate_curves import DEFAULT_GEMM_CURVE
 
     runs = load_published_runs() if runs is None else runs
     cat = _catalog.load() if catalog is None else catalog
-    curve = DEFAULT_GEMM_CURVE if curve is None else curve
     models = validation_models()
     out = []
     for row in runs.to_dict("records"):
@@ -276,7 +274,7 @@ def validate_published_runs(runs=None, *, catalog=None, curve=None):
             continue
         try:
             if row["kind"] == "train":
-                pred, reason, diag = _predict_training(row, spec, acc, cat, curve)
+                pred, reason, diag = _predict_training(row, spec, acc, cat, curve, store=store)
             else:
                 pred, reason, diag = _predict_serving(row, spec, acc, cat)
         except (AicostError, ValueError) as exc:
