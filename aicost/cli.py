@@ -709,6 +709,12 @@ def _add_plan(sub) -> None:
                           "new-cluster-a100; default hyperscale-h100)")
     tp_.add_argument("--preemption-rate", type=number,
                      help="spot preemptions per node-hour (default: 0.2 per node-month)")
+    tp_.add_argument("--overlap-tp-comm", action="store_true",
+                     help="your stack overlaps tensor-parallel collectives with the GEMMs "
+                          "(TransformerEngine userbuffers, Megatron --tp-comm-overlap); default exposed")
+    tp_.add_argument("--overlap-ep-comm", action="store_true",
+                     help="your stack overlaps the expert all-to-all with another micro-batch's compute "
+                          "(DualPipe, Megatron-Core 1F1B A2A overlap); default exposed")
     tp_.set_defaults(func=_cmd_plan_train)
 
     sp = psub.add_parser("serve", help="plan serving: offers x tensor parallelism x batch x replicas")
@@ -784,6 +790,7 @@ def _cmd_plan_train(args) -> int:
                          failure_rate_per_gpu_hour=args.failure_rate,
                          job_failure_rate_per_hour=args.job_failure_rate, fleet_class=args.fleet_class,
                          spot_preemption_rate_per_hour=args.preemption_rate,
+                         overlap_tp_comm=args.overlap_tp_comm, overlap_ep_comm=args.overlap_ep_comm,
                          catalog=_plan_catalog(args))
     _print_plan(plan, args.top, args.json, args.format)
     return 0

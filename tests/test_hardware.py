@@ -85,4 +85,5 @@ def test_drop_reasons_are_enums_built_from_their_constants():
     assert TrainingDrop.OUT_OF_MEMORY.text == "memory does not fit"
     assert ServingDrop.TTFT_MISSED.text == "TTFT target missed"
     # the two planners no longer share integers by accident: each has its own enum
-    assert TrainingDrop(8) is TrainingDrop.OUT_OF_MEMORY and ServingDrop(9) is ServingDrop.OVER_BUDGET
+    assert TrainingDrop.BATCH_TOO_SMALL < TrainingDrop.INTERLEAVE_INVALID < TrainingDrop.OUT_OF_MEMORY
+    assert ServingDrop(9) is ServingDrop.OVER_BUDGET

@@ -81,3 +81,21 @@ def test_plan_serve_engine(capsys):
                "--providers", "aws", "--engine", "trtllm", "--top", "1"])
     out = capsys.readouterr().out
     assert rc == 0 and "engine trtllm:" in out
+
+
+
+def test_plan_train_shows_cp_and_virtual_stages_and_overlap_flags(capsys):
+    """Issue 12: the layout table has cp and virtual_stages columns; the overlap flags reach the plan
+    and its assumptions."""
+    rc = main(["plan", "train", "--model", "llama-3.1-8b", "--tokens", "1e11", "--deadline", "60d",
+               "--providers", "aws", "--accelerators", "H100-SXM", "--max-gpus", "64", "--seq-len", "32768",
+               "--global-batch-tokens", "8e6", "--overlap-tp-comm", "--top", "2", "--format", "json"])
+    data = json.loads(capsys.readouterr().out)
+    assert rc == 0
+    assert {"cp", "virtual_stages"} <= set(data["top"][0])
+    assert any("TP collectives overlapped with GEMMs" in a for a in data["assumptions"])
+    assert any("context parallelism" in a for a in data["assumptions"])
+    rc = main(["plan", "train", "--model", "llama-3.1-8b", "--tokens", "1e11", "--deadline", "60d",
+               "--providers", "aws", "--accelerators", "H100-SXM", "--max-gpus", "64", "--top", "2"])
+    out = capsys.readouterr().out
+    assert rc == 0 and "virtual stages" in out and " cp " in out

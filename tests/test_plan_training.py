@@ -99,9 +99,12 @@ def _scalar(row, plan, dtype="bf16"):
                       seq_len=ctx.seq_len, checkpoint_s=float(row["checkpoint_s"]),
                       restart_s=float(row["restart_s"]),
                       failures_per_gpu_hour=ctx.rel["failures_per_gpu_hour"],
-                      job_failures_per_hour=ctx.rel["job_failures_per_hour"], dtype=dtype)
+                      job_failures_per_hour=ctx.rel["job_failures_per_hour"], dtype=dtype,
+                      ep=int(row["ep"]), cp=int(row["cp"]), virtual_stages=int(row["virtual_stages"]),
+                      overlap_tp_comm=ctx.overlap_tp_comm, overlap_ep_comm=ctx.overlap_ep_comm)
     gpn = int(row["gpus_per_node"])
     cl = Cluster(accelerator=row["accelerator"], gpus=int(row["gpus"]), gpus_per_node=gpn,
+                 scale_up_domain_gpus=int(row["scale_up_domain_gpus"]),
                  pricing=row["pricing"], price_usd_per_gpu_hour=float(row["price_usd_per_hour"]) / gpn,
                  efficiency=float(row["efficiency"]),
                  preemptions_per_node_hour=ctx.rel["preemptions_per_node_hour"] if spot else 0.0,
@@ -220,7 +223,7 @@ def test_unknown_accelerator_and_provider(cat):
     (dict(deadline="0d"), "deadline must be a positive"),
     (dict(deadline=-3), "deadline must be a positive"),
     (dict(deadline=dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc)), "already passed"),
-    (dict(tp=32), "tp=32 is larger than the GPUs in any node"),
+    (dict(tp=256), "tp=256 is larger than the GPUs of any scale-up domain"),
     (dict(zero_stage=4), "zero_stage"),
     (dict(recompute="some"), "recompute"),
     (dict(pricing=["cheap"]), "pricing"),
@@ -401,11 +404,11 @@ def test_expert_parallel_axis_for_moe(cat):
         gpn = int(r["gpus_per_node"])
         job = TrainingJob(model="mixtral-8x7b", tokens=2e11, global_batch=int(r["global_batch"]),
                           micro_batch=int(r["micro_batch"]), tp=int(r["tp"]), pp=int(r["pp"]), ep=int(r["ep"]),
-                          recompute=r["recompute"], zero_stage=int(r["zero_stage"]),
+                          cp=int(r["cp"]), virtual_stages=int(r["virtual_stages"]), recompute=r["recompute"], zero_stage=int(r["zero_stage"]),
                           seq_len=p.search.context.seq_len, checkpoint_s=float(r["checkpoint_s"]),
                           restart_s=float(r["restart_s"]))
         cl = Cluster(accelerator=r["accelerator"], gpus=int(r["gpus"]), gpus_per_node=gpn,
-                     price_usd_per_gpu_hour=float(r["price_usd_per_hour"]) / gpn, efficiency=float(r["efficiency"]),
+                     scale_up_domain_gpus=int(r["scale_up_domain_gpus"]), price_usd_per_gpu_hour=float(r["price_usd_per_hour"]) / gpn, efficiency=float(r["efficiency"]),
                      peak_flops_per_s=float(r["peak_flops_per_s"]), memory_bytes=float(r["memory_bytes"]),
                      mem_bw_bytes_per_s=float(r["mem_bw_bytes_per_s"]),
                      scale_up_bw_bytes_per_s=float(r["scale_up_bw_bytes_per_s"]),
@@ -433,3 +436,81 @@ def test_plan_says_how_old_its_prices_are():
     age_days = (datetime.date.today() - plan.prices_as_of).days
     assert ("aicost catalog refresh" in note) == (age_days > 180)
     assert note in str(plan.best)
+
+
+
+def test_context_parallel_and_interleaved_axes(cat):
+    """Issue 12: cp is searched for long sequences only (seq_len % 2cp == 0, n_gpus = tp pp dp cp),
+    v > 1 only where pp > 1 and pp v divides the layers; chosen cp/v layouts agree with
+    estimate_training to 1e-12; assumptions name both."""
+    short = plan_training("llama-3.1-8b", 1e11, deadline="30d", catalog=cat, providers=["aws"],
+                          accelerators=["H100-SXM"], max_gpus=64)
+    assert set(short.search.layouts.cp) == {1}
+    lay = short.search.layouts
+    v = lay.v
+    assert {1, 2, 4} <= set(v) and (lay.pp[v > 1] > 1).all()
+    assert (32 % (lay.pp[v > 1] * v[v > 1]) == 0).all()
+    assert any("interleaved 1F1B" in a for a in short.assumptions)
+    long = plan_training("llama-3.1-8b", 1e11, deadline="60d", catalog=cat, providers=["aws"],
+                         accelerators=["H100-SXM"], max_gpus=64, seq_len=65536, global_batch_tokens=2**23)
+    assert set(long.search.layouts.cp) == {1, 2, 4, 8, 16}
+    assert any("context parallelism" in a for a in long.assumptions)
+    for kw, col in ((dict(cp=4), "cp"), (dict(virtual_stages=2, pp=(2, 4)), "virtual_stages")):
+        p = plan_training("llama-3.1-8b", 1e11, deadline="60d", catalog=cat, providers=["aws"],
+                          accelerators=["H100-SXM"], max_gpus=64, seq_len=65536, global_batch_tokens=2**23,
+                          **kw)
+        ok = p.feasible
+        assert len(ok) and (ok[col] > 1).all()
+        assert (ok["tp"] * ok["pp"] * ok["dp"] * ok["cp"] == ok["gpus"]).all()
+        row = ok.iloc[0]
+        est = _scalar(row, p)
+        assert (est.cp, est.virtual_stages) == (int(row["cp"]), int(row["virtual_stages"]))
+        assert est.step_s == pytest.approx(row["step_s"], rel=1e-12)
+        assert est.memory.total == pytest.approx(row["memory_per_gpu_gib"] * 2**30, rel=1e-12)
+        assert est.expected_wall_s == pytest.approx(row["time_s"], rel=1e-12)
+        head = p.best.headline
+        assert ("cp=4" in head) if col == "cp" else ("interleaved x2" in head)
+    with pytest.raises(ValueError, match="2\\*cp"):
+        plan_training("llama-3.1-8b", 1e11, catalog=cat, providers=["aws"], max_gpus=16, cp=3)
+    # a pinned interleaving that cannot run is dropped with its reason, not silently skipped
+    p = plan_training("llama-3.1-8b", 1e11, deadline="60d", catalog=cat, providers=["aws"],
+                      accelerators=["H100-SXM"], max_gpus=64, virtual_stages=(1, 3), detail=True)
+    det = p.extras["layouts"]
+    assert (det.loc[det["virtual_stages"] == 3, "code"] == TrainingDrop.INTERLEAVE_INVALID).all()
+    assert TrainingDrop.INTERLEAVE_INVALID.text in p.reason_counts.index
+
+
+def test_tp_up_to_the_nvl72_domain(cat):
+    """Issue 13: on GB200 NVL72 offers (4 GPUs per instance, 72 per NVLink domain) tp 8 and 16
+    span instances at the scale-up bandwidth; the planner and estimate_training agree."""
+    p = plan_training("llama-3.1-70b", 1e12, deadline="60d", catalog=cat, accelerators=["GB200"],
+                      max_gpus=576, tp=(8, 16), pricing="on_demand")
+    ok = p.feasible
+    assert (ok["scale_up_domain_gpus"] == 72).all()
+    wide = ok[ok["tp"] > ok["gpus_per_node"]]
+    assert len(wide)
+    row = wide.iloc[0]
+    est = _scalar(row, p)
+    assert est.step_s == pytest.approx(row["step_s"], rel=1e-12)
+    assert est.expected_wall_s == pytest.approx(row["time_s"], rel=1e-12)
+    assert any("NVL72" in a for a in p.assumptions)
+    # 8-GPU nodes still stop at their node
+    h = plan_training("llama-3.1-70b", 1e12, deadline="60d", catalog=cat, accelerators=["H100-SXM"],
+                      providers=["aws"], max_gpus=256, tp=(8, 16), detail=True)
+    det = h.extras["layouts"]
+    assert (det.loc[det["tp"] == 16, "code"] == TrainingDrop.TP_EXCEEDS_NODE).all()
+
+
+def test_overlap_options_are_named_and_never_slower(cat):
+    kw = dict(catalog=cat, providers=["aws"], accelerators=["H100-SXM"], max_gpus=128, deadline="60d",
+              objective="time")
+    base = plan_training("llama-3.1-70b", 2e11, **kw)
+    over = plan_training("llama-3.1-70b", 2e11, overlap_tp_comm=True, **kw)
+    assert over.best.row["time_s"] <= base.best.row["time_s"]
+    assert any("TP collectives exposed (overlap_tp_comm=False)" in a for a in base.assumptions)
+    assert any("TP collectives overlapped with GEMMs" in a for a in over.assumptions)
+    row = over.feasible.iloc[0]
+    est = _scalar(row, over)
+    assert est.step_s == pytest.approx(row["step_s"], rel=1e-12)
+    moe = plan_training("mixtral-8x7b", 2e11, overlap_ep_comm=True, **kw)
+    assert any("EP all-to-all overlapped" in a for a in moe.assumptions)

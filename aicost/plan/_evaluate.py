@@ -29,6 +29,7 @@ from ..model import (
     DEFAULT_SPOT_PREEMPTIONS_PER_NODE_HOUR,
     DEFAULT_SPOT_RESTART_S,
     RUNTIME_RESERVE_BYTES,
+    TP_OVERLAP_EXPOSED_SHARE,
     TRAINING_KERNEL_FACTOR,
     failure_rates,
     optimizer_state_bytes,
@@ -46,10 +47,12 @@ __all__ = [
     "checkpoint_tiers",
     "efficiencies",
     "evaluate_one",
+    "layout_codes",
     "preprocess_reason",
     "reduce_layouts",
     "reliability_defaults",
     "search_training",
+    "structural_codes",
     "training_assumptions",
     "training_configs",
     "training_frame",
@@ -93,6 +96,12 @@ class TrainingContext:
     #: tokens per second one vCPU tokenizes [tokens/s] (``aicost.bench.default_preprocess_rates()``,
     #: text pipeline); ``inf`` switches the CPU preprocessing check off
     preprocess_tokens_per_s_per_vcpu: float = math.inf
+    #: tensor-parallel collectives overlapped with the GEMMs (``aicost.model.training_arrays``'
+    #: ``overlap_tp_comm``; a user option: it needs the training stack's support)
+    overlap_tp_comm: bool = False
+    #: expert all-to-all under another micro-batch's compute (DualPipe / Megatron-Core 1F1B
+    #: all-to-all overlap; ``overlap_ep_comm``)
+    overlap_ep_comm: bool = False
 
     @property
     def dtype_bytes(self) -> float:
@@ -293,9 +302,10 @@ def training_kernel(c: dict, lay: dict, ctx: TrainingContext) -> dict[str, np.nd
     """
     spec = ctx.spec
     tp, pp, mb, zero, rc = lay["tp"], lay["pp"], lay["mb"], lay["zero"], lay["rc"]
-    ep = lay.get("ep", 1.0)
+    ep, cp, v = lay.get("ep", 1.0), lay.get("cp", 1.0), lay.get("v", 1.0)
     gpn, gpus = c["gpus_per_node"], c["gpus"]
-    mp = tp * pp
+    domain = c.get("scale_up_domain_gpus", gpn)
+    mp = tp * pp * cp  # GPUs of one data-parallel replica
     dp = np.floor_divide(gpus, mp)
     dp1 = np.maximum(dp, 1.0)
     m = np.floor_divide(ctx.batch_seqs, dp1 * mb)  # micro-batches per replica per step
@@ -317,7 +327,9 @@ def training_kernel(c: dict, lay: dict, ctx: TrainingContext) -> dict[str, np.nd
         restart_s=restart, failures_per_gpu_hour=ctx.rel["failures_per_gpu_hour"],
         job_failures_per_hour=ctx.rel["job_failures_per_hour"],
         preemptions_per_node_hour=c["spot"] * ctx.rel["preemptions_per_node_hour"],
-        comm_efficiency=c["comm_efficiency"], expert_parallel=ep)
+        comm_efficiency=c["comm_efficiency"], expert_parallel=ep, context_parallel=cp, virtual_stages=v,
+        scale_up_domain_gpus=domain, overlap_tp_comm=ctx.overlap_tp_comm, overlap_ep_comm=ctx.overlap_ep_comm,
+        fp8=ctx.dtype == "fp8")
     wall = r["expected_wall_s"]
     storage_usd = CHECKPOINT_KEEP * ckpt_bytes / 1e9 * c["storage_usd_per_gb_month"] * (wall / MONTH_S)
     cost = r["expected_cost_usd"] + storage_usd
@@ -340,12 +352,8 @@ def training_kernel(c: dict, lay: dict, ctx: TrainingContext) -> dict[str, np.nd
     have = c["vcpus"] / gpn * ctx.preprocess_tokens_per_s_per_vcpu
     mark(need > have, D.CPU_PREPROCESS_TOO_SLOW)
     mark(r["out_of_memory"], D.OUT_OF_MEMORY)
-    mark(m < 1, D.BATCH_TOO_SMALL)
-    mark(_ep_invalid(ep, tp, dp, c.get("scale_up_domain_gpus", gpn)), D.EP_INVALID)
-    mark((gpus % mp) != 0, D.GPUS_NOT_DIVISIBLE)
-    mark(r["pp_exceeds_layers"], D.PP_EXCEEDS_LAYERS)
-    mark(r["tp_splits_heads"], D.TP_SPLITS_HEADS)
-    mark(r["tp_exceeds_node"], D.TP_EXCEEDS_NODE)
+    struct = structural_codes(c, lay, ctx)
+    code = np.where(np.broadcast_to(struct, shape) != 0, np.broadcast_to(struct, shape), code)
     price = c["price_usd_per_hour"]
     mark(~np.isfinite(price) | ~(price > 0), D.NOT_OFFERED)
     r.update(code=code, time_s=wall, cost_usd=cost, memory_bytes=r["mem_total"], dp=dp,
@@ -357,10 +365,66 @@ def training_kernel(c: dict, lay: dict, ctx: TrainingContext) -> dict[str, np.nd
     return r
 
 
-def _ep_invalid(ep, tp, dp, domain):
-    """Expert parallelism is carved out of the tp x dp ranks (``ep`` must divide ``tp * dp``) and
-    its all-to-all stays inside one scale-up domain (``tp * ep <= domain``)."""
-    return (np.remainder(tp * dp, ep) != 0) | (tp * ep > domain)
+def _ep_invalid(ep, tp, dp, domain, cp=1.0):
+    """Expert parallelism is carved out of the tp x dp x cp ranks (``ep`` must divide
+    ``tp * dp * cp``) and its all-to-all stays inside one scale-up domain (``tp * ep <= domain``)."""
+    return (np.remainder(tp * dp * cp, ep) != 0) | (tp * ep > domain)
+
+
+def layout_codes(larr: dict, ctx: TrainingContext, domain=None) -> np.ndarray:
+    """The checks a layout fails on its own (``TrainingDrop`` codes, 0 = passes): tp beyond the
+    scale-up ``domain`` (when given), tp not dividing the heads, pp beyond the layers, an
+    interleaved schedule (``v > 1``) without pp > 1 or whose ``pp * v`` does not divide the
+    layers (Megatron-LM's rule). The earliest failing check wins. Arrays broadcast."""
+    spec = ctx.spec
+    tp, pp = larr["tp"], larr["pp"]
+    v = larr.get("v", 1.0)
+    code = np.zeros(np.broadcast_shapes(np.shape(tp), np.shape(pp), np.shape(domain)), dtype=np.int8)
+    if np.any(np.asarray(v) > 1):
+        pv = np.maximum(pp * v, 1.0)
+        code[np.broadcast_to((v > 1) & ((pp <= 1) | (np.remainder(spec.n_layers, pv) != 0)),
+                             code.shape)] = D.INTERLEAVE_INVALID
+    code[np.broadcast_to(pp > spec.n_layers, code.shape)] = D.PP_EXCEEDS_LAYERS
+    code[np.broadcast_to(np.remainder(spec.n_heads, tp) != 0, code.shape)] = D.TP_SPLITS_HEADS
+    if domain is not None:
+        code[np.broadcast_to(tp > domain, code.shape)] = D.TP_EXCEEDS_NODE
+    return code
+
+
+def structural_codes(c: dict, larr: dict, ctx: TrainingContext, layout: bool = True) -> np.ndarray:
+    """Every structural check of a candidate (no model evaluation): config arrays ``c``
+    (``gpus``, ``gpus_per_node``, ``scale_up_domain_gpus``) against layout arrays ``larr``
+    (``tp, pp, mb`` and optionally ``ep, cp, v``), broadcast. ``TrainingDrop`` codes, 0 = passes;
+    the earliest failing check wins.
+
+    Checks: the layout's own (`layout_codes`, with ``layout=True``; tp within the scale-up
+    domain), the GPUs splitting into ``tp x pp x cp`` groups, expert parallelism (`_ep_invalid`),
+    the global batch holding ``dp`` micro-batches, and the interleaved schedule's micro-batch
+    count (a multiple of pp). The planner's kernel, its search and `PlanCache` all use it.
+    """
+    tp, pp, mb = larr["tp"], larr["pp"], larr["mb"]
+    ep, cp, v = larr.get("ep", 1.0), larr.get("cp", 1.0), larr.get("v", 1.0)
+    gpus = c["gpus"]
+    domain = c.get("scale_up_domain_gpus", c["gpus_per_node"])
+    mp = tp * pp * cp
+    dp = np.floor_divide(gpus, mp)
+    shape = np.broadcast_shapes(np.shape(gpus), np.shape(tp))
+    code = np.zeros(shape, dtype=np.int8)
+
+    def mark(mask, value):
+        code[np.broadcast_to(mask, shape)] = value
+
+    if np.any(np.asarray(v) > 1):
+        m = np.floor_divide(ctx.batch_seqs, np.maximum(dp * mb, 1.0))
+        mark((v > 1) & (np.remainder(m, pp) != 0), D.INTERLEAVE_INVALID)
+    mark(dp * mb > ctx.batch_seqs, D.BATCH_TOO_SMALL)
+    if np.any(np.asarray(ep) > 1):
+        mark(_ep_invalid(ep, tp, dp, domain, cp), D.EP_INVALID)
+    mark(np.remainder(gpus, mp) != 0, D.GPUS_NOT_DIVISIBLE)
+    if layout:
+        lc = np.broadcast_to(layout_codes(larr, ctx, domain), shape)
+        code = np.where(lc != 0, lc, code)
+    return code
 
 
 # --------------------------------------------------------------------------- the search
@@ -368,7 +432,8 @@ _RECOMPUTE_NAMES = ("none", "selective", "full")
 
 
 def _lay_arrays(lay, idx=None, row: bool = True) -> dict[str, np.ndarray]:
-    names = {"tp": lay.tp, "pp": lay.pp, "mb": lay.mb, "zero": lay.zero, "rc": lay.rc, "ep": lay.ep}
+    names = {"tp": lay.tp, "pp": lay.pp, "mb": lay.mb, "zero": lay.zero, "rc": lay.rc, "ep": lay.ep,
+             "cp": lay.cp, "v": lay.v}
     out = {}
     for k, v in names.items():
         a = v.astype(float) if idx is None else v[idx].astype(float)
@@ -437,7 +502,6 @@ def search_training(cfg: pd.DataFrame, lay, ctx: TrainingContext, detail: bool =
         zero_stage, recompute, code, reason, time_s, cost_usd, memory_bytes).
     """
     n_cfg, n_lay = len(cfg), lay.n
-    moe = bool((lay.ep > 1).any())
     carr = _cfg_arrays(cfg, shape_col=False)
     larr_all = _lay_arrays(lay, row=False)
     red = {k: np.full(n_cfg, np.inf) for k in ("fastest_fit_s", "cheapest_in_deadline_usd",
@@ -454,15 +518,11 @@ def search_training(cfg: pd.DataFrame, lay, ctx: TrainingContext, detail: bool =
     price = carr["price_usd_per_hour"]
     priced = np.isfinite(price) & (price > 0)
     counts[D.NOT_OFFERED] += int((~priced).sum()) * n_lay
-    # layout-only checks, per GPUs-per-node group: skip the layouts that cannot run there
-    lay_code = np.zeros(n_lay, dtype=np.int8)
-    lay_code[lay.pp > ctx.spec.n_layers] = D.PP_EXCEEDS_LAYERS
-    lay_code[(ctx.spec.n_heads % lay.tp) != 0] = D.TP_SPLITS_HEADS
-    gpn_all = carr["gpus_per_node"]
-    for gpn in np.unique(gpn_all[priced]):
-        sel = np.flatnonzero(priced & (gpn_all == gpn))
-        lcode = lay_code.copy()
-        lcode[(lcode == 0) & (lay.tp > gpn)] = D.TP_EXCEEDS_NODE
+    # layout-only checks, per scale-up domain size: skip the layouts that cannot run there
+    dom_all = carr["scale_up_domain_gpus"]
+    for dom in np.unique(dom_all[priced]):
+        sel = np.flatnonzero(priced & (dom_all == dom))
+        lcode = layout_codes(larr_all, ctx, dom)
         keep = np.flatnonzero(lcode == 0)
         counts += np.bincount(lcode[lcode != 0], minlength=OK + 1)[: OK + 1] * sel.size
         if keep.size == 0:
@@ -474,17 +534,8 @@ def search_training(cfg: pd.DataFrame, lay, ctx: TrainingContext, detail: bool =
         for lo in range(0, sel.size, rows):
             idx = sel[lo:lo + rows]
             c = {k: v[idx][:, None] for k, v in carr.items()}
-            # the config-dependent structural checks (price, tp, heads, layers were done above)
-            mp = larr["tp"] * larr["pp"]
-            gpus = c["gpus"]
-            div_bad = np.remainder(gpus, mp) != 0
-            batch_bad = np.floor_divide(gpus, mp) * larr["mb"] > ctx.batch_seqs
-            code = np.where(div_bad, np.int8(D.GPUS_NOT_DIVISIBLE),
-                            np.where(batch_bad, np.int8(D.BATCH_TOO_SMALL), np.int8(0)))
-            if moe:
-                ep_bad = _ep_invalid(larr["ep"], larr["tp"], np.floor_divide(gpus, mp),
-                                     c["scale_up_domain_gpus"])
-                code = np.where(~div_bad & ep_bad, np.int8(D.EP_INVALID), code)
+            # the config-dependent structural checks (price and the layout's own were done above)
+            code = structural_codes(c, larr, ctx, layout=False)
             todo = code == 0
             if restrict is not None:
                 sub = restrict[np.ix_(idx, keep)]
@@ -520,6 +571,8 @@ def search_training(cfg: pd.DataFrame, lay, ctx: TrainingContext, detail: bool =
         details["tp"] = lay.tp[li_all]
         details["pp"] = lay.pp[li_all]
         details["ep"] = lay.ep[li_all]
+        details["cp"] = lay.cp[li_all]
+        details["virtual_stages"] = lay.v[li_all]
         details["micro_batch"] = lay.mb[li_all]
         details["zero_stage"] = lay.zero[li_all]
         details["recompute"] = np.array(_RECOMPUTE_NAMES, dtype=object)[lay.rc[li_all]]
@@ -541,6 +594,8 @@ def training_frame(cfg: pd.DataFrame, red: dict, lay, ctx: TrainingContext, deta
     df["pp"] = lay.pp[idx]
     df["dp"] = out["dp"].astype(np.int64)
     df["ep"] = lay.ep[idx]
+    df["cp"] = lay.cp[idx]
+    df["virtual_stages"] = lay.v[idx]
     df["micro_batch"] = lay.mb[idx]
     df["zero_stage"] = lay.zero[idx]
     df["recompute"] = np.array(_RECOMPUTE_NAMES, dtype=object)[lay.rc[idx]]
@@ -600,7 +655,8 @@ def evaluate_one(cfg_row: pd.Series, row: pd.Series, ctx: TrainingContext) -> di
     larr = {"tp": np.array([float(row["tp"])]), "pp": np.array([float(row["pp"])]),
             "mb": np.array([float(row["micro_batch"])]), "zero": np.array([int(row["zero_stage"])]),
             "rc": np.array([_RECOMPUTE_NAMES.index(row["recompute"])]),
-            "ep": np.array([float(row.get("ep", 1))])}
+            "ep": np.array([float(row.get("ep", 1))]), "cp": np.array([float(row.get("cp", 1))]),
+            "v": np.array([float(row.get("virtual_stages", 1))])}
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         out = training_kernel(carr, larr, ctx)
     code = int(out["code"][0])
@@ -613,6 +669,8 @@ def training_headline(row) -> str:
     """The configuration in words."""
     where = f"{row['provider']} {row['instance_type']}"
     ep = f" ep={int(row['ep'])}" if int(row.get("ep", 1)) > 1 else ""
+    ep += f" cp={int(row['cp'])}" if int(row.get("cp", 1)) > 1 else ""
+    ep += f", interleaved x{int(row['virtual_stages'])}" if int(row.get("virtual_stages", 1)) > 1 else ""
     region = row.get("region", "")
     if region:
         where += f", {region}"
@@ -622,35 +680,54 @@ def training_headline(row) -> str:
             f"recompute {row['recompute']}")
 
 
-def training_overlap_text(zero_stages=(1,), ep: bool = False, cp: bool = False) -> str:
+def training_overlap_text(zero_stages=(1,), ep: bool = False, cp: bool = False, tp_overlap: bool = False,
+                          ep_overlap: bool = False) -> str:
     """The overlap assumptions of the planner's kernel call, in the words of
-    ``aicost.model.estimate_training``'s ``sources["overlap"]`` (bucketed DP reduction on,
-    TP collectives exposed, EP all-to-all exposed)."""
+    ``aicost.model.estimate_training``'s ``sources["overlap"]``: bucketed DP reduction on (always),
+    TP collectives exposed or overlapped with the GEMMs (``tp_overlap``), EP all-to-all exposed or
+    under another micro-batch's compute (``ep_overlap``, with ``ep``), CP ring under the attention
+    kernel (with ``cp``)."""
     text = "bucketed DP gradient reduction overlaps the last backward"
     if any(int(z) >= 1 for z in zero_stages):
         text += ", parameter all-gather the next forward (ZeRO >= 1)"
-    text += "; TP collectives exposed"
+    text += ("; TP collectives overlapped with GEMMs (overlap_tp_comm: "
+             f"{TP_OVERLAP_EXPOSED_SHARE:.0%} or what exceeds the compute stays exposed)" if tp_overlap
+             else "; TP collectives exposed (overlap_tp_comm=False)")
     if ep:
-        text += "; EP all-to-all exposed (no DualPipe-style overlap)"
+        text += ("; EP all-to-all overlapped with another micro-batch's compute (overlap_ep_comm, "
+                 "DualPipe-style; DualPipe's second parameter copy not charged)" if ep_overlap
+                 else "; EP all-to-all exposed (no DualPipe-style overlap; overlap_ep_comm=False)")
     if cp:
         text += "; CP ring traffic under the attention kernel"
     return text
 
 
-def training_assumptions(ctx: TrainingContext, batch_seqs: int) -> tuple[str, ...]:
+def training_assumptions(ctx: TrainingContext, batch_seqs: int, lay=None) -> tuple[str, ...]:
+    """The plan's assumptions; ``lay`` (the layouts searched) says whether context parallelism
+    and the interleaved schedule were among them."""
     rel = ctx.rel
+    moe = bool(getattr(ctx.spec, "is_moe", False))
+    cp = lay is not None and bool((np.asarray(lay.cp) > 1).any())
+    interleaved = lay is not None and bool((np.asarray(lay.v) > 1).any())
     return (
         f"global batch {batch_seqs} sequences of {ctx.seq_len} tokens; {ctx.dtype} compute, AdamW with "
         f"{ctx.dtype_bytes:g} + {ctx.dtype_bytes:g} + {ctx.optim_bytes:g} bytes per parameter (weights, "
         "gradients, optimizer state), sharded by the ZeRO stage",
         "activations after Korthikanti et al. 2022 with sequence parallelism whenever tp > 1; "
-        "1F1B pipeline schedule, bubble (pp-1)/m",
+        "1F1B pipeline schedule, bubble (pp-1)/m"
+        + ("; interleaved 1F1B with v virtual stages searched (Narayanan et al. 2021: bubble "
+           "(pp-1)/(v m), v times the stage sends, pp x v dividing the layers, micro-batches a "
+           "multiple of pp)" if interleaved else ""),
         f"{format_bytes(RUNTIME_RESERVE_BYTES)} per GPU kept free for the CUDA context, "
         "NCCL and fragmentation",
-        "tensor parallelism inside a node"
-        + ("; expert parallelism (ep) out of the tp x dp ranks, tp x ep within the scale-up domain, "
-           "all-to-all per MoE layer" if getattr(ctx.spec, "is_moe", False) else "")
-        + "; alpha-beta ring collectives; overlap: " + training_overlap_text(ep=getattr(ctx.spec, "is_moe", False)),
+        "tensor parallelism inside the scale-up domain (the node, or the NVLink rack of an NVL72 "
+        "offer: tp and ep groups spanning its instances talk at the scale-up bandwidth)"
+        + ("; expert parallelism (ep) out of the tp x dp x cp ranks, tp x ep within the scale-up domain, "
+           "all-to-all per MoE layer" if moe else "")
+        + (f"; context parallelism (ring attention, cp) searched for sequences of {ctx.seq_len} tokens, "
+           "tp x pp x dp x cp GPUs" if cp else "")
+        + "; alpha-beta ring collectives; overlap: "
+        + training_overlap_text(ep=moe, cp=cp, tp_overlap=ctx.overlap_tp_comm, ep_overlap=ctx.overlap_ep_comm),
         "multi-node clusters only of offers with a cluster network in the catalog (a scale-out "
         "fabric or a network bandwidth); other offers are planned as single nodes",
         f"failures {rel['failures_per_gpu_hour']:.3g} per GPU-hour + {rel['job_failures_per_hour']:.3g} per "

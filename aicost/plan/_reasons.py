@@ -35,12 +35,13 @@ class TrainingDrop(IntEnum):
     GPUS_NOT_DIVISIBLE = 5
     EP_INVALID = 6
     BATCH_TOO_SMALL = 7
-    OUT_OF_MEMORY = 8
-    CPU_PREPROCESS_TOO_SLOW = 9
-    LOW_GOODPUT = 10
-    DEADLINE_MISSED = 11
-    OVER_BUDGET = 12
-    OK = 13
+    INTERLEAVE_INVALID = 8
+    OUT_OF_MEMORY = 9
+    CPU_PREPROCESS_TOO_SLOW = 10
+    LOW_GOODPUT = 11
+    DEADLINE_MISSED = 12
+    OVER_BUDGET = 13
+    OK = 14
 
     @property
     def text(self) -> str:
@@ -50,12 +51,15 @@ class TrainingDrop(IntEnum):
 
 _TRAINING_TEXT = {
     TrainingDrop.NOT_OFFERED: "not offered at this pricing",
-    TrainingDrop.TP_EXCEEDS_NODE: "tp > GPUs per node",
+    # the scale-up domain: the node, or the whole NVLink rack of an NVL72 offer (issue 13)
+    TrainingDrop.TP_EXCEEDS_NODE: "tp > GPUs of the scale-up domain",
     TrainingDrop.TP_SPLITS_HEADS: "tp does not divide the attention heads",
     TrainingDrop.PP_EXCEEDS_LAYERS: "pp > layers",
-    TrainingDrop.GPUS_NOT_DIVISIBLE: "GPUs not divisible by tp x pp",
-    TrainingDrop.EP_INVALID: "ep does not divide tp x dp, or tp x ep exceeds the scale-up domain",
+    TrainingDrop.GPUS_NOT_DIVISIBLE: "GPUs not divisible by tp x pp x cp",
+    TrainingDrop.EP_INVALID: "ep does not divide tp x dp x cp, or tp x ep exceeds the scale-up domain",
     TrainingDrop.BATCH_TOO_SMALL: "global batch too small for dp x micro-batch",
+    TrainingDrop.INTERLEAVE_INVALID: "interleaved schedule needs pp > 1, pp x v dividing the layers and "
+                                     "micro-batches a multiple of pp",
     TrainingDrop.OUT_OF_MEMORY: "memory does not fit",
     # Plan.candidates adds the numbers per row ("...: need N tokens/s per GPU, have M")
     TrainingDrop.CPU_PREPROCESS_TOO_SLOW: "vCPUs cannot tokenize fast enough",

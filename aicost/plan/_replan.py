@@ -54,7 +54,7 @@ _CFG_KEY = ("provider", "instance_type", "region", "pricing", "accelerator", "no
 
 
 #: plan_training's arguments in the order _training._resolve takes them (those it has)
-_LAYOUT_ARGS = ("tp", "pp", "micro_batch", "zero_stage", "recompute", "ep")
+_LAYOUT_ARGS = ("tp", "pp", "micro_batch", "zero_stage", "recompute", "ep", "cp", "virtual_stages")
 _RELIABILITY_ARGS = ("failure_rate_per_gpu_hour", "spot_preemption_rate_per_hour", "restart_s",
                      "job_failure_rate_per_hour", "fleet_class")
 
@@ -71,8 +71,10 @@ def _lay_ep(lay) -> np.ndarray:
 
 
 def _lay_keys(lay):
-    """One key per layout: (tp, pp, micro-batch, ZeRO, recompute, ep)."""
-    return zip(lay.tp, lay.pp, lay.mb, lay.zero, lay.rc, _lay_ep(lay))
+    """One key per layout: (tp, pp, micro-batch, ZeRO, recompute, ep, cp, virtual stages)."""
+    ones = np.ones_like(lay.tp)
+    return zip(lay.tp, lay.pp, lay.mb, lay.zero, lay.rc, _lay_ep(lay), getattr(lay, "cp", ones),
+               getattr(lay, "v", ones))
 
 
 def _row_keys(cfg: pd.DataFrame):
@@ -258,6 +260,8 @@ class PlanCache:
                    efficiency=sig.get("efficiency"), layout=layout, reliability=rel)
         if "preprocess_tokens_per_s_per_vcpu" in params:
             res["preprocess_rate"] = sig.get("preprocess_tokens_per_s_per_vcpu")
+        if "overlap_tp_comm" in params:
+            res["overlap"] = (sig.get("overlap_tp_comm", False), sig.get("overlap_ep_comm", False))
         if "estimates" in params:  # keys its own entry (offers built on estimates left out or not)
             res["estimates"] = sig.get("estimates", True)
         return req, res
@@ -272,23 +276,8 @@ class PlanCache:
         price = carr["price_usd_per_hour"]
         priced = np.isfinite(price) & (price > 0)
         code[~priced] = D.NOT_OFFERED
-        lay_code = np.zeros(n_lay, dtype=np.int8)
-        lay_code[lay.pp > ctx.spec.n_layers] = D.PP_EXCEEDS_LAYERS
-        lay_code[(ctx.spec.n_heads % lay.tp) != 0] = D.TP_SPLITS_HEADS
-        gpus = carr["gpus"][:, None]
-        mp = larr["tp"] * larr["pp"]
-        div_bad = np.remainder(gpus, mp) != 0
-        batch_bad = np.floor_divide(gpus, mp) * larr["mb"] > ctx.batch_seqs
-        lc = np.broadcast_to(lay_code, (n_cfg, n_lay)).copy()
-        lc[(lc == 0) & (lay.tp[None, :] > carr["gpus_per_node"][:, None])] = D.TP_EXCEEDS_NODE
-        inner = np.where(div_bad, np.int8(D.GPUS_NOT_DIVISIBLE),
-                         np.where(batch_bad, np.int8(D.BATCH_TOO_SMALL), np.int8(0)))
-        ep = _lay_ep(lay)
-        if (ep > 1).any() and hasattr(ev, "_ep_invalid"):  # search_training's EP check, as it does it
-            ep_bad = ev._ep_invalid(larr["ep"], larr["tp"], np.floor_divide(gpus, mp),
-                                    carr["scale_up_domain_gpus"][:, None])
-            inner = np.where(~div_bad & ep_bad, np.int8(D.EP_INVALID), inner)
-        struct = np.where(lc != 0, lc, inner)
+        # the search's structural checks, on the whole grid
+        struct = ev.structural_codes({k: v[:, None] for k, v in carr.items()}, larr, ctx)
         code[priced] = struct[priced]
         todo = priced[:, None] & (struct == 0)
         flat = np.flatnonzero(todo)
@@ -432,7 +421,7 @@ class PlanCache:
         }
         plan = tr.TrainingPlan(candidates=cands, request=request, n_evaluated=n_eval, reason_counts=reason_counts,
                                elapsed_s=time.perf_counter() - t0, sort_col=sort_col, objective=objective_text,
-                               assumptions=ev.training_assumptions(ctx, req.batch_seqs), search=search,
+                               assumptions=ev.training_assumptions(ctx, req.batch_seqs, lay), search=search,
                                layouts=None)
         if not cands["feasible"].any():
             raise InfeasibleError(ev.training_infeasible_message(cands, ctx, offers, req.max_gpus))
@@ -473,14 +462,11 @@ def _reduce(e: _Entry, rows, cols, lay, cfg, ctx, tm, cm, lowm):
     price = cfg["price_usd_per_hour"].to_numpy(dtype=float)
     priced = np.isfinite(price) & (price > 0)
     counts[D.NOT_OFFERED] += int((~priced).sum()) * n_lay
-    lay_code = np.zeros(n_lay, dtype=np.int8)
-    lay_code[lay.pp > ctx.spec.n_layers] = D.PP_EXCEEDS_LAYERS
-    lay_code[(ctx.spec.n_heads % lay.tp) != 0] = D.TP_SPLITS_HEADS
-    gpn_all = cfg["gpus_per_node"].to_numpy(dtype=float)
-    for gpn in np.unique(gpn_all[priced]):
-        sel = np.flatnonzero(priced & (gpn_all == gpn))
-        lcode = lay_code.copy()
-        lcode[(lcode == 0) & (lay.tp > gpn)] = D.TP_EXCEEDS_NODE
+    larr = ev._lay_arrays(lay, row=False)
+    dom_all = ev._cfg_arrays(cfg, shape_col=False)["scale_up_domain_gpus"]
+    for dom in np.unique(dom_all[priced]):  # search_training's grouping, by scale-up domain
+        sel = np.flatnonzero(priced & (dom_all == dom))
+        lcode = ev.layout_codes(larr, ctx, dom)
         keep = np.flatnonzero(lcode == 0)
         counts += np.bincount(lcode[lcode != 0], minlength=OK + 1)[: OK + 1] * sel.size
         if keep.size == 0:

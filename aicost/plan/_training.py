@@ -37,6 +37,7 @@ from ._result import Plan, Recommendation, Sensitivity
 
 __all__ = [
     "DEFAULT_GLOBAL_BATCH_TOKENS",
+    "CP_MIN_SEQ_LEN",
     "DEFAULT_MAX_GPUS",
     "MAX_TRAINING_TOKENS",
     "TRAINING_COLUMNS",
@@ -51,11 +52,22 @@ DEFAULT_GLOBAL_BATCH_TOKENS = 4 * 2**20
 DEFAULT_MAX_GPUS = 16384
 
 _RECOMPUTE = ("none", "selective", "full")
+#: context parallelism is searched only from this sequence length on [tokens]: below it a
+#: sequence's activations fit without splitting it and the ring traffic cannot pay (Megatron-LM
+#: and Llama 3 use CP for their long-context stages, 32k-128k)
+CP_MIN_SEQ_LEN = 16384
+#: the shortest sequence chunk per CP rank searched [tokens] and the largest cp searched (Llama 3
+#: 405B's 128k-token stage used cp=16, the largest published)
+_CP_MIN_CHUNK = 4096
+_CP_MAX = 16
+#: virtual stages (model chunks per GPU) of the interleaved 1F1B schedule searched
+_VIRTUAL_STAGES = (1, 2, 4)
+
 
 #: columns of Plan.candidates people read first (the CLI and the text view show these)
 TRAINING_COLUMNS = (
-    "provider", "instance_type", "accelerator", "gpus", "nodes", "pricing", "tp", "pp", "dp",
-    "micro_batch", "zero_stage", "recompute", "memory_per_gpu_gib", "mfu", "time_s", "cost_usd",
+    "provider", "instance_type", "accelerator", "gpus", "nodes", "pricing", "tp", "pp", "dp", "cp",
+    "virtual_stages", "micro_batch", "zero_stage", "recompute", "memory_per_gpu_gib", "mfu", "time_s", "cost_usd",
     "storage_tier", "bottleneck", "estimated", "reason",
 )
 
@@ -68,10 +80,13 @@ class _Layouts:
     zero: np.ndarray
     rc: np.ndarray  # index into _RECOMPUTE
     ep: np.ndarray | None = None  # expert parallelism (all 1 for dense models)
+    cp: np.ndarray | None = None  # context parallelism (all 1 below CP_MIN_SEQ_LEN)
+    v: np.ndarray | None = None  # virtual stages of the interleaved schedule (1: plain 1F1B)
 
     def __post_init__(self):
-        if self.ep is None:
-            object.__setattr__(self, "ep", np.ones_like(self.tp))
+        for name in ("ep", "cp", "v"):
+            if getattr(self, name) is None:
+                object.__setattr__(self, name, np.ones_like(self.tp))
 
     @property
     def n(self) -> int:
@@ -137,18 +152,36 @@ def _expert_parallel_choices(spec, max_domain: int) -> list[int]:
     return [d for d in range(1, min(int(spec.n_experts), int(max_domain)) + 1) if spec.n_experts % d == 0]
 
 
-def _layouts(spec, max_gpn: int, tp, pp, micro_batch, zero_stage, recompute, ep=None,
-             max_domain: int | None = None) -> _Layouts:
-    tps = as_tuple(tp, _powers_of_two(max_gpn))
-    eps = as_tuple(ep, _expert_parallel_choices(spec, max_domain or max_gpn))
+def _context_parallel_choices(seq_len: int | None) -> list[int]:
+    """Context-parallel degrees searched: 1 below ``CP_MIN_SEQ_LEN``; from it on the powers of two
+    up to ``_CP_MAX`` that leave every rank ``_CP_MIN_CHUNK`` tokens and split the sequence into
+    ``2 cp`` equal chunks (the load-balanced causal split)."""
+    if not seq_len or seq_len < CP_MIN_SEQ_LEN:
+        return [1]
+    return [c for c in _powers_of_two(_CP_MAX)
+            if seq_len % (2 * c) == 0 and seq_len // c >= _CP_MIN_CHUNK or c == 1]
+
+
+def _layouts(spec, max_gpn: int, tp, pp, micro_batch, zero_stage, recompute, ep=None, cp=None, v=None, *,
+             max_domain: int | None = None, seq_len: int | None = None) -> _Layouts:
+    """The layouts searched: the product of the axes (pinned or default), without the
+    interleaved layouts that cannot run (``v > 1`` needs ``pp > 1`` and ``pp * v`` dividing the
+    layers) unless ``v`` is pinned (then they are dropped with ``INTERLEAVE_INVALID``)."""
+    domain = int(max_domain or max_gpn)
+    tps = as_tuple(tp, _powers_of_two(domain))
+    eps = as_tuple(ep, _expert_parallel_choices(spec, domain))
     pps = as_tuple(pp, [p for p in _powers_of_two(64) if p <= spec.n_layers])
     mbs = as_tuple(micro_batch, (1, 2, 4))
     zs = as_tuple(zero_stage, (1, 3))
     rcs = as_tuple(recompute, _RECOMPUTE)
-    for name, vals in (("tp", tps), ("pp", pps), ("micro_batch", mbs), ("ep", eps)):
-        for v in vals:
-            if int(v) != v or v < 1:
-                raise ValueError(f"{name} must be positive integers, got {v!r}")
+    cps = as_tuple(cp, _context_parallel_choices(seq_len))
+    vs = as_tuple(v, _VIRTUAL_STAGES)
+    v_pinned = v is not None
+    for name, vals in (("tp", tps), ("pp", pps), ("micro_batch", mbs), ("ep", eps), ("cp", cps),
+                       ("virtual_stages", vs)):
+        for x in vals:
+            if int(x) != x or x < 1:
+                raise ValueError(f"{name} must be positive integers, got {x!r}")
     for z in zs:
         if z not in (0, 1, 2, 3):
             raise ValueError(f"zero_stage must be 0, 1, 2 or 3, got {z!r}")
@@ -159,15 +192,24 @@ def _layouts(spec, max_gpn: int, tp, pp, micro_batch, zero_stage, recompute, ep=
     if bad_ep:
         raise ValueError(f"ep={bad_ep[0]} must divide the routed experts of a mixture-of-experts model "
                          f"({spec.name} has {spec.n_experts}); use ep=1 for a dense model")
-    if min(tps) > max_gpn:
+    bad_cp = [c for c in cps if c > 1 and (not seq_len or seq_len % (2 * c))]
+    if bad_cp:
+        raise ValueError(f"cp={bad_cp[0]} needs a sequence length divisible by 2*cp = {2 * bad_cp[0]} "
+                         f"(load-balanced causal chunks); seq_len is {seq_len}")
+    if min(tps) > domain:
         raise ValueError(
-            f"tp={min(tps)} is larger than the GPUs in any node searched (at most {max_gpn} per node): "
-            "tensor parallelism runs inside a node; use tp <= GPUs per node")
+            f"tp={min(tps)} is larger than the GPUs of any scale-up domain searched (at most {domain}): "
+            "tensor parallelism runs inside a node or an NVLink rack (NVL72); use tp <= that")
     grids = np.meshgrid(np.array(tps, dtype=np.int64), np.array(pps, dtype=np.int64),
                         np.array(mbs, dtype=np.int64), np.array(zs, dtype=np.int64),
                         np.array([_RECOMPUTE.index(r) for r in rcs], dtype=np.int64),
-                        np.array(eps, dtype=np.int64), indexing="ij")
+                        np.array(eps, dtype=np.int64), np.array(cps, dtype=np.int64),
+                        np.array(vs, dtype=np.int64), indexing="ij")
     flat = [g.ravel() for g in grids]
+    if not v_pinned:  # interleaving only where it can run: pp > 1 and pp x v dividing the layers
+        p, vv = flat[1], flat[7]
+        ok = (vv == 1) | ((p > 1) & (spec.n_layers % np.maximum(p * vv, 1) == 0))
+        flat = [a[ok] for a in flat]
     return _Layouts(*flat)
 
 
@@ -203,6 +245,8 @@ def plan_training(
     tp=None,
     pp=None,
     ep=None,
+    cp=None,
+    virtual_stages=None,
     micro_batch=None,
     zero_stage=None,
     recompute=None,
@@ -212,6 +256,8 @@ def plan_training(
     job_failure_rate_per_hour: float | None = None,
     fleet_class: str | None = None,
     preprocess_tokens_per_s_per_vcpu: float | None = None,
+    overlap_tp_comm: bool = False,
+    overlap_ep_comm: bool = False,
     objective: str = "auto",
     detail: bool = False,
     now: _dt.datetime | None = None,
@@ -262,8 +308,16 @@ def plan_training(
     global_batch_tokens : float
         Tokens per optimizer step [tokens].
     tp, pp, micro_batch, zero_stage, recompute : int, str or sequence, optional
-        Pin or restrict the layout search (default: tp 1..GPUs per node, pp 1..64, micro-batch
-        1/2/4, ZeRO 1 and 3, recompute none/selective/full).
+        Pin or restrict the layout search (default: tp 1..GPUs of the largest scale-up domain, a
+        node or an NVL72 rack's 72, each offer searching up to its own domain; pp 1..64,
+        micro-batch 1/2/4, ZeRO 1 and 3, recompute none/selective/full).
+    cp : int or sequence, optional
+        Context parallelism (ring attention; ``tp x pp x dp x cp`` GPUs). Default: 1 below
+        ``CP_MIN_SEQ_LEN`` (16k tokens), else the powers of two up to 16 that leave each rank
+        4k tokens and divide ``seq_len`` into ``2 cp`` chunks.
+    virtual_stages : int or sequence, optional
+        Model chunks per GPU of the interleaved 1F1B schedule (default 1, 2, 4 where pp > 1 and
+        ``pp x v`` divides the layers; the micro-batches per step must be a multiple of pp).
     ep : int or sequence, optional
         Expert parallelism searched for a mixture-of-experts model (default: the divisors of its
         routed experts up to the largest scale-up domain, ``scale_up_domain_gpus``; ``tp x ep``
@@ -288,6 +342,13 @@ def plan_training(
         candidate whose instance's vCPUs per GPU times this rate is below the tokens per second
         per GPU it trains at is dropped (``TrainingDrop.CPU_PREPROCESS_TOO_SLOW``); offers
         without a vCPU count in the catalog pass.
+    overlap_tp_comm, overlap_ep_comm : bool
+        Whether your training stack overlaps the tensor-parallel collectives with the GEMMs
+        (TransformerEngine userbuffers, Megatron-LM ``--tp-comm-overlap``) and the expert
+        all-to-all with another micro-batch's compute (DeepSeek-V3's DualPipe, Megatron-Core's
+        1F1B all-to-all overlap). Options rather than search axes: the model never makes a step
+        slower with them, so a search would always pick them, yet they need software support the
+        planner cannot see. Default off (exposed); the plan's assumptions name each.
     objective : {"auto", "cost", "time", "balanced"}
         What `Plan.best` minimizes; ``auto`` is cost under a deadline, time under a budget alone,
         and the knee of the frontier (``balanced``: the smallest time x cost) without either.
@@ -317,10 +378,11 @@ def plan_training(
     offers, lay, cfg, ctx = _resolve(req, catalog=catalog, store=store, providers=providers,
                                      accelerators=accelerators, storage_tier=storage_tier,
                                      efficiency=efficiency, estimates=estimates,
-                                     layout=(tp, pp, micro_batch, zero_stage, recompute, ep),
+                                     layout=(tp, pp, micro_batch, zero_stage, recompute, ep, cp, virtual_stages),
                                      reliability=(failure_rate_per_gpu_hour, spot_preemption_rate_per_hour,
                                                   restart_s, job_failure_rate_per_hour, fleet_class),
-                                     preprocess_rate=preprocess_tokens_per_s_per_vcpu)
+                                     preprocess_rate=preprocess_tokens_per_s_per_vcpu,
+                                     overlap=(overlap_tp_comm, overlap_ep_comm))
     reduced, reason_counts, n_eval, details = ev.search_training(cfg, lay, ctx, detail=detail)
     cands, sort_col, objective_text = _score(cfg, reduced, lay, ctx, details, req.objective)
     search = TrainingSearch(configs=cfg, layouts=lay, context=ctx, ok=reduced["ok"],
@@ -335,7 +397,7 @@ def plan_training(
     }
     plan = TrainingPlan(candidates=cands, request=request, n_evaluated=n_eval, reason_counts=reason_counts,
                         elapsed_s=time.perf_counter() - t0, sort_col=sort_col, objective=objective_text,
-                        assumptions=ev.training_assumptions(ctx, req.batch_seqs), search=search,
+                        assumptions=ev.training_assumptions(ctx, req.batch_seqs, lay), search=search,
                         layouts=details)
     if not cands["feasible"].any():
         raise InfeasibleError(ev.training_infeasible_message(cands, ctx, offers, req.max_gpus))
@@ -387,7 +449,7 @@ def _validate(model, tokens, deadline, budget_usd, *, pricing, max_gpus, min_gpu
 
 
 def _resolve(req: _TrainingRequest, *, catalog, store, providers, accelerators, storage_tier, efficiency,
-             layout, reliability, preprocess_rate=None, estimates=True):
+             layout, reliability, preprocess_rate=None, overlap=(False, False), estimates=True):
     """The search space: offers (``aicost.hardware``) with their efficiencies, the layouts, the
     configurations (offers x node counts x checkpoint tiers) and the search context."""
     cat = load_catalog(catalog)
@@ -400,7 +462,7 @@ def _resolve(req: _TrainingRequest, *, catalog, store, providers, accelerators, 
             f"dtype={req.dtype}{'' if estimates else ', estimates=False'}; widen the filters"
             f"{'' if estimates else ' or allow offers built on estimates (estimates=True)'}")
     lay = _layouts(req.spec, int(offers["gpus_per_node"].max()), *layout,
-                   max_domain=int(offers["scale_up_domain_gpus"].max()))
+                   max_domain=int(offers["scale_up_domain_gpus"].max()), seq_len=req.seq_len)
     eff = ev.efficiencies(sorted(set(offers["accelerator"])), req.dtype, store, efficiency, catalog=cat)
     offers["efficiency"] = offers["accelerator"].map(lambda a: eff[a].compute).astype(float)
     offers["comm_efficiency"] = offers["accelerator"].map(lambda a: eff[a].comm).astype(float)
@@ -421,7 +483,8 @@ def _resolve(req: _TrainingRequest, *, catalog, store, providers, accelerators, 
         preprocess_rate = check_positive("preprocess_tokens_per_s_per_vcpu", preprocess_rate, " [tokens/s]")
     ctx = ev.TrainingContext(spec=req.spec, tokens=req.tokens, seq_len=req.seq_len, batch_seqs=req.batch_seqs,
                              deadline_s=req.deadline_s, budget_usd=req.budget_usd, rel=rel, dtype=req.dtype,
-                             preprocess_tokens_per_s_per_vcpu=preprocess_rate)
+                             preprocess_tokens_per_s_per_vcpu=preprocess_rate,
+                             overlap_tp_comm=bool(overlap[0]), overlap_ep_comm=bool(overlap[1]))
     return offers, lay, cfg, ctx
 
 
