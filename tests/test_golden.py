@@ -26,7 +26,8 @@ RTOL = 1e-9
 
 #: candidate columns recorded for the best plan and the Pareto frontier
 _TRAIN_COLS = ("provider", "instance_type", "accelerator", "gpus", "nodes", "pricing", "storage_tier",
-               "tp", "pp", "dp", "micro_batch", "zero_stage", "recompute", "time_s", "cost_usd",
+               "tp", "pp", "dp", "cp", "ep", "virtual_stages", "micro_batch", "zero_stage", "recompute", "time_s",
+               "cost_usd",
                "step_s", "mfu", "goodput", "memory_per_gpu_gib", "bottleneck")
 _SERVE_COLS = ("provider", "instance_type", "accelerator", "pricing", "tp", "batch", "replicas",
                "latency_s", "cost_usd_per_hour", "ttft_s", "tpot_s", "usd_per_1m_output", "bottleneck")

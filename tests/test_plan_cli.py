@@ -83,7 +83,6 @@ def test_plan_serve_engine(capsys):
     assert rc == 0 and "engine trtllm:" in out
 
 
-
 def test_plan_train_shows_cp_and_virtual_stages_and_overlap_flags(capsys):
     """Issue 12: the layout table has cp and virtual_stages columns; the overlap flags reach the plan
     and its assumptions."""

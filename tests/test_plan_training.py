@@ -438,7 +438,6 @@ def test_plan_says_how_old_its_prices_are():
     assert note in str(plan.best)
 
 
-
 def test_context_parallel_and_interleaved_axes(cat):
     """Issue 12: cp is searched for long sequences only (seq_len % 2cp == 0, n_gpus = tp pp dp cp),
     v > 1 only where pp > 1 and pp v divides the layers; chosen cp/v layouts agree with
