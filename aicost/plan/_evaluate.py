@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from .._errors import UnknownNameError
 from .._units import GIB, HOUR_S, MONTH_S, format_bytes, format_duration
-from ..hardware import resolve_efficiencies
+from ..hardware import resolve_efficiencies, shape_aware_efficiency
 from ..model import (
     CHECKPOINT_BYTES_PER_PARAM,
     DEFAULT_FAILURES_PER_GPU_HOUR,
@@ -33,6 +33,8 @@ from ..model import (
     TRAINING_KERNEL_FACTOR,
     failure_rates,
     optimizer_state_bytes,
+    reliability_factors,
+    reliability_for_work,
     training_arrays,
 )
 from ._reasons import MIN_GOODPUT, REASON_DETAIL_SEP, TrainingDrop
@@ -42,17 +44,27 @@ __all__ = [
     "CHECKPOINT_KEEP",
     "DEFAULT_CHECKPOINT_BW_BYTES_PER_S",
     "OK",
+    "PhysicsGroup",
     "REASONS",
+    "TAIL_COLUMNS",
     "TrainingContext",
     "checkpoint_tiers",
+    "config_terms",
     "efficiencies",
+    "efficiency_codes",
+    "efficiency_columns",
+    "efficiency_table",
     "evaluate_one",
+    "hardware_groups",
     "layout_codes",
+    "layout_efficiency",
+    "physics_groups",
     "preprocess_reason",
     "reduce_layouts",
     "reliability_defaults",
     "search_training",
     "structural_codes",
+    "tail_codes",
     "training_assumptions",
     "training_configs",
     "training_frame",
@@ -60,7 +72,9 @@ __all__ = [
     "training_infeasible_message",
     "training_kernel",
     "training_overlap_text",
+    "training_physics",
     "training_recommendation",
+    "training_tail",
 ]
 
 #: checkpoints kept on the storage tier at any time (the latest and the one before, so a
@@ -102,6 +116,14 @@ class TrainingContext:
     #: expert all-to-all under another micro-batch's compute (DualPipe / Megatron-Core 1F1B
     #: all-to-all overlap; ``overlap_ep_comm``)
     overlap_ep_comm: bool = False
+    #: shape-aware compute efficiency per (accelerator row, layout key): ``efficiency_table[erow,
+    #: col]`` with ``erow`` a configuration's ``efficiency_row`` and ``col`` the position of the
+    #: layout's `efficiency_codes` key in ``efficiency_codes`` (sorted); None: every configuration
+    #: uses its ``efficiency`` column (`efficiency_table` builds them)
+    efficiency_table: np.ndarray | None = field(default=None, compare=False, repr=False)
+    efficiency_codes: np.ndarray | None = field(default=None, compare=False, repr=False)
+    #: the compute-efficiency assumption of the plan, in words
+    efficiency_note: str = ""
 
     @property
     def dtype_bytes(self) -> float:
@@ -269,6 +291,62 @@ def training_configs(offers: pd.DataFrame, tiers: pd.DataFrame, spec, *, min_gpu
     return cfg
 
 
+# --------------------------------------------------------------------------- compute efficiency
+#: bits per layout field in `efficiency_codes` (tp, micro-batch, ep, cp: each below 2**15; 62 bits in all)
+_CODE_BITS = 15
+
+
+def efficiency_codes(larr: dict) -> np.ndarray:
+    """One int64 key per layout for what its compute efficiency depends on: ``(tp, micro-batch,
+    ep, cp, recompute)`` (``aicost.hardware.shape_aware_efficiency``'s layout arguments)."""
+    out = np.zeros(np.shape(larr["tp"]), dtype=np.int64)
+    for k in ("tp", "mb", "ep", "cp"):
+        v = np.asarray(larr.get(k, 1.0), dtype=np.int64)
+        if np.any(v >= 1 << _CODE_BITS):
+            raise ValueError(f"layout {k} values must be below {1 << _CODE_BITS}")
+        out = (out << _CODE_BITS) | v
+    return (out << 2) | np.asarray(larr["rc"], dtype=np.int64)
+
+
+def efficiency_columns(ctx: TrainingContext, codes: np.ndarray) -> np.ndarray:
+    """Columns of ``ctx.efficiency_table`` for layout ``codes`` (`efficiency_codes`)."""
+    col = np.searchsorted(ctx.efficiency_codes, codes)
+    col = np.minimum(col, ctx.efficiency_codes.size - 1)
+    if not np.array_equal(ctx.efficiency_codes[col], codes):
+        raise ValueError("a layout outside the efficiency table of this search (internal error: build "
+                         "the TrainingContext with efficiency_table over these layouts)")
+    return col
+
+
+def layout_efficiency(c: dict, lay: dict, ctx: TrainingContext):
+    """Compute efficiency of configurations ``c`` x layouts ``lay`` (broadcast): the shape-aware
+    table entry (``ctx.efficiency_table``), else the configurations' ``efficiency``."""
+    if ctx.efficiency_table is None or "erow" not in c:
+        return c["efficiency"]
+    col = lay["ecol"] if "ecol" in lay else np.searchsorted(ctx.efficiency_codes, lay["ecode"])
+    return ctx.efficiency_table[c["erow"], col]
+
+
+def efficiency_table(spec, effs: dict, rows: Sequence[str], lay, *, dtype: str, seq_len: int):
+    """The shape-aware efficiency table of a search: ``(table, codes)``.
+
+    ``table[i, j]`` is ``aicost.hardware.shape_aware_efficiency`` of accelerator ``rows[i]``
+    (`AcceleratorEfficiency` in ``effs``; NaN for a row not in it) at the ``j``-th distinct layout
+    key ``codes[j]`` (`efficiency_codes` of the layouts ``lay``, sorted): one vectorized call per
+    accelerator over the distinct (tp, micro-batch, ep, cp, recompute), not one per candidate.
+    """
+    larr = _lay_arrays(lay, row=False)
+    codes, first = np.unique(efficiency_codes(larr), return_index=True)
+    table = np.full((len(rows), codes.size), np.nan)
+    for i, a in enumerate(rows):
+        if a in effs:
+            table[i] = shape_aware_efficiency(
+                effs[a], spec, dtype=dtype, seq_len=seq_len, tp=larr["tp"][first], micro_batch=larr["mb"][first],
+                ep=larr.get("ep", np.ones(lay.n))[first], cp=larr.get("cp", np.ones(lay.n))[first],
+                recompute_code=larr["rc"][first])
+    return table, codes
+
+
 # --------------------------------------------------------------------------- the kernel
 def _cfg_arrays(cfg: pd.DataFrame, shape_col: bool) -> dict[str, np.ndarray]:
     cols = ["gpus_per_node", "nodes", "gpus", "peak_flops_per_s", "efficiency", "memory_bytes",
@@ -283,26 +361,50 @@ def _cfg_arrays(cfg: pd.DataFrame, shape_col: bool) -> dict[str, np.ndarray]:
     out["scale_up_domain_gpus"] = (cfg["scale_up_domain_gpus"].to_numpy(dtype=float)
                                    if "scale_up_domain_gpus" in cfg else out["gpus_per_node"].copy())
     out["spot"] = (cfg["pricing"].to_numpy() == "spot").astype(float)
+    if "efficiency_row" in cfg:  # row of TrainingContext.efficiency_table
+        out["erow"] = cfg["efficiency_row"].to_numpy(dtype=np.int64)
     if shape_col:
         out = {k: v[:, None] for k, v in out.items()}
     return out
 
 
+#: configuration arrays (`_cfg_arrays`) that only `training_tail` reads: what a configuration
+#: pays (price, checkpoint storage), how it checkpoints and restarts (storage tier, spot) and
+#: how fast its vCPUs tokenize. Every other column feeds the model's physics
+#: (`training_physics`), so configurations equal in all of those (the same hardware in another
+#: region, provider, pricing or storage tier, at another price) share one evaluation of it.
+TAIL_COLUMNS = frozenset({"price_usd_per_hour", "ckpt_bw_bytes_per_s", "storage_usd_per_gb_month", "vcpus",
+                          "spot"})
+
+
 def training_kernel(c: dict, lay: dict, ctx: TrainingContext) -> dict[str, np.ndarray]:
     """Evaluate candidates: config arrays ``c`` broadcast against layout arrays ``lay``.
 
-    The model math is ``aicost.model.training_arrays`` (the same core
-    ``aicost.model.estimate_training`` calls); this adds the planner's side: the global batch
-    rounded to whole micro-batches per replica, checkpoint and restart times from the storage
-    tier, spot preemptions, storage cost, and the reason code of every candidate.
+    ``training_tail(c, training_physics(c, lay, ctx), ctx)``: the model math is
+    ``aicost.model.training_arrays`` (the same core ``aicost.model.estimate_training`` calls);
+    this adds the planner's side: the global batch rounded to whole micro-batches per replica,
+    checkpoint and restart times from the storage tier, spot preemptions, storage cost, and the
+    reason code of every candidate.
 
     Returns a dict of arrays: ``code`` (0 feasible, else a key of REASONS), ``time_s``
     (expected wall time), ``cost_usd`` (expected, storage included), ``memory_bytes`` (per GPU)
     and everything ``training_arrays`` returns.
     """
+    return training_tail(c, training_physics(c, lay, ctx), ctx)
+
+
+def training_physics(c: dict, lay: dict, ctx: TrainingContext) -> dict[str, np.ndarray]:
+    """The model's side of `training_kernel`: step time, memory and the checks up to memory.
+
+    Reads no column of ``TAIL_COLUMNS``, so the search evaluates it once per distinct
+    hardware (`hardware_groups`). ``code`` holds the structural and memory checks (0 = passed);
+    the reliability, cost and the later checks are `training_tail`'s (the reliability numbers
+    ``training_arrays`` returns here are for a failure-free, unpriced run and are replaced there).
+    """
     spec = ctx.spec
     tp, pp, mb, zero, rc = lay["tp"], lay["pp"], lay["mb"], lay["zero"], lay["rc"]
     ep, cp, v = lay.get("ep", 1.0), lay.get("cp", 1.0), lay.get("v", 1.0)
+    eff = layout_efficiency(c, lay, ctx)
     gpn, gpus = c["gpus_per_node"], c["gpus"]
     domain = c.get("scale_up_domain_gpus", gpn)
     mp = tp * pp * cp  # GPUs of one data-parallel replica
@@ -310,59 +412,110 @@ def training_kernel(c: dict, lay: dict, ctx: TrainingContext) -> dict[str, np.nd
     dp1 = np.maximum(dp, 1.0)
     m = np.floor_divide(ctx.batch_seqs, dp1 * mb)  # micro-batches per replica per step
     global_batch = np.maximum(m, 1.0) * dp1 * mb  # the target batch rounded down to whole micro-batches
-
-    ckpt_bytes = _checkpoint_bytes(spec)
-    ckpt_s = ckpt_bytes / c["ckpt_bw_bytes_per_s"]
-    restart = np.where(c["spot"] > 0, ctx.rel["spot_restart_s"], ctx.rel["restart_s"]) + ckpt_s
-    price_gpu = c["price_usd_per_hour"] / gpn
     r = training_arrays(
         spec, tokens=ctx.tokens, global_batch=global_batch, micro_batch=mb, seq_len=ctx.seq_len,
         tp=tp, pp=pp, dp=dp1, zero_stage=zero, recompute_code=rc, sequence_parallel=tp > 1,
-        peak_flops_per_s=c["peak_flops_per_s"], efficiency=c["efficiency"], gpus_per_node=gpn,
+        peak_flops_per_s=c["peak_flops_per_s"], efficiency=eff, gpus_per_node=gpn,
         scale_up_bw_bytes_per_s=c["scale_up_bw_bytes_per_s"], scale_up_latency_s=c["scale_up_latency_s"],
         scale_out_bw_bytes_per_s=c["scale_out_bw_bytes_per_s"] / gpn,
         scale_out_latency_s=c["scale_out_latency_s"], mem_bw_bytes_per_s=c["mem_bw_bytes_per_s"],
-        gpu_memory_bytes=c["memory_bytes"], price_usd_per_gpu_hour=price_gpu, checkpoint_s=ckpt_s,
-        dtype_bytes=ctx.dtype_bytes, optim_bytes=ctx.optim_bytes,
-        restart_s=restart, failures_per_gpu_hour=ctx.rel["failures_per_gpu_hour"],
-        job_failures_per_hour=ctx.rel["job_failures_per_hour"],
-        preemptions_per_node_hour=c["spot"] * ctx.rel["preemptions_per_node_hour"],
+        gpu_memory_bytes=c["memory_bytes"], dtype_bytes=ctx.dtype_bytes, optim_bytes=ctx.optim_bytes,
+        failures_per_gpu_hour=0.0, job_failures_per_hour=0.0,  # the tail's reliability replaces these
         comm_efficiency=c["comm_efficiency"], expert_parallel=ep, context_parallel=cp, virtual_stages=v,
         scale_up_domain_gpus=domain, overlap_tp_comm=ctx.overlap_tp_comm, overlap_ep_comm=ctx.overlap_ep_comm,
         fp8=ctx.dtype == "fp8")
-    wall = r["expected_wall_s"]
-    storage_usd = CHECKPOINT_KEEP * ckpt_bytes / 1e9 * c["storage_usd_per_gb_month"] * (wall / MONTH_S)
-    cost = r["expected_cost_usd"] + storage_usd
+    # the checks up to memory, last first so the earliest failing check wins
+    shape = np.broadcast_shapes(np.shape(r["step_s"]), np.shape(tp), np.shape(gpus))
+    struct = np.broadcast_to(structural_codes(c, lay, ctx), shape)
+    code = np.where(struct != 0, struct, np.where(np.broadcast_to(r["out_of_memory"], shape),
+                                                  np.int8(D.OUT_OF_MEMORY), np.int8(0))).astype(np.int8)
+    r.update(code=code, memory_bytes=r["mem_total"], dp=dp, n_micro_batches=m, global_batch=global_batch,
+             # tokens/s per GPU the instance's vCPUs must tokenize at this step time
+             preprocess_need_tokens_per_s=global_batch * ctx.seq_len / (r["step_s"] * dp1 * mp),
+             comm_exposed_s=r["tp_comm_s"] + r["pp_comm_s"] + r["dp_exposed_s"], efficiency=eff)
+    return r
 
-    # the checks, last first so the earliest failing check wins
-    shape = np.broadcast_shapes(np.shape(wall), np.shape(tp), np.shape(gpus))
-    code = np.zeros(shape, dtype=np.int8)
+
+def config_terms(c: dict, ctx: TrainingContext, n_gpus=None, n_nodes=None) -> dict[str, np.ndarray]:
+    """The per-configuration numbers of `training_tail`: checkpoint and restart times [s],
+    price per GPU-hour [USD/h], the vCPUs' tokenizing rate per GPU [tokens/s], and the
+    work-independent reliability factors (``aicost.model.reliability_factors``) of a job on
+    ``n_gpus`` GPUs on ``n_nodes`` nodes (default the configuration's own)."""
+    gpn = c["gpus_per_node"]
+    ckpt_s = _checkpoint_bytes(ctx.spec) / c["ckpt_bw_bytes_per_s"]
+    restart = np.where(c["spot"] > 0, ctx.rel["spot_restart_s"], ctx.rel["restart_s"]) + ckpt_s
+    fac = reliability_factors(c["gpus"] if n_gpus is None else n_gpus, c["nodes"] if n_nodes is None else n_nodes,
+                              ckpt_s, restart, ctx.rel["failures_per_gpu_hour"],
+                              c["spot"] * ctx.rel["preemptions_per_node_hour"], ctx.rel["job_failures_per_hour"])
+    return {"ckpt_s": ckpt_s, "restart_s": restart, "price_usd_per_hour": c["price_usd_per_hour"],
+            "price_gpu": c["price_usd_per_hour"] / gpn, "storage_usd_per_gb_month": c["storage_usd_per_gb_month"],
+            "have": c["vcpus"] / gpn * ctx.preprocess_tokens_per_s_per_vcpu,
+            "mtbf_s": fac["mtbf_s"], "interval_s": fac["interval_s"], "wall_factor": fac["wall_factor"]}
+
+
+def _reliability(t: dict, work_s) -> dict:
+    """``aicost.model.reliability_for_work`` with `config_terms`' factors."""
+    return reliability_for_work(work_s, {"mtbf_s": t["mtbf_s"], "interval_s": t["interval_s"],
+                                         "checkpoint_s": t["ckpt_s"], "wall_factor": t["wall_factor"]})
+
+
+def tail_codes(t: dict, work_s, n_gpus, need, code, ctx: TrainingContext):
+    """The configuration's checks on candidates that passed `training_physics`' (``code``):
+    expected wall time (``aicost.model.reliability_for_work``), cost with checkpoint storage,
+    and the codes of the CPU, goodput, deadline and budget checks (the price check last: it
+    comes first). ``t`` is `config_terms`, lined up with the candidates.
+
+    Returns ``(code, wall_s, cost_usd, reliability dict, expected compute cost, storage cost)``.
+    """
+    rel = _reliability(t, work_s)
+    wall = rel["expected_wall_s"]
+    exp_cost = wall * n_gpus / HOUR_S * t["price_gpu"]  # training_arrays' expected_cost_usd
+    storage_usd = CHECKPOINT_KEEP * _checkpoint_bytes(ctx.spec) / 1e9 * t["storage_usd_per_gb_month"] * (wall / MONTH_S)
+    cost = exp_cost + storage_usd
+    shape = np.broadcast_shapes(np.shape(wall), np.shape(code), np.shape(t["price_gpu"]))
+    out = np.zeros(shape, dtype=np.int8)
 
     def mark(mask, value):
-        code[np.broadcast_to(mask, shape)] = value
+        out[np.broadcast_to(mask, shape)] = value
 
     if ctx.budget_usd is not None:
         mark(cost > ctx.budget_usd, D.OVER_BUDGET)
     if ctx.deadline_s is not None:
         mark(wall > ctx.deadline_s, D.DEADLINE_MISSED)
     # a run that spends most of its time failing and restarting is not a plan, deadline or not
-    mark(~np.isfinite(wall) | ~(r["goodput"] >= MIN_GOODPUT), D.LOW_GOODPUT)
+    mark(~np.isfinite(wall) | ~(rel["goodput"] >= MIN_GOODPUT), D.LOW_GOODPUT)
     # the instance's vCPUs must tokenize the tokens its GPUs consume at this step time
-    need = global_batch * ctx.seq_len / (r["step_s"] * dp1 * mp)
-    have = c["vcpus"] / gpn * ctx.preprocess_tokens_per_s_per_vcpu
-    mark(need > have, D.CPU_PREPROCESS_TOO_SLOW)
-    mark(r["out_of_memory"], D.OUT_OF_MEMORY)
-    struct = structural_codes(c, lay, ctx)
-    code = np.where(np.broadcast_to(struct, shape) != 0, np.broadcast_to(struct, shape), code)
-    price = c["price_usd_per_hour"]
+    mark(need > t["have"], D.CPU_PREPROCESS_TOO_SLOW)
+    code = np.broadcast_to(code, shape)
+    out = np.where(code != 0, code, out)
+    price = t["price_usd_per_hour"]
     mark(~np.isfinite(price) | ~(price > 0), D.NOT_OFFERED)
-    r.update(code=code, time_s=wall, cost_usd=cost, memory_bytes=r["mem_total"], dp=dp,
-             n_micro_batches=m, global_batch=global_batch, checkpoint_s=ckpt_s + 0.0 * wall,
-             restart_s=restart + 0.0 * wall, storage_usd=storage_usd,
-             tokens_per_step=global_batch * ctx.seq_len + 0.0 * wall,
-             preprocess_need_tokens_per_s=need + 0.0 * wall, preprocess_have_tokens_per_s=have + 0.0 * wall,
-             comm_exposed_s=r["tp_comm_s"] + r["pp_comm_s"] + r["dp_exposed_s"])
-    return r
+    return out, wall, cost, rel, exp_cost, storage_usd
+
+
+def training_tail(c: dict, r: dict, ctx: TrainingContext) -> dict[str, np.ndarray]:
+    """The configuration's side of `training_kernel` on `training_physics`' output ``r``:
+    reliability, cost and the remaining checks (`config_terms`, `tail_codes`). Returns ``r``
+    completed (a new dict)."""
+    t = config_terms(c, ctx, r["n_gpus"], r["n_nodes"])
+    code, wall, cost, rel, exp_cost, storage_usd = tail_codes(
+        t, r["work_s"], r["n_gpus"], r["preprocess_need_tokens_per_s"], r["code"], ctx)
+    phys = ("code", "memory_bytes", "dp", "n_micro_batches", "global_batch", "preprocess_need_tokens_per_s",
+            "comm_exposed_s", "efficiency")
+    out = {k: v for k, v in r.items() if k not in phys}  # training_arrays' keys, in its order
+    out.update(mtbf_s=rel["mtbf_s"], checkpoint_interval_s=rel["interval_s"], expected_wall_s=wall,
+               goodput=rel["goodput"], expected_interruptions=rel["expected_interruptions"],
+               lost_work_s=rel["lost_work_s"], checkpoint_overhead_s=rel["checkpoint_overhead_s"],
+               expected_gpu_hours=wall * r["n_gpus"] / HOUR_S, expected_cost_usd=exp_cost)
+    z = 0.0 * wall
+    out.update(code=code, time_s=wall, cost_usd=cost, memory_bytes=r["memory_bytes"], dp=r["dp"],
+               n_micro_batches=r["n_micro_batches"], global_batch=r["global_batch"], checkpoint_s=t["ckpt_s"] + z,
+               restart_s=t["restart_s"] + z, storage_usd=storage_usd,
+               tokens_per_step=r["global_batch"] * ctx.seq_len + z,
+               preprocess_need_tokens_per_s=r["preprocess_need_tokens_per_s"] + z,
+               preprocess_have_tokens_per_s=t["have"] + z, comm_exposed_s=r["comm_exposed_s"],
+               efficiency=r["efficiency"] + z)
+    return out
 
 
 def _ep_invalid(ep, tp, dp, domain, cp=1.0):
@@ -440,18 +593,22 @@ def _lay_arrays(lay, idx=None, row: bool = True) -> dict[str, np.ndarray]:
         out[k] = a[None, :] if row else a
     out["rc"] = out["rc"].astype(np.int64)
     out["zero"] = out["zero"].astype(np.int64)
+    out["ecode"] = efficiency_codes(out)
     return out
 
 
 def reduce_layouts(red: dict, counts: np.ndarray, rows: np.ndarray, keep: np.ndarray,
-                   code: np.ndarray, t: np.ndarray, cost: np.ndarray, mem: np.ndarray) -> None:
+                   code: np.ndarray, t: np.ndarray, cost: np.ndarray, mem: np.ndarray,
+                   oom_fastest_s: np.ndarray | None = None) -> None:
     """Fold one block of evaluated candidates into the per-configuration reduction, in place.
 
     ``code``, ``t`` [s], ``cost`` [USD] and ``mem`` [B] are ``(len(rows), len(keep))`` arrays for
     configurations ``rows`` x layouts ``keep``. Each configuration keeps its layout that got
     furthest through the checks (fastest among those; least memory when all ran out of it), the
     fastest time that fits, the cheapest cost within the deadline, and its ok mask; ``counts``
-    adds the candidates per drop reason. The planner and `PlanCache` share it.
+    adds the candidates per drop reason. ``oom_fastest_s`` (per row [s], optional): the fastest
+    time among layouts that do not fit in memory, when ``t`` leaves them at inf. The planner and
+    `PlanCache` share it.
     """
     inf = np.inf
     counts += np.bincount(code.ravel(), minlength=OK + 1)[: OK + 1]
@@ -465,25 +622,242 @@ def reduce_layouts(red: dict, counts: np.ndarray, rows: np.ndarray, keep: np.nda
     red["fastest_fit_s"][rows] = np.where(stage >= D.DEADLINE_MISSED, t, inf).min(axis=1)
     red["cheapest_in_deadline_usd"][rows] = np.where(stage >= D.OVER_BUDGET, cost, inf).min(axis=1)
     red["min_memory_bytes"][rows] = np.where(stage >= D.OUT_OF_MEMORY, mem, inf).min(axis=1)
-    red["fastest_any_memory_s"][rows] = np.where(stage >= D.OUT_OF_MEMORY, t, inf).min(axis=1)
+    fastest = np.where(stage >= D.OUT_OF_MEMORY, t, inf).min(axis=1)
+    red["fastest_any_memory_s"][rows] = fastest if oom_fastest_s is None else np.minimum(fastest, oom_fastest_s)
     red["ok"][np.ix_(rows, keep)] = stage == OK
 
 
+def hardware_groups(carr: dict) -> tuple[np.ndarray, np.ndarray]:
+    """Configurations `training_physics` cannot tell apart: equal in every column of ``carr``
+    but ``TAIL_COLUMNS`` (compared bit for bit). Returns the group of each configuration and
+    the first configuration of each group."""
+    keys = sorted(k for k in carr if k not in TAIL_COLUMNS)
+    n = np.size(carr[keys[0]])
+    mat = np.ascontiguousarray(np.column_stack([np.asarray(carr[k], dtype=float).reshape(n) for k in keys]))
+    rows = mat.view(np.dtype((np.void, mat.dtype.itemsize * mat.shape[1]))).reshape(n)
+    _, first, inverse = np.unique(rows, return_index=True, return_inverse=True)
+    return inverse.reshape(n), first
+
+
+@dataclass
+class PhysicsGroup:
+    """`training_physics` of the configurations of one scale-up domain size, once per distinct
+    hardware (`hardware_groups`) and layout: what `search_training` needs of it, independent of
+    the token count, the deadline, the budget and the prices (so `PlanCache` keeps it).
+
+    ``sel`` are the configuration rows, ``loc`` each one's hardware row, ``keep`` the layouts
+    that pass `layout_codes` (``lcode``); ``code`` and ``mem`` are ``(hardware, keep)`` grids
+    (physics codes, memory per GPU [B]); ``fit_*`` list the candidates that fit in memory and
+    ``oom_*`` those that do not (hardware row, position in ``keep``, step time [s], tokens per
+    step), row-major.
+    """
+
+    sel: np.ndarray
+    loc: np.ndarray
+    keep: np.ndarray
+    lcode: np.ndarray
+    code: np.ndarray
+    mem: np.ndarray
+    fit_h: np.ndarray
+    fit_l: np.ndarray
+    fit_step: np.ndarray
+    fit_tps: np.ndarray
+    fit_need: np.ndarray
+    oom_h: np.ndarray
+    oom_step: np.ndarray
+    oom_tps: np.ndarray
+    valid: np.ndarray  # per hardware row: layouts that pass the structural checks
+    n_physics: int = 0
+
+    def __post_init__(self):
+        n_h = self.code.shape[0]
+        self.fit_n = np.bincount(self.fit_h, minlength=n_h)
+        self.fit_start = np.cumsum(self.fit_n) - self.fit_n
+        k = OK + 1
+        self.hcounts = np.bincount((np.arange(n_h)[:, None] * k + self.code).ravel(),
+                                   minlength=n_h * k).reshape(n_h, k)
+        self.hcounts[:, 0] = 0
+        # a configuration none of whose layouts fits: the layout that got furthest (least memory
+        # among those that ran out of it; else the first: reduce_layouts' tie-breaking)
+        self.fb_stage = self.code.max(axis=1, initial=0).astype(np.int64)
+        oom = self.code == D.OUT_OF_MEMORY
+        first_oom = np.argmin(np.where(oom, self.mem, np.inf), axis=1) if self.code.shape[1] else 0
+        self.fb_layout = np.where(self.fb_stage == D.OUT_OF_MEMORY, first_oom, 0)
+        self.min_mem = np.where((self.code == 0) | oom, self.mem, np.inf).min(axis=1, initial=np.inf)
+
+    @property
+    def nbytes(self) -> int:
+        return int(sum(v.nbytes for v in vars(self).values() if isinstance(v, np.ndarray)))
+
+
+def physics_groups(carr: dict, larr_all: dict, ctx: TrainingContext, priced: np.ndarray) -> list[PhysicsGroup]:
+    """The physics of a search: one `PhysicsGroup` per scale-up domain size of the priced
+    configurations (the layout-only checks depend on it)."""
+    hw_of, hw_first = hardware_groups(carr)
+    dom_all = carr["scale_up_domain_gpus"]
+    groups = []
+    for dom in np.unique(dom_all[priced]):
+        sel = np.flatnonzero(priced & (dom_all == dom))
+        lcode = layout_codes(larr_all, ctx, dom)
+        keep = np.flatnonzero(lcode == 0)
+        hws, loc = np.unique(hw_of[sel], return_inverse=True)
+        rows = hw_first[hws]
+        c = {k: v[rows][:, None] for k, v in carr.items()}
+        larr = {k: v[keep] for k, v in larr_all.items()}
+        code = structural_codes(c, {k: v[None, :] for k, v in larr.items()}, ctx, layout=False)
+        valid = (code == 0).sum(axis=1)
+        ci, li = np.nonzero(code == 0)
+        mem = np.full(code.shape, np.inf)
+        step = np.full(ci.size, np.nan)
+        tps = np.full(ci.size, np.nan)
+        need = np.full(ci.size, np.nan)
+        pcode = np.zeros(ci.size, dtype=np.int8)
+        for lo in range(0, ci.size, _CHUNK_CANDIDATES):
+            s = slice(lo, lo + _CHUNK_CANDIDATES)
+            with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+                out = training_physics({k: v[:, 0].take(ci[s]) for k, v in c.items()},
+                                       {k: v.take(li[s]) for k, v in larr.items()}, ctx)
+            pcode[s] = out["code"]
+            mem[ci[s], li[s]] = out["memory_bytes"]
+            step[s] = out["step_s"]
+            tps[s] = out["global_batch"] * float(ctx.seq_len)  # training_arrays' tokens per step
+            need[s] = out["preprocess_need_tokens_per_s"]
+        code[ci, li] = pcode
+        fit = pcode == 0
+        oom = pcode == D.OUT_OF_MEMORY
+        groups.append(PhysicsGroup(
+            sel=sel, loc=loc, keep=keep, lcode=lcode, code=code, mem=mem,
+            fit_h=ci[fit], fit_l=li[fit], fit_step=step[fit], fit_tps=tps[fit], fit_need=need[fit],
+            oom_h=ci[oom], oom_step=step[oom], oom_tps=tps[oom], valid=valid, n_physics=int(ci.size)))
+    return groups
+
+
+def _work(tokens: float, step, tps):
+    """Failure-free work [s]: ``training_arrays``' ``ceil(tokens / tokens per step) x step``."""
+    return np.ceil(np.asarray(tokens, dtype=float) / tps) * step
+
+
+def _fold_group(g: PhysicsGroup, carr: dict, terms: dict, ctx: TrainingContext, red: dict,
+                counts: np.ndarray, det: list | None) -> None:
+    """The configurations' side of one `PhysicsGroup`: `tail_codes` on the candidates that fit
+    in memory, and the per-configuration reduction (`reduce_layouts`' rules, on those only:
+    every other layout's stage and memory are the hardware's, and its time counts only as the
+    fastest time ignoring memory, the least work's wall time)."""
+    inf = np.inf
+    sel, loc, keep = g.sel, g.loc, g.keep
+    n_h = g.code.shape[0]
+    counts += (g.hcounts * np.bincount(loc, minlength=n_h)[:, None]).sum(axis=0)
+    red["min_memory_bytes"][sel] = g.min_mem[loc]
+    none = g.fit_n[loc] == 0
+    red["stage"][sel[none]] = g.fb_stage[loc[none]]
+    red["layout"][sel[none]] = keep[g.fb_layout[loc[none]]] if keep.size else 0
+    # the fastest layout that does not fit: the wall time of the least work (it grows with it)
+    w = _work(ctx.tokens, g.oom_step, g.oom_tps)
+    w = np.where(np.isnan(w), inf, w)
+    oom_work = np.full(n_h, inf)
+    np.minimum.at(oom_work, g.oom_h, w)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        wall = _reliability({k: v[sel] for k, v in terms.items()}, oom_work[loc])["expected_wall_s"]
+    red["fastest_any_memory_s"][sel] = np.nan_to_num(wall, nan=inf)
+    # the candidates that fit, configuration by configuration (in chunks of configurations)
+    nfit = g.fit_n[loc]
+    ends = np.cumsum(nfit)
+    p0 = 0
+    while p0 < sel.size:
+        p1 = max(p0 + 1, int(np.searchsorted(ends, ends[p0] - nfit[p0] + _CHUNK_CANDIDATES, side="right")))
+        n_c = nfit[p0:p1]
+        tot = int(n_c.sum())
+        if tot:
+            cpos = np.repeat(np.arange(p0, p1), n_c)
+            fi = np.repeat(g.fit_start[loc[p0:p1]] - (np.cumsum(n_c) - n_c), n_c) + np.arange(tot)
+            rows_c = sel[cpos]
+            with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+                tc, wall, cst, *_ = tail_codes({k: v.take(rows_c) for k, v in terms.items()},
+                                               _work(ctx.tokens, g.fit_step[fi], g.fit_tps[fi]),
+                                               carr["gpus"].take(rows_c), g.fit_need[fi], np.int8(0), ctx)
+            t = np.nan_to_num(wall, nan=inf)
+            cost = np.nan_to_num(cst, nan=inf)
+            counts += np.bincount(tc, minlength=OK + 1)[: OK + 1]
+            stage = np.where(tc == 0, OK, tc).astype(np.int64)
+            has = n_c > 0
+            seglen = n_c[has]
+            starts = np.cumsum(seglen) - seglen
+            rws = sel[p0:p1][has]
+            best = np.maximum.reduceat(stage, starts)
+            key = np.where(stage == np.repeat(best, seglen), t, inf)
+            kmin = np.minimum.reduceat(key, starts)
+            first = np.flatnonzero(key == np.repeat(kmin, seglen))
+            seg = np.repeat(np.arange(seglen.size), seglen)[first]
+            first = first[np.r_[True, seg[1:] != seg[:-1]]]
+            lpos = g.fit_l[fi]
+            # reduce_layouts' argmin: the first fastest at the best stage; all inf -> the first layout
+            red["layout"][rws] = np.where(np.isinf(kmin), keep[0], keep[lpos[first]])
+            red["stage"][rws] = best
+            red["fastest_fit_s"][rws] = np.minimum.reduceat(np.where(stage >= D.DEADLINE_MISSED, t, inf), starts)
+            red["cheapest_in_deadline_usd"][rws] = np.minimum.reduceat(
+                np.where(stage >= D.OVER_BUDGET, cost, inf), starts)
+            red["fastest_any_memory_s"][rws] = np.minimum(red["fastest_any_memory_s"][rws],
+                                                          np.minimum.reduceat(t, starts))
+            ok = tc == 0
+            red["ok"][rows_c[ok], keep[lpos[ok]]] = True
+        p0 = p1
+    if det is not None:
+        _detail_rows(g, carr, terms, ctx, det)
+
+
+def _detail_rows(g: PhysicsGroup, carr: dict, terms: dict, ctx: TrainingContext, det: list) -> None:
+    """``detail=True``: every candidate of the group with its code, time, cost and memory (the
+    tail evaluated on the layouts that do not fit too)."""
+    inf = np.inf
+    keep = g.keep
+    n_h, n_k = g.code.shape
+    steps = np.full((n_h, n_k), np.nan)
+    tps = np.full((n_h, n_k), np.nan)
+    need = np.full((n_h, n_k), np.nan)
+    fit_l = g.fit_l
+    steps[g.fit_h, fit_l], tps[g.fit_h, fit_l], need[g.fit_h, fit_l] = g.fit_step, g.fit_tps, g.fit_need
+    oh, ol = np.nonzero(g.code == D.OUT_OF_MEMORY)
+    steps[oh, ol], tps[oh, ol] = g.oom_step, g.oom_tps
+    rows = max(1, _CHUNK_CANDIDATES // max(n_k, 1))
+    for lo in range(0, g.sel.size, rows):
+        idx, hl = g.sel[lo:lo + rows], g.loc[lo:lo + rows]
+        code = g.code[hl]
+        t = np.full(code.shape, inf)
+        cost = np.full(code.shape, inf)
+        ci, li = np.nonzero((code == 0) | (code == D.OUT_OF_MEMORY))
+        if ci.size:
+            r, h = idx[ci], hl[ci]
+            with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+                tc, wall, cst, *_ = tail_codes({k: v.take(r) for k, v in terms.items()},
+                                               _work(ctx.tokens, steps[h, li], tps[h, li]), carr["gpus"].take(r),
+                                               need[h, li], code[ci, li], ctx)
+            code[ci, li] = tc
+            t[ci, li] = np.nan_to_num(wall, nan=inf)
+            cost[ci, li] = np.nan_to_num(cst, nan=inf)
+        det.append(pd.DataFrame({
+            "config_id": np.repeat(idx, keep.size), "layout": np.tile(keep, idx.size),
+            "code": code.ravel(), "time_s": t.ravel(), "cost_usd": cost.ravel(),
+            "memory_bytes": g.mem[hl].ravel()}))
+
+
 def search_training(cfg: pd.DataFrame, lay, ctx: TrainingContext, detail: bool = False,
-                    restrict: np.ndarray | None = None):
-    """Evaluate every configuration against every layout, in chunks of configurations.
+                    physics: list[PhysicsGroup] | None = None):
+    """Evaluate every configuration against every layout.
 
-    Each chunk is a 2-D grid (configurations x layouts). The cheap structural checks run on the
-    whole grid; the model (`training_kernel`) runs, as one vectorized call, on the candidates
-    that pass them; the results are scattered back into the grid and reduced per configuration.
+    In three steps, none a Python loop per candidate:
 
-    Parameters
-    ----------
-    restrict : numpy.ndarray of bool, optional
-        ``(n_configs, n_layouts)``: model only these candidates (the others count as not fitting
-        in memory). The efficiency sensitivity uses it: a lower efficiency only makes a
-        candidate slower and dearer, and memory does not depend on it, so only the candidates
-        that were feasible can still be.
+    1. the structural checks (`layout_codes` per scale-up domain size, `structural_codes` on
+       the rest) on the grid of distinct hardware (`hardware_groups`: configurations that differ
+       only in provider, region, pricing, storage tier, price or vCPUs share the model's
+       physics) x layouts;
+    2. the model's physics (`training_physics`: step time, memory) once per distinct hardware
+       and structurally valid layout (`physics_groups`; ``physics`` passes them in, as
+       `PlanCache` does: they do not depend on the tokens, the limits or the prices);
+    3. per configuration, `tail_codes` (reliability, cost, the CPU/goodput/deadline/budget
+       checks) on the layouts that fit in memory only, and the reduction (`_fold_group`).
+
+    Every candidate keeps the numbers and the reason a full `training_kernel` evaluation gives
+    it (tests/test_plan_training.py checks the search against the kernel on every candidate).
 
     Returns
     -------
@@ -492,8 +866,9 @@ def search_training(cfg: pd.DataFrame, lay, ctx: TrainingContext, detail: bool =
         furthest), ``stage``, ``fastest_fit_s`` (fastest layout that fits in memory, ignoring the
         deadline and budget), ``cheapest_in_deadline_usd``, ``min_memory_bytes`` (smallest memory
         per GPU of a structurally valid layout), ``fastest_any_memory_s`` (fastest ignoring
-        memory), ``ok`` (the ``(n_configs, n_layouts)`` mask of feasible candidates) and
-        ``n_modeled`` (candidates that went through the model).
+        memory), ``ok`` (the ``(n_configs, n_layouts)`` mask of feasible candidates),
+        ``n_modeled`` (candidates that passed the structural checks: they have the model's
+        numbers) and ``n_physics`` (distinct hardware x layout evaluations of the model).
     reason_counts : pandas.Series
         Dropped candidates per reason, layouts included.
     n_evaluated : int
@@ -503,65 +878,38 @@ def search_training(cfg: pd.DataFrame, lay, ctx: TrainingContext, detail: bool =
     """
     n_cfg, n_lay = len(cfg), lay.n
     carr = _cfg_arrays(cfg, shape_col=False)
-    larr_all = _lay_arrays(lay, row=False)
     red = {k: np.full(n_cfg, np.inf) for k in ("fastest_fit_s", "cheapest_in_deadline_usd",
                                                 "min_memory_bytes", "fastest_any_memory_s")}
     red["layout"] = np.zeros(n_cfg, dtype=np.int64)
     red["stage"] = np.ones(n_cfg, dtype=np.int64)
     red["ok"] = np.zeros((n_cfg, n_lay), dtype=bool)
     counts = np.zeros(OK + 1, dtype=np.int64)
-    n_modeled = 0
-    det = []
-    inf = np.inf
+    det = [] if detail else None
 
     # configurations without a price at their pricing: every layout is "not offered"
     price = carr["price_usd_per_hour"]
     priced = np.isfinite(price) & (price > 0)
     counts[D.NOT_OFFERED] += int((~priced).sum()) * n_lay
-    # layout-only checks, per scale-up domain size: skip the layouts that cannot run there
-    dom_all = carr["scale_up_domain_gpus"]
-    for dom in np.unique(dom_all[priced]):
-        sel = np.flatnonzero(priced & (dom_all == dom))
-        lcode = layout_codes(larr_all, ctx, dom)
-        keep = np.flatnonzero(lcode == 0)
-        counts += np.bincount(lcode[lcode != 0], minlength=OK + 1)[: OK + 1] * sel.size
-        if keep.size == 0:
-            red["stage"][sel] = int(lcode.max())
-            red["layout"][sel] = int(np.argmax(lcode))
+    if physics is None:
+        larr_all = _lay_arrays(lay, row=False)
+        if ctx.efficiency_table is not None:  # the efficiency table's column of each layout, once
+            larr_all["ecol"] = efficiency_columns(ctx, larr_all["ecode"])
+        physics = physics_groups(carr, larr_all, ctx, priced)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        terms = config_terms(carr, ctx)
+    n_modeled = n_physics = 0
+    for g in physics:
+        lcode = g.lcode
+        counts += np.bincount(lcode[lcode != 0], minlength=OK + 1)[: OK + 1] * g.sel.size
+        if g.keep.size == 0:
+            red["stage"][g.sel] = int(lcode.max())
+            red["layout"][g.sel] = int(np.argmax(lcode))
             continue
-        larr = {k: v[keep][None, :] for k, v in larr_all.items()}
-        rows = max(1, _CHUNK_CANDIDATES // keep.size)
-        for lo in range(0, sel.size, rows):
-            idx = sel[lo:lo + rows]
-            c = {k: v[idx][:, None] for k, v in carr.items()}
-            # the config-dependent structural checks (price and the layout's own were done above)
-            code = structural_codes(c, larr, ctx, layout=False)
-            todo = code == 0
-            if restrict is not None:
-                sub = restrict[np.ix_(idx, keep)]
-                code[todo & ~sub] = D.OUT_OF_MEMORY
-                todo &= sub
-            ci, li = np.nonzero(todo)
-            n_modeled += ci.size
-            t = np.full(code.shape, inf)
-            cost = np.full(code.shape, inf)
-            mem = np.full(code.shape, inf)
-            if ci.size:
-                c1 = {k: v[:, 0].take(ci) for k, v in c.items()}
-                l1 = {k: v[0].take(li) for k, v in larr.items()}
-                with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-                    out = training_kernel(c1, l1, ctx)
-                code[ci, li] = out["code"]
-                t[ci, li] = np.nan_to_num(out["time_s"], nan=inf)
-                cost[ci, li] = np.nan_to_num(out["cost_usd"], nan=inf)
-                mem[ci, li] = out["memory_bytes"]
-            reduce_layouts(red, counts, idx, keep, code, t, cost, mem)
-            if detail:
-                det.append(pd.DataFrame({
-                    "config_id": np.repeat(idx, keep.size), "layout": np.tile(keep, idx.size),
-                    "code": code.ravel(), "time_s": t.ravel(), "cost_usd": cost.ravel(),
-                    "memory_bytes": mem.ravel()}))
+        n_physics += g.n_physics
+        n_modeled += int(g.valid[g.loc].sum())
+        _fold_group(g, carr, terms, ctx, red, counts, det)
     red["n_modeled"] = n_modeled
+    red["n_physics"] = n_physics
     reason_counts = pd.Series({REASONS[i]: int(counts[i]) for i in sorted(REASONS) if counts[i] > 0},
                               dtype=np.int64)
     details = None
@@ -608,6 +956,11 @@ def training_frame(cfg: pd.DataFrame, red: dict, lay, ctx: TrainingContext, deta
                 or np.asarray(v).dtype == bool:
             continue
         df[k] = np.broadcast_to(v, (len(df),)).astype(float)
+    shaped = df["efficiency_source"].astype(str).str.startswith("shape-aware").to_numpy()
+    if shaped.any():  # the number this configuration's layout runs at
+        df.loc[shaped, "efficiency_source"] = [
+            f"{s}: {e:.2f} at this layout" for s, e in zip(df.loc[shaped, "efficiency_source"],
+                                                           df.loc[shaped, "efficiency"])]
     code = out["code"].astype(np.int64)
     # a configuration whose chosen layout is feasible must be; keep the reduction's stage
     df["feasible"] = code == 0
@@ -657,6 +1010,7 @@ def evaluate_one(cfg_row: pd.Series, row: pd.Series, ctx: TrainingContext) -> di
             "rc": np.array([_RECOMPUTE_NAMES.index(row["recompute"])]),
             "ep": np.array([float(row.get("ep", 1))]), "cp": np.array([float(row.get("cp", 1))]),
             "v": np.array([float(row.get("virtual_stages", 1))])}
+    larr["ecode"] = efficiency_codes(larr)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         out = training_kernel(carr, larr, ctx)
     code = int(out["code"][0])
@@ -742,7 +1096,7 @@ def training_assumptions(ctx: TrainingContext, batch_seqs: int, lay=None) -> tup
          "BPE, aicost.bench text pipeline); offers whose vCPUs per GPU cannot feed the GPUs at the step time "
          "are dropped" if math.isfinite(ctx.preprocess_tokens_per_s_per_vcpu) else
          "data loading not checked (preprocess_tokens_per_s_per_vcpu=inf)"),
-    )
+    ) + ((ctx.efficiency_note,) if ctx.efficiency_note else ())
 
 
 def training_recommendation(row: pd.Series, ctx: TrainingContext, objective: str,
