@@ -58,7 +58,7 @@ def test_best_is_cheapest_feasible_under_deadline(plan8b):
     assert best.cost == pytest.approx(ok["cost_usd"].min())
     assert best.bottleneck in ("compute", "communication", "bubble", "memory", "storage", "reliability")
     # the test home has an empty results store: nothing measured for a cloud accelerator
-    assert best.efficiency_source.startswith("documented default: GEMM efficiency")
+    assert best.efficiency_source.startswith("shape-aware GEMM efficiency from default family")
     text = str(best)
     assert "Recommended" in text and "If efficiency is 20% lower" in text and "Assumptions" in text
 
@@ -248,7 +248,7 @@ def test_deadline_as_date(cat):
 def test_measured_efficiency_from_the_store(cat, tmp_path):
     import pandas as pd
 
-    from aicost.model import TRAINING_KERNEL_FACTOR
+    from aicost.calibrate_curves import gemm_curve, gemm_efficiency
     from aicost.store import Store
 
     store = Store(tmp_path / "results.duckdb")
@@ -258,10 +258,21 @@ def test_measured_efficiency_from_the_store(cat, tmp_path):
                    context={"host": "test"}, kind="compute")
     p = plan_training("llama-3.1-8b", 2e11, deadline="30d", catalog=cat, store=store, providers=["aws"],
                       accelerators=["H100-SXM"], max_gpus=128)
-    peak = cat.accelerator("H100-SXM").peak_flops_per_s("bf16")
-    assert p.best.efficiency_source.startswith("measured: GEMM efficiency")
-    assert p.best.efficiency == pytest.approx(700e12 / peak * TRAINING_KERNEL_FACTOR)
-    assert "efficiency" in str(p.best) and "measured" in str(p.best)
+    acc = cat.accelerator("H100-SXM")
+    peak = acc.peak_flops_per_s("bf16")
+    # one measured GEMM: the H100's curve is fitted to it (e_max; k_half from the default family)
+    src = p.best.efficiency_source
+    assert src.startswith("shape-aware GEMM efficiency from e_max fitted to 1 measured bf16 GEMMs")
+    assert "results store" in src and "at this layout" in src
+    curve = gemm_curve("H100-SXM", "bf16", store=store, catalog=cat)
+    at_measured = gemm_efficiency(8192, 8192, 8192, curve=curve, peak_flops_per_s=peak,
+                                  mem_bw_bytes_per_s=acc.mem_bw_bytes_per_s, n_units=132)
+    assert float(at_measured) == pytest.approx(700e12 / peak, rel=1e-9)
+    # a faster measurement makes every layout faster than the default family would
+    default = plan_training("llama-3.1-8b", 2e11, deadline="30d", catalog=cat, store=False, providers=["aws"],
+                            accelerators=["H100-SXM"], max_gpus=128)
+    assert curve.e_max > 0.72 and p.best.efficiency > default.best.efficiency
+    assert "efficiency" in str(p.best) and "measured bf16 GEMMs" in str(p.best)
 
 
 # ------------------------------------------------------------------ constraints, property-based

@@ -18,6 +18,7 @@ furthest, so "deadline missed" means some layout fit in memory but none was fast
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import time
 from collections.abc import Iterable, Sequence
@@ -30,7 +31,7 @@ import pandas as pd
 from .._checks import as_tuple, check_positive
 from .._errors import InfeasibleError
 from .._units import normalize_dtype, parse_duration
-from ..hardware import load_catalog, normalize_pricings, offers_table
+from ..hardware import load_catalog, normalize_pricings, offers_table, shape_aware_source
 from ..model import resolve_model
 from . import _evaluate as ev
 from ._result import Plan, Recommendation, Sensitivity
@@ -464,9 +465,19 @@ def _resolve(req: _TrainingRequest, *, catalog, store, providers, accelerators, 
     lay = _layouts(req.spec, int(offers["gpus_per_node"].max()), *layout,
                    max_domain=int(offers["scale_up_domain_gpus"].max()), seq_len=req.seq_len)
     eff = ev.efficiencies(sorted(set(offers["accelerator"])), req.dtype, store, efficiency, catalog=cat)
-    offers["efficiency"] = offers["accelerator"].map(lambda a: eff[a].compute).astype(float)
+    # compute efficiency per (accelerator, layout): the shape-aware table (a caller's number is a
+    # constant row); the efficiency column is NaN where the table varies with the layout
+    offers["efficiency"] = offers["accelerator"].map(
+        lambda a: np.nan if eff[a].shape_aware else eff[a].compute).astype(float)
     offers["comm_efficiency"] = offers["accelerator"].map(lambda a: eff[a].comm).astype(float)
-    offers["efficiency_source"] = offers["accelerator"].map(lambda a: eff[a].compute_source)
+    offers["efficiency_source"] = offers["accelerator"].map(
+        lambda a: shape_aware_source(eff[a].gemm_curve) if eff[a].shape_aware else eff[a].compute_source)
+    # table rows: every catalog accelerator (a filtered search indexes the same rows: PlanCache)
+    names = getattr(cat, "accelerators", None)
+    rows = sorted(set(names["name"].astype(str) if names is not None and "name" in names else ())
+                  | set(offers["accelerator"]))
+    offers["efficiency_row"] = offers["accelerator"].map({a: i for i, a in enumerate(rows)}).astype(np.int64)
+    table, codes = ev.efficiency_table(req.spec, eff, rows, lay, dtype=req.dtype, seq_len=req.seq_len)
     rel = ev.reliability_defaults(*reliability)
     tiers = _checkpoint_tiers(cat, sorted(set(offers["provider"])), storage_tier)
     cfg = ev.training_configs(offers, tiers, req.spec, min_gpus=req.min_gpus, max_gpus=req.max_gpus,
@@ -484,8 +495,34 @@ def _resolve(req: _TrainingRequest, *, catalog, store, providers, accelerators, 
     ctx = ev.TrainingContext(spec=req.spec, tokens=req.tokens, seq_len=req.seq_len, batch_seqs=req.batch_seqs,
                              deadline_s=req.deadline_s, budget_usd=req.budget_usd, rel=rel, dtype=req.dtype,
                              preprocess_tokens_per_s_per_vcpu=preprocess_rate,
-                             overlap_tp_comm=bool(overlap[0]), overlap_ep_comm=bool(overlap[1]))
+                             overlap_tp_comm=bool(overlap[0]), overlap_ep_comm=bool(overlap[1]),
+                             efficiency_table=table, efficiency_codes=codes,
+                             efficiency_note=_efficiency_note(efficiency, req.dtype))
     return offers, lay, cfg, ctx
+
+
+def _efficiency_note(efficiency, dtype: str) -> str:
+    """The compute-efficiency assumption in words (from the request alone, so a filtered re-plan
+    of `PlanCache` says the same; each candidate's ``efficiency_source`` names its curve)."""
+    from ..calibrate_curves import DEFAULT_GEMM_CURVE, default_gemm_curve
+
+    try:
+        e_max = f"{default_gemm_curve(dtype).e_max:.2f}"
+    except ValueError:  # a dtype without a documented default
+        e_max = "the documented fallback"
+    shaped = ("compute efficiency per layout, shape-aware: each layout's per-GPU GEMM shapes (micro-batch x "
+              "seq_len / cp rows, widths / tp, tokens per expert gathered over ep) on the accelerator's GEMM "
+              "curve, with the attention core and the memory-bound work between the GEMMs modelled "
+              "(aicost.calibrate_curves; no kernel factor on top); the curve is fitted to the accelerator's "
+              "measured GEMMs where aicost has them (results store, then data/results), else the default "
+              f"family (e_max {e_max} = aicost.calibrate.DEFAULT_GEMM_EFFICIENCY[{dtype!r}], k_half "
+              f"{DEFAULT_GEMM_CURVE.k_half:.0f}); each candidate's efficiency_source names its curve")
+    if efficiency is None:
+        return shaped
+    if isinstance(efficiency, dict):
+        given = ", ".join(f"{k} {float(v):.2f}" for k, v in sorted(efficiency.items(), key=lambda kv: str(kv[0])))
+        return f"{shaped}; given by the caller for every layout: {given}"
+    return f"compute efficiency {float(efficiency):.2f} for every layout and accelerator (given by the caller)"
 
 
 def _score(cfg, reduced, lay, ctx, details, objective) -> tuple[pd.DataFrame, str, str]:
@@ -597,6 +634,8 @@ def _training_sensitivity(row, cfg, lay, ctx, sort_col, ok, scale: float = 0.8) 
     are re-evaluated in one vectorized call and the best of them is the new recommendation.
     """
     cfg2 = cfg.assign(efficiency=cfg["efficiency"].to_numpy() * scale)
+    if ctx.efficiency_table is not None:
+        ctx = dataclasses.replace(ctx, efficiency_table=ctx.efficiency_table * scale)
     same = ev.evaluate_one(cfg2.iloc[int(row["config_id"])], row, ctx)
     ci, li = np.nonzero(ok)
     carr = ev._cfg_arrays(cfg2, shape_col=False)
