@@ -10,6 +10,7 @@ only arranges the arrays and applies the constraints.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -54,6 +55,7 @@ __all__ = [
     "efficiency_codes",
     "efficiency_columns",
     "efficiency_table",
+    "evaluate_candidates",
     "evaluate_one",
     "hardware_groups",
     "layout_codes",
@@ -62,6 +64,7 @@ __all__ = [
     "preprocess_reason",
     "reduce_layouts",
     "reliability_defaults",
+    "search_physics",
     "search_training",
     "structural_codes",
     "tail_codes",
@@ -664,6 +667,7 @@ class PhysicsGroup:
     fit_tps: np.ndarray
     fit_need: np.ndarray
     oom_h: np.ndarray
+    oom_l: np.ndarray
     oom_step: np.ndarray
     oom_tps: np.ndarray
     valid: np.ndarray  # per hardware row: layouts that pass the structural checks
@@ -687,7 +691,65 @@ class PhysicsGroup:
 
     @property
     def nbytes(self) -> int:
+        """Bytes of its arrays."""
         return int(sum(v.nbytes for v in vars(self).values() if isinstance(v, np.ndarray)))
+
+    def subset(self, sel: np.ndarray, loc: np.ndarray, cols: np.ndarray | None = None) -> PhysicsGroup:
+        """The same physics for other configuration rows ``sel`` (hardware rows ``loc``) and,
+        with ``cols``, other layouts: ``cols[j]`` is the layout (index into the layouts this
+        group was built over) of layout ``j`` of the new search. `PlanCache` answers a filtered
+        request with it."""
+        if cols is None:
+            return dataclasses.replace(self, sel=sel, loc=loc)
+        lcode = self.lcode[cols]
+        keep = np.flatnonzero(lcode == 0)
+        inv = np.full(self.lcode.size, -1)
+        inv[self.keep] = np.arange(self.keep.size)
+        pos = inv[cols[keep]]  # layout codes agree, so every kept layout was kept here
+        newpos = np.full(self.keep.size, -1)
+        newpos[pos] = np.arange(pos.size)
+        code, mem = self.code[:, pos], self.mem[:, pos]
+
+        def pick(h, l_old):
+            l_new = newpos[l_old]
+            m = np.flatnonzero(l_new >= 0)
+            order = m[np.lexsort((l_new[m], h[m]))]  # row-major, as np.nonzero gives them
+            return order, l_new[order]
+
+        fo, fl = pick(self.fit_h, self.fit_l)
+        oo, ol = pick(self.oom_h, self.oom_l)
+        return dataclasses.replace(
+            self, sel=sel, loc=loc, keep=keep, lcode=lcode, code=code, mem=mem, fit_h=self.fit_h[fo], fit_l=fl,
+            fit_step=self.fit_step[fo], fit_tps=self.fit_tps[fo], fit_need=self.fit_need[fo],
+            oom_h=self.oom_h[oo], oom_l=ol, oom_step=self.oom_step[oo], oom_tps=self.oom_tps[oo],
+            valid=((code == 0) | (code == D.OUT_OF_MEMORY)).sum(axis=1), n_physics=0)
+
+
+def evaluate_candidates(carr: dict, larr: dict, ci: np.ndarray, li: np.ndarray, ctx: TrainingContext):
+    """`training_kernel`'s ``code``, ``time_s`` and ``cost_usd`` of the structurally valid
+    candidates ``(ci, li)`` (configuration rows of ``carr``, layout positions of ``larr``, 1-D
+    arrays), the physics once per distinct hardware and layout (`hardware_groups`)."""
+    hw_of, first = hardware_groups(carr)
+    n_lay = np.size(larr["tp"])
+    pair, inv = np.unique(hw_of[ci].astype(np.int64) * n_lay + li, return_inverse=True)
+    h, j = np.divmod(pair, n_lay)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        r = training_physics({k: v.take(first[h]) for k, v in carr.items()},
+                             {k: v.take(j) for k, v in larr.items()}, ctx)
+        terms = config_terms({k: v.take(ci) for k, v in carr.items()}, ctx)
+        code, wall, cost, *_ = tail_codes(terms, r["work_s"][inv], carr["gpus"].take(ci),
+                                          r["preprocess_need_tokens_per_s"][inv], r["code"][inv], ctx)
+    return {"code": code, "time_s": wall, "cost_usd": cost}
+
+
+def search_physics(carr: dict, lay, ctx: TrainingContext) -> list[PhysicsGroup]:
+    """`physics_groups` of configurations ``carr`` (`_cfg_arrays`) x layouts ``lay``: the
+    priced configurations, the layouts' efficiency-table columns."""
+    larr_all = _lay_arrays(lay, row=False)
+    if ctx.efficiency_table is not None:  # the efficiency table's column of each layout, once
+        larr_all["ecol"] = efficiency_columns(ctx, larr_all["ecode"])
+    price = carr["price_usd_per_hour"]
+    return physics_groups(carr, larr_all, ctx, np.isfinite(price) & (price > 0))
 
 
 def physics_groups(carr: dict, larr_all: dict, ctx: TrainingContext, priced: np.ndarray) -> list[PhysicsGroup]:
@@ -728,7 +790,7 @@ def physics_groups(carr: dict, larr_all: dict, ctx: TrainingContext, priced: np.
         groups.append(PhysicsGroup(
             sel=sel, loc=loc, keep=keep, lcode=lcode, code=code, mem=mem,
             fit_h=ci[fit], fit_l=li[fit], fit_step=step[fit], fit_tps=tps[fit], fit_need=need[fit],
-            oom_h=ci[oom], oom_step=step[oom], oom_tps=tps[oom], valid=valid, n_physics=int(ci.size)))
+            oom_h=ci[oom], oom_l=li[oom], oom_step=step[oom], oom_tps=tps[oom], valid=valid, n_physics=int(ci.size)))
     return groups
 
 
@@ -816,8 +878,7 @@ def _detail_rows(g: PhysicsGroup, carr: dict, terms: dict, ctx: TrainingContext,
     need = np.full((n_h, n_k), np.nan)
     fit_l = g.fit_l
     steps[g.fit_h, fit_l], tps[g.fit_h, fit_l], need[g.fit_h, fit_l] = g.fit_step, g.fit_tps, g.fit_need
-    oh, ol = np.nonzero(g.code == D.OUT_OF_MEMORY)
-    steps[oh, ol], tps[oh, ol] = g.oom_step, g.oom_tps
+    steps[g.oom_h, g.oom_l], tps[g.oom_h, g.oom_l] = g.oom_step, g.oom_tps
     rows = max(1, _CHUNK_CANDIDATES // max(n_k, 1))
     for lo in range(0, g.sel.size, rows):
         idx, hl = g.sel[lo:lo + rows], g.loc[lo:lo + rows]
@@ -891,10 +952,7 @@ def search_training(cfg: pd.DataFrame, lay, ctx: TrainingContext, detail: bool =
     priced = np.isfinite(price) & (price > 0)
     counts[D.NOT_OFFERED] += int((~priced).sum()) * n_lay
     if physics is None:
-        larr_all = _lay_arrays(lay, row=False)
-        if ctx.efficiency_table is not None:  # the efficiency table's column of each layout, once
-            larr_all["ecol"] = efficiency_columns(ctx, larr_all["ecode"])
-        physics = physics_groups(carr, larr_all, ctx, priced)
+        physics = search_physics(carr, lay, ctx)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         terms = config_terms(carr, ctx)
     n_modeled = n_physics = 0
@@ -936,45 +994,48 @@ def training_frame(cfg: pd.DataFrame, red: dict, lay, ctx: TrainingContext, deta
     larr = _lay_arrays(lay, idx, row=False)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         out = training_kernel(carr, larr, ctx)
-    df = cfg.drop(columns=["efficiency_source"]).copy()
-    df["efficiency_source"] = cfg["efficiency_source"].to_numpy()
-    df["tp"] = lay.tp[idx]
-    df["pp"] = lay.pp[idx]
-    df["dp"] = out["dp"].astype(np.int64)
-    df["ep"] = lay.ep[idx]
-    df["cp"] = lay.cp[idx]
-    df["virtual_stages"] = lay.v[idx]
-    df["micro_batch"] = lay.mb[idx]
-    df["zero_stage"] = lay.zero[idx]
-    df["recompute"] = np.array(_RECOMPUTE_NAMES, dtype=object)[lay.rc[idx]]
-    df["n_micro_batches"] = out["n_micro_batches"].astype(np.int64)
-    df["memory_per_gpu_gib"] = out["memory_bytes"] / GIB
+    # the columns are gathered first and joined in one step (a pandas insert per column costs
+    # ~1 ms, most of a one-row frame's time); same columns, order and dtypes as inserting them
+    base = cfg.drop(columns=["efficiency_source"])
+    cols: dict = {"efficiency_source": cfg["efficiency_source"].to_numpy(), "tp": lay.tp[idx], "pp": lay.pp[idx],
+                  "dp": out["dp"].astype(np.int64), "ep": lay.ep[idx], "cp": lay.cp[idx],
+                  "virtual_stages": lay.v[idx], "micro_batch": lay.mb[idx], "zero_stage": lay.zero[idx],
+                  "recompute": np.array(_RECOMPUTE_NAMES, dtype=object)[lay.rc[idx]],
+                  "n_micro_batches": out["n_micro_batches"].astype(np.int64),
+                  "memory_per_gpu_gib": out["memory_bytes"] / GIB}
     for k in ("weights", "gradients", "optimizer", "activations"):
-        df[f"memory_{k}_gib"] = out[f"mem_{k}"] / GIB
+        cols[f"memory_{k}_gib"] = out[f"mem_{k}"] / GIB
+    replaced: dict = {}
+    n = len(cfg)
     for k, v in out.items():
         if k in ("code", "memory_bytes", "dp", "n_micro_batches", "feasible") or k.startswith("mem_") \
                 or np.asarray(v).dtype == bool:
             continue
-        df[k] = np.broadcast_to(v, (len(df),)).astype(float)
-    shaped = df["efficiency_source"].astype(str).str.startswith("shape-aware").to_numpy()
+        (replaced if k in base.columns else cols)[k] = np.broadcast_to(v, (n,)).astype(float)
+    eff = replaced.get("efficiency", cols.get("efficiency", base["efficiency"].to_numpy() if "efficiency" in base else None))
+    src = cols["efficiency_source"]
+    shaped = pd.Series(src, dtype=object).astype(str).str.startswith("shape-aware").to_numpy()
     if shaped.any():  # the number this configuration's layout runs at
-        df.loc[shaped, "efficiency_source"] = [
-            f"{s}: {e:.2f} at this layout" for s, e in zip(df.loc[shaped, "efficiency_source"],
-                                                           df.loc[shaped, "efficiency"])]
+        src = src.copy()
+        src[shaped] = [f"{s}: {e:.2f} at this layout" for s, e in zip(src[shaped], eff[shaped])]
+        cols["efficiency_source"] = src
     code = out["code"].astype(np.int64)
     # a configuration whose chosen layout is feasible must be; keep the reduction's stage
-    df["feasible"] = code == 0
-    df["reason"] = [REASONS.get(int(x), "") for x in code]
+    cols["feasible"] = code == 0
+    reason = np.array([REASONS.get(int(x), "") for x in code], dtype=object)
     slow = code == D.CPU_PREPROCESS_TOO_SLOW
     if slow.any():
-        df.loc[slow, "reason"] = [
-            preprocess_reason(n, h) for n, h in zip(df.loc[slow, "preprocess_need_tokens_per_s"],
-                                                    df.loc[slow, "preprocess_have_tokens_per_s"])]
-    df["stage"] = red["stage"]
+        reason[slow] = [preprocess_reason(a, b) for a, b in zip(cols["preprocess_need_tokens_per_s"][slow],
+                                                                cols["preprocess_have_tokens_per_s"][slow])]
+    cols["reason"] = list(reason)
+    cols["stage"] = red["stage"]
     for k in ("fastest_fit_s", "cheapest_in_deadline_usd", "min_memory_bytes", "fastest_any_memory_s"):
-        df[k] = red[k]
-    df["work_gpu_hours"] = df["gpu_hours"]
-    df["gpu_hours"] = df["time_s"] * df["gpus"] / HOUR_S
+        cols[k] = red[k]
+    cols["work_gpu_hours"] = cols["gpu_hours"]
+    cols["gpu_hours"] = cols["time_s"] * cfg["gpus"].to_numpy() / HOUR_S
+    if replaced:
+        base = base.assign(**replaced)
+    df = pd.concat([base, pd.DataFrame(cols, index=base.index)], axis=1)
     df["bottleneck"] = _bottleneck(df)
     df["memory_bound"] = df["fastest_any_memory_s"] < 0.95 * df["fastest_fit_s"]
     df.loc[df["memory_bound"] & df["feasible"], "bottleneck"] = "memory"
@@ -1168,7 +1229,8 @@ def training_infeasible_message(cands: pd.DataFrame, ctx: TrainingContext, offer
                     f"ZeRO-3 and pipeline parallelism can shard further, add offers with more memory, or "
                     f"shorten seq_len. Dropped: {summary}")
         return (f"no layout of {spec.name} is valid on the offers searched ({summary}); check tp/pp "
-                "against the GPUs per node and the model's heads and layers, or raise max_gpus")
+                "against the scale-up domain (the node, or an NVL72 rack), cp against seq_len, virtual_stages against "
+                "pp and the layers, and tp against the model's heads, or raise max_gpus")
     if (stage <= D.CPU_PREPROCESS_TOO_SLOW).all():
         slow = cands[stage == D.CPU_PREPROCESS_TOO_SLOW]
         ratio = (slow["preprocess_have_tokens_per_s"] / slow["preprocess_need_tokens_per_s"]).to_numpy()
