@@ -638,11 +638,10 @@ def _training_sensitivity(row, cfg, lay, ctx, sort_col, ok, scale: float = 0.8) 
         ctx = dataclasses.replace(ctx, efficiency_table=ctx.efficiency_table * scale)
     same = ev.evaluate_one(cfg2.iloc[int(row["config_id"])], row, ctx)
     ci, li = np.nonzero(ok)
-    carr = ev._cfg_arrays(cfg2, shape_col=False)
     larr = ev._lay_arrays(lay, row=False)
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        out = ev.training_kernel({k: v.take(ci) for k, v in carr.items()},
-                                 {k: v.take(li) for k, v in larr.items()}, ctx)
+    if ctx.efficiency_table is not None:
+        larr["ecol"] = ev.efficiency_columns(ctx, larr["ecode"])
+    out = ev.evaluate_candidates(ev._cfg_arrays(cfg2, shape_col=False), larr, ci, li, ctx)
     feas = out["code"] == 0
     if not feas.any():
         return Sensitivity(scale, same["time_s"], same["cost_usd"], same["feasible"], same["reason"],
