@@ -272,19 +272,21 @@ def training_configs(offers: pd.DataFrame, tiers: pd.DataFrame, spec, *, min_gpu
     cfg["gpus"] = cfg["nodes"] * cfg["gpus_per_node"]
 
     # checkpoint write and read rates per (tier, nodes): a small loop over distinct pairs
-    write = np.empty(len(cfg))
-    usd_gb_month = np.zeros(len(cfg))
-    keys = list(zip(cfg["storage_tier"], cfg["nodes"]))
-    cache: dict = {}
-    for i, ((name, nodes), rec) in enumerate(zip(keys, cfg["record"])):
-        k = (name, int(nodes))
-        if k not in cache:
-            if rec is None:
-                cache[k] = (DEFAULT_CHECKPOINT_BW_BYTES_PER_S, 0.0)
-            else:
-                cap = max(CHECKPOINT_KEEP * ckpt, (rec.min_capacity_gib or 0) * GIB)
-                cache[k] = (rec.throughput_for(cap, nodes=int(nodes)), float(rec.price_usd_per_gb_month))
-        write[i], usd_gb_month[i] = cache[k]
+    _, first, pair = np.unique(np.column_stack([pd.factorize(cfg["storage_tier"])[0],
+                                                cfg["nodes"].to_numpy(dtype=np.int64)]),
+                               axis=0, return_index=True, return_inverse=True)
+    pair_write = np.empty(first.size)
+    pair_usd = np.zeros(first.size)
+    records = cfg["record"].to_numpy()
+    nodes_all = cfg["nodes"].to_numpy()
+    for j, i in enumerate(first):  # the record of the pair's first row, as a per-row loop would keep
+        rec, nodes = records[i], int(nodes_all[i])
+        if rec is None:
+            pair_write[j] = DEFAULT_CHECKPOINT_BW_BYTES_PER_S
+        else:
+            cap = max(CHECKPOINT_KEEP * ckpt, (rec.min_capacity_gib or 0) * GIB)
+            pair_write[j], pair_usd[j] = rec.throughput_for(cap, nodes=nodes), float(rec.price_usd_per_gb_month)
+    write, usd_gb_month = pair_write[pair.ravel()], pair_usd[pair.ravel()]
     # every node writes its shard over its own network link, so the nodes' links cap the rate
     node_cap = cfg["nodes"].to_numpy() * cfg["scale_out_bw_bytes_per_s"].to_numpy()
     cfg["ckpt_bw_bytes_per_s"] = np.minimum(write, node_cap)
@@ -396,13 +398,15 @@ def training_kernel(c: dict, lay: dict, ctx: TrainingContext) -> dict[str, np.nd
     return training_tail(c, training_physics(c, lay, ctx), ctx)
 
 
-def training_physics(c: dict, lay: dict, ctx: TrainingContext) -> dict[str, np.ndarray]:
+def training_physics(c: dict, lay: dict, ctx: TrainingContext, checked: bool = False) -> dict[str, np.ndarray]:
     """The model's side of `training_kernel`: step time, memory and the checks up to memory.
 
     Reads no column of ``TAIL_COLUMNS``, so the search evaluates it once per distinct
     hardware (`hardware_groups`). ``code`` holds the structural and memory checks (0 = passed);
     the reliability, cost and the later checks are `training_tail`'s (the reliability numbers
     ``training_arrays`` returns here are for a failure-free, unpriced run and are replaced there).
+    ``checked=True``: the candidates passed `structural_codes` already (the search), only the
+    memory check is marked.
     """
     spec = ctx.spec
     tp, pp, mb, zero, rc = lay["tp"], lay["pp"], lay["mb"], lay["zero"], lay["rc"]
@@ -429,9 +433,10 @@ def training_physics(c: dict, lay: dict, ctx: TrainingContext) -> dict[str, np.n
         fp8=ctx.dtype == "fp8")
     # the checks up to memory, last first so the earliest failing check wins
     shape = np.broadcast_shapes(np.shape(r["step_s"]), np.shape(tp), np.shape(gpus))
-    struct = np.broadcast_to(structural_codes(c, lay, ctx), shape)
-    code = np.where(struct != 0, struct, np.where(np.broadcast_to(r["out_of_memory"], shape),
-                                                  np.int8(D.OUT_OF_MEMORY), np.int8(0))).astype(np.int8)
+    code = np.where(np.broadcast_to(r["out_of_memory"], shape), np.int8(D.OUT_OF_MEMORY), np.int8(0))
+    if not checked:
+        struct = np.broadcast_to(structural_codes(c, lay, ctx), shape)
+        code = np.where(struct != 0, struct, code).astype(np.int8)
     r.update(code=code, memory_bytes=r["mem_total"], dp=dp, n_micro_batches=m, global_batch=global_batch,
              # tokens/s per GPU the instance's vCPUs must tokenize at this step time
              preprocess_need_tokens_per_s=global_batch * ctx.seq_len / (r["step_s"] * dp1 * mp),
@@ -735,7 +740,7 @@ def evaluate_candidates(carr: dict, larr: dict, ci: np.ndarray, li: np.ndarray, 
     h, j = np.divmod(pair, n_lay)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         r = training_physics({k: v.take(first[h]) for k, v in carr.items()},
-                             {k: v.take(j) for k, v in larr.items()}, ctx)
+                             {k: v.take(j) for k, v in larr.items()}, ctx, checked=True)
         terms = config_terms({k: v.take(ci) for k, v in carr.items()}, ctx)
         code, wall, cost, *_ = tail_codes(terms, r["work_s"][inv], carr["gpus"].take(ci),
                                           r["preprocess_need_tokens_per_s"][inv], r["code"][inv], ctx)
@@ -778,7 +783,7 @@ def physics_groups(carr: dict, larr_all: dict, ctx: TrainingContext, priced: np.
             s = slice(lo, lo + _CHUNK_CANDIDATES)
             with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
                 out = training_physics({k: v[:, 0].take(ci[s]) for k, v in c.items()},
-                                       {k: v.take(li[s]) for k, v in larr.items()}, ctx)
+                                       {k: v.take(li[s]) for k, v in larr.items()}, ctx, checked=True)
             pcode[s] = out["code"]
             mem[ci[s], li[s]] = out["memory_bytes"]
             step[s] = out["step_s"]
