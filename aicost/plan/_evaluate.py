@@ -615,8 +615,9 @@ def reduce_layouts(red: dict, counts: np.ndarray, rows: np.ndarray, keep: np.nda
     furthest through the checks (fastest among those; least memory when all ran out of it), the
     fastest time that fits, the cheapest cost within the deadline, and its ok mask; ``counts``
     adds the candidates per drop reason. ``oom_fastest_s`` (per row [s], optional): the fastest
-    time among layouts that do not fit in memory, when ``t`` leaves them at inf. The planner and
-    `PlanCache` share it.
+    time among layouts that do not fit in memory, when ``t`` leaves them at inf. The dense form
+    of the rules `search_training` applies to the layouts that fit (`_fold_group`);
+    tests/test_plan_search.py checks one against the other.
     """
     inf = np.inf
     counts += np.bincount(code.ravel(), minlength=OK + 1)[: OK + 1]
