@@ -154,6 +154,8 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", default="llama-3.1-70b")
     ap.add_argument("--moe-model", default="mixtral-8x7b", help="mixture-of-experts model for the MoE figure")
+    ap.add_argument("--cp-seq-len", type=int, default=32768,
+                    help="sequence length of the dense and MoE figures with context parallelism in the search")
     ap.add_argument("--tokens", type=float, default=2e12)
     ap.add_argument("--deadline", default="30d")
     ap.add_argument("--repeat", type=int, default=5, help="repetitions (the best is reported)")
@@ -182,9 +184,14 @@ def main(argv=None) -> int:
     rate = n / best_s
     rate_cpu = n / best_cpu
 
-    # 1b. the same search rate for a mixture-of-experts model (issue 12: the planner has no EP/CP axes
-    # yet, so this measures MoE FLOPs/memory through the dense layout axes)
-    moe_search = plan_training(args.moe_model, args.tokens, deadline=args.deadline, catalog=cat).search
+    # 1b. issue 12: the same search rate with context parallelism in the search (a long sequence:
+    # cp is searched from aicost.plan.CP_MIN_SEQ_LEN on), dense and mixture-of-experts (ep and cp)
+    cp_search = plan_training(args.model, args.tokens, deadline=args.deadline, catalog=cat,
+                              seq_len=args.cp_seq_len).search
+    cp_n = cp_search.n_candidates
+    cp_s, _, cp_cpu = _best_of(cp_search.evaluate, args.repeat)
+    moe_search = plan_training(args.moe_model, args.tokens, deadline=args.deadline, catalog=cat,
+                               seq_len=args.cp_seq_len).search
     moe_n = moe_search.n_candidates
     moe_s, _, moe_cpu = _best_of(moe_search.evaluate, args.repeat)
 
@@ -221,9 +228,18 @@ def main(argv=None) -> int:
     print(f"  rate: {rate:,.0f} candidates/s wall, {rate_cpu:,.0f}/s CPU "
           f"({n_modeled / best_cpu:,.0f} fully modeled/s)   reference: {REFERENCE_CANDIDATES_PER_S:,.0f}/s   "
           f"{'OK' if ok_rate else 'BELOW REFERENCE'}")
-    print(f"  MoE ({args.moe_model}; expert parallelism searched, {moe_search.layouts.n} layouts; no CP axis yet): "
-          f"{moe_n:,} candidates, "
-          f"{moe_n / moe_s:,.0f} candidates/s wall, {moe_n / moe_cpu:,.0f}/s CPU")
+    cps = ",".join(str(c) for c in sorted(set(cp_search.layouts.cp)))
+    print(f"  dense with CP ({args.model}, seq_len {args.cp_seq_len}, cp {cps} searched, "
+          f"{cp_search.layouts.n} layouts): {cp_n:,} candidates, {cp_n / cp_s:,.0f} candidates/s wall, "
+          f"{cp_n / cp_cpu:,.0f}/s CPU   reference: {REFERENCE_CANDIDATES_PER_S:,.0f}/s   "
+          f"{'OK' if cp_n / cp_cpu >= REFERENCE_CANDIDATES_PER_S else 'BELOW REFERENCE'}")
+    eps = ",".join(str(e) for e in sorted(set(moe_search.layouts.ep)))
+    mcps = ",".join(str(c) for c in sorted(set(moe_search.layouts.cp)))
+    print(f"  MoE with EP and CP ({args.moe_model}, seq_len {args.cp_seq_len}, ep {eps} and cp {mcps} searched, "
+          f"{moe_search.layouts.n} layouts): {moe_n:,} candidates, "
+          f"{moe_n / moe_s:,.0f} candidates/s wall, {moe_n / moe_cpu:,.0f}/s CPU   reference: "
+          f"{REFERENCE_CANDIDATES_PER_S:,.0f}/s   "
+          f"{'OK' if moe_n / moe_cpu >= REFERENCE_CANDIDATES_PER_S else 'BELOW REFERENCE'}")
     print(f"default training plan with its recommendation ({args.model}, {args.tokens:.3g} tokens, "
           f"deadline {args.deadline}, whole catalog): {plan_s:.2f} s wall, {plan_cpu:.2f} s CPU (best of "
           f"{args.repeat}; median wall {statistics.median(plan_times):.2f} s)   reference: < "
@@ -249,6 +265,7 @@ def main(argv=None) -> int:
             json.dump({"candidates": n, "modeled": n_modeled, "search_s": best_s, "search_cpu_s": best_cpu,
                        "candidates_per_s": rate, "candidates_per_cpu_s": rate_cpu, "plan_cpu_s": plan_cpu,
                        "moe_candidates_per_cpu_s": moe_n / moe_cpu,
+                       "dense_cp_candidates_per_cpu_s": cp_n / cp_cpu, "cp_seq_len": args.cp_seq_len,
                        "reference_candidates_per_s": REFERENCE_CANDIDATES_PER_S,
                        "plan_latency_s": plan_s, "reference_plan_latency_s": REFERENCE_PLAN_LATENCY_S,
                        "serve_plan_latency_s": serve_s, "machine": platform.node(),

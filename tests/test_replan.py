@@ -132,3 +132,21 @@ def test_training_planner_widget_uses_the_cache(cat):
     assert tp._pending_status() == ""  # a cached re-plan: no "planning..."
     other = next(m for m in tp.controls["model"].options if m != MODEL)
     assert tp.plan_cache.will_reevaluate(other, catalog=cat, max_gpus=128)  # -> "planning..."
+
+
+def test_cp_interleaving_and_overlap_replans_equal_cold_plans(cat):
+    """Issue 12: with context parallelism and interleaved schedules in the search (a long sequence),
+    re-plans equal cold plans; an overlap option keys its own entry."""
+    c = PlanCache()
+    base = dict(tokens=1e11, deadline="30d", max_gpus=64, catalog=cat, seq_len=32768, global_batch_tokens=2**23,
+                providers=["aws", "gcp"])
+    first = c.plan_training(MODEL, **base)
+    assert set(first.search.layouts.cp) > {1} and set(first.search.layouts.v) > {1}
+    for change in ({"deadline": "12d"}, {"tokens": 2e11}, {"pricing": "spot"}, {"providers": ["aws"]}):
+        kw = dict(base, **change)
+        _same(c.plan_training(MODEL, **kw), plan_training(MODEL, **kw))
+    assert c.misses == 1
+    kw = dict(base, overlap_tp_comm=True)
+    assert c.will_reevaluate(MODEL, **{k: v for k, v in kw.items() if k != "tokens"})
+    _same(c.plan_training(MODEL, **kw), plan_training(MODEL, **kw))
+    assert c.misses == 2

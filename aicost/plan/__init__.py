@@ -24,10 +24,11 @@ from ._reasons import MIN_GOODPUT, ServingDrop, TrainingDrop
 from ._replan import PlanCache
 from ._replan_serving import ServingPlanCache
 from ._result import Plan, Recommendation, Sensitivity
-from ._training import TrainingPlan, plan_training
+from ._training import CP_MIN_SEQ_LEN, TrainingPlan, plan_training
 
 __all__ = [
     "CHECKPOINT_KEEP",
+    "CP_MIN_SEQ_LEN",
     "MIN_GOODPUT",
     "Plan",
     "PlanCache",

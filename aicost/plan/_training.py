@@ -58,9 +58,13 @@ _RECOMPUTE = ("none", "selective", "full")
 #: and Llama 3 use CP for their long-context stages, 32k-128k)
 CP_MIN_SEQ_LEN = 16384
 #: the shortest sequence chunk per CP rank searched [tokens] and the largest cp searched (Llama 3
-#: 405B's 128k-token stage used cp=16, the largest published)
-_CP_MIN_CHUNK = 4096
+#: 405B's 128k-token stage used cp=16, 8192 tokens per rank, the largest published)
+_CP_MIN_CHUNK = 8192
 _CP_MAX = 16
+#: the largest tensor parallelism searched by default: inside a scale-up domain of 72 (NVL72) or
+#: thousands (TPU ICI) GPUs, tp beyond 16 leaves each GPU GEMMs 1/32 as wide for the same per-layer
+#: all-reduce bytes, and pipeline or data parallelism does better (pin ``tp=`` to search more)
+_TP_MAX_SEARCHED = 16
 #: virtual stages (model chunks per GPU) of the interleaved 1F1B schedule searched
 _VIRTUAL_STAGES = (1, 2, 4)
 
@@ -169,7 +173,7 @@ def _layouts(spec, max_gpn: int, tp, pp, micro_batch, zero_stage, recompute, ep=
     interleaved layouts that cannot run (``v > 1`` needs ``pp > 1`` and ``pp * v`` dividing the
     layers) unless ``v`` is pinned (then they are dropped with ``INTERLEAVE_INVALID``)."""
     domain = int(max_domain or max_gpn)
-    tps = as_tuple(tp, _powers_of_two(domain))
+    tps = as_tuple(tp, _powers_of_two(min(domain, max(_TP_MAX_SEARCHED, max_gpn))))
     eps = as_tuple(ep, _expert_parallel_choices(spec, domain))
     pps = as_tuple(pp, [p for p in _powers_of_two(64) if p <= spec.n_layers])
     mbs = as_tuple(micro_batch, (1, 2, 4))
@@ -309,13 +313,14 @@ def plan_training(
     global_batch_tokens : float
         Tokens per optimizer step [tokens].
     tp, pp, micro_batch, zero_stage, recompute : int, str or sequence, optional
-        Pin or restrict the layout search (default: tp 1..GPUs of the largest scale-up domain, a
-        node or an NVL72 rack's 72, each offer searching up to its own domain; pp 1..64,
+        Pin or restrict the layout search (default: tp 1..16, each offer up to its scale-up
+        domain: its node, or the NVLink rack of an NVL72 offer, so tp 8 and 16 span instances
+        there; a pinned tp may go up to the largest domain; pp 1..64,
         micro-batch 1/2/4, ZeRO 1 and 3, recompute none/selective/full).
     cp : int or sequence, optional
         Context parallelism (ring attention; ``tp x pp x dp x cp`` GPUs). Default: 1 below
         ``CP_MIN_SEQ_LEN`` (16k tokens), else the powers of two up to 16 that leave each rank
-        4k tokens and divide ``seq_len`` into ``2 cp`` chunks.
+        8k tokens and divide ``seq_len`` into ``2 cp`` chunks.
     virtual_stages : int or sequence, optional
         Model chunks per GPU of the interleaved 1F1B schedule (default 1, 2, 4 where pp > 1 and
         ``pp x v`` divides the layers; the micro-batches per step must be a multiple of pp).
