@@ -695,10 +695,14 @@ class PhysicsGroup:
         self.fb_layout = np.where(self.fb_stage == D.OUT_OF_MEMORY, first_oom, 0)
         self.min_mem = np.where((self.code == 0) | oom, self.mem, np.inf).min(axis=1, initial=np.inf)
 
+    def arrays(self) -> list[np.ndarray]:
+        """Its arrays (some shared with the group it is a `subset` of)."""
+        return [v for v in vars(self).values() if isinstance(v, np.ndarray)]
+
     @property
     def nbytes(self) -> int:
         """Bytes of its arrays."""
-        return int(sum(v.nbytes for v in vars(self).values() if isinstance(v, np.ndarray)))
+        return int(sum(v.nbytes for v in self.arrays()))
 
     def subset(self, sel: np.ndarray, loc: np.ndarray, cols: np.ndarray | None = None) -> PhysicsGroup:
         """The same physics for other configuration rows ``sel`` (hardware rows ``loc``) and,
@@ -806,11 +810,15 @@ def _work(tokens: float, step, tps):
 
 
 def _fold_group(g: PhysicsGroup, carr: dict, terms: dict, ctx: TrainingContext, red: dict,
-                counts: np.ndarray, det: list | None) -> None:
+                counts: np.ndarray, det: list | None, memo: dict | None = None) -> None:
     """The configurations' side of one `PhysicsGroup`: `tail_codes` on the candidates that fit
     in memory, and the per-configuration reduction (`reduce_layouts`' rules, on those only:
     every other layout's stage and memory are the hardware's, and its time counts only as the
-    fastest time ignoring memory, the least work's wall time)."""
+    fastest time ignoring memory, the least work's wall time).
+
+    ``memo`` (a dict, `PlanCache`'s, one per group, configurations and token count) keeps what
+    does not depend on the deadline and the budget (the tail before those two checks), so a
+    change of either re-marks and reduces only."""
     inf = np.inf
     sel, loc, keep = g.sel, g.loc, g.keep
     n_h = g.code.shape[0]
@@ -819,14 +827,62 @@ def _fold_group(g: PhysicsGroup, carr: dict, terms: dict, ctx: TrainingContext, 
     none = g.fit_n[loc] == 0
     red["stage"][sel[none]] = g.fb_stage[loc[none]]
     red["layout"][sel[none]] = keep[g.fb_layout[loc[none]]] if keep.size else 0
+    memo = {} if memo is None else memo
+    if "chunks" not in memo:
+        memo.update(_fold_tail(g, carr, terms, dataclasses.replace(ctx, deadline_s=None, budget_usd=None)))
+    red["fastest_any_memory_s"][sel] = memo["oom_fastest"]
+    for p0, p1, rows_c, lpos, base, wall, cst in memo["chunks"]:
+        tc = base
+        if ctx.deadline_s is not None or ctx.budget_usd is not None:  # tail_codes' two last checks
+            tc = base.copy()
+            free = base == 0
+            if ctx.budget_usd is not None:
+                tc[free & (cst > ctx.budget_usd)] = D.OVER_BUDGET
+            if ctx.deadline_s is not None:
+                tc[free & (wall > ctx.deadline_s)] = D.DEADLINE_MISSED
+        t = np.nan_to_num(wall, nan=inf)
+        cost = np.nan_to_num(cst, nan=inf)
+        counts += np.bincount(tc, minlength=OK + 1)[: OK + 1]
+        stage = np.where(tc == 0, OK, tc).astype(np.int64)
+        n_c = g.fit_n[loc[p0:p1]]
+        has = n_c > 0
+        seglen = n_c[has]
+        starts = np.cumsum(seglen) - seglen
+        rws = sel[p0:p1][has]
+        best = np.maximum.reduceat(stage, starts)
+        key = np.where(stage == np.repeat(best, seglen), t, inf)
+        kmin = np.minimum.reduceat(key, starts)
+        first = np.flatnonzero(key == np.repeat(kmin, seglen))
+        seg = np.repeat(np.arange(seglen.size), seglen)[first]
+        first = first[np.r_[True, seg[1:] != seg[:-1]]]
+        # reduce_layouts' argmin: the first fastest at the best stage; all inf -> the first layout
+        red["layout"][rws] = np.where(np.isinf(kmin), keep[0], keep[lpos[first]])
+        red["stage"][rws] = best
+        red["fastest_fit_s"][rws] = np.minimum.reduceat(np.where(stage >= D.DEADLINE_MISSED, t, inf), starts)
+        red["cheapest_in_deadline_usd"][rws] = np.minimum.reduceat(
+            np.where(stage >= D.OVER_BUDGET, cost, inf), starts)
+        red["fastest_any_memory_s"][rws] = np.minimum(red["fastest_any_memory_s"][rws],
+                                                      np.minimum.reduceat(t, starts))
+        ok = tc == 0
+        red["ok"][rows_c[ok], keep[lpos[ok]]] = True
+    if det is not None:
+        _detail_rows(g, carr, terms, ctx, det)
+
+
+def _fold_tail(g: PhysicsGroup, carr: dict, terms: dict, ctx: TrainingContext) -> dict:
+    """`_fold_group`'s part that does not depend on the deadline and the budget (``ctx`` has
+    neither): per configuration the fastest layout that does not fit, and in chunks of
+    configurations the fitting candidates' rows, layouts, codes, wall times and costs."""
+    inf = np.inf
+    sel, loc = g.sel, g.loc
     # the fastest layout that does not fit: the wall time of the least work (it grows with it)
     w = _work(ctx.tokens, g.oom_step, g.oom_tps)
     w = np.where(np.isnan(w), inf, w)
-    oom_work = np.full(n_h, inf)
+    oom_work = np.full(g.code.shape[0], inf)
     np.minimum.at(oom_work, g.oom_h, w)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         wall = _reliability({k: v[sel] for k, v in terms.items()}, oom_work[loc])["expected_wall_s"]
-    red["fastest_any_memory_s"][sel] = np.nan_to_num(wall, nan=inf)
+    out = {"oom_fastest": np.nan_to_num(wall, nan=inf), "chunks": []}
     # the candidates that fit, configuration by configuration (in chunks of configurations)
     nfit = g.fit_n[loc]
     ends = np.cumsum(nfit)
@@ -843,34 +899,9 @@ def _fold_group(g: PhysicsGroup, carr: dict, terms: dict, ctx: TrainingContext, 
                 tc, wall, cst, *_ = tail_codes({k: v.take(rows_c) for k, v in terms.items()},
                                                _work(ctx.tokens, g.fit_step[fi], g.fit_tps[fi]),
                                                carr["gpus"].take(rows_c), g.fit_need[fi], np.int8(0), ctx)
-            t = np.nan_to_num(wall, nan=inf)
-            cost = np.nan_to_num(cst, nan=inf)
-            counts += np.bincount(tc, minlength=OK + 1)[: OK + 1]
-            stage = np.where(tc == 0, OK, tc).astype(np.int64)
-            has = n_c > 0
-            seglen = n_c[has]
-            starts = np.cumsum(seglen) - seglen
-            rws = sel[p0:p1][has]
-            best = np.maximum.reduceat(stage, starts)
-            key = np.where(stage == np.repeat(best, seglen), t, inf)
-            kmin = np.minimum.reduceat(key, starts)
-            first = np.flatnonzero(key == np.repeat(kmin, seglen))
-            seg = np.repeat(np.arange(seglen.size), seglen)[first]
-            first = first[np.r_[True, seg[1:] != seg[:-1]]]
-            lpos = g.fit_l[fi]
-            # reduce_layouts' argmin: the first fastest at the best stage; all inf -> the first layout
-            red["layout"][rws] = np.where(np.isinf(kmin), keep[0], keep[lpos[first]])
-            red["stage"][rws] = best
-            red["fastest_fit_s"][rws] = np.minimum.reduceat(np.where(stage >= D.DEADLINE_MISSED, t, inf), starts)
-            red["cheapest_in_deadline_usd"][rws] = np.minimum.reduceat(
-                np.where(stage >= D.OVER_BUDGET, cost, inf), starts)
-            red["fastest_any_memory_s"][rws] = np.minimum(red["fastest_any_memory_s"][rws],
-                                                          np.minimum.reduceat(t, starts))
-            ok = tc == 0
-            red["ok"][rows_c[ok], keep[lpos[ok]]] = True
+            out["chunks"].append((p0, p1, rows_c.astype(np.int32), g.fit_l[fi].astype(np.int32), tc, wall, cst))
         p0 = p1
-    if det is not None:
-        _detail_rows(g, carr, terms, ctx, det)
+    return out
 
 
 def _detail_rows(g: PhysicsGroup, carr: dict, terms: dict, ctx: TrainingContext, det: list) -> None:
@@ -908,7 +939,7 @@ def _detail_rows(g: PhysicsGroup, carr: dict, terms: dict, ctx: TrainingContext,
 
 
 def search_training(cfg: pd.DataFrame, lay, ctx: TrainingContext, detail: bool = False,
-                    physics: list[PhysicsGroup] | None = None):
+                    physics: list[PhysicsGroup] | None = None, memo: list[dict] | None = None):
     """Evaluate every configuration against every layout.
 
     In three steps, none a Python loop per candidate:
@@ -919,7 +950,9 @@ def search_training(cfg: pd.DataFrame, lay, ctx: TrainingContext, detail: bool =
        physics) x layouts;
     2. the model's physics (`training_physics`: step time, memory) once per distinct hardware
        and structurally valid layout (`physics_groups`; ``physics`` passes them in, as
-       `PlanCache` does: they do not depend on the tokens, the limits or the prices);
+       `PlanCache` does: they do not depend on the tokens, the limits or the prices; ``memo``,
+       one dict per group, keeps what the tail computes before the deadline and budget checks
+       for these configurations and this token count);
     3. per configuration, `tail_codes` (reliability, cost, the CPU/goodput/deadline/budget
        checks) on the layouts that fit in memory only, and the reduction (`_fold_group`).
 
@@ -962,7 +995,7 @@ def search_training(cfg: pd.DataFrame, lay, ctx: TrainingContext, detail: bool =
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         terms = config_terms(carr, ctx)
     n_modeled = n_physics = 0
-    for g in physics:
+    for i, g in enumerate(physics):
         lcode = g.lcode
         counts += np.bincount(lcode[lcode != 0], minlength=OK + 1)[: OK + 1] * g.sel.size
         if g.keep.size == 0:
@@ -971,7 +1004,7 @@ def search_training(cfg: pd.DataFrame, lay, ctx: TrainingContext, detail: bool =
             continue
         n_physics += g.n_physics
         n_modeled += int(g.valid[g.loc].sum())
-        _fold_group(g, carr, terms, ctx, red, counts, det)
+        _fold_group(g, carr, terms, ctx, red, counts, det, None if memo is None else memo[i])
     red["n_modeled"] = n_modeled
     red["n_physics"] = n_physics
     reason_counts = pd.Series({REASONS[i]: int(counts[i]) for i in sorted(REASONS) if counts[i] > 0},

@@ -13,7 +13,9 @@ in: the configurations' tail (steps and work for the tokens, reliability, cost, 
 goodput / deadline / budget checks) on the layouts that fit, and the reduction -- the same code
 as a cold plan, without its physics.
 
-* deadline, budget, objective or tokens change: the tail and the reduction only;
+* tokens change: the tail and the reduction only;
+* deadline, budget or objective change: the deadline and budget checks on the last request's
+  tail (kept) and the reduction;
 * pricing / provider / accelerator filter change: the filtered configurations and layouts are
   mapped onto the entry's (`_evaluate.PhysicsGroup.subset`, kept for ``MAX_FILTERS`` filters);
 * model or structural option change: one full evaluation (a new entry).
@@ -153,10 +155,14 @@ class _Entry:
 
     @property
     def nbytes(self) -> int:
-        """Bytes of the arrays it holds (its filtered views included; the configuration
-        tables not)."""
-        n = sum(g.nbytes for g in self.physics) + self.group_of_row.nbytes + self.loc_of_row.nbytes
-        return int(n + sum(sum(g.nbytes for g in f.physics) for f in self.filters.values()))
+        """Bytes of the arrays it holds (its filtered views and tail memo included, arrays they
+        share counted once; the configuration tables not)."""
+        arrays = [self.group_of_row, self.loc_of_row]
+        for g in self.physics:
+            arrays += g.arrays()
+        for f in self.filters.values():
+            arrays += f.arrays()
+        return int(sum({id(a): a.nbytes for a in arrays}.values()))
 
 
 @dataclasses.dataclass
@@ -166,10 +172,33 @@ class _Filtered:
     cfg: pd.DataFrame
     ctx: ev.TrainingContext
     physics: list
+    #: token count -> the search's tail before the deadline and budget checks (``memo`` of
+    #: `_evaluate.search_training`), for the last ``MAX_TOKEN_MEMOS`` token counts
+    memos: OrderedDict = dataclasses.field(default_factory=OrderedDict)
+
+    def memo(self, tokens: float) -> list[dict]:
+        if tokens in self.memos:
+            self.memos.move_to_end(tokens)
+        else:
+            self.memos[tokens] = [{} for _ in self.physics]
+            while len(self.memos) > MAX_TOKEN_MEMOS:
+                self.memos.popitem(last=False)
+        return self.memos[tokens]
+
+    def arrays(self) -> list:
+        out = [a for g in self.physics for a in g.arrays()]
+        for memo in self.memos.values():
+            for m in memo:
+                if m:
+                    out.append(m["oom_fastest"])
+                    out += [a for c in m["chunks"] for a in c[2:]]
+        return out
 
 
 #: filtered views kept per entry (least recently used dropped first)
 MAX_FILTERS = 4
+#: token counts whose deadline/budget-free tail a filtered view keeps
+MAX_TOKEN_MEMOS = 1
 
 
 class PlanCache:
@@ -188,8 +217,10 @@ class PlanCache:
         Entries kept (least recently used dropped first). An entry keeps the model's physics of
         every candidate that passes the structural checks, once per distinct hardware (not per
         provider, region, pricing or storage tier), plus up to ``MAX_FILTERS`` re-indexed views
-        for provider / pricing / accelerator filters: for a 70B model over the whole shipped
-        catalog about 25 MB (``nbytes``), so the cache holds at most ``max_entries`` times that.
+        for provider / pricing / accelerator filters and the tail of the last request before its
+        deadline and budget checks (``MAX_TOKEN_MEMOS``; a deadline or budget change re-marks
+        it): for a 70B model over the whole shipped catalog about 55 MB (``nbytes``), so the
+        cache holds at most ``max_entries`` times that.
 
     Attributes
     ----------
@@ -337,7 +368,11 @@ class PlanCache:
         offers, lay, cfg = f.offers, f.lay, f.cfg
         ctx = dataclasses.replace(f.ctx, tokens=req.tokens, deadline_s=req.deadline_s, budget_usd=req.budget_usd)
         # the search without its physics (search_training's tail and reduction), then plan_training's scoring
-        reduced, reason_counts, n_eval, _ = ev.search_training(cfg, lay, ctx, physics=f.physics)
+        for other in e.filters.values():  # one tail memo per entry: the filter in use
+            if other is not f:
+                other.memos.clear()
+        reduced, reason_counts, n_eval, _ = ev.search_training(cfg, lay, ctx, physics=f.physics,
+                                                               memo=f.memo(req.tokens))
         cands, sort_col, objective_text = tr._score(cfg, reduced, lay, ctx, None, req.objective)
         search = tr.TrainingSearch(configs=cfg, layouts=lay, context=ctx, ok=reduced["ok"],
                                    n_modeled=int(reduced["n_modeled"]))
