@@ -111,3 +111,25 @@ def test_works_from_a_script_without_a_main_guard(tmp_path):
     out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "ok True"
+
+
+def test_receiver_and_sender_on_two_ends():
+    """TcpReceiver + send_tcp (the two-host form fleet.bench(network=True) uses): the receiver's
+    window count agrees with what the sender handed over in its window."""
+    import threading
+
+    from aicost.network import MeasurementError, TcpReceiver, send_tcp
+
+    r = TcpReceiver("127.0.0.1", streams=2, omit_s=0.2, duration_s=0.8)
+    box = {}
+    t = threading.Thread(target=lambda: box.update(sent=send_tcp("127.0.0.1", r.port, 2, 0.2, 0.8)))
+    t.start()
+    res = r.result()
+    t.join(30)
+    assert res.port == r.port and res.streams == 2 and res.bits_per_s > 1e8
+    assert res.bits_per_s == pytest.approx(box["sent"], rel=0.25)
+    with pytest.raises(ValueError, match="every interface"):
+        TcpReceiver("0.0.0.0")
+    with pytest.raises(ValueError, match="streams"):
+        TcpReceiver("127.0.0.1", streams=0)
+    assert issubclass(MeasurementError, RuntimeError)
