@@ -34,7 +34,7 @@ def test_feasible_candidates_meet_targets(serve):
     assert (ok["ttft_s"] <= 1.0).all()
     assert (ok["batch"] <= ok["max_batch"]).all()
     assert (ok["instances"] * ok["replicas_per_instance"] >= ok["replicas"]).all()
-    assert (ok["tp"] <= ok["gpus_per_node"]).all()
+    assert (ok["tp"] <= ok["scale_up_domain_gpus"]).all()  # a node, or the instances of an NVL72 rack
     # capacity covers the rate: utilization below 1
     assert (ok["utilization"] < 1).all()
     np.testing.assert_allclose(ok["cost_usd_per_hour"], ok["instances"] * ok["price_usd_per_hour"])
@@ -115,7 +115,7 @@ def test_model_that_fits_nowhere(cat):
     (dict(requests_per_s=0), "requests_per_s must be a positive"),
     (dict(prompt_tokens=0), "prompt_tokens"),
     (dict(tpot_s="0ms"), "tpot_s must be a positive"),
-    (dict(tp=64), "tp=64 is larger than the GPUs in any node"),
+    (dict(tp=256), "tp=256 is larger than the GPUs of any scale-up domain"),
     (dict(ttft_percentile=1.5), "ttft_percentile"),
     (dict(demand="no-such-trace"), "unknown trace"),
 ])
@@ -177,3 +177,36 @@ def test_engine_preset_sizes_batch_and_is_named(cat, engine):
 def test_engine_unknown_suggests(cat):
     with pytest.raises(UnknownNameError, match="vllm"):
         plan_inference("llama-3.1-8b", 30, catalog=cat, providers=["aws"], engine="vlm")
+
+
+def test_serving_tp_spans_instances_of_one_nvl72_domain():
+    """GB200 NVL72 offers are 4-GPU instances in a 72-GPU NVLink domain: a 405B replica at tp 8
+    spans two instances (billed whole), and tp stays inside the domain."""
+    from aicost.plan import plan_inference
+
+    cat = aicost.catalog.load()
+    p = plan_inference("llama-3.1-405b", 20, prompt_tokens=2048, output_tokens=512, ttft_s="2s",
+                       tpot_s="60ms", catalog=cat, accelerators=["GB200"])
+    ok = p.feasible
+    assert (ok["gpus_per_node"] == 4).all() and (ok["tp"] > 4).all()  # bf16 405B needs tp >= 8 here
+    assert (ok["tp"] <= ok["scale_up_domain_gpus"]).all()
+    spans = ok["tp"] / ok["gpus_per_node"]
+    assert np.allclose(ok["replicas_per_instance"], 1 / spans)
+    assert (ok["instances"] == ok["replicas"] * spans).all()
+    assert (ok["gpus"] == ok["replicas"] * ok["tp"]).all()
+    assert "scale-up domain" in " ".join(p.assumptions)
+    # the scalar model takes the same replica (tp 8 over two 4-GPU instances of the domain)
+    from aicost.model import Cluster, estimate_inference
+
+    r = ok.iloc[0]
+    est = estimate_inference("llama-3.1-405b", Cluster(
+        accelerator="GB200", gpus=int(r.tp), gpus_per_node=4, scale_up_domain_gpus=72,
+        peak_flops_per_s=float(r.peak_flops_per_s), memory_bytes=float(r.memory_bytes),
+        mem_bw_bytes_per_s=float(r.mem_bw_bytes_per_s), scale_up_bw_bytes_per_s=float(r.scale_up_bw_bytes_per_s),
+        scale_up_latency_s=float(r.scale_up_latency_s)), tp=int(r.tp), prompt_tokens=2048,
+        output_tokens=512, batch=int(r.batch), compute_efficiency=float(r.efficiency),
+        bandwidth_efficiency=float(r.bandwidth_efficiency))
+    assert est.tpot_s == pytest.approx(float(r.tpot_s), rel=1e-9)
+    with pytest.raises(ValueError, match="scale-up domain"):
+        estimate_inference("llama-3.1-405b", Cluster(accelerator="H100-SXM", gpus=16, gpus_per_node=8),
+                           tp=16)

@@ -531,13 +531,15 @@ def _setup(model, accelerator, tp, dtype, kv_dtype, pricing, price_usd_per_gpu_h
         cluster = Cluster(accelerator=str(accelerator), gpus=tp, gpus_per_node=max(tp, gpus_per_node),
                           pricing=pricing, price_usd_per_gpu_hour=price_usd_per_gpu_hour, instance=instance,
                           scale_out_bw_bytes_per_s=1e12)
-    if tp > cluster.gpus_per_node:
-        raise ValueError(f"tp={tp} is larger than the {cluster.gpus_per_node} GPUs in a node; a replica's "
-                         "tensor parallelism must stay on the scale-up fabric")
     if spec.n_heads % tp:
         raise ValueError(f"tp={tp} does not divide {spec.name}'s {spec.n_heads} attention heads")
     hw = resolve_hardware(cluster, dtype if dtype not in ("int8",) else "int8", catalog=catalog, store=store,
                           kernel_factor=INFERENCE_KERNEL_FACTOR)
+    domain = int(hw.scale_up_domain_gpus or cluster.gpus_per_node)
+    if tp > domain:  # a replica may span instances of one NVLink domain (GB200 NVL72), no further
+        raise ValueError(f"tp={tp} is larger than the {domain} GPUs of the scale-up domain "
+                         f"({cluster.gpus_per_node} per node); a replica's tensor parallelism must "
+                         "stay on the scale-up fabric")
     src = dict(hw.sources)
     ce = hw.compute_efficiency if compute_efficiency is None else float(compute_efficiency)
     if compute_efficiency is not None:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from ._demo import demo_plans
 from ._evaluate import CHECKPOINT_KEEP
-from ._inference import ServingContext, ServingPlan, plan_inference
+from ._inference import MAX_SERVING_TP_SEARCHED, ServingContext, ServingPlan, plan_inference
 from ._pareto import pareto_mask
 from ._reasons import MIN_GOODPUT, ServingDrop, TrainingDrop
 from ._replan import PlanCache
@@ -29,6 +29,7 @@ from ._training import CP_MIN_SEQ_LEN, TrainingPlan, plan_training
 __all__ = [
     "CHECKPOINT_KEEP",
     "CP_MIN_SEQ_LEN",
+    "MAX_SERVING_TP_SEARCHED",
     "MIN_GOODPUT",
     "Plan",
     "PlanCache",

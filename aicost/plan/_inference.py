@@ -57,6 +57,7 @@ __all__ = [
     "INFERENCE_COLUMNS",
     "INFERENCE_REASONS",
     "MAX_REQUESTS_PER_S",
+    "MAX_SERVING_TP_SEARCHED",
     "ServingContext",
     "ServingPlan",
     "ServingSearch",
@@ -67,6 +68,11 @@ __all__ = [
 INFERENCE_REASONS = {int(r): r.text for r in ServingDrop if r is not ServingDrop.OK}
 _OK = int(ServingDrop.OK)
 D = ServingDrop
+
+#: largest tensor parallelism a serving search tries by default [GPUs]: powers of two up to the
+#: offers' scale-up domain (8 in a DGX node, 72 in a GB200/GB300 NVL72 rack), at most this many
+#: (a TPU slice's ICI domain of thousands of chips does not make tp 4096 a serving layout)
+MAX_SERVING_TP_SEARCHED = 64
 
 #: batch sizes searched: powers of two, plus the largest batch that fits (code -1)
 _BATCH_GRID = tuple(2 ** k for k in range(0, 12)) + (-1,)
@@ -117,7 +123,7 @@ def _codes(c, lay, r, ctx) -> np.ndarray:
     mark(r["batch"] > r["max_batch_kv"], D.KV_CACHE_DOES_NOT_FIT)
     mark(r["max_batch"] < 1, D.WEIGHTS_DO_NOT_FIT)
     mark((ctx.spec.n_heads % lay["tp"]) != 0, D.TP_SPLITS_HEADS)
-    mark(lay["tp"] > c["gpus_per_node"], D.TP_EXCEEDS_NODE)
+    mark(lay["tp"] > c["scale_up_domain_gpus"], D.TP_EXCEEDS_NODE)  # NVL72: tp across instances
     price = c["price_usd_per_hour"]
     mark(~np.isfinite(price) | ~(price > 0), D.NOT_OFFERED)
     return code
@@ -146,8 +152,11 @@ def _size(c, lay, r, ctx, rate, replicas=unique_replicas) -> dict:
     reps, ttft = replicas(rate=rate, batch=r["batch"], service_s=r["service_s"],
                           base_ttft_s=r["ttft_s"], ttft_target_s=target, percentile=ctx.percentile)
     reps = np.asarray(reps, dtype=float)
-    per_inst = np.maximum(np.floor_divide(c["gpus_per_node"], lay["tp"]), 1.0)
-    inst = np.ceil(reps / per_inst)
+    # replicas per instance: gpus_per_node // tp, or 1/k for a replica spanning k instances of one
+    # scale-up domain (tp 16 on 4-GPU GB200 instances of an NVL72 rack: 1/4)
+    gpn, tp = c["gpus_per_node"], lay["tp"]
+    per_inst = np.where(tp > gpn, 1.0 / np.ceil(tp / gpn), np.maximum(np.floor_divide(gpn, tp), 1.0))
+    inst = np.ceil(reps / per_inst - 1e-9)
     cost_h = inst * c["price_usd_per_hour"]
     tokens_h = rate * (ctx.prompt_tokens + ctx.output_tokens) * HOUR_S
     share = r["prefill_share"]
@@ -192,9 +201,9 @@ def _base(cfg: pd.DataFrame, lay: dict, ctx: ServingContext, scale: float = 1.0)
     """The model side of every candidate (configs x layouts), independent of rate and targets."""
     n_cfg, n_lay = len(cfg), lay["tp"].size
     carr = {k: cfg[k].to_numpy(dtype=float)[:, None] for k in
-            ("gpus_per_node", "price_usd_per_hour", "peak_flops_per_s", "mem_bw_bytes_per_s",
-             "memory_bytes", "efficiency", "bandwidth_efficiency", "comm_efficiency",
-             "scale_up_bw_bytes_per_s", "scale_up_latency_s")}
+            ("gpus_per_node", "scale_up_domain_gpus", "price_usd_per_hour", "peak_flops_per_s",
+             "mem_bw_bytes_per_s", "memory_bytes", "efficiency", "bandwidth_efficiency",
+             "comm_efficiency", "scale_up_bw_bytes_per_s", "scale_up_latency_s")}
     carr["efficiency"] = carr["efficiency"] * scale
     carr["bandwidth_efficiency"] = carr["bandwidth_efficiency"] * scale
     larr = {k: v[None, :] for k, v in lay.items()}
@@ -344,7 +353,8 @@ def plan_inference(
     dtype, kv_dtype : str
         Weight/compute and KV-cache dtypes.
     tp, batch : int or sequence, optional
-        Restrict tensor parallelism (default: powers of two up to the GPUs per node) and batch
+        Restrict tensor parallelism (default: powers of two up to the scale-up domain, at most
+        :data:`MAX_SERVING_TP_SEARCHED`) and batch
         (default: powers of two up to 2048 and the largest that fits).
     budget_usd_per_hour : float, optional
         Largest acceptable cost [USD/h].
@@ -589,14 +599,18 @@ def _resolve(ctx: ServingContext, *, catalog, store, pricing, providers, acceler
     cfg["efficiency_source"] = cfg["accelerator"].map(lambda a: eff[a].compute_source)
     cfg["bandwidth_efficiency"] = bandwidth_efficiency
 
-    max_gpn = int(cfg["gpus_per_node"].max())
-    tps = as_tuple(tp, [t for t in (1, 2, 4, 8, 16, 32) if t <= max_gpn])
+    if "scale_up_domain_gpus" not in cfg:
+        cfg["scale_up_domain_gpus"] = cfg["gpus_per_node"]
+    cfg["scale_up_domain_gpus"] = np.maximum(cfg["scale_up_domain_gpus"].fillna(cfg["gpus_per_node"]),
+                                             cfg["gpus_per_node"])
+    max_dom = int(cfg["scale_up_domain_gpus"].max())
+    tps = as_tuple(tp, [t for t in (1, 2, 4, 8, 16, 32, 64) if t <= min(max_dom, MAX_SERVING_TP_SEARCHED)])
     for t in tps:
         if isinstance(t, bool) or int(t) != t or t < 1:
             raise ValueError(f"tp must be positive integers, got {t!r}")
-    if min(tps) > max_gpn:
-        raise ValueError(f"tp={min(tps)} is larger than the GPUs in any node searched (at most "
-                         f"{max_gpn} per node): a replica's tensor parallelism stays inside a node")
+    if min(tps) > max_dom:
+        raise ValueError(f"tp={min(tps)} is larger than the GPUs of any scale-up domain searched (at "
+                         f"most {max_dom}): a replica's tensor parallelism stays on one NVLink/ICI domain")
     batches = as_tuple(batch, _BATCH_GRID)
     for b in batches:
         if isinstance(b, bool) or int(b) != b or (b < 1 and b != -1):
@@ -656,8 +670,9 @@ def _assumptions(ctx, rate, be, min_replicas, lag, with_demand) -> tuple[str, ..
         + (f"the engine uses {GPU_MEMORY_UTILIZATION:.0%} of GPU memory (vLLM's default), the rest of it "
            "after weights and workspace holds the KV cache; no batch cap (engine=None)" if ctx.engine is None
            else ctx.engine.assumption()),
-        "tensor parallelism inside a node; replicas packed onto whole instances "
-        "(GPUs per node // tp each) and billed per instance-hour",
+        "tensor parallelism inside the scale-up domain (a node, or the instances of one NVL72 "
+        "rack); replicas packed onto whole instances (GPUs per node // tp each, or tp / GPUs per "
+        "node instances each) and billed per instance-hour",
         "prices are the catalog's list prices; spot capacity assumed available (serving on spot "
         "needs spare replicas for preemptions, not modeled here)",
     ]
@@ -758,26 +773,28 @@ def _infeasible_message(cands, ctx, rate, cfg) -> str:
                 f"pricing=('on_demand', 'spot')) or other providers. Dropped: {summary}")
     if (codes <= D.TP_SPLITS_HEADS).all():
         return (f"no tensor-parallel degree searched is valid on these offers ({summary}); tp must fit "
-                f"in a node and divide {spec.name}'s {spec.n_heads} attention heads")
+                f"in the scale-up domain (a node, or an NVL72 rack) and divide {spec.name}'s "
+                f"{spec.n_heads} attention heads")
     if (codes <= D.WEIGHTS_DO_NOT_FIT).all():
-        # nothing fits: the leanest replica (largest tp) against the largest memory
+        # nothing fits: the leanest replica (largest tp: the scale-up domain) against the largest memory
         w = float(spec.n_params * ctx.weight_bytes)
-        i = int(np.argmax(cfg["memory_bytes"].to_numpy() * cfg["gpus_per_node"].to_numpy()))
+        dom = np.minimum(cfg["scale_up_domain_gpus"].to_numpy(dtype=float), MAX_SERVING_TP_SEARCHED)
+        i = int(np.argmax(cfg["memory_bytes"].to_numpy() * dom))
         r = cfg.iloc[i]
-        gpn = int(r["gpus_per_node"])
+        gpn, tpx = int(r["gpus_per_node"]), int(dom[i])
         usable = float(r["memory_bytes"]) * GPU_MEMORY_UTILIZATION
-        if w / gpn < usable:
+        if w / tpx < usable:
             # the weights fit; the KV cache of a single sequence (plus the workspace) does not
             seq = ctx.prompt_tokens + ctx.output_tokens
-            return (f"{spec.name} fits on no offer searched: the weights fit ({format_bytes(w / gpn)} per GPU "
-                    f"at tp={gpn} on {r['provider']} {r['instance_type']}, {gpn} x {r['accelerator']}), but "
+            return (f"{spec.name} fits on no offer searched: the weights fit ({format_bytes(w / tpx)} per GPU "
+                    f"at tp={tpx} on {r['provider']} {r['instance_type']}, {gpn} x {r['accelerator']}), but "
                     f"the KV cache of one {seq:,}-token sequence and the prefill workspace do not fit in the "
                     f"{GPU_MEMORY_UTILIZATION:.0%} of memory the engine uses; use a shorter context, an fp8 KV "
                     f"cache (kv_dtype='fp8'), or offers with more memory. Dropped: {summary}")
         return (f"{spec.name} fits on no offer searched: its weights alone need {format_bytes(w)} "
-                f"({format_bytes(w / int(r['gpus_per_node']))} per GPU at tp={int(r['gpus_per_node'])}), "
+                f"({format_bytes(w / tpx)} per GPU at tp={tpx}), "
                 f"against {float(r['memory_gib']):.0f} GiB x {GPU_MEMORY_UTILIZATION:.0%} usable per GPU "
-                f"on the largest ({r['provider']} {r['instance_type']}, {int(r['gpus_per_node'])} x "
+                f"on the largest ({r['provider']} {r['instance_type']}, {gpn} x "
                 f"{r['accelerator']}); use a smaller dtype (fp8), or add offers with more memory. "
                 f"Dropped: {summary}")
     if ctx.tpot_target_s is not None and not (codes >= D.TTFT_MISSED).any() and not (codes == 0).any():
@@ -822,8 +839,10 @@ def latency_by_batch(plan: ServingPlan, offer: dict | None = None) -> pd.DataFra
         if k not in df.columns:
             raise ValueError(f"unknown candidate column {k!r}")
         sel &= (df[k] == v).to_numpy()
-    part = df[sel & (df["code"].to_numpy() != 5) & (df["code"].to_numpy() > 4)
-              | sel & (df["code"].to_numpy() == 0)]
+    code = df["code"].to_numpy()
+    runs = (code == 0) | ((code > D.WEIGHTS_DO_NOT_FIT)  # batches the memory and the engine take
+                          & (code != D.KV_CACHE_DOES_NOT_FIT) & (code != D.ENGINE_BATCH_CAP))
+    part = df[sel & runs]
     part = part.sort_values("batch").drop_duplicates("batch")
     out = part[["batch", "ttft_unloaded_s", "tpot_s", "requests_per_s_per_replica", "feasible",
                 "reason"]].rename(columns={"ttft_unloaded_s": "ttft_s"}).reset_index(drop=True)
@@ -876,6 +895,7 @@ def demand_curve(plan: ServingPlan, trace, *, min_replicas: int = 1, scale_up_la
     est = estimate_inference(
         ctx.spec, Cluster(accelerator=row["accelerator"], gpus=int(row["tp"]),
                              gpus_per_node=int(row["gpus_per_node"]),
+                             scale_up_domain_gpus=int(row["scale_up_domain_gpus"]),
                              price_usd_per_gpu_hour=float(row["price_usd_per_hour"]) / int(row["gpus_per_node"]),
                              peak_flops_per_s=float(row["peak_flops_per_s"]),
                              memory_bytes=float(row["memory_bytes"]),

@@ -92,7 +92,7 @@ class ServingDrop(IntEnum):
 
 _SERVING_TEXT = {
     ServingDrop.NOT_OFFERED: "not offered at this pricing",
-    ServingDrop.TP_EXCEEDS_NODE: "tp > GPUs per node",
+    ServingDrop.TP_EXCEEDS_NODE: "tp > GPUs of the scale-up domain",
     ServingDrop.TP_SPLITS_HEADS: "tp does not divide the attention heads",
     ServingDrop.WEIGHTS_DO_NOT_FIT: "weights do not fit",
     ServingDrop.KV_CACHE_DOES_NOT_FIT: "KV cache does not fit at this batch",
