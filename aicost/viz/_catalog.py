@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 
-from ._colors import accelerator_color
+from ._colors import accelerator_color, log_ticks, usd_tick
 
 __all__ = [
     "accelerator_specs_figure",
@@ -138,6 +138,9 @@ def price_per_gpu_hour_figure(catalog=None, metric: str = "price_usd_per_gpu_hou
         yaxis={"title": _METRICS.get(metric, metric), "type": "log" if log_y else "linear"},
         legend_title="provider", height=480,
     )
+    if log_y:  # 1-2-5 ticks labelled in full ("$0.5", "$2"): plotly's minor log labels are bare digits
+        usd = "usd" in metric
+        fig.update_yaxes(**log_ticks(df[metric], usd_tick if usd else None))
     return fig
 
 
@@ -285,6 +288,9 @@ def accelerator_specs_figure(catalog=None, dtype: str = "bf16", accelerators=Non
                       yaxis={"title": f"dense {dt} peak [{'TOP/s' if dt == 'int8' else 'TFLOP/s'}]",
                              "type": "log"},
                       legend_title="vendor", height=520)
+    if len(df):  # ticks labelled in full over the data and the ridge lines
+        fig.update_xaxes(**log_ticks([*(df["mem_bw_gb_s"] / 1e3), *xs]))
+        fig.update_yaxes(**log_ticks([*df[col], xs[0] * 100, xs[1] * 300]))
     return fig
 
 

@@ -12,7 +12,10 @@ from __future__ import annotations
 import math
 import zlib
 
-__all__ = ["ACCELERATOR_COLORS", "accelerator_color", "accelerator_colors", "log_annotation_coord"]
+import numpy as np
+
+__all__ = ["ACCELERATOR_COLORS", "accelerator_color", "accelerator_colors", "log_annotation_coord", "log_ticks",
+           "usd_tick"]
 
 #: fixed colours of the accelerators in the shipped catalog (lower-case names)
 ACCELERATOR_COLORS = {
@@ -68,3 +71,31 @@ def log_annotation_coord(value: float, axis_type: str | None) -> float:
             raise ValueError(f"cannot place {value!r} on a log axis")
         return math.log10(value)
     return float(value)
+
+
+def log_ticks(values, label=None) -> dict:
+    """Ticks at 1-2-5 steps covering ``values`` for a log axis, each labelled in full by
+    ``label`` (default ``"{:g}"``): plotly's own minor log ticks are bare digits ("2", "5")
+    that read as 2 and 5 on a dollar or day axis, and its ticks on an axis spanning less than
+    a decade are digits like "12.08017". Over more than four decades only the powers of ten."""
+    v = np.asarray([x for x in values if x is not None and np.isfinite(x) and x > 0], float)
+    if v.size == 0:
+        return {}
+    lo, hi = v.min(), v.max()
+    steps = (1,) if np.log10(hi / lo) > 4 else (1, 2, 5)
+    ticks = [m * 10.0**e for e in range(int(np.floor(np.log10(lo))) - 1,
+                                        int(np.ceil(np.log10(hi))) + 1) for m in steps]
+    inside = [t for t in ticks if lo / 1.5 <= t <= hi * 1.5]
+    if len(inside) < 2:
+        inside = [t for t in ticks if lo / 10 <= t <= hi * 10]
+    label = label or "{:g}".format
+    return {"tickmode": "array", "tickvals": inside, "ticktext": [label(t) for t in inside]}
+
+
+def usd_tick(value: float) -> str:
+    """A dollar tick label: ``$500``, ``$20k``, ``$1.5M`` (one "$": plotly typesets text
+    between two dollar signs as MathJax)."""
+    for scale, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if value >= scale:
+            return f"${value / scale:g}{suffix}"
+    return f"${value:g}"

@@ -12,7 +12,13 @@ import numpy as np
 import pandas as pd
 
 from .._markup import mathjax_safe
-from ._colors import accelerator_color, accelerator_colors, log_annotation_coord
+from ._colors import (
+    accelerator_color,
+    accelerator_colors,
+    log_annotation_coord,
+    log_ticks,
+    usd_tick,
+)
 
 __all__ = [
     "cost_per_million_tokens_figure",
@@ -72,34 +78,6 @@ def _hline(fig, y: float, text: str, axis_type: str | None, **line) -> None:
                        font={"color": "#c33"})
 
 
-def _log_ticks(values, label=None) -> dict:
-    """Ticks at 1-2-5 steps covering ``values`` for a log axis, each labelled in full by
-    ``label`` (default ``"{:g}"``): plotly's own minor log ticks are bare digits ("2", "5")
-    that read as 2 and 5 on a dollar or day axis, and its ticks on an axis spanning less than
-    a decade are digits like "12.08017". Over more than four decades only the powers of ten."""
-    v = np.asarray([x for x in values if x is not None and np.isfinite(x) and x > 0], float)
-    if v.size == 0:
-        return {}
-    lo, hi = v.min(), v.max()
-    steps = (1,) if np.log10(hi / lo) > 4 else (1, 2, 5)
-    ticks = [m * 10.0**e for e in range(int(np.floor(np.log10(lo))) - 1,
-                                        int(np.ceil(np.log10(hi))) + 1) for m in steps]
-    inside = [t for t in ticks if lo / 1.5 <= t <= hi * 1.5]
-    if len(inside) < 2:
-        inside = [t for t in ticks if lo / 10 <= t <= hi * 10]
-    label = label or "{:g}".format
-    return {"tickmode": "array", "tickvals": inside, "ticktext": [label(t) for t in inside]}
-
-
-def _usd_tick(value: float) -> str:
-    """A dollar tick label: ``$500``, ``$20k``, ``$1.5M`` (one "$": plotly typesets text
-    between two dollar signs as MathJax)."""
-    for scale, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
-        if value >= scale:
-            return f"${value / scale:g}{suffix}"
-    return f"${value:g}"
-
-
 def _check_kind(plan, kind: str, what: str) -> None:
     if plan.kind != kind:
         raise ValueError(f"{what} needs a {kind} plan, got a {plan.kind} plan")
@@ -157,8 +135,8 @@ def pareto_figure(plan, max_points: int = 3000):
              *([req["deadline_s"] / scale] if training and req.get("deadline_s") else [])]
     costs = [*ok[plan.cost_col], *front[plan.cost_col],
              *([req["budget_usd"]] if training and req.get("budget_usd") else [])]
-    fig.update_xaxes(**_log_ticks(times))
-    fig.update_yaxes(**_log_ticks(costs, _usd_tick))
+    fig.update_xaxes(**log_ticks(times))
+    fig.update_yaxes(**log_ticks(costs, usd_tick))
     return fig
 
 
@@ -270,8 +248,8 @@ def cost_vs_deadline_figure(plan, deadlines_s=None):
     fig.update_layout(title=f"Cheapest plan against the deadline ({plan.request.get('model')})",
                       xaxis_title="deadline [days]", xaxis_type="log", yaxis_title="expected cost [USD]",
                       yaxis_type="log", template="plotly_white", legend_title="pricing (any: cheapest of all)")
-    fig.update_xaxes(**_log_ticks(table["deadline_s"] / _DAY))
-    fig.update_yaxes(**_log_ticks(table["cost_usd"], _usd_tick))
+    fig.update_xaxes(**log_ticks(table["deadline_s"] / _DAY))
+    fig.update_yaxes(**log_ticks(table["cost_usd"], usd_tick))
     return fig
 
 
@@ -315,9 +293,9 @@ def latency_vs_batch_figure(plan, offer: dict | None = None):
     ttft_ms = [*(df["ttft_s"] * 1e3), *([req["ttft_s"] * 1e3] if req.get("ttft_s") else [])]
     tpot_ms = [*(df["tpot_s"] * 1e3), *([req["tpot_s"] * 1e3] if req.get("tpot_s") else [])]
     fig.update_yaxes(title_text="time to first token [ms]", type="log", secondary_y=False,
-                     **_log_ticks(ttft_ms))
+                     **log_ticks(ttft_ms))
     fig.update_yaxes(title_text="time per output token [ms]", type="log", showgrid=False,
-                     secondary_y=True, **_log_ticks(tpot_ms))
+                     secondary_y=True, **log_ticks(tpot_ms))
     return fig
 
 
