@@ -68,6 +68,7 @@ __all__ = [
     "layer_gemm_shapes",
     "layout_compute_efficiency",
     "measured_gemm_points",
+    "serving_gemm_efficiency",
 ]
 
 #: (tile_m, tile_n, tile_factor): output-tile shapes cuBLAS/CUTLASS choose among on Hopper and
@@ -418,6 +419,46 @@ def layer_gemm_shapes(spec, tokens, tp=1, ep=1):
             return int(x) if x.is_integer() else x
         shapes = [(name, num(m), num(n), num(k), float(c)) for name, m, n, k, c in shapes]
     return shapes
+
+
+def serving_gemm_efficiency(spec, tokens, tp=1, *, e_max, k_half, n_units=132):
+    """Compute-side efficiency of one layer's forward GEMMs at ``tokens`` rows (serving).
+
+    The FLOP-weighted harmonic mean over :func:`layer_gemm_shapes` (``ep = 1``: a replica holds
+    every expert, so an expert sees ``tokens * experts_per_token / n_experts`` rows) of
+    ``e_max * wave(m, n) * k / (k + k_half)``: the compute side of :func:`gemm_efficiency`
+    without its memory term, because the serving roofline (``aicost.model.prefill_arrays``,
+    ``decode_step_arrays``) charges the weight and KV reads itself. Prefill GEMMs have the
+    prompt's tokens as rows, a decode step's the batch.
+
+    Parameters
+    ----------
+    spec : aicost.model.ModelSpec
+    tokens : float or array
+        Rows of the layer's GEMMs [tokens].
+    tp : int or array
+        Tensor parallelism (splits the widths).
+    e_max, k_half : float or array
+        The curve's constants (:class:`GemmCurve`), per accelerator when arrays.
+    n_units : int or array
+        :func:`compute_units`.
+
+    Returns
+    -------
+    numpy.ndarray
+        GEMM FLOPs / (GEMM time x peak) [-], the broadcast shape of the arguments.
+    """
+    e_max = np.asarray(e_max, dtype=float)
+    k_half = np.asarray(k_half, dtype=float)
+    units = np.asarray(n_units, dtype=float)
+    flops = 0.0
+    time = 0.0
+    for _name, m, n, k, count in layer_gemm_shapes(spec, np.maximum(np.asarray(tokens, dtype=float), 1.0), tp):
+        fl = 2.0 * m * n * k * count
+        e = e_max * _wave_factor(m, n, units) * k / (k + k_half)
+        flops = flops + fl
+        time = time + fl / e
+    return np.asarray(flops / time)
 
 
 def layer_compute_efficiency(spec, *, micro_batch, seq_len, tp=1, peak_flops_per_s, mem_bw_bytes_per_s,

@@ -63,7 +63,9 @@ def test_vectorized_agrees_with_estimate_inference(serve):
                      scale_out_bw_bytes_per_s=float(row["scale_out_bw_bytes_per_s"]))
         est = estimate_inference("llama-3.1-8b", cl, tp=int(row["tp"]), prompt_tokens=512, output_tokens=256,
                                  requests_per_s=30, ttft_s=1.0, tpot_s=0.05, batch=int(row["batch"]),
-                                 compute_efficiency=float(row["efficiency"]),
+                                 # the shape-aware default where the accelerator has a GEMM curve
+                                 compute_efficiency=(None if np.isfinite(row["gemm_e_max"])
+                                                     else float(row["efficiency"])),
                                  bandwidth_efficiency=float(row["bandwidth_efficiency"]))
         assert est.tpot_s == pytest.approx(row["tpot_s"], rel=1e-9)
         assert est.max_batch == int(row["max_batch"])
@@ -168,7 +170,8 @@ def test_engine_preset_sizes_batch_and_is_named(cat, engine):
                  scale_out_bw_bytes_per_s=float(row["scale_out_bw_bytes_per_s"]))
     est = estimate_inference("llama-3.1-8b", cl, tp=int(row["tp"]), prompt_tokens=512, output_tokens=256,
                              requests_per_s=30, tpot_s=0.05, batch=int(row["batch"]),
-                             compute_efficiency=float(row["efficiency"]),
+                             compute_efficiency=(None if np.isfinite(row["gemm_e_max"])
+                                                 else float(row["efficiency"])),
                              bandwidth_efficiency=float(row["bandwidth_efficiency"]), engine=engine)
     assert est.max_batch == int(row["max_batch"])
     assert est.tpot_s == pytest.approx(row["tpot_s"], rel=1e-9)
@@ -204,9 +207,60 @@ def test_serving_tp_spans_instances_of_one_nvl72_domain():
         peak_flops_per_s=float(r.peak_flops_per_s), memory_bytes=float(r.memory_bytes),
         mem_bw_bytes_per_s=float(r.mem_bw_bytes_per_s), scale_up_bw_bytes_per_s=float(r.scale_up_bw_bytes_per_s),
         scale_up_latency_s=float(r.scale_up_latency_s)), tp=int(r.tp), prompt_tokens=2048,
-        output_tokens=512, batch=int(r.batch), compute_efficiency=float(r.efficiency),
+        output_tokens=512, batch=int(r.batch),
+        compute_efficiency=None if np.isfinite(r.gemm_e_max) else float(r.efficiency),
         bandwidth_efficiency=float(r.bandwidth_efficiency))
     assert est.tpot_s == pytest.approx(float(r.tpot_s), rel=1e-9)
     with pytest.raises(ValueError, match="scale-up domain"):
         estimate_inference("llama-3.1-405b", Cluster(accelerator="H100-SXM", gpus=16, gpus_per_node=8),
                            tp=16)
+
+
+@pytest.mark.parametrize("model,tp", [("llama-3.1-8b", 1), ("mixtral-8x7b", 2)])
+def test_shape_aware_serving_efficiency_is_the_default_and_agrees(cat, model, tp):
+    """Issue 12: prefill and decode use the accelerator's GEMM curve at their own GEMM shapes
+    (prompt tokens; the batch, and for MoE batch x k / n_experts rows per expert), in the planner
+    and in estimate_inference alike; an explicit efficiency still overrides."""
+    from aicost.calibrate_curves import gemm_curve, layer_gemm_shapes
+    from aicost.model import get_model, serving_compute_efficiency
+
+    plan = plan_inference(model, 5, prompt_tokens=1024, output_tokens=256, tp=[tp], batch=[8, 256],
+                          accelerators=["H100-SXM"], providers=["aws"], catalog=cat)
+    ok = plan.candidates[plan.candidates["batch"] <= plan.candidates["max_batch"]]
+    assert len(ok) >= 2
+    curve = gemm_curve("H100-SXM", "bf16", catalog=cat)
+    assert ok["gemm_e_max"].to_numpy() == pytest.approx(curve.e_max)
+    assert "shape-aware GEMM efficiency from" in plan.best.efficiency_source
+    spec = get_model(model)
+    small, big = (ok[ok["batch"] == b].iloc[0] for b in (8, 256))
+    # decode at batch 8 reaches less of the peak than at 256 (fewer tiles, fewer rows per expert)
+    assert small["decode_efficiency"] < big["decode_efficiency"]
+    assert big["decode_efficiency"] == pytest.approx(float(serving_compute_efficiency(
+        spec, 256.0, float(tp), compute_efficiency=float("nan"), gemm_e_max=curve.e_max,
+        gemm_k_half=curve.k_half, compute_units=132)))
+    if spec.is_moe:  # each expert sees batch x k / n_experts rows
+        rows = {name: m for name, m, *_ in layer_gemm_shapes(spec, 256, tp)}
+        assert rows["expert_up"] == round(256 * spec.experts_per_token / spec.n_experts)
+    for row in (small, big):
+        gpn = int(row["gpus_per_node"])
+        cl = Cluster(accelerator=row["accelerator"], gpus=tp, gpus_per_node=gpn,
+                     price_usd_per_gpu_hour=float(row["price_usd_per_hour"]) / gpn,
+                     peak_flops_per_s=float(row["peak_flops_per_s"]), memory_bytes=float(row["memory_bytes"]),
+                     mem_bw_bytes_per_s=float(row["mem_bw_bytes_per_s"]),
+                     scale_up_bw_bytes_per_s=float(row["scale_up_bw_bytes_per_s"]),
+                     scale_up_latency_s=float(row["scale_up_latency_s"]),
+                     scale_out_bw_bytes_per_s=float(row["scale_out_bw_bytes_per_s"]))
+        est = estimate_inference(model, cl, tp=tp, prompt_tokens=1024, output_tokens=256, batch=int(row["batch"]),
+                                 catalog=cat)
+        assert est.tpot_s == pytest.approx(row["tpot_s"], rel=1e-9)
+        assert est.prefill_s == pytest.approx(row["prefill_s"], rel=1e-9)
+        assert est.sources["efficiency"].startswith("shape-aware GEMM efficiency from")
+        flat = estimate_inference(model, cl, tp=tp, prompt_tokens=1024, output_tokens=256, batch=int(row["batch"]),
+                                  catalog=cat, compute_efficiency=0.5)
+        assert flat.sources["efficiency"] == "compute_efficiency (explicit)"
+        assert flat.prefill_s != pytest.approx(est.prefill_s, rel=1e-3)
+    # the explicit efficiency overrides the curve in the planner too
+    given = plan_inference(model, 5, prompt_tokens=1024, output_tokens=256, tp=[tp], batch=[256],
+                           accelerators=["H100-SXM"], providers=["aws"], catalog=cat, efficiency=0.5)
+    assert np.isnan(given.candidates["gemm_e_max"]).all()
+    assert (given.candidates["decode_efficiency"] == 0.5).all()

@@ -73,6 +73,7 @@ from ._inference import (
     prefill_arrays,
     replicas_arrays,
     replicas_for_rate,
+    serving_compute_efficiency,
     ttft_quantile,
 )
 from ._memory import (
@@ -183,6 +184,7 @@ __all__ = [  # noqa: RUF022 - plain sorted(), as tests/test_exports.py checks
     "replicas_for_rate",
     "resolve_hardware",
     "resolve_model",
+    "serving_compute_efficiency",
     "synthetic_diurnal_trace",
     "training_arrays",
     "training_flops",

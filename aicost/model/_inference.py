@@ -59,6 +59,7 @@ import numpy as np
 from .._checks import positive_int
 from .._units import DTYPE_BYTES, GIB, HOUR_S, format_bytes, format_duration, normalize_dtype
 from ..calibrate import DEFAULT_BANDWIDTH_EFFICIENCY, INFERENCE_KERNEL_FACTOR
+from ..calibrate_curves import serving_gemm_efficiency
 from . import _comm
 from ._engines import engine_kv_budget_bytes, get_engine
 from ._spec import FFN_TYPES, ModelSpec, _spec_check
@@ -76,6 +77,7 @@ __all__ = [
     "max_batch_arrays",
     "prefill_arrays",
     "replicas_arrays",
+    "serving_compute_efficiency",
     "ttft_quantile",
     "estimate_inference",
     "latency_curve",
@@ -157,15 +159,66 @@ def _matmul_params_layer(spec: ModelSpec) -> float:
     return float(spec.active_layer_params - spec.norm_params_per_layer)
 
 
+def serving_compute_efficiency(spec: ModelSpec, tokens, tp, *, compute_efficiency, gemm_e_max=None,
+                               gemm_k_half=None, compute_units=132):
+    """Compute efficiency of a serving pass whose GEMMs have ``tokens`` rows [fraction of peak].
+
+    The one rule of `prefill_arrays`, `decode_step_arrays` (hence `estimate_inference`) and
+    ``aicost.plan.plan_inference``: where ``gemm_e_max`` is finite,
+    :func:`aicost.calibrate_curves.serving_gemm_efficiency` over the layer's GEMM shapes
+    (``tokens`` rows, widths split by ``tp``, each expert ``tokens * k / n_experts`` rows) times
+    ``aicost.calibrate.INFERENCE_KERNEL_FACTOR`` (the serving roofline does not model the
+    non-GEMM kernels); elsewhere ``compute_efficiency`` (given by the caller, or a curve-less
+    accelerator). Arrays broadcast.
+
+    Parameters
+    ----------
+    spec : ModelSpec
+    tokens : float or array [tokens]
+        Prefill: the prompt tokens of one pass (chunk); decode: the batch.
+    tp : int or array
+    compute_efficiency : float or array
+        The flat efficiency [-].
+    gemm_e_max, gemm_k_half : float or array, optional
+        The accelerator's :class:`aicost.calibrate_curves.GemmCurve` constants (NaN: none).
+    compute_units : int or array
+        SMs / CUs.
+
+    Returns
+    -------
+    float or numpy.ndarray
+        ``compute_efficiency`` unchanged when ``gemm_e_max`` is None, else an array [-].
+    """
+    if gemm_e_max is None:
+        return compute_efficiency
+    e_max = np.asarray(gemm_e_max, float)
+    has = np.isfinite(e_max)
+    k_half = np.asarray(139.0 if gemm_k_half is None else gemm_k_half, float)
+    shaped = serving_gemm_efficiency(spec, tokens, tp, e_max=np.where(has, e_max, 1.0),
+                                     k_half=np.where(np.isfinite(k_half), k_half, 1.0),
+                                     n_units=compute_units) * INFERENCE_KERNEL_FACTOR
+    return np.where(has, shaped, compute_efficiency)
+
+
 # ---- times ------------------------------------------------------------------------------
 def prefill_arrays(spec: ModelSpec, *, n_seqs, prompt_tokens, tp, peak_flops_per_s, mem_bw_bytes_per_s,
                     compute_efficiency, bandwidth_efficiency, scale_up_bw_bytes_per_s=np.inf,
-                    scale_up_latency_s=0.0, weight_bytes=2.0, kv_bytes=2.0, act_bytes=2.0):
-    """Prefill time of ``n_seqs`` prompts of ``prompt_tokens`` on one replica [s] (arrays broadcast)."""
+                    scale_up_latency_s=0.0, weight_bytes=2.0, kv_bytes=2.0, act_bytes=2.0,
+                    gemm_e_max=None, gemm_k_half=None, compute_units=132):
+    """Prefill time of ``n_seqs`` prompts of ``prompt_tokens`` on one replica [s] (arrays broadcast).
+
+    ``gemm_e_max``, ``gemm_k_half``, ``compute_units``: the accelerator's GEMM curve; where
+    ``gemm_e_max`` is given and finite the compute efficiency is shape-aware
+    (`serving_compute_efficiency` at the prompt's tokens, at most one chunk of
+    ``PREFILL_CHUNK_TOKENS``), elsewhere ``compute_efficiency``.
+    """
     n = np.asarray(n_seqs, float)
     p = np.asarray(prompt_tokens, float)
     t = np.asarray(tp, float)
     toks = n * p
+    compute_efficiency = serving_compute_efficiency(
+        spec, np.minimum(toks, PREFILL_CHUNK_TOKENS), t, compute_efficiency=compute_efficiency,
+        gemm_e_max=gemm_e_max, gemm_k_half=gemm_k_half, compute_units=compute_units)
     flops = (2.0 * _matmul_params_layer(spec) * toks + 2.0 * spec.d_attn * p * toks) / t
     nbytes = (_layer_weight_bytes(spec, toks, t, weight_bytes)
               + toks * _kv_bytes_per_token_gpu(spec, t, kv_bytes) / spec.n_layers
@@ -180,7 +233,8 @@ def prefill_arrays(spec: ModelSpec, *, n_seqs, prompt_tokens, tp, peak_flops_per
 
 
 def decode_roofline(spec: ModelSpec, *, batch, context_tokens, tp, peak_flops_per_s, mem_bw_bytes_per_s,
-                    compute_efficiency, bandwidth_efficiency, weight_bytes=2.0, kv_bytes=2.0):
+                    compute_efficiency, bandwidth_efficiency, weight_bytes=2.0, kv_bytes=2.0,
+                    gemm_e_max=None, gemm_k_half=None, compute_units=132):
     """The decode roofline of one transformer layer on one GPU: its compute and memory times [s].
 
     One decode iteration of ``batch`` sequences at ``context_tokens`` of context executes
@@ -198,17 +252,22 @@ def decode_roofline(spec: ModelSpec, *, batch, context_tokens, tp, peak_flops_pe
                                          mem_bw_bytes_per_s=mem_bw_bytes_per_s,
                                          compute_efficiency=compute_efficiency,
                                          bandwidth_efficiency=bandwidth_efficiency,
-                                         weight_bytes=weight_bytes, kv_bytes=kv_bytes)
+                                         weight_bytes=weight_bytes, kv_bytes=kv_bytes, gemm_e_max=gemm_e_max,
+                                         gemm_k_half=gemm_k_half, compute_units=compute_units)
     return g_c + a_c, g_m + a_m
 
 
 def _decode_kernels(spec: ModelSpec, *, batch, context_tokens, tp, peak_flops_per_s, mem_bw_bytes_per_s,
-                    compute_efficiency, bandwidth_efficiency, weight_bytes=2.0, kv_bytes=2.0):
+                    compute_efficiency, bandwidth_efficiency, weight_bytes=2.0, kv_bytes=2.0,
+                    gemm_e_max=None, gemm_k_half=None, compute_units=132):
     """One layer's decode kernels on one GPU: ``(gemm_compute_s, gemm_memory_s, attn_compute_s,
     attn_memory_s)`` (the GEMMs read the weights, attention reads the KV cache)."""
     b = np.asarray(batch, float)
     c = np.asarray(context_tokens, float)
     t = np.asarray(tp, float)
+    compute_efficiency = serving_compute_efficiency(spec, b, t, compute_efficiency=compute_efficiency,
+                                                    gemm_e_max=gemm_e_max, gemm_k_half=gemm_k_half,
+                                                    compute_units=compute_units)
     rate = np.asarray(peak_flops_per_s, float) * compute_efficiency
     bw = np.asarray(mem_bw_bytes_per_s, float) * bandwidth_efficiency
     gemm_c = 2.0 * _matmul_params_layer(spec) * b / t / rate
@@ -227,15 +286,19 @@ def decode_bound(spec: ModelSpec, **kw) -> np.ndarray:
 def decode_step_arrays(spec: ModelSpec, *, batch, context_tokens, tp, peak_flops_per_s,
                        mem_bw_bytes_per_s, compute_efficiency, bandwidth_efficiency,
                        scale_up_bw_bytes_per_s=np.inf, scale_up_latency_s=0.0, weight_bytes=2.0,
-                       kv_bytes=2.0, act_bytes=2.0):
+                       kv_bytes=2.0, act_bytes=2.0, gemm_e_max=None, gemm_k_half=None, compute_units=132):
     """One decode iteration for ``batch`` sequences at ``context_tokens`` of context [s].
 
     Every layer's GEMMs and attention kernel each at their roofline, one after the other
     (module docstring), plus two tensor-parallel all-reduces, then the output head. Arrays
-    broadcast.
+    broadcast. ``gemm_e_max``, ``gemm_k_half``, ``compute_units``: as `prefill_arrays`, with
+    the batch as the GEMMs' rows.
     """
     b = np.asarray(batch, float)
     t = np.asarray(tp, float)
+    compute_efficiency = serving_compute_efficiency(spec, b, t, compute_efficiency=compute_efficiency,
+                                                    gemm_e_max=gemm_e_max, gemm_k_half=gemm_k_half,
+                                                    compute_units=compute_units)
     g_c, g_m, a_c, a_m = _decode_kernels(spec, batch=b, context_tokens=context_tokens, tp=t,
                                          peak_flops_per_s=peak_flops_per_s,
                                          mem_bw_bytes_per_s=mem_bw_bytes_per_s,
@@ -261,9 +324,13 @@ def _tp_allreduce(nbytes, tp, bw, lat):
 def inference_arrays(spec: ModelSpec, *, tp, batch, prompt_tokens, output_tokens, peak_flops_per_s,
                       mem_bw_bytes_per_s, memory_bytes, compute_efficiency, bandwidth_efficiency,
                       scale_up_bw_bytes_per_s=np.inf, scale_up_latency_s=0.0, weight_bytes=2.0,
-                      kv_bytes=2.0, act_bytes=2.0, price_usd_per_gpu_hour=np.nan, engine=None):
+                      kv_bytes=2.0, act_bytes=2.0, price_usd_per_gpu_hour=np.nan, engine=None,
+                      gemm_e_max=None, gemm_k_half=None, compute_units=132):
     """One replica at a given batch, vectorized (every keyword broadcasts but ``engine``, a
-    serving-engine preset for the largest batch: see `max_batch_arrays`).
+    serving-engine preset for the largest batch: see `max_batch_arrays`). ``gemm_e_max``,
+    ``gemm_k_half``, ``compute_units``: the accelerator's GEMM curve for the shape-aware compute
+    efficiency of prefill and decode (`serving_compute_efficiency`); None (or NaN) for
+    ``compute_efficiency`` as given.
 
     Returns
     -------
@@ -284,7 +351,8 @@ def inference_arrays(spec: ModelSpec, *, tp, batch, prompt_tokens, output_tokens
     common = dict(tp=t, peak_flops_per_s=peak_flops_per_s, mem_bw_bytes_per_s=mem_bw_bytes_per_s,
                   compute_efficiency=compute_efficiency, bandwidth_efficiency=bandwidth_efficiency,
                   scale_up_bw_bytes_per_s=scale_up_bw_bytes_per_s, scale_up_latency_s=scale_up_latency_s,
-                  weight_bytes=weight_bytes, kv_bytes=kv_bytes, act_bytes=act_bytes)
+                  weight_bytes=weight_bytes, kv_bytes=kv_bytes, act_bytes=act_bytes, gemm_e_max=gemm_e_max,
+                  gemm_k_half=gemm_k_half, compute_units=compute_units)
     prefill = prefill_arrays(spec, n_seqs=1.0, prompt_tokens=p, **common)
     dec = decode_step_arrays(spec, batch=b, context_tokens=p + o / 2.0, **common)
     tpot = dec + (b / o) * prefill
@@ -558,6 +626,14 @@ def _setup(model, accelerator, tp, dtype, kv_dtype, pricing, price_usd_per_gpu_h
                scale_up_bw_bytes_per_s=hw.scale_up_bw_bytes_per_s * hw.comm_efficiency,
                scale_up_latency_s=hw.scale_up_latency_s, weight_bytes=wb, kv_bytes=kb, act_bytes=ab,
                price_usd_per_gpu_hour=hw.price_usd_per_gpu_hour)
+    curve = getattr(hw, "gemm_curve", None)
+    if compute_efficiency is None and curve is not None:
+        from ..hardware import shape_aware_source
+
+        arr.update(gemm_e_max=float(curve.e_max), gemm_k_half=float(curve.k_half),
+                   compute_units=int(hw.compute_units))
+        src["efficiency"] = (f"{shape_aware_source(curve)} (prefill GEMMs at the prompt's tokens, decode at "
+                             f"the batch) x INFERENCE_KERNEL_FACTOR {INFERENCE_KERNEL_FACTOR}")
     if engine is not None:
         arr["engine"] = get_engine(engine)
         src["engine"] = arr["engine"].assumption()
@@ -607,8 +683,8 @@ def latency_curve(model, accelerator="H100-SXM", *, tp=1, prompt_tokens=512, out
 def _bound(spec, batch, context_tokens, arr):
     """`decode_bound` with the hardware numbers of `_setup`'s ``arr``."""
     keys = ("tp", "peak_flops_per_s", "mem_bw_bytes_per_s", "compute_efficiency", "bandwidth_efficiency",
-            "weight_bytes", "kv_bytes")
-    return decode_bound(spec, batch=batch, context_tokens=context_tokens, **{k: arr[k] for k in keys})
+            "weight_bytes", "kv_bytes", "gemm_e_max", "gemm_k_half", "compute_units")
+    return decode_bound(spec, batch=batch, context_tokens=context_tokens, **{k: arr[k] for k in keys if k in arr})
 
 
 @dataclass(frozen=True)

@@ -33,11 +33,12 @@ from .._units import (
     normalize_dtype,
     parse_duration,
 )
-from ..hardware import Cluster, load_catalog, normalize_pricings, offers_table
+from ..hardware import Cluster, load_catalog, normalize_pricings, offers_table, shape_aware_source
 from ..model import (
     DEFAULT_BANDWIDTH_EFFICIENCY,
     GPU_MEMORY_UTILIZATION,
     INFERENCE_KERNEL_FACTOR,
+    PREFILL_CHUNK_TOKENS,
     EngineSpec,
     autoscale,
     decode_bound,
@@ -48,6 +49,7 @@ from ..model import (
     max_batch_arrays,
     replicas_arrays,
     resolve_model,
+    serving_compute_efficiency,
 )
 from . import _evaluate as ev
 from ._reasons import ServingDrop
@@ -105,7 +107,8 @@ def _kernel(c: dict, lay: dict, ctx: dict) -> dict:
         bandwidth_efficiency=c["bandwidth_efficiency"],
         scale_up_bw_bytes_per_s=c["scale_up_bw_bytes_per_s"] * c["comm_efficiency"],
         scale_up_latency_s=c["scale_up_latency_s"],
-        price_usd_per_gpu_hour=c["price_usd_per_hour"] / c["gpus_per_node"], engine=ctx.engine, **common)
+        price_usd_per_gpu_hour=c["price_usd_per_hour"] / c["gpus_per_node"], engine=ctx.engine,
+        gemm_e_max=c["gemm_e_max"], gemm_k_half=c["gemm_k_half"], compute_units=c["compute_units"], **common)
     r["batch"] = batch + 0.0 * r["tpot_s"]
     return r
 
@@ -203,8 +206,10 @@ def _base(cfg: pd.DataFrame, lay: dict, ctx: ServingContext, scale: float = 1.0)
     carr = {k: cfg[k].to_numpy(dtype=float)[:, None] for k in
             ("gpus_per_node", "scale_up_domain_gpus", "price_usd_per_hour", "peak_flops_per_s",
              "mem_bw_bytes_per_s", "memory_bytes", "efficiency", "bandwidth_efficiency",
-             "comm_efficiency", "scale_up_bw_bytes_per_s", "scale_up_latency_s")}
+             "comm_efficiency", "scale_up_bw_bytes_per_s", "scale_up_latency_s", "gemm_e_max", "gemm_k_half",
+             "compute_units")}
     carr["efficiency"] = carr["efficiency"] * scale
+    carr["gemm_e_max"] = carr["gemm_e_max"] * scale  # the shape-aware efficiency is linear in e_max
     carr["bandwidth_efficiency"] = carr["bandwidth_efficiency"] * scale
     larr = {k: v[None, :] for k, v in lay.items()}
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
@@ -227,6 +232,7 @@ def _base(cfg: pd.DataFrame, lay: dict, ctx: ServingContext, scale: float = 1.0)
               "workspace_bytes"):
         df[k] = flat[k]
     df["ttft_unloaded_s"] = flat["ttft_s"]
+    df["prefill_efficiency"], df["decode_efficiency"] = _serving_efficiencies(df, ctx)
     df = df.rename(columns={"requests_per_s": "requests_per_s_per_replica",
                             "output_tokens_per_s": "output_tokens_per_s_per_replica"})
     nan = np.full(len(df), np.nan)
@@ -279,6 +285,18 @@ def _finish(base: _Base, ctx: ServingContext, rate: float, replicas=unique_repli
     return df
 
 
+def _serving_efficiencies(df: pd.DataFrame, ctx) -> tuple[np.ndarray, np.ndarray]:
+    """Prefill and decode compute efficiency of each candidate (``aicost.model.serving_compute_efficiency``:
+    shape-aware where its accelerator has a GEMM curve, else its ``efficiency``) [-]."""
+    kw = {k: df[k].to_numpy(float) for k in ("gemm_e_max", "gemm_k_half", "compute_units")}
+    tp = df["tp"].to_numpy(float)
+    flat = df["efficiency"].to_numpy(float)
+    prefill = serving_compute_efficiency(ctx.spec, min(ctx.prompt_tokens, PREFILL_CHUNK_TOKENS), tp,
+                                         compute_efficiency=flat, **kw)
+    decode = serving_compute_efficiency(ctx.spec, df["batch"].to_numpy(float), tp, compute_efficiency=flat, **kw)
+    return np.asarray(prefill, float) + 0.0 * tp, np.asarray(decode, float) + 0.0 * tp
+
+
 def _bottleneck(df: pd.DataFrame, ctx: dict) -> np.ndarray:
     """What limits a serving candidate: the latency target that stopped a larger batch, memory
     capacity (KV cache), the engine's batch cap, or the decode roofline side
@@ -289,7 +307,9 @@ def _bottleneck(df: pd.DataFrame, ctx: dict) -> np.ndarray:
                          mem_bw_bytes_per_s=df["mem_bw_bytes_per_s"].to_numpy(),
                          compute_efficiency=df["efficiency"].to_numpy(),
                          bandwidth_efficiency=df["bandwidth_efficiency"].to_numpy(),
-                         weight_bytes=ctx.weight_bytes, kv_bytes=ctx.kv_bytes)
+                         weight_bytes=ctx.weight_bytes, kv_bytes=ctx.kv_bytes,
+                         gemm_e_max=df["gemm_e_max"].to_numpy(float), gemm_k_half=df["gemm_k_half"].to_numpy(float),
+                         compute_units=df["compute_units"].to_numpy(float))
     out = np.where(bound == "compute", "compute", "memory bandwidth").astype(object)
     at_max = df["batch"].to_numpy() >= df["max_batch"].to_numpy()
     capped = df["max_batch"].to_numpy() < df["max_batch_kv"].to_numpy()
@@ -597,6 +617,17 @@ def _resolve(ctx: ServingContext, *, catalog, store, pricing, providers, acceler
     cfg["efficiency"] = cfg["accelerator"].map(lambda a: eff[a].compute).astype(float)
     cfg["comm_efficiency"] = cfg["accelerator"].map(lambda a: eff[a].comm).astype(float)
     cfg["efficiency_source"] = cfg["accelerator"].map(lambda a: eff[a].compute_source)
+    # shape-aware prefill/decode efficiency where the accelerator has a GEMM curve (none when the
+    # caller gave the efficiency): aicost.model.serving_compute_efficiency, as estimate_inference
+    curves = {a: e.gemm_curve for a, e in eff.items()}
+    nan = float("nan")
+    cfg["gemm_e_max"] = cfg["accelerator"].map(lambda a: curves[a].e_max if curves[a] else nan).astype(float)
+    cfg["gemm_k_half"] = cfg["accelerator"].map(lambda a: curves[a].k_half if curves[a] else nan).astype(float)
+    cfg["compute_units"] = cfg["accelerator"].map(lambda a: eff[a].compute_units).astype(float)
+    cfg["efficiency_source"] = cfg["accelerator"].map(
+        lambda a: (f"{shape_aware_source(curves[a])} (prefill GEMMs at the prompt's tokens, decode at the "
+                   f"batch) x INFERENCE_KERNEL_FACTOR {INFERENCE_KERNEL_FACTOR}") if curves[a]
+        else eff[a].compute_source)
     cfg["bandwidth_efficiency"] = bandwidth_efficiency
 
     if "scale_up_domain_gpus" not in cfg:
@@ -733,8 +764,9 @@ def _recommendation(row, ctx, rate, objective, sens, assumptions, demand) -> Rec
     return Recommendation(
         kind="inference", row=row.to_dict(), headline=_headline(row), objective=objective,
         bottleneck=bott, details=tuple(details), assumptions=tuple(assumptions),
-        efficiency=float(row["efficiency"]),
-        efficiency_source=(f"{row['efficiency_source']}; decode bandwidth efficiency "
+        efficiency=float(row["prefill_efficiency"]),
+        efficiency_source=(f"{row['efficiency_source']}: prefill {float(row['prefill_efficiency']):.2f}, decode "
+                           f"{float(row['decode_efficiency']):.2f} of the peak; decode bandwidth efficiency "
                            f"{float(row['bandwidth_efficiency']):.2f}"),
         sensitivity=sens, time_col="latency_s", cost_col="cost_usd_per_hour")
 
@@ -906,7 +938,8 @@ def demand_curve(plan: ServingPlan, trace, *, min_replicas: int = 1, scale_up_la
         tp=int(row["tp"]), prompt_tokens=ctx.prompt_tokens, output_tokens=ctx.output_tokens,
         requests_per_s=float(trace["requests_per_s"].max()), ttft_s=ctx.ttft_target_s,
         tpot_s=ctx.tpot_target_s, ttft_percentile=ctx.percentile, batch=int(row["batch"]),
-        compute_efficiency=float(row["efficiency"]), bandwidth_efficiency=float(row["bandwidth_efficiency"]),
+        compute_efficiency=None if np.isfinite(float(row["gemm_e_max"])) else float(row["efficiency"]),
+        bandwidth_efficiency=float(row["bandwidth_efficiency"]),
         engine=ctx.engine)
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         dp = autoscale(est, trace, min_replicas=min_replicas, scale_up_lag_s=scale_up_lag_s)
