@@ -32,6 +32,7 @@ __all__ = [
     "INFERENCE_KERNEL_FACTOR",
     "TRAINING_KERNEL_FACTOR",
     "collective_efficiency",
+    "dense_peak_flops",
     "gemm_efficiency",
     "measured_gemm",
 ]
@@ -261,6 +262,19 @@ def measured_gemm(accelerator, dtype: str = "bf16", store=None, catalog=None):
 
 
 # ----------------------------------------------------------------------------- GEMM
+def dense_peak_flops(accelerator, dtype: str) -> float | None:
+    """The dense peak [FLOP/s] of ``accelerator`` (a catalog ``Accelerator`` or None) for the
+    normalized ``dtype``; None when the catalog has no finite positive peak for it (the
+    measured GEMMs cannot then be read as efficiencies)."""
+    if accelerator is None:
+        return None
+    try:
+        peak = float(accelerator.peak_flops_per_s(dtype))
+    except (ValueError, KeyError, LookupError):  # no peak for this dtype
+        return None
+    return peak if peak > 0 and math.isfinite(peak) else None
+
+
 def gemm_efficiency(accelerator, dtype: str = "bf16", store=None, shape=None, catalog=None) -> Efficiency:
     """Achieved GEMM rate / catalog dense peak for ``accelerator`` in ``dtype``.
 
@@ -288,13 +302,8 @@ def gemm_efficiency(accelerator, dtype: str = "bf16", store=None, shape=None, ca
     acc = _resolve_accelerator(accelerator, catalog)
     name = getattr(acc, "name", str(accelerator))
     want = _shape_tuple(shape) or _DEFAULT_SHAPE
-    peak = None
-    if acc is not None:
-        try:
-            peak = float(acc.peak_flops_per_s(dtype))
-        except (ValueError, KeyError, LookupError):  # no peak for this dtype
-            peak = None
-    if peak and peak > 0:
+    peak = dense_peak_flops(acc, dtype)
+    if peak:
         df = measured_gemm(acc, dtype, store=store, catalog=catalog)
         if len(df):
             dist = [_shape_distance((m, n, k), want) for m, n, k in zip(df["m"], df["n"], df["k"])]

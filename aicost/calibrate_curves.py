@@ -45,7 +45,6 @@ from __future__ import annotations
 
 import functools
 import json
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -313,17 +312,12 @@ def gemm_curve(accelerator, dtype: str = "bf16", store=None, catalog=None) -> Ge
     import pandas as pd
 
     from ._units import normalize_dtype
-    from .calibrate import measured_gemm
+    from .calibrate import dense_peak_flops, measured_gemm
 
     dtype = normalize_dtype(dtype)
     acc = _accelerator(accelerator, catalog)
-    peak = None
-    if acc is not None:
-        try:
-            peak = float(acc.peak_flops_per_s(dtype))
-        except (ValueError, KeyError, LookupError):  # no peak for this dtype
-            peak = None
-    if peak and peak > 0 and math.isfinite(peak):
+    peak = dense_peak_flops(acc, dtype)
+    if peak:
         df = measured_gemm(acc, dtype, store=store, catalog=catalog)
         if len(df):
             units = compute_units(acc.name)

@@ -201,6 +201,19 @@ MAX_FILTERS = 4
 MAX_TOKEN_MEMOS = 1
 
 
+def _lru_init(cache, max_entries) -> None:
+    """The state both plan caches (`PlanCache`, `ServingPlanCache`) start with: an empty
+    ``OrderedDict`` of at most ``max_entries`` entries (least recently used dropped first) and
+    their hit/miss counters."""
+    if isinstance(max_entries, bool) or int(max_entries) != max_entries or max_entries < 1:
+        raise ValueError(f"max_entries must be a whole number >= 1, got {max_entries!r}")
+    cache.max_entries = int(max_entries)
+    cache._entries = OrderedDict()
+    cache.hits = 0
+    cache.misses = 0
+    cache.last_full = False
+
+
 class PlanCache:
     """A bounded, keyed LRU cache of evaluated training searches, for fast re-plans.
 
@@ -231,13 +244,7 @@ class PlanCache:
     """
 
     def __init__(self, max_entries: int = 2):
-        if int(max_entries) < 1:
-            raise ValueError(f"max_entries must be >= 1, got {max_entries!r}")
-        self.max_entries = int(max_entries)
-        self._entries: OrderedDict = OrderedDict()
-        self.hits = 0
-        self.misses = 0
-        self.last_full = False
+        _lru_init(self, max_entries)
 
     def __len__(self) -> int:
         return len(self._entries)

@@ -40,7 +40,7 @@ import pandas as pd
 from ..hardware import load_catalog
 from ..model import replicas_arrays
 from . import _inference as inf
-from ._replan import _hashable, calibration_stamp, catalog_stamp
+from ._replan import _hashable, _lru_init, calibration_stamp, catalog_stamp
 
 __all__ = ["ServingPlanCache"]
 
@@ -160,14 +160,8 @@ class ServingPlanCache:
     """
 
     def __init__(self, max_entries: int = 4):
-        if isinstance(max_entries, bool) or int(max_entries) != max_entries or max_entries < 1:
-            raise ValueError(f"max_entries must be a whole number >= 1, got {max_entries!r}")
-        self.max_entries = int(max_entries)
-        self._entries: OrderedDict = OrderedDict()
+        _lru_init(self, max_entries)
         self._replicas = _ReplicasMemo()
-        self.hits = 0
-        self.misses = 0
-        self.last_full = False
 
     def __len__(self) -> int:
         return len(self._entries)
