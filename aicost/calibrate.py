@@ -5,7 +5,8 @@ The models and the planner need "what fraction of the datasheet does this hardwa
 * :func:`gemm_efficiency` - achieved GEMM rate / catalog dense peak for an accelerator and a
   dtype, from ``kind="compute"``, ``name="gemm"`` results (the results store first, then the
   measured results shipped in ``data/results/*.json``), at the stored shape nearest to the
-  one asked for; :data:`DEFAULT_GEMM_EFFICIENCY` otherwise.
+  one asked for; otherwise :func:`default_gemm_efficiency` (:data:`DEFAULT_GEMM_EFFICIENCY`, scaled
+  for accelerators with a published maximum-achievable-matmul sweep).
 * :func:`collective_efficiency` - NCCL bus bandwidth / catalog link bandwidth, from
   ``kind="collective"`` results (value = busbw [B/s], params ``n_ranks``, ``nbytes``) at the
   largest message sizes; :data:`DEFAULT_COLLECTIVE_EFFICIENCY` otherwise.
@@ -28,13 +29,16 @@ __all__ = [
     "DEFAULT_BANDWIDTH_EFFICIENCY",
     "DEFAULT_COLLECTIVE_EFFICIENCY",
     "DEFAULT_GEMM_EFFICIENCY",
+    "DEFAULT_GEMM_REFERENCE",
     "Efficiency",
     "INFERENCE_KERNEL_FACTOR",
     "TRAINING_KERNEL_FACTOR",
     "collective_efficiency",
+    "default_gemm_efficiency",
     "dense_peak_flops",
     "gemm_efficiency",
     "measured_gemm",
+    "published_gemm_peaks",
 ]
 
 #: Large-GEMM efficiency (achieved / dense peak) per dtype when nothing is measured.
@@ -45,6 +49,13 @@ __all__ = [
 #: roughly 0.6-0.7 of the dense fp8 peak on H100 (NVIDIA Transformer Engine benchmarks); 0.65.
 DEFAULT_GEMM_EFFICIENCY = {"bf16": 0.72, "fp16": 0.70, "tf32": 0.69, "fp32": 0.76, "fp64": 0.91,
                            "fp8": 0.65, "int8": 0.65}
+#: The accelerator :data:`DEFAULT_GEMM_EFFICIENCY` describes (its tensor-core values are H100-class
+#: numbers). Another accelerator never measured gets them scaled by its published maximum achievable
+#: matmul efficiency relative to this one's (:func:`default_gemm_efficiency`).
+DEFAULT_GEMM_REFERENCE = "H100-SXM"
+#: dtypes whose default is scaled by the published tensor-core matmul ratios (fp16 and int8 use the
+#: bf16 and fp8 rows; the CUDA-core and tf32/fp64 defaults are left as they are)
+_SCALED_DTYPES = {"bf16": "bf16", "fp16": "bf16", "fp8": "fp8", "int8": "fp8"}
 #: NCCL busbw / per-direction link bandwidth at large messages (nccl-tests PERFORMANCE.md
 #: explains busbw as the number to compare with the hardware; all-reduce on NVLink/InfiniBand
 #: typically reaches 75-90 %); 0.8 is the middle. The one definition: aicost.hardware and the
@@ -275,6 +286,109 @@ def dense_peak_flops(accelerator, dtype: str) -> float | None:
     return peak if peak > 0 and math.isfinite(peak) else None
 
 
+@functools.lru_cache(maxsize=4)
+def _published_table(path: str):
+    import pandas as pd
+
+    df = pd.read_csv(path, comment="#")
+    need = {"accelerator", "dtype", "mamf_tflops", "peak_tflops"}
+    missing = need - set(df.columns)
+    if missing:
+        raise ValueError(f"{path}: missing column(s) {', '.join(sorted(missing))}; expected {', '.join(sorted(need))}")
+    for col in ("mamf_tflops", "peak_tflops"):
+        vals = pd.to_numeric(df[col], errors="coerce")
+        bad = ~(vals > 0)
+        if bad.any():
+            i = int(bad.to_numpy().argmax())
+            raise ValueError(f"{path}: row {i + 1}, column {col!r}: {df[col].iloc[i]!r} is not a positive "
+                             "number [TFLOP/s]; fix or remove the row")
+        df[col] = vals
+    df["dtype"] = [normalize_dtype(d) for d in df["dtype"]]
+    df["efficiency"] = df["mamf_tflops"] / df["peak_tflops"]
+    return df
+
+
+def published_gemm_peaks(path=None):
+    """Published maximum achievable matmul rates per accelerator (``data/published_gemm_peaks.csv``).
+
+    Parameters
+    ----------
+    path : path-like, optional
+        Another table with the same columns.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``accelerator, dtype, mamf_tflops, peak_tflops, ..., efficiency`` (``mamf / peak`` [-]).
+    """
+    from ._paths import data_dir
+
+    p = Path(path) if path is not None else data_dir() / "published_gemm_peaks.csv"
+    return _published_table(str(p)).copy()
+
+
+def default_gemm_efficiency(accelerator=None, dtype: str = "bf16", catalog=None) -> Efficiency:
+    """The documented GEMM efficiency for an accelerator with no measurement of its own [fraction of peak].
+
+    :data:`DEFAULT_GEMM_EFFICIENCY` describes the reference accelerator
+    (:data:`DEFAULT_GEMM_REFERENCE`, H100 SXM). Accelerators do not reach the same fraction of their
+    datasheet peak (clocks under the power cap, the vendor's BLAS), so for one listed in
+    ``data/published_gemm_peaks.csv`` (published maximum-achievable-matmul sweeps) the default is
+    scaled by ``efficiency(accelerator) / efficiency(reference)`` of the same table: a ratio, so the
+    gap between the best shape of a sweep and a typical GEMM stays the reference's. fp16 and int8 use
+    the bf16 and fp8 rows; an accelerator with a bf16 row and no fp8 row scales fp8 by its bf16
+    ratio; tf32/fp32/fp64 and unlisted accelerators keep the plain default.
+
+    Parameters
+    ----------
+    accelerator : str, Accelerator or None
+        None: the plain default.
+    dtype : str
+    catalog : aicost.catalog.Catalog, optional
+
+    Returns
+    -------
+    Efficiency
+        ``measured=False``; ``source`` names the default and, when scaled, the published rows.
+    """
+    dtype = normalize_dtype(dtype)
+    if dtype not in DEFAULT_GEMM_EFFICIENCY:
+        raise ValueError(f"no default GEMM efficiency for {dtype!r}; "
+                         f"known: {', '.join(DEFAULT_GEMM_EFFICIENCY)}")
+    d = DEFAULT_GEMM_EFFICIENCY[dtype]
+    acc = None if accelerator is None else _resolve_accelerator(accelerator, catalog)
+    name = getattr(acc, "name", None if accelerator is None else str(accelerator))
+    plain = Efficiency(value=d, source=(f"default: large {dtype} GEMMs reach about {d:.2f} of dense peak "
+                                        f"(aicost.calibrate.DEFAULT_GEMM_EFFICIENCY)"),
+                       measured=False, details={"accelerator": name, "dtype": dtype, "scale": 1.0})
+    ratio = _published_ratio(name, dtype)
+    if ratio is None:
+        return plain
+    scale, row_dtype, eff, ref_eff = ratio
+    value = min(d * scale, 0.98)
+    return Efficiency(
+        value=value,
+        source=(f"default scaled: {d:.2f} (aicost.calibrate.DEFAULT_GEMM_EFFICIENCY[{dtype!r}], "
+                f"{DEFAULT_GEMM_REFERENCE}) x {scale:.3f} = {name}'s published max achievable {row_dtype} matmul "
+                f"{eff:.1%} of peak / {DEFAULT_GEMM_REFERENCE}'s {ref_eff:.1%} (data/published_gemm_peaks.csv)"),
+        measured=False, details={"accelerator": name, "dtype": dtype, "scale": scale, "published_dtype": row_dtype})
+
+
+@functools.lru_cache(maxsize=256)
+def _published_ratio(name, dtype):
+    """``(scale, row_dtype, efficiency, reference_efficiency)`` or None (not listed / not scaled)."""
+    row_dtype = _SCALED_DTYPES.get(dtype)
+    if name is None or row_dtype is None or name == DEFAULT_GEMM_REFERENCE:
+        return None
+    table = published_gemm_peaks()
+    eff = dict(zip(zip(table["accelerator"], table["dtype"]), table["efficiency"]))
+    for dt in dict.fromkeys((row_dtype, "bf16")):  # the dtype's own row, else the bf16 one
+        if (name, dt) in eff and (DEFAULT_GEMM_REFERENCE, dt) in eff:
+            return (eff[(name, dt)] / eff[(DEFAULT_GEMM_REFERENCE, dt)], dt, eff[(name, dt)],
+                    eff[(DEFAULT_GEMM_REFERENCE, dt)])
+    return None
+
+
 def gemm_efficiency(accelerator, dtype: str = "bf16", store=None, shape=None, catalog=None) -> Efficiency:
     """Achieved GEMM rate / catalog dense peak for ``accelerator`` in ``dtype``.
 
@@ -325,15 +439,10 @@ def gemm_efficiency(accelerator, dtype: str = "bf16", store=None, shape=None, ca
                          "measured_flops_per_s": float(best["value"]), "peak_flops_per_s": peak,
                          "origin": best["origin"], "run_id": best.get("run_id"),
                          "file": best.get("source_file"), "n_candidates": len(df)})
-    if dtype not in DEFAULT_GEMM_EFFICIENCY:
-        raise ValueError(f"no default GEMM efficiency for {dtype!r}; "
-                         f"known: {', '.join(DEFAULT_GEMM_EFFICIENCY)}")
-    d = DEFAULT_GEMM_EFFICIENCY[dtype]
     why = "no measurement for it" if peak else "not in the catalog or no peak for this dtype"
-    return Efficiency(value=d, source=(f"default: large {dtype} GEMMs reach about {d:.2f} of dense "
-                                       f"peak (aicost.calibrate.DEFAULT_GEMM_EFFICIENCY; "
-                                       f"{name}: {why})"),
-                      measured=False, details={"accelerator": name, "dtype": dtype})
+    d = default_gemm_efficiency(acc if acc is not None else accelerator, dtype, catalog=catalog)
+    return Efficiency(value=d.value, source=f"{d.source}; {name}: {why}", measured=False,
+                      details={**d.details, "accelerator": name})
 
 
 # ----------------------------------------------------------------------------- collectives

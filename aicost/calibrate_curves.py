@@ -26,8 +26,11 @@ peak ``P`` [FLOP/s], memory bandwidth ``B`` [B/s] and ``u`` compute units takes
 :func:`fit_gemm_curve` fits ``e_max`` and ``k_half`` per dtype to measured GEMMs (the shipped
 H200 sweep in ``data/results/h200_2026-11.json`` or a user's store). Accelerators never measured
 use :data:`DEFAULT_GEMM_CURVE` with their own peak, bandwidth and unit count: ``e_max`` is the
-documented fallback GEMM efficiency (0.72, see :mod:`aicost.calibrate`) and ``k_half`` the H200
-fit, the only measured value of it.
+documented fallback GEMM efficiency (0.72 for bf16 on the H100 SXM, see :mod:`aicost.calibrate`),
+scaled by the accelerator's published maximum-achievable-matmul efficiency relative to the H100
+SXM's where ``data/published_gemm_peaks.csv`` lists it (A100 x1.08, MI300X x0.64, ...:
+:func:`aicost.calibrate.default_gemm_efficiency`), and ``k_half`` the H200 fit, the only measured
+value of it.
 
 Layer kernel-time model
 -----------------------
@@ -153,21 +156,36 @@ DEFAULT_GEMM_CURVE = GemmCurve(
            "H200 2026-11 bf16/fp16 sweep fit")
 
 
-def default_gemm_curve(dtype: str = "bf16") -> GemmCurve:
+def default_gemm_curve(dtype: str = "bf16", accelerator=None, catalog=None) -> GemmCurve:
     """The default family for an accelerator never measured in ``dtype``: ``e_max`` is
-    ``aicost.calibrate.DEFAULT_GEMM_EFFICIENCY[dtype]`` (the documented large-GEMM fallback),
-    ``k_half`` and the bandwidth efficiency those of :data:`DEFAULT_GEMM_CURVE`."""
+    ``aicost.calibrate.default_gemm_efficiency(accelerator, dtype)`` (the documented large-GEMM
+    fallback ``DEFAULT_GEMM_EFFICIENCY[dtype]``, scaled by the accelerator's published
+    maximum-achievable-matmul efficiency relative to the H100 SXM's where it has one), ``k_half``
+    and the bandwidth efficiency those of :data:`DEFAULT_GEMM_CURVE`.
+
+    Parameters
+    ----------
+    dtype : str
+    accelerator : str, Accelerator or None
+        None: the unscaled default.
+    catalog : aicost.catalog.Catalog, optional
+    """
     from ._units import normalize_dtype
-    from .calibrate import DEFAULT_GEMM_EFFICIENCY
+    from .calibrate import DEFAULT_GEMM_EFFICIENCY, default_gemm_efficiency
 
     dtype = normalize_dtype(dtype)
     if dtype not in DEFAULT_GEMM_EFFICIENCY:
         raise ValueError(f"no default GEMM efficiency for {dtype!r}; known: {', '.join(DEFAULT_GEMM_EFFICIENCY)}")
-    e = DEFAULT_GEMM_EFFICIENCY[dtype]
+    d = default_gemm_efficiency(accelerator, dtype, catalog=catalog)
+    e = d.value
+    scale = d.details.get("scale", 1.0)
+    what = (f"e_max {e:.2f} = aicost.calibrate.DEFAULT_GEMM_EFFICIENCY[{dtype!r}]" if scale == 1.0 else
+            f"e_max {e:.2f} = aicost.calibrate.DEFAULT_GEMM_EFFICIENCY[{dtype!r}] x {scale:.3f}, "
+            f"{d.details['accelerator']}'s published max achievable matmul efficiency relative to the H100 SXM's")
     return GemmCurve(dtype=dtype, e_max=e, k_half=DEFAULT_GEMM_CURVE.k_half,
                      bw_efficiency=DEFAULT_GEMM_CURVE.bw_efficiency,
-                     source=(f"default family (e_max {e:.2f} = aicost.calibrate.DEFAULT_GEMM_EFFICIENCY[{dtype!r}], "
-                             f"k_half {DEFAULT_GEMM_CURVE.k_half:.0f} from the H200 2026-11 sweep fit)"))
+                     source=(f"default family ({what}, k_half {DEFAULT_GEMM_CURVE.k_half:.0f} from the H200 "
+                             f"2026-11 sweep fit)"))
 
 
 def _wave_factor(m, n, n_units):
@@ -333,7 +351,7 @@ def gemm_curve(accelerator, dtype: str = "bf16", store=None, catalog=None) -> Ge
                        tuple(map(tuple, pts[["m", "n", "k", "efficiency", "sm_count"]].to_numpy(float))),
                        tuple(sorted(set(pts["device"]))), tuple(where))
                 return _fit_cached(key)
-    return default_gemm_curve(dtype)
+    return default_gemm_curve(dtype, acc if acc is not None else accelerator, catalog=catalog)
 
 
 def _accelerator(name, catalog):

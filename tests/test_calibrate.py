@@ -110,3 +110,71 @@ def test_model_layer_uses_calibration(store, monkeypatch):
     eff = resolve_efficiencies(["H200-SXM"], "bf16", store=store)["H200-SXM"]
     assert eff.compute == pytest.approx(hw.compute_efficiency)
     assert eff.compute_source.startswith("measured")
+
+
+# ---- per-accelerator default from published maximum-achievable-matmul sweeps ----------------------
+def test_default_gemm_efficiency_reference_is_the_plain_default():
+    from aicost.calibrate import DEFAULT_GEMM_EFFICIENCY, default_gemm_efficiency
+
+    for dt in ("bf16", "fp8", "fp16"):
+        assert default_gemm_efficiency("H100-SXM", dt).value == DEFAULT_GEMM_EFFICIENCY[dt]
+    assert default_gemm_efficiency(None, "bf16").value == DEFAULT_GEMM_EFFICIENCY["bf16"]
+
+
+def test_default_gemm_efficiency_scales_by_published_ratio():
+    from aicost.calibrate import (
+        DEFAULT_GEMM_EFFICIENCY,
+        default_gemm_efficiency,
+        published_gemm_peaks,
+    )
+
+    t = published_gemm_peaks().set_index(["accelerator", "dtype"])["efficiency"]
+    ref_bf16, ref_fp8 = t[("H100-SXM", "bf16")], t[("H100-SXM", "fp8")]
+    a100 = default_gemm_efficiency("A100-80GB", "bf16")
+    assert a100.value == pytest.approx(0.72 * (271.2 / 312) / (794.5 / 989))
+    assert a100.value > DEFAULT_GEMM_EFFICIENCY["bf16"]
+    assert "published" in a100.source and not a100.measured
+    # an fp8 row of its own (GH200) is used for fp8; fp16 follows the bf16 row
+    assert default_gemm_efficiency("GH200", "fp8").value == pytest.approx(0.65 * t[("GH200", "fp8")] / ref_fp8)
+    assert default_gemm_efficiency("GH200", "fp16").value == pytest.approx(0.70 * t[("GH200", "bf16")] / ref_bf16)
+    # no fp8 row (MI300X): fp8 scales by the bf16 ratio, and it lands well under the H100's
+    mi = default_gemm_efficiency("MI300X", "fp8")
+    assert mi.value == pytest.approx(0.65 * t[("MI300X", "bf16")] / ref_bf16)
+    assert mi.details["published_dtype"] == "bf16"
+    assert mi.value < 0.5
+    # aliases resolve to the catalog name
+    assert default_gemm_efficiency("NVIDIA A100-SXM4-80GB", "bf16").value == pytest.approx(a100.value)
+
+
+def test_default_gemm_efficiency_unlisted_or_unscaled_dtype_is_plain():
+    from aicost.calibrate import DEFAULT_GEMM_EFFICIENCY, default_gemm_efficiency
+
+    assert default_gemm_efficiency("B200", "bf16").value == DEFAULT_GEMM_EFFICIENCY["bf16"]
+    assert default_gemm_efficiency("A100-80GB", "tf32").value == DEFAULT_GEMM_EFFICIENCY["tf32"]
+    assert default_gemm_efficiency("a-device-nobody-knows", "bf16").value == DEFAULT_GEMM_EFFICIENCY["bf16"]
+    with pytest.raises(ValueError, match="unknown dtype 'fp4x'"):
+        default_gemm_efficiency("A100-80GB", "fp4x")
+
+
+def test_gemm_efficiency_and_curve_fall_back_to_the_scaled_default():
+    from aicost.calibrate import default_gemm_efficiency, gemm_efficiency
+    from aicost.calibrate_curves import gemm_curve
+
+    e = gemm_efficiency("MI300X", "bf16", store=False)
+    assert not e.measured and e.value == pytest.approx(default_gemm_efficiency("MI300X", "bf16").value)
+    assert gemm_curve("MI300X", "bf16", store=False).e_max == pytest.approx(e.value)
+    # a measured accelerator keeps its own fit (the shipped H200 sweep), not the published ratio
+    h200 = gemm_curve("H200-SXM", "bf16", store=False)
+    assert "fitted" in h200.source and h200.n_points > 0
+
+
+def test_published_gemm_peaks_bad_row_names_row_and_column(tmp_path):
+    from aicost.calibrate import published_gemm_peaks
+
+    p = tmp_path / "peaks.csv"
+    p.write_text("accelerator,dtype,mamf_tflops,peak_tflops\nA100-80GB,bf16,271.2,312\nX,bf16,-3,312\n")
+    with pytest.raises(ValueError, match=r"row 2, column 'mamf_tflops'"):
+        published_gemm_peaks(p)
+    p.write_text("accelerator,dtype,peak_tflops\nA100-80GB,bf16,312\n")
+    with pytest.raises(ValueError, match="missing column"):
+        published_gemm_peaks(p)

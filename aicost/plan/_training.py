@@ -520,8 +520,10 @@ def _efficiency_note(efficiency, dtype: str) -> str:
               "curve, with the attention core and the memory-bound work between the GEMMs modelled "
               "(aicost.calibrate_curves; no kernel factor on top); the curve is fitted to the accelerator's "
               "measured GEMMs where aicost has them (results store, then data/results), else the default "
-              f"family (e_max {e_max} = aicost.calibrate.DEFAULT_GEMM_EFFICIENCY[{dtype!r}], k_half "
-              f"{DEFAULT_GEMM_CURVE.k_half:.0f}); each candidate's efficiency_source names its curve")
+              f"family (e_max {e_max} = aicost.calibrate.DEFAULT_GEMM_EFFICIENCY[{dtype!r}] on the H100 SXM, "
+              "scaled per accelerator by its published max achievable matmul efficiency relative to the H100 "
+              f"SXM's where data/published_gemm_peaks.csv lists it; k_half {DEFAULT_GEMM_CURVE.k_half:.0f}); "
+              "each candidate's efficiency_source names its curve")
     if efficiency is None:
         return shaped
     if isinstance(efficiency, dict):
