@@ -89,7 +89,12 @@ def _kind(source) -> str:
     text = str(source).lower()
     if "explicit" in text:
         return "given"
-    return "the default family: not measured for this accelerator and dtype" if "default" in text else "measured"
+    if "default" not in text:
+        return "measured"
+    if "published" in text:
+        return ("the default family scaled by the accelerator's published max achievable matmul: not measured by "
+                "aicost for this accelerator and dtype")
+    return "the default family: not measured for this accelerator and dtype"
 
 
 def _training_diag(e, dtype: str) -> str:
