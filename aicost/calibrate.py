@@ -304,6 +304,9 @@ def _published_table(path: str):
                              "number [TFLOP/s]; fix or remove the row")
         df[col] = vals
     df["dtype"] = [normalize_dtype(d) for d in df["dtype"]]
+    if "table" not in df.columns:
+        df["table"] = "v2"
+    df["table"] = df["table"].fillna("v2").astype(str)
     df["efficiency"] = df["mamf_tflops"] / df["peak_tflops"]
     return df
 
@@ -319,7 +322,8 @@ def published_gemm_peaks(path=None):
     Returns
     -------
     pandas.DataFrame
-        ``accelerator, dtype, mamf_tflops, peak_tflops, ..., efficiency`` (``mamf / peak`` [-]).
+        ``accelerator, dtype, mamf_tflops, peak_tflops, table, ..., efficiency`` (``mamf / peak`` of
+        the table's own theoretical peak [-]; :func:`default_gemm_efficiency` divides by the catalog's).
     """
     from ._paths import data_dir
 
@@ -334,10 +338,11 @@ def default_gemm_efficiency(accelerator=None, dtype: str = "bf16", catalog=None)
     (:data:`DEFAULT_GEMM_REFERENCE`, H100 SXM). Accelerators do not reach the same fraction of their
     datasheet peak (clocks under the power cap, the vendor's BLAS), so for one listed in
     ``data/published_gemm_peaks.csv`` (published maximum-achievable-matmul sweeps) the default is
-    scaled by ``efficiency(accelerator) / efficiency(reference)`` of the same table: a ratio, so the
-    gap between the best shape of a sweep and a typical GEMM stays the reference's. fp16 and int8 use
-    the bf16 and fp8 rows; an accelerator with a bf16 row and no fp8 row scales fp8 by its bf16
-    ratio; tf32/fp32/fp64 and unlisted accelerators keep the plain default.
+    scaled by ``efficiency(accelerator) / efficiency(reference)``, each the published rate over the
+    catalog's dense peak (the peak the efficiency multiplies), both from the same table version: a
+    ratio, so the gap between the best shape of a sweep and a typical GEMM stays the reference's.
+    fp16 and int8 use the bf16 and fp8 rows; an accelerator with a bf16 row and no fp8 row scales
+    fp8 by its bf16 ratio; tf32/fp32/fp64 and unlisted accelerators keep the plain default.
 
     Parameters
     ----------
@@ -361,31 +366,48 @@ def default_gemm_efficiency(accelerator=None, dtype: str = "bf16", catalog=None)
     plain = Efficiency(value=d, source=(f"default: large {dtype} GEMMs reach about {d:.2f} of dense peak "
                                         f"(aicost.calibrate.DEFAULT_GEMM_EFFICIENCY)"),
                        measured=False, details={"accelerator": name, "dtype": dtype, "scale": 1.0})
-    ratio = _published_ratio(name, dtype)
+    row_dtype = _SCALED_DTYPES.get(dtype)
+    if acc is None or row_dtype is None or name == DEFAULT_GEMM_REFERENCE:
+        return plain
+    ref = _resolve_accelerator(DEFAULT_GEMM_REFERENCE, catalog)
+    peaks = tuple((dense_peak_flops(acc, dt), dense_peak_flops(ref, dt)) for dt in ("bf16", "fp8"))
+    ratio = _published_ratio(name, row_dtype, peaks)
     if ratio is None:
         return plain
-    scale, row_dtype, eff, ref_eff = ratio
+    scale, used_dtype, eff, ref_eff, table = ratio
     value = min(d * scale, 0.98)
     return Efficiency(
         value=value,
         source=(f"default scaled: {d:.2f} (aicost.calibrate.DEFAULT_GEMM_EFFICIENCY[{dtype!r}], "
-                f"{DEFAULT_GEMM_REFERENCE}) x {scale:.3f} = {name}'s published max achievable {row_dtype} matmul "
-                f"{eff:.1%} of peak / {DEFAULT_GEMM_REFERENCE}'s {ref_eff:.1%} (data/published_gemm_peaks.csv)"),
-        measured=False, details={"accelerator": name, "dtype": dtype, "scale": scale, "published_dtype": row_dtype})
+                f"{DEFAULT_GEMM_REFERENCE}) x {scale:.3f} = {name}'s published max achievable {used_dtype} matmul "
+                f"{eff:.1%} of its dense peak / {DEFAULT_GEMM_REFERENCE}'s {ref_eff:.1%} "
+                f"(data/published_gemm_peaks.csv, table {table})"),
+        measured=False, details={"accelerator": name, "dtype": dtype, "scale": scale, "published_dtype": used_dtype,
+                                 "published_table": table})
 
 
 @functools.lru_cache(maxsize=256)
-def _published_ratio(name, dtype):
-    """``(scale, row_dtype, efficiency, reference_efficiency)`` or None (not listed / not scaled)."""
-    row_dtype = _SCALED_DTYPES.get(dtype)
-    if name is None or row_dtype is None or name == DEFAULT_GEMM_REFERENCE:
-        return None
+def _published_ratio(name, row_dtype, peaks):
+    """``(scale, dtype, efficiency, reference_efficiency, table)`` or None (not listed).
+
+    ``peaks``: ``((acc_bf16, ref_bf16), (acc_fp8, ref_fp8))`` catalog dense peaks [FLOP/s] or None."""
     table = published_gemm_peaks()
-    eff = dict(zip(zip(table["accelerator"], table["dtype"]), table["efficiency"]))
+    peak_of = dict(zip(("bf16", "fp8"), peaks))
+    rows = table[table["accelerator"] == name]
     for dt in dict.fromkeys((row_dtype, "bf16")):  # the dtype's own row, else the bf16 one
-        if (name, dt) in eff and (DEFAULT_GEMM_REFERENCE, dt) in eff:
-            return (eff[(name, dt)] / eff[(DEFAULT_GEMM_REFERENCE, dt)], dt, eff[(name, dt)],
-                    eff[(DEFAULT_GEMM_REFERENCE, dt)])
+        mine = rows[rows["dtype"] == dt]
+        for version in sorted(set(mine["table"]), reverse=True):  # the newest table version first
+            ref = table[(table["accelerator"] == DEFAULT_GEMM_REFERENCE) & (table["dtype"] == dt)
+                        & (table["table"] == version)]
+            if ref.empty:
+                continue
+            a, r = mine[mine["table"] == version].iloc[0], ref.iloc[0]
+            acc_peak, ref_peak = peak_of.get(dt, (None, None))
+            # efficiency against the catalog's dense peak, the one the curve multiplies (the table's own
+            # theoretical peak where the catalog has none)
+            e_a = a["mamf_tflops"] * 1e12 / (acc_peak or a["peak_tflops"] * 1e12)
+            e_r = r["mamf_tflops"] * 1e12 / (ref_peak or r["peak_tflops"] * 1e12)
+            return e_a / e_r, dt, e_a, e_r, version
     return None
 
 

@@ -122,26 +122,32 @@ def test_default_gemm_efficiency_reference_is_the_plain_default():
 
 
 def test_default_gemm_efficiency_scales_by_published_ratio():
-    from aicost.calibrate import (
-        DEFAULT_GEMM_EFFICIENCY,
-        default_gemm_efficiency,
-        published_gemm_peaks,
-    )
+    from aicost import catalog
+    from aicost.calibrate import DEFAULT_GEMM_EFFICIENCY, default_gemm_efficiency
 
-    t = published_gemm_peaks().set_index(["accelerator", "dtype"])["efficiency"]
-    ref_bf16, ref_fp8 = t[("H100-SXM", "bf16")], t[("H100-SXM", "fp8")]
+    cat = catalog.load()
+
+    def eff(name, dtype, mamf):  # published rate over the catalog's dense peak
+        return mamf * 1e12 / cat.accelerator(name).peak_flops_per_s(dtype)
+
+    ref_bf16, ref_fp8 = eff("H100-SXM", "bf16", 794.5), eff("H100-SXM", "fp8", 1402.6)
     a100 = default_gemm_efficiency("A100-80GB", "bf16")
-    assert a100.value == pytest.approx(0.72 * (271.2 / 312) / (794.5 / 989))
+    assert a100.value == pytest.approx(0.72 * eff("A100-80GB", "bf16", 271.2) / ref_bf16)
     assert a100.value > DEFAULT_GEMM_EFFICIENCY["bf16"]
     assert "published" in a100.source and not a100.measured
     # an fp8 row of its own (GH200) is used for fp8; fp16 follows the bf16 row
-    assert default_gemm_efficiency("GH200", "fp8").value == pytest.approx(0.65 * t[("GH200", "fp8")] / ref_fp8)
-    assert default_gemm_efficiency("GH200", "fp16").value == pytest.approx(0.70 * t[("GH200", "bf16")] / ref_bf16)
+    assert default_gemm_efficiency("GH200", "fp8").value == pytest.approx(0.65 * eff("GH200", "fp8", 1535.0) / ref_fp8)
+    assert default_gemm_efficiency("GH200", "fp16").value == pytest.approx(
+        0.70 * eff("GH200", "bf16", 828.6) / ref_bf16)
     # no fp8 row (MI300X): fp8 scales by the bf16 ratio, and it lands well under the H100's
     mi = default_gemm_efficiency("MI300X", "fp8")
-    assert mi.value == pytest.approx(0.65 * t[("MI300X", "bf16")] / ref_bf16)
-    assert mi.details["published_dtype"] == "bf16"
+    assert mi.value == pytest.approx(0.65 * eff("MI300X", "bf16", 668.4) / ref_bf16)
+    assert mi.details["published_dtype"] == "bf16" and mi.details["published_table"] == "v2"
     assert mi.value < 0.5
+    # a v1-only accelerator is compared with the v1 H100 row, against the catalog's (whitepaper) peak
+    g3 = default_gemm_efficiency("Gaudi3", "bf16")
+    assert g3.details["published_table"] == "v1"
+    assert g3.value == pytest.approx(0.72 * eff("Gaudi3", "bf16", 1288.8) / eff("H100-SXM", "bf16", 792.1))
     # aliases resolve to the catalog name
     assert default_gemm_efficiency("NVIDIA A100-SXM4-80GB", "bf16").value == pytest.approx(a100.value)
 
