@@ -42,6 +42,17 @@ the memory-bound softmax over the ``s x s`` scores) and the memory-bound element
 (:data:`ELEMENTWISE_TENSORS_PER_TOKEN` ``d_model``-sized tensors read or written per token per
 pass). The result is the fraction of peak the layer's FLOPs run at: what
 ``aicost.model.Cluster(efficiency=...)`` takes.
+
+Mixture-of-experts layers move every token ``k`` times outside the GEMMs: the dispatcher permutes
+each token into expert order once per routed expert, sorts the received chunks by local expert,
+and the combine reads the ``k`` expert outputs back, weights and sums them
+(:data:`MOE_PERMUTE_TENSORS_PER_PAIR` ``d_model``-sized tensors per (token, expert) pair and pass,
+the backward pass the same again: the gradient of a permutation is its inverse); in FP8 the routed
+expert inputs are quantized per pair (:data:`MOE_FP8_CAST_TENSORS_PER_PAIR`). This traffic is
+memory-bound and scales with ``tokens * k * d_model``, not with the FLOPs: it weighs most in
+narrow, many-expert models (gpt-oss: ``d_model`` 2880, top-4 of 128). Each GPU shuffles the pairs
+of the ``tokens / tp`` tokens it dispatches (sequence-parallel dispatch, expert TP 1 as current
+Megatron-Core MoE recipes run); balanced routing, so it receives as many pairs as it sends.
 """
 
 from __future__ import annotations
@@ -61,6 +72,8 @@ __all__ = [
     "GEMM_TILES",
     "GemmCurve",
     "MIN_POINTS_FOR_K_HALF",
+    "MOE_FP8_CAST_TENSORS_PER_PAIR",
+    "MOE_PERMUTE_TENSORS_PER_PAIR",
     "compute_units",
     "default_gemm_curve",
     "fit_gemm_curve",
@@ -92,6 +105,18 @@ _SCORE_PASSES = 6.0
 #: two gradients of the backward pass, Transformer Engine's delayed-scaling recipe); the attention
 #: core stays in bf16, at the bf16 peak.
 FP8_CAST_TENSORS_PER_TOKEN = 6.0
+#: MoE token shuffling, in ``d_model``-sized tensors read or written per routed (token, expert) pair
+#: in one forward pass outside the GEMMs (Megatron-Core's MoE all-to-all dispatcher with the fused
+#: permute kernels): the permute into expert order (read the token, write the pair: 2), the sort of
+#: the received chunks by local expert and its inverse after the experts (read + write each: 4);
+#: the unpermute that weights and sums a token's ``k`` outputs (read the pair, accumulate into the
+#: token) is counted with the sort's inverse. The backward pass moves the same bytes again (not
+#: twice: the gradient of a permutation is the inverse permutation).
+MOE_PERMUTE_TENSORS_PER_PAIR = 6.0
+#: FP8 training: one-byte casts per routed (token, expert) pair, in ``d_model``-sized tensors: the
+#: routed expert's input and the gradient of its output are quantized per pair (the per-token
+#: :data:`FP8_CAST_TENSORS_PER_TOKEN` stay for the attention, dense and shared-expert GEMMs).
+MOE_FP8_CAST_TENSORS_PER_PAIR = 2.0
 #: Fewer measured GEMMs than this (of one accelerator and dtype) fit only ``e_max``; ``k_half``
 #: then keeps the default family's value (two free constants need shapes that vary ``k``).
 MIN_POINTS_FOR_K_HALF = 8
@@ -579,6 +604,12 @@ def _layer_model(spec, *, micro_batch, seq_len, tp, cp, ep, recompute_code, peak
     # default with tp > 1) splits the norms and residual adds too
     elem = (ELEMENTWISE_TENSORS_PER_TOKEN * spec.d_model + _ACT_TENSORS_PER_FFN * spec.active_ffn_width) / t
     elem_bytes = tokens * (elem * act_bytes + cast_bytes / t) * passes
+    if spec.n_moe_layers:  # MoE token shuffling per routed pair (module docstring), fwd + bwd (+ recompute)
+        pairs = tokens / t * spec.experts_per_token * spec.n_moe_layers / spec.n_layers
+        moe_pass = MOE_PERMUTE_TENSORS_PER_PAIR * act_bytes * (passes - 1.0)
+        if cast_bytes:
+            moe_pass = moe_pass + MOE_FP8_CAST_TENSORS_PER_PAIR
+        elem_bytes = elem_bytes + pairs * spec.d_model * moe_pass
     if attention != "flash":
         elem_bytes = elem_bytes + b * heads * sq * s * act_bytes * _SCORE_PASSES * passes / 2.0
     elem_time = elem_bytes / (bw * curve.bw_efficiency)

@@ -142,10 +142,12 @@ def _predict_training(row, spec, acc, cat, curve, store=False):
             spec, curve=curve, peak_flops_per_s=peak, mem_bw_bytes_per_s=bw, dtype=dtype, seq_len=seq, tp=tp,
             micro_batch=mb, ep=ep, cp=cp, recompute_code={"none": 0, "selective": 1, "full": 2}[str(row["recompute"])],
             n_units=compute_units(acc.name), attn_peak_flops_per_s=bf16_peak if fp8 else peak, attention=attention))
+    dispatcher = str(_num(row, "ep_dispatcher", "alltoall")).lower()
     if ep > 1:
         ov = str(_num(row, "ep_overlap", "no")).lower() == "yes"
         reasons.append(f"expert parallelism {ep}: all-to-all "
                        + ("overlapped with compute (the source says so)" if ov else "exposed (overlap not stated)")
+                       + (", DeepEP-style dispatch (one copy per destination node)" if dispatcher == "deepep" else "")
                        + ", routing balanced")
     tokens = float(_num(row, "tokens", gb * seq * 100.0))
     domain = _num(row, "scale_up_domain_gpus")
@@ -156,6 +158,7 @@ def _predict_training(row, spec, acc, cat, curve, store=False):
     def run(v):
         job = TrainingJob(spec, tokens, global_batch=gb, micro_batch=mb, tp=tp, pp=pp, dp=dp, cp=cp, ep=ep,
                           overlap_ep_comm=str(_num(row, "ep_overlap", "no")).lower() == "yes",
+                          ep_dispatcher=dispatcher,
                           recompute=str(row["recompute"]), zero_stage=int(row["zero_stage"]),
                           seq_len=seq, virtual_stages=v, dtype=dtype, attention=attention)
         return estimate_training(job, cluster, catalog=cat, store=store)

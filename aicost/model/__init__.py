@@ -40,6 +40,7 @@ from ..calibrate import (
     TRAINING_KERNEL_FACTOR,
 )
 from ..hardware import Cluster, Hardware, resolve_hardware
+from ._comm import EP_DISPATCHERS, ep_dispatch_copies
 from ._demand import (
     DEFAULT_TRACE,
     DemandPlan,
@@ -58,10 +59,13 @@ from ._failure_rates import (
     load_failure_rates,
 )
 from ._inference import (
+    ALLREDUCE_BASE_LATENCY_S,
+    DEFAULT_ALLREDUCE_BASE_LATENCY_S,
     DEFAULT_TTFT_PERCENTILE,
     GPU_MEMORY_UTILIZATION,
     PREFILL_CHUNK_TOKENS,
     InferenceEstimate,
+    allreduce_base_latency_s,
     decode_bound,
     decode_roofline,
     decode_step_arrays,
@@ -115,8 +119,10 @@ from ._training import (
 )
 
 __all__ = [  # noqa: RUF022 - plain sorted(), as tests/test_exports.py checks
+    "ALLREDUCE_BASE_LATENCY_S",
     "CHECKPOINT_BYTES_PER_PARAM",
     "Cluster",
+    "DEFAULT_ALLREDUCE_BASE_LATENCY_S",
     "DEFAULT_BANDWIDTH_EFFICIENCY",
     "DEFAULT_FAILURES_PER_GPU_HOUR",
     "DEFAULT_FLEET_CLASS",
@@ -128,6 +134,7 @@ __all__ = [  # noqa: RUF022 - plain sorted(), as tests/test_exports.py checks
     "DEFAULT_TTFT_PERCENTILE",
     "DemandPlan",
     "ENGINES",
+    "EP_DISPATCHERS",
     "EngineSpec",
     "FFN_TYPES",
     "FP8_GEMM_INPUT_BYTES",
@@ -149,12 +156,14 @@ __all__ = [  # noqa: RUF022 - plain sorted(), as tests/test_exports.py checks
     "TrainingEstimate",
     "TrainingJob",
     "activation_bytes_per_layer",
+    "allreduce_base_latency_s",
     "autoscale",
     "capacity_for_replicas",
     "decode_bound",
     "decode_roofline",
     "decode_step_arrays",
     "engine_kv_budget_bytes",
+    "ep_dispatch_copies",
     "erlang_c",
     "estimate_inference",
     "estimate_training",

@@ -104,6 +104,13 @@ class ModelSpec:
         1-byte dropout masks per layer of Korthikanti et al.'s ``34``; False (Llama, Mistral,
         Qwen, DeepSeek and most models since 2023 train without dropout, and PyTorch's
         ``dropout(p=0)`` returns its input without a mask).
+    n_expert_groups, expert_groups_per_token : int, optional
+        Group-limited (node-limited) routing: the routed experts form ``n_expert_groups``
+        equal groups and each token picks its ``experts_per_token`` experts inside
+        ``expert_groups_per_token`` of them (DeepSeek-V3: 8 groups, 4 per token, config.json
+        ``n_group`` / ``topk_group``, arXiv:2412.19437 Sec. 2.1.2: "each token will be sent to at
+        most M = 4 nodes"). None: unrestricted top-k. Bounds the nodes a token's dispatch reaches
+        (``aicost.model.ep_dispatch_copies``).
     aliases : tuple of str
         Other names ``get_model`` accepts.
     source, as_of : str
@@ -139,6 +146,8 @@ class ModelSpec:
     v_head_dim: int | None = None
     published_active_params: float | None = None
     dropout: bool = False
+    n_expert_groups: int | None = None
+    expert_groups_per_token: int | None = None
     aliases: tuple[str, ...] = field(default=(), compare=False)
     source: str = field(default="user", compare=False)
     as_of: str = field(default="", compare=False)
@@ -162,7 +171,8 @@ class ModelSpec:
             if isinstance(v, bool) or not isinstance(v, int) or v < 0:
                 raise ValueError(f"ModelSpec {self.name!r}: {name} must be a non-negative integer, got {v!r}")
         for name in ("n_kv_heads", "head_dim", "train_seq_len", "moe_d_ff", "q_lora_rank", "kv_lora_rank",
-                     "qk_rope_head_dim", "v_head_dim", "moe_layer_step"):
+                     "qk_rope_head_dim", "v_head_dim", "moe_layer_step", "n_expert_groups",
+                     "expert_groups_per_token"):
             v = getattr(self, name)
             if v is not None:
                 if isinstance(v, float) and v.is_integer():
@@ -197,6 +207,19 @@ class ModelSpec:
         if self.kv_lora_rank is not None and self.qk_rope_head_dim is None:
             raise ValueError(f"ModelSpec {self.name!r}: multi-head latent attention (kv_lora_rank set) "
                              "needs qk_rope_head_dim too")
+        groups, per_token = self.n_expert_groups, self.expert_groups_per_token
+        if (groups is None) != (per_token is None):
+            raise ValueError(f"ModelSpec {self.name!r}: group-limited routing needs both n_expert_groups and "
+                             "expert_groups_per_token (or neither)")
+        if groups is not None:
+            if self.n_experts % groups or per_token > groups:
+                raise ValueError(
+                    f"ModelSpec {self.name!r}: n_expert_groups ({groups}) must divide n_experts ({self.n_experts}) "
+                    f"and expert_groups_per_token ({per_token}) must not exceed it")
+            if self.experts_per_token > per_token * (self.n_experts // groups):
+                raise ValueError(
+                    f"ModelSpec {self.name!r}: experts_per_token ({self.experts_per_token}) exceeds the experts of "
+                    f"{per_token} groups of {self.n_experts // groups}")
         object.__setattr__(self, "aliases", tuple(self.aliases))
 
     # ---- derived sizes -------------------------------------------------------------
@@ -407,7 +430,7 @@ class ModelSpec:
 _INT_COLS = ("n_layers", "d_model", "n_heads", "n_kv_heads", "d_ff", "vocab_size", "seq_len",
              "n_experts", "experts_per_token")
 _OPT_INT_COLS = ("head_dim", "train_seq_len", "norms_per_layer", "moe_d_ff", "moe_layer_step", "q_lora_rank",
-                 "kv_lora_rank", "qk_rope_head_dim", "v_head_dim")
+                 "kv_lora_rank", "qk_rope_head_dim", "v_head_dim", "n_expert_groups", "expert_groups_per_token")
 _NONNEG_INT_COLS = ("n_shared_experts", "n_dense_layers")
 _BOOL_COLS = ("tied_embeddings", "qkv_bias", "bias", "learned_pos_emb", "dropout")
 _REQUIRED = ("name", *_INT_COLS, "ffn", "tied_embeddings", "source", "as_of")

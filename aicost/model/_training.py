@@ -281,20 +281,28 @@ def _cp_ring_time(spec, mb, s, tp_, cp_, gpn, layers_stage, layer_model, t_c_mic
 
 
 def _ep_all_to_all_time(spec, mb, s, tp_, cp_, ep_, gpn, layers_stage, rc, t_c_micro, dtype_bytes,
-                        su_bw, su_lat, so_bw, so_lat, overlap_ep_comm):
+                        su_bw, su_lat, so_bw, so_lat, overlap_ep_comm, dispatcher="alltoall"):
     """Exposed expert-parallel all-to-all of one micro-batch on one GPU [s].
 
-    Hierarchical, as ``aicost.hardware.hierarchical_collective_time`` counts an all-to-all: of the
-    ``ep`` peers (``tp`` GPUs apart), the ``g = min(ep, domain / tp)`` inside this GPU's scale-up
-    domain get their ``(g-1)/ep`` share of the send buffer over the scale-up fabric, the other
-    ``(ep-g)/ep`` leaves over the GPU's scale-out share.
+    Of the ``ep`` peers (``tp`` GPUs apart), ``g = min(ep, domain / tp)`` share this GPU's scale-up
+    domain. ``dispatcher="alltoall"`` (hierarchical, as ``aicost.hardware.hierarchical_collective_time``
+    counts an all-to-all): the ``(g-1)/ep`` share of the ``tokens * k`` send buffer goes over the
+    scale-up fabric, the ``(ep-g)/ep`` share over the GPU's scale-out share, one after the other.
+    ``"deepep"``: one copy per distinct destination domain over the scale-out fabric and the
+    forwarding over the scale-up one (`_comm.ep_dispatch_copies`: node-limited routing caps the
+    domains), the two legs pipelined in one kernel (the slower one counts).
     """
     moe_layers_stage = layers_stage * spec.n_moe_layers / spec.n_layers
     g = np.clip(np.floor(np.asarray(gpn, float) / tp_), 1.0, ep_)
-    a2a_bytes = mb * s / (cp_ * tp_) * spec.experts_per_token * spec.d_model * dtype_bytes
+    tok_bytes = mb * s / (cp_ * tp_) * spec.d_model * dtype_bytes
     n_a2a = np.where(rc == 2, 6.0, 4.0) * moe_layers_stage
-    one = ((g - 1.0) * su_lat + a2a_bytes * (g - 1.0) / ep_ / su_bw
-           + (ep_ - g) * so_lat + a2a_bytes * (ep_ - g) / ep_ / so_bw)
+    c_up, c_out = _comm.ep_dispatch_copies(spec, ep_, g, dispatcher)
+    if dispatcher == "deepep":
+        one = np.maximum((g - 1.0) * su_lat + tok_bytes * c_up / su_bw,
+                         (np.ceil(ep_ / g - 1e-9) - 1.0) * so_lat + tok_bytes * c_out / so_bw)
+    else:
+        one = ((g - 1.0) * su_lat + tok_bytes * c_up / su_bw
+               + (ep_ - g) * so_lat + tok_bytes * c_out / so_bw)
     t_ep = np.where(ep_ > 1, n_a2a * one, 0.0)
     return np.where(np.asarray(overlap_ep_comm, bool), np.maximum(t_ep - t_c_micro, 0.0), t_ep)
 
@@ -311,7 +319,7 @@ def training_arrays(spec: ModelSpec, *, tokens, global_batch, micro_batch, seq_l
                           preemptions_per_node_hour=0.0, comm_efficiency=1.0, virtual_stages=1,
                           expert_parallel=1, context_parallel=1, overlap_grad_reduce=True, overlap_tp_comm=False,
                           job_failures_per_hour=DEFAULT_JOB_FAILURES_PER_HOUR, overlap_ep_comm=False,
-                          scale_up_domain_gpus=None, fp8=False):
+                          scale_up_domain_gpus=None, fp8=False, ep_dispatcher="alltoall"):
     """Evaluate training layouts vectorized: every keyword may be a numpy array (broadcast).
 
     Layout: ``tp`` x ``pp`` x ``dp`` GPUs, ranks ordered tensor, data, pipeline (Megatron-LM),
@@ -333,7 +341,10 @@ def training_arrays(spec: ModelSpec, *, tokens, global_batch, micro_batch, seq_l
     values over the scale-up fabric when ``tp * ep`` GPUs fit in a node, else the scale-out one;
     they are exposed unless ``overlap_ep_comm`` (DeepSeek-V3's DualPipe, Megatron-Core's
     1F1B all-to-all overlap: one micro-batch's all-to-all under another's compute, so only what
-    exceeds a micro-batch's compute is exposed). ``overlap_grad_reduce``: bucketed DP reduction
+    exceeds a micro-batch's compute is exposed). ``ep_dispatcher`` (a string, one for all
+    layouts): ``"alltoall"`` sends a token once per routed expert, ``"deepep"`` once per destination
+    scale-up domain with forwarding inside it (``aicost.model.ep_dispatch_copies``; DeepSeek-V3's
+    node-limited routing caps those domains). ``overlap_grad_reduce``: bucketed DP reduction
     (`_training_step_arrays`). ``overlap_tp_comm``: tensor-parallel collectives split into
     chunks that overlap the GEMMs (TransformerEngine userbuffers); only
     ``TP_OVERLAP_EXPOSED_SHARE`` of them, or what exceeds the compute, stays exposed.
@@ -395,7 +406,7 @@ def training_arrays(spec: ModelSpec, *, tokens, global_batch, micro_batch, seq_l
     if np.any(ep_ > 1):  # expert parallelism: all-to-all dispatch/combine of the routed tokens
         t_ep = _ep_all_to_all_time(spec, mb, s, tp_, cp_, ep_, dom, layers_stage, rc, t_c_micro, dtype_bytes,
                                    scale_up_bw_bytes_per_s, scale_up_latency_s, scale_out_bw_bytes_per_s,
-                                   scale_out_latency_s, overlap_ep_comm)
+                                   scale_out_latency_s, overlap_ep_comm, ep_dispatcher)
     # pipeline: one send forward and one backward per micro-batch, b*s*h/tp bytes each
     stage_in_node = tp_ * dp_ * cp_ < dom
     p2p_bw = np.where(stage_in_node, scale_up_bw_bytes_per_s, scale_out_bw_bytes_per_s)
@@ -527,6 +538,10 @@ class TrainingJob:
     overlap_ep_comm : bool
         Expert-parallel all-to-all overlapped with another micro-batch's compute (DualPipe;
         default False).
+    ep_dispatcher : {"alltoall", "deepep"}
+        How expert-parallel dispatch moves tokens (``aicost.model.EP_DISPATCHERS``): one copy per
+        routed expert (default; Megatron-Core's all-to-all dispatcher) or one per destination node
+        with NVLink forwarding (DeepEP, Megatron-Core's flex dispatcher, DeepSeek-V3's own).
     attention : {"flash", "materialized"}
         Attention kernel of the shape-aware compute efficiency: FlashAttention-style (default,
         every current stack) or the ``s x s`` scores materialized with a memory-bound softmax
@@ -557,6 +572,7 @@ class TrainingJob:
     overlap_tp_comm: bool = False
     overlap_ep_comm: bool = False
     attention: str = "flash"
+    ep_dispatcher: str = "alltoall"
 
 
 def _checkpoint_seconds(job: TrainingJob, cluster: Cluster, hw: Hardware, spec: ModelSpec):
@@ -773,6 +789,9 @@ def estimate_training(job: TrainingJob, cluster: Cluster, catalog=None, store=No
         raise ValueError(f"ep={ep} needs a mixture-of-experts model whose {spec.n_experts} experts it divides, "
                          f"and must divide tp*dp*cp = {tp * dp * cp} (expert parallelism is carved out of the "
                          "ranks that share the dense weights)")
+    dispatcher = str(job.ep_dispatcher).lower()
+    if dispatcher not in _comm.EP_DISPATCHERS:
+        raise ValueError(f"ep_dispatcher must be one of {', '.join(_comm.EP_DISPATCHERS)}, got {job.ep_dispatcher!r}")
     if cp > 1 and seq % (2 * cp):
         raise ValueError(f"cp={cp} needs a sequence length divisible by 2*cp (load-balanced causal chunks); "
                          f"seq_len is {seq}")
@@ -833,6 +852,7 @@ def estimate_training(job: TrainingJob, cluster: Cluster, catalog=None, store=No
         comm_efficiency=hw.comm_efficiency, virtual_stages=v, expert_parallel=ep, context_parallel=cp,
         overlap_grad_reduce=job.overlap_grad_reduce, overlap_tp_comm=job.overlap_tp_comm,
         overlap_ep_comm=job.overlap_ep_comm, scale_up_domain_gpus=domain, fp8=(dtype == "fp8"),
+        ep_dispatcher=dispatcher,
         job_failures_per_hour=check_positive("job_failures_per_hour", job.job_failures_per_hour, allow_zero=True))
     g = {k: (float(v) if np.ndim(v) == 0 else v) for k, v in r.items()}
     mem = MemoryBreakdown(weights=g["mem_weights"], gradients=g["mem_gradients"],
@@ -853,7 +873,10 @@ def estimate_training(job: TrainingJob, cluster: Cluster, catalog=None, store=No
                            + ("; TP collectives overlapped with GEMMs" if job.overlap_tp_comm else
                               "; TP collectives exposed")
                            + (("; EP all-to-all overlapped with compute (DualPipe-style)" if job.overlap_ep_comm
-                               else "; EP all-to-all exposed (no DualPipe-style overlap)") if ep > 1 else "")
+                               else "; EP all-to-all exposed (no DualPipe-style overlap)")
+                              + ("; EP dispatch one copy per destination node, NVLink forwarding (DeepEP-style)"
+                                 if dispatcher == "deepep" else "; EP dispatch one copy per routed expert (all-to-all)")
+                              if ep > 1 else "")
                            + ("; CP ring traffic under the attention kernel" if cp > 1 else ""),
                    preemptions=f"{preempt:g} per node-hour" + (" (spot default)" if pricing_spot and
                                                                cluster.preemptions_per_node_hour is None else ""))
