@@ -74,6 +74,8 @@ __all__ = [
     "MIN_POINTS_FOR_K_HALF",
     "MOE_FP8_CAST_TENSORS_PER_PAIR",
     "MOE_PERMUTE_TENSORS_PER_PAIR",
+    "SPLIT_K_MIN_K",
+    "SPLIT_K_SLICES",
     "compute_units",
     "default_gemm_curve",
     "fit_gemm_curve",
@@ -89,6 +91,15 @@ __all__ = [
 #: (tile_m, tile_n, tile_factor): output-tile shapes cuBLAS/CUTLASS choose among on Hopper and
 #: Ampere; smaller tiles reuse each loaded operand less, so they run below the large tile's rate.
 GEMM_TILES = ((128, 256, 1.0), (128, 128, 0.92), (64, 128, 0.80))
+#: Split-K (cuBLAS ``splitKMode`` / CUTLASS split-K and stream-K): a GEMM whose output tiles leave
+#: streaming multiprocessors idle (decode: ``m`` = the batch, often one tile row) also cuts the
+#: reduction dimension ``k`` into this many slices, each a work unit of its own, so skinny GEMMs
+#: fill the machine (the slices' partial sums are reduced afterwards). Slices in powers of two as
+#: cuBLAS's heuristics use them; a slice keeps at least ``SPLIT_K_MIN_K`` elements of ``k`` (four
+#: 64-deep main-loop stages of a Hopper/Ampere CUTLASS kernel). Serving only
+#: (:func:`serving_gemm_efficiency`); the fitted curve and the training layer model keep ``w(m, n)``.
+SPLIT_K_SLICES = (1, 2, 4, 8, 16)
+SPLIT_K_MIN_K = 256.0
 
 #: d_model-sized tensors each token reads or writes per layer in one forward pass outside the
 #: GEMMs (pre-norm block, fused kernels as Megatron-LM/TransformerEngine run them): two norms
@@ -458,15 +469,56 @@ def layer_gemm_shapes(spec, tokens, tp=1, ep=1):
     return shapes
 
 
+def _split_k_efficiency(m, n, k, n_units, k_half):
+    """Compute-side efficiency of an ``m x n x k`` GEMM with split-K, before ``e_max`` [-].
+
+    The best over output tiles (:data:`GEMM_TILES`) and k-slices ``s`` (:data:`SPLIT_K_SLICES`,
+    each slice at least :data:`SPLIT_K_MIN_K` long) of
+    ``tile_factor * useful * w * (k/s) / (k/s + k_half)``: ``useful = m n / (tiles * tile area)``
+    is the share of the tiles' rows and columns that are real (a batch of 160 on 128-row tiles
+    computes 256 rows, a batch of 8 on the smallest, 64-row, tiles 64: Hopper's ``wgmma`` has 64
+    rows), ``w = tiles s / (ceil(tiles s / u) u)`` the wave
+    quantization of the ``tiles * s`` work units over ``u`` compute units, and each slice pays the
+    per-tile fixed cost over its own ``k/s``. ``s = 1`` is :func:`_wave_factor` with the padding
+    counted.
+    """
+    m = np.asarray(m, dtype=float)
+    n = np.asarray(n, dtype=float)
+    k = np.asarray(k, dtype=float)
+    best = np.zeros(np.broadcast(m, n, k, n_units, k_half).shape)
+    for tm, tn, f in GEMM_TILES:
+        rows = np.ceil(m / tm)
+        tiles = rows * np.ceil(n / tn)
+        base = f * m / (rows * tm) * n / (np.ceil(n / tn) * tn)
+        for s in SPLIT_K_SLICES:
+            ks = k / s
+            units = tiles * s
+            e = base * units / (np.ceil(units / n_units) * n_units) * ks / (ks + k_half)
+            best = np.maximum(best, e) if s == 1 else np.where(ks >= SPLIT_K_MIN_K, np.maximum(best, e), best)
+    return best
+
+
 def serving_gemm_efficiency(spec, tokens, tp=1, *, e_max, k_half, n_units=132):
     """Compute-side efficiency of one layer's forward GEMMs at ``tokens`` rows (serving).
 
     The FLOP-weighted harmonic mean over :func:`layer_gemm_shapes` (``ep = 1``: a replica holds
     every expert, so an expert sees ``tokens * experts_per_token / n_experts`` rows) of
-    ``e_max * wave(m, n) * k / (k + k_half)``: the compute side of :func:`gemm_efficiency`
-    without its memory term, because the serving roofline (``aicost.model.prefill_arrays``,
-    ``decode_step_arrays``) charges the weight and KV reads itself. Prefill GEMMs have the
-    prompt's tokens as rows, a decode step's the batch.
+    ``e_max * tile_factor * useful * w * (k/s) / (k/s + k_half)`` with split-K
+    (:func:`_split_k_efficiency`): the compute side of :func:`gemm_efficiency` without its memory
+    term, because the serving roofline (``aicost.model.prefill_arrays``, ``decode_step_arrays``)
+    charges the weight and KV reads itself. Prefill GEMMs have the prompt's tokens as rows, a
+    decode step's the batch.
+
+    Split-K matters for decode: at a batch of 64 a layer's GEMMs have one 64-row tile row, e.g.
+    ``(8192 + 2 x 1024) / 4 / 128 = 20`` tiles of Llama-2-70B's QKV GEMM at tensor parallelism 4
+    on 132 SMs: without slicing ``k`` the GEMM would run on 20 SMs (15% of the machine) and the
+    decode step would look compute-bound; cuBLAS and CUTLASS slice ``k`` (split-K, stream-K) so
+    every SM streams weights, and the step stays memory-bound (the weights read once per step), as
+    measured engines are up to a batch near the ridge point. Rows beyond the real ones count as
+    work (a batch of 8 computes a 64-row tile; mixture-of-experts decode: an expert's 160 rows fill
+    two 128-row tiles), so the compute time of a decode GEMM is flat up to 64 rows and its
+    efficiency (FLOPs of the real rows) grows with the batch; the decode attention kernel runs
+    over the context and has its own (``aicost.model.decode_step_arrays``).
 
     Parameters
     ----------
@@ -492,7 +544,7 @@ def serving_gemm_efficiency(spec, tokens, tp=1, *, e_max, k_half, n_units=132):
     time = 0.0
     for _name, m, n, k, count in layer_gemm_shapes(spec, np.maximum(np.asarray(tokens, dtype=float), 1.0), tp):
         fl = 2.0 * m * n * k * count
-        e = e_max * _wave_factor(m, n, units) * k / (k + k_half)
+        e = e_max * _split_k_efficiency(m, n, k, units, k_half)
         flops = flops + fl
         time = time + fl / e
     return np.asarray(flops / time)

@@ -59,10 +59,13 @@ from ._failure_rates import (
     load_failure_rates,
 )
 from ._inference import (
+    ALLREDUCE_BASE_LATENCY_S,
+    DEFAULT_ALLREDUCE_BASE_LATENCY_S,
     DEFAULT_TTFT_PERCENTILE,
     GPU_MEMORY_UTILIZATION,
     PREFILL_CHUNK_TOKENS,
     InferenceEstimate,
+    allreduce_base_latency_s,
     decode_bound,
     decode_roofline,
     decode_step_arrays,
@@ -116,8 +119,10 @@ from ._training import (
 )
 
 __all__ = [  # noqa: RUF022 - plain sorted(), as tests/test_exports.py checks
+    "ALLREDUCE_BASE_LATENCY_S",
     "CHECKPOINT_BYTES_PER_PARAM",
     "Cluster",
+    "DEFAULT_ALLREDUCE_BASE_LATENCY_S",
     "DEFAULT_BANDWIDTH_EFFICIENCY",
     "DEFAULT_FAILURES_PER_GPU_HOUR",
     "DEFAULT_FLEET_CLASS",
@@ -151,6 +156,7 @@ __all__ = [  # noqa: RUF022 - plain sorted(), as tests/test_exports.py checks
     "TrainingEstimate",
     "TrainingJob",
     "activation_bytes_per_layer",
+    "allreduce_base_latency_s",
     "autoscale",
     "capacity_for_replicas",
     "decode_bound",

@@ -4,6 +4,31 @@ Per-layer roofline (Williams, Waterman & Patterson 2009) on one GPU of a ``tp``-
 ``t = max(FLOPs / (peak * compute_eff), bytes / (mem_bw * bandwidth_eff))``, summed over the
 layers, plus two tensor-parallel all-reduces per layer (Megatron-LM) and the output layer.
 
+The decode step in detail (`decode_step_arrays`; the planner runs the same array functions):
+
+* **GEMMs** (QKV, attention output, FFN; the experts the batch touches) have the batch as rows.
+  Their time is ``max(2 N_layer B / (peak * e_gemm(B)), weights / (mem_bw * bandwidth_eff))``:
+  the weights are read once per step whatever the batch. ``e_gemm`` is the accelerator's GEMM
+  curve at the layer's shapes (:func:`aicost.calibrate_curves.serving_gemm_efficiency`) with
+  **split-K**: a batch of 64 gives one row of output tiles (20 tiles for Llama-2-70B's QKV GEMM
+  at ``tp`` 4), and cuBLAS/CUTLASS slice the reduction dimension so every SM streams weights
+  (wave quantization over output tiles alone would leave 85% of an H100 idle and call the step
+  compute-bound). Rows below a 64-row tile still cost a tile, so the GEMMs' compute time is flat
+  up to a batch of 64, and decode stays memory-bound up to a batch near the ridge point
+  (``peak * e_gemm / (mem_bw * bandwidth_eff)`` FLOPs per weight byte: a few hundred sequences
+  on an H100 in FP8).
+* **Attention** reads the batch's KV cache, ``B c`` tokens; its products run over the cached
+  tokens, so its compute side uses the curve's large-shape efficiency, not the batch's; it is
+  memory-bound at every batch.
+* **Tensor-parallel all-reduce**, two per layer, of ``B d_model`` activations each (1 MiB at a
+  batch of 64 of an 8192-wide model): ``base + 2 (tp - 1) (hop + bytes / (tp bw))`` per call,
+  ``base`` the collective library's fixed cost of a call (NCCL 6.6 us, RCCL 12 us: their own
+  cost models' ring low-latency base latency, :data:`ALLREDUCE_BASE_LATENCY_S`), ``hop`` the
+  scale-up fabric's per-hop latency from the catalog (NVLink 1.5 us, Infinity Fabric 2 us). At
+  small batches these latencies, not the bandwidth, are the all-reduce: 16 us per call on 4
+  NVLink GPUs, 160 calls per step of an 80-layer model.
+* The **output head** (``vocab x d_model`` weights) as one more GEMM.
+
 * Prefill of ``n`` prompts of ``P`` tokens: ``2 N_layer n P + 2 d_attn n P^2`` FLOPs per layer
   (causal attention: half of the ``4 d_attn P^2``), reading the layer's weights once and
   writing the K/V of ``n P`` tokens: compute-bound for any real prompt.
@@ -65,10 +90,13 @@ from ._engines import engine_kv_budget_bytes, get_engine
 from ._spec import FFN_TYPES, ModelSpec, _spec_check
 
 __all__ = [
+    "ALLREDUCE_BASE_LATENCY_S",
+    "DEFAULT_ALLREDUCE_BASE_LATENCY_S",
     "DEFAULT_TTFT_PERCENTILE",
     "GPU_MEMORY_UTILIZATION",
     "PREFILL_CHUNK_TOKENS",
     "InferenceEstimate",
+    "allreduce_base_latency_s",
     "decode_bound",
     "decode_roofline",
     "decode_step_arrays",
@@ -91,6 +119,21 @@ GPU_MEMORY_UTILIZATION = 0.90
 PREFILL_CHUNK_TOKENS = 8192
 #: TTFT targets apply to this percentile of requests unless told otherwise
 DEFAULT_TTFT_PERCENTILE = 0.9
+#: Fixed software latency of one tensor-parallel all-reduce call [s], by accelerator vendor: the
+#: collective library's base latency of a ring all-reduce in its low-latency (LL) protocol, from the
+#: libraries' own cost models (``baseLat`` in ``src/graph/tuning.cc``: NCCL 6.6 us, NVIDIA/nccl
+#: b6475625; RCCL 12.0 us, ROCm/rccl 9e22c79d). Each of the ring's ``2 (tp - 1)`` steps adds the
+#: scale-up fabric's per-hop latency (the catalog fabric's ``latency_us``) on top
+#: (:func:`_tp_allreduce`).
+ALLREDUCE_BASE_LATENCY_S = {"NVIDIA": 6.6e-6, "AMD": 12.0e-6}
+#: The base latency for other vendors and for hardware not in the catalog [s] (NCCL's)
+DEFAULT_ALLREDUCE_BASE_LATENCY_S = 6.6e-6
+
+
+def allreduce_base_latency_s(vendor) -> float:
+    """Base latency of one all-reduce call of ``vendor``'s collective library [s]
+    (:data:`ALLREDUCE_BASE_LATENCY_S`; :data:`DEFAULT_ALLREDUCE_BASE_LATENCY_S` when unknown)."""
+    return float(ALLREDUCE_BASE_LATENCY_S.get(str(vendor or "").strip().upper(), DEFAULT_ALLREDUCE_BASE_LATENCY_S))
 
 
 # ---- sizes ------------------------------------------------------------------------------
@@ -204,8 +247,12 @@ def serving_compute_efficiency(spec: ModelSpec, tokens, tp, *, compute_efficienc
 def prefill_arrays(spec: ModelSpec, *, n_seqs, prompt_tokens, tp, peak_flops_per_s, mem_bw_bytes_per_s,
                     compute_efficiency, bandwidth_efficiency, scale_up_bw_bytes_per_s=np.inf,
                     scale_up_latency_s=0.0, weight_bytes=2.0, kv_bytes=2.0, act_bytes=2.0,
-                    gemm_e_max=None, gemm_k_half=None, compute_units=132):
+                    gemm_e_max=None, gemm_k_half=None, compute_units=132,
+                    allreduce_base_latency_s=DEFAULT_ALLREDUCE_BASE_LATENCY_S):
     """Prefill time of ``n_seqs`` prompts of ``prompt_tokens`` on one replica [s] (arrays broadcast).
+
+    ``scale_up_latency_s`` [s] is the fabric's per-hop latency, ``allreduce_base_latency_s`` [s]
+    the collective library's fixed cost of one all-reduce call (`_tp_allreduce`).
 
     ``gemm_e_max``, ``gemm_k_half``, ``compute_units``: the accelerator's GEMM curve; where
     ``gemm_e_max`` is given and finite the compute efficiency is shape-aware
@@ -226,7 +273,8 @@ def prefill_arrays(spec: ModelSpec, *, n_seqs, prompt_tokens, tp, peak_flops_per
     rate = np.asarray(peak_flops_per_s, float) * compute_efficiency
     bw = np.asarray(mem_bw_bytes_per_s, float) * bandwidth_efficiency
     layer = np.maximum(flops / rate, nbytes / bw)
-    ar = _tp_allreduce(toks * spec.d_model * act_bytes, t, scale_up_bw_bytes_per_s, scale_up_latency_s)
+    ar = _tp_allreduce(toks * spec.d_model * act_bytes, t, scale_up_bw_bytes_per_s, scale_up_latency_s,
+                       allreduce_base_latency_s)
     head = np.maximum(2.0 * spec.vocab_size * spec.d_model * n / t / rate,
                       spec.vocab_size * spec.d_model * weight_bytes / t / bw)
     return spec.n_layers * (layer + 2.0 * ar) + head
@@ -257,22 +305,39 @@ def decode_roofline(spec: ModelSpec, *, batch, context_tokens, tp, peak_flops_pe
     return g_c + a_c, g_m + a_m
 
 
+def _attention_efficiency(compute_efficiency, gemm_e_max):
+    """Compute efficiency of the decode attention kernel [-]: its matrix products run over the
+    context (FlashDecoding-style tiles of cached tokens), not over the batch, so it is not the
+    batch-row GEMM efficiency: the curve's large-shape ``e_max x INFERENCE_KERNEL_FACTOR`` where
+    the accelerator has a curve, else ``compute_efficiency``. Decode attention is memory-bound
+    either way (``4 d_attn`` FLOPs per ``2 d_kv x bytes`` of KV read)."""
+    if gemm_e_max is None:
+        return compute_efficiency
+    e = np.asarray(gemm_e_max, float)
+    return np.where(np.isfinite(e), e * INFERENCE_KERNEL_FACTOR, compute_efficiency)
+
+
 def _decode_kernels(spec: ModelSpec, *, batch, context_tokens, tp, peak_flops_per_s, mem_bw_bytes_per_s,
                     compute_efficiency, bandwidth_efficiency, weight_bytes=2.0, kv_bytes=2.0,
-                    gemm_e_max=None, gemm_k_half=None, compute_units=132):
+                    gemm_e_max=None, gemm_k_half=None, compute_units=132, attn_compute_efficiency=None):
     """One layer's decode kernels on one GPU: ``(gemm_compute_s, gemm_memory_s, attn_compute_s,
-    attn_memory_s)`` (the GEMMs read the weights, attention reads the KV cache)."""
+    attn_memory_s)`` (the GEMMs read the weights, attention reads the KV cache).
+    ``attn_compute_efficiency``: the attention kernel's (`_attention_efficiency`; default from
+    ``compute_efficiency`` and ``gemm_e_max``)."""
     b = np.asarray(batch, float)
     c = np.asarray(context_tokens, float)
     t = np.asarray(tp, float)
+    if attn_compute_efficiency is None:
+        attn_compute_efficiency = _attention_efficiency(compute_efficiency, gemm_e_max)
     compute_efficiency = serving_compute_efficiency(spec, b, t, compute_efficiency=compute_efficiency,
                                                     gemm_e_max=gemm_e_max, gemm_k_half=gemm_k_half,
                                                     compute_units=compute_units)
-    rate = np.asarray(peak_flops_per_s, float) * compute_efficiency
+    peak = np.asarray(peak_flops_per_s, float)
+    rate = peak * compute_efficiency
     bw = np.asarray(mem_bw_bytes_per_s, float) * bandwidth_efficiency
     gemm_c = 2.0 * _matmul_params_layer(spec) * b / t / rate
     gemm_m = _layer_weight_bytes(spec, b, t, weight_bytes) / bw
-    attn_c = 4.0 * spec.d_attn * c * b / t / rate
+    attn_c = 4.0 * spec.d_attn * c * b / t / (peak * attn_compute_efficiency)
     attn_m = b * c * _kv_bytes_per_token_gpu(spec, t, kv_bytes) / spec.n_layers / bw
     return gemm_c, gemm_m, attn_c, attn_m
 
@@ -286,16 +351,20 @@ def decode_bound(spec: ModelSpec, **kw) -> np.ndarray:
 def decode_step_arrays(spec: ModelSpec, *, batch, context_tokens, tp, peak_flops_per_s,
                        mem_bw_bytes_per_s, compute_efficiency, bandwidth_efficiency,
                        scale_up_bw_bytes_per_s=np.inf, scale_up_latency_s=0.0, weight_bytes=2.0,
-                       kv_bytes=2.0, act_bytes=2.0, gemm_e_max=None, gemm_k_half=None, compute_units=132):
+                       kv_bytes=2.0, act_bytes=2.0, gemm_e_max=None, gemm_k_half=None, compute_units=132,
+                       allreduce_base_latency_s=DEFAULT_ALLREDUCE_BASE_LATENCY_S):
     """One decode iteration for ``batch`` sequences at ``context_tokens`` of context [s].
 
     Every layer's GEMMs and attention kernel each at their roofline, one after the other
-    (module docstring), plus two tensor-parallel all-reduces, then the output head. Arrays
+    (module docstring), plus two tensor-parallel all-reduces (`_tp_allreduce`: the library's
+    ``allreduce_base_latency_s`` [s] + ``2 (tp - 1)`` hops of ``scale_up_latency_s`` [s] + the
+    ring's bytes over ``scale_up_bw_bytes_per_s`` [B/s]), then the output head. Arrays
     broadcast. ``gemm_e_max``, ``gemm_k_half``, ``compute_units``: as `prefill_arrays`, with
     the batch as the GEMMs' rows.
     """
     b = np.asarray(batch, float)
     t = np.asarray(tp, float)
+    attn_eff = _attention_efficiency(compute_efficiency, gemm_e_max)
     compute_efficiency = serving_compute_efficiency(spec, b, t, compute_efficiency=compute_efficiency,
                                                     gemm_e_max=gemm_e_max, gemm_k_half=gemm_k_half,
                                                     compute_units=compute_units)
@@ -304,33 +373,48 @@ def decode_step_arrays(spec: ModelSpec, *, batch, context_tokens, tp, peak_flops
                                          mem_bw_bytes_per_s=mem_bw_bytes_per_s,
                                          compute_efficiency=compute_efficiency,
                                          bandwidth_efficiency=bandwidth_efficiency,
-                                         weight_bytes=weight_bytes, kv_bytes=kv_bytes)
+                                         weight_bytes=weight_bytes, kv_bytes=kv_bytes,
+                                         attn_compute_efficiency=attn_eff)
     rate = np.asarray(peak_flops_per_s, float) * compute_efficiency
     bw = np.asarray(mem_bw_bytes_per_s, float) * bandwidth_efficiency
     layer = np.maximum(g_c, g_m) + np.maximum(a_c, a_m)
-    ar = _tp_allreduce(b * spec.d_model * act_bytes, t, scale_up_bw_bytes_per_s, scale_up_latency_s)
+    ar = _tp_allreduce(b * spec.d_model * act_bytes, t, scale_up_bw_bytes_per_s, scale_up_latency_s,
+                       allreduce_base_latency_s)
     head = np.maximum(2.0 * spec.vocab_size * spec.d_model * b / t / rate,
                       spec.vocab_size * spec.d_model * weight_bytes / t / bw)
     return spec.n_layers * (layer + 2.0 * ar) + head
 
 
-def _tp_allreduce(nbytes, tp, bw, lat):
+def _tp_allreduce(nbytes, tp, bw, lat, base=0.0):
+    """One tensor-parallel all-reduce of ``nbytes`` [B] among ``tp`` GPUs [s] (0 at ``tp = 1``).
+
+    ``base + 2 (tp - 1) (lat + nbytes / (tp bw))``: the collective library's fixed cost of a call
+    ``base`` [s] (kernel launch and the ranks' handshake: NCCL's and RCCL's ``baseLat``,
+    :data:`ALLREDUCE_BASE_LATENCY_S`) plus the ring's ``2 (tp - 1)`` steps, each a fabric hop of
+    ``lat`` [s] and a ``1/tp`` share of the message at ``bw`` [B/s] (the alpha-beta ring of
+    ``aicost.network.collective_time``). A decode step's messages are small (``batch x d_model``
+    activations: 1 MiB at batch 64 of an 8192-wide model), so the latency terms dominate it.
+    """
     bw = np.asarray(bw, float)
-    if np.all(np.isinf(bw)) and np.all(np.asarray(lat) == 0):
+    base = np.asarray(base, float)
+    if np.all(np.isinf(bw)) and np.all(np.asarray(lat) == 0) and np.all(base == 0):
         return np.zeros(np.broadcast_shapes(np.shape(nbytes), np.shape(tp)))
-    return _comm.allreduce_time(nbytes, tp, np.where(np.isinf(bw), 1e30, bw), lat)
+    ring = _comm.allreduce_time(nbytes, tp, np.where(np.isinf(bw), 1e30, bw), lat)
+    return ring + np.where(np.asarray(tp, float) > 1, base, 0.0)
 
 
 def inference_arrays(spec: ModelSpec, *, tp, batch, prompt_tokens, output_tokens, peak_flops_per_s,
                       mem_bw_bytes_per_s, memory_bytes, compute_efficiency, bandwidth_efficiency,
                       scale_up_bw_bytes_per_s=np.inf, scale_up_latency_s=0.0, weight_bytes=2.0,
                       kv_bytes=2.0, act_bytes=2.0, price_usd_per_gpu_hour=np.nan, engine=None,
-                      gemm_e_max=None, gemm_k_half=None, compute_units=132):
+                      gemm_e_max=None, gemm_k_half=None, compute_units=132,
+                      allreduce_base_latency_s=DEFAULT_ALLREDUCE_BASE_LATENCY_S):
     """One replica at a given batch, vectorized (every keyword broadcasts but ``engine``, a
     serving-engine preset for the largest batch: see `max_batch_arrays`). ``gemm_e_max``,
     ``gemm_k_half``, ``compute_units``: the accelerator's GEMM curve for the shape-aware compute
     efficiency of prefill and decode (`serving_compute_efficiency`); None (or NaN) for
-    ``compute_efficiency`` as given.
+    ``compute_efficiency`` as given. ``allreduce_base_latency_s`` [s]: the collective library's
+    fixed cost of one tensor-parallel all-reduce (`allreduce_base_latency_s`).
 
     Returns
     -------
@@ -352,7 +436,8 @@ def inference_arrays(spec: ModelSpec, *, tp, batch, prompt_tokens, output_tokens
                   compute_efficiency=compute_efficiency, bandwidth_efficiency=bandwidth_efficiency,
                   scale_up_bw_bytes_per_s=scale_up_bw_bytes_per_s, scale_up_latency_s=scale_up_latency_s,
                   weight_bytes=weight_bytes, kv_bytes=kv_bytes, act_bytes=act_bytes, gemm_e_max=gemm_e_max,
-                  gemm_k_half=gemm_k_half, compute_units=compute_units)
+                  gemm_k_half=gemm_k_half, compute_units=compute_units,
+                  allreduce_base_latency_s=allreduce_base_latency_s)
     prefill = prefill_arrays(spec, n_seqs=1.0, prompt_tokens=p, **common)
     dec = decode_step_arrays(spec, batch=b, context_tokens=p + o / 2.0, **common)
     tpot = dec + (b / o) * prefill
@@ -580,9 +665,30 @@ def _replica_search(lam, b, s, base, target, percentile, max_replicas, erlang):
 
 
 # ---- public -----------------------------------------------------------------------------
+def _scale_up_fabric_latency(cat, accelerator) -> float | None:
+    """Per-hop latency [s] of the scale-up fabric the catalog's instances of ``accelerator`` use
+    (the most common one; None when none has a scale-up fabric or it gives no latency): what
+    ``aicost.plan.plan_inference`` takes from each offer, so that a named accelerator gets it too."""
+    inst = cat.instances
+    fabs = inst.loc[inst["accelerator"] == accelerator, "scale_up_fabric"].dropna()
+    if fabs.empty:
+        return None
+    lat = getattr(cat.fabric(str(fabs.value_counts().index[0])), "latency_s", None)
+    return float(lat) if lat is not None and math.isfinite(float(lat)) and lat > 0 else None
+
+
+def _vendor(cat, accelerator) -> str | None:
+    from .._errors import UnknownNameError
+
+    try:
+        return cat.accelerator(accelerator).vendor
+    except UnknownNameError:
+        return None
+
+
 def _setup(model, accelerator, tp, dtype, kv_dtype, pricing, price_usd_per_gpu_hour, instance,
            compute_efficiency, bandwidth_efficiency, catalog, store, gpus_per_node, engine=None):
-    from ..hardware import Cluster, resolve_hardware
+    from ..hardware import Cluster, load_catalog, resolve_hardware
 
     spec = _spec_check(model)
     tp = positive_int("tp", tp)
@@ -598,7 +704,8 @@ def _setup(model, accelerator, tp, dtype, kv_dtype, pricing, price_usd_per_gpu_h
     else:
         cluster = Cluster(accelerator=str(accelerator), gpus=tp, gpus_per_node=max(tp, gpus_per_node),
                           pricing=pricing, price_usd_per_gpu_hour=price_usd_per_gpu_hour, instance=instance,
-                          scale_out_bw_bytes_per_s=1e12)
+                          scale_out_bw_bytes_per_s=1e12,
+                          scale_up_latency_s=_scale_up_fabric_latency(load_catalog(catalog), str(accelerator)))
     if spec.n_heads % tp:
         raise ValueError(f"tp={tp} does not divide {spec.name}'s {spec.n_heads} attention heads")
     hw = resolve_hardware(cluster, dtype if dtype not in ("int8",) else "int8", catalog=catalog, store=store,
@@ -625,7 +732,13 @@ def _setup(model, accelerator, tp, dtype, kv_dtype, pricing, price_usd_per_gpu_h
                memory_bytes=hw.memory_bytes, compute_efficiency=ce, bandwidth_efficiency=be,
                scale_up_bw_bytes_per_s=hw.scale_up_bw_bytes_per_s * hw.comm_efficiency,
                scale_up_latency_s=hw.scale_up_latency_s, weight_bytes=wb, kv_bytes=kb, act_bytes=ab,
-               price_usd_per_gpu_hour=hw.price_usd_per_gpu_hour)
+               price_usd_per_gpu_hour=hw.price_usd_per_gpu_hour,
+               allreduce_base_latency_s=allreduce_base_latency_s(_vendor(load_catalog(catalog), hw.accelerator)))
+    if tp > 1:
+        src["tp_allreduce"] = (f"two all-reduces per layer, each {1e6 * arr['allreduce_base_latency_s']:.1f} us "
+                               f"(collective library base latency) + 2 x {tp - 1} hops of "
+                               f"{1e6 * hw.scale_up_latency_s:.1f} us + the ring's bytes at "
+                               f"{arr['scale_up_bw_bytes_per_s'] / 1e9:.0f} GB/s")
     curve = getattr(hw, "gemm_curve", None)
     if compute_efficiency is None and curve is not None:
         from ..hardware import shape_aware_source

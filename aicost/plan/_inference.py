@@ -40,6 +40,7 @@ from ..model import (
     INFERENCE_KERNEL_FACTOR,
     PREFILL_CHUNK_TOKENS,
     EngineSpec,
+    allreduce_base_latency_s,
     autoscale,
     decode_bound,
     estimate_inference,
@@ -108,7 +109,8 @@ def _kernel(c: dict, lay: dict, ctx: dict) -> dict:
         scale_up_bw_bytes_per_s=c["scale_up_bw_bytes_per_s"] * c["comm_efficiency"],
         scale_up_latency_s=c["scale_up_latency_s"],
         price_usd_per_gpu_hour=c["price_usd_per_hour"] / c["gpus_per_node"], engine=ctx.engine,
-        gemm_e_max=c["gemm_e_max"], gemm_k_half=c["gemm_k_half"], compute_units=c["compute_units"], **common)
+        gemm_e_max=c["gemm_e_max"], gemm_k_half=c["gemm_k_half"], compute_units=c["compute_units"],
+        allreduce_base_latency_s=c["allreduce_base_latency_s"], **common)
     r["batch"] = batch + 0.0 * r["tpot_s"]
     return r
 
@@ -207,7 +209,7 @@ def _base(cfg: pd.DataFrame, lay: dict, ctx: ServingContext, scale: float = 1.0)
             ("gpus_per_node", "scale_up_domain_gpus", "price_usd_per_hour", "peak_flops_per_s",
              "mem_bw_bytes_per_s", "memory_bytes", "efficiency", "bandwidth_efficiency",
              "comm_efficiency", "scale_up_bw_bytes_per_s", "scale_up_latency_s", "gemm_e_max", "gemm_k_half",
-             "compute_units")}
+             "compute_units", "allreduce_base_latency_s")}
     carr["efficiency"] = carr["efficiency"] * scale
     carr["gemm_e_max"] = carr["gemm_e_max"] * scale  # the shape-aware efficiency is linear in e_max
     carr["bandwidth_efficiency"] = carr["bandwidth_efficiency"] * scale
@@ -629,6 +631,9 @@ def _resolve(ctx: ServingContext, *, catalog, store, pricing, providers, acceler
                    f"batch) x INFERENCE_KERNEL_FACTOR {INFERENCE_KERNEL_FACTOR}") if curves[a]
         else eff[a].compute_source)
     cfg["bandwidth_efficiency"] = bandwidth_efficiency
+    # the collective library's fixed cost of a tensor-parallel all-reduce (NCCL / RCCL), by vendor
+    vendor = {a: cat.accelerator(a).vendor for a in set(cfg["accelerator"])}
+    cfg["allreduce_base_latency_s"] = cfg["accelerator"].map(lambda a: allreduce_base_latency_s(vendor[a])).astype(float)
 
     if "scale_up_domain_gpus" not in cfg:
         cfg["scale_up_domain_gpus"] = cfg["gpus_per_node"]
