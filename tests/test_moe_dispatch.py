@@ -122,3 +122,21 @@ def test_moe_token_shuffling_is_memory_traffic_of_moe_layers_only(monkeypatch):
     d, k = oss.d_model, oss.experts_per_token
     expected = (k * d * 6 * 2 * 2) / ((12 * d + 3 * oss.active_ffn_width) * 2 * 3)
     assert ratio - 1.0 == pytest.approx(expected, rel=1e-9)
+
+
+def test_the_planner_takes_the_dispatcher_and_names_it_in_its_assumptions():
+    from aicost.plan import plan_training
+
+    kw = dict(deadline="60d", accelerators=["H100-SXM"], max_gpus=256, ep=8, seq_len=4096)
+    a2a = plan_training("qwen3-235b-a22b", 2e11, **kw)
+    dedup = plan_training("qwen3-235b-a22b", 2e11, ep_dispatcher="deepep", **kw)
+    assert any("ep_dispatcher='alltoall'" in a for a in a2a.assumptions)
+    assert any("ep_dispatcher='deepep'" in a for a in dedup.assumptions)
+    # the same candidates (EP inside an 8-GPU node): the deduplicated dispatch sends fewer copies
+    keys = ["instance_type", "pricing", "gpus", "tp", "pp", "ep", "cp", "virtual_stages", "micro_batch", "zero_stage",
+            "recompute", "storage_tier"]
+    both = a2a.candidates.merge(dedup.candidates, on=keys, suffixes=("_a2a", "_dedup"))
+    assert len(both) and (both["ep_comm_s_dedup"] < both["ep_comm_s_a2a"]).all()
+    assert (both["compute_s_dedup"] == both["compute_s_a2a"]).all()
+    with pytest.raises(ValueError, match="ep_dispatcher"):
+        plan_training("qwen3-235b-a22b", 2e11, ep_dispatcher="ring", **kw)

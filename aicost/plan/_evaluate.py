@@ -119,6 +119,9 @@ class TrainingContext:
     #: expert all-to-all under another micro-batch's compute (DualPipe / Megatron-Core 1F1B
     #: all-to-all overlap; ``overlap_ep_comm``)
     overlap_ep_comm: bool = False
+    #: how expert-parallel dispatch moves tokens (``aicost.model.EP_DISPATCHERS``: ``"alltoall"`` one
+    #: copy per routed expert, ``"deepep"`` one per destination node with NVLink forwarding)
+    ep_dispatcher: str = "alltoall"
     #: shape-aware compute efficiency per (accelerator row, layout key): ``efficiency_table[erow,
     #: col]`` with ``erow`` a configuration's ``efficiency_row`` and ``col`` the position of the
     #: layout's `efficiency_codes` key in ``efficiency_codes`` (sorted); None: every configuration
@@ -430,7 +433,7 @@ def training_physics(c: dict, lay: dict, ctx: TrainingContext, checked: bool = F
         failures_per_gpu_hour=0.0, job_failures_per_hour=0.0,  # the tail's reliability replaces these
         comm_efficiency=c["comm_efficiency"], expert_parallel=ep, context_parallel=cp, virtual_stages=v,
         scale_up_domain_gpus=domain, overlap_tp_comm=ctx.overlap_tp_comm, overlap_ep_comm=ctx.overlap_ep_comm,
-        fp8=ctx.dtype == "fp8")
+        fp8=ctx.dtype == "fp8", ep_dispatcher=ctx.ep_dispatcher)
     # the checks up to memory, last first so the earliest failing check wins
     shape = np.broadcast_shapes(np.shape(r["step_s"]), np.shape(tp), np.shape(gpus))
     code = np.where(np.broadcast_to(r["out_of_memory"], shape), np.int8(D.OUT_OF_MEMORY), np.int8(0))
@@ -1135,12 +1138,12 @@ def training_headline(row) -> str:
 
 
 def training_overlap_text(zero_stages=(1,), ep: bool = False, cp: bool = False, tp_overlap: bool = False,
-                          ep_overlap: bool = False) -> str:
+                          ep_overlap: bool = False, ep_dispatcher: str = "alltoall") -> str:
     """The overlap assumptions of the planner's kernel call, in the words of
     ``aicost.model.estimate_training``'s ``sources["overlap"]``: bucketed DP reduction on (always),
     TP collectives exposed or overlapped with the GEMMs (``tp_overlap``), EP all-to-all exposed or
     under another micro-batch's compute (``ep_overlap``, with ``ep``), CP ring under the attention
-    kernel (with ``cp``)."""
+    kernel (with ``cp``); with ``ep`` also how the dispatch moves tokens (``ep_dispatcher``)."""
     text = "bucketed DP gradient reduction overlaps the last backward"
     if any(int(z) >= 1 for z in zero_stages):
         text += ", parameter all-gather the next forward (ZeRO >= 1)"
@@ -1151,6 +1154,10 @@ def training_overlap_text(zero_stages=(1,), ep: bool = False, cp: bool = False, 
         text += ("; EP all-to-all overlapped with another micro-batch's compute (overlap_ep_comm, "
                  "DualPipe-style; DualPipe's second parameter copy not charged)" if ep_overlap
                  else "; EP all-to-all exposed (no DualPipe-style overlap; overlap_ep_comm=False)")
+        text += ("; EP dispatch one copy per destination node with NVLink forwarding (ep_dispatcher='deepep': "
+                 "DeepEP / Megatron-Core flex dispatcher; node-limited routing caps the nodes)"
+                 if ep_dispatcher == "deepep" else
+                 "; EP dispatch one copy per routed expert (ep_dispatcher='alltoall')")
     if cp:
         text += "; CP ring traffic under the attention kernel"
     return text
@@ -1181,7 +1188,8 @@ def training_assumptions(ctx: TrainingContext, batch_seqs: int, lay=None) -> tup
         + (f"; context parallelism (ring attention, cp) searched for sequences of {ctx.seq_len} tokens, "
            "tp x pp x dp x cp GPUs" if cp else "")
         + "; alpha-beta ring collectives; overlap: "
-        + training_overlap_text(ep=moe, cp=cp, tp_overlap=ctx.overlap_tp_comm, ep_overlap=ctx.overlap_ep_comm),
+        + training_overlap_text(ep=moe, cp=cp, tp_overlap=ctx.overlap_tp_comm, ep_overlap=ctx.overlap_ep_comm,
+                                ep_dispatcher=ctx.ep_dispatcher),
         "multi-node clusters only of offers with a cluster network in the catalog (a scale-out "
         "fabric or a network bandwidth); other offers are planned as single nodes",
         f"failures {rel['failures_per_gpu_hour']:.3g} per GPU-hour + {rel['job_failures_per_hour']:.3g} per "

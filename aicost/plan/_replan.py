@@ -313,7 +313,8 @@ class PlanCache:
         if "preprocess_tokens_per_s_per_vcpu" in params:
             res["preprocess_rate"] = sig.get("preprocess_tokens_per_s_per_vcpu")
         if "overlap_tp_comm" in params:
-            res["overlap"] = (sig.get("overlap_tp_comm", False), sig.get("overlap_ep_comm", False))
+            res["overlap"] = (sig.get("overlap_tp_comm", False), sig.get("overlap_ep_comm", False),
+                              sig.get("ep_dispatcher", "alltoall"))
         if "estimates" in params:  # keys its own entry (offers built on estimates left out or not)
             res["estimates"] = sig.get("estimates", True)
         return req, res

@@ -263,6 +263,7 @@ def plan_training(
     preprocess_tokens_per_s_per_vcpu: float | None = None,
     overlap_tp_comm: bool = False,
     overlap_ep_comm: bool = False,
+    ep_dispatcher: str = "alltoall",
     objective: str = "auto",
     detail: bool = False,
     now: _dt.datetime | None = None,
@@ -355,6 +356,12 @@ def plan_training(
         1F1B all-to-all overlap). Options rather than search axes: the model never makes a step
         slower with them, so a search would always pick them, yet they need software support the
         planner cannot see. Default off (exposed); the plan's assumptions name each.
+    ep_dispatcher : {"alltoall", "deepep"}
+        How your stack's expert-parallel dispatch moves tokens (``aicost.model.EP_DISPATCHERS``):
+        one copy per routed expert (default: Megatron-Core's all-to-all dispatcher) or one per
+        destination node with NVLink forwarding (DeepEP, Megatron-Core's flex dispatcher), which
+        the model's group-limited routing caps (``ModelSpec.expert_groups_per_token``). Named in the
+        plan's assumptions.
     objective : {"auto", "cost", "time", "balanced"}
         What `Plan.best` minimizes; ``auto`` is cost under a deadline, time under a budget alone,
         and the knee of the frontier (``balanced``: the smallest time x cost) without either.
@@ -388,7 +395,7 @@ def plan_training(
                                      reliability=(failure_rate_per_gpu_hour, spot_preemption_rate_per_hour,
                                                   restart_s, job_failure_rate_per_hour, fleet_class),
                                      preprocess_rate=preprocess_tokens_per_s_per_vcpu,
-                                     overlap=(overlap_tp_comm, overlap_ep_comm))
+                                     overlap=(overlap_tp_comm, overlap_ep_comm, ep_dispatcher))
     reduced, reason_counts, n_eval, details = ev.search_training(cfg, lay, ctx, detail=detail)
     cands, sort_col, objective_text = _score(cfg, reduced, lay, ctx, details, req.objective)
     search = TrainingSearch(configs=cfg, layouts=lay, context=ctx, ok=reduced["ok"],
@@ -501,9 +508,20 @@ def _resolve(req: _TrainingRequest, *, catalog, store, providers, accelerators, 
                              deadline_s=req.deadline_s, budget_usd=req.budget_usd, rel=rel, dtype=req.dtype,
                              preprocess_tokens_per_s_per_vcpu=preprocess_rate,
                              overlap_tp_comm=bool(overlap[0]), overlap_ep_comm=bool(overlap[1]),
+                             ep_dispatcher=_ep_dispatcher(overlap[2] if len(overlap) > 2 else "alltoall"),
                              efficiency_table=table, efficiency_codes=codes,
                              efficiency_note=_efficiency_note(efficiency, req.dtype))
     return offers, lay, cfg, ctx
+
+
+def _ep_dispatcher(name) -> str:
+    """A known expert-parallel dispatcher name (``aicost.model.EP_DISPATCHERS``), lower case."""
+    from ..model import EP_DISPATCHERS
+
+    key = str(name).lower()
+    if key not in EP_DISPATCHERS:
+        raise ValueError(f"ep_dispatcher must be one of {', '.join(EP_DISPATCHERS)}, got {name!r}")
+    return key
 
 
 def _efficiency_note(efficiency, dtype: str) -> str:
