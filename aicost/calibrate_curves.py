@@ -644,7 +644,7 @@ def _layer_model(spec, *, micro_batch, seq_len, tp, cp, ep, recompute_code, peak
     # attention core: QK^T and PV, causal half skipped by FlashAttention-style kernels
     heads = np.maximum(np.floor_divide(spec.n_heads, t), 1.0)
     attn_pk = peak if attn_peak is None else attn_peak
-    hd = spec.d_head
+    hd = float(getattr(spec, "attn_flops_width", spec.d_attn)) / spec.n_heads  # MLA: mean of QK and V heads
     attn_passes = np.where(rc >= 1, 4.0, 3.0)  # selective (and full) recompute it
     attn_flops = 4.0 * b * sq * s * hd * heads * attn_passes
     e_attn = gemm_efficiency(sq, s, hd, curve=curve, peak_flops_per_s=attn_pk, mem_bw_bytes_per_s=bw,

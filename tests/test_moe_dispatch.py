@@ -140,3 +140,16 @@ def test_the_planner_takes_the_dispatcher_and_names_it_in_its_assumptions():
     assert (both["compute_s_dedup"] == both["compute_s_a2a"]).all()
     with pytest.raises(ValueError, match="ep_dispatcher"):
         plan_training("qwen3-235b-a22b", 2e11, ep_dispatcher="ring", **kw)
+
+
+def test_mla_attention_counts_its_wider_query_key_heads():
+    # DeepSeek-V3: QK^T over 128 + 64 (RoPE) dims, (softmax)V over 128: mean width 128 x 160 per token
+    assert DSV3.attn_flops_width == 128 * (128 + 64 + 128) / 2
+    llama = get_model("llama-3.1-70b")
+    assert llama.attn_flops_width == llama.d_attn
+    from aicost.model import training_flops
+
+    no_rope = DSV3.with_(qk_rope_head_dim=1)  # (MLA needs a RoPE size; 1 is the smallest)
+    extra = training_flops(DSV3, 1.0, seq_len=4096) - training_flops(no_rope, 1.0, seq_len=4096)
+    # 12 L s x (the width's RoPE share, n_heads * 63 / 2) plus the larger query/key projections
+    assert extra > 12 * DSV3.n_layers * 4096 * 128 * 63 / 2

@@ -234,6 +234,17 @@ class ModelSpec:
         return self.n_heads * self.d_head
 
     @property
+    def attn_flops_width(self) -> float:
+        """Mean width of attention's two products over the sequence [elements]:
+        ``n_heads * (qk_head + v_head) / 2``, so a token's attention core costs ``4 * width * s``
+        FLOPs per layer forward (``QK^T`` over the query/key head size, ``(softmax) V`` over the value
+        head size). ``d_attn`` for standard attention; MLA's queries and keys carry the decoupled
+        RoPE part too (DeepSeek-V3: ``128 * (192 + 128) / 2``)."""
+        if not self.is_mla:
+            return float(self.d_attn)
+        return self.n_heads * (self.d_head + self.qk_rope_head_dim + self.d_v_head) / 2.0
+
+    @property
     def d_kv(self) -> int:
         """Width of the key (or value) projection (``n_kv_heads * head_dim``)."""
         return self.n_kv_heads * self.d_head

@@ -5,7 +5,8 @@ Language Model Training on GPU Clusters Using Megatron-LM", eq. 3) and the PaLM 
 (Chowdhery et al. 2022, appendix B): ``6N + 12 L d_attn s``, where ``N`` counts the
 parameters that take part in matrix multiplies for one token (``ModelSpec.n_matmul_params``:
 active parameters for mixture-of-experts, the output projection, no embedding lookup), ``L``
-layers, ``d_attn = n_heads*head_dim`` and ``s`` the sequence length (the attention scores
+layers, ``d_attn = n_heads*head_dim`` (``ModelSpec.attn_flops_width``: MLA's query/key heads are
+wider than its value heads) and ``s`` the sequence length (the attention scores
 ``QK^T`` and their product with ``V``, 2 x 2 s d_attn FLOPs per layer forward, x3 with the
 backward pass). Over ``D`` tokens this is Kaplan/Chinchilla's ``C = 6ND`` plus the attention
 term. Recomputation executes more: ``selective`` re-runs the attention core
@@ -127,7 +128,7 @@ def _flops_per_token(spec: ModelSpec, seq_len, recompute_code):
     s = np.asarray(seq_len, dtype=float)
     rc = np.asarray(recompute_code)
     mm = float(spec.active_layer_params - spec.norm_params_per_layer)  # matmul weights per layer
-    attn_fwd = 4.0 * spec.d_attn * s  # QK^T and (softmax)V, 2 FLOPs per MAC
+    attn_fwd = 4.0 * spec.attn_flops_width * s  # QK^T and (softmax)V, 2 FLOPs per MAC (MLA: wider QK)
     layer_model = 6.0 * mm + 3.0 * attn_fwd
     extra = np.where(rc == 2, 2.0 * mm + attn_fwd, np.where(rc == 1, attn_fwd, 0.0))
     head = 6.0 * spec.vocab_size * spec.d_model
@@ -276,7 +277,7 @@ def _cp_ring_time(spec, mb, s, tp_, cp_, gpn, layers_stage, layer_model, t_c_mic
     cp_lat = np.where(cp_in_node, su_lat, so_lat)
     kv_chunk = mb * s / cp_ * 2.0 * spec.d_kv * dtype_bytes / tp_
     t_ring = 3.0 * (cp_ - 1.0) * _comm.p2p_time(kv_chunk, cp_bw, cp_lat)
-    attn_share = 3.0 * 4.0 * spec.d_attn * s / layer_model
+    attn_share = 3.0 * 4.0 * spec.attn_flops_width * s / layer_model
     return np.where(cp_ > 1, layers_stage * np.maximum(t_ring - attn_share * t_c_micro / layers_stage, 0.0), 0.0)
 
 
