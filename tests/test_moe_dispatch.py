@@ -153,3 +153,18 @@ def test_mla_attention_counts_its_wider_query_key_heads():
     extra = training_flops(DSV3, 1.0, seq_len=4096) - training_flops(no_rope, 1.0, seq_len=4096)
     # 12 L s x (the width's RoPE share, n_heads * 63 / 2) plus the larger query/key projections
     assert extra > 12 * DSV3.n_layers * 4096 * 128 * 63 / 2
+
+
+def test_overlapped_all_to_all_keeps_the_share_its_kernels_take_from_compute():
+    from aicost.model import EP_OVERLAP_SM_SHARE
+
+    def est(overlap):
+        job = TrainingJob(DSV3, 1e12, global_batch=8192, micro_batch=1, tp=2, pp=8, ep=64, virtual_stages=4,
+                          dtype="fp8", seq_len=4096, ep_dispatcher="deepep", overlap_ep_comm=overlap)
+        return estimate_training(job, Cluster(accelerator="H100-SXM", gpus=1024, gpus_per_node=8, scale_up="nvlink4",
+                                              scale_out="ib-ndr", price_usd_per_gpu_hour=1.0), store=False)
+
+    exposed, hidden = est(False), est(True)
+    # here the all-to-all (14 s a step) about equals the compute (13 s): the SMs' share is what stays
+    assert hidden.ep_comm_s == pytest.approx(EP_OVERLAP_SM_SHARE * exposed.ep_comm_s, rel=1e-9)
+    assert "15% of it exposed" in hidden.sources["overlap"]

@@ -108,6 +108,7 @@ from ._reliability import (
 from ._spec import FFN_TYPES, ModelSpec, get_model, list_models, load_models, resolve_model
 from ._training import (
     CHECKPOINT_BYTES_PER_PARAM,
+    EP_OVERLAP_SM_SHARE,
     GRAD_BUCKET_PARAMS,
     TP_OVERLAP_EXPOSED_SHARE,
     TrainingEstimate,
@@ -135,6 +136,7 @@ __all__ = [  # noqa: RUF022 - plain sorted(), as tests/test_exports.py checks
     "DemandPlan",
     "ENGINES",
     "EP_DISPATCHERS",
+    "EP_OVERLAP_SM_SHARE",
     "EngineSpec",
     "FFN_TYPES",
     "FP8_GEMM_INPUT_BYTES",

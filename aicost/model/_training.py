@@ -86,6 +86,7 @@ from ._spec import ModelSpec, _spec_check
 __all__ = [
     "CHECKPOINT_BYTES_PER_PARAM",
     "DEFAULT_CHECKPOINT_WRITE_BYTES_PER_S_PER_NODE",
+    "EP_OVERLAP_SM_SHARE",
     "GRAD_BUCKET_PARAMS",
     "OPTIMIZER_BYTES_PER_PARAM",
     "TP_OVERLAP_EXPOSED_SHARE",
@@ -117,6 +118,12 @@ GRAD_BUCKET_PARAMS = 40e6
 #: (``overlap_tp_comm``): an assumption; TransformerEngine's userbuffers split each collective into
 #: chunks pipelined with the GEMM pieces, and the first/last chunk and the non-GEMM ops stay exposed
 TP_OVERLAP_EXPOSED_SHARE = 0.25
+#: share of a GPU's streaming multiprocessors the expert-parallel dispatch/combine kernels hold while
+#: they run beside compute (``overlap_ep_comm``): DeepSeek-V3 dedicates 20 of the H800's 132 SMs to
+#: all-to-all communication (arXiv:2412.19437 Sec. 3.2.2), DeepEP's and Megatron-Core's default
+#: (``moe_deepep_num_sms`` 20). The overlapped compute runs that much slower, so at least this share
+#: of the all-to-all's duration stays on the step.
+EP_OVERLAP_SM_SHARE = 20.0 / 132.0
 
 
 # ---- FLOPs ------------------------------------------------------------------------------
@@ -305,7 +312,10 @@ def _ep_all_to_all_time(spec, mb, s, tp_, cp_, ep_, gpn, layers_stage, rc, t_c_m
         one = ((g - 1.0) * su_lat + tok_bytes * c_up / su_bw
                + (ep_ - g) * so_lat + tok_bytes * c_out / so_bw)
     t_ep = np.where(ep_ > 1, n_a2a * one, 0.0)
-    return np.where(np.asarray(overlap_ep_comm, bool), np.maximum(t_ep - t_c_micro, 0.0), t_ep)
+    # overlapped: what exceeds the compute, and at least the compute the dispatch kernels' SMs delay
+    # (compute at 1 - f of its rate while the all-to-all runs: max(t_ep - t_c, f t_ep) exposed)
+    return np.where(np.asarray(overlap_ep_comm, bool),
+                    np.maximum(t_ep - t_c_micro, EP_OVERLAP_SM_SHARE * t_ep), t_ep)
 
 
 def training_arrays(spec: ModelSpec, *, tokens, global_batch, micro_batch, seq_len, tp, pp, dp,
@@ -342,7 +352,8 @@ def training_arrays(spec: ModelSpec, *, tokens, global_batch, micro_batch, seq_l
     values over the scale-up fabric when ``tp * ep`` GPUs fit in a node, else the scale-out one;
     they are exposed unless ``overlap_ep_comm`` (DeepSeek-V3's DualPipe, Megatron-Core's
     1F1B all-to-all overlap: one micro-batch's all-to-all under another's compute, so only what
-    exceeds a micro-batch's compute is exposed). ``ep_dispatcher`` (a string, one for all
+    exceeds a micro-batch's compute is exposed, and at least ``EP_OVERLAP_SM_SHARE`` of it: the
+    communication kernels' SMs slow the compute they overlap). ``ep_dispatcher`` (a string, one for all
     layouts): ``"alltoall"`` sends a token once per routed expert, ``"deepep"`` once per destination
     scale-up domain with forwarding inside it (``aicost.model.ep_dispatch_copies``; DeepSeek-V3's
     node-limited routing caps those domains). ``overlap_grad_reduce``: bucketed DP reduction
@@ -873,7 +884,8 @@ def estimate_training(job: TrainingJob, cluster: Cluster, catalog=None, store=No
                             if job.overlap_grad_reduce else "DP reduction after the last backward only")
                            + ("; TP collectives overlapped with GEMMs" if job.overlap_tp_comm else
                               "; TP collectives exposed")
-                           + (("; EP all-to-all overlapped with compute (DualPipe-style)" if job.overlap_ep_comm
+                           + ((f"; EP all-to-all overlapped with compute (DualPipe-style; at least "
+                                f"{EP_OVERLAP_SM_SHARE:.0%} of it exposed: its kernels' SMs)" if job.overlap_ep_comm
                                else "; EP all-to-all exposed (no DualPipe-style overlap)")
                               + ("; EP dispatch one copy per destination node, NVLink forwarding (DeepEP-style)"
                                  if dispatcher == "deepep" else "; EP dispatch one copy per routed expert (all-to-all)")

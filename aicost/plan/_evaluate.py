@@ -29,6 +29,7 @@ from ..model import (
     DEFAULT_RESTART_S,
     DEFAULT_SPOT_PREEMPTIONS_PER_NODE_HOUR,
     DEFAULT_SPOT_RESTART_S,
+    EP_OVERLAP_SM_SHARE,
     RUNTIME_RESERVE_BYTES,
     TP_OVERLAP_EXPOSED_SHARE,
     TRAINING_KERNEL_FACTOR,
@@ -1152,7 +1153,8 @@ def training_overlap_text(zero_stages=(1,), ep: bool = False, cp: bool = False, 
              else "; TP collectives exposed (overlap_tp_comm=False)")
     if ep:
         text += ("; EP all-to-all overlapped with another micro-batch's compute (overlap_ep_comm, "
-                 "DualPipe-style; DualPipe's second parameter copy not charged)" if ep_overlap
+                 f"DualPipe-style; at least {EP_OVERLAP_SM_SHARE:.0%} of it exposed: its kernels' SMs; DualPipe's "
+                 "second parameter copy not charged)" if ep_overlap
                  else "; EP all-to-all exposed (no DualPipe-style overlap; overlap_ep_comm=False)")
         text += ("; EP dispatch one copy per destination node with NVLink forwarding (ep_dispatcher='deepep': "
                  "DeepEP / Megatron-Core flex dispatcher; node-limited routing caps the nodes)"
