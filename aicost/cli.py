@@ -715,6 +715,10 @@ def _add_plan(sub) -> None:
     tp_.add_argument("--overlap-ep-comm", action="store_true",
                      help="your stack overlaps the expert all-to-all with another micro-batch's compute "
                           "(DualPipe, Megatron-Core 1F1B A2A overlap); default exposed")
+    tp_.add_argument("--ep-dispatcher", choices=("alltoall", "deepep"), default="alltoall",
+                     help="how your stack's expert dispatch moves tokens: one copy per routed expert (alltoall, "
+                          "default) or one per destination node with NVLink forwarding (deepep: DeepEP, "
+                          "Megatron-Core flex dispatcher)")
     tp_.set_defaults(func=_cmd_plan_train)
 
     sp = psub.add_parser("serve", help="plan serving: offers x tensor parallelism x batch x replicas")
@@ -791,6 +795,7 @@ def _cmd_plan_train(args) -> int:
                          job_failure_rate_per_hour=args.job_failure_rate, fleet_class=args.fleet_class,
                          spot_preemption_rate_per_hour=args.preemption_rate,
                          overlap_tp_comm=args.overlap_tp_comm, overlap_ep_comm=args.overlap_ep_comm,
+                         ep_dispatcher=args.ep_dispatcher,
                          catalog=_plan_catalog(args))
     _print_plan(plan, args.top, args.json, args.format)
     return 0
