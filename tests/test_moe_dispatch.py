@@ -19,7 +19,7 @@ DSV3 = get_model("deepseek-v3")
 QWEN3 = get_model("qwen3-235b-a22b")
 
 
-def _monte_carlo(spec, ep, g, n=20000, seed=0):
+def _monte_carlo(spec, ep, g, n=6000, seed=0):
     """Brute force over routing: M of G groups uniformly, then k distinct experts uniformly among
     their experts; experts placed contiguously on ranks, ranks contiguously on domains of g."""
     rng = np.random.default_rng(seed)
