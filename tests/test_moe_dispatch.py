@@ -168,3 +168,29 @@ def test_overlapped_all_to_all_keeps_the_share_its_kernels_take_from_compute():
     # here the all-to-all (14 s a step) about equals the compute (13 s): the SMs' share is what stays
     assert hidden.ep_comm_s == pytest.approx(EP_OVERLAP_SM_SHARE * exposed.ep_comm_s, rel=1e-9)
     assert "15% of it exposed" in hidden.sources["overlap"]
+
+
+def test_planner_candidate_with_deepep_agrees_with_estimate_training():
+    from aicost.plan import plan_training
+
+    p = plan_training("mixtral-8x7b", 2e11, deadline="30d", providers=["aws"], max_gpus=64, ep=(2, 4, 8),
+                      pricing="on_demand", ep_dispatcher="deepep")
+    r = p.feasible[p.feasible["ep"] > 1].iloc[0]
+    gpn = int(r["gpus_per_node"])
+    job = TrainingJob(model="mixtral-8x7b", tokens=2e11, global_batch=int(r["global_batch"]),
+                      micro_batch=int(r["micro_batch"]), tp=int(r["tp"]), pp=int(r["pp"]), ep=int(r["ep"]),
+                      cp=int(r["cp"]), virtual_stages=int(r["virtual_stages"]), recompute=r["recompute"],
+                      zero_stage=int(r["zero_stage"]), seq_len=p.search.context.seq_len,
+                      checkpoint_s=float(r["checkpoint_s"]), restart_s=float(r["restart_s"]), ep_dispatcher="deepep")
+    cl = Cluster(accelerator=r["accelerator"], gpus=int(r["gpus"]), gpus_per_node=gpn,
+                 scale_up_domain_gpus=int(r["scale_up_domain_gpus"]),
+                 price_usd_per_gpu_hour=float(r["price_usd_per_hour"]) / gpn, efficiency=float(r["efficiency"]),
+                 peak_flops_per_s=float(r["peak_flops_per_s"]), memory_bytes=float(r["memory_bytes"]),
+                 mem_bw_bytes_per_s=float(r["mem_bw_bytes_per_s"]),
+                 scale_up_bw_bytes_per_s=float(r["scale_up_bw_bytes_per_s"]),
+                 scale_up_latency_s=float(r["scale_up_latency_s"]),
+                 scale_out_bw_bytes_per_s=float(r["scale_out_bw_bytes_per_s"]) / gpn,
+                 scale_out_latency_s=float(r["scale_out_latency_s"]))
+    est = estimate_training(job, cl)
+    assert est.ep_comm_s == pytest.approx(r["ep_comm_s"], rel=1e-9)
+    assert est.step_s == pytest.approx(r["step_s"], rel=1e-9)
