@@ -38,6 +38,32 @@ per data-parallel replica)::
 * ``t_optimizer``: the AdamW update is memory-bound: ``OPTIMIZER_BYTES_PER_PARAM`` bytes per
   parameter of the local optimizer shard at the GPU's memory bandwidth.
 
+Pipeline schedules (``TrainingJob.schedule``, ``TRAINING_SCHEDULES``): ``"1f1b"`` (default) is
+Megatron-LM's 1F1B, interleaved with ``v = virtual_stages > 1`` model chunks per GPU (bubble
+``(pp-1)/v * slot``, Narayanan et al. 2021 Sec. 2.2). ``"zb-h1"`` is the memory-efficient
+zero-bubble schedule ZB-H1 of Qi, Wan, Huang and Lin, "Zero Bubble Pipeline Parallelism" (ICLR
+2024, arXiv:2401.10241, Sec. 2.1): the backward pass splits into B (input gradients) and W (weight
+gradients), W passes are delayed into the pipeline's drain, and the bubble per stage falls from
+``(p-1)(T_F + T_B + T_W)`` to ``(p-1)(T_F + T_B - T_W)`` with the same ``p`` micro-batches in
+flight (1F1B's peak activation memory)::
+
+    T_W    = w_share * t_compute(micro)     # w_share: the weight-gradient GEMMs' FLOPs
+    bubble = (pp - 1) * (slot - 2 * T_W)    #   (= the forward GEMMs': 2 x matmul weights
+                                            #   per token and layer, and the output layer's)
+                                            #   over the micro-batch's executed FLOPs
+
+Assumptions (``ZERO_BUBBLE_ASSUMPTION``): W is only the weight-gradient GEMMs and runs at the
+micro-batch's mean compute efficiency (its share of the time is its share of the executed FLOPs);
+the attention core, recomputation (re-run before B) and the elementwise work belong to F and B;
+the tensor-, expert- and context-parallel communication and the pipeline sends belong to F and B
+(W is local); a stage's gradients are final only after its last W pass, so the bucketed
+data-parallel reduction overlaps that pass alone (``T_W``, not the whole last backward); the
+optimizer step stays synchronous after the pipeline drains (global gradient-norm clipping and the
+NaN/Inf check; the paper's post-validation, which removes that barrier, is what ZB-H2 and ZB-V need
+to reach zero bubble, not ZB-H1). Not modelled: ZB-H2 (zero bubble at up to ``2p-1`` micro-batches
+in flight), ZB-V (two chunks per GPU in a V shape; its bubble depends on the schedule its solver
+finds when ``T_F``, ``T_B`` and ``T_W`` differ), and interleaving combined with ZB-H1 (rejected).
+
 The array functions (``_training_flops_arrays``, ``_training_step_arrays``,
 ``training_arrays``) broadcast over numpy arrays; ``estimate_training`` calls
 ``training_arrays`` with scalars, so the planner's vectorized evaluation and this scalar
@@ -90,6 +116,7 @@ __all__ = [
     "GRAD_BUCKET_PARAMS",
     "OPTIMIZER_BYTES_PER_PARAM",
     "TP_OVERLAP_EXPOSED_SHARE",
+    "TRAINING_SCHEDULES",
     "TrainingEstimate",
     "TrainingJob",
     "_flops_per_token",
@@ -97,7 +124,9 @@ __all__ = [
     "_training_feasibility",
     "_training_flops_arrays",
     "_training_step_arrays",
+    "ZERO_BUBBLE_ASSUMPTION",
     "estimate_training",
+    "schedule_code",
     "fp8_training_assumption",
     "training_flops",
 ]
@@ -124,6 +153,38 @@ TP_OVERLAP_EXPOSED_SHARE = 0.25
 #: (``moe_deepep_num_sms`` 20). The overlapped compute runs that much slower, so at least this share
 #: of the all-to-all's duration stays on the step.
 EP_OVERLAP_SM_SHARE = 20.0 / 132.0
+#: pipeline schedules ``TrainingJob.schedule`` and the planner's ``schedules`` take, by code
+#: (``schedule_code``): Megatron-LM's 1F1B (interleaved with virtual stages) and ZB-H1 (Qi et al.,
+#: "Zero Bubble Pipeline Parallelism", ICLR 2024, arXiv:2401.10241, Sec. 2.1)
+TRAINING_SCHEDULES = ("1f1b", "zb-h1")
+#: what the ZB-H1 step-time model assumes, in words (an estimate's ``sources["schedule"]`` and a
+#: plan's assumptions; module docstring)
+ZERO_BUBBLE_ASSUMPTION = (
+    "ZB-H1 zero-bubble schedule (Qi et al., ICLR 2024, arXiv:2401.10241, Sec. 2.1): backward split into "
+    "B (input gradients) and W (weight gradients), bubble (pp-1)(T_F+T_B-T_W) instead of 1F1B's "
+    "(pp-1)(T_F+T_B+T_W) at 1F1B's activation memory (pp micro-batches in flight); T_W = the weight-gradient "
+    "GEMMs (the forward GEMMs' FLOPs) at the micro-batch's mean efficiency; attention core, recomputation, "
+    "elementwise work and TP/EP/CP/PP communication in F and B; DP gradient buckets overlap only the last W "
+    "pass; optimizer step synchronous after the drain (no post-validation)")
+
+
+def schedule_code(name) -> int:
+    """The code of a pipeline schedule name in ``TRAINING_SCHEDULES`` (0 ``"1f1b"``, 1 ``"zb-h1"``).
+
+    Raises
+    ------
+    ValueError
+        For an unknown name, with the closest known one.
+    """
+    key = str(name).strip().lower().replace("_", "-")
+    if key in TRAINING_SCHEDULES:
+        return TRAINING_SCHEDULES.index(key)
+    import difflib
+
+    close = difflib.get_close_matches(key, TRAINING_SCHEDULES, n=1, cutoff=0.3)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    raise ValueError(f"schedule must be one of {', '.join(TRAINING_SCHEDULES)}, got {name!r}{hint} "
+                     "(interleaved 1F1B is schedule='1f1b' with virtual_stages > 1)")
 
 
 # ---- FLOPs ------------------------------------------------------------------------------
@@ -180,7 +241,8 @@ def training_flops(spec: ModelSpec | str, tokens: float, recompute: str = "none"
 def _training_step_arrays(*, flops_micro, peak_flops_per_s, efficiency, pp, n_micro,
                           t_tp_micro=0.0, t_pp_micro=0.0, t_dp=0.0, backward_share=2.0 / 3.0,
                           t_optimizer=0.0, virtual_stages=1, t_ep_micro=0.0, t_cp_micro=0.0,
-                          overlap_grad_reduce=True, n_buckets=1.0, distributed_optimizer=False):
+                          overlap_grad_reduce=True, n_buckets=1.0, distributed_optimizer=False,
+                          schedule_code=0, t_w_micro=0.0):
     """Step time and its parts [s] for the slowest pipeline stage (arrays broadcast).
 
     Parameters
@@ -213,6 +275,12 @@ def _training_step_arrays(*, flops_micro, peak_flops_per_s, efficiency, pp, n_mi
     distributed_optimizer : bool or array
         ZeRO >= 1: the reduction is a reduce-scatter plus a parameter all-gather (each half of
         ``t_dp``), the all-gather overlapping the next step's first forward.
+    schedule_code : int or array
+        ``schedule_code(name)``: 0 1F1B (interleaved with ``virtual_stages``), 1 ZB-H1: bubble
+        ``(pp-1) (slot - 2 t_w_micro)`` (Qi et al. 2024's ``(p-1)(T_F+T_B-T_W)``) and the gradient
+        buckets overlapping only the last W pass (``t_w_micro``).
+    t_w_micro : array [s]
+        Weight-gradient (W) pass of one micro-batch (ZB-H1 only).
 
     Returns
     -------
@@ -230,10 +298,16 @@ def _training_step_arrays(*, flops_micro, peak_flops_per_s, efficiency, pp, n_mi
     bubble = (np.asarray(pp, float) - 1.0) / np.asarray(virtual_stages, float) * slot
     t_dp = np.asarray(t_dp, float)
     bwd = backward_share * t_c
+    fwd = (1.0 - backward_share) * t_c
+    if np.any(np.asarray(schedule_code) == 1):  # ZB-H1 (the default grids skip these arrays)
+        zb = np.asarray(schedule_code) == 1
+        t_w = np.asarray(t_w_micro, float)
+        bubble = np.where(zb, (np.asarray(pp, float) - 1.0) * (slot - 2.0 * t_w), bubble)
+        bwd = np.where(zb, t_w, bwd)  # a stage's gradients are final only in its last W pass
     ag = np.where(np.asarray(distributed_optimizer, bool), 0.5, 0.0) * t_dp
     nb = np.asarray(n_buckets, float)
     bucketed = (np.maximum(t_dp - ag - bwd, (t_dp - ag) / nb)
-                + np.where(ag > 0, np.maximum(ag - (1.0 - backward_share) * t_c, ag / nb), 0.0))
+                + np.where(ag > 0, np.maximum(ag - fwd, ag / nb), 0.0))
     dp_exposed = np.where(np.asarray(overlap_grad_reduce, bool), bucketed, np.maximum(t_dp - bwd, 0.0))
     opt = np.asarray(t_optimizer, float) + 0.0 * t_c
     step = compute + tp_comm + pp_comm + ep_comm + cp_comm + bubble + dp_exposed + opt
@@ -330,7 +404,7 @@ def training_arrays(spec: ModelSpec, *, tokens, global_batch, micro_batch, seq_l
                           preemptions_per_node_hour=0.0, comm_efficiency=1.0, virtual_stages=1,
                           expert_parallel=1, context_parallel=1, overlap_grad_reduce=True, overlap_tp_comm=False,
                           job_failures_per_hour=DEFAULT_JOB_FAILURES_PER_HOUR, overlap_ep_comm=False,
-                          scale_up_domain_gpus=None, fp8=False, ep_dispatcher="alltoall"):
+                          scale_up_domain_gpus=None, fp8=False, ep_dispatcher="alltoall", schedule_code=0):
     """Evaluate training layouts vectorized: every keyword may be a numpy array (broadcast).
 
     Layout: ``tp`` x ``pp`` x ``dp`` GPUs, ranks ordered tensor, data, pipeline (Megatron-LM),
@@ -340,7 +414,11 @@ def training_arrays(spec: ModelSpec, *, tokens, global_batch, micro_batch, seq_l
     ``comm_efficiency`` scales both fabric bandwidths (achieved / link bandwidth of collectives).
     ``virtual_stages`` > 1 selects Megatron-LM's interleaved schedule: bubble ``(pp-1)/(v m)``,
     ``v`` times the pipeline sends, and ``1 + (pp-1)/(pp v)`` times the first stage's
-    activations (Korthikanti et al. 2022 Sec. 4.2.3).
+    activations (Korthikanti et al. 2022 Sec. 4.2.3). ``schedule_code`` (``schedule_code(name)``,
+    may be an array): 1 selects ZB-H1 (module docstring; needs ``virtual_stages == 1``, which
+    ``estimate_training`` and the planner check): bubble ``(pp-1)(slot - 2 T_W)`` with ``T_W`` the
+    weight-gradient GEMMs' share of the micro-batch's executed FLOPs times its compute time, memory
+    as 1F1B's.
 
     ``context_parallel`` (``cp``, ring attention as in Megatron-LM's context parallelism) splits
     every sequence over ``cp`` GPUs: ``tp * pp * dp * cp`` GPUs, each computing ``1/cp`` of every
@@ -436,6 +514,11 @@ def training_arrays(spec: ModelSpec, *, tokens, global_batch, micro_batch, seq_l
                                            scale_up_latency_s, scale_out_bw_bytes_per_s,
                                            scale_out_latency_s)
     backward_share = np.where(rc == 2, 0.75, 2.0 / 3.0)
+    t_w = 0.0
+    if np.any(np.asarray(schedule_code) == 1):  # ZB-H1: the weight-gradient (W) pass of a micro-batch
+        mm = float(spec.active_layer_params - spec.norm_params_per_layer)
+        w_flops = mb * s * (layers_stage * 2.0 * mm + 2.0 * spec.vocab_size * spec.d_model) / (tp_ * cp_)
+        t_w = w_flops / flops_micro * t_c_micro
     opt_params = params_stage / np.where(z >= 1, dpc, 1.0)
     n_buckets = np.maximum(np.ceil(params_stage / GRAD_BUCKET_PARAMS), 1.0)
     t_opt = opt_params * OPTIMIZER_BYTES_PER_PARAM / f(mem_bw_bytes_per_s)
@@ -444,7 +527,7 @@ def training_arrays(spec: ModelSpec, *, tokens, global_batch, micro_batch, seq_l
                                   t_pp_micro=t_pp, t_dp=t_dp, backward_share=backward_share,
                                   t_optimizer=t_opt, virtual_stages=v, t_ep_micro=t_ep, t_cp_micro=t_cp,
                                   overlap_grad_reduce=overlap_grad_reduce, n_buckets=n_buckets,
-                                  distributed_optimizer=z >= 1)
+                                  distributed_optimizer=z >= 1, schedule_code=schedule_code, t_w_micro=t_w)
     step = parts["step"]
     peak = f(peak_flops_per_s)
     mfu = model_flops_step / (step * n_gpus * peak)
@@ -521,6 +604,11 @@ class TrainingJob:
     zero_stage : {0, 1, 2, 3}
     virtual_stages : int
         Model chunks per GPU for Megatron-LM's interleaved 1F1B schedule (1: plain 1F1B).
+    schedule : {"1f1b", "zb-h1"}
+        Pipeline schedule (``TRAINING_SCHEDULES``): ``"1f1b"`` (default; Megatron-LM's, interleaved
+        when ``virtual_stages > 1``) or ``"zb-h1"``, the zero-bubble schedule ZB-H1 (Qi et al.,
+        ICLR 2024): bubble ``(pp-1)(T_F+T_B-T_W)`` at 1F1B's memory; needs ``pp > 1`` and
+        ``virtual_stages == 1`` (module docstring for the assumptions).
     sequence_parallel : bool, optional
         Defaults to ``tp > 1`` (Megatron-LM's recommendation).
     seq_len : int, optional
@@ -585,6 +673,7 @@ class TrainingJob:
     overlap_ep_comm: bool = False
     attention: str = "flash"
     ep_dispatcher: str = "alltoall"
+    schedule: str = "1f1b"
 
 
 def _checkpoint_seconds(job: TrainingJob, cluster: Cluster, hw: Hardware, spec: ModelSpec):
@@ -674,6 +763,7 @@ class TrainingEstimate:
     cp: int = 1
     ep_comm_s: float = 0.0
     cp_comm_s: float = 0.0
+    schedule: str = "1f1b"
 
     @property
     def breakdown(self) -> dict[str, float]:
@@ -701,6 +791,7 @@ class TrainingEstimate:
                        f"micro-batch {self.micro_batch}, global batch {self.global_batch} x {self.seq_len} tokens, "
                        f"recompute {self.recompute}, ZeRO {self.zero_stage}"
                        + (f", interleaved x{self.virtual_stages}" if self.virtual_stages > 1 else "")
+                       + (", ZB-H1 schedule" if self.schedule == "zb-h1" else "")
                        + (f", ep {self.ep}" if self.ep > 1 else "") + (f", cp {self.cp}" if self.cp > 1 else "")),
             ("step time", f"{format_duration(self.step_s)} = compute {format_duration(self.compute_s)} + TP "
                           f"{format_duration(self.tp_comm_s)} + PP {format_duration(self.pp_comm_s)}"
@@ -823,6 +914,14 @@ def estimate_training(job: TrainingJob, cluster: Cluster, catalog=None, store=No
         if (gb // (mb * dp)) % pp:
             raise ValueError(f"the interleaved schedule needs the micro-batch count ({gb // (mb * dp)}) to be a "
                              f"multiple of pp={pp}")
+    sched = schedule_code(job.schedule)
+    if sched == 1 and pp == 1:
+        raise ValueError("schedule='zb-h1' reshapes the pipeline bubble and needs pipeline parallelism (pp > 1); "
+                         "with pp=1 there is no bubble: use schedule='1f1b'")
+    if sched == 1 and v > 1:
+        raise ValueError(f"schedule='zb-h1' runs one model chunk per GPU; use virtual_stages=1 with it, or "
+                         f"schedule='1f1b' with virtual_stages={v} for Megatron-LM's interleaved schedule "
+                         "(ZB-V, the two-chunk zero-bubble schedule, is not modelled)")
     sp = (tp > 1) if job.sequence_parallel is None else bool(job.sequence_parallel)
     pricing_spot = str(cluster.pricing).lower() == "spot"
     hw = resolve_hardware(cluster, dtype, catalog=catalog, store=store,
@@ -864,7 +963,7 @@ def estimate_training(job: TrainingJob, cluster: Cluster, catalog=None, store=No
         comm_efficiency=hw.comm_efficiency, virtual_stages=v, expert_parallel=ep, context_parallel=cp,
         overlap_grad_reduce=job.overlap_grad_reduce, overlap_tp_comm=job.overlap_tp_comm,
         overlap_ep_comm=job.overlap_ep_comm, scale_up_domain_gpus=domain, fp8=(dtype == "fp8"),
-        ep_dispatcher=dispatcher,
+        ep_dispatcher=dispatcher, schedule_code=sched,
         job_failures_per_hour=check_positive("job_failures_per_hour", job.job_failures_per_hour, allow_zero=True))
     g = {k: (float(v) if np.ndim(v) == 0 else v) for k, v in r.items()}
     mem = MemoryBreakdown(weights=g["mem_weights"], gradients=g["mem_gradients"],
@@ -879,7 +978,8 @@ def estimate_training(job: TrainingJob, cluster: Cluster, catalog=None, store=No
                                 if fail == DEFAULT_FAILURES_PER_GPU_HOUR
                                 and job.job_failures_per_hour == DEFAULT_JOB_FAILURES_PER_HOUR
                                 else "TrainingJob.failures_per_gpu_hour / job_failures_per_hour")),
-                   overlap=("bucketed DP gradient reduction overlaps the last backward"
+                   overlap=("bucketed DP gradient reduction overlaps the last "
+                            + ("W pass (ZB-H1)" if sched == 1 else "backward")
                             + (", parameter all-gather the next forward" if zero >= 1 else "")
                             if job.overlap_grad_reduce else "DP reduction after the last backward only")
                            + ("; TP collectives overlapped with GEMMs" if job.overlap_tp_comm else
@@ -893,6 +993,10 @@ def estimate_training(job: TrainingJob, cluster: Cluster, catalog=None, store=No
                            + ("; CP ring traffic under the attention kernel" if cp > 1 else ""),
                    preemptions=f"{preempt:g} per node-hour" + (" (spot default)" if pricing_spot and
                                                                cluster.preemptions_per_node_hour is None else ""))
+    sources["schedule"] = (ZERO_BUBBLE_ASSUMPTION if sched == 1 else
+                           f"interleaved 1F1B, {v} virtual stages (Narayanan et al. 2021): bubble (pp-1)/v of a "
+                           "micro-batch's slot per stage" if v > 1 else
+                           "1F1B (Megatron-LM): bubble (pp-1) micro-batch slots per stage")
     if dtype == "fp8":
         sources["fp8"] = fp8_training_assumption()
     return TrainingEstimate(
@@ -911,4 +1015,4 @@ def estimate_training(job: TrainingJob, cluster: Cluster, catalog=None, store=No
         expected_wall_s=g["expected_wall_s"], expected_gpu_hours=g["expected_gpu_hours"],
         expected_cost_usd=g["expected_cost_usd"], gemm_efficiency=hw.gemm_efficiency,
         compute_efficiency=eff, comm_efficiency=hw.comm_efficiency, sources=sources,
-        ep=ep, cp=cp, ep_comm_s=g["ep_comm_s"], cp_comm_s=g["cp_comm_s"])
+        ep=ep, cp=cp, ep_comm_s=g["ep_comm_s"], cp_comm_s=g["cp_comm_s"], schedule=TRAINING_SCHEDULES[sched])
