@@ -719,6 +719,10 @@ def _add_plan(sub) -> None:
                      help="how your stack's expert dispatch moves tokens: one copy per routed expert (alltoall, "
                           "default) or one per destination node with NVLink forwarding (deepep: DeepEP, "
                           "Megatron-Core flex dispatcher)")
+    tp_.add_argument("--schedules", nargs="+", choices=("1f1b", "zb-h1"), default=None, metavar="SCHEDULE",
+                     help="pipeline schedules searched: 1f1b (default; Megatron-LM's, interleaved with virtual "
+                          "stages) and/or zb-h1 (zero-bubble ZB-H1, Qi et al. ICLR 2024, for a stack that runs it), "
+                          "e.g. --schedules 1f1b zb-h1")
     tp_.set_defaults(func=_cmd_plan_train)
 
     sp = psub.add_parser("serve", help="plan serving: offers x tensor parallelism x batch x replicas")
@@ -795,7 +799,7 @@ def _cmd_plan_train(args) -> int:
                          job_failure_rate_per_hour=args.job_failure_rate, fleet_class=args.fleet_class,
                          spot_preemption_rate_per_hour=args.preemption_rate,
                          overlap_tp_comm=args.overlap_tp_comm, overlap_ep_comm=args.overlap_ep_comm,
-                         ep_dispatcher=args.ep_dispatcher,
+                         ep_dispatcher=args.ep_dispatcher, schedules=args.schedules,
                          catalog=_plan_catalog(args))
     _print_plan(plan, args.top, args.json, args.format)
     return 0

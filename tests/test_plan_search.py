@@ -68,6 +68,8 @@ CASES = [
                            micro_batch=1)),
     ("mixtral-8x7b", dict(tokens=1e11, deadline="30d", max_gpus=16, providers=["lambda"])),
     ("llama-3.1-8b", dict(tokens=1e11, max_gpus=16, failure_rate_per_gpu_hour=0.05, providers=["aws", "runpod"])),
+    ("llama-3.1-70b", dict(tokens=1e12, deadline="40d", max_gpus=128, providers=["aws", "gcp"], pp=(1, 4, 8),
+                           micro_batch=1, schedules=("1f1b", "zb-h1"))),
 ]
 
 

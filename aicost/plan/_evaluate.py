@@ -33,10 +33,13 @@ from ..model import (
     RUNTIME_RESERVE_BYTES,
     TP_OVERLAP_EXPOSED_SHARE,
     TRAINING_KERNEL_FACTOR,
+    TRAINING_SCHEDULES,
+    ZERO_BUBBLE_ASSUMPTION,
     failure_rates,
     optimizer_state_bytes,
     reliability_factors,
     reliability_for_work,
+    schedule_code,
     training_arrays,
 )
 from ._reasons import MIN_GOODPUT, REASON_DETAIL_SEP, TrainingDrop
@@ -415,6 +418,7 @@ def training_physics(c: dict, lay: dict, ctx: TrainingContext, checked: bool = F
     spec = ctx.spec
     tp, pp, mb, zero, rc = lay["tp"], lay["pp"], lay["mb"], lay["zero"], lay["rc"]
     ep, cp, v = lay.get("ep", 1.0), lay.get("cp", 1.0), lay.get("v", 1.0)
+    sched = lay.get("sched", 0)  # pipeline schedule code (aicost.model.schedule_code)
     eff = layout_efficiency(c, lay, ctx)
     gpn, gpus = c["gpus_per_node"], c["gpus"]
     domain = c.get("scale_up_domain_gpus", gpn)
@@ -434,7 +438,7 @@ def training_physics(c: dict, lay: dict, ctx: TrainingContext, checked: bool = F
         failures_per_gpu_hour=0.0, job_failures_per_hour=0.0,  # the tail's reliability replaces these
         comm_efficiency=c["comm_efficiency"], expert_parallel=ep, context_parallel=cp, virtual_stages=v,
         scale_up_domain_gpus=domain, overlap_tp_comm=ctx.overlap_tp_comm, overlap_ep_comm=ctx.overlap_ep_comm,
-        fp8=ctx.dtype == "fp8", ep_dispatcher=ctx.ep_dispatcher)
+        fp8=ctx.dtype == "fp8", ep_dispatcher=ctx.ep_dispatcher, schedule_code=sched)
     # the checks up to memory, last first so the earliest failing check wins
     shape = np.broadcast_shapes(np.shape(r["step_s"]), np.shape(tp), np.shape(gpus))
     code = np.where(np.broadcast_to(r["out_of_memory"], shape), np.int8(D.OUT_OF_MEMORY), np.int8(0))
@@ -596,9 +600,18 @@ def structural_codes(c: dict, larr: dict, ctx: TrainingContext, layout: bool = T
 _RECOMPUTE_NAMES = ("none", "selective", "full")
 
 
+def _has_schedules(lay) -> bool:
+    """Whether layouts ``lay`` carry the pipeline-schedule axis with a ZB-H1 layout in it."""
+    sched = getattr(lay, "sched", None)
+    return sched is not None and bool(np.asarray(sched).any())
+
+
 def _lay_arrays(lay, idx=None, row: bool = True) -> dict[str, np.ndarray]:
     names = {"tp": lay.tp, "pp": lay.pp, "mb": lay.mb, "zero": lay.zero, "rc": lay.rc, "ep": lay.ep,
              "cp": lay.cp, "v": lay.v}
+    sched = getattr(lay, "sched", None)
+    if sched is not None and sched.any():  # the schedule axis (absent: 1F1B, the default grids)
+        names["sched"] = sched
     out = {}
     for k, v in names.items():
         a = v.astype(float) if idx is None else v[idx].astype(float)
@@ -1022,6 +1035,8 @@ def search_training(cfg: pd.DataFrame, lay, ctx: TrainingContext, detail: bool =
         details["ep"] = lay.ep[li_all]
         details["cp"] = lay.cp[li_all]
         details["virtual_stages"] = lay.v[li_all]
+        if _has_schedules(lay):
+            details["schedule"] = np.array(TRAINING_SCHEDULES, dtype=object)[lay.sched[li_all]]
         details["micro_batch"] = lay.mb[li_all]
         details["zero_stage"] = lay.zero[li_all]
         details["recompute"] = np.array(_RECOMPUTE_NAMES, dtype=object)[lay.rc[li_all]]
@@ -1046,6 +1061,8 @@ def training_frame(cfg: pd.DataFrame, red: dict, lay, ctx: TrainingContext, deta
                   "recompute": np.array(_RECOMPUTE_NAMES, dtype=object)[lay.rc[idx]],
                   "n_micro_batches": out["n_micro_batches"].astype(np.int64),
                   "memory_per_gpu_gib": out["memory_bytes"] / GIB}
+    if _has_schedules(lay):  # searched with schedules=(..., "zb-h1"): the schedule of each row
+        cols["schedule"] = np.array(TRAINING_SCHEDULES, dtype=object)[lay.sched[idx]]
     for k in ("weights", "gradients", "optimizer", "activations"):
         cols[f"memory_{k}_gib"] = out[f"mem_{k}"] / GIB
     replaced: dict = {}
@@ -1113,7 +1130,8 @@ def evaluate_one(cfg_row: pd.Series, row: pd.Series, ctx: TrainingContext) -> di
             "mb": np.array([float(row["micro_batch"])]), "zero": np.array([int(row["zero_stage"])]),
             "rc": np.array([_RECOMPUTE_NAMES.index(row["recompute"])]),
             "ep": np.array([float(row.get("ep", 1))]), "cp": np.array([float(row.get("cp", 1))]),
-            "v": np.array([float(row.get("virtual_stages", 1))])}
+            "v": np.array([float(row.get("virtual_stages", 1))]),
+            "sched": np.array([float(schedule_code(row.get("schedule", "1f1b")))])}
     larr["ecode"] = efficiency_codes(larr)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         out = training_kernel(carr, larr, ctx)
@@ -1129,6 +1147,7 @@ def training_headline(row) -> str:
     ep = f" ep={int(row['ep'])}" if int(row.get("ep", 1)) > 1 else ""
     ep += f" cp={int(row['cp'])}" if int(row.get("cp", 1)) > 1 else ""
     ep += f", interleaved x{int(row['virtual_stages'])}" if int(row.get("virtual_stages", 1)) > 1 else ""
+    ep += ", ZB-H1 schedule" if row.get("schedule", "1f1b") == "zb-h1" else ""
     region = row.get("region", "")
     if region:
         where += f", {region}"
@@ -1172,6 +1191,7 @@ def training_assumptions(ctx: TrainingContext, batch_seqs: int, lay=None) -> tup
     moe = bool(getattr(ctx.spec, "is_moe", False))
     cp = lay is not None and bool((np.asarray(lay.cp) > 1).any())
     interleaved = lay is not None and bool((np.asarray(lay.v) > 1).any())
+    zero_bubble = lay is not None and _has_schedules(lay)
     return (
         f"global batch {batch_seqs} sequences of {ctx.seq_len} tokens; {ctx.dtype} compute, AdamW with "
         f"{ctx.dtype_bytes:g} + {ctx.dtype_bytes:g} + {ctx.optim_bytes:g} bytes per parameter (weights, "
@@ -1180,7 +1200,9 @@ def training_assumptions(ctx: TrainingContext, batch_seqs: int, lay=None) -> tup
         "1F1B pipeline schedule, bubble (pp-1)/m"
         + ("; interleaved 1F1B with v virtual stages searched (Narayanan et al. 2021: bubble "
            "(pp-1)/(v m), v times the stage sends, pp x v dividing the layers, micro-batches a "
-           "multiple of pp)" if interleaved else ""),
+           "multiple of pp)" if interleaved else "")
+        + ("; " + ZERO_BUBBLE_ASSUMPTION + "; searched for pp > 1 with virtual_stages 1 (schedules=)"
+           if zero_bubble else ""),
         f"{format_bytes(RUNTIME_RESERVE_BYTES)} per GPU kept free for the CUDA context, "
         "NCCL and fragmentation",
         "tensor parallelism inside the scale-up domain (the node, or the NVLink rack of an NVL72 "

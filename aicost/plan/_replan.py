@@ -52,7 +52,7 @@ _CFG_KEY = ("provider", "instance_type", "region", "pricing", "accelerator", "no
 
 
 #: plan_training's arguments in the order _training._resolve takes them (those it has)
-_LAYOUT_ARGS = ("tp", "pp", "micro_batch", "zero_stage", "recompute", "ep", "cp", "virtual_stages")
+_LAYOUT_ARGS = ("tp", "pp", "micro_batch", "zero_stage", "recompute", "ep", "cp", "virtual_stages", "schedules")
 _RELIABILITY_ARGS = ("failure_rate_per_gpu_hour", "spot_preemption_rate_per_hour", "restart_s",
                      "job_failure_rate_per_hour", "fleet_class")
 
@@ -69,10 +69,10 @@ def _lay_ep(lay) -> np.ndarray:
 
 
 def _lay_keys(lay):
-    """One key per layout: (tp, pp, micro-batch, ZeRO, recompute, ep, cp, virtual stages)."""
+    """One key per layout: (tp, pp, micro-batch, ZeRO, recompute, ep, cp, virtual stages, schedule)."""
     ones = np.ones_like(lay.tp)
     return zip(lay.tp, lay.pp, lay.mb, lay.zero, lay.rc, _lay_ep(lay), getattr(lay, "cp", ones),
-               getattr(lay, "v", ones))
+               getattr(lay, "v", ones), getattr(lay, "sched", 0 * ones))
 
 
 def _row_keys(cfg: pd.DataFrame):

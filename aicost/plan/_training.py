@@ -69,10 +69,11 @@ _TP_MAX_SEARCHED = 16
 _VIRTUAL_STAGES = (1, 2, 4)
 
 
-#: columns of Plan.candidates people read first (the CLI and the text view show these)
+#: columns of Plan.candidates people read first (the CLI and the text view show these; ``schedule``
+#: exists only in a plan searched with ``schedules=`` holding ``"zb-h1"``)
 TRAINING_COLUMNS = (
     "provider", "instance_type", "accelerator", "gpus", "nodes", "pricing", "tp", "pp", "dp", "cp",
-    "virtual_stages", "micro_batch", "zero_stage", "recompute", "memory_per_gpu_gib", "mfu", "time_s", "cost_usd",
+    "virtual_stages", "schedule", "micro_batch", "zero_stage", "recompute", "memory_per_gpu_gib", "mfu", "time_s", "cost_usd",
     "storage_tier", "bottleneck", "estimated", "reason",
 )
 
@@ -87,11 +88,15 @@ class _Layouts:
     ep: np.ndarray | None = None  # expert parallelism (all 1 for dense models)
     cp: np.ndarray | None = None  # context parallelism (all 1 below CP_MIN_SEQ_LEN)
     v: np.ndarray | None = None  # virtual stages of the interleaved schedule (1: plain 1F1B)
+    #: pipeline schedule code (``aicost.model.schedule_code``: 0 1F1B, 1 ZB-H1)
+    sched: np.ndarray | None = None
 
     def __post_init__(self):
         for name in ("ep", "cp", "v"):
             if getattr(self, name) is None:
                 object.__setattr__(self, name, np.ones_like(self.tp))
+        if self.sched is None:
+            object.__setattr__(self, "sched", np.zeros_like(self.tp))
 
     @property
     def n(self) -> int:
@@ -167,11 +172,16 @@ def _context_parallel_choices(seq_len: int | None) -> list[int]:
             if seq_len % (2 * c) == 0 and seq_len // c >= _CP_MIN_CHUNK or c == 1]
 
 
-def _layouts(spec, max_gpn: int, tp, pp, micro_batch, zero_stage, recompute, ep=None, cp=None, v=None, *,
-             max_domain: int | None = None, seq_len: int | None = None) -> _Layouts:
+def _layouts(spec, max_gpn: int, tp, pp, micro_batch, zero_stage, recompute, ep=None, cp=None, v=None,
+             schedules=None, *, max_domain: int | None = None, seq_len: int | None = None) -> _Layouts:
     """The layouts searched: the product of the axes (pinned or default), without the
     interleaved layouts that cannot run (``v > 1`` needs ``pp > 1`` and ``pp * v`` dividing the
-    layers) unless ``v`` is pinned (then they are dropped with ``INTERLEAVE_INVALID``)."""
+    layers) unless ``v`` is pinned (then they are dropped with ``INTERLEAVE_INVALID``).
+
+    ``schedules`` (names of ``aicost.model.TRAINING_SCHEDULES``; default ``("1f1b",)``): with
+    ``"zb-h1"`` every layout with ``pp > 1`` and ``v == 1`` is searched under ZB-H1 too (under
+    ZB-H1 alone when ``"1f1b"`` is not listed: then interleaved layouts are left out, and layouts
+    without a pipeline, which have no bubble to schedule, stay as they are)."""
     domain = int(max_domain or max_gpn)
     tps = as_tuple(tp, _powers_of_two(min(domain, max(_TP_MAX_SEARCHED, max_gpn))))
     eps = as_tuple(ep, _expert_parallel_choices(spec, domain))
@@ -215,7 +225,32 @@ def _layouts(spec, max_gpn: int, tp, pp, micro_batch, zero_stage, recompute, ep=
         p, vv = flat[1], flat[7]
         ok = (vv == 1) | ((p > 1) & (spec.n_layers % np.maximum(p * vv, 1) == 0))
         flat = [a[ok] for a in flat]
-    return _Layouts(*flat)
+    return _schedule_axis(flat, schedules)
+
+
+def _schedule_axis(flat: list, schedules) -> _Layouts:
+    """The layouts ``flat`` (tp, pp, mb, zero, rc, ep, cp, v) under the pipeline ``schedules``
+    (`_layouts`): ZB-H1 copies of the layouts it can run (``pp > 1``, ``v == 1``) after the 1F1B ones."""
+    from ..model import schedule_code
+
+    codes = sorted({schedule_code(x) for x in as_tuple(schedules, ("1f1b",))})
+    if codes == [0]:
+        return _Layouts(*flat)
+    p, vv = flat[1], flat[7]
+    zb = (p > 1) & (vv == 1)
+    if not zb.any():
+        raise ValueError("schedules: 'zb-h1' needs pipelined layouts with one model chunk per GPU (pp > 1, "
+                         "virtual_stages=1) and the layouts searched have none; allow pp > 1 and "
+                         "virtual_stages=1, or search schedules=('1f1b',)")
+    parts = []
+    if 0 in codes:
+        parts.append((list(flat), np.zeros(flat[0].size, dtype=np.int64)))
+    else:  # ZB-H1 alone: the pipelined layouts run it, those without a pipeline stay (no bubble)
+        plain = (p == 1) & (vv == 1)
+        parts.append(([a[plain] for a in flat], np.zeros(int(plain.sum()), dtype=np.int64)))
+    parts.append(([a[zb] for a in flat], np.ones(int(zb.sum()), dtype=np.int64)))
+    cols = [np.concatenate([part[0][i] for part in parts]) for i in range(len(flat))]
+    return _Layouts(*cols, sched=np.concatenate([part[1] for part in parts]))
 
 
 def _checkpoint_tiers(cat, providers: Sequence[str], storage_tier) -> pd.DataFrame:
@@ -255,6 +290,7 @@ def plan_training(
     micro_batch=None,
     zero_stage=None,
     recompute=None,
+    schedules=None,
     failure_rate_per_gpu_hour: float | None = None,
     spot_preemption_rate_per_hour: float | None = None,
     restart_s: float | None = None,
@@ -325,6 +361,15 @@ def plan_training(
     virtual_stages : int or sequence, optional
         Model chunks per GPU of the interleaved 1F1B schedule (default 1, 2, 4 where pp > 1 and
         ``pp x v`` divides the layers; the micro-batches per step must be a multiple of pp).
+    schedules : str or sequence of str, optional
+        Pipeline schedules searched (``aicost.model.TRAINING_SCHEDULES``). Default ``("1f1b",)``:
+        Megatron-LM's 1F1B, interleaved with ``virtual_stages``. Add ``"zb-h1"`` (opt in: it needs
+        a stack that runs it, e.g. the paper's Megatron-LM fork,
+        ``sail-sg/zero-bubble-pipeline-parallelism``) to search every layout with ``pp > 1``
+        and one model chunk per GPU under ZB-H1 as well (Qi et al., ICLR 2024: bubble
+        ``(pp-1)(T_F+T_B-T_W)`` at 1F1B's memory); ``("zb-h1",)`` alone runs every pipelined layout
+        under it (no interleaving). The candidates then carry a ``schedule`` column and the plan's
+        assumptions name the model (``aicost.model.ZERO_BUBBLE_ASSUMPTION``).
     ep : int or sequence, optional
         Expert parallelism searched for a mixture-of-experts model (default: the divisors of its
         routed experts up to the largest scale-up domain, ``scale_up_domain_gpus``; ``tp x ep``
@@ -391,7 +436,8 @@ def plan_training(
     offers, lay, cfg, ctx = _resolve(req, catalog=catalog, store=store, providers=providers,
                                      accelerators=accelerators, storage_tier=storage_tier,
                                      efficiency=efficiency, estimates=estimates,
-                                     layout=(tp, pp, micro_batch, zero_stage, recompute, ep, cp, virtual_stages),
+                                     layout=(tp, pp, micro_batch, zero_stage, recompute, ep, cp, virtual_stages,
+                                             schedules),
                                      reliability=(failure_rate_per_gpu_hour, spot_preemption_rate_per_hour,
                                                   restart_s, job_failure_rate_per_hour, fleet_class),
                                      preprocess_rate=preprocess_tokens_per_s_per_vcpu,
