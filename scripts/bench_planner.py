@@ -150,6 +150,33 @@ def _print_serving(sv: dict) -> None:
               f"cold plan {sv['cold_change_cpu_s'][name]:.3f} s)")
 
 
+def _schedule_figures(args, cat, plan_training, repeat: int) -> dict:
+    """Issue 12: the default search against the same search with the ZB-H1 schedule axis
+    (``schedules=("1f1b", "zb-h1")``), timed alternately (side by side on a shared machine):
+    candidates, CPU seconds of ``search.evaluate()`` (best of ``repeat``) and candidates per CPU-second."""
+    searches = {
+        "1f1b (default)": plan_training(args.model, args.tokens, deadline=args.deadline, catalog=cat).search,
+        "1f1b + zb-h1": plan_training(args.model, args.tokens, deadline=args.deadline, catalog=cat,
+                                      schedules=("1f1b", "zb-h1")).search,
+    }
+    cpu = {k: [] for k in searches}
+    for _ in range(repeat):
+        for k, s in searches.items():
+            _, _, c = _best_of(s.evaluate, 1)
+            cpu[k].append(c)
+    return {k: {"candidates": s.n_candidates, "layouts": s.layouts.n, "cpu_s": min(cpu[k]),
+                "candidates_per_cpu_s": s.n_candidates / min(cpu[k])} for k, s in searches.items()}
+
+
+def _print_schedules(sf: dict) -> None:
+    print("pipeline schedules (issue 12; the default search and the same with schedules=('1f1b', 'zb-h1'), "
+          "timed alternately, CPU seconds of search.evaluate(), best):")
+    for name, f in sf.items():
+        print(f"  {name:<16}{f['candidates']:>13,} candidates ({f['layouts']} layouts) in {f['cpu_s']:.3f} s CPU: "
+              f"{f['candidates_per_cpu_s']:>12,.0f}/s   reference: {REFERENCE_CANDIDATES_PER_S:,.0f}/s   "
+              f"{'OK' if f['candidates_per_cpu_s'] >= REFERENCE_CANDIDATES_PER_S else 'BELOW REFERENCE'}")
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", default="llama-3.1-70b")
@@ -161,6 +188,8 @@ def main(argv=None) -> int:
     ap.add_argument("--repeat", type=int, default=5, help="repetitions (the best is reported)")
     ap.add_argument("--json", metavar="PATH", help="write the numbers as JSON")
     ap.add_argument("--serving-only", action="store_true", help="only the serving re-plan figures (issue 16)")
+    ap.add_argument("--schedules-only", action="store_true",
+                    help="only the search rate with and without the ZB-H1 schedule axis (issue 12)")
     args = ap.parse_args(argv)
 
     import numpy as np
@@ -173,6 +202,10 @@ def main(argv=None) -> int:
         _ = plan_inference("llama-3.1-8b", requests_per_s=50, catalog=cat).best  # warm-up
         _print_serving(_serving_figures(cat, args.repeat))
         return 0
+    if args.schedules_only:
+        sf = _schedule_figures(args, cat, plan_training, args.repeat)
+        _print_schedules(sf)
+        return 0 if all(f["candidates_per_cpu_s"] >= REFERENCE_CANDIDATES_PER_S for f in sf.values()) else 1
     # warm-up: imports, catalog cache, first-call costs
     plan = plan_training(args.model, args.tokens, deadline=args.deadline, catalog=cat)
 
@@ -209,6 +242,7 @@ def main(argv=None) -> int:
     # 4. issue 16: re-plans through aicost.plan.PlanCache (time from the call to the new best plan)
     replan = _replan_figures(args, cat, plan_training)
     serving = _serving_figures(cat, min(args.repeat, 3))
+    schedules = _schedule_figures(args, cat, plan_training, min(args.repeat, 3))
 
     ok_rate = max(rate, rate_cpu) >= REFERENCE_CANDIDATES_PER_S
     ok_plan = min(plan_s, plan_cpu) < REFERENCE_PLAN_LATENCY_S
@@ -240,6 +274,7 @@ def main(argv=None) -> int:
           f"{moe_n / moe_s:,.0f} candidates/s wall, {moe_n / moe_cpu:,.0f}/s CPU   reference: "
           f"{REFERENCE_CANDIDATES_PER_S:,.0f}/s   "
           f"{'OK' if moe_n / moe_cpu >= REFERENCE_CANDIDATES_PER_S else 'BELOW REFERENCE'}")
+    _print_schedules(schedules)
     print(f"default training plan with its recommendation ({args.model}, {args.tokens:.3g} tokens, "
           f"deadline {args.deadline}, whole catalog): {plan_s:.2f} s wall, {plan_cpu:.2f} s CPU (best of "
           f"{args.repeat}; median wall {statistics.median(plan_times):.2f} s)   reference: < "
@@ -270,7 +305,7 @@ def main(argv=None) -> int:
                        "plan_latency_s": plan_s, "reference_plan_latency_s": REFERENCE_PLAN_LATENCY_S,
                        "serve_plan_latency_s": serve_s, "machine": platform.node(),
                        "numpy": np.__version__, "replan": replan,
-                       "serving_replan": serving}, fh, indent=2)
+                       "serving_replan": serving, "schedules": schedules}, fh, indent=2)
     return 0 if (ok_rate and ok_plan) else 1
 
 
