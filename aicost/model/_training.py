@@ -52,9 +52,15 @@ flight (1F1B's peak activation memory)::
                                             #   per token and layer, and the output layer's)
                                             #   over the micro-batch's executed FLOPs
 
-Assumptions (``ZERO_BUBBLE_ASSUMPTION``): W is only the weight-gradient GEMMs and runs at the
-micro-batch's mean compute efficiency (its share of the time is its share of the executed FLOPs);
-the attention core, recomputation (re-run before B) and the elementwise work belong to F and B;
+Assumptions (``ZERO_BUBBLE_ASSUMPTION``): W is only the weight-gradient GEMMs, with the forward
+GEMMs' FLOPs (the paper's Table 1 split per layer: F ``sbh(24h+4s)``, B ``sbh(24h+8s)``, W
+``24sbh^2``); the attention core, recomputation (re-run before B) and the elementwise work belong to
+F and B. W runs at the micro-batch's mean compute efficiency (its share of the time is its share of
+the executed FLOPs): W's GEMMs in fact run faster than the attention core and the memory-bound work,
+so this overstates ``T_W`` by the gap between the FLOP and the kernel-time shares of the layer model
+(``aicost.calibrate_curves.layer_compute_efficiency`` on an H100: Llama 3.1 70B, tp 8, 8k tokens: W
+0.276 of the FLOPs vs 0.265 of the kernel time; 8B, tp 4, 4k tokens: 0.277 vs 0.256), so the ZB-H1
+bubble comes out up to ~9% of itself too small (about 0.4% of a step at pp=4, 32 micro-batches);
 the tensor-, expert- and context-parallel communication and the pipeline sends belong to F and B
 (W is local); a stage's gradients are final only after its last W pass, so the bucketed
 data-parallel reduction overlaps that pass alone (``T_W``, not the whole last backward); the
