@@ -584,7 +584,7 @@ def layer_compute_efficiency(spec, *, micro_batch, seq_len, tp=1, peak_flops_per
 
 def layout_compute_efficiency(spec, *, curve: GemmCurve, peak_flops_per_s, mem_bw_bytes_per_s, dtype="bf16",
                               seq_len, tp=1, micro_batch=1, ep=1, cp=1, recompute_code=1, n_units=132,
-                              attn_peak_flops_per_s=None, attention="flash"):
+                              attn_peak_flops_per_s=None, attention="flash", part="efficiency"):
     """Training compute efficiency of a layout (arrays broadcast): the planner's and
     ``aicost.model.estimate_training``'s default.
 
@@ -607,18 +607,22 @@ def layout_compute_efficiency(spec, *, curve: GemmCurve, peak_flops_per_s, mem_b
     attn_peak_flops_per_s : float, optional [FLOP/s]
         Default ``peak_flops_per_s``.
     attention : {"flash", "materialized"}
+    part : {"efficiency", "gemm", "attention", "elementwise", "gemm_efficiency"}
+        Which of :func:`layer_compute_efficiency`'s numbers to return (default the efficiency;
+        ``"gemm"``: the GEMMs' share of the layer's kernel time, which the ZB-H1 schedule's
+        weight-gradient pass takes ``1/passes`` of).
 
     Returns
     -------
     numpy.ndarray
-        Model FLOPs of a layer / (kernel time x peak) [-].
+        Model FLOPs of a layer / (kernel time x peak) [-] (or the ``part`` asked for [-]).
     """
     low = str(dtype).lower().startswith(("fp8", "int8"))
     return _layer_model(spec, micro_batch=micro_batch, seq_len=seq_len, tp=tp, cp=cp, ep=ep,
                         recompute_code=recompute_code, peak=peak_flops_per_s, attn_peak=attn_peak_flops_per_s,
                         bw=mem_bw_bytes_per_s, n_units=n_units, dtype_bytes=1.0 if low else 2.0, curve=curve,
                         attention=attention,
-                        cast_bytes=FP8_CAST_TENSORS_PER_TOKEN * spec.d_model if low else 0.0)["efficiency"]
+                        cast_bytes=FP8_CAST_TENSORS_PER_TOKEN * spec.d_model if low else 0.0)[part]
 
 
 def _layer_model(spec, *, micro_batch, seq_len, tp, cp, ep, recompute_code, peak, attn_peak, bw, n_units,

@@ -85,6 +85,37 @@ def test_zb_h1_keeps_1f1b_memory_and_gradient_overlap_shrinks_to_the_last_w_pass
     assert "ZB-H1" in str(zb)
 
 
+def test_w_pass_takes_the_gemm_kernel_time_share_where_the_efficiency_is_shape_aware():
+    from aicost.calibrate_curves import layer_compute_efficiency
+    from aicost.hardware import resolve_hardware, shape_aware_weight_grad_share
+
+    spec = get_model("llama-3.1-70b")
+    cl = Cluster(accelerator="H100-SXM", gpus=256, price_usd_per_gpu_hour=2.0)
+    job = TrainingJob(spec, 1e12, tp=8, pp=4, global_batch=256, schedule="zb-h1")
+    est = estimate_training(job, cl, store=False)
+    hw = resolve_hardware(cl, "bf16", store=False)
+    share = float(shape_aware_weight_grad_share(hw, spec, dtype="bf16", seq_len=8192, tp=8, micro_batch=1))
+    parts = layer_compute_efficiency(spec, micro_batch=1, seq_len=8192, tp=8, peak_flops_per_s=hw.peak_flops_per_s,
+                                     mem_bw_bytes_per_s=hw.mem_bw_bytes_per_s, n_units=hw.compute_units,
+                                     curve=hw.gemm_curve)
+    assert share == pytest.approx(parts["gemm"] / 3, rel=1e-12)  # fwd, dgrad, wgrad GEMMs: one third each
+    mm = spec.active_layer_params - spec.norm_params_per_layer
+    assert share < 2 * mm / (6 * mm + 4 * 4 * spec.attn_flops_width * 8192)  # below W's FLOP share
+    # T_W from the bubble: (pp-1)(slot - 2 T_W), slot = the micro-batch's compute and exposed traffic
+    m = est.n_micro_batches
+    slot = (est.compute_s + est.tp_comm_s + est.pp_comm_s + est.ep_comm_s + est.cp_comm_s) / m
+    t_w = (slot - est.bubble_s / 3) / 2
+    lh = 6 * mm + 4 * 4 * spec.attn_flops_width * 8192  # selective recompute, per token and layer
+    head = 6 * spec.vocab_size * spec.d_model
+    layer_time = 20 * lh / (20 * lh + head)  # 80 layers / 4 stages
+    assert t_w == pytest.approx(est.compute_s / m * (layer_time * share + (1 - layer_time) / 3), rel=1e-9)
+    # an efficiency given by hand has no kernel times: W's FLOP share
+    given = estimate_training(job, dataclasses.replace(cl, efficiency=est.compute_efficiency), store=False)
+    t_w_flops = (slot - given.bubble_s / 3) / 2
+    assert t_w_flops == pytest.approx(est.compute_s / m * (20 * 2 * mm + head / 3) / (20 * lh + head), rel=1e-9)
+    assert given.bubble_s < est.bubble_s
+
+
 def test_invalid_schedule_combinations_say_how_to_fix():
     cl = Cluster(accelerator="H100-SXM", gpus=64, price_usd_per_gpu_hour=2.0)
     job = TrainingJob("llama-3.1-8b", 1e11, tp=8, pp=4, global_batch=256, schedule="zb-h1")
@@ -122,9 +153,10 @@ def test_planner_picks_zb_h1_where_faster_and_its_candidate_equals_estimate_trai
                       virtual_stages=int(r["virtual_stages"]), recompute=r["recompute"],
                       zero_stage=int(r["zero_stage"]), seq_len=p.search.context.seq_len,
                       checkpoint_s=float(r["checkpoint_s"]), restart_s=float(r["restart_s"]), schedule=r["schedule"])
+    # no efficiency given: the shape-aware default, whose layer kernel-time model also sets T_W
     cl = Cluster(accelerator=r["accelerator"], gpus=int(r["gpus"]), gpus_per_node=gpn,
                  scale_up_domain_gpus=int(r["scale_up_domain_gpus"]),
-                 price_usd_per_gpu_hour=float(r["price_usd_per_hour"]) / gpn, efficiency=float(r["efficiency"]),
+                 price_usd_per_gpu_hour=float(r["price_usd_per_hour"]) / gpn,
                  peak_flops_per_s=float(r["peak_flops_per_s"]), memory_bytes=float(r["memory_bytes"]),
                  mem_bw_bytes_per_s=float(r["mem_bw_bytes_per_s"]),
                  scale_up_bw_bytes_per_s=float(r["scale_up_bw_bytes_per_s"]),
@@ -132,8 +164,8 @@ def test_planner_picks_zb_h1_where_faster_and_its_candidate_equals_estimate_trai
                  scale_out_bw_bytes_per_s=float(r["scale_out_bw_bytes_per_s"]) / gpn,
                  scale_out_latency_s=float(r["scale_out_latency_s"]))
     est = estimate_training(job, cl)
-    for k in ("step_s", "bubble_s", "dp_exposed_s", "compute_s"):
-        assert getattr(est, k) == pytest.approx(r[k], rel=1e-9), k
+    for k in ("step_s", "bubble_s", "dp_exposed_s", "compute_s", "compute_efficiency"):
+        assert getattr(est, k) == pytest.approx(r["efficiency" if k == "compute_efficiency" else k], rel=1e-9), k
     # the same configuration under 1F1B: slower, same memory
     one = estimate_training(dataclasses.replace(job, schedule="1f1b"), cl)
     assert one.step_s > est.step_s and one.memory.total == pytest.approx(r["memory_per_gpu_gib"] * 2**30)

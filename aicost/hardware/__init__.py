@@ -27,6 +27,7 @@ from ._efficiency import (
     resolve_efficiencies,
     shape_aware_efficiency,
     shape_aware_source,
+    shape_aware_weight_grad_share,
 )
 from ._fabric import (
     DEFAULT_SCALE_OUT_BW_BYTES_PER_S,
@@ -56,4 +57,5 @@ __all__ = [
     "resolve_hardware",
     "shape_aware_efficiency",
     "shape_aware_source",
+    "shape_aware_weight_grad_share",
 ]

@@ -21,6 +21,7 @@ __all__ = [
     "resolve_efficiencies",
     "shape_aware_efficiency",
     "shape_aware_source",
+    "shape_aware_weight_grad_share",
 ]
 
 
@@ -207,6 +208,44 @@ def shape_aware_efficiency(eff, spec, *, dtype: str, seq_len, tp=1, micro_batch=
         dtype=dtype, seq_len=seq_len, tp=tp, micro_batch=micro_batch, ep=ep, cp=cp,
         recompute_code=recompute_code, n_units=eff.compute_units, attn_peak_flops_per_s=eff.attn_peak_flops_per_s,
         attention=attention), shape)
+
+
+def shape_aware_weight_grad_share(eff, spec, *, dtype: str, seq_len, tp=1, micro_batch=1, ep=1, cp=1,
+                                  recompute_code=1, attention: str = "flash"):
+    """Share of a layer's training kernel time its weight-gradient GEMMs take (arrays broadcast).
+
+    The W pass of the ZB-H1 pipeline schedule (``aicost.model.TRAINING_SCHEDULES``): the GEMMs'
+    share of the layer kernel-time model that `shape_aware_efficiency` uses, divided by the GEMM
+    passes (forward, input gradients, weight gradients, and the forward again with full recompute:
+    the same shapes, transposed, at the same efficiency); the attention core and the memory-bound
+    work stay in F and B. NaN without a GEMM curve (an efficiency the caller gave: no kernel times;
+    ``aicost.model.training_arrays`` then takes W's share of the FLOPs).
+
+    Parameters
+    ----------
+    eff : AcceleratorEfficiency or aicost.hardware.Hardware
+        As for `shape_aware_efficiency`.
+    spec : aicost.model.ModelSpec
+    dtype : str
+    seq_len : int [tokens]
+    tp, micro_batch, ep, cp, recompute_code : int or array
+
+    Returns
+    -------
+    numpy.ndarray
+        W's share of the layer's kernel time [-], the broadcast shape of the layout arguments.
+    """
+    curve = getattr(eff, "gemm_curve", None)
+    shape = np.broadcast_shapes(*(np.shape(x) for x in (tp, micro_batch, ep, cp, recompute_code)))
+    if curve is None:
+        return np.full(shape, np.nan)
+    gemm = layout_compute_efficiency(
+        spec, curve=curve, peak_flops_per_s=eff.peak_flops_per_s, mem_bw_bytes_per_s=eff.mem_bw_bytes_per_s,
+        dtype=dtype, seq_len=seq_len, tp=tp, micro_batch=micro_batch, ep=ep, cp=cp,
+        recompute_code=recompute_code, n_units=eff.compute_units, attn_peak_flops_per_s=eff.attn_peak_flops_per_s,
+        attention=attention, part="gemm")
+    passes = np.where(np.asarray(recompute_code) == 2, 4.0, 3.0)
+    return np.broadcast_to(gemm / passes, shape)
 
 
 def shape_aware_source(curve, value=None) -> str:

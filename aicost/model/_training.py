@@ -47,21 +47,24 @@ gradients), W passes are delayed into the pipeline's drain, and the bubble per s
 ``(p-1)(T_F + T_B + T_W)`` to ``(p-1)(T_F + T_B - T_W)`` with the same ``p`` micro-batches in
 flight (1F1B's peak activation memory)::
 
-    T_W    = w_share * t_compute(micro)     # w_share: the weight-gradient GEMMs' FLOPs
-    bubble = (pp - 1) * (slot - 2 * T_W)    #   (= the forward GEMMs': 2 x matmul weights
-                                            #   per token and layer, and the output layer's)
-                                            #   over the micro-batch's executed FLOPs
+    T_W    = t_compute(micro) * (layers' time share * w_layer + head's time share / 3)
+    bubble = (pp - 1) * (slot - 2 * T_W)
+
+``w_layer`` is the weight-gradient GEMMs' share of a layer's kernel time: with the shape-aware
+efficiency (the default) the GEMMs' share of the layer kernel-time model over its GEMM passes
+(``aicost.hardware.shape_aware_weight_grad_share``: forward, input gradients, weight gradients, and
+the forward again with full recompute, the same shapes at the same efficiency); with an efficiency
+given by hand (no kernel times) W's share of the layer's executed FLOPs, ``2 x matmul weights`` per
+token over ``6 x matmul weights + attention core (+ recompute)``. The output layer is all GEMMs
+(W a third of it).
 
 Assumptions (``ZERO_BUBBLE_ASSUMPTION``): W is only the weight-gradient GEMMs, with the forward
 GEMMs' FLOPs (the paper's Table 1 split per layer: F ``sbh(24h+4s)``, B ``sbh(24h+8s)``, W
 ``24sbh^2``); the attention core, recomputation (re-run before B) and the elementwise work belong to
-F and B. W runs at the micro-batch's mean compute efficiency (its share of the time is its share of
-the executed FLOPs): W's GEMMs in fact run faster than the attention core and the memory-bound work,
-so this overstates ``T_W`` by the gap between the FLOP and the kernel-time shares of the layer model
-(``aicost.calibrate_curves.layer_compute_efficiency`` on an H100: Llama 3.1 70B, tp 8, 8k tokens: W
-0.276 of the FLOPs vs 0.265 of the kernel time; 8B, tp 4, 4k tokens: 0.277 vs 0.256), so the ZB-H1
-bubble comes out up to ~9% of itself too small (about 0.4% of a step at pp=4, 32 micro-batches);
-the tensor-, expert- and context-parallel communication and the pipeline sends belong to F and B
+F and B. (The FLOP share overstates W's time: on an H100, Llama 3.1 70B at tp 8 and 8k tokens, W is
+0.276 of the layer's FLOPs and 0.265 of its kernel time; 8B at tp 4, 4k tokens, 0.277 vs 0.256, so
+an efficiency given by hand makes the ZB-H1 bubble up to ~9% of itself too small.) The tensor-,
+expert- and context-parallel communication and the pipeline sends belong to F and B
 (W is local); a stage's gradients are final only after its last W pass, so the bucketed
 data-parallel reduction overlaps that pass alone (``T_W``, not the whole last backward); the
 optimizer step stays synchronous after the pipeline drains (global gradient-norm clipping and the
@@ -94,6 +97,7 @@ from ..hardware import (
     resolve_hardware,
     shape_aware_efficiency,
     shape_aware_source,
+    shape_aware_weight_grad_share,
 )
 from . import _comm
 from ._memory import (
@@ -169,7 +173,8 @@ ZERO_BUBBLE_ASSUMPTION = (
     "ZB-H1 zero-bubble schedule (Qi et al., ICLR 2024, arXiv:2401.10241, Sec. 2.1): backward split into "
     "B (input gradients) and W (weight gradients), bubble (pp-1)(T_F+T_B-T_W) instead of 1F1B's "
     "(pp-1)(T_F+T_B+T_W) at 1F1B's activation memory (pp micro-batches in flight); T_W = the weight-gradient "
-    "GEMMs (the forward GEMMs' FLOPs) at the micro-batch's mean efficiency; attention core, recomputation, "
+    "GEMMs (the forward GEMMs' FLOPs) at their share of the layer kernel-time model (W's FLOP share when the "
+    "efficiency is given by hand); attention core, recomputation, "
     "elementwise work and TP/EP/CP/PP communication in F and B; DP gradient buckets overlap only the last W "
     "pass; optimizer step synchronous after the drain (no post-validation)")
 
@@ -410,7 +415,8 @@ def training_arrays(spec: ModelSpec, *, tokens, global_batch, micro_batch, seq_l
                           preemptions_per_node_hour=0.0, comm_efficiency=1.0, virtual_stages=1,
                           expert_parallel=1, context_parallel=1, overlap_grad_reduce=True, overlap_tp_comm=False,
                           job_failures_per_hour=DEFAULT_JOB_FAILURES_PER_HOUR, overlap_ep_comm=False,
-                          scale_up_domain_gpus=None, fp8=False, ep_dispatcher="alltoall", schedule_code=0):
+                          scale_up_domain_gpus=None, fp8=False, ep_dispatcher="alltoall", schedule_code=0,
+                          weight_grad_time_share=np.nan):
     """Evaluate training layouts vectorized: every keyword may be a numpy array (broadcast).
 
     Layout: ``tp`` x ``pp`` x ``dp`` GPUs, ranks ordered tensor, data, pipeline (Megatron-LM),
@@ -423,8 +429,11 @@ def training_arrays(spec: ModelSpec, *, tokens, global_batch, micro_batch, seq_l
     activations (Korthikanti et al. 2022 Sec. 4.2.3). ``schedule_code`` (``schedule_code(name)``,
     may be an array): 1 selects ZB-H1 (module docstring; needs ``virtual_stages == 1``, which
     ``estimate_training`` and the planner check): bubble ``(pp-1)(slot - 2 T_W)`` with ``T_W`` the
-    weight-gradient GEMMs' share of the micro-batch's executed FLOPs times its compute time, memory
-    as 1F1B's.
+    weight-gradient GEMMs' share of the micro-batch's compute time, memory as 1F1B's.
+    ``weight_grad_time_share`` [-] (ZB-H1 only): that share of a layer's kernel time
+    (``aicost.hardware.shape_aware_weight_grad_share``); NaN (default, or an efficiency without a
+    GEMM curve): W's share of the layer's executed FLOPs. The output layer's W is a third of its
+    FLOPs either way.
 
     ``context_parallel`` (``cp``, ring attention as in Megatron-LM's context parallelism) splits
     every sequence over ``cp`` GPUs: ``tp * pp * dp * cp`` GPUs, each computing ``1/cp`` of every
@@ -523,8 +532,10 @@ def training_arrays(spec: ModelSpec, *, tokens, global_batch, micro_batch, seq_l
     t_w = 0.0
     if np.any(np.asarray(schedule_code) == 1):  # ZB-H1: the weight-gradient (W) pass of a micro-batch
         mm = float(spec.active_layer_params - spec.norm_params_per_layer)
-        w_flops = mb * s * (layers_stage * 2.0 * mm + 2.0 * spec.vocab_size * spec.d_model) / (tp_ * cp_)
-        t_w = w_flops / flops_micro * t_c_micro
+        share = np.asarray(weight_grad_time_share, float)
+        share = np.where(np.isfinite(share), share, 2.0 * mm / layer_hw)  # of a layer's time
+        layer_time = layers_stage * layer_hw / (layers_stage * layer_hw + head)  # of t_c (head: the rest)
+        t_w = t_c_micro * (layer_time * share + (1.0 - layer_time) / 3.0)
     opt_params = params_stage / np.where(z >= 1, dpc, 1.0)
     n_buckets = np.maximum(np.ceil(params_stage / GRAD_BUCKET_PARAMS), 1.0)
     t_opt = opt_params * OPTIMIZER_BYTES_PER_PARAM / f(mem_bw_bytes_per_s)
@@ -956,6 +967,10 @@ def estimate_training(job: TrainingJob, cluster: Cluster, catalog=None, store=No
         eff = float(shape_aware_efficiency(hw, spec, dtype=dtype, seq_len=seq, tp=tp, micro_batch=mb, ep=ep,
                                            cp=cp, recompute_code=rc, attention=job.attention))
         eff_src = shape_aware_source(hw.gemm_curve, eff)
+    w_share = np.nan  # ZB-H1's W pass: the layer kernel-time model's share where the efficiency comes from it
+    if sched == 1 and cluster.efficiency is None and hw.gemm_curve is not None:
+        w_share = float(shape_aware_weight_grad_share(hw, spec, dtype=dtype, seq_len=seq, tp=tp, micro_batch=mb,
+                                                      ep=ep, cp=cp, recompute_code=rc, attention=job.attention))
     r = training_arrays(
         spec, tokens=tokens, global_batch=gb, micro_batch=mb, seq_len=seq, tp=tp, pp=pp, dp=dp,
         zero_stage=zero, recompute_code=rc, sequence_parallel=sp,
@@ -969,7 +984,7 @@ def estimate_training(job: TrainingJob, cluster: Cluster, catalog=None, store=No
         comm_efficiency=hw.comm_efficiency, virtual_stages=v, expert_parallel=ep, context_parallel=cp,
         overlap_grad_reduce=job.overlap_grad_reduce, overlap_tp_comm=job.overlap_tp_comm,
         overlap_ep_comm=job.overlap_ep_comm, scale_up_domain_gpus=domain, fp8=(dtype == "fp8"),
-        ep_dispatcher=dispatcher, schedule_code=sched,
+        ep_dispatcher=dispatcher, schedule_code=sched, weight_grad_time_share=w_share,
         job_failures_per_hour=check_positive("job_failures_per_hour", job.job_failures_per_hour, allow_zero=True))
     g = {k: (float(v) if np.ndim(v) == 0 else v) for k, v in r.items()}
     mem = MemoryBreakdown(weights=g["mem_weights"], gradients=g["mem_gradients"],

@@ -20,7 +20,7 @@ import pandas as pd
 
 from .._errors import UnknownNameError
 from .._units import GIB, HOUR_S, MONTH_S, format_bytes, format_duration
-from ..hardware import resolve_efficiencies, shape_aware_efficiency
+from ..hardware import resolve_efficiencies, shape_aware_efficiency, shape_aware_weight_grad_share
 from ..model import (
     CHECKPOINT_BYTES_PER_PARAM,
     DEFAULT_FAILURES_PER_GPU_HOUR,
@@ -82,6 +82,7 @@ __all__ = [
     "training_physics",
     "training_recommendation",
     "training_tail",
+    "weight_grad_table",
 ]
 
 #: checkpoints kept on the storage tier at any time (the latest and the one before, so a
@@ -132,6 +133,9 @@ class TrainingContext:
     #: uses its ``efficiency`` column (`efficiency_table` builds them)
     efficiency_table: np.ndarray | None = field(default=None, compare=False, repr=False)
     efficiency_codes: np.ndarray | None = field(default=None, compare=False, repr=False)
+    #: the ZB-H1 weight-gradient pass's share of a layer's kernel time, indexed as
+    #: ``efficiency_table`` (`weight_grad_table`; NaN rows: W's FLOP share); None: no ZB-H1 layouts
+    weight_grad_table: np.ndarray | None = field(default=None, compare=False, repr=False)
     #: the compute-efficiency assumption of the plan, in words
     efficiency_note: str = ""
 
@@ -359,6 +363,22 @@ def efficiency_table(spec, effs: dict, rows: Sequence[str], lay, *, dtype: str, 
     return table, codes
 
 
+def weight_grad_table(spec, effs: dict, rows: Sequence[str], lay, *, dtype: str, seq_len: int) -> np.ndarray:
+    """``aicost.hardware.shape_aware_weight_grad_share`` indexed as `efficiency_table` (rows
+    accelerators ``rows``, columns the sorted `efficiency_codes` of ``lay``): the ZB-H1 W pass's
+    share of a layer's kernel time; NaN for an accelerator without a GEMM curve or not in ``effs``."""
+    larr = _lay_arrays(lay, row=False)
+    codes, first = np.unique(efficiency_codes(larr), return_index=True)
+    table = np.full((len(rows), codes.size), np.nan)
+    for i, a in enumerate(rows):
+        if a in effs:
+            table[i] = shape_aware_weight_grad_share(
+                effs[a], spec, dtype=dtype, seq_len=seq_len, tp=larr["tp"][first], micro_batch=larr["mb"][first],
+                ep=larr.get("ep", np.ones(lay.n))[first], cp=larr.get("cp", np.ones(lay.n))[first],
+                recompute_code=larr["rc"][first])
+    return table
+
+
 # --------------------------------------------------------------------------- the kernel
 def _cfg_arrays(cfg: pd.DataFrame, shape_col: bool) -> dict[str, np.ndarray]:
     cols = ["gpus_per_node", "nodes", "gpus", "peak_flops_per_s", "efficiency", "memory_bytes",
@@ -420,6 +440,10 @@ def training_physics(c: dict, lay: dict, ctx: TrainingContext, checked: bool = F
     ep, cp, v = lay.get("ep", 1.0), lay.get("cp", 1.0), lay.get("v", 1.0)
     sched = lay.get("sched", 0)  # pipeline schedule code (aicost.model.schedule_code)
     eff = layout_efficiency(c, lay, ctx)
+    w_share = np.nan  # ZB-H1's W pass share of a layer's kernel time (NaN: its FLOP share)
+    if ctx.weight_grad_table is not None and "erow" in c and np.any(np.asarray(sched) == 1):
+        col = lay["ecol"] if "ecol" in lay else np.searchsorted(ctx.efficiency_codes, lay["ecode"])
+        w_share = ctx.weight_grad_table[c["erow"], col]
     gpn, gpus = c["gpus_per_node"], c["gpus"]
     domain = c.get("scale_up_domain_gpus", gpn)
     mp = tp * pp * cp  # GPUs of one data-parallel replica
@@ -438,7 +462,7 @@ def training_physics(c: dict, lay: dict, ctx: TrainingContext, checked: bool = F
         failures_per_gpu_hour=0.0, job_failures_per_hour=0.0,  # the tail's reliability replaces these
         comm_efficiency=c["comm_efficiency"], expert_parallel=ep, context_parallel=cp, virtual_stages=v,
         scale_up_domain_gpus=domain, overlap_tp_comm=ctx.overlap_tp_comm, overlap_ep_comm=ctx.overlap_ep_comm,
-        fp8=ctx.dtype == "fp8", ep_dispatcher=ctx.ep_dispatcher, schedule_code=sched)
+        fp8=ctx.dtype == "fp8", ep_dispatcher=ctx.ep_dispatcher, schedule_code=sched, weight_grad_time_share=w_share)
     # the checks up to memory, last first so the earliest failing check wins
     shape = np.broadcast_shapes(np.shape(r["step_s"]), np.shape(tp), np.shape(gpus))
     code = np.where(np.broadcast_to(r["out_of_memory"], shape), np.int8(D.OUT_OF_MEMORY), np.int8(0))

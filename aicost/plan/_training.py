@@ -536,6 +536,8 @@ def _resolve(req: _TrainingRequest, *, catalog, store, providers, accelerators, 
                   | set(offers["accelerator"]))
     offers["efficiency_row"] = offers["accelerator"].map({a: i for i, a in enumerate(rows)}).astype(np.int64)
     table, codes = ev.efficiency_table(req.spec, eff, rows, lay, dtype=req.dtype, seq_len=req.seq_len)
+    wtable = (ev.weight_grad_table(req.spec, eff, rows, lay, dtype=req.dtype, seq_len=req.seq_len)
+              if lay.sched.any() else None)  # ZB-H1 layouts searched: their W pass per accelerator x layout
     rel = ev.reliability_defaults(*reliability)
     tiers = _checkpoint_tiers(cat, sorted(set(offers["provider"])), storage_tier)
     cfg = ev.training_configs(offers, tiers, req.spec, min_gpus=req.min_gpus, max_gpus=req.max_gpus,
@@ -555,7 +557,7 @@ def _resolve(req: _TrainingRequest, *, catalog, store, providers, accelerators, 
                              preprocess_tokens_per_s_per_vcpu=preprocess_rate,
                              overlap_tp_comm=bool(overlap[0]), overlap_ep_comm=bool(overlap[1]),
                              ep_dispatcher=_ep_dispatcher(overlap[2] if len(overlap) > 2 else "alltoall"),
-                             efficiency_table=table, efficiency_codes=codes,
+                             efficiency_table=table, efficiency_codes=codes, weight_grad_table=wtable,
                              efficiency_note=_efficiency_note(efficiency, req.dtype))
     return offers, lay, cfg, ctx
 
