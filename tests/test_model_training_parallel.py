@@ -68,7 +68,7 @@ def test_ep_overlap_hides_the_all_to_all_up_to_the_compute():
     assert hidden.ep_comm_s == pytest.approx(max(exposed.ep_comm_s - exposed.compute_s,
                                                  EP_OVERLAP_SM_SHARE * exposed.ep_comm_s))
     assert hidden.ep_comm_s < exposed.ep_comm_s
-    assert "DualPipe-style)" in hidden.sources["overlap"] and "exposed" in exposed.sources["overlap"]
+    assert "DualPipe-style" in hidden.sources["overlap"] and "exposed" in exposed.sources["overlap"]
 
 
 def test_tp_spans_instances_inside_an_nvl72_domain():
