@@ -351,32 +351,28 @@ def efficiency_table(spec, effs: dict, rows: Sequence[str], lay, *, dtype: str, 
     key ``codes[j]`` (`efficiency_codes` of the layouts ``lay``, sorted): one vectorized call per
     accelerator over the distinct (tp, micro-batch, ep, cp, recompute), not one per candidate.
     """
-    larr = _lay_arrays(lay, row=False)
-    codes, first = np.unique(efficiency_codes(larr), return_index=True)
-    table = np.full((len(rows), codes.size), np.nan)
-    for i, a in enumerate(rows):
-        if a in effs:
-            table[i] = shape_aware_efficiency(
-                effs[a], spec, dtype=dtype, seq_len=seq_len, tp=larr["tp"][first], micro_batch=larr["mb"][first],
-                ep=larr.get("ep", np.ones(lay.n))[first], cp=larr.get("cp", np.ones(lay.n))[first],
-                recompute_code=larr["rc"][first])
-    return table, codes
+    return _layout_table(shape_aware_efficiency, spec, effs, rows, lay, dtype=dtype, seq_len=seq_len)
 
 
 def weight_grad_table(spec, effs: dict, rows: Sequence[str], lay, *, dtype: str, seq_len: int) -> np.ndarray:
     """``aicost.hardware.shape_aware_weight_grad_share`` indexed as `efficiency_table` (rows
     accelerators ``rows``, columns the sorted `efficiency_codes` of ``lay``): the ZB-H1 W pass's
     share of a layer's kernel time; NaN for an accelerator without a GEMM curve or not in ``effs``."""
+    return _layout_table(shape_aware_weight_grad_share, spec, effs, rows, lay, dtype=dtype, seq_len=seq_len)[0]
+
+
+def _layout_table(fn, spec, effs: dict, rows: Sequence[str], lay, *, dtype: str, seq_len: int):
+    """``fn(eff, spec, ...)`` of each accelerator in ``rows`` (NaN where not in ``effs``) at each
+    distinct layout key of ``lay`` (the sorted `efficiency_codes`): ``(table, codes)``."""
     larr = _lay_arrays(lay, row=False)
     codes, first = np.unique(efficiency_codes(larr), return_index=True)
     table = np.full((len(rows), codes.size), np.nan)
     for i, a in enumerate(rows):
         if a in effs:
-            table[i] = shape_aware_weight_grad_share(
-                effs[a], spec, dtype=dtype, seq_len=seq_len, tp=larr["tp"][first], micro_batch=larr["mb"][first],
-                ep=larr.get("ep", np.ones(lay.n))[first], cp=larr.get("cp", np.ones(lay.n))[first],
-                recompute_code=larr["rc"][first])
-    return table
+            table[i] = fn(effs[a], spec, dtype=dtype, seq_len=seq_len, tp=larr["tp"][first],
+                          micro_batch=larr["mb"][first], ep=larr.get("ep", np.ones(lay.n))[first],
+                          cp=larr.get("cp", np.ones(lay.n))[first], recompute_code=larr["rc"][first])
+    return table, codes
 
 
 # --------------------------------------------------------------------------- the kernel
