@@ -203,11 +203,8 @@ def shape_aware_efficiency(eff, spec, *, dtype: str, seq_len, tp=1, micro_batch=
         if value is None:
             value = eff.compute_efficiency
         return np.full(shape, float(value))
-    return np.broadcast_to(layout_compute_efficiency(
-        spec, curve=curve, peak_flops_per_s=eff.peak_flops_per_s, mem_bw_bytes_per_s=eff.mem_bw_bytes_per_s,
-        dtype=dtype, seq_len=seq_len, tp=tp, micro_batch=micro_batch, ep=ep, cp=cp,
-        recompute_code=recompute_code, n_units=eff.compute_units, attn_peak_flops_per_s=eff.attn_peak_flops_per_s,
-        attention=attention), shape)
+    return np.broadcast_to(_layer_model(eff, curve, spec, dtype=dtype, seq_len=seq_len, tp=tp, micro_batch=micro_batch,
+                                        ep=ep, cp=cp, recompute_code=recompute_code, attention=attention), shape)
 
 
 def shape_aware_weight_grad_share(eff, spec, *, dtype: str, seq_len, tp=1, micro_batch=1, ep=1, cp=1,
@@ -239,13 +236,17 @@ def shape_aware_weight_grad_share(eff, spec, *, dtype: str, seq_len, tp=1, micro
     shape = np.broadcast_shapes(*(np.shape(x) for x in (tp, micro_batch, ep, cp, recompute_code)))
     if curve is None:
         return np.full(shape, np.nan)
-    gemm = layout_compute_efficiency(
-        spec, curve=curve, peak_flops_per_s=eff.peak_flops_per_s, mem_bw_bytes_per_s=eff.mem_bw_bytes_per_s,
-        dtype=dtype, seq_len=seq_len, tp=tp, micro_batch=micro_batch, ep=ep, cp=cp,
-        recompute_code=recompute_code, n_units=eff.compute_units, attn_peak_flops_per_s=eff.attn_peak_flops_per_s,
-        attention=attention, part="gemm")
+    gemm = _layer_model(eff, curve, spec, dtype=dtype, seq_len=seq_len, tp=tp, micro_batch=micro_batch, ep=ep,
+                        cp=cp, recompute_code=recompute_code, attention=attention, part="gemm")
     passes = np.where(np.asarray(recompute_code) == 2, 4.0, 3.0)
     return np.broadcast_to(gemm / passes, shape)
+
+
+def _layer_model(eff, curve, spec, **layout):
+    """`aicost.calibrate_curves.layout_compute_efficiency` on ``eff``'s peaks, bandwidth and units."""
+    return layout_compute_efficiency(spec, curve=curve, peak_flops_per_s=eff.peak_flops_per_s,
+                                     mem_bw_bytes_per_s=eff.mem_bw_bytes_per_s, n_units=eff.compute_units,
+                                     attn_peak_flops_per_s=eff.attn_peak_flops_per_s, **layout)
 
 
 def shape_aware_source(curve, value=None) -> str:
