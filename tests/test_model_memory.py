@@ -103,3 +103,15 @@ def test_fp8_training_names_its_overheads():
         assert word in e8.sources["fp8"]
     # FP8 weight copies cost memory; FP8 GEMM inputs save activation memory
     assert e8.memory.weights > e16.memory.weights and e8.memory.activations < e16.memory.activations
+
+
+def test_presets_carry_dropout_where_the_source_states_it():
+    """data/models.csv: OPT-175B trained with dropout 0.1 (Zhang et al. 2022); GPT-3's paper does not
+    say, Llama does not use it: only OPT keeps the masks."""
+    from aicost.model import get_model
+
+    assert get_model("opt-175b").dropout is True
+    assert get_model("gpt-3-175b").dropout is False and get_model("llama-3.1-70b").dropout is False
+    opt = get_model("opt-175b")
+    assert float(activation_bytes_per_layer(opt, 1, 2048, 8, True, 1)) > float(
+        activation_bytes_per_layer(opt.with_(dropout=False), 1, 2048, 8, True, 1))
