@@ -570,7 +570,9 @@ def layer_compute_efficiency(spec, *, micro_batch, seq_len, tp=1, peak_flops_per
     -------
     dict
         ``efficiency`` (layer FLOPs / (time * peak)), the time shares ``gemm``, ``attention``,
-        ``elementwise`` and ``gemm_efficiency``; floats for scalar arguments, else arrays.
+        ``elementwise``, ``gemm_efficiency``, and a MoE layer's sub-layer times over the mean layer's
+        ``moe_attention`` and ``moe_mlp`` (:func:`layout_compute_efficiency`'s ``part``); floats for
+        scalar arguments, else arrays.
     """
     rc = {"none": 0, "selective": 1, "full": 2}[recompute] if isinstance(recompute, str) else recompute
     out = _layer_model(spec, micro_batch=micro_batch, seq_len=seq_len, tp=tp, cp=context_parallel,
@@ -607,10 +609,15 @@ def layout_compute_efficiency(spec, *, curve: GemmCurve, peak_flops_per_s, mem_b
     attn_peak_flops_per_s : float, optional [FLOP/s]
         Default ``peak_flops_per_s``.
     attention : {"flash", "materialized"}
-    part : {"efficiency", "gemm", "attention", "elementwise", "gemm_efficiency"}
+    part : {"efficiency", "gemm", "attention", "elementwise", "gemm_efficiency", "moe_attention", "moe_mlp"}
         Which of :func:`layer_compute_efficiency`'s numbers to return (default the efficiency;
         ``"gemm"``: the GEMMs' share of the layer's kernel time, which the ZB-H1 schedule's
-        weight-gradient pass takes ``1/passes`` of).
+        weight-gradient pass takes ``1/passes`` of; ``"moe_attention"`` and ``"moe_mlp"``: the kernel
+        time of a MoE layer's attention sub-layer (projections, attention core, half the norm/residual
+        traffic) and of its MoE MLP (routed and shared experts, their activation, the token permutes,
+        the other half), all passes, over the mean layer's kernel time [-], 0 for a dense model: the
+        pieces the expert-parallel all-to-all overlap pairs the transfers with,
+        ``aicost.model.EP_OVERLAP_PAIRING``).
 
     Returns
     -------
@@ -639,12 +646,18 @@ def _layer_model(spec, *, micro_batch, seq_len, tp, cp, ep, recompute_code, peak
     passes = np.where(rc == 2, 4.0, 3.0)  # fwd + 2x bwd (+ fwd again)
     gemm_flops = 0.0
     gemm_time = 0.0
-    for _name, m, n, k, count in layer_gemm_shapes(spec, tokens, t, ep):
+    attn_gemm_time = 0.0  # the attention projections (qkv, attn_out): the same in every layer
+    moe_gemm_time = 0.0  # routed and shared experts, mean over layers (a MoE layer's: / frac_moe)
+    for name, m, n, k, count in layer_gemm_shapes(spec, tokens, t, ep):
         fl = 2.0 * m * n * k * count * passes
         e = gemm_efficiency(m, n, k, curve=curve, peak_flops_per_s=peak, mem_bw_bytes_per_s=bw,
                             dtype_bytes=dtype_bytes, n_units=n_units)
         gemm_flops = gemm_flops + fl
         gemm_time = gemm_time + fl / (e * peak)
+        if name in ("qkv", "attn_out"):
+            attn_gemm_time = attn_gemm_time + fl / (e * peak)
+        elif name.startswith(("expert_", "shared_")):
+            moe_gemm_time = moe_gemm_time + fl / (e * peak)
     # attention core: QK^T and PV, causal half skipped by FlashAttention-style kernels
     heads = np.maximum(np.floor_divide(spec.n_heads, t), 1.0)
     attn_pk = peak if attn_peak is None else attn_peak
@@ -660,17 +673,31 @@ def _layer_model(spec, *, micro_batch, seq_len, tp, cp, ep, recompute_code, peak
     # default with tp > 1) splits the norms and residual adds too
     elem = (ELEMENTWISE_TENSORS_PER_TOKEN * spec.d_model + _ACT_TENSORS_PER_FFN * spec.active_ffn_width) / t
     elem_bytes = tokens * (elem * act_bytes + cast_bytes / t) * passes
+    # a MoE layer's sub-layers (the EP overlap's pieces): each takes half the norm/residual/cast traffic
+    bw_eff = bw * curve.bw_efficiency
+    half_elem = 0.5 * tokens * (ELEMENTWISE_TENSORS_PER_TOKEN * spec.d_model * act_bytes + cast_bytes) / t * passes
+    moe_mlp_time = 0.0
     if spec.n_moe_layers:  # MoE token shuffling per routed pair (module docstring), fwd + bwd (+ recompute)
-        pairs = tokens / t * spec.experts_per_token * spec.n_moe_layers / spec.n_layers
+        frac_moe = spec.n_moe_layers / spec.n_layers
+        pairs = tokens / t * spec.experts_per_token * frac_moe
         moe_pass = MOE_PERMUTE_TENSORS_PER_PAIR * act_bytes * (passes - 1.0)
         if cast_bytes:
             moe_pass = moe_pass + MOE_FP8_CAST_TENSORS_PER_PAIR
         elem_bytes = elem_bytes + pairs * spec.d_model * moe_pass
+        moe_act = (tokens * _ACT_TENSORS_PER_FFN * (spec.experts_per_token + spec.n_shared_experts)
+                   * spec.expert_d_ff / t * act_bytes * passes)
+        moe_mlp_time = (moe_gemm_time / frac_moe + (half_elem + moe_act + pairs / frac_moe * spec.d_model * moe_pass)
+                        / bw_eff)
+    attn_elem_bytes = half_elem
     if attention != "flash":
-        elem_bytes = elem_bytes + b * heads * sq * s * act_bytes * _SCORE_PASSES * passes / 2.0
-    elem_time = elem_bytes / (bw * curve.bw_efficiency)
+        scores = b * heads * sq * s * act_bytes * _SCORE_PASSES * passes / 2.0
+        elem_bytes = elem_bytes + scores
+        attn_elem_bytes = attn_elem_bytes + scores
+    elem_time = elem_bytes / bw_eff
     total = gemm_time + attn_time + elem_time
     flops = gemm_flops + attn_flops
     return {"efficiency": flops / (total * peak), "gemm": gemm_time / total,
             "attention": attn_time / total, "elementwise": elem_time / total,
-            "gemm_efficiency": gemm_flops / (gemm_time * peak)}
+            "gemm_efficiency": gemm_flops / (gemm_time * peak),
+            "moe_attention": (attn_gemm_time + attn_time + attn_elem_bytes / bw_eff) / total,
+            "moe_mlp": moe_mlp_time / total}

@@ -165,9 +165,12 @@ def test_overlapped_all_to_all_keeps_the_share_its_kernels_take_from_compute():
                                               scale_out="ib-ndr", price_usd_per_gpu_hour=1.0), store=False)
 
     exposed, hidden = est(False), est(True)
-    # here the all-to-all (14 s a step) about equals the compute (13 s): the SMs' share is what stays
-    assert hidden.ep_comm_s == pytest.approx(EP_OVERLAP_SM_SHARE * exposed.ep_comm_s, rel=1e-9)
-    assert "15% of it exposed" in hidden.sources["overlap"]
+    # here the all-to-all (14 s a step) about equals the compute (13 s): the whole compute would hide all
+    # but the SMs' share, but each transfer hides only under its paired piece (EP_OVERLAP_PAIRING), and
+    # the ones paired with the short forward pieces outlast them
+    assert EP_OVERLAP_SM_SHARE * exposed.ep_comm_s < hidden.ep_comm_s < exposed.ep_comm_s
+    assert hidden.ep_comm_s > max(exposed.ep_comm_s - exposed.compute_s, EP_OVERLAP_SM_SHARE * exposed.ep_comm_s)
+    assert "15% of comm" in hidden.sources["overlap"]
 
 
 def test_planner_candidate_with_deepep_agrees_with_estimate_training():

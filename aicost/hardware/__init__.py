@@ -26,6 +26,7 @@ from ._efficiency import (
     AcceleratorEfficiency,
     resolve_efficiencies,
     shape_aware_efficiency,
+    shape_aware_moe_sublayer_shares,
     shape_aware_source,
     shape_aware_weight_grad_share,
 )
@@ -56,6 +57,7 @@ __all__ = [
     "resolve_efficiencies",
     "resolve_hardware",
     "shape_aware_efficiency",
+    "shape_aware_moe_sublayer_shares",
     "shape_aware_source",
     "shape_aware_weight_grad_share",
 ]

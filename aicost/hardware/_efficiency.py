@@ -20,6 +20,7 @@ __all__ = [
     "AcceleratorEfficiency",
     "resolve_efficiencies",
     "shape_aware_efficiency",
+    "shape_aware_moe_sublayer_shares",
     "shape_aware_source",
     "shape_aware_weight_grad_share",
 ]
@@ -240,6 +241,42 @@ def shape_aware_weight_grad_share(eff, spec, *, dtype: str, seq_len, tp=1, micro
                         cp=cp, recompute_code=recompute_code, attention=attention, part="gemm")
     passes = np.where(np.asarray(recompute_code) == 2, 4.0, 3.0)
     return np.broadcast_to(gemm / passes, shape)
+
+
+def shape_aware_moe_sublayer_shares(eff, spec, *, dtype: str, seq_len, tp=1, micro_batch=1, ep=1, cp=1,
+                                    recompute_code=1, attention: str = "flash"):
+    """Kernel time of a MoE layer's attention sub-layer and of its MoE MLP over a layer's (arrays broadcast).
+
+    The pieces the expert-parallel all-to-all overlap pairs the dispatch and combine transfers with
+    (``aicost.model.EP_OVERLAP_PAIRING``): the layer kernel-time model of `shape_aware_efficiency`
+    (``aicost.calibrate_curves.layout_compute_efficiency``, ``part="moe_attention"`` and
+    ``"moe_mlp"``): attention projections, attention core and half the norm/residual traffic; routed
+    and shared experts, their activation, the token permutes and the other half; all passes, over the
+    mean layer's kernel time. NaN without a GEMM curve (an efficiency the caller gave: no kernel
+    times; ``aicost.model.training_arrays`` then takes the FLOP shares).
+
+    Parameters
+    ----------
+    eff : AcceleratorEfficiency or aicost.hardware.Hardware
+        As for `shape_aware_efficiency`.
+    spec : aicost.model.ModelSpec
+    dtype : str
+    seq_len : int [tokens]
+    tp, micro_batch, ep, cp, recompute_code : int or array
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape ``broadcast + (2,)``: the attention and the MoE MLP share [-] (0 for a dense model).
+    """
+    curve = getattr(eff, "gemm_curve", None)
+    shape = np.broadcast_shapes(*(np.shape(x) for x in (tp, micro_batch, ep, cp, recompute_code)))
+    if curve is None:
+        return np.full(shape + (2,), np.nan)
+    layout = dict(dtype=dtype, seq_len=seq_len, tp=tp, micro_batch=micro_batch, ep=ep, cp=cp,
+                  recompute_code=recompute_code, attention=attention)
+    return np.stack([np.broadcast_to(_layer_model(eff, curve, spec, part=p, **layout), shape)
+                     for p in ("moe_attention", "moe_mlp")], axis=-1)
 
 
 def _layer_model(eff, curve, spec, **layout):

@@ -108,6 +108,7 @@ from ._reliability import (
 from ._spec import FFN_TYPES, ModelSpec, get_model, list_models, load_models, resolve_model
 from ._training import (
     CHECKPOINT_BYTES_PER_PARAM,
+    EP_OVERLAP_PAIRING,
     EP_OVERLAP_SM_SHARE,
     GRAD_BUCKET_PARAMS,
     TP_OVERLAP_EXPOSED_SHARE,
@@ -115,6 +116,7 @@ from ._training import (
     ZERO_BUBBLE_ASSUMPTION,
     TrainingEstimate,
     TrainingJob,
+    ep_overlap_exposed,
     estimate_training,
     fp8_training_assumption,
     schedule_code,
@@ -139,6 +141,7 @@ __all__ = [  # noqa: RUF022 - plain sorted(), as tests/test_exports.py checks
     "DemandPlan",
     "ENGINES",
     "EP_DISPATCHERS",
+    "EP_OVERLAP_PAIRING",
     "EP_OVERLAP_SM_SHARE",
     "EngineSpec",
     "FFN_TYPES",
@@ -171,6 +174,7 @@ __all__ = [  # noqa: RUF022 - plain sorted(), as tests/test_exports.py checks
     "decode_step_arrays",
     "engine_kv_budget_bytes",
     "ep_dispatch_copies",
+    "ep_overlap_exposed",
     "erlang_c",
     "estimate_inference",
     "estimate_training",

@@ -73,6 +73,25 @@ to reach zero bubble, not ZB-H1). Not modelled: ZB-H2 (zero bubble at up to ``2p
 in flight), ZB-V (two chunks per GPU in a V shape; its bubble depends on the schedule its solver
 finds when ``T_F``, ``T_B`` and ``T_W`` differ), and interleaving combined with ZB-H1 (rejected).
 
+Expert-parallel all-to-all overlap (``TrainingJob.overlap_ep_comm``, ``EP_OVERLAP_PAIRING``): as in
+DeepSeek-V3's DualPipe (arXiv:2412.19437, Sec. 3.2.1, Fig. 4) and Megatron-Core's combined 1F1B
+all-to-all overlap (``--overlap-moe-expert-parallel-comm``, ``schedule_layer_1f1b``), a MoE layer's
+forward chunk of one micro-batch (ATTN, DISPATCH, MLP, COMBINE) runs beside the backward chunk of
+another, and each transfer hides only under its paired compute piece::
+
+    COMBINE-bwd under ATTN-fwd, DISPATCH-fwd under MLP-bwd, DISPATCH-bwd under MLP-fwd,
+    COMBINE-fwd under ATTN-bwd;   exposed per MoE layer = sum_pairs max(C - T, f C)
+
+with ``f = EP_OVERLAP_SM_SHARE`` (the communication kernels' SMs slow the piece they overlap: a
+transfer that fits under its piece still costs ``f C``). ``T_attn`` and ``T_mlp`` are a MoE layer's
+attention sub-layer (projections, core) and MoE MLP (experts, permutes) from the layer kernel-time
+model (``aicost.hardware.shape_aware_moe_sublayer_shares``), their FLOP shares with an efficiency
+given by hand; the backward piece is the input and weight gradients (2/3 of the piece; with full
+recompute 3/4, the recomputed forward included, whose own two transfers stay exposed). A transfer
+longer than its piece exposes the excess even when the micro-batch's whole compute would have
+covered it. Dispatch and combine move the same BF16 bytes (DeepEP's FP8 dispatch, which
+DeepSeek-V3's own framework uses, Sec. 3.3.3, is not modelled: Megatron-Core dispatches BF16).
+
 The array functions (``_training_flops_arrays``, ``_training_step_arrays``,
 ``training_arrays``) broadcast over numpy arrays; ``estimate_training`` calls
 ``training_arrays`` with scalars, so the planner's vectorized evaluation and this scalar
@@ -96,6 +115,7 @@ from ..hardware import (
     Hardware,
     resolve_hardware,
     shape_aware_efficiency,
+    shape_aware_moe_sublayer_shares,
     shape_aware_source,
     shape_aware_weight_grad_share,
 )
@@ -122,6 +142,7 @@ from ._spec import ModelSpec, _spec_check
 __all__ = [
     "CHECKPOINT_BYTES_PER_PARAM",
     "DEFAULT_CHECKPOINT_WRITE_BYTES_PER_S_PER_NODE",
+    "EP_OVERLAP_PAIRING",
     "EP_OVERLAP_SM_SHARE",
     "GRAD_BUCKET_PARAMS",
     "OPTIMIZER_BYTES_PER_PARAM",
@@ -134,6 +155,7 @@ __all__ = [
     "_training_feasibility",
     "_training_flops_arrays",
     "_training_step_arrays",
+    "ep_overlap_exposed",
     "ZERO_BUBBLE_ASSUMPTION",
     "estimate_training",
     "schedule_code",
@@ -163,6 +185,17 @@ TP_OVERLAP_EXPOSED_SHARE = 0.25
 #: (``moe_deepep_num_sms`` 20). The overlapped compute runs that much slower, so at least this share
 #: of the all-to-all's duration stays on the step.
 EP_OVERLAP_SM_SHARE = 20.0 / 132.0
+#: how the expert-parallel all-to-all overlap (``overlap_ep_comm``) hides the transfers, in words (an
+#: estimate's ``sources["overlap"]``, a plan's assumptions; module docstring, `_ep_all_to_all_time`)
+EP_OVERLAP_PAIRING = (
+    "per sub-layer chunk pairing of DeepSeek-V3's DualPipe (arXiv:2412.19437 Sec. 3.2.1, Fig. 4) and "
+    "Megatron-Core's combined 1F1B A2A overlap (schedule_layer_1f1b): a micro-batch's MoE-layer forward "
+    "(ATTN, DISPATCH, MLP, COMBINE) runs beside another's backward, and each transfer hides only under its "
+    "paired compute piece: COMBINE-backward under ATTN-forward, DISPATCH-forward under MLP-backward, "
+    "DISPATCH-backward under MLP-forward, COMBINE-forward under ATTN-backward; exposed per MoE layer "
+    f"= sum over the 4 pairs of max(comm - compute, {EP_OVERLAP_SM_SHARE:.0%} of comm: the communication "
+    "kernels' SMs slow the piece they overlap); backward pieces = input + weight gradients (+ the "
+    "recomputed forward); full recompute's 2 extra transfers exposed")
 #: pipeline schedules ``TrainingJob.schedule`` and the planner's ``schedules`` take, by code
 #: (``schedule_code``): Megatron-LM's 1F1B (interleaved with virtual stages) and ZB-H1 (Qi et al.,
 #: "Zero Bubble Pipeline Parallelism", ICLR 2024, arXiv:2401.10241, Sec. 2.1)
@@ -373,8 +406,45 @@ def _cp_ring_time(spec, mb, s, tp_, cp_, gpn, layers_stage, layer_model, t_c_mic
     return np.where(cp_ > 1, layers_stage * np.maximum(t_ring - attn_share * t_c_micro / layers_stage, 0.0), 0.0)
 
 
+def _moe_sublayer_flop_shares(spec, seq_len, recompute_code, layer_hw):
+    """Executed FLOPs of a MoE layer's attention sub-layer and MoE MLP over the mean layer's
+    ``layer_hw`` [-] (the EP overlap's pieces when the efficiency is given by hand: no kernel times)."""
+    rc = np.asarray(recompute_code)
+    mm_passes = np.where(rc == 2, 4.0, 3.0)
+    attn_fwd = 4.0 * spec.attn_flops_width * np.asarray(seq_len, float)
+    attn = 2.0 * spec.attn_params_per_layer * mm_passes + attn_fwd * np.where(rc >= 1, 4.0, 3.0)
+    mlp = 2.0 * ((spec.experts_per_token + spec.n_shared_experts) * spec.ffn_params_per_expert
+                 + spec.d_model * spec.n_experts) * mm_passes
+    return attn / layer_hw, mlp / layer_hw
+
+
+def ep_overlap_exposed(comm_s, compute_s):
+    """Exposed time of transfers running beside compute pieces (arrays broadcast) [s].
+
+    ``max(comm - compute, EP_OVERLAP_SM_SHARE * comm)``: the communication kernels hold
+    ``EP_OVERLAP_SM_SHARE`` of the SMs, so the piece runs at ``1 - f`` of its rate while the transfer
+    runs; a transfer shorter than ``compute / (1 - f)`` delays it by ``f * comm``, a longer one
+    exposes what exceeds the piece.
+
+    Parameters
+    ----------
+    comm_s : float or array
+        Duration of a transfer [s].
+    compute_s : float or array
+        Duration of the compute piece it runs beside, alone on the GPU [s].
+
+    Returns
+    -------
+    numpy.ndarray
+        The time the pair adds to the piece [s].
+    """
+    comm_s = np.asarray(comm_s, float)
+    return np.maximum(comm_s - np.asarray(compute_s, float), EP_OVERLAP_SM_SHARE * comm_s)
+
+
 def _ep_all_to_all_time(spec, mb, s, tp_, cp_, ep_, gpn, layers_stage, rc, t_c_micro, dtype_bytes,
-                        su_bw, su_lat, so_bw, so_lat, overlap_ep_comm, dispatcher="alltoall"):
+                        su_bw, su_lat, so_bw, so_lat, overlap_ep_comm, dispatcher="alltoall",
+                        piece_shares=(np.nan, np.nan), layer_hw=None, layer_time=1.0):
     """Exposed expert-parallel all-to-all of one micro-batch on one GPU [s].
 
     Of the ``ep`` peers (``tp`` GPUs apart), ``g = min(ep, domain / tp)`` share this GPU's scale-up
@@ -384,6 +454,17 @@ def _ep_all_to_all_time(spec, mb, s, tp_, cp_, ep_, gpn, layers_stage, rc, t_c_m
     ``"deepep"``: one copy per distinct destination domain over the scale-out fabric and the
     forwarding over the scale-up one (`_comm.ep_dispatch_copies`: node-limited routing caps the
     domains), the two legs pipelined in one kernel (the slower one counts).
+
+    ``overlap_ep_comm``: `EP_OVERLAP_PAIRING`. Per MoE layer the four transfers (dispatch and combine
+    carry the same ``tokens * k * d_model`` values, in the training dtype's 2 bytes even in FP8
+    training: Megatron-Core's dispatchers move the BF16 hidden states) pair with the pieces of
+    another micro-batch: ``T_attn`` and ``T_mlp``, the kernel time of a MoE layer's attention
+    sub-layer and MoE MLP (``piece_shares`` of the mean layer's time, ``t_c_micro * layer_time /
+    layers_stage``; NaN: their FLOP shares), forward ``1/P`` of it and backward the rest (``P`` = 3
+    passes, 4 with full recompute: the recomputed forward runs in the backward chunk)::
+
+        exposed = sum_pairs max(C - T, f C)  over (C_comb_bwd, T_attn_fwd), (C_disp_fwd, T_mlp_bwd),
+                                                  (C_disp_bwd, T_mlp_fwd), (C_comb_fwd, T_attn_bwd)
     """
     moe_layers_stage = layers_stage * spec.n_moe_layers / spec.n_layers
     g = np.clip(np.floor(np.asarray(gpn, float) / tp_), 1.0, ep_)
@@ -397,10 +478,22 @@ def _ep_all_to_all_time(spec, mb, s, tp_, cp_, ep_, gpn, layers_stage, rc, t_c_m
         one = ((g - 1.0) * su_lat + tok_bytes * c_up / su_bw
                + (ep_ - g) * so_lat + tok_bytes * c_out / so_bw)
     t_ep = np.where(ep_ > 1, n_a2a * one, 0.0)
-    # overlapped: what exceeds the compute, and at least the compute the dispatch kernels' SMs delay
-    # (compute at 1 - f of its rate while the all-to-all runs: max(t_ep - t_c, f t_ep) exposed)
-    return np.where(np.asarray(overlap_ep_comm, bool),
-                    np.maximum(t_ep - t_c_micro, EP_OVERLAP_SM_SHARE * t_ep), t_ep)
+    if not np.any(overlap_ep_comm):
+        return t_ep
+    # overlapped: each transfer under its paired piece of another micro-batch (EP_OVERLAP_PAIRING)
+    a_share, m_share = (np.asarray(x, float) for x in piece_shares)
+    if not (np.all(np.isfinite(a_share)) and np.all(np.isfinite(m_share))):
+        fa, fm = _moe_sublayer_flop_shares(spec, s, rc, layer_hw)
+        a_share = np.where(np.isfinite(a_share), a_share, fa)
+        m_share = np.where(np.isfinite(m_share), m_share, fm)
+    t_layer = t_c_micro * layer_time / layers_stage  # the mean layer's compute, all passes
+    fwd = 1.0 / np.where(rc == 2, 4.0, 3.0)
+    attn, mlp = a_share * t_layer, m_share * t_layer
+    c_d = c_c = one  # dispatch and combine move the same bytes (BF16 both ways)
+    per_layer = (ep_overlap_exposed(c_c, fwd * attn) + ep_overlap_exposed(c_d, (1.0 - fwd) * mlp)
+                 + ep_overlap_exposed(c_d, fwd * mlp) + ep_overlap_exposed(c_c, (1.0 - fwd) * attn)
+                 + np.where(rc == 2, c_d + c_c, 0.0))  # full recompute's forward transfers: exposed
+    return np.where(np.asarray(overlap_ep_comm, bool), np.where(ep_ > 1, moe_layers_stage * per_layer, 0.0), t_ep)
 
 
 def training_arrays(spec: ModelSpec, *, tokens, global_batch, micro_batch, seq_len, tp, pp, dp,
@@ -416,7 +509,7 @@ def training_arrays(spec: ModelSpec, *, tokens, global_batch, micro_batch, seq_l
                           expert_parallel=1, context_parallel=1, overlap_grad_reduce=True, overlap_tp_comm=False,
                           job_failures_per_hour=DEFAULT_JOB_FAILURES_PER_HOUR, overlap_ep_comm=False,
                           scale_up_domain_gpus=None, fp8=False, ep_dispatcher="alltoall", schedule_code=0,
-                          weight_grad_time_share=np.nan):
+                          weight_grad_time_share=np.nan, moe_sublayer_time_shares=None):
     """Evaluate training layouts vectorized: every keyword may be a numpy array (broadcast).
 
     Layout: ``tp`` x ``pp`` x ``dp`` GPUs, ranks ordered tensor, data, pipeline (Megatron-LM),
@@ -433,7 +526,10 @@ def training_arrays(spec: ModelSpec, *, tokens, global_batch, micro_batch, seq_l
     ``weight_grad_time_share`` [-] (ZB-H1 only): that share of a layer's kernel time
     (``aicost.hardware.shape_aware_weight_grad_share``); NaN (default, or an efficiency without a
     GEMM curve): W's share of the layer's executed FLOPs. The output layer's W is a third of its
-    FLOPs either way.
+    FLOPs either way. ``moe_sublayer_time_shares`` [-] (``overlap_ep_comm`` only): array whose last
+    axis holds a MoE layer's attention sub-layer and MoE MLP kernel time over a layer's
+    (``aicost.hardware.shape_aware_moe_sublayer_shares``), the pieces the all-to-all transfers pair
+    with; None or NaN: their shares of the executed FLOPs.
 
     ``context_parallel`` (``cp``, ring attention as in Megatron-LM's context parallelism) splits
     every sequence over ``cp`` GPUs: ``tp * pp * dp * cp`` GPUs, each computing ``1/cp`` of every
@@ -444,9 +540,10 @@ def training_arrays(spec: ModelSpec, *, tokens, global_batch, micro_batch, seq_l
     and combine, forward and backward; six with full recompute) of ``tokens * k * d_model``
     values over the scale-up fabric when ``tp * ep`` GPUs fit in a node, else the scale-out one;
     they are exposed unless ``overlap_ep_comm`` (DeepSeek-V3's DualPipe, Megatron-Core's
-    1F1B all-to-all overlap: one micro-batch's all-to-all under another's compute, so only what
-    exceeds a micro-batch's compute is exposed, and at least ``EP_OVERLAP_SM_SHARE`` of it: the
-    communication kernels' SMs slow the compute they overlap). ``ep_dispatcher`` (a string, one for all
+    1F1B all-to-all overlap, `EP_OVERLAP_PAIRING`: each of a MoE layer's four transfers under its
+    paired attention or MLP piece of another micro-batch, only what exceeds that piece exposed, and at
+    least ``EP_OVERLAP_SM_SHARE`` of it: the communication kernels' SMs slow the compute they
+    overlap; `_ep_all_to_all_time`). ``ep_dispatcher`` (a string, one for all
     layouts): ``"alltoall"`` sends a token once per routed expert, ``"deepep"`` once per destination
     scale-up domain with forwarding inside it (``aicost.model.ep_dispatch_copies``; DeepSeek-V3's
     node-limited routing caps those domains). ``overlap_grad_reduce``: bucketed DP reduction
@@ -509,9 +606,15 @@ def training_arrays(spec: ModelSpec, *, tokens, global_batch, micro_batch, seq_l
                              scale_out_latency_s)
     t_ep = 0.0
     if np.any(ep_ > 1):  # expert parallelism: all-to-all dispatch/combine of the routed tokens
+        pieces = (np.nan, np.nan)
+        if moe_sublayer_time_shares is not None:
+            shares = np.asarray(moe_sublayer_time_shares, float)
+            pieces = (shares[..., 0], shares[..., 1])
         t_ep = _ep_all_to_all_time(spec, mb, s, tp_, cp_, ep_, dom, layers_stage, rc, t_c_micro, dtype_bytes,
                                    scale_up_bw_bytes_per_s, scale_up_latency_s, scale_out_bw_bytes_per_s,
-                                   scale_out_latency_s, overlap_ep_comm, ep_dispatcher)
+                                   scale_out_latency_s, overlap_ep_comm, ep_dispatcher, piece_shares=pieces,
+                                   layer_hw=layer_hw,
+                                   layer_time=layers_stage * layer_hw / (layers_stage * layer_hw + head))
     # pipeline: one send forward and one backward per micro-batch, b*s*h/tp bytes each
     stage_in_node = tp_ * dp_ * cp_ < dom
     p2p_bw = np.where(stage_in_node, scale_up_bw_bytes_per_s, scale_out_bw_bytes_per_s)
@@ -971,6 +1074,10 @@ def estimate_training(job: TrainingJob, cluster: Cluster, catalog=None, store=No
     if sched == 1 and cluster.efficiency is None and hw.gemm_curve is not None:
         w_share = float(shape_aware_weight_grad_share(hw, spec, dtype=dtype, seq_len=seq, tp=tp, micro_batch=mb,
                                                       ep=ep, cp=cp, recompute_code=rc, attention=job.attention))
+    pieces = None  # the EP overlap's pieces: the layer kernel-time model's where the efficiency comes from it
+    if job.overlap_ep_comm and ep > 1 and cluster.efficiency is None and hw.gemm_curve is not None:
+        pieces = shape_aware_moe_sublayer_shares(hw, spec, dtype=dtype, seq_len=seq, tp=tp, micro_batch=mb, ep=ep,
+                                                 cp=cp, recompute_code=rc, attention=job.attention)
     r = training_arrays(
         spec, tokens=tokens, global_batch=gb, micro_batch=mb, seq_len=seq, tp=tp, pp=pp, dp=dp,
         zero_stage=zero, recompute_code=rc, sequence_parallel=sp,
@@ -985,6 +1092,7 @@ def estimate_training(job: TrainingJob, cluster: Cluster, catalog=None, store=No
         overlap_grad_reduce=job.overlap_grad_reduce, overlap_tp_comm=job.overlap_tp_comm,
         overlap_ep_comm=job.overlap_ep_comm, scale_up_domain_gpus=domain, fp8=(dtype == "fp8"),
         ep_dispatcher=dispatcher, schedule_code=sched, weight_grad_time_share=w_share,
+        moe_sublayer_time_shares=pieces,
         job_failures_per_hour=check_positive("job_failures_per_hour", job.job_failures_per_hour, allow_zero=True))
     g = {k: (float(v) if np.ndim(v) == 0 else v) for k, v in r.items()}
     mem = MemoryBreakdown(weights=g["mem_weights"], gradients=g["mem_gradients"],
@@ -1005,9 +1113,10 @@ def estimate_training(job: TrainingJob, cluster: Cluster, catalog=None, store=No
                             if job.overlap_grad_reduce else "DP reduction after the last backward only")
                            + ("; TP collectives overlapped with GEMMs" if job.overlap_tp_comm else
                               "; TP collectives exposed")
-                           + ((f"; EP all-to-all overlapped with compute (DualPipe-style; at least "
-                                f"{EP_OVERLAP_SM_SHARE:.0%} of it exposed: its kernels' SMs)" if job.overlap_ep_comm
-                               else "; EP all-to-all exposed (no DualPipe-style overlap)")
+                           + (("; EP all-to-all overlapped with another micro-batch's compute, "
+                               + EP_OVERLAP_PAIRING + " (pieces from the "
+                               + ("layer kernel-time model)" if pieces is not None else "FLOP shares)")
+                               if job.overlap_ep_comm else "; EP all-to-all exposed (no DualPipe-style overlap)")
                               + ("; EP dispatch one copy per destination node, NVLink forwarding (DeepEP-style)"
                                  if dispatcher == "deepep" else "; EP dispatch one copy per routed expert (all-to-all)")
                               if ep > 1 else "")

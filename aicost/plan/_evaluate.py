@@ -20,7 +20,12 @@ import pandas as pd
 
 from .._errors import UnknownNameError
 from .._units import GIB, HOUR_S, MONTH_S, format_bytes, format_duration
-from ..hardware import resolve_efficiencies, shape_aware_efficiency, shape_aware_weight_grad_share
+from ..hardware import (
+    resolve_efficiencies,
+    shape_aware_efficiency,
+    shape_aware_moe_sublayer_shares,
+    shape_aware_weight_grad_share,
+)
 from ..model import (
     CHECKPOINT_BYTES_PER_PARAM,
     DEFAULT_FAILURES_PER_GPU_HOUR,
@@ -29,7 +34,7 @@ from ..model import (
     DEFAULT_RESTART_S,
     DEFAULT_SPOT_PREEMPTIONS_PER_NODE_HOUR,
     DEFAULT_SPOT_RESTART_S,
-    EP_OVERLAP_SM_SHARE,
+    EP_OVERLAP_PAIRING,
     RUNTIME_RESERVE_BYTES,
     TP_OVERLAP_EXPOSED_SHARE,
     TRAINING_KERNEL_FACTOR,
@@ -64,6 +69,7 @@ __all__ = [
     "hardware_groups",
     "layout_codes",
     "layout_efficiency",
+    "moe_sublayer_table",
     "physics_groups",
     "preprocess_reason",
     "reduce_layouts",
@@ -136,6 +142,10 @@ class TrainingContext:
     #: the ZB-H1 weight-gradient pass's share of a layer's kernel time, indexed as
     #: ``efficiency_table`` (`weight_grad_table`; NaN rows: W's FLOP share); None: no ZB-H1 layouts
     weight_grad_table: np.ndarray | None = field(default=None, compare=False, repr=False)
+    #: a MoE layer's attention and MoE MLP kernel-time shares (last axis, 2) indexed as
+    #: ``efficiency_table`` (`moe_sublayer_table`; NaN rows: FLOP shares), the pieces the EP overlap
+    #: pairs its transfers with; None: no EP overlap searched
+    moe_sublayer_table: np.ndarray | None = field(default=None, compare=False, repr=False)
     #: the compute-efficiency assumption of the plan, in words
     efficiency_note: str = ""
 
@@ -361,12 +371,22 @@ def weight_grad_table(spec, effs: dict, rows: Sequence[str], lay, *, dtype: str,
     return _layout_table(shape_aware_weight_grad_share, spec, effs, rows, lay, dtype=dtype, seq_len=seq_len)[0]
 
 
-def _layout_table(fn, spec, effs: dict, rows: Sequence[str], lay, *, dtype: str, seq_len: int):
+def moe_sublayer_table(spec, effs: dict, rows: Sequence[str], lay, *, dtype: str, seq_len: int) -> np.ndarray:
+    """``aicost.hardware.shape_aware_moe_sublayer_shares`` indexed as `efficiency_table` (rows
+    accelerators ``rows``, columns the sorted `efficiency_codes` of ``lay``, last axis the attention
+    and MoE MLP shares [-]): the pieces of the EP overlap's pairing; NaN for an accelerator without a
+    GEMM curve or not in ``effs``."""
+    return _layout_table(shape_aware_moe_sublayer_shares, spec, effs, rows, lay, dtype=dtype, seq_len=seq_len,
+                         tail=(2,))[0]
+
+
+def _layout_table(fn, spec, effs: dict, rows: Sequence[str], lay, *, dtype: str, seq_len: int, tail=()):
     """``fn(eff, spec, ...)`` of each accelerator in ``rows`` (NaN where not in ``effs``) at each
-    distinct layout key of ``lay`` (the sorted `efficiency_codes`): ``(table, codes)``."""
+    distinct layout key of ``lay`` (the sorted `efficiency_codes`): ``(table, codes)``; ``tail``: the
+    trailing shape of ``fn``'s values."""
     larr = _lay_arrays(lay, row=False)
     codes, first = np.unique(efficiency_codes(larr), return_index=True)
-    table = np.full((len(rows), codes.size), np.nan)
+    table = np.full((len(rows), codes.size, *tail), np.nan)
     for i, a in enumerate(rows):
         if a in effs:
             table[i] = fn(effs[a], spec, dtype=dtype, seq_len=seq_len, tp=larr["tp"][first],
@@ -440,6 +460,10 @@ def training_physics(c: dict, lay: dict, ctx: TrainingContext, checked: bool = F
     if ctx.weight_grad_table is not None and "erow" in c and np.any(np.asarray(sched) == 1):
         col = lay["ecol"] if "ecol" in lay else np.searchsorted(ctx.efficiency_codes, lay["ecode"])
         w_share = ctx.weight_grad_table[c["erow"], col]
+    pieces = None  # the EP overlap's attention and MoE MLP pieces (None / NaN: their FLOP shares)
+    if ctx.moe_sublayer_table is not None and "erow" in c and ctx.overlap_ep_comm:
+        col = lay["ecol"] if "ecol" in lay else np.searchsorted(ctx.efficiency_codes, lay["ecode"])
+        pieces = ctx.moe_sublayer_table[c["erow"], col]
     gpn, gpus = c["gpus_per_node"], c["gpus"]
     domain = c.get("scale_up_domain_gpus", gpn)
     mp = tp * pp * cp  # GPUs of one data-parallel replica
@@ -458,7 +482,8 @@ def training_physics(c: dict, lay: dict, ctx: TrainingContext, checked: bool = F
         failures_per_gpu_hour=0.0, job_failures_per_hour=0.0,  # the tail's reliability replaces these
         comm_efficiency=c["comm_efficiency"], expert_parallel=ep, context_parallel=cp, virtual_stages=v,
         scale_up_domain_gpus=domain, overlap_tp_comm=ctx.overlap_tp_comm, overlap_ep_comm=ctx.overlap_ep_comm,
-        fp8=ctx.dtype == "fp8", ep_dispatcher=ctx.ep_dispatcher, schedule_code=sched, weight_grad_time_share=w_share)
+        fp8=ctx.dtype == "fp8", ep_dispatcher=ctx.ep_dispatcher, schedule_code=sched, weight_grad_time_share=w_share,
+        moe_sublayer_time_shares=pieces)
     # the checks up to memory, last first so the earliest failing check wins
     shape = np.broadcast_shapes(np.shape(r["step_s"]), np.shape(tp), np.shape(gpus))
     code = np.where(np.broadcast_to(r["out_of_memory"], shape), np.int8(D.OUT_OF_MEMORY), np.int8(0))
@@ -1191,9 +1216,9 @@ def training_overlap_text(zero_stages=(1,), ep: bool = False, cp: bool = False, 
              f"{TP_OVERLAP_EXPOSED_SHARE:.0%} or what exceeds the compute stays exposed)" if tp_overlap
              else "; TP collectives exposed (overlap_tp_comm=False)")
     if ep:
-        text += ("; EP all-to-all overlapped with another micro-batch's compute (overlap_ep_comm, "
-                 f"DualPipe-style; at least {EP_OVERLAP_SM_SHARE:.0%} of it exposed: its kernels' SMs; DualPipe's "
-                 "second parameter copy not charged)" if ep_overlap
+        text += ("; EP all-to-all overlapped with another micro-batch's compute (overlap_ep_comm), "
+                 + EP_OVERLAP_PAIRING + " (pieces from the layer kernel-time model, FLOP shares for an "
+                 "efficiency given by hand; DualPipe's second parameter copy not charged)" if ep_overlap
                  else "; EP all-to-all exposed (no DualPipe-style overlap; overlap_ep_comm=False)")
         text += ("; EP dispatch one copy per destination node with NVLink forwarding (ep_dispatcher='deepep': "
                  "DeepEP / Megatron-Core flex dispatcher; node-limited routing caps the nodes)"

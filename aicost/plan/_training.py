@@ -538,6 +538,8 @@ def _resolve(req: _TrainingRequest, *, catalog, store, providers, accelerators, 
     table, codes = ev.efficiency_table(req.spec, eff, rows, lay, dtype=req.dtype, seq_len=req.seq_len)
     wtable = (ev.weight_grad_table(req.spec, eff, rows, lay, dtype=req.dtype, seq_len=req.seq_len)
               if lay.sched.any() else None)  # ZB-H1 layouts searched: their W pass per accelerator x layout
+    mtable = (ev.moe_sublayer_table(req.spec, eff, rows, lay, dtype=req.dtype, seq_len=req.seq_len)
+              if bool(overlap[1]) and getattr(req.spec, "is_moe", False) else None)  # the EP overlap's pieces
     rel = ev.reliability_defaults(*reliability)
     tiers = _checkpoint_tiers(cat, sorted(set(offers["provider"])), storage_tier)
     cfg = ev.training_configs(offers, tiers, req.spec, min_gpus=req.min_gpus, max_gpus=req.max_gpus,
@@ -558,6 +560,7 @@ def _resolve(req: _TrainingRequest, *, catalog, store, providers, accelerators, 
                              overlap_tp_comm=bool(overlap[0]), overlap_ep_comm=bool(overlap[1]),
                              ep_dispatcher=_ep_dispatcher(overlap[2] if len(overlap) > 2 else "alltoall"),
                              efficiency_table=table, efficiency_codes=codes, weight_grad_table=wtable,
+                             moe_sublayer_table=mtable,
                              efficiency_note=_efficiency_note(efficiency, req.dtype))
     return offers, lay, cfg, ctx
 
