@@ -103,12 +103,13 @@ def test_kernel_time_pieces_and_sources():
     assert "COMBINE-backward under ATTN-forward" in EP_OVERLAP_PAIRING and "2412.19437" in EP_OVERLAP_PAIRING
 
 
-def test_planner_with_ep_overlap_agrees_with_estimate_training():
+@pytest.mark.parametrize("efficiency", [None, 0.5])  # kernel-time pieces (the tables), FLOP shares (by hand)
+def test_planner_with_ep_overlap_agrees_with_estimate_training(efficiency):
     from aicost.plan import plan_training
 
     # L40S: PCIe between the GPUs (31.5 GB/s), so some transfers outlast their pieces
     p = plan_training("mixtral-8x7b", 2e11, deadline="300d", providers=["aws"], accelerators=["L40S"], max_gpus=64,
-                      ep=(2, 4, 8), pricing="on_demand", overlap_ep_comm=True)
+                      ep=(2, 4, 8), pricing="on_demand", overlap_ep_comm=True, efficiency=efficiency)
     assert any(EP_OVERLAP_PAIRING in a for a in p.assumptions)
     moe = p.feasible[p.feasible["ep"] > 1]
     r = moe.loc[(moe["ep_comm_s"] / moe["compute_s"]).idxmax()]
@@ -120,14 +121,14 @@ def test_planner_with_ep_overlap_agrees_with_estimate_training():
                       checkpoint_s=float(r["checkpoint_s"]), restart_s=float(r["restart_s"]), overlap_ep_comm=True)
     cl = Cluster(accelerator=r["accelerator"], gpus=int(r["gpus"]), gpus_per_node=gpn,
                  scale_up_domain_gpus=int(r["scale_up_domain_gpus"]),
-                 price_usd_per_gpu_hour=float(r["price_usd_per_hour"]) / gpn,
+                 price_usd_per_gpu_hour=float(r["price_usd_per_hour"]) / gpn, efficiency=efficiency,
                  peak_flops_per_s=float(r["peak_flops_per_s"]), memory_bytes=float(r["memory_bytes"]),
                  mem_bw_bytes_per_s=float(r["mem_bw_bytes_per_s"]),
                  scale_up_bw_bytes_per_s=float(r["scale_up_bw_bytes_per_s"]),
                  scale_up_latency_s=float(r["scale_up_latency_s"]),
                  scale_out_bw_bytes_per_s=float(r["scale_out_bw_bytes_per_s"]) / gpn,
                  scale_out_latency_s=float(r["scale_out_latency_s"]))
-    est = estimate_training(job, cl)  # the shape-aware efficiency and pieces, as the planner's tables
+    est = estimate_training(job, cl)  # the same efficiency and pieces as the planner's
     plain = estimate_training(dataclasses.replace(job, overlap_ep_comm=False), cl)
     assert est.ep_comm_s > 1.01 * F * plain.ep_comm_s  # beyond the SM share: the pieces matter here
     assert est.compute_efficiency == pytest.approx(r["efficiency"], rel=1e-12)
