@@ -714,7 +714,8 @@ def _add_plan(sub) -> None:
                           "(TransformerEngine userbuffers, Megatron --tp-comm-overlap); default exposed")
     tp_.add_argument("--overlap-ep-comm", action="store_true",
                      help="your stack overlaps the expert all-to-all with another micro-batch's compute "
-                          "(DualPipe, Megatron-Core 1F1B A2A overlap); default exposed")
+                          "(DualPipe, Megatron-Core 1F1B A2A overlap: each transfer under its paired attention/MLP "
+                          "piece); default exposed")
     tp_.add_argument("--ep-dispatcher", choices=("alltoall", "deepep"), default="alltoall",
                      help="how your stack's expert dispatch moves tokens: one copy per routed expert (alltoall, "
                           "default) or one per destination node with NVLink forwarding (deepep: DeepEP, "

@@ -756,8 +756,9 @@ class TrainingJob:
     overlap_tp_comm : bool
         Tensor-parallel collectives overlapped with the GEMMs (default False).
     overlap_ep_comm : bool
-        Expert-parallel all-to-all overlapped with another micro-batch's compute (DualPipe;
-        default False).
+        Expert-parallel all-to-all overlapped with another micro-batch's compute (DualPipe,
+        Megatron-Core's 1F1B A2A overlap; default False): each of a MoE layer's four transfers hides
+        under its paired attention or MLP piece only (``EP_OVERLAP_PAIRING``).
     ep_dispatcher : {"alltoall", "deepep"}
         How expert-parallel dispatch moves tokens (``aicost.model.EP_DISPATCHERS``): one copy per
         routed expert (default; Megatron-Core's all-to-all dispatcher) or one per destination node

@@ -398,7 +398,8 @@ def plan_training(
         Whether your training stack overlaps the tensor-parallel collectives with the GEMMs
         (TransformerEngine userbuffers, Megatron-LM ``--tp-comm-overlap``) and the expert
         all-to-all with another micro-batch's compute (DeepSeek-V3's DualPipe, Megatron-Core's
-        1F1B all-to-all overlap). Options rather than search axes: the model never makes a step
+        1F1B all-to-all overlap; each transfer under its paired attention or MLP piece,
+        ``aicost.model.EP_OVERLAP_PAIRING``). Options rather than search axes: the model never makes a step
         slower with them, so a search would always pick them, yet they need software support the
         planner cannot see. Default off (exposed); the plan's assumptions name each.
     ep_dispatcher : {"alltoall", "deepep"}
