@@ -14,6 +14,7 @@ from aicost.model import (
     Cluster,
     TrainingJob,
     ep_overlap_exposed,
+    ep_overlap_unpaired_share,
     estimate_training,
     get_model,
 )
@@ -45,7 +46,11 @@ def _by_hand(exposed):
     t_layer = exposed.compute_s / m * (32 * LAYER_HW / (32 * LAYER_HW + HEAD)) / 32
     attn, mlp = ATTN / LAYER_HW * t_layer, MLP / LAYER_HW * t_layer
     pieces = {"ATTN-fwd": attn / 3, "MLP-bwd": 2 * mlp / 3, "MLP-fwd": mlp / 3, "ATTN-bwd": 2 * attn / 3}
-    return c, pieces, m * 32 * sum(max(c - t, F * c) for t in pieces.values())
+    paired = m * 32 * sum(max(c - t, F * c) for t in pieces.values())
+    # no pipelining (combined_1f1b_schedule_for_no_pipelining): the first forward and the last
+    # backward of the m micro-batches run alone, their transfers exposed whole
+    u = 1.0 / m
+    return c, pieces, (1 - u) * paired + u * exposed.ep_comm_s
 
 
 def test_flop_pieces_cover_the_moe_layer():
@@ -56,7 +61,8 @@ def test_every_transfer_under_its_piece_leaves_only_the_sm_share():
     exposed, hidden = _pair(8, 8, 50e9)  # all eight ranks on NVLink: short transfers
     c, pieces, hand = _by_hand(exposed)
     assert c < min(pieces.values()) * (1 - F)
-    assert hidden.ep_comm_s == pytest.approx(F * exposed.ep_comm_s, rel=1e-12)
+    u = 1.0 / exposed.n_micro_batches  # 8 micro-batches: one forward and one backward unpaired
+    assert hidden.ep_comm_s == pytest.approx(((1 - u) * F + u) * exposed.ep_comm_s, rel=1e-12)
     assert hidden.ep_comm_s == pytest.approx(hand, rel=1e-12)
 
 
@@ -69,7 +75,9 @@ def test_a_transfer_longer_than_its_piece_exposes_the_excess_though_the_compute_
     assert exposed.ep_comm_s < exposed.compute_s  # the old whole-compute rule would hide all but F of it
     assert hidden.ep_comm_s == pytest.approx(hand, rel=1e-12)
     excess = exposed.n_micro_batches * 32 * (c - pieces["ATTN-fwd"] - F * c)
-    assert hidden.ep_comm_s == pytest.approx(F * exposed.ep_comm_s + excess, rel=1e-12)
+    u = 1.0 / exposed.n_micro_batches
+    assert hidden.ep_comm_s == pytest.approx((1 - u) * (F * exposed.ep_comm_s + excess) + u * exposed.ep_comm_s,
+                                             rel=1e-12)
     assert excess > 0
 
 
@@ -134,3 +142,44 @@ def test_planner_with_ep_overlap_agrees_with_estimate_training(efficiency):
     assert est.compute_efficiency == pytest.approx(r["efficiency"], rel=1e-12)
     assert est.ep_comm_s == pytest.approx(r["ep_comm_s"], rel=1e-9) and est.ep_comm_s > 0
     assert est.step_s == pytest.approx(r["step_s"], rel=1e-9)
+
+
+def test_unpaired_share_follows_megatrons_combined_1f1b_warmup():
+    # interleaved: 2(p-1) + (v-1)p + 1 warm-up chunks on the first stage out of m v
+    assert ep_overlap_unpaired_share(8, 4, 128) == pytest.approx(39 / 512)  # DeepSeek-V3, NeMo 25.09 H100
+    assert ep_overlap_unpaired_share(8, 4, 512) == pytest.approx(39 / 2048)
+    # without interleaving: the 1F1B warm-up p-1 plus the overlap's one
+    assert ep_overlap_unpaired_share(4, 1, 80) == pytest.approx(4 / 80)
+    # no pipelining: one forward and one backward of m alone
+    assert ep_overlap_unpaired_share(1, 1, 8) == pytest.approx(1 / 8)
+    # fewer chunks than the warm-up: nothing pairs
+    np.testing.assert_allclose(ep_overlap_unpaired_share(np.array([8, 8]), np.array([4, 1]), np.array([8, 4])),
+                               [1.0, 1.0])
+
+
+def test_more_micro_batches_hide_more_of_the_all_to_all():
+    c = Cluster(gpus=8, gpus_per_node=8, scale_out_bw_bytes_per_s=50e9, **HW)
+    shares = []
+    for gb in (16, 64, 256):
+        job = dict(JOB, global_batch=gb)
+        exposed = estimate_training(TrainingJob("mixtral-8x7b", 1e9, **job), c)
+        hidden = estimate_training(TrainingJob("mixtral-8x7b", 1e9, overlap_ep_comm=True, **job), c)
+        shares.append(hidden.ep_comm_s / exposed.ep_comm_s)
+        u = 1.0 / exposed.n_micro_batches
+        assert shares[-1] == pytest.approx((1 - u) * F + u, rel=1e-12)
+    assert shares[0] > shares[1] > shares[2] > F
+
+
+def test_the_overlap_warms_up_one_more_chunk_of_activations():
+    base = dict(JOB, pp=4, tp=1, global_batch=64)
+    c = Cluster(gpus=32, gpus_per_node=8, scale_out_bw_bytes_per_s=50e9, **HW)
+    for v in (1, 2):
+        plain = estimate_training(TrainingJob("mixtral-8x7b", 1e9, virtual_stages=v, **base), c)
+        over = estimate_training(TrainingJob("mixtral-8x7b", 1e9, virtual_stages=v, overlap_ep_comm=True, **base), c)
+        # Mixtral: 32 layers, 8 a stage, 8/v a chunk; in flight on the first stage: p (1F1B) or
+        # p v + p - 1 (interleaved) chunks, one more with the overlap
+        chunks = 4 if v == 1 else 4 * v + 3
+        per_chunk = plain.memory.activations / chunks  # (less the small embedding-dropout term)
+        assert over.memory.activations > plain.memory.activations
+        assert over.memory.activations - plain.memory.activations == pytest.approx(per_chunk, rel=0.02)
+        assert over.memory.weights == plain.memory.weights

@@ -190,7 +190,8 @@ def activation_bytes_per_layer(spec: ModelSpec, micro_batch, seq_len, tp, sequen
 def _training_memory_arrays(spec: ModelSpec, micro_batch, seq_len, tp, pp, dp, zero_stage,
                             recompute_code, sequence_parallel, n_micro_batches=None,
                             weight_bytes=2.0, grad_bytes=2.0, optim_bytes=12.0, act_bytes=2.0,
-                            virtual_stages=1, expert_parallel=1, context_parallel=1, fp8=False):
+                            virtual_stages=1, expert_parallel=1, context_parallel=1, fp8=False,
+                            ep_overlap=False):
     """Per-GPU training memory of the most loaded GPU, vectorized over layouts.
 
     Every argument but ``spec`` may be a numpy array; they broadcast together.
@@ -202,6 +203,9 @@ def _training_memory_arrays(spec: ModelSpec, micro_batch, seq_len, tp, pp, dp, z
     of ``seq_len / cp`` tokens, and ZeRO shards over the ``dp * cp`` ranks that hold the same
     weights. ``fp8``: FP8 training (GEMM inputs kept in ``FP8_GEMM_INPUT_BYTES``, FP8 weight
     copies ``FP8_WEIGHT_CACHE_BYTES_PER_PARAM`` per local parameter, counted in ``weights``).
+    ``ep_overlap``: the expert-parallel all-to-all overlap's schedule warms up one more chunk
+    (Megatron-Core's combined 1F1B, ``aicost.model.ep_overlap_unpaired_share``), one more
+    chunk-micro-batch in flight.
 
     Returns
     -------
@@ -224,7 +228,8 @@ def _training_memory_arrays(spec: ModelSpec, micro_batch, seq_len, tp, pp, dp, z
                                             recompute_code, act_bytes, gemm_input_bytes=gib)
     m = np.inf if n_micro_batches is None else np.asarray(n_micro_batches, float)
     in_flight = np.minimum(pp_a, m)
-    layer_mb = _layer_micro_batches_in_flight(spec.n_layers, pp_a, m, np.asarray(virtual_stages, float))
+    layer_mb = _layer_micro_batches_in_flight(spec.n_layers, pp_a, m, np.asarray(virtual_stages, float),
+                                              extra=np.where(np.asarray(ep_overlap, bool), 1.0, 0.0))
     sbh = np.asarray(seq_len, float) * np.asarray(micro_batch, float) * spec.d_model
     extra = sbh * in_flight / tp_a  # embedding dropout on the first stage (Korthikanti Sec. 4.3)
     extra = extra + np.where(pp_a <= 1, 4.0 * sbh / tp_a * (1.0 + spec.vocab_size / spec.d_model), 0.0)
@@ -233,19 +238,22 @@ def _training_memory_arrays(spec: ModelSpec, micro_batch, seq_len, tp, pp, dp, z
     return {"weights": w, "gradients": g, "optimizer": o, "activations": act, "total": total}
 
 
-def _layer_micro_batches_in_flight(n_layers, pp, n_micro, v):
+def _layer_micro_batches_in_flight(n_layers, pp, n_micro, v, extra=0.0):
     """Layer activations (in units of one layer's for one micro-batch) on the most loaded stage.
 
     1F1B (``v == 1``): stage ``i`` keeps ``min(pp - i, m)`` micro-batches; ``L mod pp`` extra
     layers on the last stages; the maximum of the first stage and the first stage with an extra
     layer. Interleaved (``v > 1``): ``min(pp v + pp - 1, m v)`` chunk-micro-batches of
-    ``L / (pp v)`` layers on the first stage. Arrays broadcast; ``n_micro`` may be ``inf``.
+    ``L / (pp v)`` layers on the first stage. ``extra`` more (chunk-)micro-batches warmed up (the EP
+    all-to-all overlap's one). Arrays broadcast; ``n_micro`` may be ``inf``.
     """
     L = float(n_layers)
     q = np.floor(L / pp)
     r = L - q * pp
-    plain = np.maximum(q * np.minimum(pp, n_micro), np.where(r > 0, (q + 1.0) * np.minimum(r, n_micro), 0.0))
-    inter = L / (pp * np.maximum(v, 1.0)) * np.minimum(pp * v + pp - 1.0, n_micro * v)
+    e = np.asarray(extra, float)
+    plain = np.maximum(q * np.minimum(pp + e, n_micro),
+                       np.where(r > 0, (q + 1.0) * np.minimum(r + e, n_micro), 0.0))
+    inter = L / (pp * np.maximum(v, 1.0)) * np.minimum(pp * v + pp - 1.0 + e, n_micro * v)
     return np.where(v > 1, inter, plain)
 
 

@@ -91,6 +91,13 @@ recompute 3/4, the recomputed forward included, whose own two transfers stay exp
 longer than its piece exposes the excess even when the micro-batch's whole compute would have
 covered it. Dispatch and combine move the same BF16 bytes (DeepEP's FP8 dispatch, which
 DeepSeek-V3's own framework uses, Sec. 3.3.3, is not modelled: Megatron-Core dispatches BF16).
+The pairing exists only in the schedule's steady state (``ep_overlap_unpaired_share``): the
+warm-up forward chunks and the cool-down backward chunks have no partner, and their transfers are
+exposed whole. Megatron-Core's combined 1F1B (``schedules.py``, interleaved path) runs
+``2 (p-1) + (v-1) p + 1`` warm-up chunks on the first stage (one more than without the overlap, so
+that each pair's forward and backward belong to different micro-batches) out of ``m v``; without
+pipelining (``combined_1f1b_schedule_for_no_pipelining``) one forward and one backward of the ``m``
+micro-batches run alone. That extra warm-up chunk is also one more chunk of activations in flight.
 
 The array functions (``_training_flops_arrays``, ``_training_step_arrays``,
 ``training_arrays``) broadcast over numpy arrays; ``estimate_training`` calls
@@ -156,6 +163,7 @@ __all__ = [
     "_training_flops_arrays",
     "_training_step_arrays",
     "ep_overlap_exposed",
+    "ep_overlap_unpaired_share",
     "ZERO_BUBBLE_ASSUMPTION",
     "estimate_training",
     "schedule_code",
@@ -195,7 +203,10 @@ EP_OVERLAP_PAIRING = (
     "DISPATCH-backward under MLP-forward, COMBINE-forward under ATTN-backward; exposed per MoE layer "
     f"= sum over the 4 pairs of max(comm - compute, {EP_OVERLAP_SM_SHARE:.0%} of comm: the communication "
     "kernels' SMs slow the piece they overlap); backward pieces = input + weight gradients (+ the "
-    "recomputed forward); full recompute's 2 extra transfers exposed")
+    "recomputed forward); full recompute's 2 extra transfers exposed; pairs form in the steady state only: "
+    "the first stage's warm-up forward chunks (2(p-1) + (v-1)p + 1 of Megatron-Core's combined 1F1B, one "
+    "more than without the overlap) and as many cool-down backward chunks run alone, their transfers "
+    "exposed whole (ep_overlap_unpaired_share)")
 #: pipeline schedules ``TrainingJob.schedule`` and the planner's ``schedules`` take, by code
 #: (``schedule_code``): Megatron-LM's 1F1B (interleaved with virtual stages) and ZB-H1 (Qi et al.,
 #: "Zero Bubble Pipeline Parallelism", ICLR 2024, arXiv:2401.10241, Sec. 2.1)
@@ -442,9 +453,43 @@ def ep_overlap_exposed(comm_s, compute_s):
     return np.maximum(comm_s - np.asarray(compute_s, float), EP_OVERLAP_SM_SHARE * comm_s)
 
 
+def ep_overlap_unpaired_share(pp, virtual_stages, n_micro):
+    """Share of a stage's chunks the all-to-all overlap cannot pair (arrays broadcast) [-].
+
+    The overlap (``overlap_ep_comm``, `EP_OVERLAP_PAIRING`) pairs one micro-batch's forward chunk with
+    another's backward chunk in the schedule's steady state only. The first stage, the one with the
+    longest warm-up, runs ``W`` forward chunks before its first pair and ``W`` backward chunks after
+    its last, each alone, out of ``m v`` of each kind: Megatron-Core's combined 1F1B (``schedules.py``,
+    ``forward_backward_pipelining_with_interleaving`` with ``overlap_moe_expert_parallel_comm``) warms
+    up ``W = 2 (p-1) + (v-1) p + 1`` chunks, one more than the interleaved schedule without the
+    overlap so that a pair's two chunks belong to different micro-batches; without interleaving
+    (``v = 1``) the 1F1B warm-up ``p - 1`` plus that one, ``W = p`` (``p = 1``: the first forward and the
+    last backward run alone, ``combined_1f1b_schedule_for_no_pipelining``).
+
+    Parameters
+    ----------
+    pp : int or array
+        Pipeline stages.
+    virtual_stages : int or array
+        Model chunks per GPU (interleaved schedule).
+    n_micro : float or array
+        Micro-batches per data-parallel replica per step.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``min(1, W / (m v))``: the share of chunks whose transfers stay exposed whole.
+    """
+    p = np.asarray(pp, float)
+    v = np.maximum(np.asarray(virtual_stages, float), 1.0)
+    m = np.maximum(np.asarray(n_micro, float), 1.0)
+    w = np.where(v > 1.0, 2.0 * (p - 1.0) + (v - 1.0) * p + 1.0, p)
+    return np.minimum(1.0, w / (m * v))
+
+
 def _ep_all_to_all_time(spec, mb, s, tp_, cp_, ep_, gpn, layers_stage, rc, t_c_micro, dtype_bytes,
                         su_bw, su_lat, so_bw, so_lat, overlap_ep_comm, dispatcher="alltoall",
-                        piece_shares=(np.nan, np.nan), layer_hw=None, layer_time=1.0):
+                        piece_shares=(np.nan, np.nan), layer_hw=None, layer_time=1.0, unpaired_share=0.0):
     """Exposed expert-parallel all-to-all of one micro-batch on one GPU [s].
 
     Of the ``ep`` peers (``tp`` GPUs apart), ``g = min(ep, domain / tp)`` share this GPU's scale-up
@@ -465,6 +510,9 @@ def _ep_all_to_all_time(spec, mb, s, tp_, cp_, ep_, gpn, layers_stage, rc, t_c_m
 
         exposed = sum_pairs max(C - T, f C)  over (C_comb_bwd, T_attn_fwd), (C_disp_fwd, T_mlp_bwd),
                                                   (C_disp_bwd, T_mlp_fwd), (C_comb_fwd, T_attn_bwd)
+
+    in the steady state; ``unpaired_share`` (`ep_overlap_unpaired_share`) of the chunks, the warm-up
+    and cool-down ones, run alone with their transfers exposed whole.
     """
     moe_layers_stage = layers_stage * spec.n_moe_layers / spec.n_layers
     g = np.clip(np.floor(np.asarray(gpn, float) / tp_), 1.0, ep_)
@@ -493,7 +541,9 @@ def _ep_all_to_all_time(spec, mb, s, tp_, cp_, ep_, gpn, layers_stage, rc, t_c_m
     per_layer = (ep_overlap_exposed(c_c, fwd * attn) + ep_overlap_exposed(c_d, (1.0 - fwd) * mlp)
                  + ep_overlap_exposed(c_d, fwd * mlp) + ep_overlap_exposed(c_c, (1.0 - fwd) * attn)
                  + np.where(rc == 2, c_d + c_c, 0.0))  # full recompute's forward transfers: exposed
-    return np.where(np.asarray(overlap_ep_comm, bool), np.where(ep_ > 1, moe_layers_stage * per_layer, 0.0), t_ep)
+    u = np.asarray(unpaired_share, float)
+    paired = (1.0 - u) * moe_layers_stage * per_layer + u * t_ep
+    return np.where(np.asarray(overlap_ep_comm, bool), np.where(ep_ > 1, paired, 0.0), t_ep)
 
 
 def training_arrays(spec: ModelSpec, *, tokens, global_batch, micro_batch, seq_len, tp, pp, dp,
@@ -614,7 +664,8 @@ def training_arrays(spec: ModelSpec, *, tokens, global_batch, micro_batch, seq_l
                                    scale_up_bw_bytes_per_s, scale_up_latency_s, scale_out_bw_bytes_per_s,
                                    scale_out_latency_s, overlap_ep_comm, ep_dispatcher, piece_shares=pieces,
                                    layer_hw=layer_hw,
-                                   layer_time=layers_stage * layer_hw / (layers_stage * layer_hw + head))
+                                   layer_time=layers_stage * layer_hw / (layers_stage * layer_hw + head),
+                                   unpaired_share=ep_overlap_unpaired_share(pp_, f(virtual_stages), n_micro))
     # pipeline: one send forward and one backward per micro-batch, b*s*h/tp bytes each
     stage_in_node = tp_ * dp_ * cp_ < dom
     p2p_bw = np.where(stage_in_node, scale_up_bw_bytes_per_s, scale_out_bw_bytes_per_s)
@@ -657,7 +708,8 @@ def training_arrays(spec: ModelSpec, *, tokens, global_batch, micro_batch, seq_l
     price = f(price_usd_per_gpu_hour)
     mem = _training_memory_arrays(spec, mb, s, tp_, pp_, dp_, z, rc, sequence_parallel, n_micro,
                                   dtype_bytes, dtype_bytes, optim_bytes, dtype_bytes, virtual_stages=v,
-                                  expert_parallel=ep_, context_parallel=cp_, fp8=fp8)
+                                  expert_parallel=ep_, context_parallel=cp_, fp8=fp8,
+                                  ep_overlap=np.asarray(overlap_ep_comm, bool) & (ep_ > 1))
     rel = reliability_arrays(work, n_gpus, n_nodes, checkpoint_s, restart_s, failures_per_gpu_hour,
                               preemptions_per_node_hour, job_failures_per_hour)
     feas = _training_feasibility(spec, tp=tp, pp=pp, dp=dp, global_batch=global_batch,
