@@ -85,3 +85,46 @@ def test_plan_names_the_engine_batch_cap():
     assert len(over) and set(over["reason"]) == {ServingDrop.ENGINE_BATCH_CAP.text}
     assert (over["max_batch_kv"] > 64).all()
     assert "engine batch cap" in set(c.loc[c["batch"] == 16, "bottleneck"])
+
+
+def test_pre_xqa_kernel_reads_the_kv_cache_once_per_query_head():
+    from dataclasses import replace
+
+    from aicost.model import DECODE_KV_READS, get_model
+
+    static = get_engine("trtllm-static")
+    assert static.decode_kv_reads == "per_query_head" and "once per query head" in static.assumption()
+    assert get_engine("trtllm").decode_kv_reads == "per_kv_head"
+    assert set(DECODE_KV_READS) == {"per_kv_head", "per_query_head"}
+    assert static.kv_read_factor(get_model("llama-2-70b")) == 8.0  # 64 query heads over 8 KV heads
+    assert static.kv_read_factor(get_model("llama-2-7b")) == 1.0  # multi-head attention: nothing shared
+    assert static.kv_read_factor(get_model("deepseek-v3")) == 1.0  # MLA: one latent every head reads
+    for name in ("vllm", "trtllm", "sglang"):
+        assert get_engine(name).kv_read_factor(get_model("llama-2-70b")) == 1.0
+    with pytest.raises(ValueError, match="decode_kv_reads"):
+        replace(static, decode_kv_reads="per_token")
+
+
+def test_kv_read_factor_scales_only_the_decode_attention_reads():
+    """Llama 2 70B at batch 64, FP8 on 4 H100: the decode step grows by 7 x the attention kernel's KV
+    reads (memory-bound), the prefill does not change."""
+    from dataclasses import replace
+
+    from aicost.model import decode_step_arrays, get_model, inference_arrays, prefill_arrays
+
+    spec = get_model("llama-2-70b")
+    hw = dict(tp=4, peak_flops_per_s=1979e12, mem_bw_bytes_per_s=3.35e12, compute_efficiency=0.5,
+              bandwidth_efficiency=0.8, weight_bytes=1.0, kv_bytes=1.0)
+    b, c = 64.0, 1152.0
+    one = decode_step_arrays(spec, batch=b, context_tokens=c, **hw)
+    eight = decode_step_arrays(spec, batch=b, context_tokens=c, kv_read_factor=8.0, **hw)
+    # KV cache per token on one GPU: 80 layers x K and V x 8/4 heads x 128 x 1 byte
+    kv_layer = b * c * (2 * 2 * 128 * 1.0) / (3.35e12 * 0.8)
+    assert eight - one == pytest.approx(80 * 7 * kv_layer, rel=1e-9)
+    per_group = replace(get_engine("trtllm-static"), decode_kv_reads="per_kv_head")
+    kw = dict(batch=b, prompt_tokens=128.0, output_tokens=2048.0, memory_bytes=80 * 2**30, **hw)
+    old = inference_arrays(spec, engine="trtllm-static", **kw)
+    new = inference_arrays(spec, engine=per_group, **kw)
+    assert old["prefill_s"] == new["prefill_s"] == prefill_arrays(spec, n_seqs=1.0, prompt_tokens=128.0, **hw)
+    assert old["max_batch"] == new["max_batch"]  # the same cache: only its reads differ
+    assert old["decode_step_s"] > new["decode_step_s"] * 1.3

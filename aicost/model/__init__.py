@@ -50,7 +50,7 @@ from ._demand import (
     load_trace,
     synthetic_diurnal_trace,
 )
-from ._engines import ENGINES, EngineSpec, engine_kv_budget_bytes, get_engine
+from ._engines import DECODE_KV_READS, ENGINES, EngineSpec, engine_kv_budget_bytes, get_engine
 from ._failure_rates import (
     DEFAULT_FLEET_CLASS,
     FailureRates,
@@ -129,6 +129,7 @@ __all__ = [  # noqa: RUF022 - plain sorted(), as tests/test_exports.py checks
     "ALLREDUCE_BASE_LATENCY_S",
     "CHECKPOINT_BYTES_PER_PARAM",
     "Cluster",
+    "DECODE_KV_READS",
     "DEFAULT_ALLREDUCE_BASE_LATENCY_S",
     "DEFAULT_BANDWIDTH_EFFICIENCY",
     "DEFAULT_FAILURES_PER_GPU_HOUR",

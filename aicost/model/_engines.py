@@ -16,7 +16,13 @@ TensorRT-LLM's rule than under a vLLM rule when the weights fill most of the mem
   ``server_args``; version-dependent); the running batch is bounded by the pool only.
 * ``trtllm-static``: TensorRT-LLM's early static batching (v0.5 ``gptSessionBenchmark``): the
   KV cache of the whole batch at its full length is allocated up front in the memory left after
-  weights and activations (no paging, no free-memory fraction); no batch cap but memory.
+  weights and activations (no paging, no free-memory fraction); no batch cap but memory. Its
+  generation kernel is that release's masked multi-head attention, which runs one thread block
+  per (sequence, query head) (``docs/source/gpt_attention.md``: ``batch_size * num_heads``
+  blocks) and so reads a grouped-query model's KV head once per query head of its group
+  (``EngineSpec.decode_kv_reads = "per_query_head"``); the XQA kernel (v0.8,
+  ``docs/source/blogs/XQA-kernel.md``: "reducing data loading" for MQA/GQA, 2.4x Llama-70B
+  throughput) reads it once per group, as the other presets do.
 
 Every plan names the engine and its rule in its assumptions (:meth:`EngineSpec.assumption`).
 """
@@ -27,7 +33,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["ENGINES", "EngineSpec", "engine_kv_budget_bytes", "get_engine"]
+__all__ = ["DECODE_KV_READS", "ENGINES", "EngineSpec", "engine_kv_budget_bytes", "get_engine"]
+
+#: how a decode attention kernel reads the KV cache (``EngineSpec.decode_kv_reads``)
+DECODE_KV_READS = ("per_kv_head", "per_query_head")
 
 
 @dataclass(frozen=True)
@@ -48,6 +57,11 @@ class EngineSpec:
     max_num_tokens : int or None
         Tokens per scheduler iteration (chunked prefill budget).
     source : str
+    decode_kv_reads : {"per_kv_head", "per_query_head"}
+        How the decode attention kernel reads a grouped-query model's KV cache: once per KV head
+        (today's kernels: FlashDecoding, XQA, vLLM's paged attention) or once per query head (a
+        kernel with one thread block per query head, e.g. TensorRT-LLM's masked MHA before XQA):
+        ``n_heads / n_kv_heads`` times the bytes (:meth:`kv_read_factor`).
     """
 
     name: str
@@ -56,6 +70,22 @@ class EngineSpec:
     max_batch: int | None = None
     max_num_tokens: int | None = None
     source: str = ""
+    decode_kv_reads: str = "per_kv_head"
+
+    def __post_init__(self):
+        if self.decode_kv_reads not in DECODE_KV_READS:
+            raise ValueError(f"decode_kv_reads must be one of {DECODE_KV_READS}, got {self.decode_kv_reads!r}")
+
+    def kv_read_factor(self, spec) -> float:
+        """KV-cache bytes one decode step reads per byte cached [-] for model ``spec``.
+
+        1 for ``decode_kv_reads="per_kv_head"``; ``n_heads / n_kv_heads`` (the grouped-query group
+        size; 1 for multi-head attention) for ``"per_query_head"``. Multi-head latent attention
+        (``spec.kv_lora_rank > 0``) caches one latent per token that every head reads: 1.
+        """
+        if self.decode_kv_reads != "per_query_head" or getattr(spec, "kv_lora_rank", 0):
+            return 1.0
+        return float(spec.n_heads) / float(spec.n_kv_heads)
 
     def fraction(self, tp=1):
         """The memory fraction at tensor parallelism ``tp`` (arrays broadcast)."""
@@ -74,7 +104,9 @@ class EngineSpec:
         frac = (", ".join(f"{f:.2f} at TP>={t}" for t, f in self.memory_fraction)
                 if isinstance(self.memory_fraction, tuple) else f"{self.memory_fraction:.2f}")
         cap = f"; at most {self.max_batch} running sequences" if self.max_batch else "; batch bounded by memory"
-        return f"engine {self.name}: {frac} {rule}{cap} ({self.source})"
+        reads = ("; decode attention reads each KV head once per query head (n_heads / n_kv_heads x the KV "
+                 "cache of a grouped-query model)" if self.decode_kv_reads == "per_query_head" else "")
+        return f"engine {self.name}: {frac} {rule}{cap}{reads} ({self.source})"
 
 
 ENGINES = {
@@ -89,7 +121,10 @@ ENGINES = {
     "trtllm-static": EngineSpec("trtllm-static", "fraction_of_free", 1.0, max_batch=None, max_num_tokens=None,
                                 source="TensorRT-LLM <= 0.5 static batching (gptSessionBenchmark): a contiguous KV "
                                        "cache of max_batch_size x (input + output) tokens allocated in the memory "
-                                       "left after weights and activations, no free-memory fraction"),
+                                       "left after weights and activations, no free-memory fraction; generation "
+                                       "by the masked MHA kernel, one thread block per (sequence, query head), "
+                                       "before the v0.8 XQA kernel",
+                                decode_kv_reads="per_query_head"),
 }
 
 

@@ -51,7 +51,10 @@ first token without queueing is the prefill alone, not prefill plus a decode ste
 
 Serving engines (``engine="vllm" | "trtllm" | "sglang"``, :mod:`aicost.model._engines`) set the
 KV-cache budget rule and the running-batch cap; without one the vLLM-like rule above applies
-with no cap.
+with no cap. An engine whose decode attention kernel reads a grouped-query model's KV head once
+per query head (``EngineSpec.decode_kv_reads``: TensorRT-LLM's masked MHA before XQA, the
+``trtllm-static`` preset) reads ``n_heads / n_kv_heads`` times the KV cache per decode step
+(``kv_read_factor``).
 
 Continuous batching (Yu et al. 2022, Orca; Kwon et al. 2023, vLLM) at ``B`` concurrent
 sequences: each iteration emits one token per sequence and, on average, admits ``B/O`` new
@@ -282,13 +285,15 @@ def prefill_arrays(spec: ModelSpec, *, n_seqs, prompt_tokens, tp, peak_flops_per
 
 def decode_roofline(spec: ModelSpec, *, batch, context_tokens, tp, peak_flops_per_s, mem_bw_bytes_per_s,
                     compute_efficiency, bandwidth_efficiency, weight_bytes=2.0, kv_bytes=2.0,
-                    gemm_e_max=None, gemm_k_half=None, compute_units=132):
+                    gemm_e_max=None, gemm_k_half=None, compute_units=132, kv_read_factor=1.0):
     """The decode roofline of one transformer layer on one GPU: its compute and memory times [s].
 
     One decode iteration of ``batch`` sequences at ``context_tokens`` of context executes
     ``2 N_layer b + 4 d_attn c b`` FLOPs per layer (``/ tp``) and reads the layer's weights (the
     experts the batch touches, for mixture-of-experts) and the batch's KV cache. The layer takes
     the larger of the two times; the larger names the bound (`decode_bound`). Arrays broadcast.
+    ``kv_read_factor``: KV bytes read per byte cached (``EngineSpec.kv_read_factor``; 1 for
+    today's kernels).
 
     Returns
     -------
@@ -301,7 +306,8 @@ def decode_roofline(spec: ModelSpec, *, batch, context_tokens, tp, peak_flops_pe
                                          compute_efficiency=compute_efficiency,
                                          bandwidth_efficiency=bandwidth_efficiency,
                                          weight_bytes=weight_bytes, kv_bytes=kv_bytes, gemm_e_max=gemm_e_max,
-                                         gemm_k_half=gemm_k_half, compute_units=compute_units)
+                                         gemm_k_half=gemm_k_half, compute_units=compute_units,
+                                         kv_read_factor=kv_read_factor)
     return g_c + a_c, g_m + a_m
 
 
@@ -319,11 +325,12 @@ def _attention_efficiency(compute_efficiency, gemm_e_max):
 
 def _decode_kernels(spec: ModelSpec, *, batch, context_tokens, tp, peak_flops_per_s, mem_bw_bytes_per_s,
                     compute_efficiency, bandwidth_efficiency, weight_bytes=2.0, kv_bytes=2.0,
-                    gemm_e_max=None, gemm_k_half=None, compute_units=132, attn_compute_efficiency=None):
+                    gemm_e_max=None, gemm_k_half=None, compute_units=132, attn_compute_efficiency=None,
+                    kv_read_factor=1.0):
     """One layer's decode kernels on one GPU: ``(gemm_compute_s, gemm_memory_s, attn_compute_s,
-    attn_memory_s)`` (the GEMMs read the weights, attention reads the KV cache).
-    ``attn_compute_efficiency``: the attention kernel's (`_attention_efficiency`; default from
-    ``compute_efficiency`` and ``gemm_e_max``)."""
+    attn_memory_s)`` (the GEMMs read the weights, attention reads the KV cache, ``kv_read_factor``
+    times: `EngineSpec.kv_read_factor`). ``attn_compute_efficiency``: the attention kernel's
+    (`_attention_efficiency`; default from ``compute_efficiency`` and ``gemm_e_max``)."""
     b = np.asarray(batch, float)
     c = np.asarray(context_tokens, float)
     t = np.asarray(tp, float)
@@ -338,7 +345,7 @@ def _decode_kernels(spec: ModelSpec, *, batch, context_tokens, tp, peak_flops_pe
     gemm_c = 2.0 * _matmul_params_layer(spec) * b / t / rate
     gemm_m = _layer_weight_bytes(spec, b, t, weight_bytes) / bw
     attn_c = 4.0 * spec.d_attn * c * b / t / (peak * attn_compute_efficiency)
-    attn_m = b * c * _kv_bytes_per_token_gpu(spec, t, kv_bytes) / spec.n_layers / bw
+    attn_m = b * c * _kv_bytes_per_token_gpu(spec, t, kv_bytes) / spec.n_layers * kv_read_factor / bw
     return gemm_c, gemm_m, attn_c, attn_m
 
 
@@ -352,7 +359,7 @@ def decode_step_arrays(spec: ModelSpec, *, batch, context_tokens, tp, peak_flops
                        mem_bw_bytes_per_s, compute_efficiency, bandwidth_efficiency,
                        scale_up_bw_bytes_per_s=np.inf, scale_up_latency_s=0.0, weight_bytes=2.0,
                        kv_bytes=2.0, act_bytes=2.0, gemm_e_max=None, gemm_k_half=None, compute_units=132,
-                       allreduce_base_latency_s=DEFAULT_ALLREDUCE_BASE_LATENCY_S):
+                       allreduce_base_latency_s=DEFAULT_ALLREDUCE_BASE_LATENCY_S, kv_read_factor=1.0):
     """One decode iteration for ``batch`` sequences at ``context_tokens`` of context [s].
 
     Every layer's GEMMs and attention kernel each at their roofline, one after the other
@@ -360,7 +367,8 @@ def decode_step_arrays(spec: ModelSpec, *, batch, context_tokens, tp, peak_flops
     ``allreduce_base_latency_s`` [s] + ``2 (tp - 1)`` hops of ``scale_up_latency_s`` [s] + the
     ring's bytes over ``scale_up_bw_bytes_per_s`` [B/s]), then the output head. Arrays
     broadcast. ``gemm_e_max``, ``gemm_k_half``, ``compute_units``: as `prefill_arrays`, with
-    the batch as the GEMMs' rows.
+    the batch as the GEMMs' rows. ``kv_read_factor``: KV bytes the attention kernel reads per byte
+    cached (`EngineSpec.kv_read_factor`: a serving engine's kernel; 1 for today's).
     """
     b = np.asarray(batch, float)
     t = np.asarray(tp, float)
@@ -374,7 +382,7 @@ def decode_step_arrays(spec: ModelSpec, *, batch, context_tokens, tp, peak_flops
                                          compute_efficiency=compute_efficiency,
                                          bandwidth_efficiency=bandwidth_efficiency,
                                          weight_bytes=weight_bytes, kv_bytes=kv_bytes,
-                                         attn_compute_efficiency=attn_eff)
+                                         attn_compute_efficiency=attn_eff, kv_read_factor=kv_read_factor)
     rate = np.asarray(peak_flops_per_s, float) * compute_efficiency
     bw = np.asarray(mem_bw_bytes_per_s, float) * bandwidth_efficiency
     layer = np.maximum(g_c, g_m) + np.maximum(a_c, a_m)
@@ -414,7 +422,8 @@ def inference_arrays(spec: ModelSpec, *, tp, batch, prompt_tokens, output_tokens
     ``gemm_k_half``, ``compute_units``: the accelerator's GEMM curve for the shape-aware compute
     efficiency of prefill and decode (`serving_compute_efficiency`); None (or NaN) for
     ``compute_efficiency`` as given. ``allreduce_base_latency_s`` [s]: the collective library's
-    fixed cost of one tensor-parallel all-reduce (`allreduce_base_latency_s`).
+    fixed cost of one tensor-parallel all-reduce (`allreduce_base_latency_s`). The engine's decode
+    attention kernel sets the KV bytes a decode step reads (`EngineSpec.kv_read_factor`).
 
     Returns
     -------
@@ -439,7 +448,8 @@ def inference_arrays(spec: ModelSpec, *, tp, batch, prompt_tokens, output_tokens
                   gemm_k_half=gemm_k_half, compute_units=compute_units,
                   allreduce_base_latency_s=allreduce_base_latency_s)
     prefill = prefill_arrays(spec, n_seqs=1.0, prompt_tokens=p, **common)
-    dec = decode_step_arrays(spec, batch=b, context_tokens=p + o / 2.0, **common)
+    kvf = 1.0 if engine is None else get_engine(engine).kv_read_factor(spec)
+    dec = decode_step_arrays(spec, batch=b, context_tokens=p + o / 2.0, kv_read_factor=kvf, **common)
     tpot = dec + (b / o) * prefill
     service = prefill + o * tpot
     rps = (b / o) / tpot
@@ -797,7 +807,9 @@ def _bound(spec, batch, context_tokens, arr):
     """`decode_bound` with the hardware numbers of `_setup`'s ``arr``."""
     keys = ("tp", "peak_flops_per_s", "mem_bw_bytes_per_s", "compute_efficiency", "bandwidth_efficiency",
             "weight_bytes", "kv_bytes", "gemm_e_max", "gemm_k_half", "compute_units")
-    return decode_bound(spec, batch=batch, context_tokens=context_tokens, **{k: arr[k] for k in keys if k in arr})
+    kvf = get_engine(arr["engine"]).kv_read_factor(spec) if arr.get("engine") is not None else 1.0
+    return decode_bound(spec, batch=batch, context_tokens=context_tokens, kv_read_factor=kvf,
+                        **{k: arr[k] for k in keys if k in arr})
 
 
 @dataclass(frozen=True)

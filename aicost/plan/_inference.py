@@ -311,7 +311,8 @@ def _bottleneck(df: pd.DataFrame, ctx: dict) -> np.ndarray:
                          bandwidth_efficiency=df["bandwidth_efficiency"].to_numpy(),
                          weight_bytes=ctx.weight_bytes, kv_bytes=ctx.kv_bytes,
                          gemm_e_max=df["gemm_e_max"].to_numpy(float), gemm_k_half=df["gemm_k_half"].to_numpy(float),
-                         compute_units=df["compute_units"].to_numpy(float))
+                         compute_units=df["compute_units"].to_numpy(float),
+                         kv_read_factor=1.0 if ctx.engine is None else ctx.engine.kv_read_factor(ctx.spec))
     out = np.where(bound == "compute", "compute", "memory bandwidth").astype(object)
     at_max = df["batch"].to_numpy() >= df["max_batch"].to_numpy()
     capped = df["max_batch"].to_numpy() < df["max_batch_kv"].to_numpy()
